@@ -1,0 +1,68 @@
+//===- LowbitBase.td - lowbit dialect definition -----------*- tablegen -*-===//
+//
+// The lowbit dialect: quantized values as first-class, verified IR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_BASE_TD
+#define LOWBIT_BASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Lowbit_Dialect : Dialect {
+  let name = "lowbit";
+  let cppNamespace = "::mlir::lowbit";
+  let summary = "Quantized tensors, their schemes and the ops on them";
+  let description = [{
+    The lowbit dialect expresses quantized values: a `!lowbit.qtensor` carries
+    its shape and its quantization scheme (`#lowbit.scheme`: element format,
+    granularity, scale format, symmetry, rounding, saturation). Its run-time
+    value is a set of arrays (packed codes, scales, zero points, tensor
+    scale) whose layout docs/Spec.md fixes. Numbered constraints in
+    docs/Spec.md are quoted by the verifiers as `[LB-...]`.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let useDefaultTypePrinterParser = 1;
+  let hasConstantMaterializer = 0;
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  let extraClassDeclaration = [{
+    void registerAttributesAndTypes();
+  }];
+}
+
+def Lowbit_Granularity : I32EnumAttr<"Granularity", "scale granularity", [
+    I32EnumAttrCase<"None", 0, "none">,
+    I32EnumAttrCase<"PerTensor", 1, "per_tensor">,
+    I32EnumAttrCase<"PerAxis", 2, "per_axis">,
+    I32EnumAttrCase<"PerGroup", 3, "per_group">]> {
+  let cppNamespace = "::mlir::lowbit";
+  let genSpecializedAttr = 0;
+}
+
+def Lowbit_Rounding : I32EnumAttr<"Rounding", "rounding mode", [
+    I32EnumAttrCase<"NearestEven", 0, "nearest_even">,
+    I32EnumAttrCase<"NearestAway", 1, "nearest_away">]> {
+  let cppNamespace = "::mlir::lowbit";
+  let genSpecializedAttr = 0;
+}
+
+def Lowbit_GGUFKind : I32EnumAttr<"GGUFKind", "GGUF block format", [
+    I32EnumAttrCase<"None", 0, "none">,
+    I32EnumAttrCase<"Q4_0", 1, "q4_0">,
+    I32EnumAttrCase<"Q4_1", 2, "q4_1">,
+    I32EnumAttrCase<"Q5_0", 3, "q5_0">,
+    I32EnumAttrCase<"Q5_1", 4, "q5_1">,
+    I32EnumAttrCase<"Q8_0", 5, "q8_0">,
+    I32EnumAttrCase<"Q2_K", 6, "q2_k">,
+    I32EnumAttrCase<"Q3_K", 7, "q3_k">,
+    I32EnumAttrCase<"Q4_K", 8, "q4_k">,
+    I32EnumAttrCase<"Q5_K", 9, "q5_k">,
+    I32EnumAttrCase<"Q6_K", 10, "q6_k">,
+    I32EnumAttrCase<"MXFP4", 11, "mxfp4">]> {
+  let cppNamespace = "::mlir::lowbit";
+  let genSpecializedAttr = 0;
+}
+
+#endif // LOWBIT_BASE_TD

@@ -1,0 +1,203 @@
+//===- LowbitOps.cpp - lowbit op verifiers and folders ------------*- C++ -*-===//
+//
+// Constraint ids ([LB-Q*], [LB-D*], [LB-R*], [LB-C*], [LB-M*]) refer to
+// docs/Spec.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/LowbitDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::lowbit;
+
+#define GET_OP_CLASSES
+#include "lowbit/LowbitOps.cpp.inc"
+
+LogicalResult
+mlir::lowbit::verifyStaticParts(function_ref<InFlightDiagnostic()> emitError,
+                                QTensorType type, Type scales, Type zeroPoints,
+                                Type tensorScale) {
+  SchemeAttr scheme = type.getScheme();
+  if (!scales) {
+    if (zeroPoints || tensorScale)
+      return emitError() << "[LB-Q2] zero points and tensor scale are given "
+                            "only together with scales";
+    return success();
+  }
+  if (!scheme.hasScales())
+    return emitError() << "[LB-Q2] scheme " << scheme
+                       << " has no scales to give";
+  if (scales != type.getScalesType())
+    return emitError() << "[LB-Q2] scales must have type "
+                       << type.getScalesType() << ", got " << scales;
+  if (scheme.hasZeroPoints()) {
+    if (!zeroPoints)
+      return emitError() << "[LB-Q2] asymmetric scheme needs zero points "
+                            "together with its scales";
+    if (zeroPoints != type.getZeroPointsType())
+      return emitError() << "[LB-Q2] zero points must have type "
+                         << type.getZeroPointsType() << ", got " << zeroPoints;
+  } else if (zeroPoints) {
+    return emitError() << "[LB-Q2] symmetric scheme takes no zero points";
+  }
+  if (scheme.getTensorScale()) {
+    if (!tensorScale)
+      return emitError() << "[LB-Q2] scheme with tensor_scale needs the tensor "
+                            "scale together with its scales";
+    if (tensorScale != type.getTensorScaleType())
+      return emitError() << "[LB-Q2] tensor scale must have type "
+                         << type.getTensorScaleType() << ", got "
+                         << tensorScale;
+  } else if (tensorScale) {
+    return emitError() << "[LB-Q2] scheme has no tensor_scale";
+  }
+  return success();
+}
+
+static Type typeOrNull(Value v) { return v ? v.getType() : Type(); }
+
+//===----------------------------------------------------------------------===//
+// QuantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeOp::verify() {
+  auto in = getInput().getType();
+  QTensorType out = getResult().getType();
+  if (in.getShape() != out.getShape())
+    return emitOpError("[LB-Q1] input shape must equal the result shape");
+  if (in.getElementType() != out.getScheme().getExpressedType())
+    return emitOpError("[LB-Q1] input element type ")
+           << in.getElementType() << " differs from the scheme's expressed type "
+           << out.getScheme().getExpressedType();
+  return verifyStaticParts([&] { return emitOpError(); }, out,
+                           typeOrNull(getScales()), typeOrNull(getZeroPoints()),
+                           typeOrNull(getTensorScale()));
+}
+
+OpFoldResult QuantizeOp::fold(FoldAdaptor) {
+  // quantize(dequantize(q)) with the same scheme and scales derived from the
+  // data is q (docs/Spec.md, LB-F2). The reverse is never folded (LB-F1).
+  if (!isDynamic())
+    return {};
+  auto deq = getInput().getDefiningOp<DequantizeOp>();
+  if (!deq || deq.getInput().getType() != getResult().getType())
+    return {};
+  return deq.getInput();
+}
+
+//===----------------------------------------------------------------------===//
+// DequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeOp::verify() {
+  QTensorType in = getInput().getType();
+  auto out = getResult().getType();
+  if (in.getShape() != out.getShape())
+    return emitOpError("[LB-D1] result shape must equal the input shape");
+  if (out.getElementType() != in.getScheme().getExpressedType())
+    return emitOpError("[LB-D1] result element type ")
+           << out.getElementType() << " differs from the scheme's expressed "
+           << "type " << in.getScheme().getExpressedType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RequantizeOp::verify() {
+  QTensorType in = getInput().getType();
+  QTensorType out = getResult().getType();
+  if (in.getShape() != out.getShape())
+    return emitOpError("[LB-R1] input and result shapes must be equal");
+  if (in.getScheme().getExpressedType() != out.getScheme().getExpressedType())
+    return emitOpError("[LB-R1] input and result expressed types must be "
+                       "equal");
+  return verifyStaticParts([&] { return emitOpError(); }, out,
+                           typeOrNull(getScales()), typeOrNull(getZeroPoints()),
+                           typeOrNull(getTensorScale()));
+}
+
+OpFoldResult RequantizeOp::fold(FoldAdaptor) {
+  // requantize(dequantize ... ) chains are left to the lowering; a
+  // requantize of a value into its own scheme with dynamic parameters is
+  // quantize(dequantize(q)) with matching schemes: q (LB-F2).
+  if (!getScales() && getInput().getType() == getResult().getType())
+    return getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// ConstantOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult checkPart(Operation *op, StringRef name,
+                               std::optional<ElementsAttr> attr,
+                               RankedTensorType expected) {
+  if (!expected) {
+    if (attr)
+      return op->emitOpError("[LB-C1] the scheme has no ") << name;
+    return success();
+  }
+  if (!attr)
+    return op->emitOpError("[LB-C1] missing ") << name << " of type "
+                                               << expected;
+  if (attr->getType() != expected)
+    return op->emitOpError("[LB-C1] ")
+           << name << " must have type " << expected << ", got "
+           << attr->getType();
+  return success();
+}
+
+LogicalResult ConstantOp::verify() {
+  QTensorType t = getResult().getType();
+  if (failed(checkPart(*this, "codes", getCodes(), t.getCodesType())) ||
+      failed(checkPart(*this, "scales", getScales(), t.getScalesType())) ||
+      failed(checkPart(*this, "zero_points", getZeroPoints(),
+                       t.getZeroPointsType())) ||
+      failed(checkPart(*this, "tensor_scale", getTensorScale(),
+                       t.getTensorScaleType())))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QMatmulOp
+//===----------------------------------------------------------------------===//
+
+static ArrayRef<int64_t> shapeOf(Type t) {
+  if (auto q = dyn_cast<QTensorType>(t))
+    return q.getShape();
+  return cast<RankedTensorType>(t).getShape();
+}
+
+LogicalResult QMatmulOp::verify() {
+  ArrayRef<int64_t> a = shapeOf(getLhs().getType());
+  ArrayRef<int64_t> b = shapeOf(getRhs().getType());
+  ArrayRef<int64_t> c = getResult().getType().getShape();
+  if (!isa<QTensorType>(getLhs().getType()) &&
+      !isa<QTensorType>(getRhs().getType()))
+    return emitOpError("[LB-M1] at least one operand must be quantized");
+  if (a.size() != b.size() || a.size() != c.size() ||
+      (a.size() != 2 && a.size() != 3))
+    return emitOpError("[LB-M1] operands and result must all be rank 2, or "
+                       "all rank 3 (batch)");
+  size_t r = a.size();
+  if (r == 3 && (a[0] != b[0] || a[0] != c[0]))
+    return emitOpError("[LB-M1] batch dimensions differ: ")
+           << a[0] << ", " << b[0] << ", " << c[0];
+  int64_t m = a[r - 2], k = a[r - 1];
+  int64_t kb = getTransposeB() ? b[r - 1] : b[r - 2];
+  int64_t n = getTransposeB() ? b[r - 2] : b[r - 1];
+  if (k != kb)
+    return emitOpError("[LB-M1] contraction sizes differ: lhs has ")
+           << k << ", rhs has " << kb;
+  if (c[r - 2] != m || c[r - 1] != n)
+    return emitOpError("[LB-M1] result shape must be ")
+           << (r == 3 ? std::to_string(a[0]) + "x" : std::string()) << m << "x"
+           << n;
+  return success();
+}

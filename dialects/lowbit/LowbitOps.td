@@ -1,0 +1,147 @@
+//===- LowbitOps.td - lowbit operations --------------------*- tablegen -*-===//
+
+#ifndef LOWBIT_OPS_TD
+#define LOWBIT_OPS_TD
+
+include "lowbit/LowbitBase.td"
+include "lowbit/LowbitAttrs.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Lowbit_QTensor : Type<CPred<"::llvm::isa<::mlir::lowbit::QTensorType>($_self)">,
+                          "quantized tensor", "::mlir::lowbit::QTensorType">;
+def Lowbit_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+def Lowbit_TensorOrQTensor : AnyTypeOf<[Lowbit_FloatTensor, Lowbit_QTensor]>;
+
+class Lowbit_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Lowbit_Dialect, mnemonic, traits>;
+
+def Lowbit_QuantizeOp : Lowbit_Op<"quantize", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Quantize a float tensor";
+  let description = [{
+    Maps real values to codes with the result's scheme. Without `scale`
+    operands the scales (and zero points) are computed from the data at run
+    time (dynamic quantization, e.g. per-token activations) by the rules of
+    docs/Spec.md; with them the given (static, e.g. calibrated) values are
+    used. Rounding and saturation follow the scheme.
+
+    ```mlir
+    %q = lowbit.quantize %x : tensor<4x64xf32> -> !lowbit.qtensor<4x64xi8, per_axis<0>>
+    %s = lowbit.quantize %x scale(%sc : tensor<f32>)
+        : tensor<4x64xf32> -> !lowbit.qtensor<4x64xi8, per_tensor>
+    ```
+  }];
+  let arguments = (ins Lowbit_FloatTensor:$input,
+                       Optional<AnyRankedTensor>:$scales,
+                       Optional<AnyRankedTensor>:$zero_points,
+                       Optional<AnyRankedTensor>:$tensor_scale);
+  let results = (outs Lowbit_QTensor:$result);
+  let assemblyFormat = [{
+    $input (`scale` `(` $scales^ `:` type($scales) `)`)?
+    (`zero_point` `(` $zero_points^ `:` type($zero_points) `)`)?
+    (`tensor_scale` `(` $tensor_scale^ `:` type($tensor_scale) `)`)?
+    attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let extraClassDeclaration = [{
+    bool isDynamic() { return !getScales(); }
+  }];
+}
+
+def Lowbit_DequantizeOp : Lowbit_Op<"dequantize", [Pure]> {
+  let summary = "Decode a quantized tensor to its expressed type";
+  let description = [{
+    `(code - zero_point) * scale` (integers) or `decode(code) * scale`
+    (floats), computed in f32 and rounded to the result element type. This
+    op is never folded with a producing `lowbit.quantize`: quantization error
+    is part of the program's meaning.
+
+    ```mlir
+    %y = lowbit.dequantize %q : !lowbit.qtensor<4x64xi8, per_axis<0>> -> tensor<4x64xf32>
+    ```
+  }];
+  let arguments = (ins Lowbit_QTensor:$input);
+  let results = (outs Lowbit_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Lowbit_RequantizeOp : Lowbit_Op<"requantize", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Change the scheme of a quantized tensor";
+  let description = [{
+    Defined as `quantize(dequantize(input))` with the result scheme, the
+    intermediate in f32; optional operands give static target parameters.
+
+    ```mlir
+    %r = lowbit.requantize %q : !lowbit.qtensor<4x64xi8, per_axis<0>>
+                               -> !lowbit.qtensor<4x64xi4, per_group<[1 : 32]>>
+    ```
+  }];
+  let arguments = (ins Lowbit_QTensor:$input,
+                       Optional<AnyRankedTensor>:$scales,
+                       Optional<AnyRankedTensor>:$zero_points,
+                       Optional<AnyRankedTensor>:$tensor_scale);
+  let results = (outs Lowbit_QTensor:$result);
+  let assemblyFormat = [{
+    $input (`scale` `(` $scales^ `:` type($scales) `)`)?
+    (`zero_point` `(` $zero_points^ `:` type($zero_points) `)`)?
+    (`tensor_scale` `(` $tensor_scale^ `:` type($tensor_scale) `)`)?
+    attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Lowbit_ConstantOp : Lowbit_Op<"constant", [Pure]> {
+  let summary = "A quantized constant (packed codes and scales)";
+  let description = [{
+    The packed codes, scales, zero points and tensor scale of a quantized
+    tensor, each an elements attribute of exactly the part type the result
+    type defines (docs/Spec.md, "Run-time layout"). Use `dense_resource` for
+    weights so that they stay out of the IR text.
+
+    ```mlir
+    %w = lowbit.constant codes(dense_resource<w0> : tensor<64x64xi8>)
+         scales(dense_resource<w0_s> : tensor<64xf32>)
+         : !lowbit.qtensor<64x128xi4, per_axis<0>>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$codes,
+                       OptionalAttr<ElementsAttr>:$scales,
+                       OptionalAttr<ElementsAttr>:$zero_points,
+                       OptionalAttr<ElementsAttr>:$tensor_scale);
+  let results = (outs Lowbit_QTensor:$result);
+  let assemblyFormat = [{
+    `codes` `(` $codes `)` (`scales` `(` $scales^ `)`)?
+    (`zero_points` `(` $zero_points^ `)`)?
+    (`tensor_scale` `(` $tensor_scale^ `)`)? attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Lowbit_QMatmulOp : Lowbit_Op<"qmatmul", [Pure]> {
+  let summary = "Matrix product with quantized operands";
+  let description = [{
+    `result = dequantize(lhs) x dequantize(rhs)` accumulated in f32, with
+    either operand quantized or float. Operands are rank 2 (`MxK`, `KxN`) or
+    rank 3 with a leading batch dimension; `transpose_b` takes the right
+    operand as `NxK` (weights stored row per output channel). This is the op
+    that dequantize fusion produces and that code generation targets.
+
+    ```mlir
+    %y = lowbit.qmatmul %x, %w {transpose_b}
+        : tensor<8x128xf32>, !lowbit.qtensor<64x128xi4, per_group<[1 : 32]>>
+        -> tensor<8x64xf32>
+    ```
+  }];
+  let arguments = (ins Lowbit_TensorOrQTensor:$lhs, Lowbit_TensorOrQTensor:$rhs,
+                       UnitAttr:$transpose_b);
+  let results = (outs Lowbit_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // LOWBIT_OPS_TD

@@ -1,0 +1,38 @@
+//===- Passes.h - lowbit conversion passes ------------------------*- C++ -*-===//
+
+#ifndef LOWBIT_CONVERSION_PASSES_H
+#define LOWBIT_CONVERSION_PASSES_H
+
+#include "lowbit/LowbitDialect.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::lowbit {
+
+#define GEN_PASS_DECL
+#include "lowbit/Conversion/Passes.h.inc"
+
+/// Converts !lowbit.qtensor to its run-time parts (1:N): packed codes,
+/// scales, zero points and tensor scale; every other type is kept.
+class QTensorTypeConverter : public TypeConverter {
+public:
+  QTensorTypeConverter();
+};
+
+/// Patterns lowering every lowbit op to linalg/arith/math/tensor on the
+/// converted parts.
+void populateLowbitToLinalgConversionPatterns(TypeConverter &converter,
+                                              RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "lowbit/Conversion/Passes.h.inc"
+
+} // namespace mlir::lowbit
+
+#endif // LOWBIT_CONVERSION_PASSES_H

@@ -1,0 +1,28 @@
+//===- Passes.h - lowbit transformation passes --------------------*- C++ -*-===//
+
+#ifndef LOWBIT_TRANSFORMS_PASSES_H
+#define LOWBIT_TRANSFORMS_PASSES_H
+
+#include "lowbit/LowbitDialect.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::lowbit {
+
+#define GEN_PASS_DECL
+#include "lowbit/Transforms/Passes.h.inc"
+
+/// Parses a scheme body ("i8, per_axis<out>") for a tensor of `shape` used
+/// as operand of a contraction over axis `inAxis`; `in`, `out` and `last`
+/// name axes. Returns null and reports through `emitError` on bad input.
+SchemeAttr parseSchemeForOperand(MLIRContext *ctx, StringRef text,
+                                 int64_t inAxis, int64_t outAxis,
+                                 int64_t rank,
+                                 function_ref<InFlightDiagnostic()> emitError);
+
+#define GEN_PASS_REGISTRATION
+#include "lowbit/Transforms/Passes.h.inc"
+
+} // namespace mlir::lowbit
+
+#endif // LOWBIT_TRANSFORMS_PASSES_H
