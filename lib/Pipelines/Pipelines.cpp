@@ -61,6 +61,7 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
 
 void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(lowbit::createLowbitLowerToLinalg());
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
   pm.addPass(createCSEPass());

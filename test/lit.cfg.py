@@ -1,0 +1,51 @@
+# -*- Python -*-
+# Policy for the lowbit test suite; lit.site.cfg.py only fills in paths.
+
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "LOWBIT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test", ".py"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "Inputs", "gen_e2e.py", "consumer", "conftest.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.lowbit_obj_root, "test")
+
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
+llvm_config.use_default_substitutions()
+
+config.substitutions.append(("%lowbit_src", config.lowbit_src_root))
+config.substitutions.append(("%lowbit_obj", config.lowbit_obj_root))
+config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
+config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%cxx", config.cxx_compiler))
+config.substitutions.append(("%mlir_dir", config.mlir_dir))
+config.substitutions.append(("%python", config.python_executable or "python3"))
+runner_libs = ",".join(
+    os.path.join(config.llvm_lib_dir, lib)
+    for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
+config.substitutions.append(
+    ("%run_cpu",
+     "mlir-runner -e main -entry-point-result=void -shared-libs=" + runner_libs))
+
+tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
+tools = ["lowbit-opt", "mlir-runner", ToolSubst("FileCheck", unresolved="fatal")]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+llvm_config.with_environment("PATH", config.lowbit_tools_dir, append_path=False)
+
+# Optional hardware and tools become features (REQUIRES: ptxas, cuda-gpu).
+if os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
+if shutil.which("nvidia-smi") and os.path.exists("/dev/nvidia0"):
+    config.available_features.add("cuda-gpu")
+try:
+    import numpy  # noqa: F401
+    import ml_dtypes  # noqa: F401
+    config.available_features.add("numpy")
+except ImportError:
+    pass
