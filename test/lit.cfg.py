@@ -34,9 +34,13 @@ config.substitutions.append(
      "mlir-runner -e main -entry-point-result=void -shared-libs=" + runner_libs))
 
 tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
-tools = ["lowbit-opt", "mlir-runner", ToolSubst("FileCheck", unresolved="fatal")]
+tools = ["lowbit-opt", "mlir-runner", ToolSubst("FileCheck", unresolved="fatal"),
+         ToolSubst("not", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
-llvm_config.with_environment("PATH", config.lowbit_tools_dir, append_path=False)
+# build/bin first, then the system PATH (Install and Docs tests run cmake,
+# ninja, the compiler and coreutils).
+llvm_config.with_system_environment("PATH")
+llvm_config.with_environment("PATH", config.lowbit_tools_dir, append_path=True)
 
 # Optional hardware and tools become features (REQUIRES: ptxas, cuda-gpu).
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
@@ -49,3 +53,11 @@ try:
     config.available_features.add("numpy")
 except ImportError:
     pass
+
+# CMake projects that tests configure (test/Install) reuse ccache when the
+# machine has it; ccache needs HOME (or CCACHE_DIR) to find its cache.
+_ccache = shutil.which("ccache")
+config.substitutions.append(
+    ("%launcher_flags",
+     "-DCMAKE_CXX_COMPILER_LAUNCHER=" + _ccache if _ccache else ""))
+llvm_config.with_system_environment(["HOME", "CCACHE_DIR"])

@@ -1,4 +1,5 @@
-//===- LowbitAttrs.cpp - scheme attribute and qtensor type --------*- C++ -*-===//
+//===- LowbitAttrs.cpp - scheme attribute and qtensor type --------*- C++
+//-*-===//
 //
 // Parsing, printing and verification of #lowbit.scheme and !lowbit.qtensor.
 // Constraint ids ([LB-S*], [LB-T*]) refer to docs/Spec.md.
@@ -8,6 +9,7 @@
 #include "lowbit/LowbitDialect.h"
 
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -121,14 +123,14 @@ int64_t SchemeAttr::getQMax() const {
   return (int64_t(1) << (w - 1)) - 1;
 }
 
-LogicalResult
-SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                   Type storageType, Type expressedType,
-                   Granularity granularity, int64_t axis,
-                   ArrayRef<int64_t> groupAxes, ArrayRef<int64_t> groupSizes,
-                   bool symmetric, bool fullRange, bool ternary,
-                   Type scaleType, bool tensorScale, Rounding rounding,
-                   bool saturate, GGUFKind gguf) {
+LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 Type storageType, Type expressedType,
+                                 Granularity granularity, int64_t axis,
+                                 ArrayRef<int64_t> groupAxes,
+                                 ArrayRef<int64_t> groupSizes, bool symmetric,
+                                 bool fullRange, bool ternary, Type scaleType,
+                                 bool tensorScale, Rounding rounding,
+                                 bool saturate, GGUFKind gguf) {
   if (!storageType)
     return emitError() << "[LB-S1] missing element format";
   bool isInt = isa<IntegerType>(storageType);
@@ -147,9 +149,11 @@ SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
              << storageType;
     }
   }
-  if (!expressedType || !isa<Float32Type, Float16Type, BFloat16Type>(expressedType))
-    return emitError() << "[LB-S2] expressed type must be f32, f16 or bf16, got "
-                       << expressedType;
+  if (!expressedType ||
+      !isa<Float32Type, Float16Type, BFloat16Type>(expressedType))
+    return emitError()
+           << "[LB-S2] expressed type must be f32, f16 or bf16, got "
+           << expressedType;
   if (gguf != GGUFKind::None) {
     if (granularity != Granularity::None || !symmetric || fullRange ||
         ternary || scaleType || tensorScale || !saturate ||
@@ -167,9 +171,8 @@ SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "[LB-S9] an element cast without granularity has "
                             "no scales, zero points or tensor scale";
   } else {
-    if (!scaleType ||
-        !isa<Float32Type, Float16Type, BFloat16Type, Float8E8M0FNUType,
-             Float8E4M3FNType>(scaleType))
+    if (!scaleType || !isa<Float32Type, Float16Type, BFloat16Type,
+                           Float8E8M0FNUType, Float8E4M3FNType>(scaleType))
       return emitError() << "[LB-S3] scale type must be f32, f16, bf16, "
                             "f8E8M0FNU or f8E4M3FN, got "
                          << scaleType;
@@ -222,6 +225,13 @@ SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   }
   if (tensorScale && !isa_and_nonnull<Float8E4M3FNType>(scaleType))
     return emitError() << "[LB-S8] tensor_scale requires scale = f8E4M3FN";
+  // The two-level rule (docs/Spec.md, NVFP4) divides by the E2M1 maximum 6
+  // and needs the tensor scale: E4M3 block scales mean exactly NVFP4.
+  if (isa_and_nonnull<Float8E4M3FNType>(scaleType) &&
+      (!tensorScale || !isa<Float4E2M1FNType>(storageType)))
+    return emitError() << "[LB-S8] scale = f8E4M3FN (two-level NVFP4 "
+                          "scaling) requires element f4E2M1FN and "
+                          "tensor_scale";
   if (!saturate && !isa<Float8E4M3FNType, Float8E5M2Type>(storageType))
     return emitError() << "[LB-S11] no_saturate applies only to f8E4M3FN and "
                           "f8E5M2 (other formats always saturate)";
@@ -244,8 +254,8 @@ FailureOr<SchemeAttr> SchemeAttr::parseBody(AsmParser &p) {
       return failure();
     std::optional<GGUFKind> kind = symbolizeGGUFKind(name);
     if (!kind || *kind == GGUFKind::None)
-      return p.emitError(nameLoc) << "unknown GGUF block format '" << name
-                                  << "'";
+      return p.emitError(nameLoc)
+             << "unknown GGUF block format '" << name << "'";
     gguf = *kind;
     storage = IntegerType::get(ctx, 8);
   } else if (p.parseType(storage)) {
@@ -262,11 +272,18 @@ FailureOr<SchemeAttr> SchemeAttr::parseBody(AsmParser &p) {
        saturate = true;
   Type scaleType;
   Rounding rounding = Rounding::NearestEven;
+  llvm::StringSet<> seen;
   while (succeeded(p.parseOptionalComma())) {
     StringRef kw;
     SMLoc kwLoc = p.getCurrentLocation();
     if (p.parseKeyword(&kw))
       return failure();
+    // Each option at most once; the three granularities count as one.
+    StringRef key = kw.starts_with("per_") ? StringRef("granularity") : kw;
+    if (!seen.insert(key).second)
+      return p.emitError(kwLoc)
+             << "scheme option '" << kw << "' repeats a "
+             << (key == "granularity" ? "granularity" : "previous option");
     if (kw == "per_tensor") {
       granularity = Granularity::PerTensor;
     } else if (kw == "per_axis") {
@@ -278,7 +295,7 @@ FailureOr<SchemeAttr> SchemeAttr::parseBody(AsmParser &p) {
       if (p.parseLess() || p.parseLSquare())
         return failure();
       do {
-        int64_t a, s;
+        int64_t a = 0, s = 0;
         if (p.parseInteger(a) || p.parseColon() || p.parseInteger(s))
           return failure();
         groupAxes.push_back(a);
@@ -416,7 +433,8 @@ LogicalResult QTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
   if (scheme.isGGUF()) {
     int64_t block = getGGUFBlockElements(scheme.getGguf());
     if (shape.back() % block != 0)
-      return emitError() << "[LB-T4] GGUF " << stringifyGGUFKind(scheme.getGguf())
+      return emitError() << "[LB-T4] GGUF "
+                         << stringifyGGUFKind(scheme.getGguf())
                          << " needs the last dimension to be a multiple of "
                          << block << ", got " << shape.back();
   }
@@ -426,8 +444,8 @@ LogicalResult QTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
 Type QTensorType::parse(AsmParser &p) {
   SMLoc loc = p.getCurrentLocation();
   SmallVector<int64_t> shape;
-  if (p.parseLess() ||
-      p.parseDimensionList(shape, /*allowDynamic=*/true, /*withTrailingX=*/true))
+  if (p.parseLess() || p.parseDimensionList(shape, /*allowDynamic=*/true,
+                                            /*withTrailingX=*/true))
     return {};
   FailureOr<SchemeAttr> scheme = SchemeAttr::parseBody(p);
   if (failed(scheme) || p.parseGreater())

@@ -1,4 +1,5 @@
-//===- LowbitDialect.cpp - lowbit dialect registration ------------*- C++ -*-===//
+//===- LowbitDialect.cpp - lowbit dialect registration ------------*- C++
+//-*-===//
 
 #include "lowbit/LowbitDialect.h"
 

@@ -1,4 +1,5 @@
-//===- LowbitOps.cpp - lowbit op verifiers and folders ------------*- C++ -*-===//
+//===- LowbitOps.cpp - lowbit op verifiers and folders ------------*- C++
+//-*-===//
 //
 // Constraint ids ([LB-Q*], [LB-D*], [LB-R*], [LB-C*], [LB-M*]) refer to
 // docs/Spec.md.
@@ -70,7 +71,8 @@ LogicalResult QuantizeOp::verify() {
     return emitOpError("[LB-Q1] input shape must equal the result shape");
   if (in.getElementType() != out.getScheme().getExpressedType())
     return emitOpError("[LB-Q1] input element type ")
-           << in.getElementType() << " differs from the scheme's expressed type "
+           << in.getElementType()
+           << " differs from the scheme's expressed type "
            << out.getScheme().getExpressedType();
   return verifyStaticParts([&] { return emitOpError(); }, out,
                            typeOrNull(getScales()), typeOrNull(getZeroPoints()),
@@ -143,12 +145,11 @@ static LogicalResult checkPart(Operation *op, StringRef name,
     return success();
   }
   if (!attr)
-    return op->emitOpError("[LB-C1] missing ") << name << " of type "
-                                               << expected;
+    return op->emitOpError("[LB-C1] missing ")
+           << name << " of type " << expected;
   if (attr->getType() != expected)
-    return op->emitOpError("[LB-C1] ")
-           << name << " must have type " << expected << ", got "
-           << attr->getType();
+    return op->emitOpError("[LB-C1] ") << name << " must have type " << expected
+                                       << ", got " << attr->getType();
   return success();
 }
 

@@ -1,4 +1,5 @@
-//===- Pipelines.cpp - lowbit pipelines and registration ----------*- C++ -*-===//
+//===- Pipelines.cpp - lowbit pipelines and registration ----------*- C++
+//-*-===//
 
 #include "lowbit/Pipelines/Pipelines.h"
 
@@ -38,12 +39,12 @@
 using namespace mlir;
 
 void lowbit::registerLowbitDialects(DialectRegistry &registry) {
-  registry.insert<LowbitDialect, func::FuncDialect, arith::ArithDialect,
-                  linalg::LinalgDialect, tensor::TensorDialect,
-                  math::MathDialect, quant::QuantDialect, memref::MemRefDialect,
-                  scf::SCFDialect, affine::AffineDialect,
-                  bufferization::BufferizationDialect, cf::ControlFlowDialect,
-                  LLVM::LLVMDialect>();
+  registry
+      .insert<LowbitDialect, func::FuncDialect, arith::ArithDialect,
+              linalg::LinalgDialect, tensor::TensorDialect, math::MathDialect,
+              quant::QuantDialect, memref::MemRefDialect, scf::SCFDialect,
+              affine::AffineDialect, bufferization::BufferizationDialect,
+              cf::ControlFlowDialect, LLVM::LLVMDialect>();
   func::registerAllExtensions(registry);
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   arith::registerBufferDeallocationOpInterfaceExternalModels(registry);

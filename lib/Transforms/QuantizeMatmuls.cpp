@@ -1,10 +1,12 @@
-//===- QuantizeMatmuls.cpp - linalg.matmul -> lowbit.qmatmul ------*- C++ -*-===//
+//===- QuantizeMatmuls.cpp - linalg.matmul -> lowbit.qmatmul ------*- C++
+//-*-===//
 
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Matchers.h"
 
 namespace mlir::lowbit {
@@ -34,8 +36,7 @@ SchemeAttr mlir::lowbit::parseSchemeForOperand(
     rest = trimmed;
     auto replace = [&](StringRef name, int64_t v) {
       if (rest.starts_with(name) &&
-          (rest.size() == name.size() ||
-           !llvm::isAlnum(rest[name.size()]))) {
+          (rest.size() == name.size() || !llvm::isAlnum(rest[name.size()]))) {
         body += std::to_string(v);
         rest = rest.drop_front(name.size());
         return true;
@@ -47,10 +48,24 @@ SchemeAttr mlir::lowbit::parseSchemeForOperand(
   }
   std::string full = "#lowbit.scheme<" + body + ">";
   size_t numRead = 0;
-  Attribute attr = parseAttribute(full, ctx, Type(), &numRead);
+  // The parser reports at a location inside the option string, not in the
+  // IR: capture its message and attach it to the caller's diagnostic.
+  std::string parserMessage;
+  Attribute attr;
+  {
+    ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &diag) {
+      if (parserMessage.empty())
+        parserMessage = diag.str();
+      return success();
+    });
+    attr = parseAttribute(full, ctx, Type(), &numRead);
+  }
   auto scheme = dyn_cast_or_null<SchemeAttr>(attr);
   if (!scheme || numRead != full.size()) {
-    emitError() << "invalid scheme '" << text << "'";
+    InFlightDiagnostic diag = emitError();
+    diag << "invalid scheme '" << text << "'";
+    if (!parserMessage.empty())
+      diag << ": " << parserMessage;
     return {};
   }
   return scheme;
@@ -65,7 +80,9 @@ struct LowbitQuantizeMatmulsPass
   FailureOr<Value> quantize(OpBuilder &b, Operation *op, Value v,
                             StringRef text, int64_t inAxis, int64_t outAxis) {
     auto t = cast<RankedTensorType>(v.getType());
-    auto emitError = [&] { return op->emitOpError("lowbit-quantize-matmuls: "); };
+    auto emitError = [&] {
+      return op->emitOpError("lowbit-quantize-matmuls: ");
+    };
     SchemeAttr scheme = parseSchemeForOperand(op->getContext(), text, inAxis,
                                               outAxis, t.getRank(), emitError);
     if (!scheme)
@@ -78,12 +95,11 @@ struct LowbitQuantizeMatmulsPass
           scheme.getTernary(), scheme.getScaleType(), scheme.getTensorScale(),
           scheme.getRounding(), scheme.getSaturate(), scheme.getGguf());
     }
-    auto qt = QTensorType::getChecked(emitError, op->getContext(),
-                                      t.getShape(), scheme);
+    auto qt = QTensorType::getChecked(emitError, op->getContext(), t.getShape(),
+                                      scheme);
     if (!qt)
       return failure();
-    return QuantizeOp::create(b, op->getLoc(), qt, v, Value(), Value(),
-                              Value())
+    return QuantizeOp::create(b, op->getLoc(), qt, v, Value(), Value(), Value())
         .getResult();
   }
 

@@ -1,12 +1,13 @@
-//===- lowbit-opt.cpp - lowbit optimizer driver -------------------*- C++ -*-===//
+//===- lowbit-opt.cpp - lowbit optimizer driver -------------------*- C++
+//-*-===//
 
 #include "lowbit/Pipelines/Pipelines.h"
 
-#include "mlir/Tools/mlir-opt/MlirOptMain.h"
-#include "mlir/Transforms/Passes.h"
+#include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
-#include "mlir/Conversion/Passes.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();

@@ -1,4 +1,5 @@
-//===- Passes.h - lowbit conversion passes ------------------------*- C++ -*-===//
+//===- Passes.h - lowbit conversion passes ------------------------*- C++
+//-*-===//
 
 #ifndef LOWBIT_CONVERSION_PASSES_H
 #define LOWBIT_CONVERSION_PASSES_H

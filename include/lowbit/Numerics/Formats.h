@@ -41,13 +41,16 @@ struct MiniFloatFormat {
     if (!hasNaN())
       return false;
     if (hasInf()) // IEEE-style: all-ones exponent, non-zero mantissa.
-      return (mag >> mbits) == ((1u << ebits) - 1) && (mag & ((1u << mbits) - 1));
+      return (mag >> mbits) == ((1u << ebits) - 1) &&
+             (mag & ((1u << mbits) - 1));
     return mag == nanCode;
   }
 };
 
-inline constexpr MiniFloatFormat kF8E4M3FN{"f8E4M3FN", 4, 3, 7, 0x7E, 0, 0x7F, 8};
-inline constexpr MiniFloatFormat kF8E5M2{"f8E5M2", 5, 2, 15, 0x7B, 0x7C, 0x7E, 15};
+inline constexpr MiniFloatFormat kF8E4M3FN{"f8E4M3FN", 4, 3,    7,
+                                           0x7E,       0, 0x7F, 8};
+inline constexpr MiniFloatFormat kF8E5M2{"f8E5M2", 5,    2,    15,
+                                         0x7B,     0x7C, 0x7E, 15};
 inline constexpr MiniFloatFormat kF6E2M3FN{"f6E2M3FN", 2, 3, 1, 0x1F, 0, 0, 2};
 inline constexpr MiniFloatFormat kF6E3M2FN{"f6E3M2FN", 3, 2, 3, 0x1F, 0, 0, 4};
 inline constexpr MiniFloatFormat kF4E2M1FN{"f4E2M1FN", 2, 1, 1, 0x7, 0, 0, 2};

@@ -1,4 +1,5 @@
-//===- Passes.h - lowbit transformation passes --------------------*- C++ -*-===//
+//===- Passes.h - lowbit transformation passes --------------------*- C++
+//-*-===//
 
 #ifndef LOWBIT_TRANSFORMS_PASSES_H
 #define LOWBIT_TRANSFORMS_PASSES_H
@@ -16,8 +17,7 @@ namespace mlir::lowbit {
 /// as operand of a contraction over axis `inAxis`; `in`, `out` and `last`
 /// name axes. Returns null and reports through `emitError` on bad input.
 SchemeAttr parseSchemeForOperand(MLIRContext *ctx, StringRef text,
-                                 int64_t inAxis, int64_t outAxis,
-                                 int64_t rank,
+                                 int64_t inAxis, int64_t outAxis, int64_t rank,
                                  function_ref<InFlightDiagnostic()> emitError);
 
 #define GEN_PASS_REGISTRATION

@@ -1,4 +1,5 @@
-//===- Codecs.cpp - scalar encode/decode emitters -----------------*- C++ -*-===//
+//===- Codecs.cpp - scalar encode/decode emitters -----------------*- C++
+//-*-===//
 
 #include "Codecs.h"
 
@@ -75,8 +76,10 @@ Value codecs::encodeMiniFloat(ImplicitLocOpBuilder &b, Value x,
   // Subnormal range of the target: an exact power-of-two scaling, then an
   // integer rounding.
   int emin = fmt.minNormalExp();
-  Value scaled = arith::MulFOp::create(b, absX, constF32(b, pow2f(int(m) - emin)));
-  Value subCode = arith::FPToSIOp::create(b, i32, roundF32(b, scaled, rounding));
+  Value scaled =
+      arith::MulFOp::create(b, absX, constF32(b, pow2f(int(m) - emin)));
+  Value subCode =
+      arith::FPToSIOp::create(b, i32, roundF32(b, scaled, rounding));
   int64_t minNormalBits = int64_t(emin + 127) << 23;
   Value isSub = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, a,
                                       constI32(b, minNormalBits));
@@ -85,7 +88,8 @@ Value codecs::encodeMiniFloat(ImplicitLocOpBuilder &b, Value x,
   Value maxCode = constI32(b, fmt.maxCode);
   Value isInf = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, a,
                                       constI32(b, 0x7f800000));
-  Value over = arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, code, maxCode);
+  Value over =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, code, maxCode);
   over = arith::OrIOp::create(b, over, isInf);
   Value overCode = maxCode;
   if (!saturate)
@@ -114,8 +118,8 @@ Value codecs::decodeMiniFloat(ImplicitLocOpBuilder &b, Value code,
                               const MiniFloatFormat &fmt) {
   unsigned m = fmt.mbits;
   unsigned signShift = fmt.ebits + fmt.mbits;
-  Value c = arith::AndIOp::create(b, code,
-                                  constI32(b, (1 << fmt.totalBits()) - 1));
+  Value c =
+      arith::AndIOp::create(b, code, constI32(b, (1 << fmt.totalBits()) - 1));
   Value sign = arith::ShRUIOp::create(b, c, constI32(b, signShift));
   Value mag = arith::AndIOp::create(b, c, constI32(b, (1 << signShift) - 1));
   Value e = arith::ShRUIOp::create(b, mag, constI32(b, m));
@@ -126,9 +130,9 @@ Value codecs::decodeMiniFloat(ImplicitLocOpBuilder &b, Value code,
           b, arith::AddIOp::create(b, e, constI32(b, 127 - fmt.bias)),
           constI32(b, 23)),
       arith::ShLIOp::create(b, man, constI32(b, 23 - m)));
-  Value subVal = arith::MulFOp::create(
-      b, arith::SIToFPOp::create(b, b.getF32Type(), man),
-      constF32(b, pow2f(fmt.minNormalExp() - int(m))));
+  Value subVal =
+      arith::MulFOp::create(b, arith::SIToFPOp::create(b, b.getF32Type(), man),
+                            constF32(b, pow2f(fmt.minNormalExp() - int(m))));
   Value subBits = arith::BitcastOp::create(b, b.getI32Type(), subVal);
   Value isSub =
       arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, constI32(b, 0));
@@ -139,8 +143,8 @@ Value codecs::decodeMiniFloat(ImplicitLocOpBuilder &b, Value code,
     bits = arith::SelectOp::create(b, isInf, constI32(b, 0x7f800000), bits);
     Value expAll = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e,
                                          constI32(b, (1 << fmt.ebits) - 1));
-    Value manNZ = arith::CmpIOp::create(b, arith::CmpIPredicate::ne, man,
-                                        constI32(b, 0));
+    Value manNZ =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ne, man, constI32(b, 0));
     Value isNaN = arith::AndIOp::create(b, expAll, manNZ);
     bits = arith::SelectOp::create(b, isNaN, constI32(b, 0x7fc00000), bits);
   } else if (fmt.hasNaN()) {
@@ -154,9 +158,9 @@ Value codecs::decodeMiniFloat(ImplicitLocOpBuilder &b, Value code,
 }
 
 Value codecs::ilogb(ImplicitLocOpBuilder &b, Value a) {
-  Value bits = arith::AndIOp::create(
-      b, arith::BitcastOp::create(b, b.getI32Type(), a),
-      constI32(b, 0x7fffffff));
+  Value bits =
+      arith::AndIOp::create(b, arith::BitcastOp::create(b, b.getI32Type(), a),
+                            constI32(b, 0x7fffffff));
   Value e = arith::ShRUIOp::create(b, bits, constI32(b, 23));
   Value normal = arith::SubIOp::create(b, e, constI32(b, 127));
   Value man = arith::AndIOp::create(b, bits, constI32(b, 0x7fffff));
@@ -171,7 +175,8 @@ Value codecs::decodeE8M0(ImplicitLocOpBuilder &b, Value code) {
   Value normal = arith::ShLIOp::create(b, code, constI32(b, 23));
   Value isZero =
       arith::CmpIOp::create(b, arith::CmpIPredicate::eq, code, constI32(b, 0));
-  Value bits = arith::SelectOp::create(b, isZero, constI32(b, 0x00400000), normal);
+  Value bits =
+      arith::SelectOp::create(b, isZero, constI32(b, 0x00400000), normal);
   Value isNaN = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, code,
                                       constI32(b, ::lowbit::kE8M0NaN));
   bits = arith::SelectOp::create(b, isNaN, constI32(b, 0x7fc00000), bits);

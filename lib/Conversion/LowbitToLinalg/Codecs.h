@@ -1,4 +1,5 @@
-//===- Codecs.h - scalar encode/decode emitters -------------------*- C++ -*-===//
+//===- Codecs.h - scalar encode/decode emitters -------------------*- C++
+//-*-===//
 //
 // Emit arith/math ops that compute one element's code or value, used inside
 // linalg.generic bodies by the reference lowering. Every rule here is stated

@@ -1,4 +1,5 @@
-//===- LowbitToLinalg.cpp - reference lowering of lowbit ops ------*- C++ -*-===//
+//===- LowbitToLinalg.cpp - reference lowering of lowbit ops ------*- C++
+//-*-===//
 //
 // The executable definition of lowbit's semantics (docs/Spec.md). Every
 // !lowbit.qtensor becomes its run-time parts, every op becomes linalg.generic
@@ -126,13 +127,11 @@ struct TensorBuilder {
             function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> fn) {
     auto shape = cast<RankedTensorType>(inputs[0].getType()).getShape();
     int64_t n = shape.size();
-    SmallVector<AffineMap> maps(inputs.size() + 1,
-                                b.getMultiDimIdentityMap(n));
+    SmallVector<AffineMap> maps(inputs.size() + 1, b.getMultiDimIdentityMap(n));
     return generic({RankedTensorType::get(shape, resultElem)}, inputs,
                    {empty(shape, resultElem)}, maps, parallel(n),
                    [&](ImplicitLocOpBuilder &ib, ValueRange args) {
-                     return SmallVector<Value>{
-                         fn(ib, args.drop_back())};
+                     return SmallVector<Value>{fn(ib, args.drop_back())};
                    })[0];
   }
 
@@ -189,7 +188,9 @@ struct TensorBuilder {
 
   /// Maps of the blocked iteration space (2n dims): identity, the block
   /// counts (even dims) and a scalar.
-  AffineMap blockedIdentity(int64_t n) { return b.getMultiDimIdentityMap(2 * n); }
+  AffineMap blockedIdentity(int64_t n) {
+    return b.getMultiDimIdentityMap(2 * n);
+  }
   AffineMap evenDims(int64_t n) {
     SmallVector<AffineExpr> e;
     for (int64_t i = 0; i < n; ++i)
@@ -247,8 +248,8 @@ static Value packCodes(TensorBuilder &tb, Value codes, QTensorType t) {
         strides(n, b.getIndexAttr(1)), sizes;
     for (int64_t d : shape)
       sizes.push_back(b.getIndexAttr(d));
-    codes = tensor::InsertSliceOp::create(b, codes, zero, offsets, sizes,
-                                          strides);
+    codes =
+        tensor::InsertSliceOp::create(b, codes, zero, offsets, sizes, strides);
   }
   SmallVector<int64_t> expanded(shape);
   expanded.back() = packedLast;
@@ -273,8 +274,8 @@ static Value packCodes(TensorBuilder &tb, Value codes, QTensorType t) {
   return tb.generic(
       {RankedTensorType::get(outShape, i8)}, {ex}, {init}, maps, iters,
       [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-        Value idx = arith::IndexCastOp::create(
-            ib, ib.getI32Type(), linalg::IndexOp::create(ib, n));
+        Value idx = arith::IndexCastOp::create(ib, ib.getI32Type(),
+                                               linalg::IndexOp::create(ib, n));
         Value c = arith::AndIOp::create(ib, fromByte(ib, a[0]),
                                         constI32(ib, (1 << w) - 1));
         Value sh = arith::MulIOp::create(ib, idx, constI32(ib, w));
@@ -293,7 +294,8 @@ static Value unpackCodes(TensorBuilder &tb, Value packed, QTensorType t) {
   unsigned w = t.getScheme().getStorageWidth();
   SmallVector<int64_t> shape(t.getShape());
   int64_t n = shape.size();
-  int64_t packedLast = cast<RankedTensorType>(packed.getType()).getShape().back();
+  int64_t packedLast =
+      cast<RankedTensorType>(packed.getType()).getShape().back();
   Type i8 = b.getI8Type();
   SmallVector<int64_t> expanded(shape);
   expanded.back() = packedLast;
@@ -303,17 +305,17 @@ static Value unpackCodes(TensorBuilder &tb, Value packed, QTensorType t) {
     inExprs.push_back(b.getAffineDimExpr(i));
   SmallVector<AffineMap> maps{AffineMap::get(n + 1, 0, inExprs, b.getContext()),
                               b.getMultiDimIdentityMap(n + 1)};
-  Value ex = tb.generic(
-      {RankedTensorType::get(expanded, i8)}, {packed},
-      {tb.empty(expanded, i8)}, maps, TensorBuilder::parallel(n + 1),
-      [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-        Value idx = arith::IndexCastOp::create(
-            ib, ib.getI32Type(), linalg::IndexOp::create(ib, n));
-        Value sh = arith::MulIOp::create(ib, idx, constI32(ib, w));
-        Value v = arith::ShRUIOp::create(ib, fromByte(ib, a[0]), sh);
-        v = arith::AndIOp::create(ib, v, constI32(ib, (1 << w) - 1));
-        return SmallVector<Value>{toByte(ib, v)};
-      })[0];
+  Value ex =
+      tb.generic({RankedTensorType::get(expanded, i8)}, {packed},
+                 {tb.empty(expanded, i8)}, maps, TensorBuilder::parallel(n + 1),
+                 [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                   Value idx = arith::IndexCastOp::create(
+                       ib, ib.getI32Type(), linalg::IndexOp::create(ib, n));
+                   Value sh = arith::MulIOp::create(ib, idx, constI32(ib, w));
+                   Value v = arith::ShRUIOp::create(ib, fromByte(ib, a[0]), sh);
+                   v = arith::AndIOp::create(ib, v, constI32(ib, (1 << w) - 1));
+                   return SmallVector<Value>{toByte(ib, v)};
+                 })[0];
   SmallVector<ReassociationIndices> re;
   for (int64_t i = 0; i < n - 1; ++i)
     re.push_back({i});
@@ -352,8 +354,8 @@ static bool isMXInt8(SchemeAttr s) {
 /// Largest finite value of a minifloat, as f32.
 static float maxFinite(const ::lowbit::MiniFloatFormat &f) {
   int e = int(f.maxCode >> f.mbits) - f.bias;
-  float m = 1.0f + float(f.maxCode & ((1u << f.mbits) - 1)) /
-                       float(1u << f.mbits);
+  float m =
+      1.0f + float(f.maxCode & ((1u << f.mbits) - 1)) / float(1u << f.mbits);
   return std::ldexp(m, e);
 }
 
@@ -393,7 +395,8 @@ static Value encodeElement(ImplicitLocOpBuilder &b, SchemeAttr s, Value x,
   // Integers (MXINT8 included).
   int64_t qmin = s.getQMin(), qmax = s.getQMax();
   if (isMXInt8(s)) {
-    v = arith::MulFOp::create(b, v, constF32(b, 1 << ::lowbit::kMXInt8FracBits));
+    v = arith::MulFOp::create(b, v,
+                              constF32(b, 1 << ::lowbit::kMXInt8FracBits));
     qmin = -127;
   }
   Value r = roundF32(b, v, s.getRounding());
@@ -467,7 +470,8 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
     Value zero = constF32(b, 0);
     maps.push_back(tb.evenDims(n));
     auto r = tb.generic(
-        {RankedTensorType::get(counts, f32), RankedTensorType::get(counts, f32)},
+        {RankedTensorType::get(counts, f32),
+         RankedTensorType::get(counts, f32)},
         {xb}, {tb.filled(counts, f32, zero), tb.filled(counts, f32, zero)},
         maps, TensorBuilder::blockedReduction(n),
         [&](ImplicitLocOpBuilder &ib, ValueRange a) {
@@ -478,21 +482,20 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
     stat0 = r[0];
     stat1 = r[1];
   } else {
-    stat0 = tb.generic(
-        {RankedTensorType::get(counts, f32)}, {xb},
-        {tb.filled(counts, f32, constF32(b, 0))}, maps,
-        TensorBuilder::blockedReduction(n),
-        [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-          Value x = math::AbsFOp::create(ib, toF32(ib, a[0]));
-          Value r;
-          if (kind == StatKind::AbsSum)
-            r = arith::AddFOp::create(ib, a[1], x);
-          else if (kind == StatKind::AbsMaxNaN)
-            r = arith::MaximumFOp::create(ib, a[1], x);
-          else
-            r = arith::MaxNumFOp::create(ib, a[1], x);
-          return SmallVector<Value>{r};
-        })[0];
+    stat0 = tb.generic({RankedTensorType::get(counts, f32)}, {xb},
+                       {tb.filled(counts, f32, constF32(b, 0))}, maps,
+                       TensorBuilder::blockedReduction(n),
+                       [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                         Value x = math::AbsFOp::create(ib, toF32(ib, a[0]));
+                         Value r;
+                         if (kind == StatKind::AbsSum)
+                           r = arith::AddFOp::create(ib, a[1], x);
+                         else if (kind == StatKind::AbsMaxNaN)
+                           r = arith::MaximumFOp::create(ib, a[1], x);
+                         else
+                           r = arith::MaxNumFOp::create(ib, a[1], x);
+                         return SmallVector<Value>{r};
+                       })[0];
   }
 
   Type scaleElem = getLoweredScaleElementType(s);
@@ -527,7 +530,8 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
           Value amax = a[0];
           int emax = s.isInteger() ? ::lowbit::kMXInt8Emax
                                    : getFormat(s.getStorageType()).emax;
-          Value e = arith::SubIOp::create(ib, ilogb(ib, amax), constI32(ib, emax));
+          Value e =
+              arith::SubIOp::create(ib, ilogb(ib, amax), constI32(ib, emax));
           e = arith::MaxSIOp::create(ib, e, constI32(ib, -127));
           e = arith::MinSIOp::create(ib, e, constI32(ib, 127));
           Value code = arith::AddIOp::create(ib, e, constI32(ib, 127));
@@ -538,7 +542,8 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
               ib, arith::CmpIPredicate::uge,
               arith::AndIOp::create(ib, bits, constI32(ib, 0x7fffffff)),
               constI32(ib, 0x7f800000));
-          code = arith::SelectOp::create(ib, nonFinite, constI32(ib, 255), code);
+          code =
+              arith::SelectOp::create(ib, nonFinite, constI32(ib, 255), code);
           return {toByte(ib, code)};
         }
         case ScaleKind::E4M3TwoLevel: {
@@ -569,9 +574,9 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
           // zp = clamp(qmin + round(-min / scale), qmin, qmax).
           Value mn = a[0], mx = a[1];
           int64_t qmin = s.getQMin(), qmax = s.getQMax();
-          Value sc = arith::DivFOp::create(
-              ib, arith::SubFOp::create(ib, mx, mn),
-              constF32(ib, float(qmax - qmin)));
+          Value sc =
+              arith::DivFOp::create(ib, arith::SubFOp::create(ib, mx, mn),
+                                    constF32(ib, float(qmax - qmin)));
           sc = selectF(ib, isZeroF(ib, sc), one, sc);
           Value stored = fromF32(ib, sc, scaleElem);
           Value scF = toF32(ib, stored);
@@ -628,14 +633,12 @@ static Parts emitQuantize(TensorBuilder &tb, Value x, QTensorType t,
           Value v = math::AbsFOp::create(ib, toF32(ib, a[0]));
           return SmallVector<Value>{arith::MaxNumFOp::create(ib, a[1], v)};
         })[0];
-    tensorScale = tb.map({amax}, b.getF32Type(),
-                         [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                           Value sc = arith::DivFOp::create(
-                               ib, a[0],
-                               constF32(ib, ::lowbit::kNVFP4TensorScaleDivisor));
-                           return selectF(ib, isZeroF(ib, sc),
-                                          constF32(ib, 1.0f), sc);
-                         });
+    tensorScale = tb.map(
+        {amax}, b.getF32Type(), [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+          Value sc = arith::DivFOp::create(
+              ib, a[0], constF32(ib, ::lowbit::kNVFP4TensorScaleDivisor));
+          return selectF(ib, isZeroF(ib, sc), constF32(ib, 1.0f), sc);
+        });
   }
   Value xb = tb.expandBlocked(x, t.getBlockSizes());
   Value scales, zps;
@@ -678,15 +681,16 @@ static Parts emitQuantize(TensorBuilder &tb, Value x, QTensorType t,
 
 /// dequantize: lowered parts -> tensor of the expressed type.
 static Value emitDequantize(TensorBuilder &tb, Parts p, QTensorType t) {
-  ImplicitLocOpBuilder &b = tb.b;
   SchemeAttr s = t.getScheme();
   int64_t n = t.getRank();
   Type outElem = s.getExpressedType();
   Value codes = unpackCodes(tb, p.codes, t);
   if (!s.hasScales())
-    return tb.map({codes}, outElem, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-      return fromF32(ib, decodeElement(ib, s, a[0], Value(), Value()), outElem);
-    });
+    return tb.map(
+        {codes}, outElem, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+          return fromF32(ib, decodeElement(ib, s, a[0], Value(), Value()),
+                         outElem);
+        });
   Value cb = tb.expandBlocked(codes, t.getBlockSizes());
   auto cbType = cast<RankedTensorType>(cb.getType());
   SmallVector<Value> ins{cb, tb.scalesToBlockCounts(p.scales, t)};
@@ -700,17 +704,17 @@ static Value emitDequantize(TensorBuilder &tb, Parts p, QTensorType t) {
     maps.push_back(tb.scalarMap(2 * n));
   }
   maps.push_back(tb.blockedIdentity(n));
-  Value yb = tb.generic(
-      {RankedTensorType::get(cbType.getShape(), outElem)}, ins,
-      {tb.empty(cbType.getShape(), outElem)}, maps,
-      TensorBuilder::parallel(2 * n),
-      [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-        Value zp = p.zeroPoints ? a[2] : Value();
-        Value ts = p.tensorScale ? a[p.zeroPoints ? 3 : 2] : Value();
-        Value sv = scaleValue(ib, s, a[1], ts);
-        return SmallVector<Value>{
-            fromF32(ib, decodeElement(ib, s, a[0], sv, zp), outElem)};
-      })[0];
+  Value yb = tb.generic({RankedTensorType::get(cbType.getShape(), outElem)},
+                        ins, {tb.empty(cbType.getShape(), outElem)}, maps,
+                        TensorBuilder::parallel(2 * n),
+                        [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                          Value zp = p.zeroPoints ? a[2] : Value();
+                          Value ts =
+                              p.tensorScale ? a[p.zeroPoints ? 3 : 2] : Value();
+                          Value sv = scaleValue(ib, s, a[1], ts);
+                          return SmallVector<Value>{fromF32(
+                              ib, decodeElement(ib, s, a[0], sv, zp), outElem)};
+                        })[0];
   return tb.collapseBlocked(yb);
 }
 
@@ -733,14 +737,27 @@ static Parts loweredStaticParts(TensorBuilder &tb, QTensorType t,
 // Patterns
 //===----------------------------------------------------------------------===//
 
-/// Rejects schemes the reference lowering does not cover yet.
-static LogicalResult checkSupported(Operation *op, Type type) {
-  auto t = dyn_cast<QTensorType>(type);
-  if (t && t.getScheme().isGGUF())
-    return op->emitOpError("reference lowering of GGUF block format ")
-           << stringifyGGUFKind(t.getScheme().getGguf())
-           << " is not implemented (docs/Spec.md, LB-L1)";
-  return success();
+/// Reports ops whose types use a scheme the reference lowering does not
+/// cover yet (GGUF blocks); run before the conversion so that each such op
+/// gets exactly one diagnostic.
+static LogicalResult checkSupported(Operation *root) {
+  bool ok = true;
+  root->walk([&](Operation *op) {
+    if (!isa<LowbitDialect>(op->getDialect()))
+      return;
+    for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
+                                              op->getResultTypes())) {
+      auto t = dyn_cast<QTensorType>(type);
+      if (t && t.getScheme().isGGUF()) {
+        op->emitOpError("reference lowering of GGUF block format ")
+            << stringifyGGUFKind(t.getScheme().getGguf())
+            << " is not implemented (docs/Spec.md, LB-L1)";
+        ok = false;
+        return;
+      }
+    }
+  });
+  return success(ok);
 }
 
 /// lowbit.quantize -> statistics, scales and codes on tensors.
@@ -749,14 +766,12 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
   LogicalResult
   matchAndRewrite(QuantizeOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    if (failed(checkSupported(op, op.getType())))
-      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     TensorBuilder tb{b};
     QTensorType t = op.getType();
-    Parts given = loweredStaticParts(tb, t, adaptor.getScales(),
-                                     adaptor.getZeroPoints(),
-                                     adaptor.getTensorScale());
+    Parts given =
+        loweredStaticParts(tb, t, adaptor.getScales(), adaptor.getZeroPoints(),
+                           adaptor.getTensorScale());
     Parts p = emitQuantize(tb, adaptor.getInput()[0], t, given);
     rewriter.replaceOpWithMultiple(op, {p.values()});
     return success();
@@ -769,8 +784,6 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
   LogicalResult
   matchAndRewrite(DequantizeOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    if (failed(checkSupported(op, op.getInput().getType())))
-      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     TensorBuilder tb{b};
     QTensorType t = op.getInput().getType();
@@ -786,17 +799,15 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
   LogicalResult
   matchAndRewrite(RequantizeOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    if (failed(checkSupported(op, op.getInput().getType())) ||
-        failed(checkSupported(op, op.getType())))
-      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     TensorBuilder tb{b};
     QTensorType in = op.getInput().getType(), out = op.getType();
     Value y = emitDequantize(tb, Parts::from(in, adaptor.getInput()), in);
-    Parts given = loweredStaticParts(tb, out, adaptor.getScales(),
-                                     adaptor.getZeroPoints(),
-                                     adaptor.getTensorScale());
-    rewriter.replaceOpWithMultiple(op, {emitQuantize(tb, y, out, given).values()});
+    Parts given =
+        loweredStaticParts(tb, out, adaptor.getScales(),
+                           adaptor.getZeroPoints(), adaptor.getTensorScale());
+    rewriter.replaceOpWithMultiple(op,
+                                   {emitQuantize(tb, y, out, given).values()});
     return success();
   }
 };
@@ -807,8 +818,6 @@ struct ConstantLowering : OpConversionPattern<ConstantOp> {
   LogicalResult
   matchAndRewrite(ConstantOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    if (failed(checkSupported(op, op.getType())))
-      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     QTensorType t = op.getType();
     SmallVector<Type> types;
@@ -845,9 +854,6 @@ struct QMatmulLowering : OpConversionPattern<QMatmulOp> {
   LogicalResult
   matchAndRewrite(QMatmulOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    if (failed(checkSupported(op, op.getLhs().getType())) ||
-        failed(checkSupported(op, op.getRhs().getType())))
-      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     TensorBuilder tb{b};
     auto operand = [&](Value orig, ValueRange conv) -> Value {
@@ -913,6 +919,8 @@ struct LowbitLowerToLinalgPass
     : mlir::lowbit::impl::LowbitLowerToLinalgBase<LowbitLowerToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    if (failed(checkSupported(getOperation())))
+      return signalPassFailure();
     QTensorTypeConverter converter;
     ConversionTarget target(*ctx);
     target.addIllegalDialect<LowbitDialect>();

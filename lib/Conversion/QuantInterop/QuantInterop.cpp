@@ -1,4 +1,5 @@
-//===- QuantInterop.cpp - upstream quant <-> lowbit ---------------*- C++ -*-===//
+//===- QuantInterop.cpp - upstream quant <-> lowbit ---------------*- C++
+//-*-===//
 //
 // lowbit-from-quant and lowbit-to-quant. Upstream's sub-channel block sizes
 // default to the whole dimension for unlisted axes, lowbit's per_group to 1;
@@ -10,6 +11,7 @@
 
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_LOWBITFROMQUANT
@@ -21,6 +23,19 @@ using namespace mlir;
 using namespace mlir::lowbit;
 
 namespace {
+
+/// True when `op` or the producer of one of its operands is in `reported`:
+/// an op whose conversion failed was already diagnosed once, and so were
+/// the uses it leaves behind.
+bool alreadyReported(Operation *op,
+                     const llvm::SmallPtrSetImpl<Operation *> &reported) {
+  if (reported.contains(op))
+    return true;
+  return llvm::any_of(op->getOperands(), [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    return def && reported.contains(def);
+  });
+}
 
 /// The static parameters of an upstream uniform type, as lowbit sees them.
 struct Translated {
@@ -104,12 +119,14 @@ FailureOr<Translated> translateFromQuant(Operation *op, RankedTensorType t) {
   auto emitError = [&] { return op->emitOpError("lowbit-from-quant: "); };
   SchemeAttr scheme = SchemeAttr::getChecked(
       emitError, ctx, lbStorage, base.getExpressedType(), gran, axis,
-      ArrayRef<int64_t>(groupAxes), ArrayRef<int64_t>(groupSizes), symmetric, symmetric && fullRange,
+      ArrayRef<int64_t>(groupAxes), ArrayRef<int64_t>(groupSizes), symmetric,
+      symmetric && fullRange,
       /*ternary=*/false, Type(Float32Type::get(ctx)), /*tensorScale=*/false,
       Rounding::NearestEven, /*saturate=*/true, GGUFKind::None);
   if (!scheme)
     return failure();
-  QTensorType type = QTensorType::getChecked(emitError, ctx, t.getShape(), scheme);
+  QTensorType type =
+      QTensorType::getChecked(emitError, ctx, t.getShape(), scheme);
   if (!type)
     return failure();
   Translated r;
@@ -131,28 +148,37 @@ struct LowbitFromQuantPass
     : mlir::lowbit::impl::LowbitFromQuantBase<LowbitFromQuantPass> {
   void runOnOperation() override {
     SmallVector<quant::QuantizeCastOp> casts;
-    getOperation()->walk([&](quant::QuantizeCastOp op) { casts.push_back(op); });
+    getOperation()->walk(
+        [&](quant::QuantizeCastOp op) { casts.push_back(op); });
     bool failedAny = false;
+    llvm::SmallPtrSet<Operation *, 8> reported;
     for (quant::QuantizeCastOp op : casts) {
       auto t = dyn_cast<RankedTensorType>(op.getType());
       if (!t) {
         op.emitOpError("lowbit-from-quant: only ranked tensors are supported");
         failedAny = true;
+        reported.insert(op);
         continue;
       }
       FailureOr<Translated> tr = translateFromQuant(op, t);
       if (failed(tr)) {
         failedAny = true;
+        reported.insert(op);
         continue;
       }
+      bool badUse = false;
       for (Operation *user : op->getUsers())
-        if (!isa<quant::DequantizeCastOp>(user)) {
+        if (!isa<quant::DequantizeCastOp>(user) &&
+            reported.insert(user).second) {
           user->emitOpError("lowbit-from-quant: cannot convert a use of a "
                             "quantized value other than quant.dcast");
-          failedAny = true;
+          badUse = true;
         }
-      if (failedAny)
+      if (badUse) {
+        failedAny = true;
+        reported.insert(op);
         continue;
+      }
       OpBuilder b(op);
       Value scales = arith::ConstantOp::create(b, op.getLoc(), tr->scales);
       Value zps;
@@ -171,12 +197,13 @@ struct LowbitFromQuantPass
     }
     // Anything quantized that is left cannot be represented.
     getOperation()->walk([&](Operation *op) {
+      if (alreadyReported(op, reported))
+        return;
       for (Type t : llvm::concat<const Type>(op->getOperandTypes(),
                                              op->getResultTypes()))
         if (auto rt = dyn_cast<ShapedType>(t))
           if (isa<quant::QuantizedType>(rt.getElementType())) {
-            op->emitOpError("lowbit-from-quant: cannot convert an op on ")
-                << t;
+            op->emitOpError("lowbit-from-quant: cannot convert an op on ") << t;
             failedAny = true;
             return;
           }
@@ -194,6 +221,9 @@ FailureOr<Type> translateToQuant(QuantizeOp op) {
   if (!s.isInteger() || s.getTernary() || !isa<Float32Type>(s.getScaleType()))
     return op.emitOpError("lowbit-to-quant: only integer schemes with f32 "
                           "scales have an upstream equivalent");
+  if (s.getRounding() != Rounding::NearestEven)
+    return op.emitOpError("lowbit-to-quant: upstream quant has no rounding "
+                          "mode; only round = nearest_even converts");
   DenseElementsAttr scales, zps;
   if (!op.getScales() || !matchPattern(op.getScales(), m_Constant(&scales)))
     return op.emitOpError("lowbit-to-quant: scales must be constants "
@@ -247,26 +277,32 @@ struct LowbitToQuantPass
     : mlir::lowbit::impl::LowbitToQuantBase<LowbitToQuantPass> {
   void runOnOperation() override {
     bool failedAny = false;
+    llvm::SmallPtrSet<Operation *, 8> reported;
     SmallVector<QuantizeOp> ops;
     getOperation()->walk([&](QuantizeOp op) { ops.push_back(op); });
     for (QuantizeOp op : ops) {
       FailureOr<Type> et = translateToQuant(op);
       if (failed(et)) {
         failedAny = true;
+        reported.insert(op);
         continue;
       }
+      bool badUse = false;
       for (Operation *user : op->getUsers())
-        if (!isa<DequantizeOp>(user)) {
+        if (!isa<DequantizeOp>(user) && reported.insert(user).second) {
           user->emitOpError("lowbit-to-quant: only lowbit.dequantize uses of "
                             "a converted value are supported");
-          failedAny = true;
+          badUse = true;
         }
-      if (failedAny)
+      if (badUse) {
+        failedAny = true;
+        reported.insert(op);
         continue;
+      }
       OpBuilder b(op);
       auto qType = RankedTensorType::get(op.getType().getShape(), *et);
-      auto qc = quant::QuantizeCastOp::create(b, op.getLoc(), qType,
-                                              op.getInput());
+      auto qc =
+          quant::QuantizeCastOp::create(b, op.getLoc(), qType, op.getInput());
       for (Operation *user : llvm::make_early_inc_range(op->getUsers())) {
         auto d = cast<DequantizeOp>(user);
         OpBuilder ub(d);
@@ -278,7 +314,8 @@ struct LowbitToQuantPass
       op.erase();
     }
     getOperation()->walk([&](Operation *op) {
-      if (isa<LowbitDialect>(op->getDialect())) {
+      if (isa_and_nonnull<LowbitDialect>(op->getDialect()) &&
+          !alreadyReported(op, reported)) {
         op->emitOpError("lowbit-to-quant: no upstream equivalent");
         failedAny = true;
       }
