@@ -3,7 +3,7 @@
 #   ./lowbit.sh demo   quantize the embedded default model with each scheme,
 #                      run it on the CPU, print accuracy against fp32
 #   ./lowbit.sh test   run the whole test suite (check-lowbit)
-# Both install what is missing (Debian packages, PyPI) and build incrementally
+# Both install what is missing (Debian packages) and build incrementally
 # into build/ (override with LOWBIT_BUILD_DIR).
 set -euo pipefail
 
@@ -12,7 +12,6 @@ BUILD="${LOWBIT_BUILD_DIR:-$ROOT/build}"
 LLVM=/usr/lib/llvm-22
 APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
               libgtest-dev python3)
-PIP_PACKAGES=(numpy ml_dtypes)
 
 log() { printf '[lowbit] %s\n' "$*" >&2; }
 
@@ -27,10 +26,6 @@ install_deps() {
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-  if ! python3 -c "import numpy, ml_dtypes" >/dev/null 2>&1; then
-    log "installing Python packages: ${PIP_PACKAGES[*]}"
-    python3 -m pip install -q "${PIP_PACKAGES[@]}"
   fi
 }
 
