@@ -377,6 +377,29 @@ class TestFile:
         self.body.append("  call @dump_%s(%s) : (%s) -> ()"
                          % ("x".join(map(str, shape)), val, ttype(shape, "f32")))
 
+    def constant(self, name, ref, qt, scale_elem="f32"):
+        """`name = lowbit.constant` of the reference's packed codes, scales,
+        zero points and tensor scale."""
+        packed = pack(ref["codes"], ref["width"])
+        parts = ["codes(%s : %s)" % (dense_int(packed, 8), ttype(packed.shape, "i8"))]
+        sc = np.asarray(ref["scales"])
+        if scale_elem == "f32":
+            parts.append("scales(%s : %s)" % (dense_f32(sc), ttype(sc.shape, "f32")))
+        else:
+            parts.append("scales(%s : %s)" % (dense_hex8(sc), ttype(sc.shape, scale_elem)))
+        if ref["zps"] is not None:
+            z = np.asarray(ref["zps"])
+            parts.append("zero_points(%s : %s)" % (dense_int(z, 32), ttype(z.shape, "i32")))
+        if ref["ts"] is not None:
+            parts.append("tensor_scale(dense<%s> : tensor<f32>)" % hex32(ref["ts"]))
+        self.body.append("  %s = lowbit.constant %s" % (name, "\n      ".join(parts)))
+        self.body.append("      : %s" % qt)
+
+    def check(self, label, expected):
+        """CHECK lines for one dump of the f32 values `expected`."""
+        self.checks.append("// %s" % label)
+        self.checks += check_lines(expected)
+
     def add(self, label, x, scheme, ref, scale_elem="f32", static_scale=None):
         """quantize -> dequantize of x, and lowbit.constant of the reference
         parts -> dequantize; both must print ref["deq"] bit-exactly."""
@@ -400,20 +423,7 @@ class TestFile:
         self.body.append("  %%y%d = lowbit.dequantize %%q%d : %s -> %s" % (i, i, qt, xt))
         self.dump("%%y%d" % i, shape)
         # The reference's own run-time parts.
-        packed = pack(ref["codes"], ref["width"])
-        parts = ["codes(%s : %s)" % (dense_int(packed, 8), ttype(packed.shape, "i8"))]
-        sc = np.asarray(ref["scales"])
-        if scale_elem == "f32":
-            parts.append("scales(%s : %s)" % (dense_f32(sc), ttype(sc.shape, "f32")))
-        else:
-            parts.append("scales(%s : %s)" % (dense_hex8(sc), ttype(sc.shape, scale_elem)))
-        if ref["zps"] is not None:
-            z = np.asarray(ref["zps"])
-            parts.append("zero_points(%s : %s)" % (dense_int(z, 32), ttype(z.shape, "i32")))
-        if ref["ts"] is not None:
-            parts.append("tensor_scale(dense<%s> : tensor<f32>)" % hex32(ref["ts"]))
-        self.body.append("  %%w%d = lowbit.constant %s" % (i, "\n      ".join(parts)))
-        self.body.append("      : %s" % qt)
+        self.constant("%%w%d" % i, ref, qt, scale_elem)
         self.body.append("  %%v%d = lowbit.dequantize %%w%d : %s -> %s" % (i, i, qt, xt))
         self.dump("%%v%d" % i, shape)
         lines = check_lines(ref["deq"])
@@ -844,10 +854,266 @@ def case_ternary():
     return t
 
 
+# ----- qmatmul, requantize, f16 expressed type ------------------------------
+
+def ref_matmul(a, b):
+    """a [M, K] @ b [K, N] as the lowering computes it: per output, acc = +0.0,
+    then for k = 0, 1, ...: acc = f32(acc + f32(a[m, k] * b[k, n])), a
+    separate rounding after the multiply and after the add (no FMA)."""
+    a, b = f32(a), f32(b)
+    M, K = a.shape
+    N = b.shape[1]
+    y = np.zeros((M, N), np.float32)
+    with np.errstate(all="ignore"):
+        for m in range(M):
+            for n in range(N):
+                acc = F32(0.0)
+                for k in range(K):
+                    acc = F32(acc + F32(a[m, k] * b[k, n]))
+                y[m, n] = acc
+    return y
+
+
+def matmul_alternatives(a, b):
+    """Results of plausible wrong accumulations: fused multiply-add
+    (emulated: the exact product, one f64 rounding, then f32), decreasing k,
+    f64 accumulation, and an initial -0.0. The inputs are chosen so that each
+    differs from ref_matmul somewhere."""
+    a, b = f32(a), f32(b)
+    M, K = a.shape
+    N = b.shape[1]
+    alts = {k: np.zeros((M, N), np.float32) for k in ("fma", "reverse", "f64", "-0")}
+    for m in range(M):
+        for n in range(N):
+            fma, rev, acc64, neg = F32(0.0), F32(0.0), 0.0, F32(-0.0)
+            for k in range(K):
+                fma = F32(float(a[m, k]) * float(b[k, n]) + float(fma))
+                acc64 += float(a[m, k]) * float(b[k, n])
+                neg = F32(neg + F32(a[m, k] * b[k, n]))
+            for k in reversed(range(K)):
+                rev = F32(rev + F32(a[m, k] * b[k, n]))
+            alts["fma"][m, n], alts["reverse"][m, n] = fma, rev
+            alts["f64"][m, n], alts["-0"][m, n] = F32(acc64), neg
+    return alts
+
+
+def assert_sensitive(a, b, y, names=("fma", "reverse", "f64", "-0")):
+    alts = matmul_alternatives(a, b)
+    for name in names:
+        alt = alts[name]
+        same = f32(alt).view(np.int32) == f32(y).view(np.int32)
+        assert not np.all(same), "inputs do not tell %s accumulation apart" % name
+
+
+def case_qmatmul():
+    r = rng(14)
+    M, K, N = 3, 64, 5
+    t = TestFile("qmatmul.mlir",
+                 "lowbit.qmatmul: f32 x int4 per-group weights ({transpose_b}) and W8A8",
+                 ["Each quantized operand is dequantized to f32 (rules of the other",
+                  "tests), then y[m, n] = sum over k in increasing order starting from",
+                  "+0.0, acc = f32(acc + f32(a * b)): separate multiply and add, no FMA.",
+                  "The generator asserts that the inputs tell FMA, decreasing-k and f64",
+                  "accumulation (and in (a) a -0.0 start) apart from that order."])
+
+    # (a) f32 activations x ui4 per-group asymmetric weights [N, K].
+    x = f32(r.normal(0, 1, (M, K)))
+    # Row 2: -0.0 for k < 32 and negative for k >= 32, against weight row 1
+    # (non-negative group 0, all-zero group 1): every product is -0.0, so the
+    # +0.0 start decides the sign of y[2, 1].
+    x[2, :32] = -0.0
+    x[2, 32:] = -np.abs(x[2, 32:]) - F32(0.01)
+    w = f32(r.normal(0, 1, (N, K)))
+    w[1, :32] = f32(r.uniform(0.1, 2.0, 32))
+    w[1, 32:] = 0.0
+    w[3, 40] = 25.0                      # an outlier group
+    w[4, :32] = f32(r.uniform(-3.0, -0.5, 32))  # all-negative group
+    w = f32(w)
+    ws = "ui4, per_group<[1 : 32]>, asymmetric"
+    wref = ref_int(w, ("group1", 32), 4, signed=False, symmetric=False)
+    y = ref_matmul(x, wref["deq"].T)
+    assert_sensitive(x, wref["deq"].T, y)
+    assert y[2, 1] == 0 and not np.signbit(y[2, 1])
+    wq, xt, wt, yt = qtype((N, K), ws), ttype((M, K), "f32"), ttype((N, K), "f32"), \
+        ttype((M, N), "f32")
+    t.body += ["", "  // (a) f32 [%d, %d] x %s [%d, %d] {transpose_b}" % (M, K, ws, N, K),
+               "  %%xa = arith.constant %s : %s" % (dense_f32(x), xt),
+               "  %%wa = arith.constant %s : %s" % (dense_f32(w), wt),
+               "  %%qa = lowbit.quantize %%wa : %s -> %s" % (wt, wq),
+               "  %%ya = lowbit.qmatmul %%xa, %%qa {transpose_b} : %s, %s -> %s" % (xt, wq, yt)]
+    t.dump("%ya", (M, N))
+    t.check("(a) weights quantized in the test", y)
+    t.constant("%ca", wref, wq)
+    t.body.append("  %%yca = lowbit.qmatmul %%xa, %%ca {transpose_b} : %s, %s -> %s"
+                  % (xt, wq, yt))
+    t.dump("%yca", (M, N))
+    t.check("(a) weights as lowbit.constant of the reference parts", y)
+
+    # (b) W8A8: i8 per_axis<0> activations [M, K] x i8 per_axis<1> weights
+    # [K, N], both quantized in the test.
+    a = f32(r.normal(0, 1, (M, K)) * np.array([1.0, 30.0, 1e-3])[:, None])
+    a[0, 8] = -0.0
+    b = f32(r.normal(0, 1, (K, N)) * np.array([1.0, 0.05, 200.0, 1.0, 3.0])[None, :])
+    b[10, 3] = -40.0                     # outlier column
+    b = f32(b)
+    a = f32(a)
+    aref = ref_int(a, ("axis0",), 8)
+    bref = ref_int_axis1(b, 8)
+    y = ref_matmul(aref["deq"], bref["deq"])
+    assert_sensitive(aref["deq"], bref["deq"], y, ("fma", "reverse", "f64"))
+    aq, bq = qtype((M, K), "i8, per_axis<0>"), qtype((K, N), "i8, per_axis<1>")
+    at, bt = ttype((M, K), "f32"), ttype((K, N), "f32")
+    t.body += ["", "  // (b) W8A8: i8 per_axis<0> [%d, %d] x i8 per_axis<1> [%d, %d]"
+               % (M, K, K, N),
+               "  %%xb = arith.constant %s : %s" % (dense_f32(a), at),
+               "  %%wb = arith.constant %s : %s" % (dense_f32(b), bt),
+               "  %%qxb = lowbit.quantize %%xb : %s -> %s" % (at, aq),
+               "  %%qwb = lowbit.quantize %%wb : %s -> %s" % (bt, bq),
+               "  %%yb = lowbit.qmatmul %%qxb, %%qwb : %s, %s -> %s" % (aq, bq, yt)]
+    t.dump("%yb", (M, N))
+    t.check("(b) W8A8, both quantized in the test", y)
+    t.constant("%cxb", aref, aq)
+    t.constant("%cwb", bref, bq)
+    t.body.append("  %%ycb = lowbit.qmatmul %%cxb, %%cwb : %s, %s -> %s" % (aq, bq, yt))
+    t.dump("%ycb", (M, N))
+    t.check("(b) W8A8, both as lowbit.constant of the reference parts", y)
+    return t
+
+
+def case_requantize():
+    r = rng(15)
+    R, C = 4, 64
+    x = f32(r.normal(0, 1, (R, C)))
+    # Row 0: amax 127 -> i8 scale 1, so the i8 stage is exact on integers
+    # and rounds the .5 values to even; group 0 (amax 14) gets i4 scale 2:
+    # odd integers are ties of the second stage.
+    x[0, :16] = [14.0, 1.0, 3.0, 5.0, -1.0, -3.0, 13.0, -13.0, 2.5, -2.5, 7.0,
+                 9.0, -11.0, 0.0, -0.0, 6.0]
+    x[0, 16:32] = f32(r.integers(-60, 61, 16))
+    x[0, 20] = 127.0
+    x[0, 32:48] = 0.0                    # zero group: i4 scale 1
+    x[0, 48:64] = f32(r.uniform(-7, 7, 16))
+    x[0, 48] = 7.0                       # i4 scale 1: .5 ties of both stages
+    x[0, 49:53] = [0.5, 1.5, -2.5, 3.5]
+    # Row 1: an outlier: most i8 codes are small, whole i4 groups go to 0.
+    x[1, 40] = 500.0
+    # Row 2: all zero (scale 1 in both stages).
+    x[2] = 0.0
+    x = f32(x)
+    r8 = ref_int(x, ("axis0",), 8)
+    r4 = ref_int(r8["deq"], ("group1", 16), 4)
+    direct = ref_int(x, ("group1", 16), 4)["deq"]
+    assert np.any(direct.view(np.int32) != r4["deq"].view(np.int32)), \
+        "requantize result equals direct quantization: the i8 stage is not seen"
+    s8, s4 = "i8, per_axis<0>", "i4, per_group<[1 : 16]>"
+    t = TestFile("requantize.mlir",
+                 "lowbit.requantize: i8, per_axis<0> -> i4, per_group<[1 : 16]>",
+                 ["Dequantize to f32 (float(q) * s8), then quantize with dynamic scales:",
+                  "s4 = amax / 7 per group of 16 (0 -> 1), q = clamp(RNE(y / s4), -7, 7).",
+                  "Row 0 has ties in both stages; the generator asserts that the result",
+                  "differs from quantizing x to i4 directly."])
+    q8, q4, xt = qtype((R, C), s8), qtype((R, C), s4), ttype((R, C), "f32")
+    t.body += ["", "  // %s -> %s" % (s8, s4),
+               "  %%x = arith.constant %s : %s" % (dense_f32(x), xt),
+               "  %%q8 = lowbit.quantize %%x : %s -> %s" % (xt, q8),
+               "  %%y8 = lowbit.dequantize %%q8 : %s -> %s" % (q8, xt)]
+    t.dump("%y8", (R, C))
+    t.check("the i8 stage: quantize -> dequantize", r8["deq"])
+    t.body += ["  %%q4 = lowbit.requantize %%q8 : %s -> %s" % (q8, q4),
+               "  %%y4 = lowbit.dequantize %%q4 : %s -> %s" % (q4, xt)]
+    t.dump("%y4", (R, C))
+    t.check("quantize -> requantize -> dequantize", r4["deq"])
+    t.constant("%c8", r8, q8)
+    t.body += ["  %%r4 = lowbit.requantize %%c8 : %s -> %s" % (q8, q4),
+               "  %%yr = lowbit.dequantize %%r4 : %s -> %s" % (q4, xt)]
+    t.dump("%yr", (R, C))
+    t.check("reference i8 parts -> requantize -> dequantize", r4["deq"])
+    t.constant("%c4", r4, q4)
+    t.body.append("  %%yc = lowbit.dequantize %%c4 : %s -> %s" % (q4, xt))
+    t.dump("%yc", (R, C))
+    t.check("reference i4 parts (packed, signed nibbles) -> dequantize", r4["deq"])
+    return t
+
+
+def to_f16(v):
+    """f32 -> f16, round to nearest even (numpy's cast), overflow to Inf."""
+    with np.errstate(all="ignore"):
+        return f32(v).astype(np.float16)
+
+
+def case_f16_expressed():
+    r = rng(16)
+    R, C = 4, 32
+    x = np.zeros((R, C), np.float16)
+    x[0] = r.normal(0, 10, C)
+    x[0, 3] = np.nan                     # integer NaN -> code 0
+    x[0, 4] = -0.0
+    x[1] = r.uniform(-65504, 65504, C)
+    x[1, 0] = -65504.0                   # f16 max finite
+    x[2] = r.uniform(-2e-4, 2e-4, C)     # results land in the f16 subnormals
+    x[2, 1] = 6e-8                       # f16 subnormal inputs
+    x[2, 2] = -3e-6
+    x[3] = 0.0
+    x[3, 5] = -0.0
+    x16 = x
+    x32 = x16.astype(np.float32)         # exact
+    ref = ref_int(x32, ("axis0",), 8)
+    y16 = to_f16(ref["deq"])
+    # Hand-picked parts whose f32 products are f16 rounding cases: ties to
+    # even in the normal and subnormal ranges, overflow to Inf.
+    scales = f32([1.0 + 2.0 ** -11, 2.0 ** -25, 516.0, 0.1])
+    codes = np.zeros((R, C), np.int64)
+    codes[0, :12] = [1, -1, 2, -2, 3, 5, 6, 127, -127, 0, 64, -65]
+    codes[1, :16] = [0, 1, -1, 2, 3, 5, 7, 127, -127, -3, 9, 11, 13, 63, 65, -1]
+    codes[2, :8] = [127, -127, 126, -126, 1, -1, 0, 64]
+    codes[0, 12:] = r.integers(-127, 128, C - 12)
+    codes[1, 16:] = r.integers(-127, 128, C - 16)
+    codes[2, 8:] = r.integers(-127, 128, C - 8)
+    codes[3] = r.integers(-127, 128, C)
+    hdeq = f32(codes) * scales[:, None]
+    hand = dict(codes=codes & 0xFF, scales=scales, zps=None, ts=None, deq=hdeq, width=8)
+    h16 = to_f16(hdeq)
+    # Plain truncation or ties-away would give other results here.
+    assert np.isinf(h16[2, 0]) and h16[0, 0] == 1.0 and h16[1, 1] == 0 \
+        and np.signbit(h16[1, 2]) and h16[1, 7] == np.float16(2.0 ** -18)
+
+    scheme = "i8 : f16, per_axis<0>"
+    qt, xt16, xt32 = qtype((R, C), scheme), ttype((R, C), "f16"), ttype((R, C), "f32")
+    t = TestFile("f16_expressed.mlir",
+                 "f16 expressed type: !lowbit.qtensor<4x32xi8 : f16, per_axis<0>>",
+                 ["f16 inputs are extended to f32 (exact); scales, codes and",
+                  "float(q) * s are f32 as for f32 inputs; the dequantized f32 value",
+                  "is rounded to f16 (RNE, overflow to Inf). Results are printed",
+                  "through arith.extf to f32."])
+    def dense_f16(a):
+        return "dense<%s>" % dense_nd(np.asarray(a, np.float16),
+                                      lambda v: "0x%04X" % int(np.asarray(v).view(np.uint16)))
+    t.body += ["", "  // quantize tensor<4x32xf16> -> dequantize to f16",
+               "  %%x = arith.constant %s : %s" % (dense_f16(x16), xt16),
+               "  %%q = lowbit.quantize %%x : %s -> %s" % (xt16, qt),
+               "  %%y = lowbit.dequantize %%q : %s -> %s" % (qt, xt16),
+               "  %%ye = arith.extf %%y : %s to %s" % (xt16, xt32)]
+    t.dump("%ye", (R, C))
+    t.check("quantize -> dequantize", y16.astype(np.float32))
+    t.constant("%c", ref, qt)
+    t.body += ["  %%v = lowbit.dequantize %%c : %s -> %s" % (qt, xt16),
+               "  %%ve = arith.extf %%v : %s to %s" % (xt16, xt32)]
+    t.dump("%ve", (R, C))
+    t.check("reference parts -> dequantize", y16.astype(np.float32))
+    t.constant("%h", hand, qt)
+    t.body += ["  %%hv = lowbit.dequantize %%h : %s -> %s" % (qt, xt16),
+               "  %%he = arith.extf %%hv : %s to %s" % (xt16, xt32)]
+    t.dump("%he", (R, C))
+    t.check("hand-picked codes and scales (f16 ties, subnormals, overflow) -> "
+            "dequantize", h16.astype(np.float32))
+    return t
+
+
 def main():
     cases = [case_int8_per_channel, case_int4_per_group, case_fp8_per_tensor,
              case_mxfp4, case_nvfp4, case_int2_packing, case_mxint8,
-             case_fp8_no_saturate, case_mxfp6, case_ternary]
+             case_fp8_no_saturate, case_mxfp6, case_ternary, case_qmatmul,
+             case_requantize, case_f16_expressed]
     for c in cases:
         t = c()
         t.write()
