@@ -65,7 +65,7 @@ demo_row() {
     else s = (64/g)*128 + (128/g)*32
     printf "%.2f", (eb*n + s*(sb+zb)) / n }')
   read -r rel mx agree <<<"$(echo "$out" | tr '\n' ' ')"
-  printf '%-18s %-62s %-18s %6s %10s %10s %6s\n' "$label" "$ws" "${as:-f32}" \
+  printf '%-18s %-62s %-20s %6s %10s %10s %6s\n' "$label" "$ws" "${as:-f32}" \
     "$bits" "$rel" "$mx" "$agree/16"
 }
 
@@ -75,7 +75,7 @@ demo() {
   echo "Each row: lowbit-quantize-matmuls with the schemes shown, then the reference"
   echo "lowering (lowbit-reference-to-llvm) run on the CPU; errors are against fp32."
   echo
-  printf '%-18s %-62s %-18s %6s %10s %10s %6s\n' scheme "weights" activations \
+  printf '%-18s %-62s %-20s %6s %10s %10s %6s\n' scheme "weights" activations \
     "bits/w" "rel L2 err" "max |err|" "top-1"
   demo_row "W8 per-channel" "i8, per_axis<out>" "" 8 axis 32 0
   demo_row "W8A8 per-token" "i8, per_axis<out>" "i8, per_axis<out>" 8 axis 32 0
