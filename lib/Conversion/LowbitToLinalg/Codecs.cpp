@@ -6,6 +6,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::lowbit;
 using ::lowbit::MiniFloatFormat;
@@ -31,17 +33,8 @@ Value codecs::constF32(ImplicitLocOpBuilder &b, float v) {
   return arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(v));
 }
 
-static float pow2f(int e) {
-  // Exact 2^e for e in [-149, 127].
-  float r = 1.0f;
-  if (e >= 0)
-    for (int i = 0; i < e; ++i)
-      r *= 2.0f;
-  else
-    for (int i = 0; i < -e; ++i)
-      r *= 0.5f;
-  return r;
-}
+/// Exact 2^e for e in [-149, 127].
+static float pow2f(int e) { return std::ldexp(1.0f, e); }
 
 Value codecs::roundF32(ImplicitLocOpBuilder &b, Value x, Rounding rounding) {
   if (rounding == Rounding::NearestAway)

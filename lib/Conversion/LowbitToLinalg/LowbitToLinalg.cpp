@@ -604,6 +604,32 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
   return {r[0], s.getSymmetric() ? Value() : r[1]};
 }
 
+/// The f32 value of every block's scale (block-count shape), decoded once per
+/// block rather than once per element.
+static Value decodedScales(TensorBuilder &tb, SchemeAttr s, Value scales,
+                           Value tensorScale) {
+  ImplicitLocOpBuilder &b = tb.b;
+  auto st = cast<RankedTensorType>(scales.getType());
+  if (!tensorScale && st.getElementType().isF32())
+    return scales;
+  int64_t n = st.getRank();
+  SmallVector<Value> ins{scales};
+  SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(n)};
+  if (tensorScale) {
+    ins.push_back(tensorScale);
+    maps.push_back(tb.scalarMap(n));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(n));
+  Type f32 = b.getF32Type();
+  return tb.generic({RankedTensorType::get(st.getShape(), f32)}, ins,
+                    {tb.empty(st.getShape(), f32)}, maps,
+                    TensorBuilder::parallel(n),
+                    [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                      Value ts = tensorScale ? a[1] : Value();
+                      return SmallVector<Value>{scaleValue(ib, s, a[0], ts)};
+                    })[0];
+}
+
 /// quantize: float tensor -> lowered parts. `given` holds static parameters
 /// (lowered types, canonical shapes) or nulls.
 static Parts emitQuantize(TensorBuilder &tb, Value x, QTensorType t,
@@ -650,15 +676,11 @@ static Parts emitQuantize(TensorBuilder &tb, Value x, QTensorType t,
     std::tie(scales, zps) = computeScales(tb, xb, t, tensorScale);
   }
   auto xbType = cast<RankedTensorType>(xb.getType());
-  SmallVector<Value> ins{xb, scales};
+  SmallVector<Value> ins{xb, decodedScales(tb, s, scales, tensorScale)};
   SmallVector<AffineMap> maps{tb.blockedIdentity(n), tb.evenDims(n)};
   if (zps) {
     ins.push_back(zps);
     maps.push_back(tb.evenDims(n));
-  }
-  if (tensorScale) {
-    ins.push_back(tensorScale);
-    maps.push_back(tb.scalarMap(2 * n));
   }
   maps.push_back(tb.blockedIdentity(n));
   Value codesB = tb.generic(
@@ -666,9 +688,7 @@ static Parts emitQuantize(TensorBuilder &tb, Value x, QTensorType t,
       {tb.empty(xbType.getShape(), i8)}, maps, TensorBuilder::parallel(2 * n),
       [&](ImplicitLocOpBuilder &ib, ValueRange a) {
         Value zp = zps ? a[2] : Value();
-        Value ts = tensorScale ? a[zps ? 3 : 2] : Value();
-        Value sv = scaleValue(ib, s, a[1], ts);
-        return SmallVector<Value>{encodeElement(ib, s, a[0], sv, zp)};
+        return SmallVector<Value>{encodeElement(ib, s, a[0], a[1], zp)};
       })[0];
   out.codes = packCodes(tb, tb.collapseBlocked(codesB), t);
   out.scales = tb.scalesFromBlockCounts(scales, t);
@@ -693,28 +713,24 @@ static Value emitDequantize(TensorBuilder &tb, Parts p, QTensorType t) {
         });
   Value cb = tb.expandBlocked(codes, t.getBlockSizes());
   auto cbType = cast<RankedTensorType>(cb.getType());
-  SmallVector<Value> ins{cb, tb.scalesToBlockCounts(p.scales, t)};
+  SmallVector<Value> ins{
+      cb,
+      decodedScales(tb, s, tb.scalesToBlockCounts(p.scales, t), p.tensorScale)};
   SmallVector<AffineMap> maps{tb.blockedIdentity(n), tb.evenDims(n)};
   if (p.zeroPoints) {
     ins.push_back(tb.scalesToBlockCounts(p.zeroPoints, t));
     maps.push_back(tb.evenDims(n));
   }
-  if (p.tensorScale) {
-    ins.push_back(p.tensorScale);
-    maps.push_back(tb.scalarMap(2 * n));
-  }
   maps.push_back(tb.blockedIdentity(n));
-  Value yb = tb.generic({RankedTensorType::get(cbType.getShape(), outElem)},
-                        ins, {tb.empty(cbType.getShape(), outElem)}, maps,
-                        TensorBuilder::parallel(2 * n),
-                        [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                          Value zp = p.zeroPoints ? a[2] : Value();
-                          Value ts =
-                              p.tensorScale ? a[p.zeroPoints ? 3 : 2] : Value();
-                          Value sv = scaleValue(ib, s, a[1], ts);
-                          return SmallVector<Value>{fromF32(
-                              ib, decodeElement(ib, s, a[0], sv, zp), outElem)};
-                        })[0];
+  Value yb =
+      tb.generic({RankedTensorType::get(cbType.getShape(), outElem)}, ins,
+                 {tb.empty(cbType.getShape(), outElem)}, maps,
+                 TensorBuilder::parallel(2 * n),
+                 [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                   Value zp = p.zeroPoints ? a[2] : Value();
+                   return SmallVector<Value>{fromF32(
+                       ib, decodeElement(ib, s, a[0], a[1], zp), outElem)};
+                 })[0];
   return tb.collapseBlocked(yb);
 }
 
