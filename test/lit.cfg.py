@@ -25,7 +25,6 @@ config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
 config.substitutions.append(("%cmake", config.cmake_command))
 config.substitutions.append(("%cxx", config.cxx_compiler))
 config.substitutions.append(("%mlir_dir", config.mlir_dir))
-config.substitutions.append(("%python", config.python_executable or "python3"))
 runner_libs = ",".join(
     os.path.join(config.llvm_lib_dir, lib)
     for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
@@ -47,12 +46,6 @@ if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
 if shutil.which("nvidia-smi") and os.path.exists("/dev/nvidia0"):
     config.available_features.add("cuda-gpu")
-try:
-    import numpy  # noqa: F401
-    import ml_dtypes  # noqa: F401
-    config.available_features.add("numpy")
-except ImportError:
-    pass
 
 # CMake projects that tests configure (test/Install) reuse ccache when the
 # machine has it; ccache needs HOME (or CCACHE_DIR) to find its cache.

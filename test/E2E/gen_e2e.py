@@ -110,11 +110,42 @@ def unblock(xb, shape):
 #   deq    : dequantized f32 values
 # ---------------------------------------------------------------------------
 
-def ref_int(x, gran, bits, signed=True, symmetric=True, mxint8=False,
-            ternary=False):
+def blockwise(x, gran, fn, code_dtype, scale_dtype, width, zps=False, ts=None):
+    """Runs fn(block) -> (stored scale, zero point, codes, dequantized) over
+    every block of x and assembles the reference dict."""
     x = f32(x)
     xb, sshape = block_view(x, gran)
     nb0, nb1, _ = xb.shape
+    codes = np.zeros(xb.shape, dtype=code_dtype)
+    deq = np.zeros(xb.shape, dtype=np.float32)
+    scales = np.zeros((nb0, nb1), dtype=scale_dtype)
+    zp_arr = np.zeros((nb0, nb1), dtype=np.int32)
+    for i in range(nb0):
+        for j in range(nb1):
+            scales[i, j], zp_arr[i, j], codes[i, j], deq[i, j] = fn(xb[i, j])
+    return dict(codes=unblock(codes, x.shape), scales=scales.reshape(sshape),
+                zps=zp_arr.reshape(sshape) if zps else None, ts=ts,
+                deq=unblock(deq, x.shape), width=width)
+
+
+def e8m0_code(amax, emax):
+    """OCP MX shared scale: NaN/Inf -> 255, 0 -> 0, else the clamped
+    floor(log2 amax) - emax from the exponent bits, biased by 127."""
+    if not np.isfinite(amax):
+        return 255
+    if amax == 0:
+        return 0
+    return min(max(ilogb(amax) - emax, -127), 127) + 127
+
+
+def e8m0_value(code):
+    if code == 255:
+        return F32(np.nan)
+    return pow2(-127) if code == 0 else pow2(code - 127)
+
+
+def ref_int(x, gran, bits, signed=True, symmetric=True, mxint8=False,
+            ternary=False):
     if signed:
         qmax = 2 ** (bits - 1) - 1
         qmin = -qmax if symmetric else -qmax - 1
@@ -122,124 +153,86 @@ def ref_int(x, gran, bits, signed=True, symmetric=True, mxint8=False,
         qmin, qmax = 0, 2 ** bits - 1
     if mxint8:
         qmin, qmax = -127, 127
-    codes = np.zeros(xb.shape, dtype=np.int64)
-    deq = np.zeros(xb.shape, dtype=np.float32)
-    scales = np.zeros((nb0, nb1), dtype=np.uint8 if mxint8 else np.float32)
-    zps = np.zeros((nb0, nb1), dtype=np.int32)
-    for i in range(nb0):
-        for j in range(nb1):
-            blk = xb[i, j]
-            zp = 0
-            if mxint8:
-                amax = np.max(np.abs(blk))  # NaN propagates
-                if not np.isfinite(amax):
-                    code = 255
-                elif amax == 0:
-                    code = 0
-                else:
-                    code = min(max(ilogb(amax) - 0, -127), 127) + 127
-                scales[i, j] = code
-                sv = F32(np.nan) if code == 255 else (
-                    pow2(-127) if code == 0 else pow2(code - 127))
-                v = (blk / sv) * F32(64.0)
-            elif ternary:
-                # BitNet b1.58: gamma = mean |x| over the block, >= 1e-5.
-                acc = F32(0)
-                for e in np.abs(blk):  # the lowering sums in order
-                    acc = F32(acc + e)
-                sv = max(F32(acc / F32(blk.size)), F32(1e-5))
-                scales[i, j] = sv
-                v = blk / sv
-            elif symmetric:
-                amax = np.nanmax(np.abs(blk)) if not np.all(np.isnan(blk)) else F32(0)
-                sv = F32(amax) / F32(qmax)
-                if sv == 0:
-                    sv = F32(1)
-                scales[i, j] = sv
-                v = blk / sv
-            else:
-                mn = min(F32(0), np.nanmin(blk))
-                mx = max(F32(0), np.nanmax(blk))
-                sv = F32(F32(mx - mn) / F32(qmax - qmin))
-                if sv == 0:
-                    sv = F32(1)
-                scales[i, j] = sv
-                zp = int(np.clip(qmin + np.rint(F32(-mn / sv)), qmin, qmax))
-                zps[i, j] = zp
-                v = blk / sv
-            r = np.rint(f32(v))
-            r = np.where(np.isnan(r), 0, r)
-            q = np.clip(r.astype(np.int64) + zp, qmin, qmax)
-            codes[i, j] = q
-            if mxint8:
-                deq[i, j] = f32(q - zp).astype(np.float32) * F32(1.0 / 64) * sv
-            else:
-                deq[i, j] = f32(q - zp) * sv
+
+    def block(blk):
+        zp = 0
+        if mxint8:
+            stored = e8m0_code(np.max(np.abs(blk)), 0)  # NaN propagates
+            sv = e8m0_value(stored)
+            v = (blk / sv) * F32(64.0)
+        elif ternary:
+            # BitNet b1.58: gamma = mean |x| over the block, >= 1e-5.
+            acc = F32(0)
+            for e in np.abs(blk):  # the lowering sums in order
+                acc = F32(acc + e)
+            sv = stored = max(F32(acc / F32(blk.size)), F32(1e-5))
+            v = blk / sv
+        elif symmetric:
+            amax = np.nanmax(np.abs(blk)) if not np.all(np.isnan(blk)) else F32(0)
+            sv = F32(amax) / F32(qmax)
+            if sv == 0:
+                sv = F32(1)
+            stored = sv
+            v = blk / sv
+        else:
+            mn = min(F32(0), np.nanmin(blk))
+            mx = max(F32(0), np.nanmax(blk))
+            sv = F32(F32(mx - mn) / F32(qmax - qmin))
+            if sv == 0:
+                sv = F32(1)
+            stored = sv
+            zp = int(np.clip(qmin + np.rint(F32(-mn / sv)), qmin, qmax))
+            v = blk / sv
+        r = np.rint(f32(v))
+        r = np.where(np.isnan(r), 0, r)
+        q = np.clip(r.astype(np.int64) + zp, qmin, qmax)
+        if mxint8:
+            d = f32(q - zp).astype(np.float32) * F32(1.0 / 64) * sv
+        else:
+            d = f32(q - zp) * sv
+        return stored, zp, q, d
+
     w = 2 if ternary else bits
-    out = dict(codes=unblock(codes, x.shape) & ((1 << w) - 1),
-               scales=scales.reshape(sshape), zps=None, ts=None,
-               deq=unblock(deq, x.shape), width=w)
-    if not symmetric:
-        out["zps"] = zps.reshape(sshape)
+    out = blockwise(x, gran, block, np.int64,
+                    np.uint8 if mxint8 else np.float32, w, zps=not symmetric)
+    out["codes"] = out["codes"] & ((1 << w) - 1)
     return out
 
 
 def ref_float_f32scale(x, gran, fmt, saturate=True, static=None):
     """Float elements with an f32 scale = amax / max finite (NaN ignored), or
     the given static scale."""
-    x = f32(x)
-    xb, sshape = block_view(x, gran)
-    nb0, nb1, _ = xb.shape
-    codes = np.zeros(xb.shape, dtype=np.uint8)
-    deq = np.zeros(xb.shape, dtype=np.float32)
-    scales = np.zeros((nb0, nb1), dtype=np.float32)
-    for i in range(nb0):
-        for j in range(nb1):
-            blk = xb[i, j]
-            amax = np.nanmax(np.abs(blk)) if not np.all(np.isnan(blk)) else F32(0)
-            sv = F32(amax) / fmt.maxf
-            if sv == 0:
-                sv = F32(1)
-            if static is not None:
-                sv = F32(np.asarray(static).reshape(nb0, nb1)[i, j])
-            scales[i, j] = sv
-            c, val = mf_encode(blk / sv, fmt, saturate)
-            codes[i, j] = c
-            deq[i, j] = val * sv
-    return dict(codes=unblock(codes, x.shape), scales=scales.reshape(sshape),
-                zps=None, ts=None, deq=unblock(deq, x.shape), width=fmt.bits)
+    # Static scales in block order (row-major over the scale shape).
+    statics = None
+    if static is not None:
+        statics = iter(np.asarray(static, np.float32).reshape(-1))
+
+    def block(blk):
+        amax = np.nanmax(np.abs(blk)) if not np.all(np.isnan(blk)) else F32(0)
+        sv = F32(amax) / fmt.maxf
+        if sv == 0:
+            sv = F32(1)
+        if statics is not None:
+            sv = F32(next(statics))
+        c, val = mf_encode(blk / sv, fmt, saturate)
+        return sv, 0, c, val * sv
+
+    return blockwise(x, gran, block, np.uint8, np.float32, fmt.bits)
 
 
 def ref_mx(x, g, fmt):
     """OCP MX: E8M0 scale 2^(floor(log2 amax) - emax_elem), FLOOR mode."""
-    x = f32(x)
-    xb, sshape = block_view(x, ("group1", g))
-    nb0, nb1, _ = xb.shape
-    codes = np.zeros(xb.shape, dtype=np.uint8)
-    deq = np.zeros(xb.shape, dtype=np.float32)
-    scales = np.zeros((nb0, nb1), dtype=np.uint8)
-    for i in range(nb0):
-        for j in range(nb1):
-            blk = xb[i, j]
-            amax = np.max(np.abs(blk))
-            if not np.isfinite(amax):
-                code = 255
-            elif amax == 0:
-                code = 0
-            else:
-                code = min(max(ilogb(amax) - fmt.emax, -127), 127) + 127
-            scales[i, j] = code
-            X = F32(np.nan) if code == 255 else (
-                pow2(-127) if code == 0 else pow2(code - 127))
-            # Check the E8M0 code against ml_dtypes' own decoding.
-            dec = np.array([code], np.uint8).view(ml_dtypes.float8_e8m0fnu)
-            dec = dec.astype(np.float32)[0]
-            assert (np.isnan(dec) and np.isnan(X)) or dec == X, (code, dec, X)
-            c, val = mf_encode(blk / X, fmt)
-            codes[i, j] = c
-            deq[i, j] = val * X
-    return dict(codes=unblock(codes, x.shape), scales=scales.reshape(sshape),
-                zps=None, ts=None, deq=unblock(deq, x.shape), width=fmt.bits)
+    def block(blk):
+        code = e8m0_code(np.max(np.abs(blk)), fmt.emax)
+        X = e8m0_value(code)
+        # Check the E8M0 code against ml_dtypes' own decoding.
+        dec = np.array([code], np.uint8).view(ml_dtypes.float8_e8m0fnu)
+        dec = dec.astype(np.float32)[0]
+        assert (np.isnan(dec) and np.isnan(X)) or dec == X, (code, dec, X)
+        c, val = mf_encode(blk / X, fmt)
+        return code, 0, c, val * X
+
+    return blockwise(x, ("group1", g), block, np.uint8, np.uint8, fmt.bits)
 
 
 def ref_nvfp4(x):
@@ -249,30 +242,22 @@ def ref_nvfp4(x):
     S = F32(amax_t) / F32(2688.0)
     if S == 0:
         S = F32(1)
-    xb, sshape = block_view(x, ("group1", 16))
-    nb0, nb1, _ = xb.shape
-    codes = np.zeros(xb.shape, dtype=np.uint8)
-    deq = np.zeros(xb.shape, dtype=np.float32)
-    scales = np.zeros((nb0, nb1), dtype=np.uint8)
     denom = F32(F32(6.0) * S)
-    for i in range(nb0):
-        for j in range(nb1):
-            blk = xb[i, j]
-            amax = np.nanmax(np.abs(blk))
-            sb = F32(amax / denom)
-            if sb == 0:
-                sb = F32(1)
-            c, _ = mf_encode(np.array([sb], np.float32), E4M3)
-            c = int(c[0])
-            if c == 0 and amax != 0:
-                c = 1  # smallest subnormal, 2^-9
-            scales[i, j] = c
-            sv = F32(mf_decode([c], E4M3)[0] * S)
-            q, val = mf_encode(blk / sv, E2M1)
-            codes[i, j] = q
-            deq[i, j] = val * sv
-    return dict(codes=unblock(codes, x.shape), scales=scales.reshape(sshape),
-                zps=None, ts=S, deq=unblock(deq, x.shape), width=4)
+
+    def block(blk):
+        amax = np.nanmax(np.abs(blk))
+        sb = F32(amax / denom)
+        if sb == 0:
+            sb = F32(1)
+        c, _ = mf_encode(np.array([sb], np.float32), E4M3)
+        c = int(c[0])
+        if c == 0 and amax != 0:
+            c = 1  # smallest subnormal, 2^-9
+        sv = F32(mf_decode([c], E4M3)[0] * S)
+        q, val = mf_encode(blk / sv, E2M1)
+        return c, 0, q, val * sv
+
+    return blockwise(x, ("group1", 16), block, np.uint8, np.uint8, 4, ts=S)
 
 
 # ---------------------------------------------------------------------------

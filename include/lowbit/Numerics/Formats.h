@@ -10,6 +10,7 @@
 #ifndef LOWBIT_NUMERICS_FORMATS_H
 #define LOWBIT_NUMERICS_FORMATS_H
 
+#include <cmath>
 #include <cstdint>
 
 namespace lowbit {
@@ -36,6 +37,12 @@ struct MiniFloatFormat {
   int minNormalExp() const { return 1 - bias; }
   bool hasNaN() const { return nanCode != 0; }
   bool hasInf() const { return infCode != 0; }
+  /// Largest finite value.
+  float maxFinite() const {
+    int e = int(maxCode >> mbits) - bias;
+    float m = 1.0f + float(maxCode & ((1u << mbits) - 1)) / float(1u << mbits);
+    return std::ldexp(m, e);
+  }
   /// True when `mag` (sign bit clear) encodes NaN.
   bool isNaNCode(uint32_t mag) const {
     if (!hasNaN())

@@ -41,14 +41,14 @@ static Type getLoweredScaleElementType(SchemeAttr s) {
 }
 
 static void getLoweredPartTypes(QTensorType t, SmallVectorImpl<Type> &types) {
-  types.push_back(t.getCodesType());
-  if (RankedTensorType s = t.getScalesType())
-    types.push_back(RankedTensorType::get(
-        s.getShape(), getLoweredScaleElementType(t.getScheme())));
-  if (RankedTensorType z = t.getZeroPointsType())
-    types.push_back(z);
-  if (RankedTensorType ts = t.getTensorScaleType())
-    types.push_back(ts);
+  size_t first = types.size();
+  t.getPartTypes(types);
+  if (!t.getScalesType())
+    return;
+  // Parts are ordered codes, scales, ...: retype the scales.
+  auto scales = cast<RankedTensorType>(types[first + 1]);
+  types[first + 1] = RankedTensorType::get(
+      scales.getShape(), getLoweredScaleElementType(t.getScheme()));
 }
 
 QTensorTypeConverter::QTensorTypeConverter() {
@@ -228,106 +228,109 @@ static unsigned codesPerByte(SchemeAttr s) {
   return (w == 2 || w == 4) ? 8 / w : 1;
 }
 
+/// The shapes both directions of sub-byte packing use: codes [..., L] are
+/// viewed as [..., P, per] (L padded up to P * per) against bytes [..., P].
+struct PackGeometry {
+  unsigned per, width;
+  SmallVector<int64_t> shape, expanded, packed;
+  SmallVector<ReassociationIndices> splitLast;
+  AffineMap byteMap; // [..., P, per] -> [..., P]
+  bool padded;
+
+  PackGeometry(ImplicitLocOpBuilder &b, QTensorType t)
+      : per(codesPerByte(t.getScheme())),
+        width(t.getScheme().getStorageWidth()), shape(t.getShape()) {
+    int64_t n = shape.size();
+    int64_t packedLast = (shape.back() + per - 1) / per;
+    padded = packedLast * per != shape.back();
+    packed = shape;
+    packed.back() = packedLast;
+    expanded = packed;
+    expanded.push_back(per);
+    for (int64_t i = 0; i < n - 1; ++i)
+      splitLast.push_back({i});
+    splitLast.push_back({n - 1, n});
+    SmallVector<AffineExpr> e;
+    for (int64_t i = 0; i < n; ++i)
+      e.push_back(b.getAffineDimExpr(i));
+    byteMap = AffineMap::get(n + 1, 0, e, b.getContext());
+  }
+  int64_t rank() const { return shape.size(); }
+  /// The unpadded [..., L] window of a padded [..., P * per] tensor.
+  void window(ImplicitLocOpBuilder &b, SmallVectorImpl<OpFoldResult> &offsets,
+              SmallVectorImpl<OpFoldResult> &sizes,
+              SmallVectorImpl<OpFoldResult> &strides) const {
+    for (int64_t d : shape) {
+      offsets.push_back(b.getIndexAttr(0));
+      sizes.push_back(b.getIndexAttr(d));
+      strides.push_back(b.getIndexAttr(1));
+    }
+  }
+  /// Bit offset of code `linalg.index rank()` within its byte.
+  Value shift(ImplicitLocOpBuilder &ib) const {
+    Value idx = arith::IndexCastOp::create(ib, ib.getI32Type(),
+                                           linalg::IndexOp::create(ib, rank()));
+    return arith::MulIOp::create(ib, idx, constI32(ib, width));
+  }
+  int64_t mask() const { return (int64_t(1) << width) - 1; }
+};
+
 /// One code per byte (low bits) -> packed codes.
 static Value packCodes(TensorBuilder &tb, Value codes, QTensorType t) {
-  unsigned per = codesPerByte(t.getScheme());
-  if (per == 1)
+  if (codesPerByte(t.getScheme()) == 1)
     return codes;
   ImplicitLocOpBuilder &b = tb.b;
-  unsigned w = t.getScheme().getStorageWidth();
-  SmallVector<int64_t> shape(t.getShape());
-  int64_t n = shape.size();
-  int64_t last = shape.back();
-  int64_t packedLast = (last + per - 1) / per;
+  PackGeometry g(b, t);
   Type i8 = b.getI8Type();
-  if (last % per != 0) {
-    SmallVector<int64_t> padded(shape);
-    padded.back() = packedLast * per;
-    Value zero = tb.filled(padded, i8, arith::ConstantIntOp::create(b, i8, 0));
-    SmallVector<OpFoldResult> offsets(n, b.getIndexAttr(0)),
-        strides(n, b.getIndexAttr(1)), sizes;
-    for (int64_t d : shape)
-      sizes.push_back(b.getIndexAttr(d));
-    codes =
-        tensor::InsertSliceOp::create(b, codes, zero, offsets, sizes, strides);
+  Value zero = arith::ConstantIntOp::create(b, i8, 0);
+  if (g.padded) {
+    SmallVector<int64_t> paddedShape(g.packed);
+    paddedShape.back() *= g.per;
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    g.window(b, offsets, sizes, strides);
+    codes = tensor::InsertSliceOp::create(
+        b, codes, tb.filled(paddedShape, i8, zero), offsets, sizes, strides);
   }
-  SmallVector<int64_t> expanded(shape);
-  expanded.back() = packedLast;
-  expanded.push_back(per);
-  SmallVector<ReassociationIndices> re;
-  for (int64_t i = 0; i < n - 1; ++i)
-    re.push_back({i});
-  re.push_back({n - 1, n});
   Value ex = tensor::ExpandShapeOp::create(
-      b, RankedTensorType::get(expanded, i8), codes, re);
-  SmallVector<int64_t> outShape(shape);
-  outShape.back() = packedLast;
-  Value init = tb.filled(outShape, i8, arith::ConstantIntOp::create(b, i8, 0));
-  SmallVector<AffineExpr> outExprs;
-  for (int64_t i = 0; i < n; ++i)
-    outExprs.push_back(b.getAffineDimExpr(i));
-  SmallVector<AffineMap> maps{
-      b.getMultiDimIdentityMap(n + 1),
-      AffineMap::get(n + 1, 0, outExprs, b.getContext())};
-  SmallVector<utils::IteratorType> iters = TensorBuilder::parallel(n);
+      b, RankedTensorType::get(g.expanded, i8), codes, g.splitLast);
+  SmallVector<utils::IteratorType> iters = TensorBuilder::parallel(g.rank());
   iters.push_back(utils::IteratorType::reduction);
-  return tb.generic(
-      {RankedTensorType::get(outShape, i8)}, {ex}, {init}, maps, iters,
-      [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-        Value idx = arith::IndexCastOp::create(ib, ib.getI32Type(),
-                                               linalg::IndexOp::create(ib, n));
-        Value c = arith::AndIOp::create(ib, fromByte(ib, a[0]),
-                                        constI32(ib, (1 << w) - 1));
-        Value sh = arith::MulIOp::create(ib, idx, constI32(ib, w));
-        Value v = arith::ShLIOp::create(ib, c, sh);
-        Value acc = arith::OrIOp::create(ib, fromByte(ib, a[1]), v);
-        return SmallVector<Value>{toByte(ib, acc)};
-      })[0];
+  return tb.generic({RankedTensorType::get(g.packed, i8)}, {ex},
+                    {tb.filled(g.packed, i8, zero)},
+                    {b.getMultiDimIdentityMap(g.rank() + 1), g.byteMap}, iters,
+                    [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                      Value c = arith::AndIOp::create(ib, fromByte(ib, a[0]),
+                                                      constI32(ib, g.mask()));
+                      Value v = arith::ShLIOp::create(ib, c, g.shift(ib));
+                      Value acc =
+                          arith::OrIOp::create(ib, fromByte(ib, a[1]), v);
+                      return SmallVector<Value>{toByte(ib, acc)};
+                    })[0];
 }
 
 /// Packed codes -> one code per byte (low bits, high bits zero).
 static Value unpackCodes(TensorBuilder &tb, Value packed, QTensorType t) {
-  unsigned per = codesPerByte(t.getScheme());
-  if (per == 1)
+  if (codesPerByte(t.getScheme()) == 1)
     return packed;
   ImplicitLocOpBuilder &b = tb.b;
-  unsigned w = t.getScheme().getStorageWidth();
-  SmallVector<int64_t> shape(t.getShape());
-  int64_t n = shape.size();
-  int64_t packedLast =
-      cast<RankedTensorType>(packed.getType()).getShape().back();
+  PackGeometry g(b, t);
   Type i8 = b.getI8Type();
-  SmallVector<int64_t> expanded(shape);
-  expanded.back() = packedLast;
-  expanded.push_back(per);
-  SmallVector<AffineExpr> inExprs;
-  for (int64_t i = 0; i < n; ++i)
-    inExprs.push_back(b.getAffineDimExpr(i));
-  SmallVector<AffineMap> maps{AffineMap::get(n + 1, 0, inExprs, b.getContext()),
-                              b.getMultiDimIdentityMap(n + 1)};
-  Value ex =
-      tb.generic({RankedTensorType::get(expanded, i8)}, {packed},
-                 {tb.empty(expanded, i8)}, maps, TensorBuilder::parallel(n + 1),
-                 [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                   Value idx = arith::IndexCastOp::create(
-                       ib, ib.getI32Type(), linalg::IndexOp::create(ib, n));
-                   Value sh = arith::MulIOp::create(ib, idx, constI32(ib, w));
-                   Value v = arith::ShRUIOp::create(ib, fromByte(ib, a[0]), sh);
-                   v = arith::AndIOp::create(ib, v, constI32(ib, (1 << w) - 1));
-                   return SmallVector<Value>{toByte(ib, v)};
-                 })[0];
-  SmallVector<ReassociationIndices> re;
-  for (int64_t i = 0; i < n - 1; ++i)
-    re.push_back({i});
-  re.push_back({n - 1, n});
-  Value flat = tensor::CollapseShapeOp::create(b, ex, re);
-  if (packedLast * per == shape.back())
+  Value ex = tb.generic(
+      {RankedTensorType::get(g.expanded, i8)}, {packed},
+      {tb.empty(g.expanded, i8)},
+      {g.byteMap, b.getMultiDimIdentityMap(g.rank() + 1)},
+      TensorBuilder::parallel(g.rank() + 1),
+      [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+        Value v = arith::ShRUIOp::create(ib, fromByte(ib, a[0]), g.shift(ib));
+        v = arith::AndIOp::create(ib, v, constI32(ib, g.mask()));
+        return SmallVector<Value>{toByte(ib, v)};
+      })[0];
+  Value flat = tensor::CollapseShapeOp::create(b, ex, g.splitLast);
+  if (!g.padded)
     return flat;
-  SmallVector<OpFoldResult> offsets(n, b.getIndexAttr(0)),
-      strides(n, b.getIndexAttr(1)), sizes;
-  for (int64_t d : shape)
-    sizes.push_back(b.getIndexAttr(d));
-  return tensor::ExtractSliceOp::create(b, RankedTensorType::get(shape, i8),
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  g.window(b, offsets, sizes, strides);
+  return tensor::ExtractSliceOp::create(b, RankedTensorType::get(g.shape, i8),
                                         flat, offsets, sizes, strides);
 }
 
@@ -349,14 +352,6 @@ static ScaleKind getScaleKind(SchemeAttr s) {
 
 static bool isMXInt8(SchemeAttr s) {
   return s.isInteger() && getScaleKind(s) == ScaleKind::E8M0;
-}
-
-/// Largest finite value of a minifloat, as f32.
-static float maxFinite(const ::lowbit::MiniFloatFormat &f) {
-  int e = int(f.maxCode >> f.mbits) - f.bias;
-  float m =
-      1.0f + float(f.maxCode & ((1u << f.mbits) - 1)) / float(1u << f.mbits);
-  return std::ldexp(m, e);
 }
 
 static Value selectF(ImplicitLocOpBuilder &b, Value c, Value t, Value f) {
@@ -594,8 +589,9 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
           sc = arith::DivFOp::create(ib, a[0], constF32(ib, float(blockElems)));
           sc = arith::MaximumFOp::create(ib, sc, constF32(ib, 1e-5f));
         } else {
-          float qmax = s.isInteger() ? float(s.getQMax())
-                                     : maxFinite(getFormat(s.getStorageType()));
+          float qmax = s.isInteger()
+                           ? float(s.getQMax())
+                           : getFormat(s.getStorageType()).maxFinite();
           sc = arith::DivFOp::create(ib, a[0], constF32(ib, qmax));
           sc = selectF(ib, isZeroF(ib, sc), one, sc);
         }
