@@ -1,0 +1,214 @@
+//===- Numerics.h - lowbit's numerics library --------------------*- C++
+//-*-===//
+//
+// Plain C++ (no MLIR/LLVM dependency): every element cast, scaled block
+// format and GGUF block format lowbit knows, bit-exact with the references
+// named in docs/Numerics.md. The passes, the tools (lowbit-quantize) and the
+// Python package all call this one implementation; the reference lowering
+// (lib/Conversion/LowbitToLinalg) emits the same rules as IR and a
+// cross-check test keeps the two equal bit for bit.
+//
+// All arithmetic is fp32 without FMA contraction (the library is compiled
+// with -ffp-contract=off).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_NUMERICS_NUMERICS_H
+#define LOWBIT_NUMERICS_NUMERICS_H
+
+#include "lowbit/Numerics/Formats.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lowbit::numerics {
+
+/// Success, or an error message meant for a user (no trailing newline).
+class [[nodiscard]] Status {
+public:
+  static Status success() { return Status(); }
+  static Status error(std::string message) {
+    Status s;
+    s.failed = true;
+    s.msg = std::move(message);
+    return s;
+  }
+  bool ok() const { return !failed; }
+  const std::string &message() const { return msg; }
+
+private:
+  bool failed = false;
+  std::string msg;
+};
+
+//===----------------------------------------------------------------------===//
+// Element casts
+//===----------------------------------------------------------------------===//
+
+enum class Rounding { NearestEven, NearestAway };
+
+/// The element types of section 2 of docs/Spec.md plus f16/bf16.
+enum class ElementType {
+  F16,
+  BF16,
+  F8E4M3FN,
+  F8E5M2,
+  F6E2M3FN,
+  F6E3M2FN,
+  F4E2M1FN,
+  F8E8M0FNU,
+};
+
+/// Bit layout of a float element type (nullptr for F8E8M0FNU).
+const MiniFloatFormat *miniFloatFormat(ElementType type);
+unsigned elementBits(ElementType type);
+const char *elementTypeName(ElementType type);
+
+/// Encodes `x` into the low bits of the result. Rounds to nearest (ties to
+/// even unless `rounding` says away); `saturate` maps overflow and +-Inf to
+/// +-max finite, otherwise overflow follows ml_dtypes' plain conversion (Inf
+/// where the format has one, else NaN; fp4/fp6 always saturate). NaN rules:
+/// docs/Numerics.md.
+uint32_t encodeMiniFloat(const MiniFloatFormat &fmt, float x, bool saturate,
+                         Rounding rounding = Rounding::NearestEven);
+/// Exact decode of the low `fmt.totalBits()` bits of `code`.
+float decodeMiniFloat(const MiniFloatFormat &fmt, uint32_t code);
+
+/// E8M0 (unsigned power of two, 0xFF = NaN): ml_dtypes' conversion rounds
+/// the significand half up (1.5 * 2^k -> 2^(k+1)); values below 2^-127 give
+/// 0x00; zero, negatives, Inf, NaN and overflow give 0xFF unless `saturate`
+/// (then +0 -> 0x00, overflow and +Inf -> 0xFE).
+uint8_t encodeE8M0(float x, bool saturate);
+float decodeE8M0(uint8_t code);
+
+uint32_t encodeElement(ElementType type, float x, bool saturate,
+                       Rounding rounding = Rounding::NearestEven);
+float decodeElement(ElementType type, uint32_t code);
+
+/// Floor(log2(|x|)) from the fp32 exponent bits (subnormals included);
+/// x must be finite and non-zero.
+int exactIlogb(float x);
+
+//===----------------------------------------------------------------------===//
+// Schemes and quantized tensors
+//===----------------------------------------------------------------------===//
+
+enum class ElementKind { Int, MiniFloat, Ternary, GGUF };
+enum class ScaleType { None, F32, F16, BF16, E8M0, E4M3 };
+enum class GGUFKind { Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K, MXFP4 };
+
+/// A plain-C++ mirror of `#lowbit.scheme` (docs/Spec.md sections 1-5).
+struct Scheme {
+  ElementKind kind = ElementKind::Int;
+  /// Int: width 2..8 and signedness. MiniFloat: the element format.
+  unsigned bits = 8;
+  bool isSigned = true;
+  ElementType minifloat = ElementType::F8E4M3FN;
+  GGUFKind gguf = GGUFKind::Q4_0;
+  ScaleType scale = ScaleType::F32;
+  bool tensorScale = false;
+  bool symmetric = true;
+  bool fullRange = false;
+  bool saturate = true;
+  Rounding rounding = Rounding::NearestEven;
+  /// Block size per dimension (same rank as the tensor); scales have shape
+  /// D_i / blockSizes[i]. Empty for element casts (scale None) and GGUF.
+  std::vector<int64_t> blockSizes;
+
+  /// MX scales (E8M0) with float or 8-bit integer elements.
+  bool isMX() const { return scale == ScaleType::E8M0; }
+  /// Smallest and largest integer code (Int and Ternary).
+  int32_t qmin() const;
+  int32_t qmax() const;
+  /// Stored width of one code in bits (GGUF: 0, codes are block structs).
+  unsigned codeBits() const;
+};
+
+/// A quantized tensor in the run-time layout of docs/Spec.md section 4.
+struct QTensor {
+  Scheme scheme;
+  std::vector<int64_t> shape;
+  /// Packed codes: widths 2 and 4 pack 8/w codes per byte along the last
+  /// axis (element 2i of a pair in the low bits), each row padded to whole
+  /// bytes; other widths one byte per code. GGUF: llama.cpp's block structs
+  /// row after row.
+  std::vector<uint8_t> codes;
+  /// Scales in their storage encoding, little-endian (f32/f16/bf16) or one
+  /// byte each (E8M0, E4M3), in row-major order of scaleShape().
+  std::vector<uint8_t> scales;
+  /// Asymmetric schemes only, one per scale.
+  std::vector<int32_t> zeroPoints;
+  /// NVFP4 second-level scale (with scheme.tensorScale).
+  float tensorScale = 1.0f;
+
+  std::vector<int64_t> scaleShape() const;
+  int64_t numElements() const;
+  /// Decoded scale `i` as fp32.
+  float scaleAt(int64_t i) const;
+};
+
+/// Checks that `shape` fits `scheme` (rank, block sizes divide dims, GGUF
+/// rows are whole blocks, ...).
+Status verifyScheme(const Scheme &scheme, const std::vector<int64_t> &shape);
+
+/// Quantizes the row-major fp32 tensor `x` (numElements(shape) values).
+/// The IR semantics are total (docs/Spec.md section 5); `strict` (what
+/// tools taking user arrays use) instead rejects, with an error naming the
+/// first offending index, NaN where the format cannot hold it (fp4/fp6,
+/// integers, ternary, NVFP4, GGUF) and +-Inf where the scale rule cannot
+/// absorb it (integers, ternary, NVFP4, GGUF).
+Status quantize(const float *x, const std::vector<int64_t> &shape,
+                const Scheme &scheme, QTensor &out, bool strict = false);
+/// Decodes into `out` (numElements values), fp32.
+Status dequantize(const QTensor &q, float *out);
+/// dequantize(quantize(x)) into `out` (may alias `x`).
+Status fakeQuant(const float *x, const std::vector<int64_t> &shape,
+                 const Scheme &scheme, float *out, bool strict = false);
+
+//===----------------------------------------------------------------------===//
+// GGUF blocks (llama.cpp ggml-quants.c reference quantizers)
+//===----------------------------------------------------------------------===//
+
+/// Elements per block (32 or 256) and bytes per block struct.
+int64_t ggufBlockSize(GGUFKind kind);
+int64_t ggufBlockBytes(GGUFKind kind);
+const char *ggufName(GGUFKind kind);
+/// One row of `n` values (a multiple of the block size) to block structs.
+void ggufQuantizeRow(GGUFKind kind, const float *x, uint8_t *out, int64_t n);
+void ggufDequantizeRow(GGUFKind kind, const uint8_t *in, float *out, int64_t n);
+
+//===----------------------------------------------------------------------===//
+// Named formats (lowbit-quantize --format, lowbit.quantize in Python)
+//===----------------------------------------------------------------------===//
+
+struct FormatOptions {
+  /// int8/int4 only: elements per scale along the last axis; 0 = one scale
+  /// per row.
+  int64_t groupSize = 0;
+  bool asymmetric = false;
+};
+
+/// All names lowbit-quantize accepts, in the order of its --help.
+const std::vector<std::string> &formatNames();
+/// One line describing format `name` (for --help), empty if unknown.
+std::string describeFormat(const std::string &name);
+/// The scheme of format `name` for an array of `shape`, quantized along the
+/// last axis.
+Status schemeForFormat(const std::string &name,
+                       const std::vector<int64_t> &shape,
+                       const FormatOptions &options, Scheme &out);
+
+//===----------------------------------------------------------------------===//
+// Half-precision helpers (shared with the .npy reader)
+//===----------------------------------------------------------------------===//
+
+uint16_t floatToHalfBits(float x);
+float halfBitsToFloat(uint16_t h);
+uint16_t floatToBFloat16Bits(float x);
+float bfloat16BitsToFloat(uint16_t h);
+
+} // namespace lowbit::numerics
+
+#endif // LOWBIT_NUMERICS_NUMERICS_H

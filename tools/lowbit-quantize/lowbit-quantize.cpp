@@ -1,0 +1,177 @@
+//===- lowbit-quantize.cpp - quantize .npy arrays with lowbit's numerics --===//
+//
+//   lowbit-quantize --format NAME [--group-size G] [--asymmetric]
+//                   --roundtrip IN.npy -o OUT.npy
+//   lowbit-quantize --format NAME [--group-size G] [--asymmetric]
+//                   IN.npy -o OUT.bin
+//
+// Quantization runs along the last axis. OUT.bin is the packed encoding of
+// docs/Numerics.md ("lowbit-quantize output"): codes, then scales, zero
+// points and tensor scale where the format has them; for GGUF formats
+// exactly llama.cpp's block structs, row after row. Outputs are written to
+// a temporary file and renamed, so a failure never leaves a partial file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/Numerics/Npy.h"
+#include "lowbit/Numerics/Numerics.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+using namespace lowbit::numerics;
+
+namespace {
+
+const char *kUsage =
+    "usage: lowbit-quantize --format NAME [--group-size G] [--asymmetric]\n"
+    "                       --roundtrip IN.npy -o OUT.npy\n"
+    "       lowbit-quantize --format NAME [--group-size G] [--asymmetric]\n"
+    "                       IN.npy -o OUT.bin\n"
+    "       lowbit-quantize --list-formats\n";
+
+int usageError(const std::string &msg) {
+  std::fprintf(stderr, "lowbit-quantize: error: %s\n%s", msg.c_str(), kUsage);
+  return 2;
+}
+
+int error(const std::string &msg) {
+  std::fprintf(stderr, "lowbit-quantize: error: %s\n", msg.c_str());
+  return 1;
+}
+
+void printHelp() {
+  std::printf(
+      "%s\nQuantizes a float32/float16 .npy array (any rank >= 1, "
+      "C or Fortran order)\nalong its last axis.\n\n"
+      "  --roundtrip     write dequantize(quantize(x)) as float32 "
+      ".npy of the input shape\n"
+      "  (default)       write the packed encoding: codes, scales, "
+      "zero points (int32),\n"
+      "                  tensor scale (f32), little-endian; GGUF "
+      "formats: llama.cpp block structs\n"
+      "  --group-size G  int8/int4/ternary: elements per scale along "
+      "the last axis (0 = per row)\n"
+      "  --asymmetric    int8/int4: unsigned codes with a zero point\n\n"
+      "formats:\n",
+      kUsage);
+  for (const std::string &n : formatNames())
+    std::printf("  %-12s %s\n", n.c_str(), describeFormat(n).c_str());
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string format, input, output;
+  bool roundtrip = false, asymmetric = false, haveFormat = false;
+  int64_t groupSize = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char *opt, std::string &dst) -> bool {
+      std::string prefix = std::string(opt) + "=";
+      if (a.compare(0, prefix.size(), prefix) == 0) {
+        dst = a.substr(prefix.size());
+        return true;
+      }
+      if (a != opt)
+        return false;
+      if (i + 1 >= argc) {
+        dst = "\x01"; // marks a missing value
+        return true;
+      }
+      dst = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "-h" || a == "--help") {
+      printHelp();
+      return 0;
+    }
+    if (a == "--list-formats") {
+      for (const std::string &n : formatNames())
+        std::printf("%s\n", n.c_str());
+      return 0;
+    }
+    if (a == "--roundtrip") {
+      roundtrip = true;
+    } else if (a == "--asymmetric") {
+      asymmetric = true;
+    } else if (value("--format", v)) {
+      if (v == "\x01")
+        return usageError("--format needs a value");
+      format = v;
+      haveFormat = true;
+    } else if (value("--group-size", v)) {
+      char *end = nullptr;
+      long long g = v == "\x01" ? -1 : std::strtoll(v.c_str(), &end, 10);
+      if (v == "\x01" || v.empty() || *end || g < 0)
+        return usageError("--group-size needs a non-negative integer");
+      groupSize = g;
+    } else if (value("-o", v)) {
+      if (v == "\x01")
+        return usageError("-o needs a file name");
+      output = v;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usageError("unknown option '" + a + "'");
+    } else if (input.empty()) {
+      input = a;
+    } else {
+      return usageError("more than one input file ('" + input + "', '" + a +
+                        "')");
+    }
+  }
+  if (!haveFormat)
+    return usageError("--format NAME is required (--list-formats lists them)");
+  if (describeFormat(format).empty()) {
+    std::string all;
+    for (const std::string &n : formatNames())
+      all += " " + n;
+    return usageError("unknown format '" + format + "' (known:" + all + ")");
+  }
+  if (input.empty())
+    return usageError("no input .npy file");
+  if (output.empty())
+    return usageError("no output file (-o)");
+
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  Status st = readNpyFloat(input, shape, data);
+  if (!st.ok())
+    return error(st.message());
+  if (shape.empty())
+    return error(input + ": a 0-d array has no last axis to quantize along");
+
+  FormatOptions opts;
+  opts.groupSize = groupSize;
+  opts.asymmetric = asymmetric;
+  Scheme scheme;
+  st = schemeForFormat(format, shape, opts, scheme);
+  if (!st.ok())
+    return error(input + ": " + st.message());
+
+  QTensor q;
+  st = quantize(data.data(), shape, scheme, q, /*strict=*/true);
+  if (!st.ok())
+    return error(input + ": " + format + ": " + st.message());
+
+  if (roundtrip) {
+    st = dequantize(q, data.data());
+    if (st.ok())
+      st = writeNpyFloat32(output, shape, data.data());
+  } else {
+    std::vector<std::pair<const void *, size_t>> parts{
+        {q.codes.data(), q.codes.size()}};
+    if (!q.scales.empty())
+      parts.push_back({q.scales.data(), q.scales.size()});
+    if (!q.zeroPoints.empty())
+      parts.push_back({q.zeroPoints.data(), q.zeroPoints.size() * 4});
+    if (scheme.tensorScale)
+      parts.push_back({&q.tensorScale, sizeof(float)});
+    st = writeFileAtomic(output, parts);
+  }
+  if (!st.ok())
+    return error(st.message());
+  return 0;
+}
