@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD="${LOWBIT_BUILD_DIR:-$ROOT/build}"
 LLVM=/usr/lib/llvm-22
 APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
-              libgtest-dev python3)
+              libgtest-dev python3 python3-dev python3-venv pybind11-dev)
 
 log() { printf '[lowbit] %s\n' "$*" >&2; }
 
@@ -29,6 +29,94 @@ install_deps() {
   fi
 }
 
+# llama.cpp's ggml sources: the reference quantizers that test/GGUF checks
+# lowbit's GGUF blocks against byte for byte, and the baselines of bench/.
+# They come from PyPI, in the sdist of llama-cpp-python (which vendors
+# llama.cpp); only the files that ggml/src/ggml-quants.c needs are kept, under
+# $BUILD/_deps. Sets LLAMA_CPP_DIR and adds it to CMAKE_EXTRA_ARGS; when
+# $BUILD is already configured with another value, re-runs cmake.
+LLAMA_CPP_PYTHON_VERSION=0.3.36
+CMAKE_EXTRA_ARGS=()
+
+fetch_llama_cpp() {
+  local deps="$BUILD/_deps"
+  local name="llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION"
+  LLAMA_CPP_DIR="$deps/$name/llama.cpp"
+  if [ ! -f "$deps/$name/.complete" ]; then
+    log "fetching llama.cpp's ggml sources (PyPI sdist llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION)"
+    mkdir -p "$deps"
+    rm -rf "$deps/$name" "$deps/$name.tmp"
+    mkdir -p "$deps/$name.tmp"
+    local top="llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION/vendor/llama.cpp"
+    local sdist="$deps/$name.tmp/llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION.tar.gz"
+    if ! python3 -m pip download --quiet --disable-pip-version-check \
+           --no-deps --no-binary :all: -d "$deps/$name.tmp" \
+           "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2 ||
+       [ ! -f "$sdist" ]; then
+      rm -rf "$deps/$name.tmp"
+      log "error: could not download llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION from PyPI"
+      log "       (python3 -m pip download); the GGUF conformance tests need its llama.cpp sources"
+      return 1
+    fi
+    mkdir -p "$deps/$name.tmp/src"
+    if ! tar -xzf "$sdist" -C "$deps/$name.tmp/src" --strip-components=3 \
+           "$top/LICENSE" "$top/ggml/include" \
+           "$top/ggml/src/ggml-quants.c" "$top/ggml/src/ggml-quants.h" \
+           "$top/ggml/src/ggml-common.h" "$top/ggml/src/ggml-impl.h" \
+           "$top/ggml/src/ggml-cpu/ggml-cpu-impl.h"; then
+      rm -rf "$deps/$name.tmp"
+      log "error: $sdist lacks llama.cpp's ggml sources"
+      return 1
+    fi
+    rm -f "$sdist"
+    mv "$deps/$name.tmp/src" "$deps/$name.tmp/llama.cpp"
+    touch "$deps/$name.tmp/.complete"
+    mv "$deps/$name.tmp" "$deps/$name"
+  fi
+  CMAKE_EXTRA_ARGS+=(-DLOWBIT_LLAMA_CPP_DIR="$LLAMA_CPP_DIR")
+  if [ -f "$BUILD/build.ninja" ] &&
+     ! grep -qxF "LOWBIT_LLAMA_CPP_DIR:PATH=$LLAMA_CPP_DIR" "$BUILD/CMakeCache.txt"; then
+    log "configuring $BUILD with LOWBIT_LLAMA_CPP_DIR=$LLAMA_CPP_DIR"
+    cmake -S "$ROOT" -B "$BUILD" -DLOWBIT_LLAMA_CPP_DIR="$LLAMA_CPP_DIR" >/dev/null
+  fi
+}
+
+# The Python that builds python/ and runs its tests (test/Python): it needs
+# numpy, ml_dtypes, gguf-py and pytest. Missing ones are pip-installed; where
+# pip refuses (PEP 668 "externally managed"), into a venv at $BUILD/venv.
+# Sets PYTHON and passes it to cmake (re-running it when $BUILD was
+# configured with another Python).
+PYTHON_PACKAGES=(numpy ml_dtypes gguf==0.19.0 pytest)
+
+python_ready() {
+  "$1" -c 'import numpy, ml_dtypes, pytest, gguf
+from importlib.metadata import version
+assert version("gguf") == "0.19.0"' >/dev/null 2>&1
+}
+
+ensure_python() {
+  PYTHON="$(command -v python3)"
+  [ -x "$BUILD/venv/bin/python3" ] && PYTHON="$BUILD/venv/bin/python3"
+  if ! python_ready "$PYTHON"; then
+    log "installing Python packages: ${PYTHON_PACKAGES[*]}"
+    if ! "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+           "${PYTHON_PACKAGES[@]}" >&2; then
+      log "pip refused; using a venv at $BUILD/venv"
+      mkdir -p "$BUILD"
+      [ -x "$BUILD/venv/bin/python3" ] || python3 -m venv "$BUILD/venv"
+      PYTHON="$BUILD/venv/bin/python3"
+      "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+        "${PYTHON_PACKAGES[@]}" >&2
+    fi
+  fi
+  CMAKE_EXTRA_ARGS+=(-DPython3_EXECUTABLE:FILEPATH="$PYTHON")
+  if [ -f "$BUILD/build.ninja" ] &&
+     ! grep -qxF "Python3_EXECUTABLE:FILEPATH=$PYTHON" "$BUILD/CMakeCache.txt"; then
+    log "configuring $BUILD with Python3_EXECUTABLE=$PYTHON"
+    cmake -S "$ROOT" -B "$BUILD" -DPython3_EXECUTABLE:FILEPATH="$PYTHON" >/dev/null
+  fi
+}
+
 build() {
   if [ ! -f "$BUILD/build.ninja" ]; then
     local launcher=()
@@ -36,7 +124,8 @@ build() {
     log "configuring $BUILD"
     cmake -G Ninja -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
       -DMLIR_DIR="$LLVM/lib/cmake/mlir" \
-      -DLLVM_EXTERNAL_LIT="$LLVM/bin/lit" "${launcher[@]}" >/dev/null
+      -DLLVM_EXTERNAL_LIT="$LLVM/bin/lit" "${launcher[@]}" \
+      "${CMAKE_EXTRA_ARGS[@]}" >/dev/null
   fi
   log "building (ninja -C $BUILD)"
   ninja -C "$BUILD" "$@"
@@ -96,6 +185,8 @@ case "${1:-}" in
     ;;
   test)
     install_deps
+    fetch_llama_cpp
+    ensure_python
     build
     build check-lowbit
     ;;

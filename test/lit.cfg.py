@@ -19,6 +19,13 @@ config.test_exec_root = os.path.join(config.lowbit_obj_root, "test")
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 llvm_config.use_default_substitutions()
 
+# %python is the interpreter CMake found (with numpy, ml_dtypes, pytest and
+# gguf; see lowbit.sh), not the one running lit: replace lit's default.
+config.substitutions = [s for s in config.substitutions if s[0] != "%python"]
+config.substitutions.append(("%python", '"%s"' % config.lowbit_python))
+if config.lowbit_enable_python == "ON":
+    config.available_features.add("python-bindings")
+
 config.substitutions.append(("%lowbit_src", config.lowbit_src_root))
 config.substitutions.append(("%lowbit_obj", config.lowbit_obj_root))
 config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
@@ -33,7 +40,7 @@ config.substitutions.append(
      "mlir-runner -e main -entry-point-result=void -shared-libs=" + runner_libs))
 
 tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
-tools = ["lowbit-opt", "mlir-runner", ToolSubst("FileCheck", unresolved="fatal"),
+tools = ["lowbit-opt", "lowbit-quantize", "mlir-runner", ToolSubst("FileCheck", unresolved="fatal"),
          ToolSubst("not", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 # build/bin first, then the system PATH (Install and Docs tests run cmake,
@@ -46,6 +53,10 @@ if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
 if shutil.which("nvidia-smi") and os.path.exists("/dev/nvidia0"):
     config.available_features.add("cuda-gpu")
+# llama.cpp's reference quantizers (bench/ggml-ref, built when CMake has
+# LOWBIT_LLAMA_CPP_DIR, which `lowbit.sh test` always sets): GGUF/ tests.
+if os.path.exists(os.path.join(config.lowbit_tools_dir, "ggml-ref-quantize")):
+    config.available_features.add("llama-cpp")
 
 # CMake projects that tests configure (test/Install) reuse ccache when the
 # machine has it; ccache needs HOME (or CCACHE_DIR) to find its cache.

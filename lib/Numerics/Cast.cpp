@@ -1,15 +1,12 @@
 //===- Cast.cpp - element casts, bit-exact with ml_dtypes -----------------===//
 //
-// Every float element type is encoded by one routine working on the fp32
-// bits: the value is the integer significand M times 2^k, the target's
-// quantum at that magnitude is 2^ulpExp, and M is shifted right by the
-// difference with round-to-nearest (ties even or away). A carry out of the
-// significand moves into the exponent field for free because the code is
-// computed as (exponent offset << mbits) + rounded significand.
+// Every float element type is encoded and decoded by one routine
+// (MiniFloatImpl.h, shared with the block quantizers); this file adds E8M0,
+// the f16/bf16 descriptors and the element-type dispatch.
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Numerics/Numerics.h"
+#include "MiniFloatImpl.h"
 
 #include <cmath>
 #include <cstring>
@@ -18,16 +15,8 @@
 namespace lowbit::numerics {
 
 namespace {
-inline uint32_t bitsOf(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof(u));
-  return u;
-}
-inline float floatOf(uint32_t u) {
-  float x;
-  std::memcpy(&x, &u, sizeof(x));
-  return x;
-}
+using detail::bitsOf;
+using detail::floatOf;
 
 // IEEE half and bfloat16 in the same descriptor form as the small formats.
 constexpr MiniFloatFormat kF16{"f16", 5, 10, 15, 0x7BFF, 0x7C00, 0x7E00, 15};
@@ -45,93 +34,11 @@ int exactIlogb(float x) {
 
 uint32_t encodeMiniFloat(const MiniFloatFormat &fmt, float x, bool saturate,
                          Rounding rounding) {
-  const uint32_t bits = bitsOf(x);
-  const uint32_t sign = bits >> 31;
-  const uint32_t mag = bits & 0x7FFFFFFFu;
-  const unsigned w = fmt.ebits + fmt.mbits;
-  const uint32_t signOut = sign << w;
-
-  if (mag > 0x7F800000u) { // NaN
-    if (!fmt.hasNaN())
-      // fp4/fp6 (ml_dtypes): a zero whose sign is the NaN's sign inverted.
-      return (sign ^ 1u) << w;
-    if (fmt.mbits == 10 && fmt.ebits == 5) {
-      // numpy's float16 keeps the top payload bits (quiet or not).
-      uint32_t code = 0x7C00u | ((mag & 0x7FFFFFu) >> 13);
-      return signOut | (code == 0x7C00u ? 0x7C01u : code);
-    }
-    return signOut | fmt.nanCode;
-  }
-  auto overflow = [&]() -> uint32_t {
-    if (saturate)
-      return signOut | fmt.maxCode;
-    if (fmt.hasInf())
-      return signOut | fmt.infCode;
-    if (fmt.hasNaN())
-      return signOut | fmt.nanCode;
-    return signOut | fmt.maxCode; // fp4/fp6 always saturate
-  };
-  if (mag == 0x7F800000u)
-    return overflow();
-  if (mag == 0)
-    return signOut;
-
-  // |x| = M * 2^k, with e = floor(log2 |x|).
-  uint64_t significand;
-  int k, e;
-  if ((mag >> 23) != 0) {
-    significand = (mag & 0x7FFFFFu) | 0x800000u;
-    k = int(mag >> 23) - 150;
-    e = int(mag >> 23) - 127;
-  } else {
-    significand = mag;
-    k = -149;
-    e = exactIlogb(x);
-  }
-  const int minExp = 1 - fmt.bias;
-  const int expUsed = e > minExp ? e : minExp;
-  const int ulpExp = expUsed - int(fmt.mbits);
-  const int shift = ulpExp - k; // >= 0: no target has more fraction bits
-  uint64_t q;
-  if (shift <= 0) {
-    q = significand << -shift;
-  } else if (shift > 40) {
-    q = 0; // far below half a quantum
-  } else {
-    q = significand >> shift;
-    uint64_t rem = significand & ((uint64_t(1) << shift) - 1);
-    uint64_t half = uint64_t(1) << (shift - 1);
-    if (rem > half ||
-        (rem == half && (rounding == Rounding::NearestAway || (q & 1))))
-      ++q;
-  }
-  uint64_t code = (uint64_t(expUsed - minExp) << fmt.mbits) + q;
-  if (code > fmt.maxCode)
-    return overflow();
-  return signOut | uint32_t(code);
+  return detail::encodeMiniFloatInline(fmt, x, saturate, rounding);
 }
 
 float decodeMiniFloat(const MiniFloatFormat &fmt, uint32_t code) {
-  const unsigned w = fmt.ebits + fmt.mbits;
-  const bool neg = (code >> w) & 1u;
-  const uint32_t mag = code & ((1u << w) - 1);
-  const uint32_t signBit = neg ? 0x80000000u : 0u;
-  if (fmt.hasInf() && mag == fmt.infCode)
-    return floatOf(signBit | 0x7F800000u);
-  if (fmt.isNaNCode(mag)) {
-    if (fmt.mbits == 10 && fmt.ebits == 5) // numpy: payload kept
-      return floatOf(signBit | 0x7F800000u | ((mag & 0x3FFu) << 13));
-    return floatOf(signBit | 0x7FC00000u);
-  }
-  const uint32_t eField = mag >> fmt.mbits;
-  const uint32_t frac = mag & ((1u << fmt.mbits) - 1);
-  float v;
-  if (eField == 0)
-    v = std::ldexp(float(frac), 1 - fmt.bias - int(fmt.mbits));
-  else
-    v = std::ldexp(float(frac | (1u << fmt.mbits)),
-                   int(eField) - fmt.bias - int(fmt.mbits));
-  return neg ? -v : v;
+  return detail::decodeMiniFloatInline(fmt, code);
 }
 
 uint8_t encodeE8M0(float x, bool saturate) {
@@ -145,18 +52,14 @@ uint8_t encodeE8M0(float x, bool saturate) {
     return 0xFF; // negative: no sign bit to saturate to
   if (mag == 0x7F800000u)
     return saturate ? 0xFE : 0xFF;
-  // floor(log2 x), then round the significand half up (ml_dtypes).
+  // fp32 subnormals (ml_dtypes, checked over all of them): anything above
+  // 2^-127 becomes 2^-126 (code 1), the rest 2^-127 (code 0).
+  if ((mag >> 23) == 0)
+    return mag > 0x00400000u ? 0x01 : 0x00;
+  // Normal: floor(log2 x), then round the significand half up.
   int e = exactIlogb(x);
-  bool up;
-  if ((mag >> 23) != 0) {
-    up = (mag >> 22) & 1u;
-  } else {
-    int lead = 31 - __builtin_clz(mag);
-    up = lead > 0 && ((mag >> (lead - 1)) & 1u);
-  }
+  bool up = (mag >> 22) & 1u;
   int code = e + int(up) + int(kE8M0Bias);
-  if (code < 0)
-    return 0x00; // below 2^-127
   if (code > 254)
     return saturate ? 0xFE : 0xFF;
   return uint8_t(code);
@@ -165,7 +68,7 @@ uint8_t encodeE8M0(float x, bool saturate) {
 float decodeE8M0(uint8_t code) {
   if (code == kE8M0NaN)
     return std::numeric_limits<float>::quiet_NaN();
-  return std::ldexp(1.0f, int(code) - int(kE8M0Bias));
+  return detail::pow2f(int(code) - int(kE8M0Bias));
 }
 
 const MiniFloatFormat *miniFloatFormat(ElementType type) {

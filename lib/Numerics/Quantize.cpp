@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Numerics/Numerics.h"
+#include "MiniFloatImpl.h"
 
 #include <cmath>
 #include <cstring>
@@ -47,7 +47,7 @@ std::vector<int64_t> unflatten(int64_t flat,
 }
 
 inline float roundF(float v, Rounding r) {
-  return r == Rounding::NearestEven ? std::nearbyint(v) : std::round(v);
+  return r == Rounding::NearestEven ? detail::roundEvenSmall(v) : std::round(v);
 }
 
 bool packs(unsigned bits) { return bits == 2 || bits == 4; }
@@ -177,7 +177,56 @@ bool formatHoldsNaN(const Scheme &s) {
 
 bool formatHoldsInf(const Scheme &s) {
   // Element casts saturate or keep Inf; MX gives the block a NaN scale.
-  return s.kind == ElementKind::MiniFloat && s.scale != ScaleType::E4M3;
+  return s.isMX() ||
+         (s.kind == ElementKind::MiniFloat && s.scale == ScaleType::None);
+}
+
+/// What the per-element code loop needs, by value: held in registers (a
+/// store through the uint8_t code pointer could otherwise alias, and force
+/// reloads of, anything reached through a reference).
+struct CodeParams {
+  detail::MiniFloatEncoder enc{kF4E2M1FN, true, Rounding::NearestEven};
+  bool isFloat = false, mxInt = false, symmetric = true, saturate = true;
+  Rounding rounding = Rounding::NearestEven;
+  int32_t qmin = 0, qmax = 0;
+  uint32_t mask = 0;
+  int64_t lastBlock = 1;
+};
+
+/// Codes of one row. `recip` (MX only) holds 1/scale: the scales are powers
+/// of two, so multiplying by the exact reciprocal rounds identically to the
+/// division (both are one correctly rounded operation on the same exact
+/// value). W is the code width class: 4, 2 (packed) or 8 (a byte each).
+template <bool IsFloat, unsigned W>
+void encodeRow(const float *xr, uint8_t *row, int64_t cols, int64_t base,
+               const float *scaleVal, const float *recip, const int32_t *zps,
+               const CodeParams p) {
+  for (int64_t c = 0, b = base, end = 0; c < cols; ++c) {
+    if (c == end) // next block along the last axis (no division per element)
+      b = base + c / p.lastBlock, end = c + p.lastBlock;
+    float v = recip ? xr[c] * recip[b] : xr[c] / scaleVal[b];
+    uint32_t code;
+    if (IsFloat) {
+      code = p.enc.encode(v);
+    } else {
+      if (p.mxInt)
+        v = v * float(1 << kMXInt8FracBits);
+      float q = roundF(v, p.rounding);
+      const float zpF = zps ? float(zps[b]) : 0.0f;
+      q = q + zpF;
+      if (std::isnan(q))
+        q = zpF;
+      q = q < float(p.qmin) ? float(p.qmin) : q;
+      q = q > float(p.qmax) ? float(p.qmax) : q;
+      code = uint32_t(int32_t(q)) & p.mask;
+    }
+    if (W == 4)
+      row[c >> 1] |= uint8_t((code & 0xF) << ((c & 1) * 4));
+    else if (W == 2)
+      row[c >> 2] |= uint8_t((code & 0x3) << ((c & 3) * 2));
+    else
+      row[c] = uint8_t(code);
+  }
 }
 
 } // namespace
@@ -344,12 +393,12 @@ Status quantize(const float *x, const std::vector<int64_t> &shape,
   }
   const unsigned w = s.codeBits();
   if (s.scale == ScaleType::None) {
-    const MiniFloatFormat &f = elemFormat(s);
+    const detail::MiniFloatEncoder enc(elemFormat(s), s.saturate, s.rounding);
     for (int64_t r = 0; r < rows; ++r) {
       uint8_t *row = out.codes.data() + r * rb;
       const float *xr = x + r * cols;
       for (int64_t c = 0; c < cols; ++c)
-        putCode(row, c, w, encodeMiniFloat(f, xr[c], s.saturate, s.rounding));
+        putCode(row, c, w, enc.encode(xr[c]));
     }
     return Status::success();
   }
@@ -374,8 +423,9 @@ Status quantize(const float *x, const std::vector<int64_t> &shape,
   for (int64_t r = 0; r < rows; ++r) {
     const float *xr = x + r * cols;
     const int64_t base = bw.rowBase(r);
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t b = base + c / bw.lastBlock;
+    for (int64_t c = 0, b = base, end = 0; c < cols; ++c) {
+      if (c == end) // next block along the last axis (no division per element)
+        b = base + c / bw.lastBlock, end = c + bw.lastBlock;
       const float v = xr[c];
       float &a = stat0[size_t(b)];
       switch (kind) {
@@ -474,35 +524,40 @@ Status quantize(const float *x, const std::vector<int64_t> &shape,
   }
 
   // Pass 3: codes.
-  const bool isFloat = s.kind == ElementKind::MiniFloat;
-  const bool mxInt = s.kind == ElementKind::Int && s.isMX();
-  const int32_t qmin = isFloat ? 0 : s.qmin(), qmax = isFloat ? 0 : s.qmax();
-  const uint32_t mask = (1u << w) - 1;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    uint8_t *row = out.codes.data() + r * rb;
-    const int64_t base = bw.rowBase(r);
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t b = base + c / bw.lastBlock;
-      float v = xr[c] / scaleVal[size_t(b)];
-      uint32_t code;
-      if (isFloat) {
-        code = encodeMiniFloat(elemFormat(s), v, s.saturate, s.rounding);
-      } else {
-        if (mxInt)
-          v = v * float(1 << kMXInt8FracBits);
-        float q = roundF(v, s.rounding);
-        float zpF = s.symmetric ? 0.0f : float(out.zeroPoints[size_t(b)]);
-        if (!s.symmetric)
-          q = q + zpF;
-        if (std::isnan(q))
-          q = zpF;
-        q = q < float(qmin) ? float(qmin) : q;
-        q = q > float(qmax) ? float(qmax) : q;
-        code = uint32_t(int32_t(q)) & mask;
-      }
-      putCode(row, c, w, code);
+  std::vector<float> recipVal;
+  const float *recip = nullptr;
+  if (s.isMX()) {
+    recipVal.resize(size_t(nb));
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t e = out.scales[size_t(b)];
+      recipVal[size_t(b)] = e == kE8M0NaN
+                                ? std::numeric_limits<float>::quiet_NaN()
+                                : detail::pow2f(int(kE8M0Bias) - int(e));
     }
+    recip = recipVal.data();
+  }
+  CodeParams p;
+  p.isFloat = s.kind == ElementKind::MiniFloat;
+  if (p.isFloat)
+    p.enc = detail::MiniFloatEncoder(elemFormat(s), s.saturate, s.rounding);
+  p.mxInt = s.kind == ElementKind::Int && s.isMX();
+  p.symmetric = s.symmetric;
+  p.saturate = s.saturate;
+  p.rounding = s.rounding;
+  p.qmin = p.isFloat ? 0 : s.qmin();
+  p.qmax = p.isFloat ? 0 : s.qmax();
+  p.mask = (1u << w) - 1;
+  p.lastBlock = bw.lastBlock;
+  const int32_t *zps = s.symmetric ? nullptr : out.zeroPoints.data();
+  for (int64_t r = 0; r < rows; ++r) {
+    auto rowFn = p.isFloat ? (w == 4   ? encodeRow<true, 4>
+                              : w == 2 ? encodeRow<true, 2>
+                                       : encodeRow<true, 8>)
+                           : (w == 4   ? encodeRow<false, 4>
+                              : w == 2 ? encodeRow<false, 2>
+                                       : encodeRow<false, 8>);
+    rowFn(x + r * cols, out.codes.data() + r * rb, cols, bw.rowBase(r),
+          scaleVal.data(), recip, zps, p);
   }
   return Status::success();
 }
@@ -530,7 +585,8 @@ Status dequantize(const QTensor &q, float *out) {
     for (int64_t r = 0; r < rows; ++r) {
       const uint8_t *row = q.codes.data() + r * rb;
       for (int64_t c = 0; c < cols; ++c)
-        out[r * cols + c] = decodeMiniFloat(f, getCode(row, c, w));
+        out[r * cols + c] =
+            detail::decodeMiniFloatInline(f, getCode(row, c, w));
     }
     return Status::success();
   }
@@ -546,18 +602,20 @@ Status dequantize(const QTensor &q, float *out) {
   for (int64_t b = 0; b < nb; ++b)
     scaleVal[size_t(b)] = q.scaleAt(b);
   const bool isFloat = s.kind == ElementKind::MiniFloat;
+  const MiniFloatFormat *fmt = isFloat ? &elemFormat(s) : nullptr;
   const bool isSigned = s.kind == ElementKind::Ternary || s.isSigned;
   const bool mxInt = s.kind == ElementKind::Int && s.isMX();
   const uint32_t signBit = 1u << (w - 1);
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t *row = q.codes.data() + r * rb;
     const int64_t base = bw.rowBase(r);
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t b = base + c / bw.lastBlock;
+    for (int64_t c = 0, b = base, end = 0; c < cols; ++c) {
+      if (c == end) // next block along the last axis (no division per element)
+        b = base + c / bw.lastBlock, end = c + bw.lastBlock;
       const uint32_t code = getCode(row, c, w);
       float v;
       if (isFloat) {
-        v = decodeMiniFloat(elemFormat(s), code) * scaleVal[size_t(b)];
+        v = detail::decodeMiniFloatInline(*fmt, code) * scaleVal[size_t(b)];
       } else {
         int32_t ci = isSigned ? int32_t(code ^ signBit) - int32_t(signBit)
                               : int32_t(code);

@@ -76,10 +76,11 @@ uint32_t encodeMiniFloat(const MiniFloatFormat &fmt, float x, bool saturate,
 /// Exact decode of the low `fmt.totalBits()` bits of `code`.
 float decodeMiniFloat(const MiniFloatFormat &fmt, uint32_t code);
 
-/// E8M0 (unsigned power of two, 0xFF = NaN): ml_dtypes' conversion rounds
-/// the significand half up (1.5 * 2^k -> 2^(k+1)); values below 2^-127 give
-/// 0x00; zero, negatives, Inf, NaN and overflow give 0xFF unless `saturate`
-/// (then +0 -> 0x00, overflow and +Inf -> 0xFE).
+/// E8M0 (unsigned power of two, 0xFF = NaN), as ml_dtypes converts: normal
+/// inputs round the significand half up (1.5 * 2^k -> 2^(k+1)); fp32
+/// subnormals above 2^-127 give 2^-126 (0x01), the others 2^-127 (0x00);
+/// zero, negatives, Inf, NaN and overflow give 0xFF unless `saturate` (then
+/// +-0 -> 0x00, overflow and +Inf -> 0xFE).
 uint8_t encodeE8M0(float x, bool saturate);
 float decodeE8M0(uint8_t code);
 

@@ -1,0 +1,288 @@
+//===- LowbitModule.cpp - Python bindings of lowbit's numerics --*- C++ -*-===//
+//
+// The extension module `lowbit._lowbit`: a thin pybind11 layer over
+// LowbitNumerics (include/lowbit/Numerics/Numerics.h). It takes and returns
+// numpy arrays; float32 C-contiguous input is read in place, quantized parts
+// are returned as read-only views of the C++ QTensor (no copies). Every
+// library call runs with the GIL released, and a failed Status raises
+// ValueError with the library's message. The public API, with the array
+// conversions and the shaping of the parts, is python/lowbit/__init__.py.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/Numerics/Numerics.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cctype>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+namespace nx = lowbit::numerics;
+
+namespace {
+
+/// Input arrays: float32, C order; pybind11 converts anything else once.
+using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+/// A QTensor and the format name it was made with.
+struct PyQTensor {
+  nx::QTensor q;
+  std::string format;
+};
+
+void check(const nx::Status &status) {
+  if (!status.ok())
+    throw py::value_error(status.message());
+}
+
+std::vector<int64_t> shapeOf(const py::array &a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+/// The element type named `name`: the names of Numerics.h's ElementType in
+/// lower case ("f8e4m3fn"); MLIR's spelling ("f8E4M3FN") is accepted too.
+nx::ElementType parseElementType(std::string name) {
+  for (char &c : name)
+    c = char(std::tolower(static_cast<unsigned char>(c)));
+  static const std::pair<const char *, nx::ElementType> kTypes[] = {
+      {"f16", nx::ElementType::F16},
+      {"bf16", nx::ElementType::BF16},
+      {"f8e4m3fn", nx::ElementType::F8E4M3FN},
+      {"f8e5m2", nx::ElementType::F8E5M2},
+      {"f6e2m3fn", nx::ElementType::F6E2M3FN},
+      {"f6e3m2fn", nx::ElementType::F6E3M2FN},
+      {"f4e2m1fn", nx::ElementType::F4E2M1FN},
+      {"f8e8m0fnu", nx::ElementType::F8E8M0FNU},
+  };
+  for (const auto &[typeName, type] : kTypes)
+    if (name == typeName)
+      return type;
+  std::string known;
+  for (const auto &entry : kTypes)
+    known += std::string(known.empty() ? "" : ", ") + entry.first;
+  throw py::value_error("unknown element type '" + name + "' (known: " + known +
+                        ")");
+}
+
+const char *scaleTypeName(nx::ScaleType type) {
+  switch (type) {
+  case nx::ScaleType::None:
+    return "none";
+  case nx::ScaleType::F32:
+    return "f32";
+  case nx::ScaleType::F16:
+    return "f16";
+  case nx::ScaleType::BF16:
+    return "bf16";
+  case nx::ScaleType::E8M0:
+    return "f8e8m0fnu";
+  case nx::ScaleType::E4M3:
+    return "f8e4m3fn";
+  }
+  return "none";
+}
+
+nx::Scheme schemeFor(const std::string &format,
+                     const std::vector<int64_t> &shape, int64_t groupSize,
+                     bool asymmetric) {
+  if (groupSize < 0)
+    throw py::value_error("group_size must be >= 0");
+  nx::FormatOptions options;
+  options.groupSize = groupSize;
+  options.asymmetric = asymmetric;
+  nx::Scheme scheme;
+  check(nx::schemeForFormat(format, shape, options, scheme));
+  return scheme;
+}
+
+/// A read-only 1-D numpy view of `n` elements at `data`, kept alive by
+/// `owner`.
+template <typename T>
+py::array readOnlyView(const T *data, size_t n, py::handle owner) {
+  py::array view(py::dtype::of<T>(), {static_cast<py::ssize_t>(n)},
+                 {static_cast<py::ssize_t>(sizeof(T))}, data, owner);
+  view.attr("flags").attr("writeable") = false;
+  return view;
+}
+
+std::unique_ptr<PyQTensor> quantize(F32Array x, const std::string &format,
+                                    int64_t groupSize, bool asymmetric) {
+  std::vector<int64_t> shape = shapeOf(x);
+  nx::Scheme scheme = schemeFor(format, shape, groupSize, asymmetric);
+  auto result = std::make_unique<PyQTensor>();
+  result->format = format;
+  const float *data = x.data();
+  nx::Status status;
+  {
+    py::gil_scoped_release release;
+    status = nx::quantize(data, shape, scheme, result->q, /*strict=*/true);
+  }
+  check(status);
+  return result;
+}
+
+py::array_t<float> dequantize(const PyQTensor &self) {
+  py::array_t<float> out(self.q.shape);
+  float *data = out.mutable_data();
+  nx::Status status;
+  {
+    py::gil_scoped_release release;
+    status = nx::dequantize(self.q, data);
+  }
+  check(status);
+  return out;
+}
+
+py::array_t<float> fakeQuant(F32Array x, const std::string &format,
+                             int64_t groupSize, bool asymmetric) {
+  std::vector<int64_t> shape = shapeOf(x);
+  nx::Scheme scheme = schemeFor(format, shape, groupSize, asymmetric);
+  py::array_t<float> out(shape);
+  const float *in = x.data();
+  float *data = out.mutable_data();
+  nx::Status status;
+  {
+    py::gil_scoped_release release;
+    status = nx::fakeQuant(in, shape, scheme, data, /*strict=*/true);
+  }
+  check(status);
+  return out;
+}
+
+template <typename Code>
+py::array castTo(const F32Array &x, nx::ElementType type, bool saturate) {
+  py::array_t<Code> out(shapeOf(x));
+  const float *in = x.data();
+  Code *codes = out.mutable_data();
+  py::ssize_t n = x.size();
+  {
+    py::gil_scoped_release release;
+    for (py::ssize_t i = 0; i < n; ++i)
+      codes[i] = static_cast<Code>(nx::encodeElement(type, in[i], saturate));
+  }
+  return out;
+}
+
+py::array cast(F32Array x, const std::string &elementType, bool saturate) {
+  nx::ElementType type = parseElementType(elementType);
+  if (nx::elementBits(type) > 8)
+    return castTo<uint16_t>(x, type, saturate);
+  return castTo<uint8_t>(x, type, saturate);
+}
+
+template <typename Code>
+py::array_t<float> decodeFrom(py::array codesIn, nx::ElementType type) {
+  auto codes =
+      py::array_t<Code, py::array::c_style | py::array::forcecast>::ensure(
+          codesIn);
+  if (!codes)
+    throw py::type_error("codes must be an array of unsigned integers");
+  unsigned bits = nx::elementBits(type);
+  py::array_t<float> out(shapeOf(codes));
+  const Code *in = codes.data();
+  float *values = out.mutable_data();
+  py::ssize_t n = codes.size();
+  py::ssize_t bad = -1;
+  {
+    py::gil_scoped_release release;
+    for (py::ssize_t i = 0; i < n; ++i) {
+      if (bits < 8 * sizeof(Code) && (in[i] >> bits) != 0) {
+        bad = i;
+        break;
+      }
+      values[i] = nx::decodeElement(type, in[i]);
+    }
+  }
+  if (bad >= 0)
+    throw py::value_error("code " + std::to_string(in[bad]) + " at index " +
+                          std::to_string(bad) + " does not fit in " +
+                          std::to_string(bits) + " bits of " +
+                          nx::elementTypeName(type));
+  return out;
+}
+
+py::array_t<float> decode(py::array codes, const std::string &elementType) {
+  nx::ElementType type = parseElementType(elementType);
+  if (nx::elementBits(type) > 8)
+    return decodeFrom<uint16_t>(codes, type);
+  return decodeFrom<uint8_t>(codes, type);
+}
+
+} // namespace
+
+PYBIND11_MODULE(_lowbit, m) {
+  m.doc() = "lowbit's numerics library (C++); use the `lowbit` package.";
+
+  py::class_<PyQTensor>(m, "QTensor")
+      .def_property_readonly("format",
+                             [](const PyQTensor &self) { return self.format; })
+      .def_property_readonly("shape",
+                             [](const PyQTensor &self) {
+                               return py::tuple(py::cast(self.q.shape));
+                             })
+      .def_property_readonly("is_gguf",
+                             [](const PyQTensor &self) {
+                               return self.q.scheme.kind ==
+                                      nx::ElementKind::GGUF;
+                             })
+      .def_property_readonly(
+          "code_bits",
+          [](const PyQTensor &self) { return self.q.scheme.codeBits(); })
+      .def_property_readonly(
+          "codes",
+          [](py::object self) {
+            const auto &q = self.cast<const PyQTensor &>().q;
+            return readOnlyView(q.codes.data(), q.codes.size(), self);
+          },
+          "Packed codes (uint8, flat), exactly QTensor::codes.")
+      .def_property_readonly("scale_type",
+                             [](const PyQTensor &self) {
+                               return scaleTypeName(self.q.scheme.scale);
+                             })
+      .def_property_readonly("scale_shape",
+                             [](const PyQTensor &self) {
+                               return py::tuple(py::cast(self.q.scaleShape()));
+                             })
+      .def_property_readonly(
+          "scale_bytes",
+          [](py::object self) -> py::object {
+            const auto &q = self.cast<const PyQTensor &>().q;
+            if (q.scheme.scale == nx::ScaleType::None ||
+                q.scheme.kind == nx::ElementKind::GGUF)
+              return py::none();
+            return readOnlyView(q.scales.data(), q.scales.size(), self);
+          },
+          "Scales in their storage encoding (uint8, flat), or None.")
+      .def_property_readonly(
+          "zero_points",
+          [](py::object self) -> py::object {
+            const auto &q = self.cast<const PyQTensor &>().q;
+            if (q.scheme.symmetric)
+              return py::none();
+            return readOnlyView(q.zeroPoints.data(), q.zeroPoints.size(), self);
+          },
+          "Zero points (int32, flat) of an asymmetric scheme, or None.")
+      .def_property_readonly("tensor_scale",
+                             [](const PyQTensor &self) -> py::object {
+                               if (!self.q.scheme.tensorScale)
+                                 return py::none();
+                               return py::float_(self.q.tensorScale);
+                             })
+      .def("dequantize", &dequantize,
+           "Decodes to a float32 array of the input's shape.");
+
+  m.def("formats", &nx::formatNames, "The format names quantize accepts.");
+  m.def("quantize", &quantize, py::arg("x"), py::arg("format"),
+        py::arg("group_size") = 0, py::arg("asymmetric") = false);
+  m.def("fake_quant", &fakeQuant, py::arg("x"), py::arg("format"),
+        py::arg("group_size") = 0, py::arg("asymmetric") = false);
+  m.def("cast", &cast, py::arg("x"), py::arg("element_type"),
+        py::arg("saturate") = true);
+  m.def("decode", &decode, py::arg("codes"), py::arg("element_type"));
+}

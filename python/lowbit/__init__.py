@@ -1,0 +1,227 @@
+"""lowbit: quantize numpy arrays with lowbit's numerics library.
+
+The functions here call the same C++ implementation as the compiler passes
+and ``lowbit-quantize`` (include/lowbit/Numerics/Numerics.h), so results are
+bit-identical with theirs. Arrays go in and come out as numpy arrays:
+
+>>> import numpy as np, lowbit
+>>> x = np.random.default_rng(0).standard_normal((4, 64), dtype=np.float32)
+>>> q = lowbit.quantize(x, "int4", group_size=32)
+>>> q.codes.shape, q.scales.shape          # two int4 codes per byte
+((4, 32), (4, 2))
+>>> y = q.dequantize()                     # float32, shape (4, 64)
+>>> np.array_equal(y, lowbit.fake_quant(x, "int4", group_size=32))
+True
+
+Input is read in place when it is a C-contiguous float32 array; any other
+real array (float16, float64, integers, ml_dtypes' bfloat16, strided views)
+is converted to float32 once. Quantization is along the last axis.
+
+Errors in the library (an unknown format, a last axis that is not a multiple
+of the block, NaN where the format cannot hold it, +-Inf where its scale rule
+cannot absorb it, ...) raise ValueError with the library's message. The C++
+work runs without the GIL. See python/README.md.
+"""
+
+import numpy as _np
+
+from . import _lowbit
+
+__all__ = [
+    "QuantizedArray",
+    "cast",
+    "decode",
+    "element_types",
+    "fake_quant",
+    "formats",
+    "quantize",
+]
+
+_ELEMENT_BITS = {
+    "f16": 16,
+    "bf16": 16,
+    "f8e4m3fn": 8,
+    "f8e5m2": 8,
+    "f6e2m3fn": 6,
+    "f6e3m2fn": 6,
+    "f4e2m1fn": 4,
+    "f8e8m0fnu": 8,
+}
+
+
+def _as_float32(x):
+    """`x` as a C-contiguous float32 array, converted at most once."""
+    a = _np.asarray(x)
+    if a.dtype == _np.float32 and a.flags.c_contiguous:
+        return a
+    kind = a.dtype.kind
+    # ml_dtypes' types (bfloat16, float8_*) are numpy "void"-kind dtypes
+    # with registered casts to float32.
+    from_ml_dtypes = kind == "V" and getattr(
+        a.dtype.type, "__module__", "").startswith("ml_dtypes")
+    if kind not in "fiu" and not from_ml_dtypes:
+        raise TypeError(f"expected a real array, got dtype {a.dtype}")
+    return _np.ascontiguousarray(a.astype(_np.float32, copy=False))
+
+
+def _element_bits(element_type):
+    name = str(element_type).lower()
+    if name not in _ELEMENT_BITS:
+        raise ValueError(f"unknown element type '{element_type}' (known: "
+                         f"{', '.join(_ELEMENT_BITS)})")
+    return name, _ELEMENT_BITS[name]
+
+
+def _scale_dtype(scale_type):
+    if scale_type == "f32":
+        return _np.dtype("<f4")
+    if scale_type == "f16":
+        return _np.dtype("<f2")
+    if scale_type == "bf16":
+        try:
+            import ml_dtypes
+
+            return _np.dtype(ml_dtypes.bfloat16)
+        except ImportError:
+            return _np.dtype("<u2")
+    # f8e8m0fnu, f8e4m3fn: the raw bytes.
+    return _np.dtype(_np.uint8)
+
+
+class QuantizedArray:
+    """A quantized array: the parts of lowbit's run-time layout.
+
+    Attributes (numpy arrays are read-only views of the C++ result):
+
+    - ``format``: the format name given to :func:`quantize`.
+    - ``shape``: the shape of the input.
+    - ``codes``: uint8, the packed codes exactly as the library stores them,
+      shaped ``shape[:-1] + (bytes per row,)`` (4-bit codes two per byte,
+      element 2i in the low nibble; GGUF formats: llama.cpp's block structs).
+    - ``scales``: float32 (integer formats), float16/bfloat16 where the
+      scheme says so, uint8 raw bytes for E8M0 (MX) and E4M3 (NVFP4) scales,
+      shaped like the scheme's scale tensor; None without scales (GGUF
+      formats keep theirs inside the blocks).
+    - ``zero_points``: int32, same shape as ``scales``, or None (symmetric).
+    - ``tensor_scale``: float (NVFP4's second-level scale) or None.
+    - ``nbytes``: the size of :meth:`tobytes`.
+    """
+
+    __slots__ = ("_q",)
+
+    def __init__(self, qtensor):
+        self._q = qtensor
+
+    @property
+    def format(self):
+        return self._q.format
+
+    @property
+    def shape(self):
+        return self._q.shape
+
+    @property
+    def codes(self):
+        return self._q.codes.reshape(self.shape[:-1] + (-1,))
+
+    @property
+    def scales(self):
+        raw = self._q.scale_bytes
+        if raw is None:
+            return None
+        return raw.view(_scale_dtype(self._q.scale_type)).reshape(
+            self._q.scale_shape)
+
+    @property
+    def zero_points(self):
+        zp = self._q.zero_points
+        if zp is None:
+            return None
+        return zp.reshape(self._q.scale_shape)
+
+    @property
+    def tensor_scale(self):
+        return self._q.tensor_scale
+
+    @property
+    def nbytes(self):
+        n = self._q.codes.nbytes
+        if self._q.scale_bytes is not None:
+            n += self._q.scale_bytes.nbytes
+        if self._q.zero_points is not None:
+            n += 4 * self._q.zero_points.size
+        if self._q.tensor_scale is not None:
+            n += 4
+        return n
+
+    def dequantize(self):
+        """The decoded values: float32, shape ``self.shape``."""
+        return self._q.dequantize()
+
+    def tobytes(self):
+        """The bytes ``lowbit-quantize`` writes (without --roundtrip): codes,
+        scales, zero points (int32 LE), tensor scale (f32 LE); absent parts
+        skipped."""
+        parts = [self._q.codes.tobytes()]
+        if self._q.scale_bytes is not None:
+            parts.append(self._q.scale_bytes.tobytes())
+        if self._q.zero_points is not None:
+            parts.append(self._q.zero_points.astype("<i4").tobytes())
+        if self._q.tensor_scale is not None:
+            parts.append(_np.float32(self._q.tensor_scale).astype("<f4").tobytes())
+        return b"".join(parts)
+
+    def __repr__(self):
+        return (f"QuantizedArray(format={self.format!r}, shape={self.shape}, "
+                f"nbytes={self.nbytes})")
+
+
+def formats():
+    """The format names :func:`quantize` accepts."""
+    return list(_lowbit.formats())
+
+
+def element_types():
+    """The element type names :func:`cast` and :func:`decode` accept."""
+    return list(_ELEMENT_BITS)
+
+
+def quantize(array, format, group_size=0, asymmetric=False):
+    """Quantizes `array` along its last axis into a :class:`QuantizedArray`.
+
+    `group_size` (int8/int4 only) is the number of elements per scale along
+    the last axis, 0 for one scale per row; `asymmetric` (int8/int4 only)
+    adds zero points.
+    """
+    x = _as_float32(array)
+    return QuantizedArray(
+        _lowbit.quantize(x, str(format), int(group_size), bool(asymmetric)))
+
+
+def fake_quant(array, format, group_size=0, asymmetric=False):
+    """``quantize(array, ...).dequantize()`` in one call: float32."""
+    x = _as_float32(array)
+    return _lowbit.fake_quant(x, str(format), int(group_size), bool(asymmetric))
+
+
+def cast(array, element_type, saturate=True):
+    """Encodes each element of `array` as `element_type` (see
+    :func:`element_types`): uint16 codes for f16/bf16, else uint8 (the code
+    in the low bits). Rounds to nearest even. With `saturate`, overflow and
+    +-Inf become +-max finite; without it overflow follows ml_dtypes (Inf
+    where the format has one, else NaN; fp4/fp6 always saturate)."""
+    name, _ = _element_bits(element_type)
+    return _lowbit.cast(_as_float32(array), name, bool(saturate))
+
+
+def decode(codes, element_type):
+    """Decodes integer `codes` of `element_type` to float32 exactly."""
+    name, bits = _element_bits(element_type)
+    c = _np.asarray(codes)
+    if c.dtype.kind not in "ui":
+        raise TypeError(f"codes must be integers, got dtype {c.dtype}")
+    if c.size and (int(c.min()) < 0 or int(c.max()) >= (1 << bits)):
+        raise ValueError(f"codes of {name} must be in [0, {1 << bits})")
+    code_dtype = _np.uint16 if bits > 8 else _np.uint8
+    return _lowbit.decode(
+        _np.ascontiguousarray(c.astype(code_dtype, copy=False)), name)

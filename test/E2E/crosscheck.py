@@ -1,0 +1,171 @@
+# Cross-check: the numerics library (through the Python package) and the
+# MLIR reference lowering must agree bit for bit on the same arrays.
+#
+# REQUIRES: python-bindings
+# RUN: env PYTHONPATH=%lowbit_obj/python %python %s emit %t.mlir
+# RUN: lowbit-opt %t.mlir --lowbit-reference-to-llvm | %run_cpu > %t.out
+# RUN: env PYTHONPATH=%lowbit_obj/python %python %s check %t.out
+#
+# For every named format the reference lowering covers (element casts, MX,
+# NVFP4, int8/int4 symmetric and asymmetric, per row and per group,
+# ternary) the module (1) quantizes and dequantizes the input with
+# lowbit.quantize/dequantize and (2) dequantizes a lowbit.constant built from
+# the library's own packed codes, scales and zero points. Both must equal the
+# library's dequantize bitwise: (1) checks the scale and rounding rules,
+# (2) the storage layout; together they pin every code (decoding is
+# injective except for NaN payloads, compared as "any NaN").
+
+import os
+import re
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen_e2e as g  # noqa: E402  (MLIR text helpers)
+import lowbit  # noqa: E402
+
+R, C = 12, 128
+
+
+def inputs(seed):
+    """One row per hazard: ties, zero/constant rows, subnormal and huge
+    magnitudes, the MX scale clamps, log-uniform magnitudes."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((R, C), np.float32)
+    x[0] = rng.standard_normal(C)
+    x[1] = rng.standard_normal(C) * 1e-3
+    x[1, ::37] = 0.5
+    # Midpoints of the fp4 grid and of the int4 grid with amax 6 / 7.
+    ties = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, 6.0, 0.5, 1.5,
+                     -2.5, -0.25, -5.0, 4.5, -3.5, 7.0], np.float32)
+    x[2] = np.tile(ties, C // ties.size)
+    x[3] = 0.0
+    x[4] = 0.3
+    x[5] = -2.5
+    x[6] = rng.standard_normal(C) * 1e-40  # f32 subnormals
+    x[7] = rng.standard_normal(C) * 1e30
+    x[8] = rng.uniform(-1, 1, C) * 2.0**-130  # E8M0 lower clamp
+    x[9] = rng.uniform(-1, 1, C) * 3e38  # E8M0 upper clamp
+    x[10] = (rng.choice([-1, 1], C) *
+             2.0 ** rng.uniform(-20, 20, C)).astype(np.float32)
+    x[11] = rng.standard_normal(C) * 100
+    x[11, 5] = -0.0
+    return x.astype(np.float32)
+
+
+# (format, group_size, asymmetric, IR scheme body, IR scale element type)
+CASES = [
+    ("f8e4m3fn", 0, False, "f8E4M3FN", None),
+    ("f8e5m2", 0, False, "f8E5M2", None),
+    ("f6e2m3fn", 0, False, "f6E2M3FN", None),
+    ("f6e3m2fn", 0, False, "f6E3M2FN", None),
+    ("f4e2m1fn", 0, False, "f4E2M1FN", None),
+    ("mxfp8_e4m3", 0, False, "f8E4M3FN, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU"),
+    ("mxfp8_e5m2", 0, False, "f8E5M2, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU"),
+    ("mxfp6_e2m3", 0, False, "f6E2M3FN, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU"),
+    ("mxfp6_e3m2", 0, False, "f6E3M2FN, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU"),
+    ("mxfp4", 0, False, "f4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU"),
+    ("mxint8", 0, False, "i8, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU"),
+    ("nvfp4", 0, False, "f4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale", "f8E4M3FN"),
+    ("int8", 0, False, "i8, per_axis<0>", "f32"),
+    ("int8", 32, False, "i8, per_group<[1 : 32]>", "f32"),
+    ("int8", 128, True, "ui8, per_group<[1 : 128]>, asymmetric", "f32"),
+    ("int4", 0, True, "ui4, per_axis<0>, asymmetric", "f32"),
+    ("int4", 32, False, "i4, per_group<[1 : 32]>", "f32"),
+    ("int4", 64, True, "ui4, per_group<[1 : 64]>, asymmetric", "f32"),
+    ("ternary", 0, False, "ternary, per_axis<0>", "f32"),
+    ("ternary", 64, False, "ternary, per_group<[1 : 64]>", "f32"),
+]
+
+
+def ir_scale_shape(scheme, lib_shape):
+    # per_axis scales are rank 1 in the IR; the library keeps the rank.
+    return (lib_shape[0],) if "per_axis" in scheme else tuple(lib_shape)
+
+
+def emit(path):
+    x = inputs(7)
+    xt = g.ttype(x.shape, "f32")
+    body, dumps = [], []
+    for i, (fmt, gs, asym, scheme, scale_elem) in enumerate(CASES):
+        q = lowbit.quantize(x, fmt, group_size=gs, asymmetric=asym)
+        qt = g.qtype(x.shape, scheme)
+        body.append("  // %s group %d%s" % (fmt, gs, " asymmetric" if asym else ""))
+        body.append("  %%x%d = arith.constant %s : %s" % (i, g.dense_f32(x), xt))
+        body.append("  %%q%d = lowbit.quantize %%x%d : %s -> %s" % (i, i, xt, qt))
+        body.append("  %%y%d = lowbit.dequantize %%q%d : %s -> %s" % (i, i, qt, xt))
+        codes = np.asarray(q.codes, np.uint8).reshape(R, -1)
+        parts = ["codes(%s : %s)" % (g.dense_int(codes, 8), g.ttype(codes.shape, "i8"))]
+        if scale_elem is not None:
+            sc = np.asarray(q.scales)
+            shape = ir_scale_shape(scheme, sc.shape)
+            sc = sc.reshape(shape)
+            if scale_elem == "f32":
+                parts.append("scales(%s : %s)" % (g.dense_f32(sc), g.ttype(shape, "f32")))
+            else:
+                parts.append("scales(%s : %s)" % (g.dense_hex8(sc), g.ttype(shape, scale_elem)))
+        if q.zero_points is not None:
+            z = np.asarray(q.zero_points).reshape(ir_scale_shape(scheme, np.shape(q.zero_points)))
+            parts.append("zero_points(%s : %s)" % (g.dense_int(z, 32), g.ttype(z.shape, "i32")))
+        if q.tensor_scale is not None:
+            parts.append("tensor_scale(dense<%s> : tensor<f32>)" % g.hex32(q.tensor_scale))
+        body.append("  %%w%d = lowbit.constant %s" % (i, "\n      ".join(parts)))
+        body.append("      : %s" % qt)
+        body.append("  %%v%d = lowbit.dequantize %%w%d : %s -> %s" % (i, i, qt, xt))
+        body.append("  call @dump(%%y%d) : (%s) -> ()" % (i, xt))
+        body.append("  call @dump(%%v%d) : (%s) -> ()" % (i, xt))
+        dumps.append(q.dequantize())
+    n = R * C
+    text = [
+        "func.func private @printMemrefI32(tensor<*xi32>)",
+        "func.func @dump(%%y: %s) {" % xt,
+        "  %%b = arith.bitcast %%y : %s to %s" % (xt, g.ttype(x.shape, "i32")),
+        "  %%f = tensor.collapse_shape %%b [[0, 1]] : %s into tensor<%dxi32>"
+        % (g.ttype(x.shape, "i32"), n),
+        "  %%u = tensor.cast %%f : tensor<%dxi32> to tensor<*xi32>" % n,
+        "  call @printMemrefI32(%u) : (tensor<*xi32>) -> ()",
+        "  return",
+        "}",
+        "func.func @main() {",
+    ] + body + ["  return", "}", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(text))
+    np.save(path + ".expected.npy", np.stack(dumps))
+
+
+def check(out_path):
+    expected = np.load(out_path.replace(".out", ".mlir") + ".expected.npy")
+    text = open(out_path).read()
+    arrays = [np.array([int(v) for v in m.split(",")], np.int64).astype(np.int32)
+              for m in re.findall(r"data =\s*\n\[([^\]]*)\]", text)]
+    if len(arrays) != 2 * len(CASES):
+        print("expected %d printed arrays, found %d" % (2 * len(CASES), len(arrays)))
+        return 1
+    bad = 0
+    for i, case in enumerate(CASES):
+        want = expected[i].reshape(-1)
+        wbits = want.view(np.int32)
+        for k, what in enumerate(("quantize -> dequantize", "library bytes -> dequantize")):
+            got = arrays[2 * i + k]
+            gotf = got.view(np.float32)
+            same = (got == wbits) | (np.isnan(gotf) & np.isnan(want))
+            if not same.all():
+                j = int(np.argmin(same))
+                r, c = divmod(j, C)
+                print("MISMATCH %s (%s): %d of %d differ; first [%d, %d]: "
+                      "lowering %r (0x%08x), library %r (0x%08x)"
+                      % (case[:3], what, int((~same).sum()), same.size, r, c,
+                         float(gotf[j]), int(got[j]) & 0xFFFFFFFF, float(want[j]),
+                         int(wbits[j]) & 0xFFFFFFFF))
+                bad += 1
+    print("%d formats x 2 checks, %d mismatching" % (len(CASES), bad))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "emit":
+        emit(sys.argv[2])
+    else:
+        sys.exit(check(sys.argv[2]))
