@@ -14,14 +14,8 @@
 
 namespace lowbit::numerics {
 
-namespace {
 using detail::bitsOf;
 using detail::floatOf;
-
-// IEEE half and bfloat16 in the same descriptor form as the small formats.
-constexpr MiniFloatFormat kF16{"f16", 5, 10, 15, 0x7BFF, 0x7C00, 0x7E00, 15};
-constexpr MiniFloatFormat kBF16{"bf16", 8, 7, 127, 0x7F7F, 0x7F80, 0x7FC0, 127};
-} // namespace
 
 int exactIlogb(float x) {
   uint32_t mag = bitsOf(x) & 0x7FFFFFFFu;

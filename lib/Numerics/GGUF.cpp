@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Numerics/Numerics.h"
+#include "MiniFloatImpl.h"
 
 #include <cmath>
 #include <cstring>
@@ -21,13 +21,18 @@ namespace {
 constexpr int kQK = 32;
 constexpr int kQKK = 256;
 
+// IEEE half: ggml's GGML_FP32_TO_FP16 rounds to nearest even (and
+// overflows to Inf), as the non-saturating encoder does.
+
 inline void storeHalf(uint8_t *p, float x) {
-  uint16_t h = floatToHalfBits(x);
+  static const detail::MiniFloatEncoder enc(kF16, /*sat=*/false,
+                                            Rounding::NearestEven);
+  uint32_t h = enc.encode(x);
   p[0] = uint8_t(h);
   p[1] = uint8_t(h >> 8);
 }
 inline float loadHalf(const uint8_t *p) {
-  return halfBitsToFloat(uint16_t(p[0] | (p[1] << 8)));
+  return detail::decodeMiniFloatInline(kF16, uint32_t(p[0] | (p[1] << 8)));
 }
 
 /// llama.cpp's nearest_int: round to nearest even through the magic
@@ -47,10 +52,11 @@ inline float signedAbsMax(const float *x, int n, float &amax) {
   float max = 0.0f;
   amax = 0.0f;
   for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
+    // Selects rather than a branch (the comparison is unpredictable).
+    const float a = std::fabs(x[j]);
+    const bool larger = amax < a;
+    max = larger ? x[j] : max;
+    amax = larger ? a : amax;
   }
   return max;
 }

@@ -62,6 +62,13 @@ inline constexpr MiniFloatFormat kF6E2M3FN{"f6E2M3FN", 2, 3, 1, 0x1F, 0, 0, 2};
 inline constexpr MiniFloatFormat kF6E3M2FN{"f6E3M2FN", 3, 2, 3, 0x1F, 0, 0, 4};
 inline constexpr MiniFloatFormat kF4E2M1FN{"f4E2M1FN", 2, 1, 1, 0x7, 0, 0, 2};
 
+/// IEEE half and bfloat16 in the same form (element casts, GGUF's fp16
+/// block scales, f16/bf16 scale storage).
+inline constexpr MiniFloatFormat kF16{"f16",  5,      10,     15,
+                                      0x7BFF, 0x7C00, 0x7E00, 15};
+inline constexpr MiniFloatFormat kBF16{"bf16", 8,      7,      127,
+                                       0x7F7F, 0x7F80, 0x7FC0, 127};
+
 /// E8M0 (OCP MX scale): value 2^(code - 127), code 0xFF is NaN.
 inline constexpr uint32_t kE8M0Bias = 127;
 inline constexpr uint32_t kE8M0NaN = 0xFF;
