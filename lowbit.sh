@@ -3,15 +3,18 @@
 #   ./lowbit.sh demo   quantize the embedded default model with each scheme,
 #                      run it on the CPU, print accuracy against fp32
 #   ./lowbit.sh test   run the whole test suite (check-lowbit)
-# Both install what is missing (Debian packages) and build incrementally
-# into build/ (override with LOWBIT_BUILD_DIR).
+# Both install what is missing (Debian packages; for `test` also the Python
+# packages of the conformance tests and llama.cpp's reference quantizers,
+# from PyPI) and build incrementally into build/ (override with
+# LOWBIT_BUILD_DIR).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD="${LOWBIT_BUILD_DIR:-$ROOT/build}"
 LLVM=/usr/lib/llvm-22
 APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
-              libgtest-dev python3 python3-dev python3-venv pybind11-dev)
+              libgtest-dev python3 python3-dev python3-pip python3-venv
+              pybind11-dev)
 
 log() { printf '[lowbit] %s\n' "$*" >&2; }
 
@@ -49,7 +52,7 @@ fetch_llama_cpp() {
     mkdir -p "$deps/$name.tmp"
     local top="llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION/vendor/llama.cpp"
     local sdist="$deps/$name.tmp/llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION.tar.gz"
-    if ! python3 -m pip download --quiet --disable-pip-version-check \
+    if ! "$PYTHON" -m pip download --quiet --disable-pip-version-check \
            --no-deps --no-binary :all: -d "$deps/$name.tmp" \
            "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2 ||
        [ ! -f "$sdist" ]; then
@@ -185,8 +188,8 @@ case "${1:-}" in
     ;;
   test)
     install_deps
-    fetch_llama_cpp
     ensure_python
+    fetch_llama_cpp
     build
     build check-lowbit
     ;;
