@@ -101,6 +101,70 @@ nx::Scheme schemeFor(const std::string &format,
   return scheme;
 }
 
+/// A general scheme (the plain mirror of `#lowbit.scheme`): `element` is
+/// iN/uiN (N = 2..8), "ternary" or a float element type; `blocks` gives
+/// every dimension its block size; `scale` is f32, f16, bf16, f8e8m0fnu
+/// (MX) or f8e4m3fn (NVFP4, with `tensorScale`), or none for a cast.
+nx::Scheme schemeFrom(std::string element, const std::vector<int64_t> &blocks,
+                      std::string scale, bool asymmetric, bool fullRange,
+                      const std::string &rounding, bool saturate,
+                      bool tensorScale) {
+  nx::Scheme s;
+  for (char &c : element)
+    c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (char &c : scale)
+    c = char(std::tolower(static_cast<unsigned char>(c)));
+  auto intWidth = [&](size_t prefix) -> unsigned {
+    if (element.size() != prefix + 1 || element[prefix] < '2' ||
+        element[prefix] > '8')
+      throw py::value_error("integer elements are i2..i8 or ui2..ui8, got '" +
+                            element + "'");
+    return unsigned(element[prefix] - '0');
+  };
+  if (element == "ternary") {
+    s.kind = nx::ElementKind::Ternary;
+    s.bits = 2;
+  } else if (element.rfind("ui", 0) == 0) {
+    s.kind = nx::ElementKind::Int;
+    s.bits = intWidth(2);
+    s.isSigned = false;
+  } else if (element.rfind("i", 0) == 0) {
+    s.kind = nx::ElementKind::Int;
+    s.bits = intWidth(1);
+  } else {
+    s.kind = nx::ElementKind::MiniFloat;
+    s.minifloat = parseElementType(element);
+  }
+  static const std::pair<const char *, nx::ScaleType> kScales[] = {
+      {"none", nx::ScaleType::None},      {"f32", nx::ScaleType::F32},
+      {"f16", nx::ScaleType::F16},        {"bf16", nx::ScaleType::BF16},
+      {"f8e8m0fnu", nx::ScaleType::E8M0}, {"f8e4m3fn", nx::ScaleType::E4M3}};
+  bool found = false;
+  for (const auto &[name, type] : kScales)
+    if (scale == name) {
+      s.scale = type;
+      found = true;
+    }
+  if (!found)
+    throw py::value_error("unknown scale type '" + scale +
+                          "' (known: none, f32, f16, bf16, f8e8m0fnu, "
+                          "f8e4m3fn)");
+  if (rounding == "nearest_even")
+    s.rounding = nx::Rounding::NearestEven;
+  else if (rounding == "nearest_away")
+    s.rounding = nx::Rounding::NearestAway;
+  else
+    throw py::value_error("rounding is nearest_even or nearest_away, got '" +
+                          rounding + "'");
+  s.symmetric = !asymmetric;
+  s.fullRange = fullRange;
+  s.saturate = saturate;
+  s.tensorScale = tensorScale;
+  if (s.scale != nx::ScaleType::None)
+    s.blockSizes = blocks;
+  return s;
+}
+
 /// A read-only 1-D numpy view of `n` elements at `data`, kept alive by
 /// `owner`.
 template <typename T>
@@ -122,6 +186,26 @@ std::unique_ptr<PyQTensor> quantize(F32Array x, const std::string &format,
   {
     py::gil_scoped_release release;
     status = nx::quantize(data, shape, scheme, result->q, /*strict=*/true);
+  }
+  check(status);
+  return result;
+}
+
+std::unique_ptr<PyQTensor>
+quantizeScheme(F32Array x, const std::string &element,
+               const std::vector<int64_t> &blocks, const std::string &scale,
+               bool asymmetric, bool fullRange, const std::string &rounding,
+               bool saturate, bool tensorScale, bool strict) {
+  nx::Scheme scheme = schemeFrom(element, blocks, scale, asymmetric, fullRange,
+                                 rounding, saturate, tensorScale);
+  auto result = std::make_unique<PyQTensor>();
+  result->format = "scheme";
+  std::vector<int64_t> shape = shapeOf(x);
+  const float *data = x.data();
+  nx::Status status;
+  {
+    py::gil_scoped_release release;
+    status = nx::quantize(data, shape, scheme, result->q, strict);
   }
   check(status);
   return result;
@@ -280,6 +364,10 @@ PYBIND11_MODULE(_lowbit, m) {
   m.def("formats", &nx::formatNames, "The format names quantize accepts.");
   m.def("quantize", &quantize, py::arg("x"), py::arg("format"),
         py::arg("group_size") = 0, py::arg("asymmetric") = false);
+  m.def("quantize_scheme", &quantizeScheme, py::arg("x"), py::arg("element"),
+        py::arg("blocks"), py::arg("scale"), py::arg("asymmetric"),
+        py::arg("full_range"), py::arg("rounding"), py::arg("saturate"),
+        py::arg("tensor_scale"), py::arg("strict"));
   m.def("fake_quant", &fakeQuant, py::arg("x"), py::arg("format"),
         py::arg("group_size") = 0, py::arg("asymmetric") = false);
   m.def("cast", &cast, py::arg("x"), py::arg("element_type"),

@@ -35,6 +35,7 @@ __all__ = [
     "fake_quant",
     "formats",
     "quantize",
+    "quantize_scheme",
 ]
 
 _ELEMENT_BITS = {
@@ -196,6 +197,29 @@ def quantize(array, format, group_size=0, asymmetric=False):
     x = _as_float32(array)
     return QuantizedArray(
         _lowbit.quantize(x, str(format), int(group_size), bool(asymmetric)))
+
+
+def quantize_scheme(array, element, blocks=None, *, scale="f32",
+                    asymmetric=False, full_range=False,
+                    rounding="nearest_even", saturate=True,
+                    tensor_scale=False, strict=True):
+    """Quantizes `array` with a general scheme, the mirror of the IR's
+    ``#lowbit.scheme`` (docs/Spec.md): `element` is ``"i2"``..``"i8"``,
+    ``"ui2"``..``"ui8"``, ``"ternary"`` or a float element type; `blocks`
+    gives every dimension its block size (scales have shape
+    ``shape[i] // blocks[i]``: ``(1, shape[1])`` is per row of a matrix,
+    ``(shape[0], 1)`` per column, ``shape`` per tensor); `scale` is
+    ``"f32"``, ``"f16"``, ``"bf16"``, ``"f8e8m0fnu"`` (MX),
+    ``"f8e4m3fn"`` (NVFP4, with `tensor_scale`) or ``"none"`` (an element
+    cast, `blocks` ignored). `strict` rejects NaN/Inf the scheme cannot
+    hold; without it the total IR semantics apply."""
+    x = _as_float32(array)
+    if blocks is None:
+        blocks = x.shape
+    return QuantizedArray(_lowbit.quantize_scheme(
+        x, str(element), [int(b) for b in blocks], str(scale),
+        bool(asymmetric), bool(full_range), str(rounding), bool(saturate),
+        bool(tensor_scale), bool(strict)))
 
 
 def fake_quant(array, format, group_size=0, asymmetric=False):

@@ -246,3 +246,35 @@ def test_repr():
     q = lowbit.quantize(rand((2, 32)), "mxfp4")
     assert "mxfp4" in repr(q) and "(2, 32)" in repr(q)
     assert os.path.basename(lowbit._lowbit.__file__).startswith("_lowbit")
+
+
+def test_quantize_scheme_matches_named_formats_and_axes():
+    x = np.random.default_rng(5).standard_normal((6, 64)).astype(np.float32)
+    named = lowbit.quantize(x, "int8")
+    general = lowbit.quantize_scheme(x, "i8", blocks=(1, 64))
+    assert np.array_equal(named.codes, general.codes)
+    assert np.array_equal(named.scales, general.scales)
+    # Per column of x is per row of x.T.
+    cols = lowbit.quantize_scheme(x, "i4", blocks=(6, 1))
+    rows = lowbit.quantize_scheme(np.ascontiguousarray(x.T), "i4",
+                                  blocks=(1, 6))
+    assert cols.scales.shape == (1, 64)
+    assert np.array_equal(cols.scales.reshape(-1), rows.scales.reshape(-1))
+    assert np.array_equal(cols.dequantize(), rows.dequantize().T)
+    # Per tensor by default; f16 scales come back as float16.
+    t = lowbit.quantize_scheme(x, "i8", scale="f16")
+    assert t.scales.dtype == np.float16 and t.scales.shape == (1, 1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(element="i9"), "i2..i8"),
+    (dict(element="f5"), "unknown element type"),
+    (dict(element="i8", blocks=(4, 32)), "not a multiple of the block size"),
+    (dict(element="i8", scale="f64"), "unknown scale type"),
+    (dict(element="i8", rounding="down"), "nearest_even or nearest_away"),
+    (dict(element="f4e2m1fn", asymmetric=True), "asymmetric schemes need integer"),
+])
+def test_quantize_scheme_errors(kwargs, message):
+    x = np.ones((6, 64), np.float32)
+    with pytest.raises(ValueError, match=message):
+        lowbit.quantize_scheme(x, **kwargs)

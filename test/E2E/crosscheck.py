@@ -8,7 +8,9 @@
 #
 # For every named format the reference lowering covers (element casts, MX,
 # NVFP4, int8/int4 symmetric and asymmetric, per row and per group,
-# ternary) the module (1) quantizes and dequantizes the input with
+# ternary), and for general schemes (SCHEME_CASES: other and several block
+# axes, per tensor, rounding options, scale types), the module (1)
+# quantizes and dequantizes the input with
 # lowbit.quantize/dequantize and (2) dequantizes a lowbit.constant built from
 # the library's own packed codes, scales and zero points. Both must equal the
 # library's dequantize bitwise: (1) checks the scale and rounding rules,
@@ -80,34 +82,93 @@ CASES = [
 ]
 
 
+# General schemes through lowbit.quantize_scheme: (label, keyword arguments,
+# IR scheme body, IR scale element type, IR scale shape). They cover what
+# the named formats do not: blocks along other and several axes, per
+# tensor, rounding away, no_saturate, full_range, f16/bf16 scales, odd and
+# 2-bit widths.
+SCHEME_CASES = [
+    ("i8 per column", dict(element="i8", blocks=(R, 1)),
+     "i8, per_axis<1>", "f32", (C,)),
+    ("i4 4x32 blocks", dict(element="i4", blocks=(4, 32)),
+     "i4, per_group<[0 : 4, 1 : 32]>", "f32", (R // 4, C // 32)),
+    ("ui4 2x64 asymmetric", dict(element="ui4", blocks=(2, 64), asymmetric=True),
+     "ui4, per_group<[0 : 2, 1 : 64]>, asymmetric", "f32", (R // 2, C // 64)),
+    ("i8 per tensor", dict(element="i8", blocks=(R, C)),
+     "i8, per_tensor", "f32", ()),
+    ("i8 full range", dict(element="i8", blocks=(1, C), full_range=True),
+     "i8, per_axis<0>, full_range", "f32", (R,)),
+    ("i4 ties away", dict(element="i4", blocks=(1, 32), rounding="nearest_away"),
+     "i4, per_group<[1 : 32]>, round = nearest_away", "f32", (R, C // 32)),
+    ("e4m3 per tensor", dict(element="f8e4m3fn", blocks=(R, C)),
+     "f8E4M3FN, per_tensor", "f32", ()),
+    ("e5m2 no_saturate", dict(element="f8e5m2", blocks=(1, C), saturate=False),
+     "f8E5M2, per_axis<0>, no_saturate", "f32", (R,)),
+    ("i8 f16 scales", dict(element="i8", blocks=(1, 32), scale="f16"),
+     "i8, per_group<[1 : 32]>, scale = f16", "f16", (R, C // 32)),
+    ("ui8 bf16 scales", dict(element="ui8", blocks=(1, C), scale="bf16", asymmetric=True),
+     "ui8, per_axis<0>, asymmetric, scale = bf16", "bf16", (R,)),
+    ("i3", dict(element="i3", blocks=(1, 16)),
+     "i3, per_group<[1 : 16]>", "f32", (R, C // 16)),
+    ("ui2 asymmetric", dict(element="ui2", blocks=(1, 32), asymmetric=True),
+     "ui2, per_group<[1 : 32]>, asymmetric", "f32", (R, C // 32)),
+    ("e3m2 per column", dict(element="f6e3m2fn", blocks=(R, 1)),
+     "f6E3M2FN, per_axis<1>", "f32", (C,)),
+    ("ternary 4x16", dict(element="ternary", blocks=(4, 16)),
+     "ternary, per_group<[0 : 4, 1 : 16]>", "f32", (R // 4, C // 16)),
+]
+
+
+def dense_bits16(arr):
+    return "dense<%s>" % g.dense_nd(np.asarray(arr).view(np.uint16),
+                                    lambda v: "0x%04X" % int(v))
+
+
 def ir_scale_shape(scheme, lib_shape):
     # per_axis scales are rank 1 in the IR; the library keeps the rank.
     return (lib_shape[0],) if "per_axis" in scheme else tuple(lib_shape)
+
+
+def all_cases():
+    """(label, library result, IR scheme, IR scale element, IR scale shape)
+    for every case, on the same input."""
+    x = inputs(7)
+    for fmt, gs, asym, scheme, scale_elem in CASES:
+        q = lowbit.quantize(x, fmt, group_size=gs, asymmetric=asym)
+        shape = None
+        if scale_elem is not None:
+            shape = ir_scale_shape(scheme, np.shape(q.scales))
+        yield ("%s group %d%s" % (fmt, gs, " asymmetric" if asym else ""),
+               q, scheme, scale_elem, shape)
+    for label, kwargs, scheme, scale_elem, shape in SCHEME_CASES:
+        yield (label, lowbit.quantize_scheme(x, **kwargs), scheme, scale_elem,
+               shape)
 
 
 def emit(path):
     x = inputs(7)
     xt = g.ttype(x.shape, "f32")
     body, dumps = [], []
-    for i, (fmt, gs, asym, scheme, scale_elem) in enumerate(CASES):
-        q = lowbit.quantize(x, fmt, group_size=gs, asymmetric=asym)
+    for i, case in enumerate(all_cases()):
+        label, q, scheme, scale_elem, scale_shape = case
         qt = g.qtype(x.shape, scheme)
-        body.append("  // %s group %d%s" % (fmt, gs, " asymmetric" if asym else ""))
+        body.append("  // %s" % label)
         body.append("  %%x%d = arith.constant %s : %s" % (i, g.dense_f32(x), xt))
         body.append("  %%q%d = lowbit.quantize %%x%d : %s -> %s" % (i, i, xt, qt))
         body.append("  %%y%d = lowbit.dequantize %%q%d : %s -> %s" % (i, i, qt, xt))
         codes = np.asarray(q.codes, np.uint8).reshape(R, -1)
         parts = ["codes(%s : %s)" % (g.dense_int(codes, 8), g.ttype(codes.shape, "i8"))]
         if scale_elem is not None:
-            sc = np.asarray(q.scales)
-            shape = ir_scale_shape(scheme, sc.shape)
-            sc = sc.reshape(shape)
+            sc = np.asarray(q.scales).reshape(scale_shape)
             if scale_elem == "f32":
-                parts.append("scales(%s : %s)" % (g.dense_f32(sc), g.ttype(shape, "f32")))
+                dense = g.dense_f32(sc)
+            elif scale_elem in ("f16", "bf16"):
+                dense = dense_bits16(sc)
             else:
-                parts.append("scales(%s : %s)" % (g.dense_hex8(sc), g.ttype(shape, scale_elem)))
+                dense = g.dense_hex8(sc)
+            parts.append("scales(%s : %s)" % (dense, g.ttype(scale_shape, scale_elem)))
         if q.zero_points is not None:
-            z = np.asarray(q.zero_points).reshape(ir_scale_shape(scheme, np.shape(q.zero_points)))
+            z = np.asarray(q.zero_points).reshape(scale_shape)
             parts.append("zero_points(%s : %s)" % (g.dense_int(z, 32), g.ttype(z.shape, "i32")))
         if q.tensor_scale is not None:
             parts.append("tensor_scale(dense<%s> : tensor<f32>)" % g.hex32(q.tensor_scale))
@@ -140,11 +201,12 @@ def check(out_path):
     text = open(out_path).read()
     arrays = [np.array([int(v) for v in m.split(",")], np.int64).astype(np.int32)
               for m in re.findall(r"data =\s*\n\[([^\]]*)\]", text)]
-    if len(arrays) != 2 * len(CASES):
-        print("expected %d printed arrays, found %d" % (2 * len(CASES), len(arrays)))
+    labels = [c[0] for c in all_cases()]
+    if len(arrays) != 2 * len(labels):
+        print("expected %d printed arrays, found %d" % (2 * len(labels), len(arrays)))
         return 1
     bad = 0
-    for i, case in enumerate(CASES):
+    for i, label in enumerate(labels):
         want = expected[i].reshape(-1)
         wbits = want.view(np.int32)
         for k, what in enumerate(("quantize -> dequantize", "library bytes -> dequantize")):
@@ -156,11 +218,11 @@ def check(out_path):
                 r, c = divmod(j, C)
                 print("MISMATCH %s (%s): %d of %d differ; first [%d, %d]: "
                       "lowering %r (0x%08x), library %r (0x%08x)"
-                      % (case[:3], what, int((~same).sum()), same.size, r, c,
+                      % (label, what, int((~same).sum()), same.size, r, c,
                          float(gotf[j]), int(got[j]) & 0xFFFFFFFF, float(want[j]),
                          int(wbits[j]) & 0xFFFFFFFF))
                 bad += 1
-    print("%d formats x 2 checks, %d mismatching" % (len(CASES), bad))
+    print("%d schemes x 2 checks, %d mismatching" % (len(labels), bad))
     return 1 if bad else 0
 
 
