@@ -27,6 +27,7 @@
 LOWBIT_GGML_REF(q4_0)
 LOWBIT_GGML_REF(q4_1)
 LOWBIT_GGML_REF(q5_0)
+LOWBIT_GGML_REF(q5_1)
 LOWBIT_GGML_REF(q8_0)
 LOWBIT_GGML_REF(q4_K)
 LOWBIT_GGML_REF(q6_K)
@@ -40,6 +41,7 @@ static const GgmlRefType types[] = {
     LOWBIT_GGML_ENTRY(q4_0, q4_0, QK4_0),
     LOWBIT_GGML_ENTRY(q4_1, q4_1, QK4_1),
     LOWBIT_GGML_ENTRY(q5_0, q5_0, QK5_0),
+    LOWBIT_GGML_ENTRY(q5_1, q5_1, QK5_1),
     LOWBIT_GGML_ENTRY(q8_0, q8_0, QK8_0),
     LOWBIT_GGML_ENTRY(q4_k, q4_K, QK_K),
     LOWBIT_GGML_ENTRY(q6_k, q6_K, QK_K),
@@ -80,6 +82,7 @@ static const struct {
     {GGML_TYPE_Q4_0, "q4_0", QK4_0, sizeof(block_q4_0)},
     {GGML_TYPE_Q4_1, "q4_1", QK4_1, sizeof(block_q4_1)},
     {GGML_TYPE_Q5_0, "q5_0", QK5_0, sizeof(block_q5_0)},
+    {GGML_TYPE_Q5_1, "q5_1", QK5_1, sizeof(block_q5_1)},
     {GGML_TYPE_Q8_0, "q8_0", QK8_0, sizeof(block_q8_0)},
     {GGML_TYPE_Q4_K, "q4_K", QK_K, sizeof(block_q4_K)},
     {GGML_TYPE_Q6_K, "q6_K", QK_K, sizeof(block_q6_K)},

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/LowbitDialect.h"
+#include "lowbit/Numerics/Numerics.h"
 
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/StringSet.h"
@@ -36,49 +37,30 @@ void LowbitDialect::registerAttributesAndTypes() {
 // GGUF block geometry
 //===----------------------------------------------------------------------===//
 
+// The geometry is the numerics library's (one table); the two enums share
+// their values.
+static ::lowbit::numerics::GGUFKind toNumerics(GGUFKind kind) {
+  static_assert(int(GGUFKind::Q4_0) == int(::lowbit::numerics::GGUFKind::Q4_0) &&
+                    int(GGUFKind::Q5_1) ==
+                        int(::lowbit::numerics::GGUFKind::Q5_1) &&
+                    int(GGUFKind::Q4_K) ==
+                        int(::lowbit::numerics::GGUFKind::Q4_K) &&
+                    int(GGUFKind::MXFP4) ==
+                        int(::lowbit::numerics::GGUFKind::MXFP4),
+                "lowbit::GGUFKind and numerics::GGUFKind must agree");
+  return ::lowbit::numerics::GGUFKind(int(kind));
+}
+
 int64_t mlir::lowbit::getGGUFBlockElements(GGUFKind kind) {
-  switch (kind) {
-  case GGUFKind::Q2_K:
-  case GGUFKind::Q3_K:
-  case GGUFKind::Q4_K:
-  case GGUFKind::Q5_K:
-  case GGUFKind::Q6_K:
-    return 256;
-  case GGUFKind::None:
+  if (kind == GGUFKind::None)
     return 1;
-  default:
-    return 32;
-  }
+  return ::lowbit::numerics::ggufBlockSize(toNumerics(kind));
 }
 
 int64_t mlir::lowbit::getGGUFBlockBytes(GGUFKind kind) {
-  switch (kind) {
-  case GGUFKind::None:
+  if (kind == GGUFKind::None)
     return 1;
-  case GGUFKind::Q4_0:
-    return 18;
-  case GGUFKind::Q4_1:
-    return 20;
-  case GGUFKind::Q5_0:
-    return 22;
-  case GGUFKind::Q5_1:
-    return 24;
-  case GGUFKind::Q8_0:
-    return 34;
-  case GGUFKind::Q2_K:
-    return 84;
-  case GGUFKind::Q3_K:
-    return 110;
-  case GGUFKind::Q4_K:
-    return 144;
-  case GGUFKind::Q5_K:
-    return 176;
-  case GGUFKind::Q6_K:
-    return 210;
-  case GGUFKind::MXFP4:
-    return 17;
-  }
-  return 1;
+  return ::lowbit::numerics::ggufBlockBytes(toNumerics(kind));
 }
 
 //===----------------------------------------------------------------------===//

@@ -117,6 +117,33 @@ void quantizeQ5_0(const float *x, uint8_t *y) {
     y[2 + b] = uint8_t(qh >> (8 * b));
 }
 
+void quantizeQ5_1(const float *x, uint8_t *y) {
+  float min = 3.402823466e+38f, max = -3.402823466e+38f;
+  for (int j = 0; j < kQK; ++j) {
+    if (x[j] < min)
+      min = x[j];
+    if (x[j] > max)
+      max = x[j];
+  }
+  const float d = (max - min) / ((1 << 5) - 1);
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  storeHalf(y, d);
+  storeHalf(y + 2, min);
+  uint32_t qh = 0;
+  for (int j = 0; j < kQK / 2; ++j) {
+    const float x0 = (x[j] - min) * id;
+    const float x1 = (x[kQK / 2 + j] - min) * id;
+    // No clamp to 31 (as in llama.cpp): (x - min) * id + 0.5 stays below 32.
+    const uint8_t q0 = uint8_t(x0 + 0.5f);
+    const uint8_t q1 = uint8_t(x1 + 0.5f);
+    y[8 + j] = uint8_t((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+    qh |= uint32_t((q0 & 0x10u) >> 4) << j;
+    qh |= uint32_t((q1 & 0x10u) >> 4) << (j + kQK / 2);
+  }
+  for (int b = 0; b < 4; ++b)
+    y[4 + b] = uint8_t(qh >> (8 * b));
+}
+
 void quantizeQ8_0(const float *x, uint8_t *y) {
   float amax = 0.0f;
   for (int j = 0; j < kQK; ++j) {
@@ -458,6 +485,20 @@ void dequantizeBlock(GGUFKind kind, const uint8_t *b, float *y) {
     }
     return;
   }
+  case GGUFKind::Q5_1: {
+    const float d = loadHalf(b), m = loadHalf(b + 2);
+    uint32_t qh = uint32_t(b[4]) | (uint32_t(b[5]) << 8) |
+                  (uint32_t(b[6]) << 16) | (uint32_t(b[7]) << 24);
+    for (int j = 0; j < kQK / 2; ++j) {
+      const uint8_t h0 = uint8_t(((qh >> (j + 0)) << 4) & 0x10);
+      const uint8_t h1 = uint8_t((qh >> (j + 12)) & 0x10);
+      const int x0 = (b[8 + j] & 0x0F) | h0;
+      const int x1 = (b[8 + j] >> 4) | h1;
+      y[j] = float(x0) * d + m;
+      y[j + kQK / 2] = float(x1) * d + m;
+    }
+    return;
+  }
   case GGUFKind::Q8_0: {
     const float d = loadHalf(b);
     for (int j = 0; j < kQK; ++j)
@@ -518,54 +559,45 @@ void dequantizeBlock(GGUFKind kind, const uint8_t *b, float *y) {
     }
     return;
   }
+  default: // not ggufSupported(): verifyScheme rejects these
+    return;
   }
 }
 
 } // namespace
 
-int64_t ggufBlockSize(GGUFKind kind) {
-  return kind == GGUFKind::Q4_K || kind == GGUFKind::Q6_K ? kQKK : kQK;
+namespace {
+struct GGUFInfo {
+  GGUFKind kind;
+  const char *name;
+  int64_t elems, bytes; // sizeof(block_*) in ggml-common.h
+  bool supported;
+};
+constexpr GGUFInfo kGGUF[] = {
+    {GGUFKind::Q4_0, "q4_0", 32, 18, true},
+    {GGUFKind::Q4_1, "q4_1", 32, 20, true},
+    {GGUFKind::Q5_0, "q5_0", 32, 22, true},
+    {GGUFKind::Q5_1, "q5_1", 32, 24, true},
+    {GGUFKind::Q8_0, "q8_0", 32, 34, true},
+    {GGUFKind::Q2_K, "q2_k", 256, 84, false},
+    {GGUFKind::Q3_K, "q3_k", 256, 110, false},
+    {GGUFKind::Q4_K, "q4_k", 256, 144, true},
+    {GGUFKind::Q5_K, "q5_k", 256, 176, false},
+    {GGUFKind::Q6_K, "q6_k", 256, 210, true},
+    {GGUFKind::MXFP4, "gguf_mxfp4", 32, 17, true},
+};
+const GGUFInfo &info(GGUFKind kind) {
+  for (const GGUFInfo &i : kGGUF)
+    if (i.kind == kind)
+      return i;
+  return kGGUF[0]; // unreachable for valid enumerators
 }
+} // namespace
 
-int64_t ggufBlockBytes(GGUFKind kind) {
-  switch (kind) {
-  case GGUFKind::Q4_0:
-    return 18;
-  case GGUFKind::Q4_1:
-    return 20;
-  case GGUFKind::Q5_0:
-    return 22;
-  case GGUFKind::Q8_0:
-    return 34;
-  case GGUFKind::Q4_K:
-    return 144;
-  case GGUFKind::Q6_K:
-    return 210;
-  case GGUFKind::MXFP4:
-    return 17;
-  }
-  return 0;
-}
-
-const char *ggufName(GGUFKind kind) {
-  switch (kind) {
-  case GGUFKind::Q4_0:
-    return "q4_0";
-  case GGUFKind::Q4_1:
-    return "q4_1";
-  case GGUFKind::Q5_0:
-    return "q5_0";
-  case GGUFKind::Q8_0:
-    return "q8_0";
-  case GGUFKind::Q4_K:
-    return "q4_k";
-  case GGUFKind::Q6_K:
-    return "q6_k";
-  case GGUFKind::MXFP4:
-    return "gguf_mxfp4";
-  }
-  return "?";
-}
+int64_t ggufBlockSize(GGUFKind kind) { return info(kind).elems; }
+int64_t ggufBlockBytes(GGUFKind kind) { return info(kind).bytes; }
+const char *ggufName(GGUFKind kind) { return info(kind).name; }
+bool ggufSupported(GGUFKind kind) { return info(kind).supported; }
 
 void ggufQuantizeRow(GGUFKind kind, const float *x, uint8_t *out, int64_t n) {
   const int64_t bs = ggufBlockSize(kind), bb = ggufBlockBytes(kind);
@@ -580,6 +612,9 @@ void ggufQuantizeRow(GGUFKind kind, const float *x, uint8_t *out, int64_t n) {
     case GGUFKind::Q5_0:
       quantizeQ5_0(x, out);
       break;
+    case GGUFKind::Q5_1:
+      quantizeQ5_1(x, out);
+      break;
     case GGUFKind::Q8_0:
       quantizeQ8_0(x, out);
       break;
@@ -592,6 +627,8 @@ void ggufQuantizeRow(GGUFKind kind, const float *x, uint8_t *out, int64_t n) {
     case GGUFKind::MXFP4:
       quantizeMXFP4(x, out);
       break;
+    default: // not ggufSupported(): verifyScheme rejects these
+      return;
     }
   }
 }

@@ -319,6 +319,10 @@ Status verifyScheme(const Scheme &s, const std::vector<int64_t> &shape) {
       return Status::error("ternary is symmetric with f32 scales");
     break;
   case ElementKind::GGUF:
+    if (!ggufSupported(s.gguf))
+      return Status::error(std::string("GGUF ") + ggufName(s.gguf) +
+                           " is not implemented (supported: q4_0 q4_1 q5_0 "
+                           "q5_1 q8_0 q4_k q6_k gguf_mxfp4)");
     if (shape.empty())
       return Status::error("GGUF formats need an array of rank >= 1");
     if (shape.back() % ggufBlockSize(s.gguf))
@@ -669,6 +673,7 @@ const NamedFormat kFormats[] = {
     {"q4_0", "GGUF Q4_0 (llama.cpp block_q4_0, 32 per block)"},
     {"q4_1", "GGUF Q4_1 (block_q4_1, 32 per block)"},
     {"q5_0", "GGUF Q5_0 (block_q5_0, 32 per block)"},
+    {"q5_1", "GGUF Q5_1 (block_q5_1, 32 per block)"},
     {"q8_0", "GGUF Q8_0 (block_q8_0, 32 per block)"},
     {"q4_k", "GGUF Q4_K (block_q4_K, 256 per block)"},
     {"q6_k", "GGUF Q6_K (block_q6_K, 256 per block)"},
@@ -786,16 +791,11 @@ Status schemeForFormat(const std::string &name,
     lastAxisBlocks(g);
   } else {
     s.kind = ElementKind::GGUF;
-    static const struct {
-      const char *name;
-      GGUFKind kind;
-    } kGGUF[] = {{"q4_0", GGUFKind::Q4_0},       {"q4_1", GGUFKind::Q4_1},
-                 {"q5_0", GGUFKind::Q5_0},       {"q8_0", GGUFKind::Q8_0},
-                 {"q4_k", GGUFKind::Q4_K},       {"q6_k", GGUFKind::Q6_K},
-                 {"gguf_mxfp4", GGUFKind::MXFP4}};
-    for (const auto &g : kGGUF)
-      if (name == g.name)
-        s.gguf = g.kind;
+    for (GGUFKind k : {GGUFKind::Q4_0, GGUFKind::Q4_1, GGUFKind::Q5_0,
+                       GGUFKind::Q5_1, GGUFKind::Q8_0, GGUFKind::Q4_K,
+                       GGUFKind::Q6_K, GGUFKind::MXFP4})
+      if (name == ggufName(k))
+        s.gguf = k;
     s.scale = ScaleType::None;
     Status st = blockCheck(ggufBlockSize(s.gguf));
     if (!st.ok())

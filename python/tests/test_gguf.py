@@ -15,13 +15,14 @@ GGUF = {
     "q4_0": T.Q4_0,
     "q4_1": T.Q4_1,
     "q5_0": T.Q5_0,
+    "q5_1": T.Q5_1,
     "q8_0": T.Q8_0,
     "q4_k": T.Q4_K,
     "q6_k": T.Q6_K,
     "gguf_mxfp4": T.MXFP4,
 }
 # gguf-py 0.19.0 has numpy quantizers for these (none for the K-quants).
-WITH_QUANTIZER = ["q4_0", "q4_1", "q5_0", "q8_0", "gguf_mxfp4"]
+WITH_QUANTIZER = ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "gguf_mxfp4"]
 
 
 def tie_rows(fmt):
@@ -36,8 +37,10 @@ def tie_rows(fmt):
         m = 8.0 if fmt == "q4_0" else 16.0
         blocks = [np.concatenate([[-m], np.resize(np.arange(-m, m) + 0.5, 31)]),
                   np.concatenate([[m], np.resize(np.arange(-m, m) + 0.5, 31)])]
-    elif fmt == "q4_1":     # min 0, max 15: d = 1
-        blocks = [np.concatenate([[0.0, 15.0], np.resize(np.arange(15) + 0.5, 30)])]
+    elif fmt in ("q4_1", "q5_1"):  # min 0, max 15 (31): d = 1
+        top = 15.0 if fmt == "q4_1" else 31.0
+        blocks = [np.concatenate([[0.0, top],
+                                  np.resize(np.arange(int(top)) + 0.5, 30)])]
     elif fmt == "gguf_mxfp4":  # amax 6 -> e = 2 - 2 + 127, d = 1
         mids = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0]
         vals = np.resize(mids + [-m for m in mids], 31)

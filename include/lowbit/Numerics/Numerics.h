@@ -98,7 +98,22 @@ int exactIlogb(float x);
 
 enum class ElementKind { Int, MiniFloat, Ternary, GGUF };
 enum class ScaleType { None, F32, F16, BF16, E8M0, E4M3 };
-enum class GGUFKind { Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K, MXFP4 };
+/// GGUF block formats, numbered as the dialect's GGUFKind enum (which
+/// converts by value). Quantize/dequantize cover ggufSupported() kinds; the
+/// others have their geometry only.
+enum class GGUFKind {
+  Q4_0 = 1,
+  Q4_1 = 2,
+  Q5_0 = 3,
+  Q5_1 = 4,
+  Q8_0 = 5,
+  Q2_K = 6,
+  Q3_K = 7,
+  Q4_K = 8,
+  Q5_K = 9,
+  Q6_K = 10,
+  MXFP4 = 11,
+};
 
 /// A plain-C++ mirror of `#lowbit.scheme` (docs/Spec.md sections 1-5).
 struct Scheme {
@@ -172,10 +187,14 @@ Status fakeQuant(const float *x, const std::vector<int64_t> &shape,
 // GGUF blocks (llama.cpp ggml-quants.c reference quantizers)
 //===----------------------------------------------------------------------===//
 
-/// Elements per block (32 or 256) and bytes per block struct.
+/// Elements per block (32 or 256) and bytes per block struct
+/// (ggml-common.h), for every kind.
 int64_t ggufBlockSize(GGUFKind kind);
 int64_t ggufBlockBytes(GGUFKind kind);
+/// lowbit-quantize's name ("q4_k", "gguf_mxfp4").
 const char *ggufName(GGUFKind kind);
+/// Whether quantize/dequantize implement `kind`.
+bool ggufSupported(GGUFKind kind);
 /// One row of `n` values (a multiple of the block size) to block structs.
 void ggufQuantizeRow(GGUFKind kind, const float *x, uint8_t *out, int64_t n);
 void ggufDequantizeRow(GGUFKind kind, const uint8_t *in, float *out, int64_t n);

@@ -81,6 +81,9 @@ def ties(rng):
         # q4_1: min = 0, max = 15 * s gives d = s; values k + 0.5.
         blocks.append([0.0, 15 * s] + [((j % 15) + 0.5) * s
                                        for j in range(30)])
+        # q5_1: min = 0, max = 31 * s gives d = s; values k + 0.5.
+        blocks.append([0.0, 31 * s] + [((j % 31) + 0.5) * s
+                                       for j in range(30)])
         # MXFP4: amax = 6 * s (e = floor(log2 6) - 2 + bias, d = s / 2 of
         # kvalues = E2M1 grid * s); values halfway between E2M1 grid points.
         mids = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0]
