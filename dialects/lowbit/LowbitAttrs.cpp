@@ -40,14 +40,12 @@ void LowbitDialect::registerAttributesAndTypes() {
 // The geometry is the numerics library's (one table); the two enums share
 // their values.
 static ::lowbit::numerics::GGUFKind toNumerics(GGUFKind kind) {
-  static_assert(int(GGUFKind::Q4_0) == int(::lowbit::numerics::GGUFKind::Q4_0) &&
-                    int(GGUFKind::Q5_1) ==
-                        int(::lowbit::numerics::GGUFKind::Q5_1) &&
-                    int(GGUFKind::Q4_K) ==
-                        int(::lowbit::numerics::GGUFKind::Q4_K) &&
-                    int(GGUFKind::MXFP4) ==
-                        int(::lowbit::numerics::GGUFKind::MXFP4),
-                "lowbit::GGUFKind and numerics::GGUFKind must agree");
+  static_assert(
+      int(GGUFKind::Q4_0) == int(::lowbit::numerics::GGUFKind::Q4_0) &&
+          int(GGUFKind::Q5_1) == int(::lowbit::numerics::GGUFKind::Q5_1) &&
+          int(GGUFKind::Q4_K) == int(::lowbit::numerics::GGUFKind::Q4_K) &&
+          int(GGUFKind::MXFP4) == int(::lowbit::numerics::GGUFKind::MXFP4),
+      "lowbit::GGUFKind and numerics::GGUFKind must agree");
   return ::lowbit::numerics::GGUFKind(int(kind));
 }
 
@@ -84,6 +82,14 @@ bool SchemeAttr::isInteger() const {
 
 bool SchemeAttr::isFloat() const {
   return !isGGUF() && isElementFloat(getStorageType());
+}
+
+SchemeAttr SchemeAttr::withExpressedType(Type expressed) const {
+  return SchemeAttr::get(getContext(), getStorageType(), expressed,
+                         getGranularity(), getAxis(), getGroupAxes(),
+                         getGroupSizes(), getSymmetric(), getFullRange(),
+                         getTernary(), getScaleType(), getTensorScale(),
+                         getRounding(), getSaturate(), getGguf());
 }
 
 int64_t SchemeAttr::getQMin() const {

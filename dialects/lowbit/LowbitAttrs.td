@@ -57,6 +57,8 @@ def Lowbit_SchemeAttr : AttrDef<Lowbit_Dialect, "Scheme"> {
     bool isFloat() const;
     bool isGGUF() const { return getGguf() != GGUFKind::None; }
     bool hasScales() const { return getGranularity() != Granularity::None; }
+    /// The same scheme with another expressed type.
+    SchemeAttr withExpressedType(::mlir::Type expressed) const;
     bool hasZeroPoints() const { return !getSymmetric(); }
     /// Smallest and largest integer code (integer storage only).
     int64_t getQMin() const;

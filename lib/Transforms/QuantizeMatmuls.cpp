@@ -87,14 +87,8 @@ struct LowbitQuantizeMatmulsPass
                                               outAxis, t.getRank(), emitError);
     if (!scheme)
       return failure();
-    if (scheme.getExpressedType() != t.getElementType()) {
-      scheme = SchemeAttr::get(
-          op->getContext(), scheme.getStorageType(), t.getElementType(),
-          scheme.getGranularity(), scheme.getAxis(), scheme.getGroupAxes(),
-          scheme.getGroupSizes(), scheme.getSymmetric(), scheme.getFullRange(),
-          scheme.getTernary(), scheme.getScaleType(), scheme.getTensorScale(),
-          scheme.getRounding(), scheme.getSaturate(), scheme.getGguf());
-    }
+    if (scheme.getExpressedType() != t.getElementType())
+      scheme = scheme.withExpressedType(t.getElementType());
     auto qt = QTensorType::getChecked(emitError, op->getContext(), t.getShape(),
                                       scheme);
     if (!qt)

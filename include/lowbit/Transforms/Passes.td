@@ -35,4 +35,76 @@ def LowbitQuantizeMatmuls : Pass<"lowbit-quantize-matmuls", "func::FuncOp"> {
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
+  let summary = "Quantize constant weights of contractions into lowbit.constant";
+  let description = [{
+    For every contraction site (`linalg.matmul`, its transposed-B form,
+    `linalg.batch_matmul`) whose right operand is a float constant (dense or
+    `dense_resource`), quantizes the weight with the numerics library
+    (docs/Numerics.md) and replaces the operand with `lowbit.dequantize` of a
+    `lowbit.constant` holding the packed codes and scales (as
+    `dense_resource` blobs beyond 1 KiB). `lowbit-fuse-dequant-matmul` then
+    turns the pair into `lowbit.qmatmul`.
+
+    A site is named by its location (`loc("layers.0.q_proj")`), or
+    `<function>.matmul<i>` in walk order. `policy` overrides `scheme` per
+    site: `;`-separated `glob=scheme-body` or `glob=keep` entries, first
+    match wins. Scheme bodies may name the weight's axes `in` (the
+    contracted one), `out` and `last`. A weight shared by several sites is
+    quantized once per scheme. Non-finite weights, schemes whose blocks do
+    not divide the weight and unknown methods are errors on the op.
+
+    Before:
+    ```mlir
+    %w = arith.constant dense<...> : tensor<64x32xf32>
+    %y = linalg.matmul ins(%x, %w : tensor<8x64xf32>, tensor<64x32xf32>)
+                       outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+    ```
+    After (`scheme="i4, per_group<[in : 32]>"`):
+    ```mlir
+    %q = lowbit.constant codes(dense<...> : tensor<64x16xi8>)
+         scales(dense<...> : tensor<2x32xf32>)
+         : !lowbit.qtensor<64x32xi4, per_group<[0 : 32]>>
+    %w = lowbit.dequantize %q : !lowbit.qtensor<64x32xi4, per_group<[0 : 32]>>
+         -> tensor<64x32xf32>
+    %y = linalg.matmul ins(%x, %w : ...) outs(%z : ...) -> tensor<8x32xf32>
+    ```
+  }];
+  let options = [
+    Option<"method", "method", "std::string", "\"rtn\"",
+           "Weight quantization algorithm: rtn (round to nearest)">,
+    Option<"scheme", "scheme", "std::string", "\"i8, per_axis<out>\"",
+           "Scheme body for weights (axis names in/out/last allowed)">,
+    Option<"policy", "policy", "std::string", "\"\"",
+           "Per-site overrides: glob=scheme-body|keep, ';'-separated">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitFuseDequantMatmul : Pass<"lowbit-fuse-dequant-matmul", "func::FuncOp"> {
+  let summary = "Fuse lowbit.dequantize into contractions as lowbit.qmatmul";
+  let description = [{
+    Rewrites `linalg.matmul` (plain or transposed-B) and
+    `linalg.batch_matmul` whose accumulator is a zero fill and whose
+    operands come from `lowbit.dequantize` (either or both) into
+    `lowbit.qmatmul` on the quantized values, so that code generation sees
+    the quantized operands. Dequantize ops left without users are erased.
+
+    Before:
+    ```mlir
+    %w = lowbit.dequantize %q : !lowbit.qtensor<32x64xi4, per_group<[1 : 32]>>
+         -> tensor<32x64xf32>
+    %y = linalg.matmul indexing_maps = [...transposed B...]
+         ins(%x, %w : tensor<8x64xf32>, tensor<32x64xf32>)
+         outs(%zero : tensor<8x32xf32>) -> tensor<8x32xf32>
+    ```
+    After:
+    ```mlir
+    %y = lowbit.qmatmul %x, %q {transpose_b} : tensor<8x64xf32>,
+         !lowbit.qtensor<32x64xi4, per_group<[1 : 32]>> -> tensor<8x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
 #endif // LOWBIT_TRANSFORMS_PASSES_TD

@@ -1,0 +1,44 @@
+//===- NumericsBridge.h - lowbit IR <-> numerics library --------*- C++ -*-===//
+//
+// What passes need to hand weights to the numerics library (plain C++,
+// include/lowbit/Numerics) and to put its results back into IR: the
+// library's view of a `!lowbit.qtensor` type, the float values of a
+// constant, and a `lowbit.constant` built from a numerics::QTensor.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_TRANSFORMS_NUMERICSBRIDGE_H
+#define LOWBIT_TRANSFORMS_NUMERICSBRIDGE_H
+
+#include "lowbit/LowbitDialect.h"
+#include "lowbit/Numerics/Numerics.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributeInterfaces.h"
+
+#include <vector>
+
+namespace mlir::lowbit {
+
+/// The numerics::Scheme of `type` (its shape fixes the block sizes).
+FailureOr<::lowbit::numerics::Scheme>
+toNumericsScheme(QTensorType type,
+                 function_ref<InFlightDiagnostic()> emitError);
+
+/// The values of a float elements attribute (f32, f16 or bf16; dense or
+/// dense_resource), row-major, as f32.
+FailureOr<std::vector<float>>
+readFloatElements(ElementsAttr attr,
+                  function_ref<InFlightDiagnostic()> emitError);
+
+/// A `lowbit.constant` of type `type` holding the parts of `q` (which must
+/// have been quantized with toNumericsScheme(type)). Parts larger than
+/// `inlineLimit` bytes become dense_resource blobs named `name`,
+/// `name`_scales, ...; smaller ones stay inline.
+ConstantOp createQuantizedConstant(OpBuilder &b, Location loc, QTensorType type,
+                                   const ::lowbit::numerics::QTensor &q,
+                                   StringRef name, size_t inlineLimit = 1024);
+
+} // namespace mlir::lowbit
+
+#endif // LOWBIT_TRANSFORMS_NUMERICSBRIDGE_H

@@ -1,0 +1,85 @@
+//===- Contractions.h - contraction sites for the weight passes -*- C++ -*-===//
+//
+// Private to lib/Transforms: recognising the contractions the passes
+// rewrite (linalg.matmul, its transposed-B form, linalg.batch_matmul, on
+// tensors, accumulating into a zero fill) and naming them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
+#define LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Matchers.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::lowbit {
+
+struct Contraction {
+  linalg::LinalgOp op;
+  Value lhs, rhs;
+  bool transposeB = false;
+  int64_t rank = 2;
+  /// The weight (rhs) axes: contracted and output-channel.
+  int64_t inAxis() const { return transposeB ? rank - 1 : rank - 2; }
+  int64_t outAxis() const { return transposeB ? rank - 2 : rank - 1; }
+};
+
+/// `op` as a contraction the weight passes handle: a plain product
+/// (accumulator = fill with 0) in one of the supported forms.
+inline std::optional<Contraction> matchContraction(Operation *op) {
+  Contraction c;
+  if (isa<linalg::MatmulOp>(op)) {
+    auto mm = cast<linalg::MatmulOp>(op);
+    if (mm.hasUserDefinedMaps() && !isa<linalg::MatmulTransposeBOp>(op))
+      return std::nullopt;
+    c.transposeB = mm.hasUserDefinedMaps();
+    c.rank = 2;
+  } else if (isa<linalg::BatchMatmulOp>(op)) {
+    auto bmm = cast<linalg::BatchMatmulOp>(op);
+    if (bmm.hasUserDefinedMaps() && !isa<linalg::BatchMatmulTransposeBOp>(op))
+      return std::nullopt;
+    c.transposeB = bmm.hasUserDefinedMaps();
+    c.rank = 3;
+  } else {
+    return std::nullopt;
+  }
+  c.op = cast<linalg::LinalgOp>(op);
+  if (!c.op.hasPureTensorSemantics() || c.op.getNumDpsInputs() != 2)
+    return std::nullopt;
+  c.lhs = c.op.getDpsInputs()[0];
+  c.rhs = c.op.getDpsInputs()[1];
+  // Accumulating into a non-zero init is not a plain product.
+  auto fill = c.op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+  if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+    return std::nullopt;
+  return c;
+}
+
+/// The site's name: its NameLoc (also inside a FusedLoc or CallSiteLoc),
+/// else `fallback`.
+inline std::string siteName(Operation *op, StringRef fallback) {
+  Location loc = op->getLoc();
+  for (int depth = 0; depth < 8; ++depth) {
+    if (auto name = dyn_cast<NameLoc>(loc))
+      return name.getName().str();
+    if (auto fused = dyn_cast<FusedLoc>(loc)) {
+      for (Location l : fused.getLocations())
+        if (auto name = dyn_cast<NameLoc>(l))
+          return name.getName().str();
+      return fallback.str();
+    }
+    if (auto call = dyn_cast<CallSiteLoc>(loc)) {
+      loc = call.getCallee();
+      continue;
+    }
+    break;
+  }
+  return fallback.str();
+}
+
+} // namespace mlir::lowbit
+
+#endif // LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H

@@ -1,0 +1,185 @@
+//===- NumericsBridge.cpp - lowbit IR <-> numerics library ----------------===//
+
+#include "lowbit/Transforms/NumericsBridge.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::lowbit;
+namespace nx = ::lowbit::numerics;
+
+FailureOr<nx::Scheme>
+mlir::lowbit::toNumericsScheme(QTensorType type,
+                               function_ref<InFlightDiagnostic()> emitError) {
+  SchemeAttr s = type.getScheme();
+  nx::Scheme out;
+  Type storage = s.getStorageType();
+  if (s.isGGUF()) {
+    out.kind = nx::ElementKind::GGUF;
+    out.gguf = nx::GGUFKind(int(s.getGguf())); // same values (static_assert
+                                               // in LowbitAttrs.cpp)
+    out.scale = nx::ScaleType::None;
+    if (!nx::ggufSupported(out.gguf)) {
+      emitError() << "GGUF " << stringifyGGUFKind(s.getGguf())
+                  << " has no quantizer in the numerics library yet";
+      return failure();
+    }
+    return out;
+  }
+  if (s.getTernary()) {
+    out.kind = nx::ElementKind::Ternary;
+    out.bits = 2;
+  } else if (auto it = dyn_cast<IntegerType>(storage)) {
+    out.kind = nx::ElementKind::Int;
+    out.bits = it.getWidth();
+    out.isSigned = !it.isUnsigned();
+  } else {
+    out.kind = nx::ElementKind::MiniFloat;
+    if (isa<Float8E4M3FNType>(storage))
+      out.minifloat = nx::ElementType::F8E4M3FN;
+    else if (isa<Float8E5M2Type>(storage))
+      out.minifloat = nx::ElementType::F8E5M2;
+    else if (isa<Float6E2M3FNType>(storage))
+      out.minifloat = nx::ElementType::F6E2M3FN;
+    else if (isa<Float6E3M2FNType>(storage))
+      out.minifloat = nx::ElementType::F6E3M2FN;
+    else if (isa<Float4E2M1FNType>(storage))
+      out.minifloat = nx::ElementType::F4E2M1FN;
+    else {
+      emitError() << "element type " << storage
+                  << " is not known to the numerics library";
+      return failure();
+    }
+  }
+  if (!s.hasScales()) {
+    out.scale = nx::ScaleType::None;
+  } else {
+    Type st = s.getScaleType();
+    if (st.isF32())
+      out.scale = nx::ScaleType::F32;
+    else if (st.isF16())
+      out.scale = nx::ScaleType::F16;
+    else if (st.isBF16())
+      out.scale = nx::ScaleType::BF16;
+    else if (isa<Float8E8M0FNUType>(st))
+      out.scale = nx::ScaleType::E8M0;
+    else if (isa<Float8E4M3FNType>(st))
+      out.scale = nx::ScaleType::E4M3;
+    else {
+      emitError() << "scale type " << st
+                  << " is not known to the numerics library";
+      return failure();
+    }
+    SmallVector<int64_t> blocks = type.getBlockSizes();
+    out.blockSizes.assign(blocks.begin(), blocks.end());
+  }
+  out.tensorScale = s.getTensorScale();
+  out.symmetric = s.getSymmetric();
+  out.fullRange = s.getFullRange();
+  out.saturate = s.getSaturate();
+  out.rounding = s.getRounding() == Rounding::NearestAway
+                     ? nx::Rounding::NearestAway
+                     : nx::Rounding::NearestEven;
+  nx::Status st =
+      nx::verifyScheme(out, std::vector<int64_t>(type.getShape().begin(),
+                                                 type.getShape().end()));
+  if (!st.ok()) {
+    emitError() << st.message();
+    return failure();
+  }
+  return out;
+}
+
+FailureOr<std::vector<float>>
+mlir::lowbit::readFloatElements(ElementsAttr attr,
+                                function_ref<InFlightDiagnostic()> emitError) {
+  auto type = cast<ShapedType>(attr.getType());
+  Type elem = type.getElementType();
+  if (!elem.isF32() && !elem.isF16() && !elem.isBF16()) {
+    emitError() << "weights of element type " << elem
+                << " cannot be quantized (f32, f16 or bf16 expected)";
+    return failure();
+  }
+  int64_t n = type.getNumElements();
+  std::vector<float> out(static_cast<size_t>(n));
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    ArrayRef<char> raw = res.getData();
+    size_t width = elem.isF32() ? 4 : 2;
+    if (raw.size() != size_t(n) * width) {
+      emitError() << "dense_resource blob holds " << raw.size()
+                  << " bytes, expected " << size_t(n) * width
+                  << " (missing or truncated resource)";
+      return failure();
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const char *p = raw.data() + i * width;
+      if (width == 4) {
+        std::memcpy(&out[i], p, 4);
+      } else {
+        uint16_t h;
+        std::memcpy(&h, p, 2);
+        out[i] =
+            elem.isF16() ? nx::halfBitsToFloat(h) : nx::bfloat16BitsToFloat(h);
+      }
+    }
+    return out;
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    int64_t i = 0;
+    if (elem.isF32()) {
+      for (float v : dense.getValues<float>())
+        out[i++] = v;
+    } else {
+      for (APFloat v : dense.getValues<APFloat>()) {
+        bool lost;
+        v.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven, &lost);
+        out[i++] = v.convertToFloat();
+      }
+    }
+    return out;
+  }
+  emitError() << "weights must be dense or dense_resource constants";
+  return failure();
+}
+
+namespace {
+/// An elements attribute of `type` over little-endian `bytes`: inline when
+/// small, else a dense_resource blob named `name`.
+ElementsAttr makePart(RankedTensorType type, ArrayRef<char> bytes,
+                      StringRef name, size_t inlineLimit) {
+  if (bytes.size() > inlineLimit) {
+    size_t align = std::max<size_t>(1, type.getElementTypeBitWidth() / 8);
+    return DenseResourceElementsAttr::get(
+        type, name,
+        HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, align));
+  }
+  return DenseElementsAttr::getFromRawBuffer(type, bytes);
+}
+} // namespace
+
+ConstantOp mlir::lowbit::createQuantizedConstant(OpBuilder &b, Location loc,
+                                                 QTensorType type,
+                                                 const nx::QTensor &q,
+                                                 StringRef name,
+                                                 size_t inlineLimit) {
+  auto bytes = [](const auto &v) {
+    return ArrayRef<char>(reinterpret_cast<const char *>(v.data()),
+                          v.size() * sizeof(v[0]));
+  };
+  ElementsAttr codes =
+      makePart(type.getCodesType(), bytes(q.codes), name, inlineLimit);
+  ElementsAttr scales, zps, ts;
+  if (RankedTensorType st = type.getScalesType())
+    scales =
+        makePart(st, bytes(q.scales), (name + "_scales").str(), inlineLimit);
+  if (RankedTensorType zt = type.getZeroPointsType())
+    zps = makePart(zt, bytes(q.zeroPoints), (name + "_zero_points").str(),
+                   inlineLimit);
+  if (RankedTensorType tt = type.getTensorScaleType())
+    ts = DenseElementsAttr::get(tt, q.tensorScale);
+  return ConstantOp::create(b, loc, type, codes, scales, zps, ts);
+}
