@@ -45,29 +45,25 @@ std::vector<int64_t> shapeOf(const py::array &a) {
   return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
 }
 
-/// The element type named `name`: the names of Numerics.h's ElementType in
-/// lower case ("f8e4m3fn"); MLIR's spelling ("f8E4M3FN") is accepted too.
-nx::ElementType parseElementType(std::string name) {
-  for (char &c : name)
-    c = char(std::tolower(static_cast<unsigned char>(c)));
-  static const std::pair<const char *, nx::ElementType> kTypes[] = {
-      {"f16", nx::ElementType::F16},
-      {"bf16", nx::ElementType::BF16},
-      {"f8e4m3fn", nx::ElementType::F8E4M3FN},
-      {"f8e5m2", nx::ElementType::F8E5M2},
-      {"f6e2m3fn", nx::ElementType::F6E2M3FN},
-      {"f6e3m2fn", nx::ElementType::F6E3M2FN},
-      {"f4e2m1fn", nx::ElementType::F4E2M1FN},
-      {"f8e8m0fnu", nx::ElementType::F8E8M0FNU},
-  };
-  for (const auto &[typeName, type] : kTypes)
-    if (name == typeName)
-      return type;
+/// The element type named `name` (Numerics.h's elementTypeName, any case,
+/// so MLIR's "f8E4M3FN" works too).
+nx::ElementType parseElementType(const std::string &name) {
+  nx::ElementType type;
+  if (nx::parseElementType(name, type))
+    return type;
   std::string known;
-  for (const auto &entry : kTypes)
-    known += std::string(known.empty() ? "" : ", ") + entry.first;
+  for (nx::ElementType t : nx::allElementTypes())
+    known += std::string(known.empty() ? "" : ", ") + nx::elementTypeName(t);
   throw py::value_error("unknown element type '" + name + "' (known: " + known +
                         ")");
+}
+
+/// (name, bits) of every element type.
+std::vector<std::pair<std::string, unsigned>> elementTypes() {
+  std::vector<std::pair<std::string, unsigned>> out;
+  for (nx::ElementType t : nx::allElementTypes())
+    out.emplace_back(nx::elementTypeName(t), nx::elementBits(t));
+  return out;
 }
 
 const char *scaleTypeName(nx::ScaleType type) {
@@ -325,6 +321,10 @@ PYBIND11_MODULE(_lowbit, m) {
             return readOnlyView(q.codes.data(), q.codes.size(), self);
           },
           "Packed codes (uint8, flat), exactly QTensor::codes.")
+      .def_property_readonly("codes_shape",
+                             [](const PyQTensor &self) {
+                               return py::tuple(py::cast(self.q.codesShape()));
+                             })
       .def_property_readonly("scale_type",
                              [](const PyQTensor &self) {
                                return scaleTypeName(self.q.scheme.scale);
@@ -362,6 +362,7 @@ PYBIND11_MODULE(_lowbit, m) {
            "Decodes to a float32 array of the input's shape.");
 
   m.def("formats", &nx::formatNames, "The format names quantize accepts.");
+  m.def("element_types", &elementTypes, "(name, bits) of every element type.");
   m.def("quantize", &quantize, py::arg("x"), py::arg("format"),
         py::arg("group_size") = 0, py::arg("asymmetric") = false);
   m.def("quantize_scheme", &quantizeScheme, py::arg("x"), py::arg("element"),

@@ -13,7 +13,7 @@
 //   ggml-ref-quantize --dequantize TYPE IN.bin ROWS COLS OUT.npy
 //       block structs (for example lowbit's) decoded by dequantize_row_<TYPE>
 //
-// TYPE: q4_0 q4_1 q5_0 q8_0 q4_k q6_k gguf_mxfp4. Inputs are little-endian
+// TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q6_k gguf_mxfp4. Inputs are little-endian
 // float32 C-order .npy files (format versions 1-3).
 //
 //===----------------------------------------------------------------------===//
@@ -152,7 +152,7 @@ static void writeNpy(const char *path, int rank, const long long *shape,
 static const GgmlRefType *findType(const char *name) {
   const GgmlRefType *type = ggmlRefFind(name);
   if (!type)
-    fail("unknown type '%s' (q4_0 q4_1 q5_0 q8_0 q4_k q6_k gguf_mxfp4)", name);
+    fail("unknown type '%s' (q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q6_k gguf_mxfp4)", name);
   return type;
 }
 
@@ -170,7 +170,7 @@ static int usage(void) {
           "usage: %s TYPE IN.npy OUT.bin\n"
           "       %s --roundtrip TYPE IN.npy OUT.npy\n"
           "       %s --dequantize TYPE IN.bin ROWS COLS OUT.npy\n"
-          "TYPE: q4_0 q4_1 q5_0 q8_0 q4_k q6_k gguf_mxfp4\n",
+          "TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q6_k gguf_mxfp4\n",
           argv0, argv0, argv0);
   return 2;
 }

@@ -115,6 +115,26 @@ const char *elementTypeName(ElementType type) {
   return "?";
 }
 
+const std::vector<ElementType> &allElementTypes() {
+  static const std::vector<ElementType> all = {
+      ElementType::F16,      ElementType::BF16,     ElementType::F8E4M3FN,
+      ElementType::F8E5M2,   ElementType::F6E2M3FN, ElementType::F6E3M2FN,
+      ElementType::F4E2M1FN, ElementType::F8E8M0FNU};
+  return all;
+}
+
+bool parseElementType(const std::string &name, ElementType &out) {
+  std::string lower;
+  for (char c : name)
+    lower += char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (ElementType t : allElementTypes())
+    if (lower == elementTypeName(t)) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
 uint32_t encodeElement(ElementType type, float x, bool saturate,
                        Rounding rounding) {
   if (const MiniFloatFormat *f = miniFloatFormat(type))

@@ -44,6 +44,19 @@ inline int nearestInt(float f) {
   return (i & 0x007FFFFF) - 0x00400000;
 }
 
+/// llama.cpp's (int8_t)f and (uint8_t)f as x86-64 evaluates them
+/// (cvttss2si to int32, keep the low byte; NaN and values beyond int32 give
+/// INT32_MIN). C leaves out-of-range conversions undefined; they happen in
+/// the reference for blocks whose 1/d overflows (subnormal d), and
+/// llama.cpp's bytes there are x86's, so lowbit computes them explicitly.
+inline uint8_t lowByteOfTrunc(float f) {
+  int32_t i = (f != f || f >= 2147483648.0f || f < -2147483648.0f) ? INT32_MIN
+                                                                   : int32_t(f);
+  return uint8_t(uint32_t(i) & 0xFFu);
+}
+inline int8_t toInt8(float f) { return int8_t(lowByteOfTrunc(f)); }
+inline uint8_t toUInt8(float f) { return lowByteOfTrunc(f); }
+
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }
 
@@ -70,8 +83,8 @@ void quantizeQ4_0(const float *x, uint8_t *y) {
   for (int j = 0; j < kQK / 2; ++j) {
     const float x0 = x[j] * id;
     const float x1 = x[kQK / 2 + j] * id;
-    const uint8_t q0 = uint8_t(imin(15, int8_t(x0 + 8.5f)));
-    const uint8_t q1 = uint8_t(imin(15, int8_t(x1 + 8.5f)));
+    const uint8_t q0 = uint8_t(imin(15, toInt8(x0 + 8.5f)));
+    const uint8_t q1 = uint8_t(imin(15, toInt8(x1 + 8.5f)));
     y[2 + j] = uint8_t(q0 | (q1 << 4));
   }
 }
@@ -91,8 +104,8 @@ void quantizeQ4_1(const float *x, uint8_t *y) {
   for (int j = 0; j < kQK / 2; ++j) {
     const float x0 = (x[j] - min) * id;
     const float x1 = (x[kQK / 2 + j] - min) * id;
-    const uint8_t q0 = uint8_t(imin(15, int8_t(x0 + 0.5f)));
-    const uint8_t q1 = uint8_t(imin(15, int8_t(x1 + 0.5f)));
+    const uint8_t q0 = uint8_t(imin(15, toInt8(x0 + 0.5f)));
+    const uint8_t q1 = uint8_t(imin(15, toInt8(x1 + 0.5f)));
     y[4 + j] = uint8_t(q0 | (q1 << 4));
   }
 }
@@ -107,8 +120,8 @@ void quantizeQ5_0(const float *x, uint8_t *y) {
   for (int j = 0; j < kQK / 2; ++j) {
     const float x0 = x[j] * id;
     const float x1 = x[kQK / 2 + j] * id;
-    const uint8_t q0 = uint8_t(imin(31, int8_t(x0 + 16.5f)));
-    const uint8_t q1 = uint8_t(imin(31, int8_t(x1 + 16.5f)));
+    const uint8_t q0 = uint8_t(imin(31, toInt8(x0 + 16.5f)));
+    const uint8_t q1 = uint8_t(imin(31, toInt8(x1 + 16.5f)));
     y[6 + j] = uint8_t((q0 & 0x0F) | ((q1 & 0x0F) << 4));
     qh |= uint32_t((q0 & 0x10u) >> 4) << j;
     qh |= uint32_t((q1 & 0x10u) >> 4) << (j + kQK / 2);
@@ -134,8 +147,8 @@ void quantizeQ5_1(const float *x, uint8_t *y) {
     const float x0 = (x[j] - min) * id;
     const float x1 = (x[kQK / 2 + j] - min) * id;
     // No clamp to 31 (as in llama.cpp): (x - min) * id + 0.5 stays below 32.
-    const uint8_t q0 = uint8_t(x0 + 0.5f);
-    const uint8_t q1 = uint8_t(x1 + 0.5f);
+    const uint8_t q0 = toUInt8(x0 + 0.5f);
+    const uint8_t q1 = toUInt8(x1 + 0.5f);
     y[8 + j] = uint8_t((q0 & 0x0F) | ((q1 & 0x0F) << 4));
     qh |= uint32_t((q0 & 0x10u) >> 4) << j;
     qh |= uint32_t((q1 & 0x10u) >> 4) << (j + kQK / 2);
@@ -154,7 +167,7 @@ void quantizeQ8_0(const float *x, uint8_t *y) {
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   storeHalf(y, d);
   for (int j = 0; j < kQK; ++j)
-    y[2 + j] = uint8_t(int8_t(std::round(x[j] * id))); // ties away
+    y[2 + j] = uint8_t(toInt8(std::round(x[j] * id))); // ties away
 }
 
 // ggml's MXFP4: E2M1 values doubled, scale = half of the E8M0 value.
@@ -188,9 +201,8 @@ void quantizeMXFP4(const float *x, uint8_t *y) {
       amax = std::fabs(x[j]);
   // floorf(log2f(amax)) as ggml computes it (float log2, not the exponent
   // bits), converted to uint8 through int like x86's cvttss2si.
-  const uint8_t e = amax > 0.0f
-                        ? uint8_t(int(std::floor(std::log2(amax)) - 2 + 127))
-                        : uint8_t(0);
+  const uint8_t e =
+      amax > 0.0f ? toUInt8(std::floor(std::log2(amax)) - 2 + 127) : uint8_t(0);
   const float d = e8m0Half(e);
   y[0] = e;
   for (int j = 0; j < kQK / 2; ++j) {

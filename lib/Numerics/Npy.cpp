@@ -3,8 +3,11 @@
 #include "lowbit/Numerics/Npy.h"
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <iterator>
 #include <sys/stat.h>
@@ -121,6 +124,9 @@ Status readNpyFloat(const std::string &path, std::vector<int64_t> &shape,
       break;
     pos = comma + 1;
   }
+  if (shape.size() > 64)
+    return fail(path, "rank " + std::to_string(shape.size()) +
+                          " exceeds numpy's limit of 64 dimensions");
   size_t n = 1;
   for (int64_t d : shape) {
     if (d && n > (size_t(1) << 40) / size_t(d))
@@ -185,7 +191,45 @@ writeFileAtomic(const std::string &path,
       return Status::error("<stdout>: write failed");
     return Status::success();
   }
-  std::string tmp = path + ".tmp-XXXXXX";
+  // An existing non-regular target (a FIFO, /dev/stdout, a device) cannot
+  // be replaced by a rename: write to it directly. A symlink is followed, so
+  // that the file it names is the one replaced.
+  std::string target = path;
+  struct stat info;
+  if (::lstat(path.c_str(), &info) == 0 && S_ISLNK(info.st_mode)) {
+    if (char *resolved = ::realpath(path.c_str(), nullptr)) {
+      target = resolved;
+      std::free(resolved);
+    }
+  }
+  if (::stat(target.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+    if (S_ISDIR(info.st_mode))
+      return fail(path, "is a directory");
+    int fd = ::open(target.c_str(), O_WRONLY | O_TRUNC);
+    if (fd < 0)
+      return fail(path, std::string("cannot open for writing: ") +
+                            std::strerror(errno));
+    for (const auto &c : chunks) {
+      const char *p = static_cast<const char *>(c.first);
+      size_t left = c.second;
+      while (left) {
+        ssize_t w = ::write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+          continue;
+        if (w < 0) {
+          int err = errno;
+          ::close(fd);
+          return fail(path, std::string("write failed: ") + std::strerror(err));
+        }
+        p += w;
+        left -= size_t(w);
+      }
+    }
+    if (::close(fd) != 0)
+      return fail(path, std::string("close failed: ") + std::strerror(errno));
+    return Status::success();
+  }
+  std::string tmp = target + ".tmp-XXXXXX";
   std::vector<char> name(tmp.begin(), tmp.end());
   name.push_back('\0');
   int fd = mkstemp(name.data());
@@ -223,7 +267,7 @@ writeFileAtomic(const std::string &path,
     ::unlink(name.data());
     return fail(path, std::string("close failed: ") + std::strerror(err));
   }
-  if (::rename(name.data(), path.c_str()) != 0) {
+  if (::rename(name.data(), target.c_str()) != 0) {
     int err = errno;
     ::unlink(name.data());
     return fail(path,

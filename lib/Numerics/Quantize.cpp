@@ -77,21 +77,23 @@ unsigned scaleBytes(ScaleType t) {
 }
 
 /// Rounds an fp32 scale to the storage type and writes it; returns the
-/// value the codes are computed with (the stored scale, decoded).
+/// value the codes are computed with (the stored scale, decoded). f16/bf16
+/// storage saturates (a scale beyond the type's range stores its largest
+/// finite value) and never turns a non-zero scale into zero (it stores the
+/// smallest subnormal instead): a block's codes never divide by 0 or Inf.
 float storeScale(ScaleType t, float v, uint8_t *p) {
   switch (t) {
   case ScaleType::F32:
     std::memcpy(p, &v, 4);
     return v;
-  case ScaleType::F16: {
-    uint16_t h = floatToHalfBits(v);
-    p[0] = uint8_t(h), p[1] = uint8_t(h >> 8);
-    return halfBitsToFloat(h);
-  }
+  case ScaleType::F16:
   case ScaleType::BF16: {
-    uint16_t h = floatToBFloat16Bits(v);
+    const MiniFloatFormat &f = t == ScaleType::F16 ? kF16 : kBF16;
+    uint32_t h = encodeMiniFloat(f, v, /*saturate=*/true);
+    if ((h & 0x7FFFu) == 0 && v != 0.0f)
+      h = (h & 0x8000u) | 1u;
     p[0] = uint8_t(h), p[1] = uint8_t(h >> 8);
-    return bfloat16BitsToFloat(h);
+    return decodeMiniFloat(f, h);
   }
   default:
     return v; // E8M0/E4M3 are computed as codes by the caller
@@ -136,7 +138,7 @@ struct BlockWalker {
   /// Block index of element (row, 0).
   int64_t rowBase(int64_t row) const {
     int64_t base = 0;
-    for (size_t d = shape.size() - 1; d-- > 0;) {
+    for (size_t d = shape.empty() ? 0 : shape.size() - 1; d-- > 0;) {
       int64_t i = row % shape[d];
       row /= shape[d];
       base += (i / blocks[d]) * countStrides[d];
@@ -229,6 +231,64 @@ void encodeRow(const float *xr, uint8_t *row, int64_t cols, int64_t base,
   }
 }
 
+/// Strict mode: the first value `s` cannot hold (NaN or Inf), by index.
+Status checkRepresentable(const float *x, const std::vector<int64_t> &shape,
+                          const Scheme &s) {
+  const bool nanOk = formatHoldsNaN(s), infOk = formatHoldsInf(s);
+  const int64_t n = product(shape);
+  for (int64_t i = 0; i < n; ++i) {
+    bool isNaN = std::isnan(x[i]), isInf = std::isinf(x[i]);
+    if ((isNaN && !nanOk) || (isInf && !infOk))
+      return Status::error("element " + shapeString(unflatten(i, shape)) +
+                           " is " + (isNaN ? "NaN" : "infinite") +
+                           ", which this format cannot represent");
+  }
+  return Status::success();
+}
+
+/// Pass 3 of every scaled scheme: the codes of `x` given each block's
+/// scale value (`scaleVal`, decoded from storage) and `out`'s zero points.
+void encodeCodes(const float *x, const Scheme &s, const BlockWalker &bw,
+                 const float *scaleVal, QTensor &out) {
+  const int64_t cols = bw.cols, rows = bw.rows, nb = bw.numBlocks();
+  const int64_t rb = rowBytes(s, cols);
+  const unsigned w = s.codeBits();
+  std::vector<float> recipVal;
+  const float *recip = nullptr;
+  if (s.isMX()) {
+    recipVal.resize(size_t(nb));
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t e = out.scales[size_t(b)];
+      recipVal[size_t(b)] = e == kE8M0NaN
+                                ? std::numeric_limits<float>::quiet_NaN()
+                                : detail::pow2f(int(kE8M0Bias) - int(e));
+    }
+    recip = recipVal.data();
+  }
+  CodeParams p;
+  p.isFloat = s.kind == ElementKind::MiniFloat;
+  if (p.isFloat)
+    p.enc = detail::MiniFloatEncoder(elemFormat(s), s.saturate, s.rounding);
+  p.mxInt = s.kind == ElementKind::Int && s.isMX();
+  p.symmetric = s.symmetric;
+  p.saturate = s.saturate;
+  p.rounding = s.rounding;
+  p.qmin = p.isFloat ? 0 : s.qmin();
+  p.qmax = p.isFloat ? 0 : s.qmax();
+  p.mask = (1u << w) - 1;
+  p.lastBlock = bw.lastBlock;
+  const int32_t *zps = s.symmetric ? nullptr : out.zeroPoints.data();
+  auto rowFn = p.isFloat ? (w == 4   ? encodeRow<true, 4>
+                            : w == 2 ? encodeRow<true, 2>
+                                     : encodeRow<true, 8>)
+                         : (w == 4   ? encodeRow<false, 4>
+                            : w == 2 ? encodeRow<false, 2>
+                                     : encodeRow<false, 8>);
+  for (int64_t r = 0; r < rows; ++r)
+    rowFn(x + r * cols, out.codes.data() + r * rb, cols, bw.rowBase(r),
+          scaleVal, recip, zps, p);
+}
+
 } // namespace
 
 int32_t Scheme::qmin() const {
@@ -275,6 +335,14 @@ std::vector<int64_t> QTensor::scaleShape() const {
   return s;
 }
 
+std::vector<int64_t> QTensor::codesShape() const {
+  std::vector<int64_t> s(shape.begin(), shape.end());
+  if (s.empty())
+    return {int64_t(codes.size())};
+  s.back() = rowBytes(scheme, shape.back());
+  return s;
+}
+
 float QTensor::scaleAt(int64_t i) const {
   switch (scheme.scale) {
   case ScaleType::None:
@@ -298,9 +366,39 @@ float QTensor::scaleAt(int64_t i) const {
 }
 
 Status verifyScheme(const Scheme &s, const std::vector<int64_t> &shape) {
-  for (int64_t d : shape)
+  // Sizes: every dimension >= 0, and the element count (times the 8 bits
+  // of the widest code) far from int64 overflow.
+  int64_t n = 1;
+  for (int64_t d : shape) {
     if (d < 0)
       return Status::error("negative dimension in shape " + shapeString(shape));
+    if (d && n > (int64_t(1) << 56) / d)
+      return Status::error("shape " + shapeString(shape) + " is too large");
+    n *= d;
+  }
+  if (shape.size() > 64)
+    return Status::error("rank " + std::to_string(shape.size()) +
+                         " exceeds 64");
+  // The scheme-level rules of docs/Spec.md (LB-S*), as the IR verifier
+  // states them for #lowbit.scheme.
+  if (s.kind == ElementKind::Int && !s.isSigned && s.symmetric)
+    return Status::error("[LB-S4] unsigned integers need an asymmetric "
+                         "scheme");
+  if (s.fullRange &&
+      (s.kind != ElementKind::Int || !s.isSigned || !s.symmetric))
+    return Status::error("[LB-S5] full_range only for symmetric signed "
+                         "integers");
+  if (!s.saturate && !(s.kind == ElementKind::MiniFloat &&
+                       (s.minifloat == ElementType::F8E4M3FN ||
+                        s.minifloat == ElementType::F8E5M2)))
+    return Status::error("[LB-S11] no_saturate only for f8E4M3FN and f8E5M2");
+  if (s.scale == ScaleType::E4M3 && !(s.kind == ElementKind::MiniFloat &&
+                                      s.minifloat == ElementType::F4E2M1FN))
+    return Status::error("[LB-S8] E4M3 block scales with a tensor scale are "
+                         "NVFP4: f4E2M1FN elements only");
+  if (s.scale != ScaleType::None && s.kind != ElementKind::GGUF &&
+      shape.empty())
+    return Status::error("[LB-T1] a scheme with scales needs rank >= 1");
   switch (s.kind) {
   case ElementKind::Int:
     if (s.bits < 2 || s.bits > 8)
@@ -371,14 +469,9 @@ Status quantize(const float *x, const std::vector<int64_t> &shape,
     return st;
   const int64_t n = product(shape);
   if (strict) {
-    bool nanOk = formatHoldsNaN(s), infOk = formatHoldsInf(s);
-    for (int64_t i = 0; i < n; ++i) {
-      bool isNaN = std::isnan(x[i]), isInf = std::isinf(x[i]);
-      if ((isNaN && !nanOk) || (isInf && !infOk))
-        return Status::error("element " + shapeString(unflatten(i, shape)) +
-                             " is " + (isNaN ? "NaN" : "infinite") +
-                             ", which this format cannot represent");
-    }
+    st = checkRepresentable(x, shape, s);
+    if (!st.ok())
+      return st;
   }
   out.scheme = s;
   out.shape = shape;
@@ -528,41 +621,35 @@ Status quantize(const float *x, const std::vector<int64_t> &shape,
   }
 
   // Pass 3: codes.
-  std::vector<float> recipVal;
-  const float *recip = nullptr;
-  if (s.isMX()) {
-    recipVal.resize(size_t(nb));
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t e = out.scales[size_t(b)];
-      recipVal[size_t(b)] = e == kE8M0NaN
-                                ? std::numeric_limits<float>::quiet_NaN()
-                                : detail::pow2f(int(kE8M0Bias) - int(e));
-    }
-    recip = recipVal.data();
+  encodeCodes(x, s, bw, scaleVal.data(), out);
+  return Status::success();
+}
+
+Status quantizeStatic(const float *x, QTensor &q, bool strict) {
+  const Scheme &s = q.scheme;
+  Status st = verifyScheme(s, q.shape);
+  if (!st.ok())
+    return st;
+  if (s.kind == ElementKind::GGUF || s.scale == ScaleType::None)
+    return Status::error("static quantization needs a scheme with scales");
+  if (strict) {
+    st = checkRepresentable(x, q.shape, s);
+    if (!st.ok())
+      return st;
   }
-  CodeParams p;
-  p.isFloat = s.kind == ElementKind::MiniFloat;
-  if (p.isFloat)
-    p.enc = detail::MiniFloatEncoder(elemFormat(s), s.saturate, s.rounding);
-  p.mxInt = s.kind == ElementKind::Int && s.isMX();
-  p.symmetric = s.symmetric;
-  p.saturate = s.saturate;
-  p.rounding = s.rounding;
-  p.qmin = p.isFloat ? 0 : s.qmin();
-  p.qmax = p.isFloat ? 0 : s.qmax();
-  p.mask = (1u << w) - 1;
-  p.lastBlock = bw.lastBlock;
-  const int32_t *zps = s.symmetric ? nullptr : out.zeroPoints.data();
-  for (int64_t r = 0; r < rows; ++r) {
-    auto rowFn = p.isFloat ? (w == 4   ? encodeRow<true, 4>
-                              : w == 2 ? encodeRow<true, 2>
-                                       : encodeRow<true, 8>)
-                           : (w == 4   ? encodeRow<false, 4>
-                              : w == 2 ? encodeRow<false, 2>
-                                       : encodeRow<false, 8>);
-    rowFn(x + r * cols, out.codes.data() + r * rb, cols, bw.rowBase(r),
-          scaleVal.data(), recip, zps, p);
-  }
+  BlockWalker bw(q.shape, s.blockSizes);
+  const int64_t nb = bw.numBlocks();
+  if (int64_t(q.scales.size()) != nb * int64_t(scaleBytes(s.scale)))
+    return Status::error("scales hold " + std::to_string(q.scales.size()) +
+                         " bytes, expected " +
+                         std::to_string(nb * scaleBytes(s.scale)));
+  if (!s.symmetric && int64_t(q.zeroPoints.size()) != nb)
+    return Status::error("expected " + std::to_string(nb) + " zero points");
+  std::vector<float> scaleVal(static_cast<size_t>(nb));
+  for (int64_t b = 0; b < nb; ++b)
+    scaleVal[size_t(b)] = q.scaleAt(b);
+  q.codes.assign(size_t(bw.rows * rowBytes(s, bw.cols)), 0);
+  encodeCodes(x, s, bw, scaleVal.data(), q);
   return Status::success();
 }
 
@@ -698,15 +785,21 @@ std::string describeFormat(const std::string &name) {
   return "";
 }
 
+Status checkFormatName(const std::string &name) {
+  if (!describeFormat(name).empty())
+    return Status::success();
+  std::string all;
+  for (const std::string &n : formatNames())
+    all += (all.empty() ? "" : " ") + n;
+  return Status::error("unknown format '" + name + "' (known: " + all + ")");
+}
+
 Status schemeForFormat(const std::string &name,
                        const std::vector<int64_t> &shape,
                        const FormatOptions &options, Scheme &out) {
-  if (describeFormat(name).empty()) {
-    std::string all;
-    for (const std::string &n : formatNames())
-      all += (all.empty() ? "" : " ") + n;
-    return Status::error("unknown format '" + name + "' (known: " + all + ")");
-  }
+  Status known = checkFormatName(name);
+  if (!known.ok())
+    return known;
   const bool grouped = name == "int8" || name == "int4" || name == "ternary";
   const bool asymOk = name == "int8" || name == "int4";
   if (options.groupSize != 0 && !grouped)
@@ -791,9 +884,9 @@ Status schemeForFormat(const std::string &name,
     lastAxisBlocks(g);
   } else {
     s.kind = ElementKind::GGUF;
-    for (GGUFKind k : {GGUFKind::Q4_0, GGUFKind::Q4_1, GGUFKind::Q5_0,
-                       GGUFKind::Q5_1, GGUFKind::Q8_0, GGUFKind::Q4_K,
-                       GGUFKind::Q6_K, GGUFKind::MXFP4})
+    for (GGUFKind k :
+         {GGUFKind::Q4_0, GGUFKind::Q4_1, GGUFKind::Q5_0, GGUFKind::Q5_1,
+          GGUFKind::Q8_0, GGUFKind::Q4_K, GGUFKind::Q6_K, GGUFKind::MXFP4})
       if (name == ggufName(k))
         s.gguf = k;
     s.scale = ScaleType::None;

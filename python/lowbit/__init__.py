@@ -38,16 +38,8 @@ __all__ = [
     "quantize_scheme",
 ]
 
-_ELEMENT_BITS = {
-    "f16": 16,
-    "bf16": 16,
-    "f8e4m3fn": 8,
-    "f8e5m2": 8,
-    "f6e2m3fn": 6,
-    "f6e3m2fn": 6,
-    "f4e2m1fn": 4,
-    "f8e8m0fnu": 8,
-}
+# (name -> bits) from the library's own table.
+_ELEMENT_BITS = dict(_lowbit.element_types())
 
 
 def _as_float32(x):
@@ -123,7 +115,7 @@ class QuantizedArray:
 
     @property
     def codes(self):
-        return self._q.codes.reshape(self.shape[:-1] + (-1,))
+        return self._q.codes.reshape(self._q.codes_shape)
 
     @property
     def scales(self):

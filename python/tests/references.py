@@ -143,7 +143,10 @@ def ref_int(x, bits, group_size, asymmetric):
         if not asymmetric:
             qmax = (1 << (bits - 1)) - 1
             amax = np.abs(blocks).max(-1)
-            scale = np.where(amax == 0, F32(1), amax / F32(qmax)).astype(F32)
+            # 1.0 when amax / qmax is zero in f32 (an all-zero block, or
+            # one below qmax * 2^-149).
+            scale = (amax / F32(qmax)).astype(F32)
+            scale = np.where(scale == 0, F32(1), scale).astype(F32)
             q = np.clip(np.rint(blocks / scale[..., None]), -qmax, qmax)
             q = q.astype(np.int32)
             zp = None
@@ -229,11 +232,13 @@ def ref_nvfp4(x):
     r, c = rows.shape
     blocks = rows.reshape(r, c // 16, 16)
     amax_t = F32(np.abs(rows).max())
-    S = F32(amax_t / F32(6.0 * 448.0)) if amax_t != 0 else F32(1.0)
+    S = F32(amax_t / F32(6.0 * 448.0))
+    S = S if S != 0 else F32(1.0)
     amax_b = np.abs(blocks).max(-1)
     with np.errstate(all="ignore"):
         sb = (amax_b / (F32(6.0) * S)).astype(F32)
-    sb = np.where(amax_b == 0, F32(1.0), sb).astype(F32)
+    # ModelOpt: 1.0 when amax_b / (6 S) is zero in f32.
+    sb = np.where(sb == 0, F32(1.0), sb).astype(F32)
     sb_codes = ref_encode(sb, "f8e4m3fn", saturate=False).astype(np.uint8)
     sb_codes = np.where(sb_codes == 0, 1, sb_codes).astype(np.uint8)
     denom = (ref_decode(sb_codes, "f8e4m3fn") * S).astype(F32)

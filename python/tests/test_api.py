@@ -278,3 +278,39 @@ def test_quantize_scheme_errors(kwargs, message):
     x = np.ones((6, 64), np.float32)
     with pytest.raises(ValueError, match=message):
         lowbit.quantize_scheme(x, **kwargs)
+
+
+def test_edge_shapes():
+    with pytest.raises(ValueError, match="LB-T1"):
+        lowbit.quantize_scheme(np.float32(1.5), "i8")
+    q = lowbit.quantize(np.empty((0, 64), np.float32), "int4")
+    assert q.codes.shape == (0, 32) and q.dequantize().shape == (0, 64)
+
+
+def test_f16_scales_never_overflow_or_vanish():
+    """f16/bf16 scales saturate and a non-zero scale never rounds to 0, so
+    finite input gives finite output (docs/Spec.md section 5): values too
+    large clamp at qmax times the largest scale, values far below the
+    smallest scale's step decode to zero, never NaN."""
+    for scale, big in (("f16", 1e10), ("bf16", 3e38)):
+        for mag in (big, 1e-9, 1e-30, 1e-44):
+            x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(2, 32) * mag
+            q = lowbit.quantize_scheme(x, "i8", blocks=(1, 32), scale=scale)
+            y = q.dequantize()
+            assert np.isfinite(y).all(), (scale, mag)
+            assert (q.scales.astype(np.float32) > 0).all(), (scale, mag)
+            if scale == "f16" and mag == big:  # 1e10 / 127 > 65504
+                assert np.abs(y).max() == np.float32(127 * 65504.0)
+
+
+@pytest.mark.parametrize("kwargs, rule", [
+    (dict(element="ui4"), "LB-S4"),
+    (dict(element="i8", asymmetric=True, full_range=True), "LB-S5"),
+    (dict(element="ternary", full_range=True), "LB-S5"),
+    (dict(element="i8", scale="f8e4m3fn", tensor_scale=True), "LB-S8"),
+    (dict(element="f6e2m3fn", saturate=False), "LB-S11"),
+])
+def test_scheme_rules_match_the_ir(kwargs, rule):
+    with pytest.raises(ValueError, match=rule):
+        lowbit.quantize_scheme(np.ones((2, 32), np.float32), blocks=(1, 32),
+                               **kwargs)

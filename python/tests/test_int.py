@@ -61,6 +61,11 @@ def make_input(g, cols, bits, asymmetric, seed):
         rows.append(np.concatenate(row))
     for _ in range(6):
         rows.append(rng.standard_normal(cols) * 10.0 ** rng.integers(-3, 4))
+    # Extremes: subnormal blocks (the scale underflows to 0 in f32 below
+    # qmax * 2^-149, and then is 1.0), a subnormal constant, near-max values.
+    rows.append(rng.standard_normal(cols) * 1e-44)
+    rows.append(np.full(cols, 1.469e-39))
+    rows.append(rng.uniform(-1, 1, cols) * 3e38)
     return np.array(rows, dtype=F32)
 
 

@@ -39,6 +39,20 @@ def test_nvfp4_random(seed):
                        lowbit.quantize(x, "nvfp4").dequantize())
 
 
+def test_nvfp4_extreme_magnitudes():
+    """Tensor amax near fp32's limits and blocks whose amax_b / (6 S)
+    underflows fp32 (ModelOpt then uses s_b = 1.0)."""
+    x = np.zeros((4, 32), F32)
+    x[0, :16] = 3e38
+    x[0, 16:] = 1e-30
+    x[1] = np.linspace(-1e-44, 1e-44, 32)
+    x[2, 3] = 1e-45
+    x[3] = np.linspace(-2e-38, 2e-38, 32)
+    check(x, lowbit.quantize(x, "nvfp4"))
+    y = np.full((2, 16), 1e-41, F32)
+    check(y, lowbit.quantize(y, "nvfp4"))
+
+
 def test_nvfp4_ties_and_zero_blocks():
     """amax_tensor = 2688 makes S = 1; blocks with amax 6 and 12 get s_b = 1
     and 2, and their other elements sit on the fp4 ties."""

@@ -119,6 +119,42 @@ SCHEME_CASES = [
 ]
 
 
+# The same general schemes, plus MX and NVFP4, on non-finite and extreme
+# input with the library's total (non-strict) semantics, as the IR has.
+NONFINITE_EXTRA = [
+    ("mxfp4", dict(element="f4e2m1fn", blocks=(1, 32), scale="f8e8m0fnu"),
+     "f4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU", (R, C // 32)),
+    ("mxint8", dict(element="i8", blocks=(1, 32), scale="f8e8m0fnu"),
+     "i8, per_group<[1 : 32]>, scale = f8E8M0FNU", "f8E8M0FNU", (R, C // 32)),
+    ("nvfp4", dict(element="f4e2m1fn", blocks=(1, 16), scale="f8e4m3fn",
+                   tensor_scale=True),
+     "f4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale",
+     "f8E4M3FN", (R, C // 16)),
+    ("e4m3 cast", dict(element="f8e4m3fn", scale="none"), "f8E4M3FN", None, None),
+    ("e5m2 cast", dict(element="f8e5m2", scale="none"), "f8E5M2", None, None),
+    ("fp4 cast", dict(element="f4e2m1fn", scale="none"), "f4E2M1FN", None, None),
+]
+
+
+def nonfinite_inputs(seed):
+    """Rows with NaN, +-Inf, values that overflow or underflow f16/bf16
+    scales, and subnormal constant blocks."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((R, C)).astype(np.float32)
+    x[0, 5] = np.nan
+    x[1, 70] = np.inf
+    x[2, 17] = -np.inf
+    x[3, ::9] = np.nan
+    x[3, 1::9] = -np.inf
+    x[4] = rng.standard_normal(C) * 1e10   # f16 scale overflow
+    x[5] = rng.standard_normal(C) * 1e-9   # f16 scale underflow
+    x[6] = 1.5e-39                         # subnormal constant
+    x[7] = -3e-44
+    x[8, :64] = np.inf
+    x[9] = rng.standard_normal(C) * 1e37   # bf16 and f32 scale limits
+    return x.astype(np.float32)
+
+
 def dense_bits16(arr):
     return "dense<%s>" % g.dense_nd(np.asarray(arr).view(np.uint16),
                                     lambda v: "0x%04X" % int(v))
@@ -130,8 +166,8 @@ def ir_scale_shape(scheme, lib_shape):
 
 
 def all_cases():
-    """(label, library result, IR scheme, IR scale element, IR scale shape)
-    for every case, on the same input."""
+    """(label, input, library result, IR scheme, IR scale element, IR scale
+    shape) for every case."""
     x = inputs(7)
     for fmt, gs, asym, scheme, scale_elem in CASES:
         q = lowbit.quantize(x, fmt, group_size=gs, asymmetric=asym)
@@ -139,18 +175,22 @@ def all_cases():
         if scale_elem is not None:
             shape = ir_scale_shape(scheme, np.shape(q.scales))
         yield ("%s group %d%s" % (fmt, gs, " asymmetric" if asym else ""),
-               q, scheme, scale_elem, shape)
+               x, q, scheme, scale_elem, shape)
     for label, kwargs, scheme, scale_elem, shape in SCHEME_CASES:
-        yield (label, lowbit.quantize_scheme(x, **kwargs), scheme, scale_elem,
-               shape)
+        yield (label, x, lowbit.quantize_scheme(x, **kwargs), scheme,
+               scale_elem, shape)
+    y = nonfinite_inputs(8)
+    for label, kwargs, scheme, scale_elem, shape in SCHEME_CASES + NONFINITE_EXTRA:
+        yield (label + " (non-finite)", y,
+               lowbit.quantize_scheme(y, strict=False, **kwargs), scheme,
+               scale_elem, shape)
 
 
 def emit(path):
-    x = inputs(7)
-    xt = g.ttype(x.shape, "f32")
+    xt = g.ttype((R, C), "f32")
     body, dumps = [], []
     for i, case in enumerate(all_cases()):
-        label, q, scheme, scale_elem, scale_shape = case
+        label, x, q, scheme, scale_elem, scale_shape = case
         qt = g.qtype(x.shape, scheme)
         body.append("  // %s" % label)
         body.append("  %%x%d = arith.constant %s : %s" % (i, g.dense_f32(x), xt))
@@ -182,9 +222,9 @@ def emit(path):
     text = [
         "func.func private @printMemrefI32(tensor<*xi32>)",
         "func.func @dump(%%y: %s) {" % xt,
-        "  %%b = arith.bitcast %%y : %s to %s" % (xt, g.ttype(x.shape, "i32")),
+        "  %%b = arith.bitcast %%y : %s to %s" % (xt, g.ttype((R, C), "i32")),
         "  %%f = tensor.collapse_shape %%b [[0, 1]] : %s into tensor<%dxi32>"
-        % (g.ttype(x.shape, "i32"), n),
+        % (g.ttype((R, C), "i32"), n),
         "  %%u = tensor.cast %%f : tensor<%dxi32> to tensor<*xi32>" % n,
         "  call @printMemrefI32(%u) : (tensor<*xi32>) -> ()",
         "  return",

@@ -268,3 +268,23 @@ TEST(NumericsCast, E2M1FastPathMatchesBitRounding) {
   }
 }
 } // namespace
+
+namespace {
+// Subnormal constant blocks: never NaN or Inf, and within the absolute
+// error docs/Numerics.md states (at most |c|).
+TEST(NumericsQuantize, SubnormalConstantBlock) {
+  for (float c : {1.469e-39f, -3e-44f, 1e-45f}) {
+    for (bool sym : {true, false}) {
+      std::vector<float> x(32, c), y(32);
+      QTensor q;
+      ASSERT_TRUE(quantize(x.data(), {1, 32}, intScheme(8, {1, 32}, sym), q)
+                      .ok());
+      ASSERT_TRUE(dequantize(q, y.data()).ok());
+      for (float v : y) {
+        ASSERT_TRUE(std::isfinite(v));
+        EXPECT_LE(std::fabs(v - c), std::fabs(c)) << c << " sym " << sym;
+      }
+    }
+  }
+}
+} // namespace

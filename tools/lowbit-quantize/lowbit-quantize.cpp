@@ -16,6 +16,7 @@
 #include "lowbit/Numerics/Npy.h"
 #include "lowbit/Numerics/Numerics.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -66,6 +67,7 @@ void printHelp() {
 int main(int argc, char **argv) {
   std::string format, input, output;
   bool roundtrip = false, asymmetric = false, haveFormat = false;
+  bool haveGroupSize = false, haveOutput = false;
   int64_t groupSize = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -85,6 +87,16 @@ int main(int argc, char **argv) {
       return true;
     };
     std::string v;
+    // Each option at most once: a second value is a mistake, not an
+    // override.
+    auto once = [&](const char *opt, bool &seen) -> bool {
+      if (seen) {
+        usageError(std::string(opt) + " given more than once");
+        return false;
+      }
+      seen = true;
+      return true;
+    };
     if (a == "-h" || a == "--help") {
       printHelp();
       return 0;
@@ -95,21 +107,29 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (a == "--roundtrip") {
-      roundtrip = true;
+      if (!once("--roundtrip", roundtrip))
+        return 2;
     } else if (a == "--asymmetric") {
-      asymmetric = true;
+      if (!once("--asymmetric", asymmetric))
+        return 2;
     } else if (value("--format", v)) {
+      if (!once("--format", haveFormat))
+        return 2;
       if (v == "\x01")
         return usageError("--format needs a value");
       format = v;
-      haveFormat = true;
     } else if (value("--group-size", v)) {
+      if (!once("--group-size", haveGroupSize))
+        return 2;
       char *end = nullptr;
+      errno = 0;
       long long g = v == "\x01" ? -1 : std::strtoll(v.c_str(), &end, 10);
-      if (v == "\x01" || v.empty() || *end || g < 0)
+      if (v == "\x01" || v.empty() || *end || errno == ERANGE || g < 0)
         return usageError("--group-size needs a non-negative integer");
       groupSize = g;
     } else if (value("-o", v)) {
+      if (!once("-o", haveOutput))
+        return 2;
       if (v == "\x01")
         return usageError("-o needs a file name");
       output = v;
@@ -124,12 +144,9 @@ int main(int argc, char **argv) {
   }
   if (!haveFormat)
     return usageError("--format NAME is required (--list-formats lists them)");
-  if (describeFormat(format).empty()) {
-    std::string all;
-    for (const std::string &n : formatNames())
-      all += " " + n;
-    return usageError("unknown format '" + format + "' (known:" + all + ")");
-  }
+  Status known = checkFormatName(format);
+  if (!known.ok())
+    return usageError(known.message());
   if (input.empty())
     return usageError("no input .npy file");
   if (output.empty())

@@ -64,7 +64,12 @@ enum class ElementType {
 /// Bit layout of a float element type (nullptr for F8E8M0FNU).
 const MiniFloatFormat *miniFloatFormat(ElementType type);
 unsigned elementBits(ElementType type);
+/// "f16", "bf16", "f8e4m3fn", ..., "f8e8m0fnu".
 const char *elementTypeName(ElementType type);
+/// Every element type, in declaration order.
+const std::vector<ElementType> &allElementTypes();
+/// The element type named `name` (elementTypeName, any case); false if none.
+bool parseElementType(const std::string &name, ElementType &out);
 
 /// Encodes `x` into the low bits of the result. Rounds to nearest (ties to
 /// even unless `rounding` says away); `saturate` maps overflow and +-Inf to
@@ -160,6 +165,8 @@ struct QTensor {
   float tensorScale = 1.0f;
 
   std::vector<int64_t> scaleShape() const;
+  /// Shape of `codes`: the leading dims, then the bytes of one row.
+  std::vector<int64_t> codesShape() const;
   int64_t numElements() const;
   /// Decoded scale `i` as fp32.
   float scaleAt(int64_t i) const;
@@ -177,6 +184,11 @@ Status verifyScheme(const Scheme &scheme, const std::vector<int64_t> &shape);
 /// absorb it (integers, ternary, NVFP4, GGUF).
 Status quantize(const float *x, const std::vector<int64_t> &shape,
                 const Scheme &scheme, QTensor &out, bool strict = false);
+/// Static quantization: recomputes `q.codes` for `x` (q.shape) with the
+/// scales, zero points and tensor scale already in `q` (scheme with scales,
+/// not GGUF). Algorithms that choose scales themselves (GPTQ, AWQ, HQQ)
+/// store their codes through it.
+Status quantizeStatic(const float *x, QTensor &q, bool strict = false);
 /// Decodes into `out` (numElements values), fp32.
 Status dequantize(const QTensor &q, float *out);
 /// dequantize(quantize(x)) into `out` (may alias `x`).
@@ -214,6 +226,8 @@ struct FormatOptions {
 const std::vector<std::string> &formatNames();
 /// One line describing format `name` (for --help), empty if unknown.
 std::string describeFormat(const std::string &name);
+/// Success for a known name, else an error listing the known ones.
+Status checkFormatName(const std::string &name);
 /// The scheme of format `name` for an array of `shape`, quantized along the
 /// last axis.
 Status schemeForFormat(const std::string &name,

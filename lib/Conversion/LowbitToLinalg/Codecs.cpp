@@ -195,3 +195,29 @@ Value codecs::fromF32(ImplicitLocOpBuilder &b, Value v, Type t) {
     return v;
   return arith::TruncFOp::create(b, t, v);
 }
+
+Value codecs::storeScale(ImplicitLocOpBuilder &b, Value v, Type t) {
+  if (t.isF32())
+    return v;
+  // docs/Spec.md section 5: f16/bf16 scales saturate, and a non-zero scale
+  // never rounds to zero (smallest subnormal instead).
+  const llvm::fltSemantics &sem = cast<FloatType>(t).getFloatSemantics();
+  auto constT = [&](const APFloat &x) {
+    return arith::ConstantOp::create(b, t, b.getFloatAttr(t, x)).getResult();
+  };
+  Value r = arith::TruncFOp::create(b, t, v);
+  Value absR = math::AbsFOp::create(b, r);
+  Value inf = constT(APFloat::getInf(sem));
+  Value isInf = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, absR, inf);
+  Value maxF = math::CopySignOp::create(b, constT(APFloat::getLargest(sem)), r);
+  r = arith::SelectOp::create(b, isInf, maxF, r);
+  Value zeroT = constT(APFloat::getZero(sem));
+  Value zeroF =
+      arith::ConstantOp::create(b, b.getF32Type(), b.getF32FloatAttr(0.0f));
+  Value under = arith::AndIOp::create(
+      b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, r, zeroT),
+      arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, v, zeroF));
+  Value minSub =
+      math::CopySignOp::create(b, constT(APFloat::getSmallest(sem)), r);
+  return arith::SelectOp::create(b, under, minSub, r);
+}

@@ -47,6 +47,10 @@ Value fromByte(ImplicitLocOpBuilder &b, Value v);
 /// Widen/narrow floats to/from f32 (RNE).
 Value toF32(ImplicitLocOpBuilder &b, Value v);
 Value fromF32(ImplicitLocOpBuilder &b, Value v, Type t);
+/// An f32 scale rounded to its storage type `t` (f32, f16, bf16) as the
+/// numerics library stores it: saturating, and a non-zero scale never
+/// becomes zero (smallest subnormal instead).
+Value storeScale(ImplicitLocOpBuilder &b, Value v, Type t);
 
 } // namespace mlir::lowbit::codecs
 

@@ -573,12 +573,17 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
               arith::DivFOp::create(ib, arith::SubFOp::create(ib, mx, mn),
                                     constF32(ib, float(qmax - qmin)));
           sc = selectF(ib, isZeroF(ib, sc), one, sc);
-          Value stored = fromF32(ib, sc, scaleElem);
+          Value stored = storeScale(ib, sc, scaleElem);
           Value scF = toF32(ib, stored);
           Value z = roundF32(
               ib, arith::DivFOp::create(ib, arith::NegFOp::create(ib, mn), scF),
               s.getRounding());
           z = arith::AddFOp::create(ib, z, constF32(ib, float(qmin)));
+          // A NaN zero point (only from non-finite input) becomes qmin, as
+          // in the numerics library, rather than an undefined fptosi.
+          z = selectF(
+              ib, arith::CmpFOp::create(ib, arith::CmpFPredicate::UNO, z, z),
+              constF32(ib, float(qmin)), z);
           z = arith::MaximumFOp::create(ib, z, constF32(ib, float(qmin)));
           z = arith::MinimumFOp::create(ib, z, constF32(ib, float(qmax)));
           return {stored, arith::FPToSIOp::create(ib, ib.getI32Type(), z)};
@@ -595,7 +600,7 @@ static std::pair<Value, Value> computeScales(TensorBuilder &tb, Value xb,
           sc = arith::DivFOp::create(ib, a[0], constF32(ib, qmax));
           sc = selectF(ib, isZeroF(ib, sc), one, sc);
         }
-        return {fromF32(ib, sc, scaleElem)};
+        return {storeScale(ib, sc, scaleElem)};
       });
   return {r[0], s.getSymmetric() ? Value() : r[1]};
 }
