@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowbit/Numerics/Algorithms.h"
 #include "lowbit/Numerics/Numerics.h"
 
 #include <pybind11/numpy.h>
@@ -207,6 +208,38 @@ quantizeScheme(F32Array x, const std::string &element,
   return result;
 }
 
+std::unique_ptr<PyQTensor> gptqFn(F32Array w, F32Array h,
+                                  const std::string &element, int64_t groupSize,
+                                  bool asymmetric, const std::string &scale,
+                                  bool actOrder, bool staticGroups, float damp,
+                                  int64_t blockSize) {
+  if (w.ndim() != 2 || h.ndim() != 2 || h.shape(0) != h.shape(1) ||
+      h.shape(0) != w.shape(1))
+    throw py::value_error("gptq: w must be [out, in] and h [in, in]");
+  int64_t rows = w.shape(0), cols = w.shape(1);
+  if (groupSize < 0)
+    throw py::value_error("group_size must be >= 0");
+  nx::Scheme scheme =
+      schemeFrom(element, {1, groupSize ? groupSize : cols}, scale, asymmetric,
+                 /*fullRange=*/false, "nearest_even", /*saturate=*/true,
+                 /*tensorScale=*/false);
+  nx::GPTQOptions options;
+  options.actOrder = actOrder;
+  options.staticGroups = staticGroups;
+  options.damp = damp;
+  options.blockSize = blockSize;
+  auto result = std::make_unique<PyQTensor>();
+  result->format = "gptq";
+  const float *wd = w.data(), *hd = h.data();
+  nx::Status status;
+  {
+    py::gil_scoped_release release;
+    status = nx::gptq(wd, rows, cols, hd, scheme, options, result->q);
+  }
+  check(status);
+  return result;
+}
+
 py::array_t<float> dequantize(const PyQTensor &self) {
   py::array_t<float> out(self.q.shape);
   float *data = out.mutable_data();
@@ -369,6 +402,10 @@ PYBIND11_MODULE(_lowbit, m) {
         py::arg("blocks"), py::arg("scale"), py::arg("asymmetric"),
         py::arg("full_range"), py::arg("rounding"), py::arg("saturate"),
         py::arg("tensor_scale"), py::arg("strict"));
+  m.def("gptq", &gptqFn, py::arg("w"), py::arg("h"), py::arg("element"),
+        py::arg("group_size"), py::arg("asymmetric"), py::arg("scale"),
+        py::arg("act_order"), py::arg("static_groups"), py::arg("damp"),
+        py::arg("block_size"));
   m.def("fake_quant", &fakeQuant, py::arg("x"), py::arg("format"),
         py::arg("group_size") = 0, py::arg("asymmetric") = false);
   m.def("cast", &cast, py::arg("x"), py::arg("element_type"),

@@ -34,6 +34,7 @@ __all__ = [
     "element_types",
     "fake_quant",
     "formats",
+    "gptq",
     "quantize",
     "quantize_scheme",
 ]
@@ -212,6 +213,21 @@ def quantize_scheme(array, element, blocks=None, *, scale="f32",
         x, str(element), [int(b) for b in blocks], str(scale),
         bool(asymmetric), bool(full_range), str(rounding), bool(saturate),
         bool(tensor_scale), bool(strict)))
+
+
+def gptq(w, h, element="i4", group_size=128, *, asymmetric=False,
+         scale="f32", act_order=False, static_groups=False, damp=0.01,
+         block_size=128):
+    """GPTQ (Frantar et al.) of the weight `w` [out, in] given the input
+    Hessian `h` = sum of x x^T over calibration tokens [in, in]: codes
+    chosen with GPTQ's error feedback, scales and zero points by lowbit's
+    rules for the scheme (`element`, groups of `group_size` inputs, 0 = one
+    scale per output channel). Returns a :class:`QuantizedArray` of shape
+    [out, in]. With `act_order` and groups, `static_groups` is required."""
+    return QuantizedArray(_lowbit.gptq(
+        _as_float32(w), _as_float32(h), str(element), int(group_size),
+        bool(asymmetric), str(scale), bool(act_order), bool(static_groups),
+        float(damp), int(block_size)))
 
 
 def fake_quant(array, format, group_size=0, asymmetric=False):
