@@ -9,7 +9,9 @@
 #ifndef LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
 #define LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Matchers.h"
 
 #include <optional>
@@ -78,6 +80,29 @@ inline std::string siteName(Operation *op, StringRef fallback) {
     break;
   }
   return fallback.str();
+}
+
+/// Every contraction site of `module` with its name, in one fixed order
+/// shared by all passes and the calibration tool: functions in module
+/// order, sites in walk order; an unnamed site is `<function>.matmul<i>`,
+/// i counting every site of its function. The ops are collected first, so
+/// `fn` may rewrite the IR.
+inline void forEachSite(ModuleOp module,
+                        llvm::function_ref<void(Contraction &, StringRef)> fn) {
+  module.walk([&](func::FuncOp func) {
+    SmallVector<Operation *> ops;
+    func.walk([&](Operation *op) {
+      if (matchContraction(op))
+        ops.push_back(op);
+    });
+    int64_t index = 0;
+    for (Operation *op : ops) {
+      std::string name =
+          siteName(op, (func.getSymName() + ".matmul" + Twine(index++)).str());
+      if (std::optional<Contraction> c = matchContraction(op))
+        fn(*c, name);
+    }
+  });
 }
 
 } // namespace mlir::lowbit

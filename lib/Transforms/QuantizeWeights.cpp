@@ -76,30 +76,21 @@ struct LowbitQuantizeWeightsPass
     // One quantized value per (weight constant, scheme).
     llvm::DenseMap<std::pair<Operation *, Type>, Value> done;
     bool failedAny = false;
-    getOperation().walk([&](func::FuncOp func) {
-      int64_t index = 0;
-      func.walk([&](Operation *op) {
-        std::optional<Contraction> c = matchContraction(op);
-        if (!c)
-          return;
-        std::string name =
-            siteName(op, (func.getSymName() + ".matmul" + Twine(index)).str());
-        ++index;
-        std::string text = scheme;
-        for (const PolicyEntry &e : entries)
-          if (e.glob.match(name)) {
-            text = e.scheme;
-            break;
-          }
-        if (text.empty())
-          return; // kept in float by the policy
-        Operation *weightOp = c->rhs.getDefiningOp();
-        ElementsAttr values;
-        if (!weightOp || !matchPattern(c->rhs, m_Constant(&values)))
-          return; // not a constant weight: nothing to do offline
-        if (failed(quantizeSite(*c, name, text, weightOp, values, done)))
-          failedAny = true;
-      });
+    forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
+      std::string text = scheme;
+      for (const PolicyEntry &e : entries)
+        if (e.glob.match(name)) {
+          text = e.scheme;
+          break;
+        }
+      if (text.empty())
+        return; // kept in float by the policy
+      Operation *weightOp = c.rhs.getDefiningOp();
+      ElementsAttr values;
+      if (!weightOp || !matchPattern(c.rhs, m_Constant(&values)))
+        return; // not a constant weight: nothing to do offline
+      if (failed(quantizeSite(c, name, text, weightOp, values, done)))
+        failedAny = true;
     });
     if (failedAny)
       signalPassFailure();

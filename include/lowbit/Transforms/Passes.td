@@ -107,4 +107,37 @@ def LowbitFuseDequantMatmul : Pass<"lowbit-fuse-dequant-matmul", "func::FuncOp">
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+def LowbitInstrumentCalibration
+    : Pass<"lowbit-instrument-calibration", "ModuleOp"> {
+  let summary = "Record the activations of every contraction site (calibration)";
+  let description = [{
+    Before every contraction site (the sites of `lowbit-quantize-weights`,
+    named and numbered the same way), passes the left operand, the
+    activations feeding the weight, to the external function
+    `@lowbitCalibRecord(i64 site, tensor<*xf32>)`. The module attribute
+    `lowbit.calibration_sites` lists the site names by id. With `entry`, it
+    also adds `@__lowbit_calibrate`, which calls the entry function and
+    drops its results; it has a C interface, so a JIT (lowbit-calibrate)
+    can call it with memref descriptors. Activations must be f32.
+
+    ```mlir
+    %y = linalg.matmul ins(%x, %w : ...) ... loc("layers.0.up")
+    ```
+    becomes
+    ```mlir
+    %id = arith.constant 0 : i64
+    %u = tensor.cast %x : tensor<8x64xf32> to tensor<*xf32>
+    call @lowbitCalibRecord(%id, %u) : (i64, tensor<*xf32>) -> ()
+    %y = linalg.matmul ins(%x, %w : ...) ...
+    ```
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", "\"\"",
+           "Function that lowbit-calibrate calls per calibration input">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // LOWBIT_TRANSFORMS_PASSES_TD

@@ -1,0 +1,92 @@
+//===- Calibration.h - activation statistics for the passes -----*- C++ -*-===//
+//
+// Calibration runs a function on calibration inputs through the CPU path
+// (the reference lowering, JIT-compiled) with every contraction site's
+// activations recorded (lowbit-instrument-calibration), and keeps per-site
+// statistics: per input channel absmax, min, max and mean |x|, a histogram
+// of |x| for percentile and MSE clipping, and optionally the Gram matrix
+// X^T X that GPTQ needs. They are written to a directory that the passes
+// read (docs/Passes.md, "Sites and statistics").
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_CALIBRATION_CALIBRATION_H
+#define LOWBIT_CALIBRATION_CALIBRATION_H
+
+#include "lowbit/Numerics/Numerics.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class ModuleOp;
+} // namespace mlir
+
+namespace lowbit::calibration {
+
+struct Options {
+  /// Histogram bins of |x| per site.
+  int64_t bins = 2048;
+  /// Accumulate X^T X per site (channels^2 floats each).
+  bool gram = false;
+};
+
+/// The statistics of one site: activations seen as `tokens` rows of
+/// `channels` values (all leading dimensions flattened).
+struct SiteStats {
+  std::string name;
+  int64_t channels = 0;
+  int64_t tokens = 0;
+  std::vector<float> absmax, min, max;
+  std::vector<double> sumAbs;
+  /// |x| histogram: bins of width histRange / bins over [0, histRange);
+  /// histRange is a power of two that doubles (merging bin pairs) when a
+  /// larger value arrives.
+  std::vector<double> hist;
+  float histRange = 0.0f;
+  /// channels x channels, row-major, with Options::gram.
+  std::vector<float> gram;
+  /// Values that were NaN or infinite (never folded into the statistics).
+  int64_t nonFinite = 0;
+};
+
+class Recorder {
+public:
+  Recorder(std::vector<std::string> siteNames, Options options);
+  /// Adds `tokens` x `channels` values of site `site`.
+  numerics::Status record(int64_t site, const float *data, int64_t tokens,
+                          int64_t channels);
+  const std::vector<SiteStats> &sites() const { return stats; }
+
+private:
+  Options options;
+  std::vector<SiteStats> stats;
+};
+
+/// Writes DIR/index.json and DIR/<site>.{absmax,min,max,meanabs,hist,
+/// gram}.npy (each atomically; DIR is created).
+numerics::Status writeStatistics(const std::string &dir,
+                                 const std::vector<SiteStats> &stats);
+
+/// Reads what writeStatistics wrote (gram loaded only if `withGram`).
+numerics::Status readStatistics(const std::string &dir,
+                                std::vector<SiteStats> &out, bool withGram);
+
+/// File-name-safe form of a site name.
+std::string siteFileName(const std::string &name);
+
+/// Instruments `module` (consumed), JIT-compiles it through the reference
+/// lowering, and calls `entry` once per element of `inputs` (the arrays of
+/// one call, in argument order), recording into a Recorder whose results
+/// are returned in `out`. `progress` is called after each call.
+numerics::Status
+run(mlir::ModuleOp module, const std::string &entry,
+    const std::vector<std::vector<std::vector<float>>> &inputs,
+    const Options &options, std::vector<SiteStats> &out,
+    const std::function<void(size_t done, size_t total)> &progress = {});
+
+} // namespace lowbit::calibration
+
+#endif // LOWBIT_CALIBRATION_CALIBRATION_H
