@@ -132,8 +132,11 @@ calibration::run(ModuleOp module, const std::string &entry,
   ExecutionEngineOptions eo;
   auto transformer = makeOptimizingTransformer(2, 0, nullptr);
   eo.transformer = transformer;
-  const std::string runnerUtils = LOWBIT_MLIR_C_RUNNER_UTILS;
-  llvm::StringRef libs[] = {runnerUtils};
+  // MLIR's runner libraries: memref copies, and printMemref* should the
+  // model print.
+  const std::string cUtils = LOWBIT_MLIR_LIB_DIR "/libmlir_c_runner_utils.so";
+  const std::string utils = LOWBIT_MLIR_LIB_DIR "/libmlir_runner_utils.so";
+  llvm::StringRef libs[] = {cUtils, utils};
   eo.sharedLibPaths = libs;
   auto engine = ExecutionEngine::create(module, eo);
   if (!engine)

@@ -278,4 +278,42 @@ Status gptq(const float *w, int64_t rows, int64_t cols, const float *h,
   return quantizeStatic(Qn.data(), out);
 }
 
+Status transpose2D(const QTensor &in, QTensor &out) {
+  const Scheme &s = in.scheme;
+  if (in.shape.size() != 2 || s.scale == ScaleType::None ||
+      s.kind == ElementKind::GGUF || s.tensorScale)
+    return Status::error("transpose2D needs a 2-D tensor with block scales");
+  const int64_t rows = in.shape[0], cols = in.shape[1];
+  std::vector<float> v(static_cast<size_t>(rows * cols)),
+      t(static_cast<size_t>(rows * cols));
+  Status st = dequantize(in, v.data());
+  if (!st.ok())
+    return st;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      t[size_t(c * rows + r)] = v[size_t(r * cols + c)];
+  const int64_t br = rows / s.blockSizes[0], bc = cols / s.blockSizes[1];
+  const size_t sb = scaleElemBytes(s.scale);
+  QTensor q;
+  q.scheme = s;
+  q.scheme.blockSizes = {s.blockSizes[1], s.blockSizes[0]};
+  q.shape = {cols, rows};
+  q.tensorScale = in.tensorScale;
+  q.scales.resize(in.scales.size());
+  if (!s.symmetric)
+    q.zeroPoints.resize(in.zeroPoints.size());
+  for (int64_t i = 0; i < br; ++i)
+    for (int64_t j = 0; j < bc; ++j) {
+      std::memcpy(&q.scales[size_t(j * br + i) * sb],
+                  &in.scales[size_t(i * bc + j) * sb], sb);
+      if (!s.symmetric)
+        q.zeroPoints[size_t(j * br + i)] = in.zeroPoints[size_t(i * bc + j)];
+    }
+  st = quantizeStatic(t.data(), q);
+  if (!st.ok())
+    return st;
+  out = std::move(q);
+  return Status::success();
+}
+
 } // namespace lowbit::numerics

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Contractions.h"
+#include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Numerics/Algorithms.h"
 #include "lowbit/Transforms/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
@@ -64,10 +66,25 @@ struct LowbitQuantizeWeightsPass
   }
 
   void runOnOperation() override {
-    if (method != "rtn") {
+    if (method != "rtn" && method != "gptq") {
       getOperation().emitError() << "lowbit-quantize-weights: unknown method '"
-                                 << method << "' (available: rtn)";
+                                 << method << "' (available: rtn, gptq)";
       return signalPassFailure();
+    }
+    if (method == "gptq") {
+      if (calibration.empty()) {
+        getOperation().emitError()
+            << "lowbit-quantize-weights: method=gptq needs calibration=DIR "
+               "(statistics of lowbit-calibrate --gram)";
+        return signalPassFailure();
+      }
+      nx::Status st = ::lowbit::calibration::readStatistics(calibration, stats,
+                                                            /*withGram=*/true);
+      if (!st.ok()) {
+        getOperation().emitError()
+            << "lowbit-quantize-weights: " << st.message();
+        return signalPassFailure();
+      }
     }
     SmallVector<PolicyEntry> entries;
     if (failed(parsePolicy(entries)))
@@ -94,6 +111,58 @@ struct LowbitQuantizeWeightsPass
     });
     if (failedAny)
       signalPassFailure();
+  }
+
+  std::vector<::lowbit::calibration::SiteStats> stats;
+
+  /// GPTQ of a site's weight (any orientation) with its Gram matrix.
+  nx::Status quantizeGPTQ(const Contraction &c, StringRef name,
+                          const nx::Scheme &scheme, const std::vector<float> &w,
+                          ArrayRef<int64_t> shape, nx::QTensor &out) {
+    if (c.rank != 2)
+      return nx::Status::error("gptq handles 2-D weights, not batched ones");
+    const ::lowbit::calibration::SiteStats *site = nullptr;
+    for (const auto &s : stats)
+      if (s.name == name)
+        site = &s;
+    if (!site || site->channels == 0)
+      return nx::Status::error("no calibration statistics for this site in " +
+                               calibration);
+    const int64_t in = shape[c.inAxis()], outCh = shape[c.outAxis()];
+    if (site->gram.empty())
+      return nx::Status::error("the statistics have no Gram matrix (run "
+                               "lowbit-calibrate with --gram)");
+    if (site->channels != in)
+      return nx::Status::error(
+          "the statistics have " + std::to_string(site->channels) +
+          " channels, the weight " + std::to_string(in) + " inputs");
+    if (scheme.blockSizes[size_t(c.outAxis())] != 1)
+      return nx::Status::error("gptq needs one scale per output channel "
+                               "(block size 1 along `out`)");
+    // GPTQ works on [out, in]; a [in, out] weight is transposed there and
+    // back (exactly: same codes and scales).
+    nx::GPTQOptions opt;
+    opt.damp = float(damp);
+    opt.actOrder = actOrder;
+    opt.staticGroups = staticGroups;
+    nx::Scheme oi = scheme;
+    oi.blockSizes = {1, scheme.blockSizes[size_t(c.inAxis())]};
+    std::vector<float> wt;
+    const float *src = w.data();
+    if (!c.transposeB) {
+      wt.resize(w.size());
+      for (int64_t k = 0; k < in; ++k)
+        for (int64_t n = 0; n < outCh; ++n)
+          wt[size_t(n * in + k)] = w[size_t(k * outCh + n)];
+      src = wt.data();
+    }
+    nx::QTensor q;
+    nx::Status st = nx::gptq(src, outCh, in, site->gram.data(), oi, opt, q);
+    if (!st.ok() || c.transposeB) {
+      out = std::move(q);
+      return st;
+    }
+    return nx::transpose2D(q, out);
   }
 
   LogicalResult
@@ -128,10 +197,12 @@ struct LowbitQuantizeWeightsPass
         return failure();
       nx::QTensor q;
       nx::Status st =
-          nx::quantize(w->data(),
-                       std::vector<int64_t>(wType.getShape().begin(),
-                                            wType.getShape().end()),
-                       *ns, q, /*strict=*/true);
+          method == "gptq"
+              ? quantizeGPTQ(c, name, *ns, *w, wType.getShape(), q)
+              : nx::quantize(w->data(),
+                             std::vector<int64_t>(wType.getShape().begin(),
+                                                  wType.getShape().end()),
+                             *ns, q, /*strict=*/true);
       if (!st.ok())
         return emitError() << st.message();
       OpBuilder b(weightOp);

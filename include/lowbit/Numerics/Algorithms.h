@@ -47,6 +47,10 @@ void accumulateGram(const float *x, int64_t tokens, int64_t cols, float *h);
 Status gptq(const float *w, int64_t rows, int64_t cols, const float *h,
             const Scheme &scheme, const GPTQOptions &options, QTensor &out);
 
+/// The transpose of a 2-D quantized tensor with scales: the same codes,
+/// scales and zero points, transposed (block sizes swapped); exact.
+Status transpose2D(const QTensor &in, QTensor &out);
+
 } // namespace lowbit::numerics
 
 #endif // LOWBIT_NUMERICS_ALGORITHMS_H

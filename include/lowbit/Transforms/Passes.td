@@ -54,6 +54,11 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     quantized once per scheme. Non-finite weights, schemes whose blocks do
     not divide the weight and unknown methods are errors on the op.
 
+    `method=gptq` chooses the codes with GPTQ (numerics::gptq), using each
+    site's Gram matrix X^T X from `calibration` (lowbit-calibrate --gram);
+    its scheme needs one scale per output channel (block 1 along `out`).
+    A site without statistics is an error naming it.
+
     Before:
     ```mlir
     %w = arith.constant dense<...> : tensor<64x32xf32>
@@ -72,7 +77,15 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
   }];
   let options = [
     Option<"method", "method", "std::string", "\"rtn\"",
-           "Weight quantization algorithm: rtn (round to nearest)">,
+           "Weight quantization algorithm: rtn (round to nearest) or gptq">,
+    Option<"calibration", "calibration", "std::string", "\"\"",
+           "Statistics directory of lowbit-calibrate (gptq: with --gram)">,
+    Option<"damp", "damp", "double", "0.01",
+           "gptq: dampening, as a fraction of mean(diag(H))">,
+    Option<"actOrder", "act-order", "bool", "false",
+           "gptq: quantize input channels by decreasing diag(H)">,
+    Option<"staticGroups", "static-groups", "bool", "false",
+           "gptq: group scales from the original weights">,
     Option<"scheme", "scheme", "std::string", "\"i8, per_axis<out>\"",
            "Scheme body for weights (axis names in/out/last allowed)">,
     Option<"policy", "policy", "std::string", "\"\"",
