@@ -153,4 +153,41 @@ def LowbitInstrumentCalibration
                            "::mlir::tensor::TensorDialect"];
 }
 
+def LowbitSmoothQuant : Pass<"lowbit-smoothquant", "ModuleOp"> {
+  let summary = "Migrate activation outliers into the weights (SmoothQuant)";
+  let description = [{
+    SmoothQuant (Xiao et al.; mit-han-lab/smoothquant `smooth.py`). For
+    every group of contraction sites that share one activation X (e.g.
+    q/k/v projections of one normalised input) and have constant weights:
+    s_j = max|X_j|^alpha / max|W_j|^(1-alpha), clamped to >= 1e-5, where
+    max|X_j| comes from the calibration statistics (`calibration=DIR` of
+    lowbit-calibrate) and max|W_j| is taken over all weights of the group
+    (input channel j). Each weight's input channel j is multiplied by s_j
+    and X is divided by s: folded into the producer when it is an
+    elementwise `linalg.generic` whose result is a product with a constant
+    per-channel vector (a norm's weight, which becomes gamma / s), else as
+    an explicit division inserted before the sites. In exact arithmetic the
+    function is unchanged; quantizing activations afterwards (W8A8) loses
+    less on inputs with outlier channels.
+
+    ```mlir
+    %y = linalg.matmul ins(%x, %w : tensor<8x64xf32>, tensor<64x32xf32>) ...
+    ```
+    becomes
+    ```mlir
+    %xs = linalg.generic ... { %q = arith.divf %xi, %si : f32 ... }  // x / s
+    %y = linalg.matmul ins(%xs, %ws : ...) ...  // %ws = diag(s) %w, constant
+    ```
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", "0.5",
+           "Migration strength (0.5 default; 0.85 Llama-2/3, 0.8 Mistral)">,
+    Option<"calibration", "calibration", "std::string", "\"\"",
+           "Statistics directory of lowbit-calibrate">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // LOWBIT_TRANSFORMS_PASSES_TD
