@@ -1,6 +1,7 @@
 //===- QuantizeMatmuls.cpp - linalg.matmul -> lowbit.qmatmul ------*- C++
 //-*-===//
 
+#include "Contractions.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -98,32 +99,35 @@ struct LowbitQuantizeMatmulsPass
   }
 
   void runOnOperation() override {
-    SmallVector<linalg::MatmulOp> matmuls;
-    getOperation().walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
-    for (linalg::MatmulOp op : matmuls) {
-      if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps())
-        continue;
-      Value a = op.getInputs()[0], w = op.getInputs()[1];
-      if (!matchPattern(w, m_Constant()))
-        continue;
-      // Accumulating into a non-zero init is not a plain product: skip.
-      Value init = op.getOutputs()[0];
-      auto fill = init.getDefiningOp<linalg::FillOp>();
-      if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+    // Every site with a constant weight: matmul, transposed-B matmul and
+    // batch_matmul (activations of batched sites stay in float: their
+    // per-token scheme would need two axes).
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (matchContraction(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      std::optional<Contraction> c = matchContraction(op);
+      if (!c || !matchPattern(c->rhs, m_Constant()) ||
+          !cast<RankedTensorType>(op->getResult(0).getType())
+               .getElementType()
+               .isF32())
         continue;
       OpBuilder b(op);
-      FailureOr<Value> qw = quantize(b, op, w, weightScheme, 0, 1);
+      FailureOr<Value> qw =
+          quantize(b, op, c->rhs, weightScheme, c->inAxis(), c->outAxis());
       if (failed(qw))
         return signalPassFailure();
-      Value lhs = a;
-      if (!activationScheme.empty()) {
-        FailureOr<Value> qa = quantize(b, op, a, activationScheme, 1, 0);
+      Value lhs = c->lhs;
+      if (!activationScheme.empty() && c->rank == 2) {
+        FailureOr<Value> qa = quantize(b, op, lhs, activationScheme, 1, 0);
         if (failed(qa))
           return signalPassFailure();
         lhs = *qa;
       }
-      auto mm = QMatmulOp::create(b, op.getLoc(), op.getResultTypes()[0], lhs,
-                                  *qw, /*transpose_b=*/false);
+      auto mm = QMatmulOp::create(b, op->getLoc(), op->getResultTypes()[0], lhs,
+                                  *qw, c->transposeB);
       op->replaceAllUsesWith(mm);
       op->erase();
     }

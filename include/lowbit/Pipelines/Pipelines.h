@@ -11,6 +11,8 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
 
 namespace mlir::lowbit {
 
@@ -25,6 +27,38 @@ void registerLowbitPasses();
 /// mlir-runner or translation to LLVM IR. Registered as
 /// `lowbit-reference-to-llvm`.
 void buildReferenceToLLVMPipeline(OpPassManager &pm);
+
+/// Options of the quantization pipelines (docs/Passes.md, "Pipelines").
+struct QuantPipelineOptions : public PassPipelineOptions<QuantPipelineOptions> {
+  Option<std::string> calibration{
+      *this, "calibration",
+      llvm::cl::desc("Statistics directory of lowbit-calibrate")};
+  Option<double> alpha{*this, "alpha",
+                       llvm::cl::desc("SmoothQuant migration strength"),
+                       llvm::cl::init(0.5)};
+  Option<int64_t> group{*this, "group",
+                        llvm::cl::desc("Group size along the input channels"),
+                        llvm::cl::init(128)};
+  Option<bool> actOrder{*this, "act-order",
+                        llvm::cl::desc("GPTQ: act-order with static groups"),
+                        llvm::cl::init(false)};
+};
+
+/// The named quantization pipelines; each ends with quantized constants and
+/// `lowbit.qmatmul`, ready for the reference lowering or code generation:
+/// - w8a8-smoothquant: SmoothQuant, then int8 per-channel weights and int8
+///   per-token activations;
+/// - w4a16-gptq: GPTQ int4 weights in groups, f32 activations;
+/// - w4a8: int4 grouped weights (RTN), int8 per-token activations;
+/// - mxfp4: OCP MXFP4 weights;
+/// - fp8: E4M3 per-channel weights and per-tensor activations.
+void buildW8A8SmoothQuantPipeline(OpPassManager &pm,
+                                  const QuantPipelineOptions &options);
+void buildW4A16GPTQPipeline(OpPassManager &pm,
+                            const QuantPipelineOptions &options);
+void buildW4A8Pipeline(OpPassManager &pm, const QuantPipelineOptions &options);
+void buildMXFP4Pipeline(OpPassManager &pm, const QuantPipelineOptions &options);
+void buildFP8Pipeline(OpPassManager &pm, const QuantPipelineOptions &options);
 
 } // namespace mlir::lowbit
 

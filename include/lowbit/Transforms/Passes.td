@@ -190,4 +190,29 @@ def LowbitSmoothQuant : Pass<"lowbit-smoothquant", "ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def LowbitFoldConstantQuantize
+    : Pass<"lowbit-fold-constant-quantize", "ModuleOp"> {
+  let summary = "Quantize constants at compile time (lowbit.quantize of a constant)";
+  let description = [{
+    Replaces `lowbit.quantize` of a float constant (dense or
+    `dense_resource`, no static scale operands) by a `lowbit.constant`
+    computed by the numerics library, so weights that a pass quantized at
+    run time (e.g. `lowbit-quantize-matmuls`) are stored quantized. The
+    codes are the ones the run-time lowering would compute (the library
+    and the reference lowering agree bit for bit). Non-finite constants are
+    an error on the op.
+
+    ```mlir
+    %w = arith.constant dense<...> : tensor<64x32xf32>
+    %q = lowbit.quantize %w : tensor<64x32xf32> -> !lowbit.qtensor<64x32xi8, per_axis<1>>
+    ```
+    becomes
+    ```mlir
+    %q = lowbit.constant codes(dense_resource<...> : tensor<64x32xi8>)
+         scales(dense<...> : tensor<32xf32>) : !lowbit.qtensor<64x32xi8, per_axis<1>>
+    ```
+  }];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
 #endif // LOWBIT_TRANSFORMS_PASSES_TD
