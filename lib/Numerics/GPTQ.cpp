@@ -278,6 +278,18 @@ Status gptq(const float *w, int64_t rows, int64_t cols, const float *h,
   return quantizeStatic(Qn.data(), out);
 }
 
+std::vector<float> smoothQuantScales(const std::vector<float> &xmax,
+                                     const std::vector<float> &wmax,
+                                     float alpha) {
+  std::vector<float> s(xmax.size());
+  for (size_t j = 0; j < xmax.size(); ++j) {
+    const float ws = std::fmax(wmax[j], 1e-5f);
+    s[j] = std::fmax(std::pow(xmax[j], alpha) / std::pow(ws, 1.0f - alpha),
+                     1e-5f);
+  }
+  return s;
+}
+
 Status transpose2D(const QTensor &in, QTensor &out) {
   const Scheme &s = in.scheme;
   if (in.shape.size() != 2 || s.scale == ScaleType::None ||

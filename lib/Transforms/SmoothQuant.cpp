@@ -2,6 +2,7 @@
 
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Numerics/Algorithms.h"
 #include "lowbit/Transforms/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
@@ -154,14 +155,8 @@ struct LowbitSmoothQuantPass
         }
       weights.push_back(std::move(*w));
     }
-    // s_j = max|X_j|^a / max(max|W_j|, 1e-5)^(1-a), at least 1e-5.
-    std::vector<float> scale(static_cast<size_t>(k));
-    const float a = float(alpha);
-    for (int64_t j = 0; j < k; ++j) {
-      float ws = std::fmax(wmax[size_t(j)], 1e-5f);
-      float v = std::pow(xmax[size_t(j)], a) / std::pow(ws, 1.0f - a);
-      scale[size_t(j)] = std::fmax(v, 1e-5f);
-    }
+    std::vector<float> scale =
+        nx::smoothQuantScales(xmax, wmax, float(alpha));
     // Weights: input channel j times s_j.
     for (auto [s, w] : llvm::zip(sites, weights)) {
       auto type = cast<RankedTensorType>(s.c.rhs.getType());

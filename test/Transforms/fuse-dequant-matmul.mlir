@@ -71,3 +71,31 @@ func.func @f16(%x: tensor<4x64xf16>, %q: !lowbit.qtensor<64x32xi4 : f16, per_gro
   %y = linalg.matmul ins(%x, %w : tensor<4x64xf16>, tensor<64x32xf16>) outs(%z : tensor<4x32xf16>) -> tensor<4x32xf16>
   return %y : tensor<4x32xf16>
 }
+
+// -----
+
+// Plain-IR dequantize of non-constant codes, or with a fractional zero
+// point, is not a lowbit value: left as it is.
+// CHECK-LABEL: func.func @raw_kept
+// CHECK-COUNT-2: arith.uitofp
+// CHECK-NOT: lowbit.
+func.func @raw_kept(%x: tensor<4x32xf32>, %c: tensor<32x8xi8>) -> (tensor<32x8xf32>, tensor<32x8xf32>) {
+  %s = arith.constant dense<0.5> : tensor<8xf32>
+  %z = arith.constant dense<1.5> : tensor<8xf32>
+  %k = arith.constant dense<3> : tensor<32x8xi8>
+  %e = tensor.empty() : tensor<32x8xf32>
+  %a = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%c, %s : tensor<32x8xi8>, tensor<8xf32>) outs(%e : tensor<32x8xf32>) {
+  ^bb0(%q: i8, %sc: f32, %o: f32):
+    %f = arith.uitofp %q : i8 to f32
+    %m = arith.mulf %f, %sc : f32
+    linalg.yield %m : f32
+  } -> tensor<32x8xf32>
+  %b = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%k, %s, %z : tensor<32x8xi8>, tensor<8xf32>, tensor<8xf32>) outs(%e : tensor<32x8xf32>) {
+  ^bb0(%q: i8, %sc: f32, %zp: f32, %o: f32):
+    %f = arith.uitofp %q : i8 to f32
+    %d = arith.subf %f, %zp : f32
+    %m = arith.mulf %d, %sc : f32
+    linalg.yield %m : f32
+  } -> tensor<32x8xf32>
+  return %a, %b : tensor<32x8xf32>, tensor<32x8xf32>
+}

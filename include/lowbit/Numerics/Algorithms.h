@@ -47,6 +47,14 @@ void accumulateGram(const float *x, int64_t tokens, int64_t cols, float *h);
 Status gptq(const float *w, int64_t rows, int64_t cols, const float *h,
             const Scheme &scheme, const GPTQOptions &options, QTensor &out);
 
+/// SmoothQuant's per-input-channel migration scales (mit-han-lab
+/// smoothquant `smooth.py`): s_j = xmax_j^alpha / max(wmax_j, 1e-5)^(1 -
+/// alpha), at least 1e-5, from the activations' and weights' per-channel
+/// max |.|. Weights are multiplied by s, activations divided by it.
+std::vector<float> smoothQuantScales(const std::vector<float> &xmax,
+                                     const std::vector<float> &wmax,
+                                     float alpha);
+
 /// The transpose of a 2-D quantized tensor with scales: the same codes,
 /// scales and zero points, transposed (block sizes swapped); exact.
 Status transpose2D(const QTensor &in, QTensor &out);

@@ -103,6 +103,16 @@ def LowbitFuseDequantMatmul : Pass<"lowbit-fuse-dequant-matmul", "func::FuncOp">
     `lowbit.qmatmul` on the quantized values, so that code generation sees
     the quantized operands. Dequantize ops left without users are erased.
 
+    IR from other frontends gets fused too: a `linalg.generic` that
+    dequantizes constant integer codes, `(uitofp|sitofp(ext(codes)) [-
+    zp]) * scale` with scales (f32, or f16/bf16 widened by `arith.extf`)
+    and zero points indexed by `dK` / `dK floordiv g` maps, is first raised
+    to `lowbit.dequantize` of a `lowbit.constant` with packed codes and the
+    matching scheme (per_tensor, per_axis, per_group; asymmetric with zero
+    points; full_range when the most negative code occurs). It is raised
+    only when lowbit's dequantization reproduces every value bit for bit
+    (integral zero points, representable scheme).
+
     Before:
     ```mlir
     %w = lowbit.dequantize %q : !lowbit.qtensor<32x64xi4, per_group<[1 : 32]>>
