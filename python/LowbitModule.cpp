@@ -20,6 +20,7 @@
 #include <cctype>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -327,6 +328,114 @@ py::array_t<float> decode(py::array codes, const std::string &elementType) {
   return decodeFrom<uint8_t>(codes, type);
 }
 
+/// A new numpy array of `shape` holding a copy of `data`.
+template <typename T>
+py::array_t<T> copyToArray(const T *data, std::vector<py::ssize_t> shape) {
+  py::array_t<T> out(shape);
+  if (out.size())
+    std::memcpy(out.mutable_data(), data, size_t(out.size()) * sizeof(T));
+  return out;
+}
+
+py::tuple hqqFn(F32Array w, const std::string &element, int64_t groupSize,
+                const std::string &scale, int64_t iters, float lpNorm,
+                float beta, float kappa, bool earlyStop, bool optimizeScale) {
+  if (w.ndim() != 2)
+    throw py::value_error("hqq: w must be [out, in]");
+  int64_t rows = w.shape(0), cols = w.shape(1);
+  if (groupSize < 0)
+    throw py::value_error("group_size must be >= 0");
+  nx::Scheme scheme =
+      schemeFrom(element, {1, groupSize ? groupSize : cols}, scale,
+                 /*asymmetric=*/true, /*fullRange=*/false, "nearest_even",
+                 /*saturate=*/true, /*tensorScale=*/false);
+  nx::HQQOptions options;
+  options.iters = iters;
+  options.lpNorm = lpNorm;
+  options.beta = beta;
+  options.kappa = kappa;
+  options.earlyStop = earlyStop;
+  options.optimizeScale = optimizeScale;
+  auto result = std::make_unique<PyQTensor>();
+  result->format = "hqq";
+  nx::HQQInfo info;
+  const float *wd = w.data();
+  nx::Status status;
+  {
+    py::gil_scoped_release release;
+    status = nx::hqq(wd, rows, cols, scheme, options, result->q, &info);
+  }
+  check(status);
+  py::dict d;
+  d["errors"] =
+      copyToArray(info.errors.data(), {py::ssize_t(info.errors.size())});
+  d["best"] = info.best;
+  return py::make_tuple(py::cast(std::move(result)), d);
+}
+
+py::tuple awqFn(F32Array w, F32Array x, const std::string &element,
+                int64_t groupSize, bool asymmetric, const std::string &scale,
+                std::optional<F32Array> xMeanAbs, int64_t nGrid,
+                bool searchScale, bool clip, int64_t clipGrid, double maxShrink,
+                int64_t clipTokens) {
+  if (w.ndim() != 2 || x.ndim() != 2 || x.shape(1) != w.shape(1))
+    throw py::value_error("awq: w must be [out, in] and x [tokens, in]");
+  int64_t rows = w.shape(0), cols = w.shape(1), tokens = x.shape(0);
+  if (xMeanAbs && (xMeanAbs->ndim() != 1 || xMeanAbs->shape(0) != cols))
+    throw py::value_error("awq: x_mean_abs must have one value per input "
+                          "channel (" +
+                          std::to_string(cols) + ")");
+  if (groupSize < 0)
+    throw py::value_error("group_size must be >= 0");
+  nx::Scheme scheme =
+      schemeFrom(element, {1, groupSize ? groupSize : cols}, scale, asymmetric,
+                 /*fullRange=*/false, "nearest_even", /*saturate=*/true,
+                 /*tensorScale=*/false);
+  nx::AWQOptions options;
+  options.scaleGrid = nGrid;
+  options.searchScale = searchScale;
+  options.searchClip = clip;
+  options.clipGrid = clipGrid;
+  options.maxShrink = maxShrink;
+  options.clipTokens = clipTokens;
+  auto result = std::make_unique<PyQTensor>();
+  result->format = "awq";
+  nx::AWQInfo info;
+  std::vector<float> scales;
+  const float *wd = w.data(), *xd = x.data();
+  const float *md = xMeanAbs ? xMeanAbs->data() : nullptr;
+  nx::Status status;
+  {
+    py::gil_scoped_release release;
+    status = nx::awq(wd, rows, cols, xd, tokens, md, scheme, options, result->q,
+                     scales, &info);
+  }
+  check(status);
+  const int64_t groups = int64_t(info.clipSteps.size()) / rows;
+  py::dict d;
+  d["alpha"] = info.alpha;
+  d["losses"] =
+      copyToArray(info.losses.data(), {py::ssize_t(info.losses.size())});
+  d["clip_steps"] = copyToArray(info.clipSteps.data(),
+                                {py::ssize_t(rows), py::ssize_t(groups)});
+  d["clip_max"] = copyToArray(info.clipMax.data(),
+                              {py::ssize_t(rows), py::ssize_t(groups)});
+  py::array_t<float> s =
+      copyToArray(scales.data(), {py::ssize_t(scales.size())});
+  return py::make_tuple(py::cast(std::move(result)), s, d);
+}
+
+py::array_t<float> smoothQuantScalesFn(F32Array xmax, F32Array wmax,
+                                       float alpha) {
+  if (xmax.ndim() != 1 || wmax.ndim() != 1 || xmax.shape(0) != wmax.shape(0))
+    throw py::value_error("smoothquant_scales: x_absmax and w_absmax must be "
+                          "vectors of the same length");
+  std::vector<float> xs(xmax.data(), xmax.data() + xmax.shape(0));
+  std::vector<float> ws(wmax.data(), wmax.data() + wmax.shape(0));
+  std::vector<float> s = nx::smoothQuantScales(xs, ws, alpha);
+  return copyToArray(s.data(), {py::ssize_t(s.size())});
+}
+
 } // namespace
 
 PYBIND11_MODULE(_lowbit, m) {
@@ -411,4 +520,14 @@ PYBIND11_MODULE(_lowbit, m) {
   m.def("cast", &cast, py::arg("x"), py::arg("element_type"),
         py::arg("saturate") = true);
   m.def("decode", &decode, py::arg("codes"), py::arg("element_type"));
+  m.def("hqq", &hqqFn, py::arg("w"), py::arg("element"), py::arg("group_size"),
+        py::arg("scale"), py::arg("iters"), py::arg("lp_norm"), py::arg("beta"),
+        py::arg("kappa"), py::arg("early_stop"), py::arg("optimize_scale"));
+  m.def("awq", &awqFn, py::arg("w"), py::arg("x"), py::arg("element"),
+        py::arg("group_size"), py::arg("asymmetric"), py::arg("scale"),
+        py::arg("x_mean_abs"), py::arg("n_grid"), py::arg("search_scale"),
+        py::arg("clip"), py::arg("clip_grid"), py::arg("max_shrink"),
+        py::arg("clip_tokens"));
+  m.def("smoothquant_scales", &smoothQuantScalesFn, py::arg("x_absmax"),
+        py::arg("w_absmax"), py::arg("alpha"));
 }

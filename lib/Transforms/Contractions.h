@@ -87,22 +87,26 @@ inline std::string siteName(Operation *op, StringRef fallback) {
 /// order, sites in walk order; an unnamed site is `<function>.matmul<i>`,
 /// i counting every site of its function. The ops are collected first, so
 /// `fn` may rewrite the IR.
+inline void
+forEachSiteInFunction(func::FuncOp func,
+                      llvm::function_ref<void(Contraction &, StringRef)> fn) {
+  SmallVector<Operation *> ops;
+  func.walk([&](Operation *op) {
+    if (matchContraction(op))
+      ops.push_back(op);
+  });
+  int64_t index = 0;
+  for (Operation *op : ops) {
+    std::string name =
+        siteName(op, (func.getSymName() + ".matmul" + Twine(index++)).str());
+    if (std::optional<Contraction> c = matchContraction(op))
+      fn(*c, name);
+  }
+}
+
 inline void forEachSite(ModuleOp module,
                         llvm::function_ref<void(Contraction &, StringRef)> fn) {
-  module.walk([&](func::FuncOp func) {
-    SmallVector<Operation *> ops;
-    func.walk([&](Operation *op) {
-      if (matchContraction(op))
-        ops.push_back(op);
-    });
-    int64_t index = 0;
-    for (Operation *op : ops) {
-      std::string name =
-          siteName(op, (func.getSymName() + ".matmul" + Twine(index++)).str());
-      if (std::optional<Contraction> c = matchContraction(op))
-        fn(*c, name);
-    }
-  });
+  module.walk([&](func::FuncOp func) { forEachSiteInFunction(func, fn); });
 }
 
 } // namespace mlir::lowbit

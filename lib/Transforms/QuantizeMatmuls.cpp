@@ -72,30 +72,35 @@ SchemeAttr mlir::lowbit::parseSchemeForOperand(
   return scheme;
 }
 
+FailureOr<Value> mlir::lowbit::quantizeOperand(OpBuilder &b, Operation *op,
+                                               Value v, StringRef text,
+                                               int64_t inAxis, int64_t outAxis,
+                                               StringRef passName) {
+  auto t = cast<RankedTensorType>(v.getType());
+  auto emitError = [&] { return op->emitOpError(passName) << ": "; };
+  SchemeAttr scheme = parseSchemeForOperand(op->getContext(), text, inAxis,
+                                            outAxis, t.getRank(), emitError);
+  if (!scheme)
+    return failure();
+  if (scheme.getExpressedType() != t.getElementType())
+    scheme = scheme.withExpressedType(t.getElementType());
+  auto qt = QTensorType::getChecked(emitError, op->getContext(), t.getShape(),
+                                    scheme);
+  if (!qt)
+    return failure();
+  return QuantizeOp::create(b, op->getLoc(), qt, v, Value(), Value(), Value())
+      .getResult();
+}
+
 namespace {
 struct LowbitQuantizeMatmulsPass
     : mlir::lowbit::impl::LowbitQuantizeMatmulsBase<LowbitQuantizeMatmulsPass> {
   using Base::Base;
 
-  /// Quantizes `v` (shape [.., in, out] roles given) with `text`.
   FailureOr<Value> quantize(OpBuilder &b, Operation *op, Value v,
                             StringRef text, int64_t inAxis, int64_t outAxis) {
-    auto t = cast<RankedTensorType>(v.getType());
-    auto emitError = [&] {
-      return op->emitOpError("lowbit-quantize-matmuls: ");
-    };
-    SchemeAttr scheme = parseSchemeForOperand(op->getContext(), text, inAxis,
-                                              outAxis, t.getRank(), emitError);
-    if (!scheme)
-      return failure();
-    if (scheme.getExpressedType() != t.getElementType())
-      scheme = scheme.withExpressedType(t.getElementType());
-    auto qt = QTensorType::getChecked(emitError, op->getContext(), t.getShape(),
-                                      scheme);
-    if (!qt)
-      return failure();
-    return QuantizeOp::create(b, op->getLoc(), qt, v, Value(), Value(), Value())
-        .getResult();
+    return quantizeOperand(b, op, v, text, inAxis, outAxis,
+                           "lowbit-quantize-matmuls");
   }
 
   void runOnOperation() override {

@@ -155,8 +155,7 @@ struct LowbitSmoothQuantPass
         }
       weights.push_back(std::move(*w));
     }
-    std::vector<float> scale =
-        nx::smoothQuantScales(xmax, wmax, float(alpha));
+    std::vector<float> scale = nx::smoothQuantScales(xmax, wmax, float(alpha));
     // Weights: input channel j times s_j.
     for (auto [s, w] : llvm::zip(sites, weights)) {
       auto type = cast<RankedTensorType>(s.c.rhs.getType());

@@ -29,14 +29,17 @@ from . import _lowbit
 
 __all__ = [
     "QuantizedArray",
+    "awq",
     "cast",
     "decode",
     "element_types",
     "fake_quant",
     "formats",
     "gptq",
+    "hqq",
     "quantize",
     "quantize_scheme",
+    "smoothquant_scales",
 ]
 
 # (name -> bits) from the library's own table.
@@ -257,3 +260,72 @@ def decode(codes, element_type):
     code_dtype = _np.uint16 if bits > 8 else _np.uint8
     return _lowbit.decode(
         _np.ascontiguousarray(c.astype(code_dtype, copy=False)), name)
+
+
+def hqq(w, element="ui4", group_size=64, *, iters=20, lp_norm=0.7, beta=10.0,
+        kappa=1.01, early_stop=True, optimize_scale=True, scale="f32",
+        return_info=False):
+    """HQQ (half-quadratic quantization, mobiusml/hqq) of the weight `w`
+    [out, in], without calibration data: starting from round-to-nearest,
+    the scale and zero point of each group of `group_size` inputs (0 = one
+    group per output channel) are refitted to minimise the l_p error
+    (p = `lp_norm`) of the reconstruction, for up to `iters` iterations
+    (penalty `beta`, multiplied by `kappa` each time; `early_stop` at the
+    first iteration whose mean |W - W_r| does not improve). `element` is an
+    asymmetric integer type (``"ui4"``, ``"ui3"``, ...); zero points are
+    integer codes, so lowbit refits the scale as well as the zero point
+    (`optimize_scale`; docs/Numerics.md, "Weight algorithms").
+
+    Returns a :class:`QuantizedArray` [out, in]; with `return_info`,
+    ``(array, info)`` where ``info["errors"]`` holds the mean |W - W_r| of
+    every iterate (RTN's first) and ``info["best"]`` the index returned."""
+    q, info = _lowbit.hqq(
+        _as_float32(w), str(element), int(group_size), str(scale), int(iters),
+        float(lp_norm), float(beta), float(kappa), bool(early_stop),
+        bool(optimize_scale))
+    q = QuantizedArray(q)
+    return (q, info) if return_info else q
+
+
+def awq(w, x, element="ui4", group_size=128, asymmetric=True, *,
+        scale="f32", x_mean_abs=None, n_grid=20, search_scale=True,
+        clip=True, clip_grid=20, max_shrink=0.5, clip_tokens=512,
+        return_info=False):
+    """AWQ (activation-aware weight quantization, mit-han-lab/llm-awq) of
+    the linear layer y = x w^T, `w` [out, in], with calibration activations
+    `x` [tokens, in] (and optionally their mean |x| per input channel,
+    `x_mean_abs`; computed from `x` otherwise).
+
+    Searches the per-input-channel scale s = mean|x|^alpha (alpha = i /
+    `n_grid`, normalised by sqrt(max s * min s)) minimising the output error
+    of round-to-nearest of w diag(s) on `x`, then (`clip`) the clip of each
+    output row's groups (amax * (1 - i / `clip_grid`), i <
+    `max_shrink` * `clip_grid`, on every (tokens / `clip_tokens`)-th row),
+    and quantizes the clipped, scaled weight with the scheme (`element`,
+    groups of `group_size` inputs, `asymmetric`).
+
+    Returns ``(array, scales)``: a :class:`QuantizedArray` of w diag(s) and
+    the float32 scales s [in]; the layer computes ``(x / scales) @
+    array.dequantize().T``, so 1/s folds into whatever produces x. With
+    `return_info`, ``(array, scales, info)``: ``info["alpha"]``,
+    ``info["losses"]`` (per alpha), ``info["clip_steps"]`` and
+    ``info["clip_max"]`` ([out, in / group_size])."""
+    m = None if x_mean_abs is None else _as_float32(x_mean_abs)
+    q, s, info = _lowbit.awq(
+        _as_float32(w), _as_float32(x), str(element), int(group_size),
+        bool(asymmetric), str(scale), m, int(n_grid), bool(search_scale),
+        bool(clip), int(clip_grid), float(max_shrink), int(clip_tokens))
+    q = QuantizedArray(q)
+    return (q, s, info) if return_info else (q, s)
+
+
+def smoothquant_scales(x_absmax, w_absmax, alpha=0.5):
+    """SmoothQuant's migration scales (mit-han-lab/smoothquant):
+    s_j = x_absmax_j^alpha / max(w_absmax_j, 1e-5)^(1 - alpha), at least
+    1e-5, from the activations' max |x| per input channel and the weights'
+    max |w| per input channel (over every linear sharing the input). The
+    weights are multiplied by s and the activations divided by it; the
+    same function as the lowbit-smoothquant pass."""
+    return _lowbit.smoothquant_scales(
+        _as_float32(x_absmax).reshape(-1), _as_float32(w_absmax).reshape(-1),
+        float(alpha))

@@ -1,4 +1,5 @@
-# SmoothQuant end to end: calibrate, smooth (alpha 0.5), run on the CPU.
+# SmoothQuant and LLM.int8() outlier splitting end to end: calibrate,
+# rewrite, run on the CPU.
 # In f32 the smoothed model equals the original within 1e-5 (relative);
 # with W8A8 (per-channel weights, per-token activations) after it, the
 # error against f32 is well below W8A8 without it, on inputs with outlier
@@ -15,6 +16,10 @@
 # RUN: lowbit-opt %t/smooth.mlir --lowbit-reference-to-llvm | %run_cpu > %t/smooth.out
 # RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(func.func(lowbit-quantize-matmuls{weight-scheme='i8, per_axis<out>' activation-scheme='i8, per_axis<out>'}))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w8a8.out
 # RUN: lowbit-opt %t/smooth.mlir --pass-pipeline="builtin.module(func.func(lowbit-quantize-matmuls{weight-scheme='i8, per_axis<out>' activation-scheme='i8, per_axis<out>'}))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/sq-w8a8.out
+# RUN: lowbit-opt %t/model.mlir --lowbit-split-outliers="calibration=%t/stats" -o %t/split.mlir
+# RUN: FileCheck --check-prefix=SPLIT %s < %t/split.mlir
+# RUN: lowbit-opt %t/split.mlir --lowbit-reference-to-llvm | %run_cpu > %t/int8-static.out
+# RUN: lowbit-opt %t/model.mlir --lowbit-split-outliers="mode=dynamic threshold=6.0" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/int8-dynamic.out
 # RUN: %python %s check %t | FileCheck %s
 #
 # The norm's weight and both weights of its sites are rewritten; the third
@@ -26,8 +31,19 @@
 # IR: arith.divf
 # IR: linalg.matmul
 #
+# LLM.int8() static: the outlier columns are gathered (tensor.concat of
+# slices) for an f32 matmul, the rest goes through an int8 qmatmul.
+# SPLIT-LABEL: func.func @net
+# SPLIT: tensor.extract_slice
+# SPLIT: tensor.concat
+# SPLIT: linalg.matmul
+# SPLIT: lowbit.quantize
+# SPLIT: lowbit.qmatmul
+# SPLIT: arith.addf
+#
 # CHECK: smoothed vs original: {{[0-9.e-]+}} (< 1e-5)
 # CHECK: W8A8 error vs f32: plain {{[0-9.]+}}, smoothquant {{[0-9.]+}} (ratio 0.{{[0-5][0-9]*}})
+# CHECK: LLM.int8() static: {{[0-9.]+}} (ratio 0.{{[0-5][0-9]*}}), dynamic: {{[0-9.]+}} (ratio 0.{{[0-5][0-9]*}})
 
 import os
 import re
@@ -116,13 +132,17 @@ def read(path):
 
 def check(d):
     y = {k: read(os.path.join(d, k + ".out"))
-         for k in ("fp32", "smooth", "w8a8", "sq-w8a8")}
+         for k in ("fp32", "smooth", "w8a8", "sq-w8a8", "int8-static",
+                   "int8-dynamic")}
     rel = lambda a: np.linalg.norm(a - y["fp32"]) / np.linalg.norm(y["fp32"])
     same = rel(y["smooth"])
     print("smoothed vs original: %.3g (%s 1e-5)" % (same, "<" if same < 1e-5 else ">="))
     plain, sq = rel(y["w8a8"]), rel(y["sq-w8a8"])
     print("W8A8 error vs f32: plain %.5f, smoothquant %.5f (ratio %.3f)"
           % (plain, sq, sq / plain))
+    st, dy = rel(y["int8-static"]), rel(y["int8-dynamic"])
+    print("LLM.int8() static: %.5f (ratio %.3f), dynamic: %.5f (ratio %.3f)"
+          % (st, st / plain, dy, dy / plain))
 
 
 if __name__ == "__main__":

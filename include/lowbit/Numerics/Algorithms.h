@@ -1,7 +1,7 @@
 //===- Algorithms.h - weight quantization algorithms ------------*- C++ -*-===//
 //
 // Algorithms that choose codes (and scales) better than round-to-nearest,
-// on float arrays, without MLIR: GPTQ today (AWQ and HQQ next). Each returns
+// on float arrays, without MLIR: GPTQ, AWQ and HQQ. Each returns
 // a numerics::QTensor in the scheme's own layout, so whatever algorithm
 // chose the numbers, storage and decoding are the library's
 // (docs/Numerics.md); docs/Passes.md says how the passes use them.
@@ -58,6 +58,106 @@ std::vector<float> smoothQuantScales(const std::vector<float> &xmax,
 /// The transpose of a 2-D quantized tensor with scales: the same codes,
 /// scales and zero points, transposed (block sizes swapped); exact.
 Status transpose2D(const QTensor &in, QTensor &out);
+
+//===----------------------------------------------------------------------===//
+// HQQ (half-quadratic quantization)
+//===----------------------------------------------------------------------===//
+
+struct HQQOptions {
+  /// Refits (the reference's `iters`); every iterate, RTN's included, is
+  /// evaluated and the best one is kept.
+  int64_t iters = 20;
+  /// p of the l_p error being minimised (the reference's `lp_norm`), in
+  /// (0, 1].
+  float lpNorm = 0.7f;
+  /// Half-quadratic penalty, multiplied by `kappa` after every refit.
+  float beta = 10.0f;
+  float kappa = 1.01f;
+  /// Stop at the first iterate whose mean |W - W_r| does not improve (the
+  /// reference's early stop).
+  bool earlyStop = true;
+  /// Refit the scale too (lowbit's default; docs/Numerics.md "Weight
+  /// algorithms"). Without it only the zero point is refitted, rounded to a
+  /// code each time, which stays at RTN's grid.
+  bool optimizeScale = true;
+};
+
+struct HQQInfo {
+  /// mean |W - W_r| of each evaluated iterate; errors[0] is RTN's.
+  std::vector<double> errors;
+  /// The index (into errors) of the iterate returned.
+  int64_t best = 0;
+};
+
+/// HQQ (Badri & Shaji 2023; mobiusml/hqq core/optimize.py,
+/// optimize_weights_proximal_legacy) of `w` [rows = output channels][cols =
+/// input features]: no calibration data; minimises the l_p (p < 1)
+/// reconstruction error of each group by half-quadratic splitting, starting
+/// from the scheme's RTN scale and zero point. `scheme` must be an
+/// asymmetric integer scheme (f32/f16/bf16 scales) with blocks {1, g}.
+/// Each iteration: W_q = clamp(round(W / s) + z); W_r = (W_q - z) s;
+/// W_e = sign(e) relu(|e| - |e|^(p-1) / beta) with e = W - W_r;
+/// z = round(mean(W_q - (W - W_e) / s)) (HQQ's zero-point step, rounded to
+/// a code); with optimizeScale, s = <W - W_e, W_q - z> / <W_q - z, W_q -
+/// z> (the same quadratic sub-problem solved for the scale), rounded to
+/// the scale's storage type; beta *= kappa. The result holds the best
+/// iterate's scales and zero points, and its codes come from
+/// quantizeStatic.
+Status hqq(const float *w, int64_t rows, int64_t cols, const Scheme &scheme,
+           const HQQOptions &options, QTensor &out, HQQInfo *info = nullptr);
+
+//===----------------------------------------------------------------------===//
+// AWQ (activation-aware weight quantization)
+//===----------------------------------------------------------------------===//
+
+struct AWQOptions {
+  /// Scale search: alpha = i / scaleGrid, i = 0 .. scaleGrid - 1
+  /// (auto_scale's n_grid).
+  int64_t scaleGrid = 20;
+  bool searchScale = true;
+  /// Clip search: max_val = amax (1 - i / clipGrid) for i = 0 ..
+  /// int(maxShrink * clipGrid) - 1 (auto_clip's n_grid and max_shrink).
+  bool searchClip = true;
+  int64_t clipGrid = 20;
+  double maxShrink = 0.5;
+  /// The clip search reads every (tokens / clipTokens)-th calibration row
+  /// (auto_clip's n_sample_token; every row when there are fewer).
+  int64_t clipTokens = 512;
+};
+
+struct AWQInfo {
+  /// The chosen alpha (0 without the scale search).
+  float alpha = 0.0f;
+  /// The scale search's loss for each alpha of the grid.
+  std::vector<double> losses;
+  /// Per (row, group), row-major [rows][cols / g]: the chosen clip step i
+  /// and the clip value amax (1 - i / clipGrid) on the scaled weight.
+  std::vector<int32_t> clipSteps;
+  std::vector<float> clipMax;
+};
+
+/// AWQ (Lin et al. 2023; mit-han-lab/llm-awq auto_scale.py + auto_clip.py)
+/// of one linear layer y = x W^T, `w` [rows = out][cols = in] row-major,
+/// with calibration activations `x` [tokens][cols] and, optionally, their
+/// mean |x| per input channel `xMeanAbs` (cols values; computed from `x`
+/// when null). `scheme` has per-block scales with blocks {1, g} along the
+/// input axis (no GGUF, no element cast).
+///
+/// 1. Scale search: for each alpha of the grid, s = clamp(s_x^alpha, 1e-4),
+///    s /= sqrt(max(s) min(s)), loss = mean((x W^T - x (Q(W diag s) /
+///    s)^T)^2) over the calibration rows, Q the scheme's round-to-nearest
+///    fake quantization; the first smallest loss wins.
+/// 2. Clip search on W' = W diag(s) and x' = x / s: per output row and
+///    group, the clip max_val = amax (1 - i / clipGrid) minimising the mean
+///    over sampled tokens of (x'_g . (W'_g - Q(clamp(W'_g, +-max_val))))^2.
+/// 3. `out` is RTN of the clipped W' in the scheme's layout and `scales` is
+///    s (cols values): the layer computes (x / s) Q^T, so the caller folds
+///    1/s into the activation's producer, as with SmoothQuant.
+/// Uses OpenBLAS sgemm.
+Status awq(const float *w, int64_t rows, int64_t cols, const float *x,
+           int64_t tokens, const float *xMeanAbs, const Scheme &scheme,
+           const AWQOptions &options, QTensor &out, std::vector<float> &scales,
+           AWQInfo *info = nullptr);
 
 } // namespace lowbit::numerics
 

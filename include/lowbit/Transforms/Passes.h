@@ -20,6 +20,13 @@ SchemeAttr parseSchemeForOperand(MLIRContext *ctx, StringRef text,
                                  int64_t inAxis, int64_t outAxis, int64_t rank,
                                  function_ref<InFlightDiagnostic()> emitError);
 
+/// `lowbit.quantize` of `v` (dynamic scales) with the scheme body `text`
+/// resolved for an operand whose contracted axis is `inAxis` and output
+/// axis `outAxis`; diagnostics go to `op`, prefixed with `passName`.
+FailureOr<Value> quantizeOperand(OpBuilder &b, Operation *op, Value v,
+                                 StringRef text, int64_t inAxis,
+                                 int64_t outAxis, StringRef passName);
+
 #define GEN_PASS_REGISTRATION
 #include "lowbit/Transforms/Passes.h.inc"
 

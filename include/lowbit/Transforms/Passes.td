@@ -225,4 +225,43 @@ def LowbitFoldConstantQuantize
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+def LowbitSplitOutliers : Pass<"lowbit-split-outliers", "func::FuncOp"> {
+  let summary = "LLM.int8() outlier splitting: int8 matmul + float matmul of outlier channels";
+  let description = [{
+    LLM.int8() (Dettmers et al.; bitsandbytes): for every 2-D site with a
+    constant weight (plain or transposed-B), input channels whose |x|
+    reaches `threshold` are outliers. The product becomes
+
+      qmatmul(quantize(X_reg), quantize(W_reg)) + X_out W_out
+
+    with X_reg = X whose outlier columns are zero (so per-token scales
+    ignore them), W_reg = W without the outlier rows, quantized with
+    `activation-scheme` (default i8 per token) and `weight-scheme`
+    (default i8 per output channel), and the outlier part in f32.
+
+    `mode=static` takes the outlier set from calibration (`calibration=DIR`,
+    channels whose absmax >= threshold): X_out gathers those columns and
+    W_out is the constant of those rows. `mode=dynamic` decides at run
+    time (column max |X| >= threshold over the tokens of the call), with
+    masks instead of gathers. Sites with no outliers (static) get just the
+    int8 product.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", "\"static\"",
+           "static (outliers from calibration) or dynamic (decided per call)">,
+    Option<"threshold", "threshold", "double", "6.0",
+           "Outlier threshold on |x| (LLM.int8() default 6.0)">,
+    Option<"calibration", "calibration", "std::string", "\"\"",
+           "Statistics directory of lowbit-calibrate (mode=static)">,
+    Option<"weightScheme", "weight-scheme", "std::string",
+           "\"i8, per_axis<out>\"", "Scheme of the regular weights">,
+    Option<"activationScheme", "activation-scheme", "std::string",
+           "\"i8, per_axis<out>\"", "Scheme of the regular activations">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // LOWBIT_TRANSFORMS_PASSES_TD
