@@ -284,10 +284,23 @@ std::vector<float> smoothQuantScales(const std::vector<float> &xmax,
   std::vector<float> s(xmax.size());
   for (size_t j = 0; j < xmax.size(); ++j) {
     const float ws = std::fmax(wmax[j], 1e-5f);
-    s[j] = std::fmax(std::pow(xmax[j], alpha) / std::pow(ws, 1.0f - alpha),
-                     1e-5f);
+    s[j] =
+        std::fmax(std::pow(xmax[j], alpha) / std::pow(ws, 1.0f - alpha), 1e-5f);
   }
   return s;
+}
+
+void rotateWeightInputs(const float *r, int64_t k, float *w, int64_t n,
+                        bool transposed) {
+  std::vector<float> in(w, w + k * n);
+  if (transposed) // [n][k] x [k][k]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n),
+                blasint(k), blasint(k), 1.0f, in.data(), blasint(k), r,
+                blasint(k), 0.0f, w, blasint(k));
+  else // r^T [k][k] x [k][n]
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(k), blasint(n),
+                blasint(k), 1.0f, r, blasint(k), in.data(), blasint(n), 0.0f, w,
+                blasint(n));
 }
 
 Status transpose2D(const QTensor &in, QTensor &out) {

@@ -31,7 +31,13 @@ struct Contraction {
 
 /// `op` as a contraction the weight passes handle: a plain product
 /// (accumulator = fill with 0) in one of the supported forms.
+/// Marks contractions a pass inserted that are not sites (e.g. the online
+/// Hadamard rotation): they stay in float.
+constexpr const char *kNotASite = "lowbit.not_a_site";
+
 inline std::optional<Contraction> matchContraction(Operation *op) {
+  if (op->hasAttr(kNotASite))
+    return std::nullopt;
   Contraction c;
   if (isa<linalg::MatmulOp>(op)) {
     auto mm = cast<linalg::MatmulOp>(op);

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Numerics/Numerics.h"
+#include "lowbit/Numerics/Algorithms.h"
 // Private encoder internals (lib/Numerics), to test the fp4 fast path.
 #include "MiniFloatImpl.h"
 
@@ -277,14 +278,45 @@ TEST(NumericsQuantize, SubnormalConstantBlock) {
     for (bool sym : {true, false}) {
       std::vector<float> x(32, c), y(32);
       QTensor q;
-      ASSERT_TRUE(quantize(x.data(), {1, 32}, intScheme(8, {1, 32}, sym), q)
-                      .ok());
+      ASSERT_TRUE(
+          quantize(x.data(), {1, 32}, intScheme(8, {1, 32}, sym), q).ok());
       ASSERT_TRUE(dequantize(q, y.data()).ok());
       for (float v : y) {
         ASSERT_TRUE(std::isfinite(v));
         EXPECT_LE(std::fabs(v - c), std::fabs(c)) << c << " sym " << sym;
       }
     }
+  }
+}
+} // namespace
+
+namespace {
+// Every order the constructions promise is a Hadamard matrix (H H^T = n I),
+// including the sizes of common layers (14336 = 28 * 512 is checked by
+// its base 28 and Sylvester's doubling).
+TEST(NumericsHadamard, Orthogonal) {
+  for (int64_t n :
+       {1, 2, 4, 12, 20, 28, 36, 40, 44, 60, 108, 140, 24, 56, 112, 256, 280}) {
+    std::vector<int8_t> h = hadamardMatrix(n);
+    ASSERT_EQ(h.size(), size_t(n * n)) << n;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t dot = 0;
+        for (int64_t k = 0; k < n; ++k)
+          dot += int64_t(h[size_t(i * n + k)]) * h[size_t(j * n + k)];
+        ASSERT_EQ(dot, i == j ? n : 0)
+            << "n " << n << " rows " << i << ", " << j;
+      }
+  }
+  EXPECT_TRUE(hadamardMatrix(52).empty());
+  EXPECT_TRUE(hadamardMatrix(3).empty());
+  // The rotation is orthogonal in f32 up to rounding.
+  std::vector<float> r = hadamardRotation(40, 7);
+  for (int64_t i = 0; i < 40; ++i) {
+    double dot = 0;
+    for (int64_t k = 0; k < 40; ++k)
+      dot += double(r[size_t(i * 40 + k)]) * r[size_t(i * 40 + k)];
+    EXPECT_NEAR(dot, 1.0, 1e-6);
   }
 }
 } // namespace

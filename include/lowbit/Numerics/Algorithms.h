@@ -55,6 +55,23 @@ std::vector<float> smoothQuantScales(const std::vector<float> &xmax,
                                      const std::vector<float> &wmax,
                                      float alpha);
 
+/// A Hadamard matrix of order n (entries +-1, H H^T = n I), row-major, for
+/// n = K * 2^m with K in {1, 12, 20, 28, 36, 40, 44, 60, 108, 140, ...}
+/// (Paley I/II constructions, Sylvester doubling); empty when no
+/// construction covers n (e.g. K = 52, 156, 172).
+std::vector<int8_t> hadamardMatrix(int64_t n);
+
+/// The orthogonal rotation R = H D / sqrt(n), D a diagonal of random signs
+/// drawn from `seed` (QuaRot's randomised Hadamard), row-major n x n; empty
+/// if hadamardMatrix(n) is.
+std::vector<float> hadamardRotation(int64_t n, uint64_t seed);
+
+/// Rotates a weight's input channels by the orthogonal `r` (k x k), so
+/// that (x r)(rotated w) = x w: w [k][n] becomes r^T w, or, with
+/// `transposed`, w [n][k] becomes w r (OpenBLAS sgemm).
+void rotateWeightInputs(const float *r, int64_t k, float *w, int64_t n,
+                        bool transposed);
+
 /// The transpose of a 2-D quantized tensor with scales: the same codes,
 /// scales and zero points, transposed (block sizes swapped); exact.
 Status transpose2D(const QTensor &in, QTensor &out);

@@ -264,4 +264,37 @@ def LowbitSplitOutliers : Pass<"lowbit-split-outliers", "func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def LowbitHadamard : Pass<"lowbit-hadamard", "ModuleOp"> {
+  let summary = "Randomised Hadamard rotation of contraction inputs (QuaRot)";
+  let description = [{
+    Incoherence processing (QuaRot, QuIP#): for every group of 2-D sites
+    with constant f32 weights sharing one activation X whose K (input
+    channels) has a Hadamard matrix (K = k * 2^m, numerics::hadamardMatrix),
+    with the orthogonal R = H D / sqrt(K) (D random signs from `seed`):
+    X is rotated once, X R, and every weight becomes R^T W (offline, by the
+    numerics library), so the function is unchanged in exact arithmetic
+    while outliers spread over all channels and quantize better. The online
+    rotation is emitted as a `linalg.matmul` with the constant R (the
+    reference form; a fast Walsh-Hadamard kernel is code generation's
+    business); it carries `lowbit.not_a_site`, so the quantization passes
+    leave it in float. Sites whose K has no construction are left alone,
+    with a remark.
+
+    ```mlir
+    %y = linalg.matmul ins(%x, %w : tensor<8x64xf32>, tensor<64x32xf32>) ...
+    ```
+    becomes
+    ```mlir
+    %xr = linalg.matmul ins(%x, %r : tensor<8x64xf32>, tensor<64x64xf32>) ...
+    %y = linalg.matmul ins(%xr, %wr : tensor<8x64xf32>, tensor<64x32xf32>) ...
+    ```
+  }];
+  let options = [
+    Option<"seed", "seed", "uint64_t", "0", "Seed of the random signs D">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // LOWBIT_TRANSFORMS_PASSES_TD
