@@ -105,7 +105,8 @@ Status awq(const float *w, int64_t rows, int64_t cols, const float *x,
     out.resize(size_t(cols));
     float mx = 0.0f, mn = std::numeric_limits<float>::infinity();
     for (int64_t c = 0; c < cols; ++c) {
-      float v = std::pow(sx[size_t(c)], alpha);
+      // In double, then rounded: the same fp32 value whatever the libm.
+      float v = float(std::pow(double(sx[size_t(c)]), double(alpha)));
       v = v < 1e-4f ? 1e-4f : v;
       out[size_t(c)] = v;
       mx = std::max(mx, v);

@@ -140,10 +140,12 @@ Status hqq(const float *w, int64_t rows, int64_t cols, const Scheme &scheme,
         groupErr += double(ae);
         if (!update)
           continue;
-        // shrink_lp: sign(e) relu(|e| - |e|^(p-1) / beta).
+        // shrink_lp: sign(e) relu(|e| - |e|^(p-1) / beta); the power in
+        // double, rounded (the same fp32 value whatever the libm).
         float we = 0.0f;
         if (ae > 0.0f) {
-          const float m = ae - invBeta * std::pow(ae, pm1);
+          const float m =
+              ae - invBeta * float(std::pow(double(ae), double(pm1)));
           we = m > 0.0f ? std::copysign(m, e) : 0.0f;
         }
         const float t = x - we;
