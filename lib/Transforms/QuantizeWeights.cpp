@@ -66,9 +66,9 @@ struct LowbitQuantizeWeightsPass
   }
 
   void runOnOperation() override {
-    if (method != "rtn" && method != "gptq") {
+    if (method != "rtn" && method != "gptq" && method != "hqq") {
       getOperation().emitError() << "lowbit-quantize-weights: unknown method '"
-                                 << method << "' (available: rtn, gptq)";
+                                 << method << "' (available: rtn, gptq, hqq)";
       return signalPassFailure();
     }
     if (method == "gptq") {
@@ -116,35 +116,23 @@ struct LowbitQuantizeWeightsPass
   std::vector<::lowbit::calibration::SiteStats> stats;
 
   /// GPTQ of a site's weight (any orientation) with its Gram matrix.
-  nx::Status quantizeGPTQ(const Contraction &c, StringRef name,
-                          const nx::Scheme &scheme, const std::vector<float> &w,
-                          ArrayRef<int64_t> shape, nx::QTensor &out) {
+  /// Runs `algo` on the weight in [out, in] layout (the algorithms'
+  /// convention): a [in, out] weight is transposed there and the result
+  /// back, exactly (same codes and scales).
+  nx::Status
+  onOutIn(const Contraction &c, const nx::Scheme &scheme,
+          const std::vector<float> &w, ArrayRef<int64_t> shape,
+          nx::QTensor &out,
+          llvm::function_ref<nx::Status(const float *, int64_t, int64_t,
+                                        const nx::Scheme &, nx::QTensor &)>
+              algo) {
     if (c.rank != 2)
-      return nx::Status::error("gptq handles 2-D weights, not batched ones");
-    const ::lowbit::calibration::SiteStats *site = nullptr;
-    for (const auto &s : stats)
-      if (s.name == name)
-        site = &s;
-    if (!site || site->channels == 0)
-      return nx::Status::error("no calibration statistics for this site in " +
-                               calibration);
-    const int64_t in = shape[c.inAxis()], outCh = shape[c.outAxis()];
-    if (site->gram.empty())
-      return nx::Status::error("the statistics have no Gram matrix (run "
-                               "lowbit-calibrate with --gram)");
-    if (site->channels != in)
-      return nx::Status::error(
-          "the statistics have " + std::to_string(site->channels) +
-          " channels, the weight " + std::to_string(in) + " inputs");
+      return nx::Status::error(method + " handles 2-D weights, not batched "
+                                        "ones");
     if (scheme.blockSizes[size_t(c.outAxis())] != 1)
-      return nx::Status::error("gptq needs one scale per output channel "
-                               "(block size 1 along `out`)");
-    // GPTQ works on [out, in]; a [in, out] weight is transposed there and
-    // back (exactly: same codes and scales).
-    nx::GPTQOptions opt;
-    opt.damp = float(damp);
-    opt.actOrder = actOrder;
-    opt.staticGroups = staticGroups;
+      return nx::Status::error(method + " needs one scale per output "
+                                        "channel (block size 1 along `out`)");
+    const int64_t in = shape[c.inAxis()], outCh = shape[c.outAxis()];
     nx::Scheme oi = scheme;
     oi.blockSizes = {1, scheme.blockSizes[size_t(c.inAxis())]};
     std::vector<float> wt;
@@ -157,12 +145,54 @@ struct LowbitQuantizeWeightsPass
       src = wt.data();
     }
     nx::QTensor q;
-    nx::Status st = nx::gptq(src, outCh, in, site->gram.data(), oi, opt, q);
+    nx::Status st = algo(src, outCh, in, oi, q);
     if (!st.ok() || c.transposeB) {
       out = std::move(q);
       return st;
     }
     return nx::transpose2D(q, out);
+  }
+
+  /// GPTQ with the site's Gram matrix from the calibration directory.
+  nx::Status quantizeGPTQ(const Contraction &c, StringRef name,
+                          const nx::Scheme &scheme, const std::vector<float> &w,
+                          ArrayRef<int64_t> shape, nx::QTensor &out) {
+    const ::lowbit::calibration::SiteStats *site = nullptr;
+    for (const auto &s : stats)
+      if (s.name == name)
+        site = &s;
+    if (!site || site->channels == 0)
+      return nx::Status::error("no calibration statistics for this site in " +
+                               calibration);
+    const int64_t in = shape[c.inAxis()];
+    if (site->gram.empty())
+      return nx::Status::error("the statistics have no Gram matrix (run "
+                               "lowbit-calibrate with --gram)");
+    if (site->channels != in)
+      return nx::Status::error(
+          "the statistics have " + std::to_string(site->channels) +
+          " channels, the weight " + std::to_string(in) + " inputs");
+    nx::GPTQOptions opt;
+    opt.damp = float(damp);
+    opt.actOrder = actOrder;
+    opt.staticGroups = staticGroups;
+    return onOutIn(c, scheme, w, shape, out,
+                   [&](const float *src, int64_t rows, int64_t cols,
+                       const nx::Scheme &oi, nx::QTensor &q) {
+                     return nx::gptq(src, rows, cols, site->gram.data(), oi,
+                                     opt, q);
+                   });
+  }
+
+  /// HQQ: weights only, no calibration.
+  nx::Status quantizeHQQ(const Contraction &c, const nx::Scheme &scheme,
+                         const std::vector<float> &w, ArrayRef<int64_t> shape,
+                         nx::QTensor &out) {
+    return onOutIn(c, scheme, w, shape, out,
+                   [&](const float *src, int64_t rows, int64_t cols,
+                       const nx::Scheme &oi, nx::QTensor &q) {
+                     return nx::hqq(src, rows, cols, oi, nx::HQQOptions(), q);
+                   });
   }
 
   LogicalResult
@@ -197,8 +227,9 @@ struct LowbitQuantizeWeightsPass
         return failure();
       nx::QTensor q;
       nx::Status st =
-          method == "gptq"
-              ? quantizeGPTQ(c, name, *ns, *w, wType.getShape(), q)
+          method == "gptq" ? quantizeGPTQ(c, name, *ns, *w, wType.getShape(), q)
+          : method == "hqq"
+              ? quantizeHQQ(c, *ns, *w, wType.getShape(), q)
               : nx::quantize(w->data(),
                              std::vector<int64_t>(wType.getShape().begin(),
                                                   wType.getShape().end()),

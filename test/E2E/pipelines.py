@@ -16,6 +16,8 @@
 # RUN: FileCheck --check-prefix=GPTQIR %s < %t/gptq.mlir
 # RUN: lowbit-opt %t/gptq.mlir --lowbit-reference-to-llvm | %run_cpu > %t/w4a16-gptq.out
 # RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='i4, per_group<[in : 128]>'}, func.func(lowbit-fuse-dequant-matmul))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4a16-rtn.out
+# RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{method=hqq scheme='ui4, per_group<[in : 64]>, asymmetric'}, func.func(lowbit-fuse-dequant-matmul))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4-hqq.out
+# RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='ui4, per_group<[in : 64]>, asymmetric'}, func.func(lowbit-fuse-dequant-matmul))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4-asym-rtn.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-w4a8="group=128" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4a8.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-mxfp4 | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/mxfp4.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-fp8 | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/fp8.out
@@ -40,12 +42,13 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 
 T, K, H, O, CALLS = 16, 256, 128, 64, 24
-RUNS = ["w8a8", "w8a8-smoothquant", "w4a16-rtn", "w4a16-gptq", "w4a8",
-        "mxfp4", "fp8"]
+RUNS = ["w8a8", "w8a8-smoothquant", "w4a16-rtn", "w4a16-gptq",
+        "w4-asym-rtn", "w4-hqq", "w4a8", "mxfp4", "fp8"]
 # Sanity bounds (a broken pipeline gives errors near 1 or NaN): this
 # layer's 30x outlier channels and heavy-tailed weights make 4-bit hard.
 BOUND = {"w8a8": 0.1, "w8a8-smoothquant": 0.1, "w4a16-rtn": 0.5,
-         "w4a16-gptq": 0.5, "w4a8": 0.5, "mxfp4": 0.5, "fp8": 0.15}
+         "w4a16-gptq": 0.5, "w4-asym-rtn": 0.5, "w4-hqq": 0.5, "w4a8": 0.5,
+         "mxfp4": 0.5, "fp8": 0.15}
 
 
 def data():

@@ -57,7 +57,9 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     `method=gptq` chooses the codes with GPTQ (numerics::gptq), using each
     site's Gram matrix X^T X from `calibration` (lowbit-calibrate --gram);
     its scheme needs one scale per output channel (block 1 along `out`).
-    A site without statistics is an error naming it.
+    A site without statistics is an error naming it. `method=hqq`
+    (numerics::hqq, no calibration) refits zero points and scales of an
+    asymmetric integer scheme with groups along `in`.
 
     Before:
     ```mlir
@@ -77,7 +79,7 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
   }];
   let options = [
     Option<"method", "method", "std::string", "\"rtn\"",
-           "Weight quantization algorithm: rtn (round to nearest) or gptq">,
+           "Weight quantization algorithm: rtn (round to nearest), gptq or hqq">,
     Option<"calibration", "calibration", "std::string", "\"\"",
            "Statistics directory of lowbit-calibrate (gptq: with --gram)">,
     Option<"damp", "damp", "double", "0.01",
