@@ -100,6 +100,11 @@ Status Recorder::record(int64_t site, const float *data, int64_t tokens,
   }
   if (options.gram)
     numerics::accumulateGram(clean.data(), tokens, channels, s.gram.data());
+  for (int64_t t = 0; t < tokens && s.sampleRows < options.samples; ++t) {
+    s.samples.insert(s.samples.end(), data + t * channels,
+                     data + (t + 1) * channels);
+    ++s.sampleRows;
+  }
   s.tokens += tokens;
   return Status::success();
 }
@@ -120,7 +125,8 @@ Status calibration::writeStatistics(const std::string &dir,
                              {"tokens", s.tokens},
                              {"non_finite", s.nonFinite},
                              {"hist_range", double(s.histRange)},
-                             {"gram", !s.gram.empty()}};
+                             {"gram", !s.gram.empty()},
+                             {"samples", s.sampleRows}};
     sites.push_back(std::move(entry));
     if (s.channels == 0)
       continue; // never executed
@@ -144,6 +150,12 @@ Status calibration::writeStatistics(const std::string &dir,
     if (!s.gram.empty()) {
       Status st = numerics::writeNpyFloat32(
           base + ".gram.npy", {s.channels, s.channels}, s.gram.data());
+      if (!st.ok())
+        return st;
+    }
+    if (s.sampleRows) {
+      Status st = numerics::writeNpyFloat32(
+          base + ".samples.npy", {s.sampleRows, s.channels}, s.samples.data());
       if (!st.ok())
         return st;
     }
@@ -204,6 +216,17 @@ Status calibration::readStatistics(const std::string &dir,
       for (size_t i = 0; i < meanAbs.size(); ++i)
         s.sumAbs[i] = double(meanAbs[i]) * double(s.tokens);
       s.hist.assign(hist.begin(), hist.end());
+      s.sampleRows = o->getInteger("samples").value_or(0);
+      if (withGram && s.sampleRows > 0) {
+        Status st =
+            numerics::readNpyFloat(base + ".samples.npy", shape, s.samples);
+        if (!st.ok())
+          return st;
+        if (shape != std::vector<int64_t>{s.sampleRows, s.channels})
+          return Status::error(base + ".samples.npy: expected " +
+                               std::to_string(s.sampleRows) + " x " +
+                               std::to_string(s.channels));
+      }
       if (withGram && o->getBoolean("gram").value_or(false)) {
         Status st = numerics::readNpyFloat(base + ".gram.npy", shape, s.gram);
         if (!st.ok())

@@ -1,5 +1,6 @@
 //===- Hadamard.cpp - randomised Hadamard rotation of contraction inputs -===//
 
+#include "ActivationScale.h"
 #include "Contractions.h"
 #include "lowbit/Numerics/Algorithms.h"
 #include "lowbit/Transforms/NumericsBridge.h"
@@ -20,17 +21,6 @@ using namespace mlir::lowbit;
 namespace nx = ::lowbit::numerics;
 
 namespace {
-
-Value f32Constant(OpBuilder &b, Location loc, RankedTensorType type,
-                  ArrayRef<float> values, StringRef name) {
-  ElementsAttr attr;
-  if (values.size() * sizeof(float) > 1024)
-    attr = DenseResourceElementsAttr::get(
-        type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(values));
-  else
-    attr = DenseElementsAttr::get(type, values);
-  return arith::ConstantOp::create(b, loc, type, cast<TypedAttr>(attr));
-}
 
 struct LowbitHadamardPass
     : mlir::lowbit::impl::LowbitHadamardBase<LowbitHadamardPass> {
@@ -67,7 +57,8 @@ struct LowbitHadamardPass
     OpBuilder b(first);
     Location loc = first->getLoc();
     auto rt = RankedTensorType::get({k, k}, b.getF32Type());
-    Value rc = f32Constant(b, loc, rt, r, sites.front().second + "_rotation");
+    Value rc =
+        makeF32Constant(b, loc, rt, r, sites.front().second + "_rotation");
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
     Value empty =
         tensor::EmptyOp::create(b, loc, xt.getShape(), b.getF32Type());
@@ -90,7 +81,7 @@ struct LowbitHadamardPass
       const int64_t n = wt.getDimSize(c.outAxis());
       nx::rotateWeightInputs(r.data(), k, w->data(), n, c.transposeB);
       OpBuilder wb(c.op);
-      Value wc = f32Constant(wb, c.rhs.getLoc(), wt, *w, name + "_rotated");
+      Value wc = makeF32Constant(wb, c.rhs.getLoc(), wt, *w, name + "_rotated");
       Operation *old = c.rhs.getDefiningOp();
       c.op->setOperand(0, xr);
       c.op->setOperand(1, wc);

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ActivationScale.h"
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Numerics/Algorithms.h"
@@ -15,6 +16,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/Support/GlobPattern.h"
 
 namespace mlir::lowbit {
@@ -66,16 +68,19 @@ struct LowbitQuantizeWeightsPass
   }
 
   void runOnOperation() override {
-    if (method != "rtn" && method != "gptq" && method != "hqq") {
-      getOperation().emitError() << "lowbit-quantize-weights: unknown method '"
-                                 << method << "' (available: rtn, gptq, hqq)";
+    if (method != "rtn" && method != "gptq" && method != "hqq" &&
+        method != "awq") {
+      getOperation().emitError()
+          << "lowbit-quantize-weights: unknown method '" << method
+          << "' (available: rtn, gptq, hqq, awq)";
       return signalPassFailure();
     }
-    if (method == "gptq") {
+    if (method == "gptq" || method == "awq") {
       if (calibration.empty()) {
         getOperation().emitError()
-            << "lowbit-quantize-weights: method=gptq needs calibration=DIR "
-               "(statistics of lowbit-calibrate --gram)";
+            << "lowbit-quantize-weights: method=" << method
+            << " needs calibration=DIR (statistics of lowbit-calibrate "
+            << (method == "gptq" ? "--gram" : "--samples N") << ")";
         return signalPassFailure();
       }
       nx::Status st = ::lowbit::calibration::readStatistics(calibration, stats,
@@ -90,16 +95,25 @@ struct LowbitQuantizeWeightsPass
     if (failed(parsePolicy(entries)))
       return signalPassFailure();
 
-    // One quantized value per (weight constant, scheme).
-    llvm::DenseMap<std::pair<Operation *, Type>, Value> done;
-    bool failedAny = false;
-    forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
+    auto schemeFor = [&](StringRef name) {
       std::string text = scheme;
       for (const PolicyEntry &e : entries)
         if (e.glob.match(name)) {
           text = e.scheme;
           break;
         }
+      return text;
+    };
+    if (method == "awq") {
+      if (failed(runAWQ(schemeFor)))
+        signalPassFailure();
+      return;
+    }
+    // One quantized value per (weight constant, scheme).
+    llvm::DenseMap<std::pair<Operation *, Type>, Value> done;
+    bool failedAny = false;
+    forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
+      std::string text = schemeFor(name);
       if (text.empty())
         return; // kept in float by the policy
       Operation *weightOp = c.rhs.getDefiningOp();
@@ -111,6 +125,153 @@ struct LowbitQuantizeWeightsPass
     });
     if (failedAny)
       signalPassFailure();
+  }
+
+  /// AWQ: sites sharing an activation are searched together (their
+  /// weights concatenated along the outputs, as llm-awq does for q/k/v),
+  /// each weight stored quantized as W diag(s), and the activation divided
+  /// by s (folded into its producer when possible).
+  LogicalResult runAWQ(llvm::function_ref<std::string(StringRef)> schemeFor) {
+    struct AwqSite {
+      Contraction c;
+      std::string name;
+      QTensorType type;
+      std::vector<float> w; // [out][in]
+    };
+    llvm::MapVector<Value, SmallVector<AwqSite>> groups;
+    bool failedAny = false;
+    forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
+      std::string text = schemeFor(name);
+      ElementsAttr values;
+      if (text.empty() || c.rank != 2 ||
+          !matchPattern(c.rhs, m_Constant(&values)))
+        return;
+      Operation *op = c.op;
+      auto emitError = [&]() {
+        return op->emitOpError("lowbit-quantize-weights (site '")
+               << name << "'): ";
+      };
+      auto wType = cast<RankedTensorType>(c.rhs.getType());
+      SchemeAttr sa =
+          parseSchemeForOperand(op->getContext(), text, c.inAxis(), c.outAxis(),
+                                wType.getRank(), emitError);
+      if (!sa) {
+        failedAny = true;
+        return;
+      }
+      if (sa.getExpressedType() != wType.getElementType())
+        sa = sa.withExpressedType(wType.getElementType());
+      auto qType = QTensorType::getChecked(emitError, op->getContext(),
+                                           wType.getShape(), sa);
+      FailureOr<std::vector<float>> w =
+          qType ? readFloatElements(values, emitError)
+                : FailureOr<std::vector<float>>(failure());
+      if (failed(w)) {
+        failedAny = true;
+        return;
+      }
+      const int64_t in = wType.getDimSize(c.inAxis()),
+                    out = wType.getDimSize(c.outAxis());
+      std::vector<float> oi(w->size());
+      for (int64_t k = 0; k < in; ++k)
+        for (int64_t n = 0; n < out; ++n)
+          oi[size_t(n * in + k)] = c.transposeB ? (*w)[size_t(n * in + k)]
+                                                : (*w)[size_t(k * out + n)];
+      groups[c.lhs].push_back({c, name.str(), qType, std::move(oi)});
+    });
+    if (failedAny)
+      return failure();
+    for (auto &[x, sites] : groups) {
+      AwqSite &head = sites.front();
+      auto emitError = [&]() {
+        return head.c.op->emitOpError("lowbit-quantize-weights (site '")
+               << head.name << "'): ";
+      };
+      const ::lowbit::calibration::SiteStats *st = nullptr;
+      for (const auto &s : stats)
+        if (s.name == head.name)
+          st = &s;
+      const int64_t in = head.type.getShape()[head.c.inAxis()];
+      if (!st || st->channels != in || st->sampleRows == 0)
+        return emitError() << "awq needs calibration samples of this site "
+                              "(lowbit-calibrate --samples N) in "
+                           << calibration;
+      FailureOr<nx::Scheme> ns = toNumericsScheme(head.type, emitError);
+      if (failed(ns))
+        return failure();
+      if (ns->blockSizes[size_t(head.c.outAxis())] != 1)
+        return emitError() << "awq needs one scale per output channel "
+                              "(block size 1 along `out`)";
+      nx::Scheme oiScheme = *ns;
+      oiScheme.blockSizes = {1, ns->blockSizes[size_t(head.c.inAxis())]};
+      std::vector<float> wcat;
+      std::vector<int64_t> rowsOf;
+      for (AwqSite &s : sites) {
+        SchemeAttr a = s.type.getScheme(), h = head.type.getScheme();
+        if (a.getStorageType() != h.getStorageType() ||
+            a.getSymmetric() != h.getSymmetric() ||
+            a.getScaleType() != h.getScaleType() ||
+            s.type.getBlockSizes()[s.c.inAxis()] !=
+                head.type.getBlockSizes()[head.c.inAxis()] ||
+            s.type.getBlockSizes()[s.c.outAxis()] != 1)
+          return emitError() << "sites sharing an activation need one scheme "
+                                "for awq";
+        wcat.insert(wcat.end(), s.w.begin(), s.w.end());
+        rowsOf.push_back(int64_t(s.w.size()) / in);
+      }
+      std::vector<float> meanAbs(static_cast<size_t>(in));
+      for (int64_t j = 0; j < in; ++j)
+        meanAbs[size_t(j)] = float(st->sumAbs[size_t(j)] / double(st->tokens));
+      nx::QTensor qcat;
+      std::vector<float> sv;
+      int64_t total = int64_t(wcat.size()) / in;
+      nx::Status status =
+          nx::awq(wcat.data(), total, in, st->samples.data(), st->sampleRows,
+                  meanAbs.data(), oiScheme, nx::AWQOptions(), qcat, sv);
+      if (!status.ok())
+        return emitError() << status.message();
+      // Split the concatenated result back into the sites' weights.
+      std::vector<float> deq(wcat.size());
+      status = nx::dequantize(qcat, deq.data());
+      if (!status.ok())
+        return emitError() << status.message();
+      const int64_t groupsPerRow = in / oiScheme.blockSizes[1];
+      const size_t sb = qcat.scales.size() / size_t(total * groupsPerRow);
+      int64_t r0 = 0;
+      SmallVector<Operation *> ops;
+      for (auto [s, rows] : llvm::zip(sites, rowsOf)) {
+        nx::QTensor q;
+        q.scheme = oiScheme;
+        q.shape = {rows, in};
+        q.scales.assign(qcat.scales.begin() + r0 * groupsPerRow * sb,
+                        qcat.scales.begin() + (r0 + rows) * groupsPerRow * sb);
+        if (!oiScheme.symmetric)
+          q.zeroPoints.assign(qcat.zeroPoints.begin() + r0 * groupsPerRow,
+                              qcat.zeroPoints.begin() +
+                                  (r0 + rows) * groupsPerRow);
+        status = nx::quantizeStatic(&deq[size_t(r0 * in)], q);
+        nx::QTensor stored;
+        if (status.ok() && !s.c.transposeB)
+          status = nx::transpose2D(q, stored);
+        else
+          stored = std::move(q);
+        if (!status.ok())
+          return emitError() << status.message();
+        OpBuilder b(s.c.op);
+        ConstantOp qc = createQuantizedConstant(b, s.c.rhs.getLoc(), s.type,
+                                                stored, s.name);
+        Value d = DequantizeOp::create(
+            b, s.c.rhs.getLoc(), cast<RankedTensorType>(s.c.rhs.getType()), qc);
+        Operation *old = s.c.rhs.getDefiningOp();
+        s.c.op->setOperand(1, d);
+        if (old && old->use_empty())
+          old->erase();
+        ops.push_back(s.c.op);
+        r0 += rows;
+      }
+      divideActivation(x, ops, sv, head.name);
+    }
+    return success();
   }
 
   std::vector<::lowbit::calibration::SiteStats> stats;

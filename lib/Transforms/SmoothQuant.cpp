@@ -1,5 +1,6 @@
 //===- SmoothQuant.cpp - migrate activation outliers into weights ---------===//
 
+#include "ActivationScale.h"
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Numerics/Algorithms.h"
@@ -29,53 +30,6 @@ struct Site {
   Contraction c;
   std::string name;
 };
-
-/// A constant of `type` (f32) holding `values`: a dense_resource blob when
-/// large, like the weights it replaces.
-Value makeF32Constant(OpBuilder &b, Location loc, RankedTensorType type,
-                      ArrayRef<float> values, StringRef name) {
-  ElementsAttr attr;
-  if (values.size() * sizeof(float) > 1024)
-    attr = DenseResourceElementsAttr::get(
-        type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(values));
-  else
-    attr = DenseElementsAttr::get(type, values);
-  return arith::ConstantOp::create(b, loc, type, cast<TypedAttr>(attr));
-}
-
-/// The constant per-channel factor of `producer`'s result, when the
-/// producer is an elementwise linalg.generic whose yielded value is a
-/// product with a rank-1 constant input indexed by the last dimension
-/// (the weight of a normalisation): returns that input's operand.
-OpOperand *foldableScale(Operation *producer, int64_t k) {
-  auto g = dyn_cast_or_null<linalg::GenericOp>(producer);
-  if (!g || g.getNumResults() != 1 ||
-      g.getNumParallelLoops() != g.getNumLoops() ||
-      !g.getIndexingMapsArray().back().isIdentity())
-    return nullptr;
-  auto yield = cast<linalg::YieldOp>(g.getBody()->getTerminator());
-  auto mul = yield.getOperand(0).getDefiningOp<arith::MulFOp>();
-  if (!mul)
-    return nullptr;
-  unsigned n = g.getNumLoops();
-  for (Value v : {mul.getLhs(), mul.getRhs()}) {
-    auto arg = dyn_cast<BlockArgument>(v);
-    if (!arg || arg.getOwner() != g.getBody() ||
-        arg.getArgNumber() >= g.getNumDpsInputs())
-      continue;
-    OpOperand *in = g.getDpsInputOperand(arg.getArgNumber());
-    AffineMap map = g.getMatchingIndexingMap(in);
-    auto t = dyn_cast<RankedTensorType>(in->get().getType());
-    DenseElementsAttr values;
-    if (!t || t.getRank() != 1 || t.getDimSize(0) != k ||
-        !t.getElementType().isF32() || map.getNumResults() != 1 ||
-        map.getResult(0) != getAffineDimExpr(n - 1, g.getContext()) ||
-        !matchPattern(in->get(), m_Constant(&values)))
-      continue;
-    return in;
-  }
-  return nullptr;
-}
 
 struct LowbitSmoothQuantPass
     : mlir::lowbit::impl::LowbitSmoothQuantBase<LowbitSmoothQuantPass> {
@@ -175,48 +129,10 @@ struct LowbitSmoothQuantPass
         old->erase();
     }
     // Activation: X / s, folded into a norm's weight when that is safe.
-    bool onlySites = llvm::all_of(x.getUsers(), [&](Operation *u) {
-      return llvm::any_of(sites, [&](Site &s) { return s.c.op == u; });
-    });
-    if (OpOperand *gamma =
-            onlySites ? foldableScale(x.getDefiningOp(), k) : nullptr) {
-      DenseElementsAttr g;
-      (void)matchPattern(gamma->get(), m_Constant(&g));
-      std::vector<float> folded;
-      int64_t j = 0;
-      for (float v : g.getValues<float>())
-        folded.push_back(v / scale[size_t(j++)]);
-      OpBuilder b(gamma->getOwner());
-      gamma->set(makeF32Constant(b, gamma->get().getLoc(),
-                                 cast<RankedTensorType>(gamma->get().getType()),
-                                 folded, sites.front().name + "_gamma"));
-      return success();
-    }
-    // Explicit X / s right before the first site.
-    Operation *first = sites.front().c.op;
-    for (Site &s : sites)
-      if (s.c.op->isBeforeInBlock(first))
-        first = s.c.op;
-    OpBuilder b(first);
-    Location loc = first->getLoc();
-    auto xt = cast<RankedTensorType>(x.getType());
-    auto st = RankedTensorType::get({k}, b.getF32Type());
-    Value sv = makeF32Constant(b, loc, st, scale, sites.front().name + "_s");
-    int64_t rank = xt.getRank();
-    SmallVector<AffineMap> maps{
-        b.getMultiDimIdentityMap(rank),
-        AffineMap::get(rank, 0, b.getAffineDimExpr(rank - 1)),
-        b.getMultiDimIdentityMap(rank)};
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    Value init = tensor::EmptyOp::create(b, loc, xt.getShape(), b.getF32Type());
-    auto div = linalg::GenericOp::create(
-        b, loc, TypeRange{xt}, ValueRange{x, sv}, ValueRange{init}, maps, iters,
-        [](OpBuilder &nb, Location l, ValueRange args) {
-          Value q = arith::DivFOp::create(nb, l, args[0], args[1]);
-          linalg::YieldOp::create(nb, l, q);
-        });
-    for (Site &s : sites)
-      s.c.op->setOperand(0, div.getResult(0));
+    SmallVector<Operation *> ops;
+    for (Site &site : sites)
+      ops.push_back(site.c.op);
+    divideActivation(x, ops, scale, sites.front().name);
     return success();
   }
 };

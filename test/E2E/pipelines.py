@@ -8,7 +8,7 @@
 # REQUIRES: python-bindings
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s make %t
-# RUN: lowbit-calibrate %t/model.mlir --entry net --inputs-from %t/inputs.txt --gram -o %t/stats
+# RUN: lowbit-calibrate %t/model.mlir --entry net --inputs-from %t/inputs.txt --gram --samples 256 -o %t/stats
 # RUN: lowbit-opt %t/model.mlir --lowbit-reference-to-llvm | %run_cpu > %t/fp32.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-w8a8-smoothquant="calibration=%t/stats alpha=0.5" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w8a8-smoothquant.out
 # RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(func.func(lowbit-quantize-matmuls{weight-scheme='i8, per_axis<out>' activation-scheme='i8, per_axis<out>'}), lowbit-fold-constant-quantize)" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w8a8.out
@@ -18,6 +18,10 @@
 # RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='i4, per_group<[in : 128]>'}, func.func(lowbit-fuse-dequant-matmul))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4a16-rtn.out
 # RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{method=hqq scheme='ui4, per_group<[in : 64]>, asymmetric'}, func.func(lowbit-fuse-dequant-matmul))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4-hqq.out
 # RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='ui4, per_group<[in : 64]>, asymmetric'}, func.func(lowbit-fuse-dequant-matmul))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4-asym-rtn.out
+# RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{method=awq calibration=%t/stats scheme='ui4, per_group<[in : 128]>, asymmetric'}, func.func(lowbit-fuse-dequant-matmul))" -o %t/awq.mlir
+# RUN: FileCheck --check-prefix=AWQIR %s < %t/awq.mlir
+# RUN: lowbit-opt %t/awq.mlir --lowbit-reference-to-llvm | %run_cpu > %t/w4-awq.out
+# RUN: lowbit-opt %t/model.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='ui4, per_group<[in : 128]>, asymmetric'}, func.func(lowbit-fuse-dequant-matmul))" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4-asym-rtn-g128.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-w4a8="group=128" | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/w4a8.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-mxfp4 | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/mxfp4.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-fp8 | lowbit-opt --lowbit-reference-to-llvm | %run_cpu > %t/fp8.out
@@ -26,9 +30,21 @@
 # GPTQIR-COUNT-2: lowbit.qmatmul
 # GPTQIR-NOT: linalg.matmul
 #
+# AWQ folds 1/s of the first layer into the norm's weight (the generic
+# stays a product), and the second layer's activation (tanh output) gets
+# an explicit division.
+# AWQIR-LABEL: func.func @net
+# AWQIR: arith.mulf
+# AWQIR: arith.mulf
+# AWQIR: lowbit.qmatmul
+# AWQIR: math.tanh
+# AWQIR: arith.divf
+# AWQIR: lowbit.qmatmul
+#
 # CHECK: pipeline           rel. error vs f32
 # CHECK: ordering: smoothquant < w8a8: yes
 # CHECK: ordering: gptq < rtn (4-bit): yes
+# CHECK: ordering: awq < rtn (4-bit): yes
 # CHECK: all pipelines within bounds: yes
 
 import os
@@ -43,11 +59,13 @@ import gen_e2e as g  # noqa: E402
 
 T, K, H, O, CALLS = 16, 256, 128, 64, 24
 RUNS = ["w8a8", "w8a8-smoothquant", "w4a16-rtn", "w4a16-gptq",
-        "w4-asym-rtn", "w4-hqq", "w4a8", "mxfp4", "fp8"]
+        "w4-asym-rtn", "w4-hqq", "w4-asym-rtn-g128", "w4-awq", "w4a8",
+        "mxfp4", "fp8"]
 # Sanity bounds (a broken pipeline gives errors near 1 or NaN): this
 # layer's 30x outlier channels and heavy-tailed weights make 4-bit hard.
 BOUND = {"w8a8": 0.1, "w8a8-smoothquant": 0.1, "w4a16-rtn": 0.5,
-         "w4a16-gptq": 0.5, "w4-asym-rtn": 0.5, "w4-hqq": 0.5, "w4a8": 0.5,
+         "w4a16-gptq": 0.5, "w4-asym-rtn": 0.5, "w4-hqq": 0.5,
+         "w4-asym-rtn-g128": 0.5, "w4-awq": 0.5, "w4a8": 0.5,
          "mxfp4": 0.5, "fp8": 0.15}
 
 
@@ -132,6 +150,7 @@ def check(d):
     yes = lambda b: "yes" if b else "NO"
     print("ordering: smoothquant < w8a8: %s" % yes(err["w8a8-smoothquant"] < err["w8a8"]))
     print("ordering: gptq < rtn (4-bit): %s" % yes(err["w4a16-gptq"] < err["w4a16-rtn"]))
+    print("ordering: awq < rtn (4-bit): %s" % yes(err["w4-awq"] < err["w4-asym-rtn-g128"]))
     print("all pipelines within bounds: %s" % yes(all(err[r] < BOUND[r] for r in RUNS)))
 
 

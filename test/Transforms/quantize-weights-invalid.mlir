@@ -5,7 +5,7 @@
 // A named site (frontends' loc("layer.name")) is named in the diagnostic.
 // RUN: echo 'func.func @f(%%x: tensor<4x64xf32>, %%z: tensor<4x32xf32>) -> tensor<4x32xf32> { %%w = arith.constant dense<1.0> : tensor<64x32xf32> %%c = arith.constant 0.0 : f32 %%f = linalg.fill ins(%%c : f32) outs(%%z : tensor<4x32xf32>) -> tensor<4x32xf32> %%y = linalg.matmul ins(%%x, %%w : tensor<4x64xf32>, tensor<64x32xf32>) outs(%%f : tensor<4x32xf32>) -> tensor<4x32xf32> loc("up") return %%y : tensor<4x32xf32> }' | not lowbit-opt --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='i4, per_group<[in : 32]>, symmetric'})" 2>&1 | FileCheck --check-prefix=NAMED %s
 
-// METHOD: error: lowbit-quantize-weights: unknown method 'awq2' (available: rtn, gptq, hqq)
+// METHOD: error: lowbit-quantize-weights: unknown method 'awq2' (available: rtn, gptq, hqq, awq)
 // RUN: not lowbit-opt %s -split-input-file --pass-pipeline="builtin.module(lowbit-quantize-weights{method=gptq})" 2>&1 | FileCheck --check-prefix=NOCAL %s
 // NOCAL: error: lowbit-quantize-weights: method=gptq needs calibration=DIR (statistics of lowbit-calibrate --gram)
 // RUN: not lowbit-opt %s -split-input-file --pass-pipeline="builtin.module(lowbit-quantize-weights{method=gptq calibration=%t.nothere})" 2>&1 | FileCheck --check-prefix=NODIR %s

@@ -47,6 +47,10 @@ static llvm::cl::opt<bool> gram("gram",
                                 llvm::cl::desc("Also accumulate X^T X"));
 static llvm::cl::opt<int64_t> bins("bins", llvm::cl::desc("Histogram bins"),
                                    llvm::cl::init(2048));
+static llvm::cl::opt<int64_t>
+    samples("samples",
+            llvm::cl::desc("Keep the first N activation rows per site (AWQ)"),
+            llvm::cl::init(0));
 
 static int fail(const std::string &msg) {
   llvm::errs() << "lowbit-calibrate: error: " << msg << "\n";
@@ -109,6 +113,7 @@ int main(int argc, char **argv) {
   calibration::Options options;
   options.bins = bins;
   options.gram = gram;
+  options.samples = samples;
   std::vector<calibration::SiteStats> stats;
   numerics::Status st = calibration::run(
       *module, entry, data, options, stats, [](size_t done, size_t total) {

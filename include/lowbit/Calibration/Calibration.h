@@ -31,6 +31,9 @@ struct Options {
   int64_t bins = 2048;
   /// Accumulate X^T X per site (channels^2 floats each).
   bool gram = false;
+  /// Keep the first `samples` activation rows per site (AWQ's search
+  /// data); 0 keeps none.
+  int64_t samples = 0;
 };
 
 /// The statistics of one site: activations seen as `tokens` rows of
@@ -48,6 +51,9 @@ struct SiteStats {
   float histRange = 0.0f;
   /// channels x channels, row-major, with Options::gram.
   std::vector<float> gram;
+  /// The first Options::samples activation rows, [sampleRows][channels].
+  std::vector<float> samples;
+  int64_t sampleRows = 0;
   /// Values that were NaN or infinite (never folded into the statistics).
   int64_t nonFinite = 0;
 };
@@ -70,7 +76,8 @@ private:
 numerics::Status writeStatistics(const std::string &dir,
                                  const std::vector<SiteStats> &stats);
 
-/// Reads what writeStatistics wrote (gram loaded only if `withGram`).
+/// Reads what writeStatistics wrote (gram and samples loaded only if
+/// `withGram`).
 numerics::Status readStatistics(const std::string &dir,
                                 std::vector<SiteStats> &out, bool withGram);
 

@@ -59,7 +59,12 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     its scheme needs one scale per output channel (block 1 along `out`).
     A site without statistics is an error naming it. `method=hqq`
     (numerics::hqq, no calibration) refits zero points and scales of an
-    asymmetric integer scheme with groups along `in`.
+    asymmetric integer scheme with groups along `in`. `method=awq`
+    (numerics::awq) searches per-input-channel scales s and clipping with
+    the calibration samples (lowbit-calibrate --samples N), jointly for the
+    sites that share an activation; the weights are stored as W diag(s)
+    and the activation is divided by s, folded into a norm's weight when
+    possible (as lowbit-smoothquant does).
 
     Before:
     ```mlir
@@ -79,7 +84,7 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
   }];
   let options = [
     Option<"method", "method", "std::string", "\"rtn\"",
-           "Weight quantization algorithm: rtn (round to nearest), gptq or hqq">,
+           "Weight quantization algorithm: rtn (round to nearest), gptq, hqq or awq">,
     Option<"calibration", "calibration", "std::string", "\"\"",
            "Statistics directory of lowbit-calibrate (gptq: with --gram)">,
     Option<"damp", "damp", "double", "0.01",
