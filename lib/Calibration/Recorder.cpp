@@ -9,6 +9,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace lowbit;
@@ -106,6 +107,17 @@ Status Recorder::record(int64_t site, const float *data, int64_t tokens,
     ++s.sampleRows;
   }
   s.tokens += tokens;
+  float lo = INFINITY, hi = -INFINITY;
+  for (int64_t i = 0; i < tokens * channels; ++i)
+    if (std::isfinite(data[i])) {
+      lo = std::fmin(lo, data[i]);
+      hi = std::fmax(hi, data[i]);
+    }
+  if (lo <= hi) {
+    s.batchMinSum += lo;
+    s.batchMaxSum += hi;
+    ++s.batches;
+  }
   return Status::success();
 }
 
@@ -124,6 +136,9 @@ Status calibration::writeStatistics(const std::string &dir,
                              {"channels", s.channels},
                              {"tokens", s.tokens},
                              {"non_finite", s.nonFinite},
+                             {"batch_min_sum", s.batchMinSum},
+                             {"batch_max_sum", s.batchMaxSum},
+                             {"batches", s.batches},
                              {"hist_range", double(s.histRange)},
                              {"gram", !s.gram.empty()},
                              {"samples", s.sampleRows}};
@@ -195,6 +210,9 @@ Status calibration::readStatistics(const std::string &dir,
     s.channels = *o->getInteger("channels");
     s.tokens = *o->getInteger("tokens");
     s.nonFinite = o->getInteger("non_finite").value_or(0);
+    s.batchMinSum = o->getNumber("batch_min_sum").value_or(0.0);
+    s.batchMaxSum = o->getNumber("batch_max_sum").value_or(0.0);
+    s.batches = o->getInteger("batches").value_or(0);
     s.histRange = float(o->getNumber("hist_range").value_or(0.0));
     if (s.channels > 0) {
       const std::string base = dir + "/" + o->getString("file")->str();
@@ -239,5 +257,72 @@ Status calibration::readStatistics(const std::string &dir,
     }
     out.push_back(std::move(s));
   }
+  return Status::success();
+}
+
+Status calibration::activationRange(const SiteStats &s, RangeMethod method,
+                                    double percentile, unsigned bits,
+                                    float &lo, float &hi) {
+  if (s.channels == 0 || s.tokens == 0)
+    return Status::error("site '" + s.name + "' has no statistics");
+  switch (method) {
+  case RangeMethod::MinMax:
+    lo = *std::min_element(s.min.begin(), s.min.end());
+    hi = *std::max_element(s.max.begin(), s.max.end());
+    return Status::success();
+  case RangeMethod::AvgMinMax:
+    if (s.batches == 0)
+      return Status::error("site '" + s.name + "' has no per-call ranges");
+    lo = float(s.batchMinSum / double(s.batches));
+    hi = float(s.batchMaxSum / double(s.batches));
+    return Status::success();
+  case RangeMethod::Percentile:
+  case RangeMethod::MSE:
+    break;
+  }
+  const size_t bins = s.hist.size();
+  double total = 0;
+  for (double c : s.hist)
+    total += c;
+  if (bins == 0 || total == 0 || s.histRange <= 0.0f) {
+    lo = hi = 0.0f; // all zero: any scale works
+    return Status::success();
+  }
+  const double width = double(s.histRange) / double(bins);
+  float c = s.histRange;
+  if (method == RangeMethod::Percentile) {
+    if (!(percentile > 0.0 && percentile <= 100.0))
+      return Status::error("percentile must be in (0, 100]");
+    double want = total * percentile / 100.0, acc = 0;
+    for (size_t i = 0; i < bins; ++i) {
+      acc += s.hist[i];
+      if (acc >= want) {
+        c = float(double(i + 1) * width);
+        break;
+      }
+    }
+  } else {
+    // Expected squared error of a symmetric b-bit quantizer with clip c
+    // over the histogram (bin centres), for every bin edge as candidate.
+    const double qmax = double((1 << (bits - 1)) - 1);
+    double best = INFINITY;
+    for (size_t e = 1; e <= bins; ++e) {
+      const double clip = double(e) * width, step = clip / qmax;
+      double err = 0;
+      for (size_t i = 0; i < bins; ++i) {
+        if (s.hist[i] == 0)
+          continue;
+        const double x = (double(i) + 0.5) * width;
+        const double q = std::min(std::nearbyint(x / step), qmax) * step;
+        err += s.hist[i] * (x - q) * (x - q);
+      }
+      if (err < best) {
+        best = err;
+        c = float(clip);
+      }
+    }
+  }
+  lo = -c;
+  hi = c;
   return Status::success();
 }

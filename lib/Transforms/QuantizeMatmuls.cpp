@@ -2,6 +2,8 @@
 //-*-===//
 
 #include "Contractions.h"
+#include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Transforms/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -17,6 +19,7 @@ namespace mlir::lowbit {
 
 using namespace mlir;
 using namespace mlir::lowbit;
+namespace nx = ::lowbit::numerics;
 
 SchemeAttr mlir::lowbit::parseSchemeForOperand(
     MLIRContext *ctx, StringRef text, int64_t inAxis, int64_t outAxis,
@@ -103,39 +106,137 @@ struct LowbitQuantizeMatmulsPass
                            "lowbit-quantize-matmuls");
   }
 
+  std::vector<::lowbit::calibration::SiteStats> stats;
+
+  /// Activations quantized with a static per-tensor range from the
+  /// calibration statistics: the scale (and zero point) are what the
+  /// library computes for a tensor holding just [lo, hi].
+  FailureOr<Value> quantizeStatic(OpBuilder &b, Operation *op, Value x,
+                                  StringRef name) {
+    const char *pass = "lowbit-quantize-matmuls";
+    auto emitError = [&]() {
+      return op->emitOpError(pass) << " (site '" << name << "'): ";
+    };
+    FailureOr<Value> dyn = quantize(b, op, x, activationScheme, 1, 0);
+    if (failed(dyn))
+      return failure();
+    auto q = dyn->getDefiningOp<QuantizeOp>();
+    QTensorType qt = q.getResult().getType();
+    if (qt.getScheme().getGranularity() != Granularity::PerTensor) {
+      emitError() << "static activation ranges need a per_tensor activation "
+                     "scheme";
+      return failure();
+    }
+    const ::lowbit::calibration::SiteStats *site = nullptr;
+    for (const auto &st : stats)
+      if (st.name == name)
+        site = &st;
+    if (!site) {
+      emitError() << "no calibration statistics in " << activationCalibration;
+      return failure();
+    }
+    ::lowbit::calibration::RangeMethod m;
+    if (activationRange == "minmax")
+      m = ::lowbit::calibration::RangeMethod::MinMax;
+    else if (activationRange == "avg-minmax")
+      m = ::lowbit::calibration::RangeMethod::AvgMinMax;
+    else if (activationRange == "percentile")
+      m = ::lowbit::calibration::RangeMethod::Percentile;
+    else if (activationRange == "mse")
+      m = ::lowbit::calibration::RangeMethod::MSE;
+    else {
+      emitError() << "activation-range is minmax, avg-minmax, percentile or "
+                     "mse, not '"
+                  << activationRange << "'";
+      return failure();
+    }
+    unsigned bits =
+        qt.getScheme().isInteger() ? qt.getScheme().getStorageWidth() : 8;
+    float lo, hi;
+    nx::Status st = ::lowbit::calibration::activationRange(*site, m, percentile,
+                                                           bits, lo, hi);
+    FailureOr<nx::Scheme> ns =
+        st.ok() ? toNumericsScheme(
+                      QTensorType::get(op->getContext(), {2}, qt.getScheme()),
+                      emitError)
+                : FailureOr<nx::Scheme>(failure());
+    if (!st.ok()) {
+      emitError() << st.message();
+      return failure();
+    }
+    if (failed(ns))
+      return failure();
+    float range[2] = {lo, hi};
+    nx::QTensor params;
+    st = nx::quantize(range, {2}, *ns, params);
+    if (!st.ok()) {
+      emitError() << st.message();
+      return failure();
+    }
+    // The rank-0 scale (and zero point) as constants of the part types.
+    Location loc = op->getLoc();
+    RankedTensorType scaleType = qt.getScalesType();
+    Value scale = arith::ConstantOp::create(
+        b, loc, scaleType,
+        DenseElementsAttr::getFromRawBuffer(
+            scaleType,
+            ArrayRef<char>(reinterpret_cast<const char *>(params.scales.data()),
+                           params.scales.size())));
+    Value zp;
+    if (RankedTensorType zt = qt.getZeroPointsType())
+      zp = arith::ConstantOp::create(
+          b, loc, zt, DenseElementsAttr::get(zt, params.zeroPoints[0]));
+    Value r = QuantizeOp::create(b, loc, qt, x, scale, zp, Value()).getResult();
+    q.erase();
+    return r;
+  }
+
   void runOnOperation() override {
+    if (!activationCalibration.empty()) {
+      nx::Status st = ::lowbit::calibration::readStatistics(
+          activationCalibration, stats, /*withGram=*/false);
+      if (!st.ok()) {
+        getOperation().emitError()
+            << "lowbit-quantize-matmuls: " << st.message();
+        return signalPassFailure();
+      }
+    }
     // Every site with a constant weight: matmul, transposed-B matmul and
     // batch_matmul (activations of batched sites stay in float: their
     // per-token scheme would need two axes).
-    SmallVector<Operation *> ops;
-    getOperation().walk([&](Operation *op) {
-      if (matchContraction(op))
-        ops.push_back(op);
-    });
-    for (Operation *op : ops) {
-      std::optional<Contraction> c = matchContraction(op);
-      if (!c || !matchPattern(c->rhs, m_Constant()) ||
+    bool failedAny = false;
+    forEachSiteInFunction(getOperation(), [&](Contraction &c, StringRef name) {
+      Operation *op = c.op;
+      if (failedAny || !matchPattern(c.rhs, m_Constant()) ||
           !cast<RankedTensorType>(op->getResult(0).getType())
                .getElementType()
                .isF32())
-        continue;
+        return;
       OpBuilder b(op);
       FailureOr<Value> qw =
-          quantize(b, op, c->rhs, weightScheme, c->inAxis(), c->outAxis());
-      if (failed(qw))
-        return signalPassFailure();
-      Value lhs = c->lhs;
-      if (!activationScheme.empty() && c->rank == 2) {
-        FailureOr<Value> qa = quantize(b, op, lhs, activationScheme, 1, 0);
-        if (failed(qa))
-          return signalPassFailure();
+          quantize(b, op, c.rhs, weightScheme, c.inAxis(), c.outAxis());
+      if (failed(qw)) {
+        failedAny = true;
+        return;
+      }
+      Value lhs = c.lhs;
+      if (!activationScheme.empty() && c.rank == 2) {
+        FailureOr<Value> qa = activationCalibration.empty()
+                                  ? quantize(b, op, lhs, activationScheme, 1, 0)
+                                  : quantizeStatic(b, op, lhs, name);
+        if (failed(qa)) {
+          failedAny = true;
+          return;
+        }
         lhs = *qa;
       }
       auto mm = QMatmulOp::create(b, op->getLoc(), op->getResultTypes()[0], lhs,
-                                  *qw, c->transposeB);
+                                  *qw, c.transposeB);
       op->replaceAllUsesWith(mm);
       op->erase();
-    }
+    });
+    if (failedAny)
+      signalPassFailure();
   }
 };
 } // namespace

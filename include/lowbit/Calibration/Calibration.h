@@ -56,7 +56,27 @@ struct SiteStats {
   int64_t sampleRows = 0;
   /// Values that were NaN or infinite (never folded into the statistics).
   int64_t nonFinite = 0;
+  /// Sum over record calls of each call's tensor-wide min and max (for
+  /// AVERAGE_MIN_MAX) and the number of calls.
+  double batchMinSum = 0, batchMaxSum = 0;
+  int64_t batches = 0;
 };
+
+/// How a static activation range is chosen from the statistics (the
+/// TFLite/StableHLO quantizer's calibration methods).
+enum class RangeMethod {
+  MinMax,        ///< min and max over all calibration data
+  AvgMinMax,     ///< averages of each call's min and max
+  Percentile,    ///< |x| at `percentile` of the |x| histogram, symmetric
+  MSE,           ///< the clip minimising the b-bit quantization MSE
+};
+
+/// The static range [lo, hi] of a site's activations (per tensor). For
+/// Percentile and MSE the range is symmetric (-c, c); MSE assumes a
+/// symmetric `bits`-bit integer quantizer with 2^(bits-1) - 1 levels.
+numerics::Status activationRange(const SiteStats &s, RangeMethod method,
+                                 double percentile, unsigned bits, float &lo,
+                                 float &hi);
 
 class Recorder {
 public:

@@ -11,7 +11,11 @@ def LowbitQuantizeMatmuls : Pass<"lowbit-quantize-matmuls", "func::FuncOp"> {
     Rewrites each `linalg.matmul` whose right operand is a constant into a
     `lowbit.qmatmul` on `lowbit.quantize`d weights (scheme `weight-scheme`,
     with axis names resolved against the weight's shape), and, when
-    `activation-scheme` is set, quantized activations (dynamic scales). The
+    `activation-scheme` is set, quantized activations: dynamic scales, or,
+    with `activation-calibration=DIR` and a per_tensor scheme, a static
+    range from the calibration statistics (`activation-range`: minmax,
+    avg-minmax, percentile of the |x| histogram, or the clip minimising
+    the quantization MSE over it), turned into the scale by the library. The
     schemes are written as the body of a `#lowbit.scheme`, with `last`
     allowed for the last axis and `out` for the output-channel axis.
 
@@ -30,7 +34,17 @@ def LowbitQuantizeMatmuls : Pass<"lowbit-quantize-matmuls", "func::FuncOp"> {
     Option<"weightScheme", "weight-scheme", "std::string", "\"i8, per_axis<out>\"",
            "Scheme body for weights">,
     Option<"activationScheme", "activation-scheme", "std::string", "\"\"",
-           "Scheme body for activations (empty: keep them in float)">
+           "Scheme body for activations (empty: keep them in float)">,
+    Option<"activationCalibration", "activation-calibration", "std::string",
+           "\"\"",
+           "Statistics directory: static per-tensor activation ranges "
+           "instead of dynamic scales">,
+    Option<"activationRange", "activation-range", "std::string",
+           "\"minmax\"",
+           "minmax, avg-minmax, percentile or mse (TFLite's calibration "
+           "methods)">,
+    Option<"percentile", "percentile", "double", "99.99",
+           "activation-range=percentile: the percentile of |x|">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
