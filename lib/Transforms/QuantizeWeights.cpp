@@ -18,6 +18,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_LOWBITQUANTIZEWEIGHTS
@@ -109,9 +110,11 @@ struct LowbitQuantizeWeightsPass
         signalPassFailure();
       return;
     }
-    // One quantized value per (weight constant, scheme).
+    // One quantized value per (weight constant, scheme). Sites are done
+    // one at a time: only one weight is decoded to f32 at any moment.
     llvm::DenseMap<std::pair<Operation *, Type>, Value> done;
     bool failedAny = false;
+    int64_t quantized = 0;
     forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
       std::string text = schemeFor(name);
       if (text.empty())
@@ -122,6 +125,12 @@ struct LowbitQuantizeWeightsPass
         return; // not a constant weight: nothing to do offline
       if (failed(quantizeSite(c, name, text, weightOp, values, done)))
         failedAny = true;
+      else if (progress)
+        llvm::errs()
+            << "lowbit-quantize-weights: " << ++quantized << " " << name << " ("
+            << method << ", "
+            << cast<RankedTensorType>(values.getType()).getNumElements()
+            << " weights)\n";
     });
     if (failedAny)
       signalPassFailure();

@@ -5,7 +5,10 @@
 #
 # REQUIRES: python-bindings
 # RUN: env PYTHONPATH=%lowbit_obj/python %python %s emit %t.mlir
-# RUN: lowbit-opt %t.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='i4, per_group<[in : 32]>, asymmetric' policy='lm_head=i8, per_axis<out>'}, func.func(lowbit-fuse-dequant-matmul))" -o %t.q.mlir
+# RUN: lowbit-opt %t.mlir --pass-pipeline="builtin.module(lowbit-quantize-weights{scheme='i4, per_group<[in : 32]>, asymmetric' policy='lm_head=i8, per_axis<out>' progress=1}, func.func(lowbit-fuse-dequant-matmul))" -o %t.q.mlir 2> %t.progress
+# RUN: FileCheck --check-prefix=PROGRESS %s < %t.progress
+# PROGRESS: lowbit-quantize-weights: 1 layers.0.up (rtn, 8192 weights)
+# PROGRESS: lowbit-quantize-weights: 2 lm_head (rtn, 4096 weights)
 # RUN: FileCheck --check-prefix=IR %s < %t.q.mlir
 # RUN: lowbit-opt %t.q.mlir --lowbit-reference-to-llvm | %run_cpu > %t.out
 # RUN: env PYTHONPATH=%lowbit_obj/python %python %s check %t.out int4

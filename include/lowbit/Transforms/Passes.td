@@ -107,6 +107,8 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
            "gptq: quantize input channels by decreasing diag(H)">,
     Option<"staticGroups", "static-groups", "bool", "false",
            "gptq: group scales from the original weights">,
+    Option<"progress", "progress", "bool", "false",
+           "Print one line per quantized site to stderr (large models)">,
     Option<"scheme", "scheme", "std::string", "\"i8, per_axis<out>\"",
            "Scheme body for weights (axis names in/out/last allowed)">,
     Option<"policy", "policy", "std::string", "\"\"",
