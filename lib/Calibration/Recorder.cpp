@@ -101,9 +101,12 @@ Status Recorder::record(int64_t site, const float *data, int64_t tokens,
   }
   if (options.gram)
     numerics::accumulateGram(clean.data(), tokens, channels, s.gram.data());
+  // Samples as the other statistics see them: non-finite values are 0.
   for (int64_t t = 0; t < tokens && s.sampleRows < options.samples; ++t) {
-    s.samples.insert(s.samples.end(), data + t * channels,
-                     data + (t + 1) * channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      const float v = data[t * channels + c];
+      s.samples.push_back(std::isfinite(v) ? v : 0.0f);
+    }
     ++s.sampleRows;
   }
   s.tokens += tokens;
@@ -261,8 +264,8 @@ Status calibration::readStatistics(const std::string &dir,
 }
 
 Status calibration::activationRange(const SiteStats &s, RangeMethod method,
-                                    double percentile, unsigned bits,
-                                    float &lo, float &hi) {
+                                    double percentile, unsigned bits, float &lo,
+                                    float &hi) {
   if (s.channels == 0 || s.tokens == 0)
     return Status::error("site '" + s.name + "' has no statistics");
   switch (method) {

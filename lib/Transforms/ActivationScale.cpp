@@ -87,12 +87,11 @@ void mlir::lowbit::divideActivation(Value x, ArrayRef<Operation *> sites,
                                folded, (name + "_gamma").str()));
     return;
   }
-  Operation *first = sites.front();
-  for (Operation *s : sites)
-    if (s->isBeforeInBlock(first))
-      first = s;
-  OpBuilder b(first);
-  Location loc = first->getLoc();
+  // Right after X's definition: it dominates every site, whatever blocks
+  // they are in.
+  OpBuilder b(x.getContext());
+  b.setInsertionPointAfterValue(x);
+  Location loc = sites.front()->getLoc();
   auto st = RankedTensorType::get({k}, b.getF32Type());
   Value sv = makeF32Constant(b, loc, st, scale, (name + "_s").str());
   int64_t rank = xt.getRank();

@@ -23,8 +23,9 @@ Value makeF32Constant(OpBuilder &b, Location loc, RankedTensorType type,
 /// `s` along its last dimension: folded into the producer when it is an
 /// elementwise linalg.generic whose result is a product with a constant
 /// per-channel vector (a norm's weight, which becomes gamma / s) and only
-/// `sites` use x; otherwise an explicit division inserted before the first
-/// site. Constants are named after `name`.
+/// `sites` use x; otherwise an explicit division inserted right after x's
+/// definition. x must have a static shape. Constants are named after
+/// `name`.
 void divideActivation(Value x, ArrayRef<Operation *> sites, ArrayRef<float> s,
                       StringRef name);
 

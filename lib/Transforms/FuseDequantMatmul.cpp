@@ -33,6 +33,8 @@ namespace {
 struct RawDequant {
   OpOperand *codes = nullptr, *scales = nullptr, *zeroPoints = nullptr;
   bool isUnsigned = false;
+  /// An integer zero point converted with uitofp (read zero-extended).
+  bool zpUnsigned = false;
 };
 
 /// The input operand of `g` whose block argument is `v`, if any.
@@ -65,17 +67,24 @@ std::optional<RawDequant> matchRawDequant(linalg::GenericOp g) {
       continue;
     Value d = a;
     OpOperand *zp = nullptr;
+    bool zpUnsigned = false;
     if (auto sub = d.getDefiningOp<arith::SubFOp>()) {
       Value z = sub.getRhs();
-      if (auto cvt = z.getDefiningOp<arith::SIToFPOp>())
+      if (auto cvt = z.getDefiningOp<arith::SIToFPOp>()) {
         z = cvt.getIn();
-      else if (auto cvt = z.getDefiningOp<arith::UIToFPOp>())
+      } else if (auto cvt = z.getDefiningOp<arith::UIToFPOp>()) {
         z = cvt.getIn();
+        zpUnsigned = true;
+      }
       zp = inputOf(g, z);
       if (!zp)
         continue;
       d = sub.getLhs();
     }
+    // Signedness as the IR computes it: the int-to-float op decides; an
+    // extension before it must agree (zero-extension then a signed
+    // conversion is still the unsigned value; sign-extension then an
+    // unsigned conversion is not a plain code and is not raised).
     Value c;
     bool isUnsigned;
     if (auto cvt = d.getDefiningOp<arith::UIToFPOp>()) {
@@ -91,8 +100,9 @@ std::optional<RawDequant> matchRawDequant(linalg::GenericOp g) {
       c = ext.getIn();
       isUnsigned = true;
     } else if (auto ext = c.getDefiningOp<arith::ExtSIOp>()) {
+      if (isUnsigned)
+        continue;
       c = ext.getIn();
-      isUnsigned = false;
     }
     OpOperand *codes = inputOf(g, c);
     if (!codes || !g.getMatchingIndexingMap(codes).isIdentity())
@@ -101,6 +111,7 @@ std::optional<RawDequant> matchRawDequant(linalg::GenericOp g) {
     r.scales = s;
     r.zeroPoints = zp;
     r.isUnsigned = isUnsigned;
+    r.zpUnsigned = zpUnsigned;
     return r;
   }
   return std::nullopt;
@@ -186,7 +197,8 @@ bool raiseRawDequant(linalg::GenericOp g) {
       }
     } else {
       for (APInt v : zps.getValues<APInt>())
-        z.push_back(int32_t(v.getSExtValue()));
+        z.push_back(
+            int32_t(r->zpUnsigned ? v.getZExtValue() : v.getSExtValue()));
     }
   }
   int32_t lo = INT32_MAX;

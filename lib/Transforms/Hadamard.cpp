@@ -31,6 +31,7 @@ struct LowbitHadamardPass
         groups;
     forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
       if (c.rank == 2 && matchPattern(c.rhs, m_Constant()) &&
+          cast<RankedTensorType>(c.lhs.getType()).hasStaticShape() &&
           cast<RankedTensorType>(c.lhs.getType()).getElementType().isF32() &&
           cast<RankedTensorType>(c.rhs.getType()).getElementType().isF32())
         groups[c.lhs].push_back({c, name.str()});
@@ -51,10 +52,9 @@ struct LowbitHadamardPass
           << k << "; site '" << sites.front().second << "' left alone";
       return success();
     }
-    for (auto &s : sites)
-      if (s.first.op->isBeforeInBlock(first))
-        first = s.first.op;
-    OpBuilder b(first);
+    // Right after X's definition: it dominates every site.
+    OpBuilder b(x.getContext());
+    b.setInsertionPointAfterValue(x);
     Location loc = first->getLoc();
     auto rt = RankedTensorType::get({k, k}, b.getF32Type());
     Value rc =

@@ -213,17 +213,20 @@ struct LowbitQuantizeMatmulsPass
                .isF32())
         return;
       OpBuilder b(op);
-      FailureOr<Value> qw =
-          quantize(b, op, c.rhs, weightScheme, c.inAxis(), c.outAxis());
+      const std::string prefix =
+          ("lowbit-quantize-matmuls (site '" + name + "')").str();
+      FailureOr<Value> qw = quantizeOperand(b, op, c.rhs, weightScheme,
+                                            c.inAxis(), c.outAxis(), prefix);
       if (failed(qw)) {
         failedAny = true;
         return;
       }
       Value lhs = c.lhs;
       if (!activationScheme.empty() && c.rank == 2) {
-        FailureOr<Value> qa = activationCalibration.empty()
-                                  ? quantize(b, op, lhs, activationScheme, 1, 0)
-                                  : quantizeStatic(b, op, lhs, name);
+        FailureOr<Value> qa =
+            activationCalibration.empty()
+                ? quantizeOperand(b, op, lhs, activationScheme, 1, 0, prefix)
+                : quantizeStatic(b, op, lhs, name);
         if (failed(qa)) {
           failedAny = true;
           return;

@@ -160,6 +160,12 @@ struct LowbitQuantizeWeightsPass
         return op->emitOpError("lowbit-quantize-weights (site '")
                << name << "'): ";
       };
+      auto xType = cast<RankedTensorType>(c.lhs.getType());
+      if (!xType.hasStaticShape() || !xType.getElementType().isF32()) {
+        emitError() << "awq needs static f32 activations, got " << xType;
+        failedAny = true;
+        return;
+      }
       auto wType = cast<RankedTensorType>(c.rhs.getType());
       SchemeAttr sa =
           parseSchemeForOperand(op->getContext(), text, c.inAxis(), c.outAxis(),

@@ -56,6 +56,7 @@ struct LowbitSmoothQuantPass
     llvm::MapVector<Value, SmallVector<Site>> groups;
     forEachSite(module, [&](Contraction &c, StringRef name) {
       if (c.rank != 2 || !matchPattern(c.rhs, m_Constant()) ||
+          !cast<RankedTensorType>(c.lhs.getType()).hasStaticShape() ||
           !cast<RankedTensorType>(c.rhs.getType()).getElementType().isF32() ||
           !cast<RankedTensorType>(c.lhs.getType()).getElementType().isF32())
         return;

@@ -82,6 +82,7 @@ struct LowbitSplitOutliersPass
     bool failedAny = false;
     forEachSiteInFunction(func, [&](Contraction &c, StringRef name) {
       if (failedAny || c.rank != 2 || !matchPattern(c.rhs, m_Constant()) ||
+          !cast<RankedTensorType>(c.lhs.getType()).hasStaticShape() ||
           !cast<RankedTensorType>(c.lhs.getType()).getElementType().isF32() ||
           !cast<RankedTensorType>(c.rhs.getType()).getElementType().isF32())
         return;
@@ -150,10 +151,12 @@ struct LowbitSplitOutliersPass
                                          b.getF32Type());
         Value woc = arith::ConstantOp::create(
             b, loc, wot, DenseElementsAttr::get(wot, ArrayRef<float>(wo)));
-        outlier = linalg::MatmulOp::create(
-                      b, loc, TypeRange{yt}, ValueRange{xo, woc},
-                      ValueRange{zeroInit(b, loc, yt.getShape())})
-                      .getResult(0);
+        auto omm = linalg::MatmulOp::create(
+            b, loc, TypeRange{yt}, ValueRange{xo, woc},
+            ValueRange{zeroInit(b, loc, yt.getShape())});
+        // The f32 outlier product is not a quantization site.
+        omm->setAttr(kNotASite, b.getUnitAttr());
+        outlier = omm.getResult(0);
         for (int64_t j : outliers)
           for (int64_t o = 0; o < n; ++o)
             wAt(j, o) = 0.0f;
@@ -206,6 +209,7 @@ struct LowbitSplitOutliersPass
       Operation *clone = b.clone(*op);
       clone->setOperand(0, xo);
       clone->setOperand(2, init);
+      clone->setAttr(kNotASite, b.getUnitAttr());
       outlier = clone->getResult(0);
     }
     // Regular part: int8 product of the masked X and W (without the

@@ -23,13 +23,13 @@
 # RUN: %python %s check %t | FileCheck %s
 #
 # The norm's weight and both weights of its sites are rewritten; the third
-# site gets an explicit x / s.
+# site gets an explicit x / s, right after x's definition (the function
+# start).
 # IR-LABEL: func.func @net
-# IR: arith.mulf
-# IR: arith.mulf
-# IR-COUNT-2: linalg.matmul
 # IR: arith.divf
-# IR: linalg.matmul
+# IR: arith.mulf
+# IR: arith.mulf
+# IR-COUNT-3: linalg.matmul
 #
 # LLM.int8() static: the outlier columns are gathered (tensor.concat of
 # slices) for an f32 matmul, the rest goes through an int8 qmatmul.

@@ -15,6 +15,7 @@
 #include "lowbit/Numerics/Npy.h"
 #include "lowbit/Pipelines/Pipelines.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -79,10 +80,14 @@ int main(int argc, char **argv) {
     return fail("no calibration inputs (--input or --inputs-from)");
 
   std::vector<std::vector<std::vector<float>>> data;
+  std::vector<std::vector<std::vector<int64_t>>> shapes;
+  std::vector<std::vector<std::string>> names;
   for (const std::string &call : calls) {
     llvm::SmallVector<llvm::StringRef> files;
     llvm::StringRef(call).split(files, ',', -1, false);
     std::vector<std::vector<float>> arrays;
+    shapes.emplace_back();
+    names.emplace_back();
     for (llvm::StringRef f : files) {
       std::vector<int64_t> shape;
       std::vector<float> values;
@@ -90,6 +95,8 @@ int main(int argc, char **argv) {
       if (!st.ok())
         return fail(st.message());
       arrays.push_back(std::move(values));
+      shapes.back().push_back(shape);
+      names.back().push_back(f.str());
     }
     data.push_back(std::move(arrays));
   }
@@ -109,6 +116,24 @@ int main(int argc, char **argv) {
   }
   if (!module)
     return 1; // the parser printed the diagnostic
+
+  // Each array must have its argument's exact shape.
+  if (auto fn = module->lookupSymbol<func::FuncOp>(entry)) {
+    for (size_t call = 0; call < shapes.size(); ++call)
+      for (size_t a = 0; a < shapes[call].size() && a < fn.getNumArguments();
+           ++a) {
+        auto t = dyn_cast<RankedTensorType>(fn.getArgumentTypes()[a]);
+        if (t && t.hasStaticShape() &&
+            llvm::ArrayRef<int64_t>(shapes[call][a]) != t.getShape()) {
+          std::string want, got;
+          llvm::raw_string_ostream w(want), g(got);
+          llvm::interleave(t.getShape(), w, "x");
+          llvm::interleave(shapes[call][a], g, "x");
+          return fail(names[call][a] + ": shape " + got + ", but argument " +
+                      std::to_string(a) + " of @" + entry + " is " + want);
+        }
+      }
+  }
 
   calibration::Options options;
   options.bins = bins;
