@@ -810,6 +810,9 @@ Status schemeForFormat(const std::string &name,
     return Status::error("--group-size must be >= 0");
   if (options.asymmetric && !asymOk)
     return Status::error("--asymmetric applies to int8 and int4, not " + name);
+  if (options.noSaturate && name != "f8e4m3fn" && name != "f8e5m2")
+    return Status::error("--no-saturate applies to f8e4m3fn and f8e5m2, not " +
+                         name);
   if (shape.empty())
     return Status::error("format " + name + " needs an array of rank >= 1");
   Scheme s;
@@ -845,6 +848,7 @@ Status schemeForFormat(const std::string &name,
     s.minifloat = kElems[i].type;
     if (i < 5) {
       s.scale = ScaleType::None;
+      s.saturate = !options.noSaturate;
     } else {
       s.scale = ScaleType::E8M0;
       Status st = blockCheck(32);

@@ -67,6 +67,7 @@ void printHelp() {
 int main(int argc, char **argv) {
   std::string format, input, output;
   bool roundtrip = false, asymmetric = false, haveFormat = false;
+  bool noSaturate = false;
   bool haveGroupSize = false, haveOutput = false;
   int64_t groupSize = 0;
   for (int i = 1; i < argc; ++i) {
@@ -108,6 +109,9 @@ int main(int argc, char **argv) {
     }
     if (a == "--roundtrip") {
       if (!once("--roundtrip", roundtrip))
+        return 2;
+    } else if (a == "--no-saturate") {
+      if (!once("--no-saturate", noSaturate))
         return 2;
     } else if (a == "--asymmetric") {
       if (!once("--asymmetric", asymmetric))
@@ -163,6 +167,7 @@ int main(int argc, char **argv) {
   FormatOptions opts;
   opts.groupSize = groupSize;
   opts.asymmetric = asymmetric;
+  opts.noSaturate = noSaturate;
   Scheme scheme;
   st = schemeForFormat(format, shape, opts, scheme);
   if (!st.ok())

@@ -220,6 +220,9 @@ struct FormatOptions {
   /// per row.
   int64_t groupSize = 0;
   bool asymmetric = false;
+  /// f8e4m3fn/f8e5m2 element casts only: ml_dtypes' plain conversion
+  /// (overflow to Inf or NaN) instead of saturating.
+  bool noSaturate = false;
 };
 
 /// All names lowbit-quantize accepts, in the order of its --help.
