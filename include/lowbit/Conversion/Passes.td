@@ -82,4 +82,35 @@ def LowbitToQuant : Pass<"lowbit-to-quant", "ModuleOp"> {
   let dependentDialects = ["::mlir::quant::QuantDialect"];
 }
 
+def LowbitLowerQMatmulCPU : Pass<"lowbit-lower-qmatmul-cpu", "ModuleOp"> {
+  let summary = "Lower quantized matmuls to CPU vector code (first micro-kernels)";
+  let description = [{
+    CPU code generation (docs/CodegenCPU.md), first micro-kernel:
+    `lowbit.qmatmul` of f32 activations [M, K] by a constant int4 weight
+    stored per output channel (`transpose_b`, `!lowbit.qtensor<NxKxi4,
+    per_group<[1 : g]>>`, f32 scales, g a multiple of 32) becomes a call to
+    a generated kernel: scf loops over rows and outputs, 16 bytes of codes
+    per step split into nibbles (sign-extended with shifts), converted to
+    f32 and multiplied with the activations' even and odd elements (so no
+    interleave), one vector FMA chain per group, scaled once per group,
+    and a horizontal sum per output. Other qmatmuls are left to the
+    reference lowering. The codes are read in their stored layout (no
+    packing yet).
+
+    ```mlir
+    %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x4096xf32>,
+         !lowbit.qtensor<4096x4096xi4, per_group<[1 : 32]>> -> tensor<1x4096xf32>
+    ```
+    becomes
+    ```mlir
+    %y = call @__lowbit_w4_gemv_1x4096x4096_g32(%x, %codes, %scales) : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // LOWBIT_CONVERSION_PASSES_TD
