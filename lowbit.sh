@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD="${LOWBIT_BUILD_DIR:-$ROOT/build}"
 LLVM=/usr/lib/llvm-22
 APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
-              libopenblas-dev liblapacke-dev
+              libopenblas-dev liblapacke-dev libdnnl-dev
               libgtest-dev python3 python3-dev python3-pip python3-venv
               pybind11-dev)
 
@@ -36,7 +36,9 @@ install_deps() {
 # llama.cpp's ggml sources: the reference quantizers that test/GGUF checks
 # lowbit's GGUF blocks against byte for byte, and the baselines of bench/.
 # They come from PyPI, in the sdist of llama-cpp-python (which vendors
-# llama.cpp); only the files that ggml/src/ggml-quants.c needs are kept, under
+# llama.cpp); only the files that ggml/src/ggml-quants.c and the CPU
+# backend's quantized dot products (ggml/src/ggml-cpu/quants.c and
+# arch/x86/quants.c, lowbit-bench-cpu's baselines) need are kept, under
 # $BUILD/_deps. Sets LLAMA_CPP_DIR and adds it to CMAKE_EXTRA_ARGS; when
 # $BUILD is already configured with another value, re-runs cmake.
 LLAMA_CPP_PYTHON_VERSION=0.3.36
@@ -46,7 +48,10 @@ fetch_llama_cpp() {
   local deps="$BUILD/_deps"
   local name="llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION"
   LLAMA_CPP_DIR="$deps/$name/llama.cpp"
-  if [ ! -f "$deps/$name/.complete" ]; then
+  # A tree extracted before the CPU backend's files were on the list is
+  # fetched again.
+  if [ ! -f "$deps/$name/.complete" ] ||
+     [ ! -f "$LLAMA_CPP_DIR/ggml/src/ggml-cpu/arch/x86/quants.c" ]; then
     log "fetching llama.cpp's ggml sources (PyPI sdist llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION)"
     mkdir -p "$deps"
     rm -rf "$deps/$name" "$deps/$name.tmp"
@@ -67,7 +72,11 @@ fetch_llama_cpp() {
            "$top/LICENSE" "$top/ggml/include" \
            "$top/ggml/src/ggml-quants.c" "$top/ggml/src/ggml-quants.h" \
            "$top/ggml/src/ggml-common.h" "$top/ggml/src/ggml-impl.h" \
-           "$top/ggml/src/ggml-cpu/ggml-cpu-impl.h"; then
+           "$top/ggml/src/ggml-cpu/ggml-cpu-impl.h" \
+           "$top/ggml/src/ggml-cpu/quants.c" "$top/ggml/src/ggml-cpu/quants.h" \
+           "$top/ggml/src/ggml-cpu/simd-mappings.h" \
+           "$top/ggml/src/ggml-cpu/arch-fallback.h" \
+           "$top/ggml/src/ggml-cpu/arch/x86/quants.c"; then
       rm -rf "$deps/$name.tmp"
       log "error: $sdist lacks llama.cpp's ggml sources"
       return 1
