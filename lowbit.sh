@@ -37,8 +37,9 @@ install_deps() {
 # lowbit's GGUF blocks against byte for byte, and the baselines of bench/.
 # They come from PyPI, in the sdist of llama-cpp-python (which vendors
 # llama.cpp); only the files that ggml/src/ggml-quants.c and the CPU
-# backend's quantized dot products (ggml/src/ggml-cpu/quants.c and
-# arch/x86/quants.c, lowbit-bench-cpu's baselines) need are kept, under
+# backend's quantized dot products (ggml/src/ggml-cpu/quants.c,
+# arch/x86/quants.c and llamafile/sgemm.cpp: lowbit-bench-cpu's baselines)
+# need are kept, under
 # $BUILD/_deps. Sets LLAMA_CPP_DIR and adds it to CMAKE_EXTRA_ARGS; when
 # $BUILD is already configured with another value, re-runs cmake.
 LLAMA_CPP_PYTHON_VERSION=0.3.36
@@ -51,7 +52,7 @@ fetch_llama_cpp() {
   # A tree extracted before the CPU backend's files were on the list is
   # fetched again.
   if [ ! -f "$deps/$name/.complete" ] ||
-     [ ! -f "$LLAMA_CPP_DIR/ggml/src/ggml-cpu/arch/x86/quants.c" ]; then
+     [ ! -f "$LLAMA_CPP_DIR/ggml/src/ggml-cpu/llamafile/sgemm.cpp" ]; then
     log "fetching llama.cpp's ggml sources (PyPI sdist llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION)"
     mkdir -p "$deps"
     rm -rf "$deps/$name" "$deps/$name.tmp"
@@ -76,7 +77,9 @@ fetch_llama_cpp() {
            "$top/ggml/src/ggml-cpu/quants.c" "$top/ggml/src/ggml-cpu/quants.h" \
            "$top/ggml/src/ggml-cpu/simd-mappings.h" \
            "$top/ggml/src/ggml-cpu/arch-fallback.h" \
-           "$top/ggml/src/ggml-cpu/arch/x86/quants.c"; then
+           "$top/ggml/src/ggml-cpu/arch/x86/quants.c" \
+           "$top/ggml/src/ggml-cpu/llamafile/sgemm.cpp" \
+           "$top/ggml/src/ggml-cpu/llamafile/sgemm.h"; then
       rm -rf "$deps/$name.tmp"
       log "error: $sdist lacks llama.cpp's ggml sources"
       return 1

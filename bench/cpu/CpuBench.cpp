@@ -13,7 +13,9 @@
 //   - ggml-<type>: llama.cpp's CPU backend dot products for q4_0, q8_0, q4_k
 //     and mxfp4 weights, called like ggml's mul_mat (activations quantized
 //     to q8_0/q8_K once per call, inside the timing; one vec_dot per output;
-//     output rows split evenly across the threads),
+//     output rows split evenly across the threads); ggml-lf-<type>: the
+//     same with llamafile_sgemm (tinyBLAS) for M >= 2, which ggml's mul_mat
+//     uses instead for q4_0 and q8_0 when built with GGML_LLAMAFILE,
 // with weights evicted from the caches before each repetition ("cold") or
 // not ("hot"). Each result is checked against an fp64 dot product of the
 // fp32 data on sampled outputs (column err, ok).
@@ -24,6 +26,9 @@
 
 #include <cblas.h>
 #include <omp.h>
+
+#include "LowbitKernels.h"
+#include "lowbit/Numerics/Numerics.h"
 
 #if LOWBIT_HAVE_DNNL
 #include <dnnl.hpp>
@@ -45,6 +50,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 #include <vector>
 
 extern "C" void openblas_set_num_threads(int);
@@ -222,18 +229,32 @@ struct DramBuffer {
 
 uint64_t readSum(const uint64_t *p, size_t n, int threads) {
   uint64_t s = 0;
-#pragma omp parallel for simd num_threads(threads) schedule(static)           \
+#pragma omp parallel for simd num_threads(threads) schedule(static)            \
     reduction(+ : s)
   for (size_t i = 0; i < n; ++i)
     s += p[i];
   return s;
 }
 
+// Every thread reads the whole eviction buffer: the cores may not share one
+// last-level cache (a VM's two vCPUs can sit on two CCDs).
 struct Evictor {
   const DramBuffer &buf;
   size_t words;
+  int threads;
   volatile uint64_t sink = 0;
-  void operator()() { sink = sink + readSum(buf.data, words, 1); }
+  void operator()() {
+    uint64_t total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+      uint64_t s = 0;
+#pragma omp simd reduction(+ : s)
+      for (size_t i = 0; i < words; ++i)
+        s += buf.data[i];
+      total += s;
+    }
+    sink = sink + total;
+  }
 };
 
 // Best of `reps` timed runs after one warm-up; `evict` before each when
@@ -258,7 +279,8 @@ double bestUs(const std::function<void()> &run, int reps,
 void fillGaussian(float *x, int64_t rows, int64_t cols, uint64_t seed) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + (uint64_t)r * 0xD1B54A32D192ED03ull + 1;
+    uint64_t s =
+        seed * 0x9E3779B97F4A7C15ull + (uint64_t)r * 0xD1B54A32D192ED03ull + 1;
     auto next = [&]() {
       s ^= s << 13;
       s ^= s >> 7;
@@ -340,6 +362,10 @@ struct Baseline {
   virtual double weightBytes(int64_t K, int64_t N) const = 0;
   // Loose bound on the relative error against the fp32 product.
   virtual double tolerance() const = 0;
+  // Whether this implementation has a row for (M, shape, threads).
+  virtual bool supports(int64_t M, const Shape &s, int threads) const {
+    return true;
+  }
   virtual void prepareShape(const Problem &p) = 0;
   virtual void releaseShape() = 0;
   virtual void prepareCall(const float *X, int64_t M, int threads) = 0;
@@ -370,8 +396,8 @@ public:
   void run() override {
     int64_t K = p->shape.K, N = p->shape.N;
     if (M == 1)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.f, p->W.data(), K, X,
-                  1, 0.f, Y.data(), 1);
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.f, p->W.data(), K, X, 1,
+                  0.f, Y.data(), 1);
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.f, X, K,
                   p->W.data(), K, 0.f, Y.data(), N);
@@ -435,8 +461,8 @@ public:
     zeroPoint = (int32_t)std::clamp(std::lrint(-lo / xScale), 0l, 255l);
     xq.resize(M * K);
     for (int64_t i = 0; i < M * K; ++i)
-      xq[i] = (uint8_t)std::clamp(std::lrint(X[i] / xScale) + zeroPoint, 0l,
-                                  255l);
+      xq[i] =
+          (uint8_t)std::clamp(std::lrint(X[i] / xScale) + zeroPoint, 0l, 255l);
     scales.resize(N);
     for (int64_t n = 0; n < N; ++n)
       scales[n] = xScale * wScale[n];
@@ -466,9 +492,9 @@ public:
     dst = dnnl::memory(dstMd, eng, Y.data());
   }
   void run() override {
-    prim.execute(strm, {{DNNL_ARG_SRC, src},
-                        {DNNL_ARG_WEIGHTS, wei},
-                        {DNNL_ARG_DST, dst}});
+    prim.execute(
+        strm,
+        {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
     strm.wait();
   }
   const float *output() const override { return Y.data(); }
@@ -477,6 +503,7 @@ public:
 
 #if LOWBIT_HAVE_GGML_CPU
 class GgmlCpu : public Baseline {
+protected:
   const LowbitGgmlCpuType &t;
   int64_t K = 0, N = 0, M = 0;
   int threads = 1;
@@ -531,7 +558,93 @@ public:
   }
   const float *output() const override { return Y.data(); }
 };
+
+#if LOWBIT_HAVE_GGML_LLAMAFILE
+// The same weights and activation quantization, then llamafile_sgemm
+// (tinyBLAS) instead of the vec_dot loop: ggml's mul_mat for M >= 2 when
+// llama.cpp is built with GGML_LLAMAFILE (its default); tinyBLAS splits the
+// output tiles across the threads itself.
+class GgmlLlamafile : public GgmlCpu {
+public:
+  using GgmlCpu::GgmlCpu;
+  std::string name() const override { return std::string("ggml-lf-") + t.name; }
+  bool supports(int64_t M, const Shape &, int) const override { return M >= 2; }
+  void run() override {
+    bool ok = true;
+#pragma omp parallel num_threads(threads) reduction(&& : ok)
+    {
+#pragma omp for schedule(static)
+      for (int64_t m = 0; m < M; ++m)
+        t.quantizeActivations(X + m * K, Xq.data() + m * aRow, K);
+      ok = lowbitGgmlLlamafileSgemm(&t, omp_get_thread_num(),
+                                    omp_get_num_threads(), N, M, K, W.data(),
+                                    Xq.data(), Y.data());
+    }
+    if (!ok) {
+      std::fprintf(stderr, "lowbit-bench-cpu: llamafile_sgemm refused %s\n",
+                   t.name);
+      std::exit(1);
+    }
+  }
+};
 #endif
+#endif
+
+// lowbit's generated kernels (LowbitKernels.h): int4 weights in groups of
+// 32 inputs with f16 scales (4.5 bits per weight, as q4_0), quantized by
+// lowbit's numerics library in the layout the qtensor's parts have (two
+// codes per byte along K, row-major f16 scales), f32 activations used as
+// they are. Single-threaded for now: no rows for 2 threads.
+class LowbitW4 : public Baseline {
+  int64_t K = 0, N = 0, M = 0;
+  lowbit::numerics::QTensor q;
+  LowbitW4Kernel fn = nullptr;
+  const float *X = nullptr;
+  std::vector<float> Y;
+
+  static LowbitW4Kernel find(int64_t m, int64_t k, int64_t n) {
+    for (const LowbitKernelEntry &e : kLowbitKernels)
+      if (e.M == m && e.K == k && e.N == n)
+        return e.fn;
+    return nullptr;
+  }
+
+public:
+  std::string name() const override { return "lowbit-w4a32"; }
+  double weightBytes(int64_t k, int64_t n) const override {
+    return k * n / 2.0 + (k / 32) * n * 2.0;
+  }
+  double tolerance() const override { return 0.25; }
+  bool supports(int64_t m, const Shape &s, int threads) const override {
+    return threads == 1 && find(m, s.K, s.N);
+  }
+  void prepareShape(const Problem &p) override {
+    K = p.shape.K;
+    N = p.shape.N;
+    lowbit::numerics::Scheme scheme;
+    scheme.bits = 4;
+    scheme.scale = lowbit::numerics::ScaleType::F16;
+    scheme.blockSizes = {1, 32};
+    lowbit::numerics::Status st =
+        lowbit::numerics::quantize(p.W.data(), {N, K}, scheme, q);
+    if (!st.ok()) {
+      std::fprintf(stderr, "lowbit-bench-cpu: %s\n", st.message().c_str());
+      std::exit(1);
+    }
+  }
+  void releaseShape() override { q = lowbit::numerics::QTensor(); }
+  void prepareCall(const float *x, int64_t m, int) override {
+    X = x;
+    M = m;
+    fn = find(M, K, N);
+    Y.assign(M * N, 0.f);
+  }
+  void run() override {
+    fn(X, q.codes.data(), reinterpret_cast<const uint16_t *>(q.scales.data()),
+       Y.data());
+  }
+  const float *output() const override { return Y.data(); }
+};
 
 //===----------------------------------------------------------------------===//
 // The table
@@ -563,17 +676,17 @@ void printRow(const Row &r) {
   std::printf("%-14s %5lld %6lld %6lld %3d %-4s %11.1f %9.2f %8.2f %6.2f "
               "%9.2e %3s\n",
               r.impl.c_str(), (long long)r.M, (long long)r.K, (long long)r.N,
-              r.threads, r.cold ? "cold" : "hot", r.us, r.gops, r.wgbs,
-              r.xdram, r.err, r.ok ? "yes" : "no");
+              r.threads, r.cold ? "cold" : "hot", r.us, r.gops, r.wgbs, r.xdram,
+              r.err, r.ok ? "yes" : "no");
 }
 
 // Reps when --reps is not given: enough for a stable best-of while keeping
-// the default full run near two minutes.
+// the default full run under three minutes.
 int defaultReps(double flops) {
   if (flops < 1e8)
-    return 20;
+    return 10;
   if (flops < 2e9)
-    return 8;
+    return 5;
   return 3;
 }
 
@@ -585,16 +698,20 @@ int main(int argc, char **argv) {
   lowbitGgmlCpuInit();
 #endif
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Progress on stderr while measuring, when it is a terminal.
+  const bool progress = isatty(2);
 
   int64_t maxM = *std::max_element(opt.ms.begin(), opt.ms.end());
-  std::printf("lowbit-bench-cpu: Y[M,N] = X[M,K] W[N,K]^T; best of %s reps "
-              "after a warm-up; cold = %zu MiB read before each rep; "
-              "DRAM buffer %zu MiB\n",
-              opt.reps ? std::to_string(opt.reps).c_str() : "3-20",
-              opt.evictMiB, opt.dramMiB);
+  std::printf(
+      "lowbit-bench-cpu: Y[M,N] = X[M,K] W[N,K]^T; best of %s reps "
+      "after a warm-up; cold = %zu MiB read by each thread before each rep; "
+      "DRAM buffer %zu MiB\n",
+      opt.reps ? std::to_string(opt.reps).c_str() : "3-10", opt.evictMiB,
+      opt.dramMiB);
 
   DramBuffer dram(opt.dramMiB << 20);
-  Evictor evictor{dram, std::min(dram.words, (opt.evictMiB << 20) / 8)};
+  Evictor evictor{dram, std::min(dram.words, (opt.evictMiB << 20) / 8),
+                  *std::max_element(opt.threads.begin(), opt.threads.end())};
   std::function<void()> evict = [&] { evictor(); };
 
   std::vector<Row> rows;
@@ -632,10 +749,11 @@ int main(int argc, char **argv) {
   std::map<std::pair<size_t, int64_t>, Samples> refs;
   for (size_t i = 0; i < problems.size(); ++i)
     for (int64_t M : opt.ms)
-      refs[{i, M}] = referenceSamples(
-          problems[i], acts[problems[i].shape.K].X.data(), M);
+      refs[{i, M}] =
+          referenceSamples(problems[i], acts[problems[i].shape.K].X.data(), M);
 
   std::vector<std::unique_ptr<Baseline>> baselines;
+  baselines.push_back(std::make_unique<LowbitW4>());
   baselines.push_back(std::make_unique<OpenBlasF32>());
 #if LOWBIT_HAVE_DNNL
   baselines.push_back(std::make_unique<OneDnnU8S8>());
@@ -646,6 +764,14 @@ int main(int argc, char **argv) {
     const LowbitGgmlCpuType *types = lowbitGgmlCpuTypes(&n);
     for (size_t i = 0; i < n; ++i)
       baselines.push_back(std::make_unique<GgmlCpu>(types[i]));
+#if LOWBIT_HAVE_GGML_LLAMAFILE
+    // tinyBLAS has x86 kernels for q4_0 and q8_0 only (the others fall back
+    // to vec_dot in ggml too).
+    for (size_t i = 0; i < n; ++i)
+      if (std::string(types[i].name) == "q4_0" ||
+          std::string(types[i].name) == "q8_0")
+        baselines.push_back(std::make_unique<GgmlLlamafile>(types[i]));
+#endif
   }
 #endif
 
@@ -658,6 +784,8 @@ int main(int argc, char **argv) {
       b->prepareShape(p);
       for (int th : opt.threads)
         for (int64_t M : opt.ms) {
+          if (!b->supports(M, p.shape, th))
+            continue;
           const float *X = acts[p.shape.K].X.data();
           b->prepareCall(X, M, th);
           double flops = 2.0 * M * p.shape.K * p.shape.N;
@@ -679,9 +807,11 @@ int main(int argc, char **argv) {
             r.err = relError(refs[{pi, M}], b->output(), p.shape.N);
             r.ok = r.err <= b->tolerance();
             rows.push_back(r);
-            std::fprintf(stderr, "\r%-14s K=%-6lld N=%-6lld M=%-4lld thr=%d  ",
-                         r.impl.c_str(), (long long)r.K, (long long)r.N,
-                         (long long)M, th);
+            if (progress)
+              std::fprintf(stderr,
+                           "\r%-14s K=%-6lld N=%-6lld M=%-4lld thr=%d  ",
+                           r.impl.c_str(), (long long)r.K, (long long)r.N,
+                           (long long)M, th);
           }
         }
       b->releaseShape();
@@ -691,7 +821,8 @@ int main(int argc, char **argv) {
         !opt.small)
       std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  std::fprintf(stderr, "\r%60s\r", "");
+  if (progress)
+    std::fprintf(stderr, "\r%60s\r", "");
 
   // One table: the DRAM rows, then by shape, M, threads, cold/hot, baseline.
   printHeader();

@@ -18,7 +18,9 @@
 #include "llamafile/sgemm.h"
 #endif
 
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 float ggml_table_f32_f16[1 << 16];
 float ggml_table_f32_e8m0_half[1 << 8];
@@ -87,6 +89,15 @@ int ggml_threadpool_chunk_add(struct ggml_threadpool *tp, int value) {
   return atomic_fetch_add(&tp->chunk, value);
 }
 
+// ggml.c's logger (sgemm.cpp logs unsupported cases).
+void ggml_log_internal(enum ggml_log_level level, const char *format, ...) {
+  (void)level;
+  va_list args;
+  va_start(args, format);
+  vfprintf(stderr, format, args);
+  va_end(args);
+}
+
 int lowbitGgmlLlamafileSgemm(const LowbitGgmlCpuType *type, int ith, int nth,
                              int64_t N, int64_t M, int64_t K, const void *W,
                              const void *Xq, float *Y) {
@@ -95,8 +106,8 @@ int lowbitGgmlLlamafileSgemm(const LowbitGgmlCpuType *type, int ith, int nth,
   // As ggml_compute_forward_mul_mat calls it: m = weight rows, n =
   // activation rows, k and the leading dimensions in blocks; C column-major
   // with ldc = N, i.e. Y row-major M x N.
-  int64_t kb = K / type->blockSize;
-  return llamafile_sgemm(&params, N, M, kb, W, kb, Xq, kb, Y, N,
+  int64_t kb = K / type->blockSize, kbAct = K / type->actBlockSize;
+  return llamafile_sgemm(&params, N, M, kb, W, kb, Xq, kbAct, Y, N,
                          type->ggmlType, type->ggmlActType, GGML_TYPE_F32);
 }
 #endif

@@ -32,6 +32,7 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -59,6 +60,7 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
   scf::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
+  memref::registerAllocationOpInterfaceExternalModels(registry);
   registerConvertMemRefToLLVMInterface(registry);
   arith::registerConvertArithToLLVMInterface(registry);
   registerConvertFuncToLLVMInterface(registry);
@@ -67,8 +69,8 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
   index::registerConvertIndexToLLVMInterface(registry);
 }
 
-void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
-  pm.addPass(lowbit::createLowbitLowerToLinalg());
+/// From lowbit-free tensor IR to the LLVM dialect.
+static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI) {
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
@@ -78,6 +80,17 @@ void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
   bufOpts.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufOpts));
+  // Kernels write their destination argument in place: once the loops that
+  // carry it fold away, the result equal to it is dropped.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  if (barePtrABI) {
+    // Results become caller-provided buffers, written in place.
+    bufferization::BufferResultsToOutParamsPassOptions outOpts;
+    outOpts.hoistStaticAllocs = true;
+    outOpts.modifyPublicFunctions = true;
+    pm.addPass(bufferization::createBufferResultsToOutParamsPass(outOpts));
+  }
   bufferization::BufferDeallocationPipelineOptions deallocOpts;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOpts);
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
@@ -90,11 +103,24 @@ void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertFuncToLLVMPass());
+  ConvertFuncToLLVMPassOptions funcOpts;
+  funcOpts.useBarePtrCallConv = barePtrABI;
+  pm.addPass(createConvertFuncToLLVMPass(funcOpts));
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
+}
+
+void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(lowbit::createLowbitLowerToLinalg());
+  buildTensorsToLLVM(pm, /*barePtrABI=*/false);
+}
+
+void lowbit::buildCPUToLLVMPipeline(OpPassManager &pm,
+                                    const CPUToLLVMOptions &options) {
+  pm.addPass(lowbit::createLowbitLowerToCPU());
+  buildTensorsToLLVM(pm, options.barePtrABI);
 }
 
 namespace {
@@ -165,6 +191,12 @@ void lowbit::registerLowbitPasses() {
       "Reference lowering of lowbit ops down to the LLVM dialect (CPU, "
       "scalar loops), for mlir-runner",
       [](OpPassManager &pm) { buildReferenceToLLVMPipeline(pm); });
+  PassPipelineRegistration<CPUToLLVMOptions>(
+      "lowbit-cpu-to-llvm",
+      "CPU code generation down to the LLVM dialect: vector kernels for the "
+      "quantized matmuls they cover (lowbit-lower-to-cpu), the reference "
+      "lowering for every other op",
+      buildCPUToLLVMPipeline);
   PassPipelineRegistration<QuantPipelineOptions>(
       "lowbit-w8a8-smoothquant",
       "SmoothQuant (calibration=DIR, alpha), then int8 per-channel weights "

@@ -1,25 +1,31 @@
-# CPU code generation, first micro-kernel (docs/CodegenCPU.md):
-# lowbit-lower-qmatmul-cpu turns qmatmuls of f32 activations by int4
-# per-group weights stored per output channel into generated vector code.
-# On odd shapes (M = 1, 3, 5; N = 1, 17, 40; K = 64, 96, 256) its results
-# equal the reference lowering's within fp32 reassociation (relative error
-# per output row below 1e-5).
+# CPU code generation (docs/CodegenCPU.md): lowbit-lower-to-cpu turns
+# qmatmuls of f32 activations by int4 per-group weights stored per output
+# channel into generated vector kernels; every other op keeps the reference
+# lowering. On odd shapes (M = 1..257, N = 1..40 so that both the 4-row and
+# 2-row output tiles have tails, groups of 32 and 64, f32/f16/bf16 scales,
+# weights as constants and as function arguments) the results equal the
+# reference lowering's within fp32 reassociation (relative error per output
+# row below 1e-5).
 #
 # REQUIRES: python-bindings
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: env PYTHONPATH=%lowbit_obj/python %python %s make %t
-# RUN: lowbit-opt %t/model.mlir --lowbit-lower-qmatmul-cpu -o %t/cpu.mlir
+# RUN: lowbit-opt %t/model.mlir --lowbit-lower-to-cpu -o %t/cpu.mlir
 # RUN: FileCheck %s --check-prefix=IR < %t/cpu.mlir
 # RUN: lowbit-opt %t/model.mlir --lowbit-reference-to-llvm | %run_cpu > %t/ref.out
-# RUN: lowbit-opt %t/cpu.mlir --lowbit-reference-to-llvm | %run_cpu > %t/cpu.out
+# RUN: lowbit-opt %t/model.mlir --lowbit-cpu-to-llvm | %run_cpu > %t/cpu.out
 # RUN: env PYTHONPATH=%lowbit_obj/python %python %s check %t | FileCheck %s
 #
-# IR-DAG: func.func private @__lowbit_w4_gemv_1x17x64_g32
-# IR-DAG: func.func private @__lowbit_w4_gemv_3x40x96_g32
-# IR-DAG: func.func private @__lowbit_w4_gemv_5x1x256_g64
+# IR-DAG: func.func private @__lowbit_w4_f32_1x17x64_g32_f32(%{{.*}}: tensor<1x64xf32>, %{{.*}}: tensor<17x32xi8>, %{{.*}}: tensor<17x2xf32>, %{{.*}}: tensor<1x17xf32>) -> tensor<1x17xf32>
+# IR-DAG: func.func private @__lowbit_w4_f32_3x40x96_g32_f32
+# IR-DAG: func.func private @__lowbit_w4_f32_5x1x256_g64_f32
+# IR-DAG: func.func private @__lowbit_w4_f32_8x33x128_g32_f16
+# IR-DAG: func.func private @__lowbit_w4_f32_257x6x64_g32_bf16
+# IR-DAG: func.func private @__lowbit_w4_f32_1x7x160_g32_f32
+# IR-DAG: func.func @f5(%{{.*}}: tensor<1x160xf32>, %{{.*}}: tensor<7x80xi8>, %{{.*}}: tensor<7x5xf32>)
 # IR-DAG: vector.fma
-# IR-NOT: lowbit.qmatmul
-# CHECK: 3 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# IR-NOT: lowbit.
+# CHECK: 6 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 
 import os
 import re
@@ -32,28 +38,42 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 import lowbit  # noqa: E402
 
-SHAPES = [(1, 17, 64, 32), (3, 40, 96, 32), (5, 1, 256, 64)]
+# (M, N, K, group, scale type, weights as a function argument)
+SHAPES = [(1, 17, 64, 32, "f32", False), (3, 40, 96, 32, "f32", False),
+          (5, 1, 256, 64, "f32", False), (8, 33, 128, 32, "f16", False),
+          (257, 6, 64, 32, "bf16", False), (1, 7, 160, 32, "f32", True)]
+
+
+def dense_float(arr):
+    return "dense<%s>" % g.dense_nd(np.asarray(arr, np.float64),
+                                    lambda v: repr(float(v)))
 
 
 def make(d):
     rng = np.random.default_rng(12)
     body, funcs = [], []
-    for i, (m, n, k, gs) in enumerate(SHAPES):
+    for i, (m, n, k, gs, st, arg) in enumerate(SHAPES):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
-        q = lowbit.quantize_scheme(w, "i4", blocks=(1, gs))
+        q = lowbit.quantize_scheme(w, "i4", blocks=(1, gs), scale=st)
         codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
-        qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>>" % (n, k, gs)
+        qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>%s>" % (
+            n, k, gs, "" if st == "f32" else ", scale = " + st)
+        const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
+      scales({dense_float(q.scales)} : tensor<{n}x{k // gs}x{st}>) : {qt}"""
+        wdef = "" if arg else f"\n  %w = {const}"
+        warg = f", %w: {qt}" if arg else ""
         funcs.append(f"""
-func.func @f{i}(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
-  %w = lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
-      scales({g.dense_f32(np.asarray(q.scales))} : tensor<{n}x{k // gs}xf32>) : {qt}
+func.func @f{i}(%x: tensor<{m}x{k}xf32>{warg}) -> tensor<{m}x{n}xf32> {{{wdef}
   %y = lowbit.qmatmul %x, %w {{transpose_b}} : tensor<{m}x{k}xf32>, {qt} -> tensor<{m}x{n}xf32>
   return %y : tensor<{m}x{n}xf32>
 }}""")
+        call = (f"%w{i} = {const}\n  %y{i} = call @f{i}(%x{i}, %w{i}) : "
+                f"(tensor<{m}x{k}xf32>, {qt})" if arg else
+                f"%y{i} = call @f{i}(%x{i}) : (tensor<{m}x{k}xf32>)")
         body.append(f"""
   %x{i} = arith.constant {g.dense_f32(x)} : tensor<{m}x{k}xf32>
-  %y{i} = call @f{i}(%x{i}) : (tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32>
+  {call} -> tensor<{m}x{n}xf32>
   %b{i} = arith.bitcast %y{i} : tensor<{m}x{n}xf32> to tensor<{m}x{n}xi32>
   %u{i} = tensor.cast %b{i} : tensor<{m}x{n}xi32> to tensor<*xi32>
   call @printMemrefI32(%u{i}) : (tensor<*xi32>) -> ()""")
@@ -76,7 +96,7 @@ def check(d):
     ref, cpu = read(os.path.join(d, "ref.out")), read(os.path.join(d, "cpu.out"))
     assert len(ref) == len(cpu) == len(SHAPES), (len(ref), len(cpu))
     worst = 0.0
-    for (m, n, k, gs), a, b in zip(SHAPES, ref, cpu):
+    for (m, n, k, gs, st, arg), a, b in zip(SHAPES, ref, cpu):
         a, b = a.reshape(m, n), b.reshape(m, n)
         err = np.abs(a - b).max(1) / np.maximum(np.abs(a).max(1), 1e-30)
         worst = max(worst, float(err.max()))

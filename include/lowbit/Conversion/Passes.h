@@ -33,6 +33,18 @@ public:
 void populateLowbitToLinalgConversionPatterns(TypeConverter &converter,
                                               RewritePatternSet &patterns);
 
+/// Lowers every lowbit op in `module` with the 1:N type conversion: the
+/// reference patterns above plus those `addPatterns` adds (the CPU lowering
+/// adds its kernels with a higher benefit, so they win where they match).
+LogicalResult lowerLowbitOps(
+    ModuleOp module,
+    function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns = {});
+
+/// The CPU kernel patterns of `lowbit-lower-to-cpu` (docs/CodegenCPU.md),
+/// for use with lowerLowbitOps.
+void populateLowbitCPUKernelPatterns(TypeConverter &converter,
+                                     RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "lowbit/Conversion/Passes.h.inc"
 

@@ -82,20 +82,25 @@ def LowbitToQuant : Pass<"lowbit-to-quant", "ModuleOp"> {
   let dependentDialects = ["::mlir::quant::QuantDialect"];
 }
 
-def LowbitLowerQMatmulCPU : Pass<"lowbit-lower-qmatmul-cpu", "ModuleOp"> {
-  let summary = "Lower quantized matmuls to CPU vector code (first micro-kernels)";
+def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
+  let summary = "Lower lowbit ops for CPUs: generated vector kernels for quantized matmuls";
   let description = [{
-    CPU code generation (docs/CodegenCPU.md), first micro-kernel:
-    `lowbit.qmatmul` of f32 activations [M, K] by a constant int4 weight
-    stored per output channel (`transpose_b`, `!lowbit.qtensor<NxKxi4,
-    per_group<[1 : g]>>`, f32 scales, g a multiple of 32) becomes a call to
-    a generated kernel: scf loops over rows and outputs, 16 bytes of codes
-    per step split into nibbles (sign-extended with shifts), converted to
-    f32 and multiplied with the activations' even and odd elements (so no
-    interleave), one vector FMA chain per group, scaled once per group,
-    and a horizontal sum per output. Other qmatmuls are left to the
-    reference lowering. The codes are read in their stored layout (no
-    packing yet).
+    CPU code generation (docs/CodegenCPU.md). The reference lowering's
+    1:N conversion (`lowbit-lower-to-linalg`) with kernel patterns of higher
+    benefit: a `lowbit.qmatmul` that a kernel covers becomes a call to a
+    generated function of scf loops and vector ops; every other lowbit op
+    keeps its reference lowering. Weights may be constants or function
+    arguments (the kernel reads the parts of the qtensor).
+
+    Kernels so far: f32 activations [M, K] times int4 weights stored per
+    output channel (`transpose_b`, `!lowbit.qtensor<NxKxi4,
+    per_group<[1 : g]>>`, g a multiple of 32, f32/f16/bf16 scales, f32
+    expressed type). Outputs are computed in tiles of MR x NR (1 x 4 for
+    M = 1, 4 x 2 otherwise), output channels outermost so that every weight
+    byte is read once; 16 bytes of codes per step are split into nibbles
+    with shifts, converted to f32 and multiplied with X's even and odd
+    elements. Results equal the reference lowering's within fp32
+    reassociation.
 
     ```mlir
     %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x4096xf32>,
@@ -103,11 +108,15 @@ def LowbitLowerQMatmulCPU : Pass<"lowbit-lower-qmatmul-cpu", "ModuleOp"> {
     ```
     becomes
     ```mlir
-    %y = call @__lowbit_w4_gemv_1x4096x4096_g32(%x, %codes, %scales) : ...
+    %y = call @__lowbit_w4_f32_1x4096x4096_g32_f32(%x, %codes, %scales)
+        : (tensor<1x4096xf32>, tensor<4096x2048xi8>, tensor<4096x128xf32>)
+        -> tensor<1x4096xf32>
     ```
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::vector::VectorDialect"];

@@ -28,6 +28,22 @@ void registerLowbitPasses();
 /// `lowbit-reference-to-llvm`.
 void buildReferenceToLLVMPipeline(OpPassManager &pm);
 
+/// Options of `lowbit-cpu-to-llvm`.
+struct CPUToLLVMOptions : public PassPipelineOptions<CPUToLLVMOptions> {
+  Option<bool> barePtrABI{
+      *this, "bare-ptr-abi",
+      llvm::cl::desc(
+          "Plain C entry points: tensor results become trailing output "
+          "buffers, every buffer a bare pointer (static shapes only)"),
+      llvm::cl::init(false)};
+};
+
+/// CPU code generation (docs/CodegenCPU.md): `lowbit-lower-to-cpu` (vector
+/// kernels for the qmatmuls it covers, the reference lowering for the rest),
+/// then the same path to the LLVM dialect. Registered as
+/// `lowbit-cpu-to-llvm`.
+void buildCPUToLLVMPipeline(OpPassManager &pm, const CPUToLLVMOptions &options);
+
 /// Options of the quantization pipelines (docs/Passes.md, "Pipelines").
 struct QuantPipelineOptions : public PassPipelineOptions<QuantPipelineOptions> {
   Option<std::string> calibration{

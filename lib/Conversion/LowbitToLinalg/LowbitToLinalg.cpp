@@ -931,32 +931,39 @@ void mlir::lowbit::populateLowbitToLinalgConversionPatterns(
                                                   patterns.getContext());
 }
 
+LogicalResult mlir::lowbit::lowerLowbitOps(
+    ModuleOp module,
+    function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns) {
+  MLIRContext *ctx = module.getContext();
+  if (failed(checkSupported(module)))
+    return failure();
+  QTensorTypeConverter converter;
+  ConversionTarget target(*ctx);
+  target.addIllegalDialect<LowbitDialect>();
+  target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                         math::MathDialect, tensor::TensorDialect>();
+  target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+    return converter.isSignatureLegal(op.getFunctionType()) &&
+           converter.isLegal(&op.getBody());
+  });
+  target.markUnknownOpDynamicallyLegal(
+      [&](Operation *op) { return converter.isLegal(op); });
+  RewritePatternSet patterns(ctx);
+  populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                 converter);
+  populateReturnOpTypeConversionPattern(patterns, converter);
+  populateCallOpTypeConversionPattern(patterns, converter);
+  populateLowbitToLinalgConversionPatterns(converter, patterns);
+  if (addPatterns)
+    addPatterns(converter, patterns);
+  return applyPartialConversion(module, target, std::move(patterns));
+}
+
 namespace {
 struct LowbitLowerToLinalgPass
     : mlir::lowbit::impl::LowbitLowerToLinalgBase<LowbitLowerToLinalgPass> {
   void runOnOperation() override {
-    MLIRContext *ctx = &getContext();
-    if (failed(checkSupported(getOperation())))
-      return signalPassFailure();
-    QTensorTypeConverter converter;
-    ConversionTarget target(*ctx);
-    target.addIllegalDialect<LowbitDialect>();
-    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect>();
-    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
-      return converter.isSignatureLegal(op.getFunctionType()) &&
-             converter.isLegal(&op.getBody());
-    });
-    target.markUnknownOpDynamicallyLegal(
-        [&](Operation *op) { return converter.isLegal(op); });
-    RewritePatternSet patterns(ctx);
-    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
-                                                                   converter);
-    populateReturnOpTypeConversionPattern(patterns, converter);
-    populateCallOpTypeConversionPattern(patterns, converter);
-    populateLowbitToLinalgConversionPatterns(converter, patterns);
-    if (failed(applyPartialConversion(getOperation(), target,
-                                      std::move(patterns))))
+    if (failed(lowerLowbitOps(getOperation())))
       signalPassFailure();
   }
 };
