@@ -26,6 +26,15 @@ config.substitutions.append(("%python", '"%s"' % config.lowbit_python))
 if config.lowbit_enable_python == "ON":
     config.available_features.add("python-bindings")
 
+# The host's AVX-512 VNNI (lowbit-lower-to-cpu's W4A8 kernel with the
+# default target-cpu=host; mlir-runner runs on this host).
+try:
+    with open("/proc/cpuinfo") as f:
+        if " avx512_vnni" in f.read():
+            config.available_features.add("avx512-vnni")
+except OSError:
+    pass
+
 config.substitutions.append(("%lowbit_src", config.lowbit_src_root))
 config.substitutions.append(("%lowbit_obj", config.lowbit_obj_root))
 config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))

@@ -593,24 +593,28 @@ public:
 // lowbit's generated kernels (LowbitKernels.h): int4 weights in groups of
 // 32 inputs with f16 scales (4.5 bits per weight, as q4_0), quantized by
 // lowbit's numerics library in the layout the qtensor's parts have (two
-// codes per byte along K, row-major f16 scales), f32 activations used as
-// they are. Single-threaded for now: no rows for 2 threads.
+// codes per byte along K, row-major f16 scales); activations f32 as they
+// are (w4a32) or quantized to int8 per row inside the kernel's function
+// (w4a8, timed, as ggml's q8_0). Single-threaded for now: no rows for 2
+// threads.
 class LowbitW4 : public Baseline {
+  std::string scheme;
   int64_t K = 0, N = 0, M = 0;
   lowbit::numerics::QTensor q;
   LowbitW4Kernel fn = nullptr;
   const float *X = nullptr;
   std::vector<float> Y;
 
-  static LowbitW4Kernel find(int64_t m, int64_t k, int64_t n) {
+  LowbitW4Kernel find(int64_t m, int64_t k, int64_t n) const {
     for (const LowbitKernelEntry &e : kLowbitKernels)
-      if (e.M == m && e.K == k && e.N == n)
+      if (e.M == m && e.K == k && e.N == n && scheme == e.scheme)
         return e.fn;
     return nullptr;
   }
 
 public:
-  std::string name() const override { return "lowbit-w4a32"; }
+  explicit LowbitW4(std::string scheme) : scheme(std::move(scheme)) {}
+  std::string name() const override { return "lowbit-" + scheme; }
   double weightBytes(int64_t k, int64_t n) const override {
     return k * n / 2.0 + (k / 32) * n * 2.0;
   }
@@ -753,7 +757,8 @@ int main(int argc, char **argv) {
           referenceSamples(problems[i], acts[problems[i].shape.K].X.data(), M);
 
   std::vector<std::unique_ptr<Baseline>> baselines;
-  baselines.push_back(std::make_unique<LowbitW4>());
+  baselines.push_back(std::make_unique<LowbitW4>("w4a32"));
+  baselines.push_back(std::make_unique<LowbitW4>("w4a8"));
   baselines.push_back(std::make_unique<OpenBlasF32>());
 #if LOWBIT_HAVE_DNNL
   baselines.push_back(std::make_unique<OneDnnU8S8>());

@@ -93,6 +93,7 @@ static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI) {
   }
   bufferization::BufferDeallocationPipelineOptions deallocOpts;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOpts);
+  pm.addPass(lowbit::createLowbitExpandIntrinsicCalls());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToSCFPass());

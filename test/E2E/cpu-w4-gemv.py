@@ -1,20 +1,25 @@
 # CPU code generation (docs/CodegenCPU.md): lowbit-lower-to-cpu turns
-# qmatmuls of f32 activations by int4 per-group weights stored per output
-# channel into generated vector kernels; every other op keeps the reference
-# lowering. On odd shapes (M = 1..257, N = 1..40 so that both the 4-row and
-# 2-row output tiles have tails, groups of 32 and 64, f32/f16/bf16 scales,
+# qmatmuls of int4 per-group weights stored per output channel into
+# generated vector kernels, with f32 activations (W4A32) or int8 activations
+# quantized per row or per tensor (W4A8, AVX-512 VNNI); every other op keeps
+# the reference lowering. On odd shapes (M = 1..257, N = 1..40 so that both
+# the 4-row and 2-row output tiles have tails, K with and without a tail of
+# the 128-input VNNI chunk, groups of 32 to 256, f32/f16/bf16 scales,
 # weights as constants and as function arguments) the results equal the
 # reference lowering's within fp32 reassociation (relative error per output
 # row below 1e-5).
 #
+# This file runs the W4A32 cases; cpu-w4a8.test runs the W4A8 ones (hosts
+# with AVX-512 VNNI) through it.
+#
 # REQUIRES: python-bindings
 # RUN: rm -rf %t && mkdir -p %t
-# RUN: env PYTHONPATH=%lowbit_obj/python %python %s make %t
+# RUN: env PYTHONPATH=%lowbit_obj/python %python %s make %t f32
 # RUN: lowbit-opt %t/model.mlir --lowbit-lower-to-cpu -o %t/cpu.mlir
 # RUN: FileCheck %s --check-prefix=IR < %t/cpu.mlir
 # RUN: lowbit-opt %t/model.mlir --lowbit-reference-to-llvm | %run_cpu > %t/ref.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-cpu-to-llvm | %run_cpu > %t/cpu.out
-# RUN: env PYTHONPATH=%lowbit_obj/python %python %s check %t | FileCheck %s
+# RUN: env PYTHONPATH=%lowbit_obj/python %python %s check %t f32 | FileCheck %s
 #
 # IR-DAG: func.func private @__lowbit_w4_f32_1x17x64_g32_f32(%{{.*}}: tensor<1x64xf32>, %{{.*}}: tensor<17x32xi8>, %{{.*}}: tensor<17x2xf32>, %{{.*}}: tensor<1x17xf32>) -> tensor<1x17xf32>
 # IR-DAG: func.func private @__lowbit_w4_f32_3x40x96_g32_f32
@@ -38,10 +43,20 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 import lowbit  # noqa: E402
 
-# (M, N, K, group, scale type, weights as a function argument)
-SHAPES = [(1, 17, 64, 32, "f32", False), (3, 40, 96, 32, "f32", False),
-          (5, 1, 256, 64, "f32", False), (8, 33, 128, 32, "f16", False),
-          (257, 6, 64, 32, "bf16", False), (1, 7, 160, 32, "f32", True)]
+# (M, N, K, group, scale type, weights as a function argument, activations:
+# f32, i8 per row (per_axis<0>) or i8 per tensor)
+SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
+          (3, 40, 96, 32, "f32", False, "f32"),
+          (5, 1, 256, 64, "f32", False, "f32"),
+          (8, 33, 128, 32, "f16", False, "f32"),
+          (257, 6, 64, 32, "bf16", False, "f32"),
+          (1, 7, 160, 32, "f32", True, "f32"),
+          (1, 17, 64, 32, "f32", False, "row"),
+          (3, 40, 320, 64, "f32", True, "row"),
+          (5, 9, 256, 128, "f16", False, "row"),
+          (8, 33, 384, 32, "bf16", False, "row"),
+          (2, 5, 512, 256, "f32", False, "row"),
+          (4, 7, 128, 32, "f32", False, "tensor")]
 
 
 def dense_float(arr):
@@ -49,10 +64,14 @@ def dense_float(arr):
                                     lambda v: repr(float(v)))
 
 
-def make(d):
+def suite(name):
+    return [s for s in SHAPES if (s[6] == "f32") == (name == "f32")]
+
+
+def make(d, name):
     rng = np.random.default_rng(12)
     body, funcs = [], []
-    for i, (m, n, k, gs, st, arg) in enumerate(SHAPES):
+    for i, (m, n, k, gs, st, arg, act) in enumerate(suite(name)):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
         q = lowbit.quantize_scheme(w, "i4", blocks=(1, gs), scale=st)
@@ -63,9 +82,17 @@ def make(d):
       scales({dense_float(q.scales)} : tensor<{n}x{k // gs}x{st}>) : {qt}"""
         wdef = "" if arg else f"\n  %w = {const}"
         warg = f", %w: {qt}" if arg else ""
+        xt = f"tensor<{m}x{k}xf32>"
+        xdef = ""
+        if act != "f32":
+            xt = "!lowbit.qtensor<%dx%dxi8, %s>" % (
+                m, k, "per_axis<0>" if act == "row" else "per_tensor")
+            xdef = (f"\n  %xq = lowbit.quantize %x : tensor<{m}x{k}xf32> "
+                    f"-> {xt}")
+        xv = "%x" if act == "f32" else "%xq"
         funcs.append(f"""
-func.func @f{i}(%x: tensor<{m}x{k}xf32>{warg}) -> tensor<{m}x{n}xf32> {{{wdef}
-  %y = lowbit.qmatmul %x, %w {{transpose_b}} : tensor<{m}x{k}xf32>, {qt} -> tensor<{m}x{n}xf32>
+func.func @f{i}(%x: tensor<{m}x{k}xf32>{warg}) -> tensor<{m}x{n}xf32> {{{wdef}{xdef}
+  %y = lowbit.qmatmul {xv}, %w {{transpose_b}} : {xt}, {qt} -> tensor<{m}x{n}xf32>
   return %y : tensor<{m}x{n}xf32>
 }}""")
         call = (f"%w{i} = {const}\n  %y{i} = call @f{i}(%x{i}, %w{i}) : "
@@ -92,17 +119,18 @@ def read(path):
     return out
 
 
-def check(d):
+def check(d, name):
+    shapes = suite(name)
     ref, cpu = read(os.path.join(d, "ref.out")), read(os.path.join(d, "cpu.out"))
-    assert len(ref) == len(cpu) == len(SHAPES), (len(ref), len(cpu))
+    assert len(ref) == len(cpu) == len(shapes), (len(ref), len(cpu))
     worst = 0.0
-    for (m, n, k, gs, st, arg), a, b in zip(SHAPES, ref, cpu):
+    for (m, n, k, gs, st, arg, act), a, b in zip(shapes, ref, cpu):
         a, b = a.reshape(m, n), b.reshape(m, n)
         err = np.abs(a - b).max(1) / np.maximum(np.abs(a).max(1), 1e-30)
         worst = max(worst, float(err.max()))
     print("%d shapes, max relative error %.3g (%s 1e-5)"
-          % (len(SHAPES), worst, "<" if worst < 1e-5 else ">="))
+          % (len(shapes), worst, "<" if worst < 1e-5 else ">="))
 
 
 if __name__ == "__main__":
-    make(sys.argv[2]) if sys.argv[1] == "make" else check(sys.argv[2])
+    (make if sys.argv[1] == "make" else check)(sys.argv[2], sys.argv[3])

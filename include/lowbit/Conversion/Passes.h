@@ -7,6 +7,7 @@
 #include "lowbit/LowbitDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
@@ -39,11 +40,6 @@ void populateLowbitToLinalgConversionPatterns(TypeConverter &converter,
 LogicalResult lowerLowbitOps(
     ModuleOp module,
     function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns = {});
-
-/// The CPU kernel patterns of `lowbit-lower-to-cpu` (docs/CodegenCPU.md),
-/// for use with lowerLowbitOps.
-void populateLowbitCPUKernelPatterns(TypeConverter &converter,
-                                     RewritePatternSet &patterns);
 
 #define GEN_PASS_REGISTRATION
 #include "lowbit/Conversion/Passes.h.inc"

@@ -92,15 +92,24 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     keeps its reference lowering. Weights may be constants or function
     arguments (the kernel reads the parts of the qtensor).
 
-    Kernels so far: f32 activations [M, K] times int4 weights stored per
-    output channel (`transpose_b`, `!lowbit.qtensor<NxKxi4,
-    per_group<[1 : g]>>`, g a multiple of 32, f32/f16/bf16 scales, f32
-    expressed type). Outputs are computed in tiles of MR x NR (1 x 4 for
-    M = 1, 4 x 2 otherwise), output channels outermost so that every weight
-    byte is read once; 16 bytes of codes per step are split into nibbles
-    with shifts, converted to f32 and multiplied with X's even and odd
-    elements. Results equal the reference lowering's within fp32
-    reassociation.
+    Kernels so far, for int4 weights stored per output channel
+    (`transpose_b`, `!lowbit.qtensor<NxKxi4, per_group<[1 : g]>>`, g a
+    multiple of 32, f32/f16/bf16 scales, f32 expressed type), outputs in
+    tiles of MR x NR (1 x 4 for M = 1, 4 x 2 otherwise), output channels
+    outermost so that every weight byte is read once:
+    - W4A32, f32 activations [M, K]: 16 bytes of codes per step are split
+      into nibbles with shifts, converted to f32 and multiplied with X's
+      even and odd elements. Equal to the reference lowering within fp32
+      reassociation.
+    - W4A8, symmetric int8 activations with one f32 scale per row or per
+      tensor (what `lowbit-w4a8` produces), on targets with AVX-512 VNNI:
+      biased nibbles times X's codes with `vpdpbusd` (through
+      `llvm.call_intrinsic`), exact int32 sums per 8 inputs, scaled in f32
+      per group (g dividing 128 or a multiple of it).
+
+    `target-cpu` selects what kernels may use: `host` (the default: this
+    machine's features), `x86-64-v3` (AVX2: W4A32 only), `x86-64-v4`,
+    `znver4`, `znver5`, `sapphirerapids`, `icelake-server`, `cascadelake`.
 
     ```mlir
     %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x4096xf32>,
@@ -113,13 +122,45 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
         -> tensor<1x4096xf32>
     ```
   }];
+  let options = [
+    Option<"targetCpu", "target-cpu", "std::string", /*default=*/"\"host\"",
+           "CPU whose features the kernels may use (host, x86-64-v3, "
+           "x86-64-v4, znver4, znver5, sapphirerapids, icelake-server, "
+           "cascadelake)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def LowbitExpandIntrinsicCalls
+    : Pass<"lowbit-expand-intrinsic-calls", "ModuleOp"> {
+  let summary = "Turn calls of LLVM-intrinsic declarations into llvm.call_intrinsic";
+  let description = [{
+    `lowbit-lower-to-cpu` calls target intrinsics (AVX-512 VNNI's
+    `vpdpbusd`, which MLIR's x86vector dialect lacks) through private
+    `func.func` declarations marked `lowbit.llvm_intrinsic = "<name>"`, so
+    that bufferization and buffer deallocation see ordinary calls. After
+    them, this pass replaces each call with `llvm.call_intrinsic` and
+    erases the declarations. Part of `lowbit-cpu-to-llvm`.
+
+    ```mlir
+    func.func private @__lowbit_intrinsic_llvm_x86_avx512_vpdpbusd_512(
+        vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+        attributes {lowbit.llvm_intrinsic = "llvm.x86.avx512.vpdpbusd.512"}
+    %d = call @__lowbit_intrinsic_llvm_x86_avx512_vpdpbusd_512(%acc, %u, %x) : ...
+    ```
+    becomes
+    ```mlir
+    %d = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%acc, %u, %x) : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // LOWBIT_CONVERSION_PASSES_TD

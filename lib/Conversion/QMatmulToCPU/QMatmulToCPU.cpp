@@ -8,39 +8,78 @@
 // reference lowering. Weights may be constants or function arguments: the
 // kernel reads the parts the conversion hands it.
 //
-// Kernel covered so far: int4 weights stored per output channel
-// (transpose_b, groups of a multiple of 32 along K, f32/f16/bf16 scales)
-// times f32 activations, f32 result.
+// Kernels so far, for int4 weights stored per output channel (transpose_b,
+// groups of a multiple of 32 along K, f32/f16/bf16 scales), f32 result:
+// - W4A32: f32 activations, dequantized in registers, FMA;
+// - W4A8: int8 activations (one scale per row or tensor), integer dot
+//   products with AVX-512 VNNI (vpdpbusd), targets with avx512vnni only.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Conversion/Passes.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <algorithm>
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_LOWBITLOWERTOCPU
+#define GEN_PASS_DEF_LOWBITEXPANDINTRINSICCALLS
 #include "lowbit/Conversion/Passes.h.inc"
 } // namespace mlir::lowbit
 
 using namespace mlir;
 using namespace mlir::lowbit;
 
+static constexpr StringLiteral kLLVMIntrinsicAttr = "lowbit.llvm_intrinsic";
+
 namespace {
 
-/// One W4 x f32 problem: Y[m, n] = sum_k X[m, k] * s[n, k / g] * q[n, k].
-struct W4Problem {
-  int64_t m, n, k, g;
-  Type scaleType; // f32, f16 or bf16
+/// What the kernels may use, from `target-cpu` (docs/CodegenCPU.md).
+struct CpuTarget {
+  bool avx512 = false, vnni = false;
+
+  static FailureOr<CpuTarget> get(StringRef cpu) {
+    CpuTarget t;
+    if (cpu == "host") {
+      llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
+      t.avx512 = f.lookup("avx512f") && f.lookup("avx512bw");
+      t.vnni = t.avx512 && f.lookup("avx512vnni");
+      return t;
+    }
+    if (cpu == "x86-64-v3")
+      return t;
+    if (cpu == "x86-64-v4") {
+      t.avx512 = true;
+      return t;
+    }
+    if (cpu == "znver4" || cpu == "znver5" || cpu == "sapphirerapids" ||
+        cpu == "icelake-server" || cpu == "cascadelake") {
+      t.avx512 = t.vnni = true;
+      return t;
+    }
+    return failure();
+  }
 };
 
-std::optional<W4Problem> matchW4(QMatmulOp op) {
-  auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType());
+/// One W4 problem: Y[m, n] = sx[m] * sum_k X[m, k] * s[n, k / g] * q[n, k],
+/// X f32 (sx = 1) or int8 codes with a scale per row or per tensor.
+struct W4Problem {
+  int64_t m, n, k, g;
+  Type scaleType;            // weight scales: f32, f16 or bf16
+  bool int8Act = false;      // X is an int8 qtensor
+  RankedTensorType xScales;  // its scales part (int8Act)
+  bool xScalePerRow = false; // xScales has one element per row
+};
+
+std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
-  if (!xt || !wt || !op.getTransposeB() || xt.getRank() != 2 ||
-      !xt.hasStaticShape() || !xt.getElementType().isF32() ||
-      !op.getResult().getType().getElementType().isF32() ||
-      wt.getShape().size() != 2 || ShapedType::isDynamicShape(wt.getShape()))
+  auto yt = op.getResult().getType();
+  if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
+      !yt.getElementType().isF32())
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
   auto storage = dyn_cast<IntegerType>(s.getStorageType());
@@ -53,76 +92,104 @@ std::optional<W4Problem> matchW4(QMatmulOp op) {
   SmallVector<int64_t> blocks = wt.getBlockSizes();
   if (blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 32 != 0)
     return std::nullopt;
-  return W4Problem{xt.getDimSize(0), wt.getShape()[0], wt.getShape()[1],
-                   blocks[1], st};
+  W4Problem p{0, wt.getShape()[0], wt.getShape()[1], blocks[1], st};
+  if (auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType())) {
+    if (xt.getRank() != 2 || !xt.hasStaticShape() ||
+        !xt.getElementType().isF32())
+      return std::nullopt;
+    p.m = xt.getDimSize(0);
+    return p;
+  }
+  // W4A8: symmetric int8 activations with f32 scales per row or per tensor.
+  auto xq = dyn_cast<QTensorType>(op.getLhs().getType());
+  if (!target.vnni || !xq || xq.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(xq.getShape()))
+    return std::nullopt;
+  SchemeAttr xs = xq.getScheme();
+  auto xStorage = dyn_cast<IntegerType>(xs.getStorageType());
+  if (!xStorage || xStorage.getWidth() != 8 || xStorage.isUnsigned() ||
+      !xs.getSymmetric() || xs.getTernary() || !xs.getScaleType() ||
+      !xs.getScaleType().isF32() || xs.getTensorScale() ||
+      !xs.getExpressedType().isF32())
+    return std::nullopt;
+  SmallVector<int64_t> xBlocks = xq.getBlockSizes();
+  int64_t m = xq.getShape()[0];
+  if (xBlocks.size() != 2 || xBlocks[1] != p.k ||
+      (xBlocks[0] != 1 && xBlocks[0] != m))
+    return std::nullopt;
+  // A lane (8 inputs) of a 128-input chunk must lie in one group.
+  if (128 % p.g != 0 && p.g % 128 != 0)
+    return std::nullopt;
+  p.m = m;
+  p.int8Act = true;
+  p.xScales = xq.getScalesType();
+  p.xScalePerRow = xBlocks[0] == 1 && m > 1;
+  return p;
 }
 
-/// Emits the body of a W4 kernel. Outputs are computed in tiles of MR rows
-/// of X by NR rows of W (output channels), N tiles outermost so that each
-/// weight byte is read from memory once; per 32 inputs, NR x 16 bytes of
-/// codes are split into low/high nibbles by shifts (sign-extending),
-/// converted to f32 and multiplied with X's even/odd elements (so no byte
-/// interleave is needed). With MR = 1 (GEMV) each group's sum of q * x is
-/// scaled once; with MR > 1 the decoded weights are scaled once and shared
-/// by the MR rows.
-class W4KernelEmitter {
+static Value idx(ImplicitLocOpBuilder &b, int64_t v) {
+  return arith::ConstantIndexOp::create(b, v);
+}
+static Value add(ImplicitLocOpBuilder &b, Value v, int64_t c) {
+  return c ? arith::AddIOp::create(b, v, idx(b, c)).getResult() : v;
+}
+static Value splat(ImplicitLocOpBuilder &b, VectorType t, Attribute v) {
+  return arith::ConstantOp::create(b, t, DenseElementsAttr::get(t, v));
+}
+
+/// The declaration through which kernels call an LLVM intrinsic: a private
+/// func.func marked `lowbit.llvm_intrinsic`, whose calls
+/// `lowbit-expand-intrinsic-calls` turns into llvm.call_intrinsic once
+/// buffers are deallocated (the deallocation passes reject ops of unknown
+/// memory effects such as llvm.call_intrinsic). `b` must be inside a
+/// function of the module.
+static func::FuncOp getIntrinsicDecl(ImplicitLocOpBuilder &b,
+                                     StringRef intrinsic, FunctionType type) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  std::string name = "__lowbit_intrinsic_" + intrinsic.str();
+  std::replace(name.begin(), name.end(), '.', '_');
+  if (auto fn = module.lookupSymbol<func::FuncOp>(name))
+    return fn;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  auto fn = func::FuncOp::create(b, name, type);
+  fn.setPrivate();
+  fn->setAttr(kLLVMIntrinsicAttr, b.getStringAttr(intrinsic));
+  return fn;
+}
+
+/// The loops common to every kernel: outputs in tiles of MR rows of X by NR
+/// output channels, N tiles outermost so that each weight byte is read from
+/// memory once, static tails for M % MR and N % NR. Subclasses emit a tile.
+class TiledKernel {
 public:
-  W4KernelEmitter(ImplicitLocOpBuilder &b, const W4Problem &p, Value x,
-                  Value codes, Value scales)
-      : b(b), p(p), x(x), codes(codes), scales(scales) {
-    // Each output element is written exactly once (no initial value read).
-    Type f32 = b.getF32Type(), i8 = b.getI8Type();
-    v16f = VectorType::get({16}, f32);
-    v16i = VectorType::get({16}, i8);
-    v32f = VectorType::get({32}, f32);
-    zero =
-        arith::ConstantOp::create(b, v16f, DenseElementsAttr::get(v16f, 0.f));
-    four = arith::ConstantOp::create(
-        b, v16i, DenseElementsAttr::get(v16i, b.getI8IntegerAttr(4)));
-    padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
-    padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
-    for (int64_t i = 0; i < 16; ++i) {
-      even.push_back(2 * i);
-      odd.push_back(2 * i + 1);
-    }
-    mr = p.m == 1 ? 1 : 4;
-    nr = p.m == 1 ? 4 : 2;
-  }
+  TiledKernel(ImplicitLocOpBuilder &b, const W4Problem &p, int64_t mr,
+              int64_t nr)
+      : b(b), p(p), mr(mr), nr(nr) {}
+  virtual ~TiledKernel() = default;
 
   /// Writes every element of `y` (the destination) and returns it.
   Value build(Value y) {
     int64_t nMain = p.n / nr * nr;
-    if (nMain)
-      y = loop(y, 0, nMain, nr,
-               [&](ImplicitLocOpBuilder &lb, Value n0, Value acc) {
-                 return mTiles(lb, acc, n0, nr);
-               });
+    if (nMain) {
+      auto f = scf::ForOp::create(
+          b, idx(b, 0), idx(b, nMain), idx(b, nr), ValueRange{y},
+          [&](OpBuilder &ob, Location l, Value n0, ValueRange it) {
+            ImplicitLocOpBuilder lb(l, ob);
+            scf::YieldOp::create(lb, mTiles(lb, it[0], n0, nr));
+          });
+      y = f.getResult(0);
+    }
     if (p.n > nMain)
       y = mTiles(b, y, idx(b, nMain), p.n - nMain);
     return y;
   }
 
-private:
-  using TileFn =
-      function_ref<Value(ImplicitLocOpBuilder &, Value /*iv*/, Value /*y*/)>;
-
-  static Value idx(ImplicitLocOpBuilder &b, int64_t v) {
-    return arith::ConstantIndexOp::create(b, v);
-  }
-  static Value add(ImplicitLocOpBuilder &b, Value v, int64_t c) {
-    return c ? arith::AddIOp::create(b, v, idx(b, c)).getResult() : v;
-  }
-
-  /// scf.for iv in [lo, hi) step `step`, carrying the output tensor.
-  Value loop(Value y, int64_t lo, int64_t hi, int64_t step, TileFn body) {
-    auto f = scf::ForOp::create(
-        b, idx(b, lo), idx(b, hi), idx(b, step), ValueRange{y},
-        [&](OpBuilder &ob, Location l, Value iv, ValueRange it) {
-          ImplicitLocOpBuilder lb(l, ob);
-          scf::YieldOp::create(lb, body(lb, iv, it[0]));
-        });
-    return f.getResult(0);
-  }
+protected:
+  /// Outputs [m0, m0 + tm) x [n0, n0 + tn), inserted into `y`.
+  virtual Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0,
+                     int64_t tm, int64_t tn) = 0;
 
   /// All M tiles for the `n` output channels starting at n0.
   Value mTiles(ImplicitLocOpBuilder &lb, Value y, Value n0, int64_t n) {
@@ -141,9 +208,39 @@ private:
     return y;
   }
 
-  /// Outputs [m0, m0 + tm) x [n0, n0 + tn).
+  ImplicitLocOpBuilder &b;
+  const W4Problem &p;
+  int64_t mr, nr;
+};
+
+/// W4A32. Per 32 inputs, NR x 16 bytes of codes are split into low/high
+/// nibbles by shifts (sign-extending), converted to f32 and multiplied with
+/// X's even/odd elements (so no byte interleave is needed). With MR = 1
+/// (GEMV) each group's sum of q * x is scaled once; with MR > 1 the decoded
+/// weights are scaled once and shared by the MR rows.
+class W4F32Kernel : public TiledKernel {
+public:
+  W4F32Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value x, Value codes,
+              Value scales)
+      : TiledKernel(b, p, p.m == 1 ? 1 : 4, p.m == 1 ? 4 : 2), x(x),
+        codes(codes), scales(scales) {
+    Type f32 = b.getF32Type(), i8 = b.getI8Type();
+    v16f = VectorType::get({16}, f32);
+    v16i = VectorType::get({16}, i8);
+    v32f = VectorType::get({32}, f32);
+    zero = splat(b, v16f, b.getF32FloatAttr(0.f));
+    four = splat(b, v16i, b.getI8IntegerAttr(4));
+    padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
+    padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+    for (int64_t i = 0; i < 16; ++i) {
+      even.push_back(2 * i);
+      odd.push_back(2 * i + 1);
+    }
+  }
+
+protected:
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
-             int64_t tn) {
+             int64_t tn) override {
     bool scaleSums = tm == 1;
     int64_t na = tm * tn;
     SmallVector<Value> init(na, zero);
@@ -219,22 +316,218 @@ private:
     return y;
   }
 
-  ImplicitLocOpBuilder &b;
-  const W4Problem &p;
   Value x, codes, scales;
   VectorType v16f, v16i, v32f;
   Value zero, four, padI8, padF;
   SmallVector<int64_t> even, odd;
-  int64_t mr, nr;
 };
 
-/// The kernel function of one problem, created once per module.
+/// W4A8 with AVX-512 VNNI. Work goes in chunks of 128 inputs (64 bytes of
+/// codes per output channel). A prologue rearranges each row of X's int8
+/// codes into [64 even | 64 odd] per chunk and keeps, per chunk, 16 int32
+/// lane sums c = 8 * (sum of the 8 inputs a lane covers). In the tile loop
+/// a chunk's codes become biased nibbles u = q + 8 in 0..15 (and, shift,
+/// xor), two vpdpbusd (u8 x s8 -> i32, 4 products per lane) give per-lane
+/// sums of u * x, minus c that is sum of q * x, exact in int32. Lane l holds
+/// inputs 8l .. 8l + 7, so it belongs to group (128 * chunk + 8l) / g: the
+/// lane sums are converted to f32 and multiplied by their group's scale,
+/// accumulated in f32, reduced and multiplied by X's scale at the end. A
+/// K tail (K % 128) is read with masked loads, padded with codes 0 (u = 8)
+/// and inputs 0, which adds nothing.
+class W4I8Kernel : public TiledKernel {
+public:
+  W4I8Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
+             Value xScales, Value codes, Value scales)
+      : TiledKernel(b, p, p.m == 1 ? 1 : 4, p.m == 1 ? 4 : 2), xCodes(xCodes),
+        xScales(xScales), codes(codes), scales(scales) {
+    Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+    v64i8 = VectorType::get({64}, i8);
+    v128i8 = VectorType::get({128}, i8);
+    v16i32 = VectorType::get({16}, i32);
+    v16f = VectorType::get({16}, f32);
+    zeroF = splat(b, v16f, b.getF32FloatAttr(0.f));
+    zeroI = splat(b, v16i32, b.getI32IntegerAttr(0));
+    low4 = splat(b, v64i8, b.getI8IntegerAttr(0x0F));
+    bias8 = splat(b, v64i8, b.getI8IntegerAttr(8));
+    four = splat(b, v64i8, b.getI8IntegerAttr(4));
+    padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
+    padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+    for (int64_t i = 0; i < 64; ++i) {
+      even.push_back(2 * i);
+      odd.push_back(2 * i + 1);
+    }
+    chunks = (p.k + 127) / 128;
+    fullChunks = p.k / 128;
+    // Lane l of a chunk -> its group's index among the chunk's scales.
+    for (int64_t l = 0; l < 16; ++l)
+      laneGroup.push_back(p.g < 128 ? 8 * l / p.g : 0);
+    scalesPerChunk = p.g < 128 ? 128 / p.g : 1;
+    dpbusdFn = getIntrinsicDecl(
+        b, "llvm.x86.avx512.vpdpbusd.512",
+        FunctionType::get(b.getContext(), {v16i32, v64i8, v64i8}, {v16i32}));
+    prologue();
+  }
+
+protected:
+  Value dpbusd(ImplicitLocOpBuilder &cb, Value acc, Value u8, Value s8) {
+    return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
+        .getResult(0);
+  }
+
+  /// xArranged[m, 128c + (0..63 | 64..127)] = even | odd inputs of chunk c;
+  /// laneSums[m, 16c + l] = 8 * sum of lane l's inputs.
+  void prologue() {
+    Type i8 = b.getI8Type(), i32 = b.getI32Type();
+    Value arranged =
+        tensor::EmptyOp::create(b, ArrayRef<int64_t>{p.m, chunks * 128}, i8);
+    Value sums =
+        tensor::EmptyOp::create(b, ArrayRef<int64_t>{p.m, chunks * 16}, i32);
+    auto rows = scf::ForOp::create(
+        b, idx(b, 0), idx(b, p.m), idx(b, 1), ValueRange{arranged, sums},
+        [&](OpBuilder &ob, Location l, Value m, ValueRange it) {
+          ImplicitLocOpBuilder rb(l, ob);
+          auto cs = scf::ForOp::create(
+              rb, idx(rb, 0), idx(rb, chunks), idx(rb, 1), it,
+              [&](OpBuilder &cob, Location cl, Value c, ValueRange ct) {
+                ImplicitLocOpBuilder cb(cl, cob);
+                Value k0 = arith::MulIOp::create(cb, c, idx(cb, 128));
+                Value xv = vector::TransferReadOp::create(
+                    cb, v128i8, xCodes, ValueRange{m, k0}, padI8,
+                    ArrayRef<bool>{p.k % 128 == 0});
+                Value xe = vector::ShuffleOp::create(cb, xv, xv, even);
+                Value xo = vector::ShuffleOp::create(cb, xv, xv, odd);
+                Value a = vector::TransferWriteOp::create(cb, xe, ct[0],
+                                                          ValueRange{m, k0},
+                                                          ArrayRef<bool>{true})
+                              .getResult();
+                a = vector::TransferWriteOp::create(
+                        cb, xo, a, ValueRange{m, add(cb, k0, 64)},
+                        ArrayRef<bool>{true})
+                        .getResult();
+                Value sum = dpbusd(cb, dpbusd(cb, zeroI, bias8, xe), bias8, xo);
+                Value sm =
+                    vector::TransferWriteOp::create(
+                        cb, sum, ct[1],
+                        ValueRange{m,
+                                   arith::MulIOp::create(cb, c, idx(cb, 16))},
+                        ArrayRef<bool>{true})
+                        .getResult();
+                scf::YieldOp::create(cb, ValueRange{a, sm});
+              });
+          scf::YieldOp::create(rb, cs.getResults());
+        });
+    xArranged = rows.getResult(0);
+    laneSums = rows.getResult(1);
+  }
+
+  /// The chunk loop body for outputs [m0, m0 + tm) x [n0, n0 + tn).
+  SmallVector<Value> chunk(ImplicitLocOpBuilder &cb, Value c, ValueRange acc,
+                           Value m0, Value n0, int64_t tm, int64_t tn,
+                           bool full) {
+    Type f32 = cb.getF32Type();
+    Value k0 = arith::MulIOp::create(cb, c, idx(cb, 128));
+    Value kb = arith::MulIOp::create(cb, c, idx(cb, 64));
+    Value g0 = arith::DivUIOp::create(cb, k0, idx(cb, p.g));
+    SmallVector<Value> lo, hi, sw;
+    for (int64_t r = 0; r < tn; ++r) {
+      Value row = add(cb, n0, r);
+      Value bytes = vector::TransferReadOp::create(
+          cb, v64i8, codes, ValueRange{row, kb}, padI8, ArrayRef<bool>{full});
+      Value l = arith::XOrIOp::create(
+          cb, arith::AndIOp::create(cb, bytes, low4), bias8);
+      Value h = arith::XOrIOp::create(
+          cb,
+          arith::AndIOp::create(cb, arith::ShRUIOp::create(cb, bytes, four),
+                                low4),
+          bias8);
+      lo.push_back(l);
+      hi.push_back(h);
+      // The chunk's scales, spread over the lanes of their groups.
+      auto vs = VectorType::get({scalesPerChunk}, p.scaleType);
+      Value pad =
+          arith::ConstantOp::create(cb, cb.getFloatAttr(p.scaleType, 0));
+      Value s = vector::TransferReadOp::create(
+          cb, vs, scales, ValueRange{row, g0}, pad,
+          ArrayRef<bool>{full || p.g >= 128});
+      if (!p.scaleType.isF32())
+        s = arith::ExtFOp::create(cb, VectorType::get({scalesPerChunk}, f32),
+                                  s);
+      sw.push_back(vector::ShuffleOp::create(cb, s, s, laneGroup));
+    }
+    SmallVector<Value> out(acc);
+    for (int64_t i = 0; i < tm; ++i) {
+      Value m = add(cb, m0, i);
+      Value xe = vector::TransferReadOp::create(
+          cb, v64i8, xArranged, ValueRange{m, k0}, padI8, ArrayRef<bool>{true});
+      Value xo = vector::TransferReadOp::create(cb, v64i8, xArranged,
+                                                ValueRange{m, add(cb, k0, 64)},
+                                                padI8, ArrayRef<bool>{true});
+      Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
+      Value corr = vector::TransferReadOp::create(
+          cb, v16i32, laneSums,
+          ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, 16))}, cz,
+          ArrayRef<bool>{true});
+      for (int64_t r = 0; r < tn; ++r) {
+        Value d = dpbusd(cb, dpbusd(cb, zeroI, lo[r], xe), hi[r], xo);
+        Value q = arith::SubIOp::create(cb, d, corr);
+        Value qf = arith::SIToFPOp::create(cb, v16f, q);
+        Value &o = out[i * tn + r];
+        o = vector::FMAOp::create(cb, qf, sw[r], o);
+      }
+    }
+    return out;
+  }
+
+  Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
+             int64_t tn) override {
+    SmallVector<Value> acc(tm * tn, zeroF);
+    if (fullChunks) {
+      auto loop = scf::ForOp::create(
+          tb, idx(tb, 0), idx(tb, fullChunks), idx(tb, 1), acc,
+          [&](OpBuilder &ob, Location l, Value c, ValueRange a) {
+            ImplicitLocOpBuilder cb(l, ob);
+            scf::YieldOp::create(cb, chunk(cb, c, a, m0, n0, tm, tn, true));
+          });
+      acc = SmallVector<Value>(loop.getResults());
+    }
+    if (chunks > fullChunks)
+      acc = chunk(tb, idx(tb, fullChunks), acc, m0, n0, tm, tn, false);
+    for (int64_t i = 0; i < tm; ++i) {
+      Value m = add(tb, m0, i);
+      SmallVector<Value> at;
+      for (int64_t d = 0; d < p.xScales.getRank(); ++d)
+        at.push_back(p.xScalePerRow && d == 0 ? m : idx(tb, 0));
+      Value sx = tensor::ExtractOp::create(tb, xScales, at);
+      for (int64_t r = 0; r < tn; ++r) {
+        Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
+                                                acc[i * tn + r],
+                                                arith::FastMathFlags::reassoc);
+        sum = arith::MulFOp::create(tb, sum, sx);
+        y = tensor::InsertOp::create(tb, sum, y, ValueRange{m, add(tb, n0, r)});
+      }
+    }
+    return y;
+  }
+
+  Value xCodes, xScales, codes, scales;
+  VectorType v64i8, v128i8, v16i32, v16f;
+  Value zeroF, zeroI, low4, bias8, four, padI8, padF;
+  SmallVector<int64_t> even, odd, laneGroup;
+  int64_t chunks, fullChunks, scalesPerChunk;
+  Value xArranged, laneSums;
+  func::FuncOp dpbusdFn;
+};
+
+/// The kernel function of one problem, created once per module. Its
+/// arguments are X (f32, or the int8 codes and scales of the qtensor), the
+/// weight codes and scales, and the destination Y, written in place.
 func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
                                  const W4Problem &p, Location loc) {
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = "__lowbit_w4_f32_" + std::to_string(p.m) + "x" +
+  std::string name = std::string("__lowbit_w4_") +
+                     (p.int8Act ? "i8_" : "f32_") + std::to_string(p.m) + "x" +
                      std::to_string(p.n) + "x" + std::to_string(p.k) + "_g" +
                      std::to_string(p.g) + "_" + st;
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
@@ -243,57 +536,112 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   rewriter.setInsertionPointToEnd(module.getBody());
   ImplicitLocOpBuilder b(loc, rewriter);
   Type f32 = b.getF32Type();
-  auto xt = RankedTensorType::get({p.m, p.k}, f32);
-  auto ct = RankedTensorType::get({p.n, p.k / 2}, b.getI8Type());
-  auto sct = RankedTensorType::get({p.n, p.k / p.g}, p.scaleType);
+  SmallVector<Type> args;
+  if (p.int8Act)
+    args = {RankedTensorType::get({p.m, p.k}, b.getI8Type()), p.xScales};
+  else
+    args = {RankedTensorType::get({p.m, p.k}, f32)};
   auto yt = RankedTensorType::get({p.m, p.n}, f32);
-  // Destination-passing style: the caller's buffer is written in place.
-  auto fn = func::FuncOp::create(
-      b, name, FunctionType::get(b.getContext(), {xt, ct, sct, yt}, {yt}));
+  args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
+               RankedTensorType::get({p.n, p.k / p.g}, p.scaleType), yt});
+  auto fn = func::FuncOp::create(b, name,
+                                 FunctionType::get(b.getContext(), args, {yt}));
   fn.setPrivate();
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  W4KernelEmitter e(b, p, entry->getArgument(0), entry->getArgument(1),
-                    entry->getArgument(2));
-  func::ReturnOp::create(b, e.build(entry->getArgument(3)));
+  auto arg = [&](unsigned i) { return entry->getArgument(i); };
+  Value y;
+  if (p.int8Act)
+    y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4));
+  else
+    y = W4F32Kernel(b, p, arg(0), arg(1), arg(2)).build(arg(3));
+  func::ReturnOp::create(b, y);
   return fn;
 }
 
 struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
-  W4MatmulLowering(const TypeConverter &tc, MLIRContext *ctx)
-      : OpConversionPattern(tc, ctx, /*benefit=*/10) {}
+  W4MatmulLowering(const TypeConverter &tc, MLIRContext *ctx,
+                   const CpuTarget &target)
+      : OpConversionPattern(tc, ctx, /*benefit=*/10), target(target) {}
   LogicalResult
   matchAndRewrite(QMatmulOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    std::optional<W4Problem> p = matchW4(op);
+    std::optional<W4Problem> p = matchW4(op, target);
     if (!p)
       return rewriter.notifyMatchFailure(op, "no CPU kernel for this qmatmul");
     ValueRange x = adaptor.getLhs(), w = adaptor.getRhs();
-    if (x.size() != 1 || w.size() != 2)
+    if (x.size() != (p->int8Act ? 2u : 1u) || w.size() != 2)
       return failure();
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
     Value dest = tensor::EmptyOp::create(rewriter, op.getLoc(),
                                          ArrayRef<int64_t>{p->m, p->n},
                                          rewriter.getF32Type());
-    auto call = func::CallOp::create(rewriter, op.getLoc(), fn,
-                                     ValueRange{x[0], w[0], w[1], dest});
+    SmallVector<Value> args(x);
+    args.append({w[0], w[1], dest});
+    auto call = func::CallOp::create(rewriter, op.getLoc(), fn, args);
     rewriter.replaceOp(op, call.getResults());
     return success();
   }
+  CpuTarget target;
 };
 
 struct LowbitLowerToCPUPass
     : mlir::lowbit::impl::LowbitLowerToCPUBase<LowbitLowerToCPUPass> {
+  using Base::Base;
   void runOnOperation() override {
-    if (failed(lowerLowbitOps(getOperation(), populateLowbitCPUKernelPatterns)))
+    FailureOr<CpuTarget> target = CpuTarget::get(targetCpu);
+    if (failed(target)) {
+      getOperation().emitError()
+          << "unknown target-cpu '" << targetCpu
+          << "' (host, x86-64-v3, x86-64-v4, znver4, znver5, "
+             "sapphirerapids, icelake-server, cascadelake)";
+      return signalPassFailure();
+    }
+    if (failed(lowerLowbitOps(getOperation(), [&](TypeConverter &converter,
+                                                  RewritePatternSet &patterns) {
+          patterns.add<W4MatmulLowering>(converter, patterns.getContext(),
+                                         *target);
+        })))
       signalPassFailure();
   }
 };
 
 } // namespace
 
-void mlir::lowbit::populateLowbitCPUKernelPatterns(
-    TypeConverter &converter, RewritePatternSet &patterns) {
-  patterns.add<W4MatmulLowering>(converter, patterns.getContext());
-}
+namespace {
+struct LowbitExpandIntrinsicCallsPass
+    : mlir::lowbit::impl::LowbitExpandIntrinsicCallsBase<
+          LowbitExpandIntrinsicCallsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> decls;
+    for (auto fn : module.getOps<func::FuncOp>())
+      if (fn->hasAttr(kLLVMIntrinsicAttr))
+        decls.push_back(fn);
+    for (func::FuncOp fn : decls) {
+      auto intrinsic = fn->getAttrOfType<StringAttr>(kLLVMIntrinsicAttr);
+      std::optional<SymbolTable::UseRange> uses = fn.getSymbolUses(module);
+      if (!uses) {
+        fn.emitError("unexpected uses of an intrinsic declaration");
+        return signalPassFailure();
+      }
+      for (const SymbolTable::SymbolUse &use : *uses) {
+        auto call = dyn_cast<func::CallOp>(use.getUser());
+        if (!call) {
+          use.getUser()->emitError("intrinsic ")
+              << intrinsic << " used other than by func.call";
+          return signalPassFailure();
+        }
+        OpBuilder b(call);
+        auto op = LLVM::CallIntrinsicOp::create(b, call.getLoc(),
+                                                call.getResultTypes()[0],
+                                                intrinsic, call.getOperands());
+        call.replaceAllUsesWith(op->getResults());
+        call.erase();
+      }
+      fn.erase();
+    }
+  }
+};
+} // namespace
