@@ -846,6 +846,41 @@ int main(int argc, char **argv) {
               if (!r.dram && r.K == s.K && r.N == s.N && r.M == M &&
                   r.threads == th && r.cold == cold && r.impl == b->name())
                 printRow(r);
+
+  // Same-run ratios of lowbit's rows: baseline time / lowbit time (above 1:
+  // lowbit is faster), for the baselines of the same numerics class.
+  static const char *const ratioBaselines[] = {
+      "ggml-q4_0", "ggml-lf-q4_0", "ggml-mxfp4", "onednn-u8s8", "openblas-f32"};
+  bool header = false;
+  for (const Row &r : rows) {
+    if (r.dram || r.impl.rfind("lowbit-", 0) != 0)
+      continue;
+    if (!header) {
+      std::printf("ratios: baseline time / lowbit time in this run (> 1: "
+                  "lowbit faster)\n");
+      std::printf("%-14s %5s %6s %6s %3s %-4s", "impl", "M", "K", "N", "thr",
+                  "w");
+      for (const char *b : ratioBaselines)
+        std::printf(" %13s", b);
+      std::printf(" %6s\n", "xDRAM");
+      header = true;
+    }
+    std::printf("%-14s %5lld %6lld %6lld %3d %-4s", r.impl.c_str(),
+                (long long)r.M, (long long)r.K, (long long)r.N, r.threads,
+                r.cold ? "cold" : "hot");
+    for (const char *b : ratioBaselines) {
+      const Row *other = nullptr;
+      for (const Row &o : rows)
+        if (!o.dram && o.impl == b && o.K == r.K && o.N == r.N && o.M == r.M &&
+            o.threads == r.threads && o.cold == r.cold)
+          other = &o;
+      if (other)
+        std::printf(" %13.2f", other->us / r.us);
+      else
+        std::printf(" %13s", "-");
+    }
+    std::printf(" %6.2f\n", r.xdram);
+  }
   std::printf("lowbit-bench-cpu: %zu rows, %zu not ok\n", rows.size(), bad);
   return bad ? 1 : 0;
 }

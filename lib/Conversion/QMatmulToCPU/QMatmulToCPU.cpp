@@ -213,6 +213,17 @@ protected:
   int64_t mr, nr;
 };
 
+/// Output channels per tile. GEMV: one, so that the weights are a single
+/// sequential stream (hardware prefetchers keep it near DRAM bandwidth;
+/// four interleaved row streams reached half of it), unless an f32 row of X
+/// no longer fits half of a 32 KiB L1 (then 4 channels share each load and
+/// shuffle of X; measured on Zen 4, docs/Performance.md).
+static int64_t tileRows(const W4Problem &p) {
+  if (p.m != 1)
+    return 2;
+  return p.int8Act || p.k * 4 <= 16 * 1024 ? 1 : 4;
+}
+
 /// W4A32. Per 32 inputs, NR x 16 bytes of codes are split into low/high
 /// nibbles by shifts (sign-extending), converted to f32 and multiplied with
 /// X's even/odd elements (so no byte interleave is needed). With MR = 1
@@ -222,8 +233,8 @@ class W4F32Kernel : public TiledKernel {
 public:
   W4F32Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value x, Value codes,
               Value scales)
-      : TiledKernel(b, p, p.m == 1 ? 1 : 4, p.m == 1 ? 4 : 2), x(x),
-        codes(codes), scales(scales) {
+      : TiledKernel(b, p, p.m == 1 ? 1 : 4, tileRows(p)), x(x), codes(codes),
+        scales(scales) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type();
     v16f = VectorType::get({16}, f32);
     v16i = VectorType::get({16}, i8);
@@ -338,7 +349,7 @@ class W4I8Kernel : public TiledKernel {
 public:
   W4I8Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
              Value xScales, Value codes, Value scales)
-      : TiledKernel(b, p, p.m == 1 ? 1 : 4, p.m == 1 ? 4 : 2), xCodes(xCodes),
+      : TiledKernel(b, p, p.m == 1 ? 1 : 4, tileRows(p)), xCodes(xCodes),
         xScales(xScales), codes(codes), scales(scales) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
     v64i8 = VectorType::get({64}, i8);
