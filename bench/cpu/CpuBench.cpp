@@ -591,12 +591,13 @@ public:
 #endif
 
 // lowbit's generated kernels (LowbitKernels.h): int4 weights in groups of
-// 32 inputs with f16 scales (4.5 bits per weight, as q4_0), quantized by
-// lowbit's numerics library in the layout the qtensor's parts have (two
-// codes per byte along K, row-major f16 scales); activations f32 as they
-// are (w4a32) or quantized to int8 per row inside the kernel's function
-// (w4a8, timed, as ggml's q8_0). Single-threaded for now: no rows for 2
-// threads.
+// 32 inputs with f16 scales (4.5 bits per weight, as q4_0) or OCP MXFP4
+// weights (E2M1, an E8M0 scale per 32: 4.25 bits, as ggml's mxfp4),
+// quantized by lowbit's numerics library in the layout the qtensor's parts
+// have (two codes per byte along K, row-major scales); activations f32 as
+// they are (w4a32) or quantized to int8 per row inside the kernel's
+// function (w4a8, mxfp4a8; timed, as ggml's q8_0). Single-threaded for
+// now: no rows for 2 threads.
 class LowbitW4 : public Baseline {
   std::string scheme;
   int64_t K = 0, N = 0, M = 0;
@@ -615,8 +616,9 @@ class LowbitW4 : public Baseline {
 public:
   explicit LowbitW4(std::string scheme) : scheme(std::move(scheme)) {}
   std::string name() const override { return "lowbit-" + scheme; }
+  bool mx() const { return scheme == "mxfp4a8"; }
   double weightBytes(int64_t k, int64_t n) const override {
-    return k * n / 2.0 + (k / 32) * n * 2.0;
+    return k * n / 2.0 + (k / 32) * n * (mx() ? 1.0 : 2.0);
   }
   double tolerance() const override { return 0.25; }
   bool supports(int64_t m, const Shape &s, int threads) const override {
@@ -626,8 +628,14 @@ public:
     K = p.shape.K;
     N = p.shape.N;
     lowbit::numerics::Scheme scheme;
-    scheme.bits = 4;
-    scheme.scale = lowbit::numerics::ScaleType::F16;
+    if (mx()) {
+      scheme.kind = lowbit::numerics::ElementKind::MiniFloat;
+      scheme.minifloat = lowbit::numerics::ElementType::F4E2M1FN;
+      scheme.scale = lowbit::numerics::ScaleType::E8M0;
+    } else {
+      scheme.bits = 4;
+      scheme.scale = lowbit::numerics::ScaleType::F16;
+    }
     scheme.blockSizes = {1, 32};
     lowbit::numerics::Status st =
         lowbit::numerics::quantize(p.W.data(), {N, K}, scheme, q);
@@ -643,10 +651,7 @@ public:
     fn = find(M, K, N);
     Y.assign(M * N, 0.f);
   }
-  void run() override {
-    fn(X, q.codes.data(), reinterpret_cast<const uint16_t *>(q.scales.data()),
-       Y.data());
-  }
+  void run() override { fn(X, q.codes.data(), q.scales.data(), Y.data()); }
   const float *output() const override { return Y.data(); }
 };
 
@@ -759,6 +764,7 @@ int main(int argc, char **argv) {
   std::vector<std::unique_ptr<Baseline>> baselines;
   baselines.push_back(std::make_unique<LowbitW4>("w4a32"));
   baselines.push_back(std::make_unique<LowbitW4>("w4a8"));
+  baselines.push_back(std::make_unique<LowbitW4>("mxfp4a8"));
   baselines.push_back(std::make_unique<OpenBlasF32>());
 #if LOWBIT_HAVE_DNNL
   baselines.push_back(std::make_unique<OneDnnU8S8>());

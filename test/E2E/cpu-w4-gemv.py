@@ -43,8 +43,9 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 import lowbit  # noqa: E402
 
-# (M, N, K, group, scale type, weights as a function argument, activations:
-# f32, i8 per row (per_axis<0>) or i8 per tensor)
+# (M, N, K, group, scale type (e8m0: MXFP4 weights, else int4), weights as
+# a function argument, activations: f32, i8 per row (per_axis<0>) or i8 per
+# tensor)
 SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (3, 40, 96, 32, "f32", False, "f32"),
           (5, 1, 256, 64, "f32", False, "f32"),
@@ -56,7 +57,10 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (5, 9, 256, 128, "f16", False, "row"),
           (8, 33, 384, 32, "bf16", False, "row"),
           (2, 5, 512, 256, "f32", False, "row"),
-          (4, 7, 128, 32, "f32", False, "tensor")]
+          (4, 7, 128, 32, "f32", False, "tensor"),
+          (1, 9, 96, 32, "e8m0", False, "row"),
+          (3, 17, 256, 32, "e8m0", True, "row"),
+          (5, 4, 128, 32, "e8m0", False, "tensor")]
 
 
 def dense_float(arr):
@@ -74,12 +78,22 @@ def make(d, name):
     for i, (m, n, k, gs, st, arg, act) in enumerate(suite(name)):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
-        q = lowbit.quantize_scheme(w, "i4", blocks=(1, gs), scale=st)
+        w[0, :32] = 0  # an all-zero block
+        if st == "e8m0":
+            q = lowbit.quantize_scheme(w, "f4E2M1FN", blocks=(1, gs),
+                                       scale="f8e8m0fnu")
+            qt = ("!lowbit.qtensor<%dx%dxf4E2M1FN, per_group<[1 : %d]>, "
+                  "scale = f8E8M0FNU>" % (n, k, gs))
+            sdense = g.dense_hex8(q.scales)
+            st = "f8E8M0FNU"
+        else:
+            q = lowbit.quantize_scheme(w, "i4", blocks=(1, gs), scale=st)
+            qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>%s>" % (
+                n, k, gs, "" if st == "f32" else ", scale = " + st)
+            sdense = dense_float(q.scales)
         codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
-        qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>%s>" % (
-            n, k, gs, "" if st == "f32" else ", scale = " + st)
         const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
-      scales({dense_float(q.scales)} : tensor<{n}x{k // gs}x{st}>) : {qt}"""
+      scales({sdense} : tensor<{n}x{k // gs}x{st}>) : {qt}"""
         wdef = "" if arg else f"\n  %w = {const}"
         warg = f", %w: {qt}" if arg else ""
         xt = f"tensor<{m}x{k}xf32>"

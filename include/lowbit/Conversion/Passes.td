@@ -104,8 +104,13 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     - W4A8, symmetric int8 activations with one f32 scale per row or per
       tensor (what `lowbit-w4a8` produces), on targets with AVX-512 VNNI:
       biased nibbles times X's codes with `vpdpbusd` (through
-      `llvm.call_intrinsic`), exact int32 sums per 8 inputs, scaled in f32
-      per group (g dividing 128 or a multiple of it).
+      `lowbit-expand-intrinsic-calls`), exact int32 sums per 8 inputs,
+      scaled in f32 per group (g dividing 128 or a multiple of it).
+    - MXFP4 weights (f4E2M1FN, E8M0 scales per 32) times int8 activations:
+      the same kernel, codes decoded to 2 * value + 12 by a `vpshufb`
+      table, E8M0 scales decoded exactly (0x00: 2^-127, 0xFF: NaN).
+    GEMV tiles hold one output channel, so that the weights are read as a
+    single sequential stream.
 
     `target-cpu` selects what kernels may use: `host` (the default: this
     machine's features), `x86-64-v3` (AVX2: W4A32 only), `x86-64-v4`,

@@ -23,6 +23,8 @@
 #include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_LOWBITLOWERTOCPU
@@ -68,7 +70,8 @@ struct CpuTarget {
 /// X f32 (sx = 1) or int8 codes with a scale per row or per tensor.
 struct W4Problem {
   int64_t m, n, k, g;
-  Type scaleType;            // weight scales: f32, f16 or bf16
+  Type scaleType;            // weight scales: f32, f16, bf16 (int4), E8M0
+  bool e2m1 = false;         // MXFP4 codes (E2M1, E8M0 scales per 32)
   bool int8Act = false;      // X is an int8 qtensor
   RankedTensorType xScales;  // its scales part (int8Act)
   bool xScalePerRow = false; // xScales has one element per row
@@ -84,17 +87,20 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   SchemeAttr s = wt.getScheme();
   auto storage = dyn_cast<IntegerType>(s.getStorageType());
   Type st = s.getScaleType();
-  if (!storage || storage.getWidth() != 4 || storage.isUnsigned() ||
-      !s.getSymmetric() || s.getTernary() || !st ||
-      !isa<Float32Type, Float16Type, BFloat16Type>(st) || s.getTensorScale() ||
-      !s.getExpressedType().isF32())
+  bool e2m1 = isa<Float4E2M1FNType>(s.getStorageType()) && st &&
+              isa<Float8E8M0FNUType>(st);
+  bool int4 = storage && storage.getWidth() == 4 && !storage.isUnsigned() &&
+              st && isa<Float32Type, Float16Type, BFloat16Type>(st);
+  if ((!int4 && !e2m1) || !s.getSymmetric() || s.getTernary() ||
+      s.getTensorScale() || !s.getExpressedType().isF32())
     return std::nullopt;
   SmallVector<int64_t> blocks = wt.getBlockSizes();
   if (blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 32 != 0)
     return std::nullopt;
-  W4Problem p{0, wt.getShape()[0], wt.getShape()[1], blocks[1], st};
+  W4Problem p{0, wt.getShape()[0], wt.getShape()[1], blocks[1], st, e2m1};
   if (auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType())) {
-    if (xt.getRank() != 2 || !xt.hasStaticShape() ||
+    // MXFP4 x f32 has no kernel yet (the reference lowering runs).
+    if (e2m1 || xt.getRank() != 2 || !xt.hasStaticShape() ||
         !xt.getElementType().isF32())
       return std::nullopt;
     p.m = xt.getDimSize(0);
@@ -125,6 +131,14 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   p.xScales = xq.getScalesType();
   p.xScalePerRow = xBlocks[0] == 1 && m > 1;
   return p;
+}
+
+/// The element type of the weight scales' run-time part (E8M0 travels as
+/// its bits, i8).
+static Type scalePartType(const W4Problem &p) {
+  if (p.e2m1)
+    return IntegerType::get(p.scaleType.getContext(), 8);
+  return p.scaleType;
 }
 
 static Value idx(ImplicitLocOpBuilder &b, int64_t v) {
@@ -359,7 +373,21 @@ public:
     zeroF = splat(b, v16f, b.getF32FloatAttr(0.f));
     zeroI = splat(b, v16i32, b.getI32IntegerAttr(0));
     low4 = splat(b, v64i8, b.getI8IntegerAttr(0x0F));
-    bias8 = splat(b, v64i8, b.getI8IntegerAttr(8));
+    bias8 = splat(b, v64i8, b.getI8IntegerAttr(p.e2m1 ? 12 : 8));
+    if (p.e2m1) {
+      // u = 2 * e2m1(code) + 12 (0..24) for codes 0..15, in each 16-byte
+      // lane of vpshufb's table.
+      static const int8_t kTwiceE2M1Biased[16] = {
+          12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};
+      SmallVector<Attribute> t;
+      for (int64_t i = 0; i < 64; ++i)
+        t.push_back(b.getI8IntegerAttr(kTwiceE2M1Biased[i % 16]));
+      e2m1Table =
+          arith::ConstantOp::create(b, v64i8, DenseElementsAttr::get(v64i8, t));
+      pshufbFn = getIntrinsicDecl(
+          b, "llvm.x86.avx512.pshuf.b.512",
+          FunctionType::get(b.getContext(), {v64i8, v64i8}, {v64i8}));
+    }
     four = splat(b, v64i8, b.getI8IntegerAttr(4));
     padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
     padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
@@ -431,6 +459,39 @@ protected:
     laneSums = rows.getResult(1);
   }
 
+  /// Codes 0..15 -> unsigned u = value + bias (int4: q + 8 = code ^ 8;
+  /// E2M1: 2 * value + 12 by table lookup).
+  Value biased(ImplicitLocOpBuilder &cb, Value nibbles) {
+    if (!p.e2m1)
+      return arith::XOrIOp::create(cb, nibbles, bias8);
+    return func::CallOp::create(cb, pshufbFn, ValueRange{e2m1Table, nibbles})
+        .getResult(0);
+  }
+
+  /// E8M0 bits -> 2^(e - 127) as f32 (e = 0: 2^-127, a subnormal; e = 255:
+  /// NaN), exactly.
+  Value decodeE8M0(ImplicitLocOpBuilder &cb, Value bits) {
+    auto vt = cast<VectorType>(bits.getType());
+    auto vi = VectorType::get(vt.getShape(), cb.getI32Type());
+    auto vf = VectorType::get(vt.getShape(), cb.getF32Type());
+    Value e = arith::ExtUIOp::create(cb, vi, bits);
+    Value f = arith::BitcastOp::create(
+        cb, vf,
+        arith::ShLIOp::create(cb, e, splat(cb, vi, cb.getI32IntegerAttr(23))));
+    auto isE = [&](int32_t v) {
+      return arith::CmpIOp::create(cb, arith::CmpIPredicate::eq, e,
+                                   splat(cb, vi, cb.getI32IntegerAttr(v)));
+    };
+    f = arith::SelectOp::create(
+        cb, isE(0), splat(cb, vf, cb.getF32FloatAttr(std::ldexp(1.0f, -127))),
+        f);
+    return arith::SelectOp::create(
+        cb, isE(255),
+        splat(cb, vf,
+              cb.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
+        f);
+  }
+
   /// The chunk loop body for outputs [m0, m0 + tm) x [n0, n0 + tn).
   SmallVector<Value> chunk(ImplicitLocOpBuilder &cb, Value c, ValueRange acc,
                            Value m0, Value n0, int64_t tm, int64_t tn,
@@ -444,23 +505,23 @@ protected:
       Value row = add(cb, n0, r);
       Value bytes = vector::TransferReadOp::create(
           cb, v64i8, codes, ValueRange{row, kb}, padI8, ArrayRef<bool>{full});
-      Value l = arith::XOrIOp::create(
-          cb, arith::AndIOp::create(cb, bytes, low4), bias8);
-      Value h = arith::XOrIOp::create(
-          cb,
-          arith::AndIOp::create(cb, arith::ShRUIOp::create(cb, bytes, four),
-                                low4),
-          bias8);
-      lo.push_back(l);
-      hi.push_back(h);
+      Value l = arith::AndIOp::create(cb, bytes, low4);
+      Value h = arith::AndIOp::create(
+          cb, arith::ShRUIOp::create(cb, bytes, four), low4);
+      lo.push_back(biased(cb, l));
+      hi.push_back(biased(cb, h));
       // The chunk's scales, spread over the lanes of their groups.
-      auto vs = VectorType::get({scalesPerChunk}, p.scaleType);
-      Value pad =
-          arith::ConstantOp::create(cb, cb.getFloatAttr(p.scaleType, 0));
+      Type part = scalePartType(p);
+      auto vs = VectorType::get({scalesPerChunk}, part);
+      Value pad = arith::ConstantOp::create(
+          cb, p.e2m1 ? TypedAttr(cb.getI8IntegerAttr(0))
+                     : TypedAttr(cb.getFloatAttr(part, 0)));
       Value s = vector::TransferReadOp::create(
           cb, vs, scales, ValueRange{row, g0}, pad,
           ArrayRef<bool>{full || p.g >= 128});
-      if (!p.scaleType.isF32())
+      if (p.e2m1)
+        s = decodeE8M0(cb, s);
+      else if (!part.isF32())
         s = arith::ExtFOp::create(cb, VectorType::get({scalesPerChunk}, f32),
                                   s);
       sw.push_back(vector::ShuffleOp::create(cb, s, s, laneGroup));
@@ -514,6 +575,9 @@ protected:
                                                 acc[i * tn + r],
                                                 arith::FastMathFlags::reassoc);
         sum = arith::MulFOp::create(tb, sum, sx);
+        if (p.e2m1) // u - 12 is twice the E2M1 value
+          sum = arith::MulFOp::create(
+              tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
         y = tensor::InsertOp::create(tb, sum, y, ValueRange{m, add(tb, n0, r)});
       }
     }
@@ -525,8 +589,8 @@ protected:
   Value zeroF, zeroI, low4, bias8, four, padI8, padF;
   SmallVector<int64_t> even, odd, laneGroup;
   int64_t chunks, fullChunks, scalesPerChunk;
-  Value xArranged, laneSums;
-  func::FuncOp dpbusdFn;
+  Value xArranged, laneSums, e2m1Table;
+  func::FuncOp dpbusdFn, pshufbFn;
 };
 
 /// The kernel function of one problem, created once per module. Its
@@ -537,7 +601,7 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string("__lowbit_w4_") +
+  std::string name = std::string(p.e2m1 ? "__lowbit_mxfp4_" : "__lowbit_w4_") +
                      (p.int8Act ? "i8_" : "f32_") + std::to_string(p.m) + "x" +
                      std::to_string(p.n) + "x" + std::to_string(p.k) + "_g" +
                      std::to_string(p.g) + "_" + st;
@@ -554,7 +618,7 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
     args = {RankedTensorType::get({p.m, p.k}, f32)};
   auto yt = RankedTensorType::get({p.m, p.n}, f32);
   args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
-               RankedTensorType::get({p.n, p.k / p.g}, p.scaleType), yt});
+               RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)), yt});
   auto fn = func::FuncOp::create(b, name,
                                  FunctionType::get(b.getContext(), args, {yt}));
   fn.setPrivate();
