@@ -596,8 +596,9 @@ public:
 // quantized by lowbit's numerics library in the layout the qtensor's parts
 // have (two codes per byte along K, row-major scales); activations f32 as
 // they are (w4a32) or quantized to int8 per row inside the kernel's
-// function (w4a8, mxfp4a8; timed, as ggml's q8_0). Single-threaded for
-// now: no rows for 2 threads.
+// function (w4a8, mxfp4a8; timed, as ggml's q8_0); w8a8: int8 weights with
+// an f32 scale per output channel, activations as w4a8. Single-threaded
+// for now: no rows for 2 threads.
 class LowbitW4 : public Baseline {
   std::string scheme;
   int64_t K = 0, N = 0, M = 0;
@@ -617,10 +618,13 @@ public:
   explicit LowbitW4(std::string scheme) : scheme(std::move(scheme)) {}
   std::string name() const override { return "lowbit-" + scheme; }
   bool mx() const { return scheme == "mxfp4a8"; }
+  bool w8() const { return scheme == "w8a8"; }
   double weightBytes(int64_t k, int64_t n) const override {
+    if (w8())
+      return 1.0 * k * n + 4.0 * n;
     return k * n / 2.0 + (k / 32) * n * (mx() ? 1.0 : 2.0);
   }
-  double tolerance() const override { return 0.25; }
+  double tolerance() const override { return w8() ? 0.05 : 0.25; }
   bool supports(int64_t m, const Shape &s, int threads) const override {
     return threads == 1 && find(m, s.K, s.N);
   }
@@ -628,7 +632,10 @@ public:
     K = p.shape.K;
     N = p.shape.N;
     lowbit::numerics::Scheme scheme;
-    if (mx()) {
+    if (w8()) {
+      scheme.bits = 8;
+      scheme.scale = lowbit::numerics::ScaleType::F32;
+    } else if (mx()) {
       scheme.kind = lowbit::numerics::ElementKind::MiniFloat;
       scheme.minifloat = lowbit::numerics::ElementType::F4E2M1FN;
       scheme.scale = lowbit::numerics::ScaleType::E8M0;
@@ -636,7 +643,7 @@ public:
       scheme.bits = 4;
       scheme.scale = lowbit::numerics::ScaleType::F16;
     }
-    scheme.blockSizes = {1, 32};
+    scheme.blockSizes = {1, w8() ? K : 32};
     lowbit::numerics::Status st =
         lowbit::numerics::quantize(p.W.data(), {N, K}, scheme, q);
     if (!st.ok()) {
@@ -765,6 +772,7 @@ int main(int argc, char **argv) {
   baselines.push_back(std::make_unique<LowbitW4>("w4a32"));
   baselines.push_back(std::make_unique<LowbitW4>("w4a8"));
   baselines.push_back(std::make_unique<LowbitW4>("mxfp4a8"));
+  baselines.push_back(std::make_unique<LowbitW4>("w8a8"));
   baselines.push_back(std::make_unique<OpenBlasF32>());
 #if LOWBIT_HAVE_DNNL
   baselines.push_back(std::make_unique<OneDnnU8S8>());

@@ -43,8 +43,9 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 import lowbit  # noqa: E402
 
-# (M, N, K, group, scale type (e8m0: MXFP4 weights, else int4), weights as
-# a function argument, activations: f32, i8 per row (per_axis<0>) or i8 per
+# (M, N, K, group, scale type (e8m0: MXFP4 weights; w8, w8f16: int8
+# weights per output channel, w8tensor: per tensor; else int4), weights as a
+# function argument, activations: f32, i8 per row (per_axis<0>) or i8 per
 # tensor)
 SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (3, 40, 96, 32, "f32", False, "f32"),
@@ -60,7 +61,13 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (4, 7, 128, 32, "f32", False, "tensor"),
           (1, 9, 96, 32, "e8m0", False, "row"),
           (3, 17, 256, 32, "e8m0", True, "row"),
-          (5, 4, 128, 32, "e8m0", False, "tensor")]
+          (5, 4, 128, 32, "e8m0", False, "tensor"),
+          (1, 9, 200, 0, "w8", False, "row"),
+          (5, 11, 128, 0, "w8f16", True, "row"),
+          (6, 4, 64, 0, "w8tensor", False, "tensor"),
+          # GEMM over blocks of output channels (128 rows of 4 KiB fill
+          # half of L2): two blocks, the second of 2 channels.
+          (7, 130, 4096, 0, "w8", True, "row")]
 
 
 def dense_float(arr):
@@ -79,7 +86,22 @@ def make(d, name):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
         w[0, :32] = 0  # an all-zero block
-        if st == "e8m0":
+        if st.startswith("w8"):
+            per_tensor = st == "w8tensor"
+            sst = "f16" if st == "w8f16" else "f32"
+            q = lowbit.quantize_scheme(
+                w, "i8", blocks=(n, k) if per_tensor else (1, k), scale=sst)
+            qt = "!lowbit.qtensor<%dx%dxi8, %s%s>" % (
+                n, k, "per_tensor" if per_tensor else "per_axis<0>",
+                "" if sst == "f32" else ", scale = " + sst)
+            sc = np.asarray(q.scales)
+            sdense = dense_float(sc.reshape(()) if per_tensor
+                                 else sc.reshape(n))
+            codes = np.asarray(q.codes, np.uint8).reshape(n, k)
+            stype = "tensor<%s>" % (sst if per_tensor else "%dx%s" % (n, sst))
+            const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k}xi8>)
+      scales({sdense} : {stype}) : {qt}"""
+        elif st == "e8m0":
             q = lowbit.quantize_scheme(w, "f4E2M1FN", blocks=(1, gs),
                                        scale="f8e8m0fnu")
             qt = ("!lowbit.qtensor<%dx%dxf4E2M1FN, per_group<[1 : %d]>, "
@@ -91,8 +113,9 @@ def make(d, name):
             qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>%s>" % (
                 n, k, gs, "" if st == "f32" else ", scale = " + st)
             sdense = dense_float(q.scales)
-        codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
-        const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
+        if not st.startswith("w8"):
+            codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
+            const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
       scales({sdense} : tensor<{n}x{k // gs}x{st}>) : {qt}"""
         wdef = "" if arg else f"\n  %w = {const}"
         warg = f", %w: {qt}" if arg else ""

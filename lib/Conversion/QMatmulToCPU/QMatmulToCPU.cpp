@@ -75,7 +75,37 @@ struct W4Problem {
   bool int8Act = false;      // X is an int8 qtensor
   RankedTensorType xScales;  // its scales part (int8Act)
   bool xScalePerRow = false; // xScales has one element per row
+  bool w8 = false;           // int8 weights, one scale per channel/tensor
+  bool wScalePerRow = false; // (w8) the scales part has one per channel
+  RankedTensorType wScales;  // (w8) the weight scales part
 };
+
+/// Symmetric int8 activations [M, K] with an f32 scale per row or per
+/// tensor, on a VNNI target: fills p.m and the activation fields.
+static bool matchInt8Activations(QMatmulOp op, W4Problem &p,
+                                 const CpuTarget &target) {
+  auto xq = dyn_cast<QTensorType>(op.getLhs().getType());
+  if (!target.vnni || !xq || xq.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(xq.getShape()))
+    return false;
+  SchemeAttr xs = xq.getScheme();
+  auto xStorage = dyn_cast<IntegerType>(xs.getStorageType());
+  if (!xStorage || xStorage.getWidth() != 8 || xStorage.isUnsigned() ||
+      !xs.getSymmetric() || xs.getTernary() || !xs.getScaleType() ||
+      !xs.getScaleType().isF32() || xs.getTensorScale() ||
+      !xs.getExpressedType().isF32())
+    return false;
+  SmallVector<int64_t> xBlocks = xq.getBlockSizes();
+  int64_t m = xq.getShape()[0];
+  if (xBlocks.size() != 2 || xBlocks[1] != p.k ||
+      (xBlocks[0] != 1 && xBlocks[0] != m))
+    return false;
+  p.m = m;
+  p.int8Act = true;
+  p.xScales = xq.getScalesType();
+  p.xScalePerRow = xBlocks[0] == 1 && m > 1;
+  return true;
+}
 
 std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
@@ -106,30 +136,45 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
     p.m = xt.getDimSize(0);
     return p;
   }
-  // W4A8: symmetric int8 activations with f32 scales per row or per tensor.
-  auto xq = dyn_cast<QTensorType>(op.getLhs().getType());
-  if (!target.vnni || !xq || xq.getShape().size() != 2 ||
-      ShapedType::isDynamicShape(xq.getShape()))
-    return std::nullopt;
-  SchemeAttr xs = xq.getScheme();
-  auto xStorage = dyn_cast<IntegerType>(xs.getStorageType());
-  if (!xStorage || xStorage.getWidth() != 8 || xStorage.isUnsigned() ||
-      !xs.getSymmetric() || xs.getTernary() || !xs.getScaleType() ||
-      !xs.getScaleType().isF32() || xs.getTensorScale() ||
-      !xs.getExpressedType().isF32())
-    return std::nullopt;
-  SmallVector<int64_t> xBlocks = xq.getBlockSizes();
-  int64_t m = xq.getShape()[0];
-  if (xBlocks.size() != 2 || xBlocks[1] != p.k ||
-      (xBlocks[0] != 1 && xBlocks[0] != m))
+  if (!matchInt8Activations(op, p, target))
     return std::nullopt;
   // A lane (8 inputs) of a 128-input chunk must lie in one group.
   if (128 % p.g != 0 && p.g % 128 != 0)
     return std::nullopt;
-  p.m = m;
-  p.int8Act = true;
-  p.xScales = xq.getScalesType();
-  p.xScalePerRow = xBlocks[0] == 1 && m > 1;
+  return p;
+}
+
+/// W8A8: int8 weights [N, K] with a scale per output channel or per tensor
+/// times int8 activations (a scale per row or per tensor).
+std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
+  auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
+  auto yt = op.getResult().getType();
+  if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
+      !yt.getElementType().isF32())
+    return std::nullopt;
+  SchemeAttr s = wt.getScheme();
+  auto storage = dyn_cast<IntegerType>(s.getStorageType());
+  Type st = s.getScaleType();
+  if (!storage || storage.getWidth() != 8 || storage.isUnsigned() || !st ||
+      !isa<Float32Type, Float16Type, BFloat16Type>(st) || !s.getSymmetric() ||
+      s.getTernary() || s.getTensorScale() || !s.getExpressedType().isF32())
+    return std::nullopt;
+  SmallVector<int64_t> blocks = wt.getBlockSizes();
+  int64_t n = wt.getShape()[0], k = wt.getShape()[1];
+  if (blocks.size() != 2 || blocks[1] != k ||
+      (blocks[0] != 1 && blocks[0] != n))
+    return std::nullopt;
+  // int32 sums of K products (w + 128) * x, |.| <= 255 * 128, must not
+  // overflow.
+  if (k > (int64_t(1) << 31) / (255 * 128))
+    return std::nullopt;
+  W4Problem p{0, n, k, k, st};
+  p.w8 = true;
+  p.wScalePerRow = blocks[0] == 1 && n > 1;
+  p.wScales = wt.getScalesType();
+  if (!matchInt8Activations(op, p, target))
+    return std::nullopt;
   return p;
 }
 
@@ -184,20 +229,38 @@ public:
   virtual ~TiledKernel() = default;
 
   /// Writes every element of `y` (the destination) and returns it.
-  Value build(Value y) {
-    int64_t nMain = p.n / nr * nr;
-    if (nMain) {
-      auto f = scf::ForOp::create(
-          b, idx(b, 0), idx(b, nMain), idx(b, nr), ValueRange{y},
-          [&](OpBuilder &ob, Location l, Value n0, ValueRange it) {
-            ImplicitLocOpBuilder lb(l, ob);
-            scf::YieldOp::create(lb, mTiles(lb, it[0], n0, nr));
+  /// GEMV (M <= MR): N tiles, then the M tile. GEMM: blocks of output
+  /// channels whose weights fit half of a 1 MiB L2 (`rowBytes` per
+  /// channel), then M tiles (X's tile stays in L1), then the block's N
+  /// tiles, so that X is read from L2 once per block rather than once per
+  /// N tile.
+  Value build(Value y, int64_t rowBytes) {
+    int64_t nb = p.n;
+    if (p.m > mr)
+      nb = std::max<int64_t>(nr, (512 * 1024 / std::max<int64_t>(rowBytes, 1)) /
+                                     nr * nr);
+    if (nb >= p.n)
+      return nTiles(
+          b, y, idx(b, 0), p.n,
+          [&](ImplicitLocOpBuilder &lb, Value yy, Value n0, int64_t tn) {
+            return mTiles(
+                lb, yy, n0, tn,
+                [&](ImplicitLocOpBuilder &tb, Value y3, Value m0, int64_t tm) {
+                  return tile(tb, y3, m0, n0, tm, tn);
+                });
           });
-      y = f.getResult(0);
-    }
-    if (p.n > nMain)
-      y = mTiles(b, y, idx(b, nMain), p.n - nMain);
-    return y;
+    return forTiles(
+        b, y, idx(b, 0), p.n, nb,
+        [&](ImplicitLocOpBuilder &lb, Value yy, Value nb0, int64_t bn) {
+          return mTiles(
+              lb, yy, nullptr, 0,
+              [&](ImplicitLocOpBuilder &mb, Value y3, Value m0, int64_t tm) {
+                return nTiles(
+                    mb, y3, nb0, bn,
+                    [&](ImplicitLocOpBuilder &tb, Value y4, Value n0,
+                        int64_t tn) { return tile(tb, y4, m0, n0, tm, tn); });
+              });
+        });
   }
 
 protected:
@@ -205,21 +268,33 @@ protected:
   virtual Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0,
                      int64_t tm, int64_t tn) = 0;
 
-  /// All M tiles for the `n` output channels starting at n0.
-  Value mTiles(ImplicitLocOpBuilder &lb, Value y, Value n0, int64_t n) {
-    int64_t mMain = p.m / mr * mr;
-    if (mMain) {
+  using StepFn = function_ref<Value(ImplicitLocOpBuilder &, Value /*y*/,
+                                    Value /*start*/, int64_t /*size*/)>;
+
+  /// Steps of `step` over [lo, lo + count) (an scf.for), then one step of
+  /// the remainder; each gets its start and static size.
+  Value forTiles(ImplicitLocOpBuilder &lb, Value y, Value lo, int64_t count,
+                 int64_t step, StepFn body) {
+    int64_t main = count / step * step;
+    if (main) {
       auto f = scf::ForOp::create(
-          lb, idx(lb, 0), idx(lb, mMain), idx(lb, mr), ValueRange{y},
-          [&](OpBuilder &ob, Location l, Value m0, ValueRange it) {
+          lb, lo, add(lb, lo, main), idx(lb, step), ValueRange{y},
+          [&](OpBuilder &ob, Location l, Value iv, ValueRange it) {
             ImplicitLocOpBuilder ib(l, ob);
-            scf::YieldOp::create(ib, tile(ib, it[0], m0, n0, mr, n));
+            scf::YieldOp::create(ib, body(ib, it[0], iv, step));
           });
       y = f.getResult(0);
     }
-    if (p.m > mMain)
-      y = tile(lb, y, idx(lb, mMain), n0, p.m - mMain, n);
+    if (count > main)
+      y = body(lb, y, add(lb, lo, main), count - main);
     return y;
+  }
+  Value nTiles(ImplicitLocOpBuilder &lb, Value y, Value n0, int64_t n,
+               StepFn body) {
+    return forTiles(lb, y, n0, n, nr, body);
+  }
+  Value mTiles(ImplicitLocOpBuilder &lb, Value y, Value, int64_t, StepFn body) {
+    return forTiles(lb, y, idx(lb, 0), p.m, mr, body);
   }
 
   ImplicitLocOpBuilder &b;
@@ -593,6 +668,140 @@ protected:
   func::FuncOp dpbusdFn, pshufbFn;
 };
 
+/// W8A8 with AVX-512 VNNI: one int32 accumulator vector per output over
+/// all of K. Weights are made unsigned (w + 128, an xor) and multiplied
+/// with X's signed codes by vpdpbusd, 64 inputs per step, so that the
+/// correction is per row of X: sum (w + 128) x = sum w x + 128 sum x, with
+/// sum x computed once per call. The exact int32 result is converted to f32
+/// and multiplied by the two scales. A K tail (K % 64) is read with masked
+/// loads padded with 0, which adds nothing.
+class W8I8Kernel : public TiledKernel {
+public:
+  W8I8Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
+             Value xScales, Value codes, Value scales)
+      : TiledKernel(b, p, p.m == 1 ? 1 : 6, p.m == 1 ? 1 : 4), xCodes(xCodes),
+        xScales(xScales), codes(codes), scales(scales) {
+    Type i8 = b.getI8Type(), i32 = b.getI32Type();
+    v64i8 = VectorType::get({64}, i8);
+    v16i32 = VectorType::get({16}, i32);
+    zeroI = splat(b, v16i32, b.getI32IntegerAttr(0));
+    signBit = splat(b, v64i8, b.getI8IntegerAttr(-128));
+    ones = splat(b, v64i8, b.getI8IntegerAttr(1));
+    padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
+    fullChunks = p.k / 64;
+    chunks = (p.k + 63) / 64;
+    dpbusdFn = getIntrinsicDecl(
+        b, "llvm.x86.avx512.vpdpbusd.512",
+        FunctionType::get(b.getContext(), {v16i32, v64i8, v64i8}, {v16i32}));
+    // xSums[m] = sum over K of X's codes.
+    Value sums = tensor::EmptyOp::create(b, ArrayRef<int64_t>{p.m}, i32);
+    auto rows = scf::ForOp::create(
+        b, idx(b, 0), idx(b, p.m), idx(b, 1), ValueRange{sums},
+        [&](OpBuilder &ob, Location l, Value m, ValueRange it) {
+          ImplicitLocOpBuilder rb(l, ob);
+          Value acc = chunkLoop(
+              rb, ValueRange{zeroI},
+              [&](ImplicitLocOpBuilder &cb, Value k0, bool full, ValueRange a) {
+                Value xv = vector::TransferReadOp::create(
+                    cb, v64i8, this->xCodes, ValueRange{m, k0}, padI8,
+                    ArrayRef<bool>{full});
+                return SmallVector<Value>{dpbusd(cb, a[0], ones, xv)};
+              })[0];
+          Value sum =
+              vector::ReductionOp::create(rb, vector::CombiningKind::ADD, acc);
+          scf::YieldOp::create(
+              rb, tensor::InsertOp::create(rb, sum, it[0], ValueRange{m})
+                      .getResult());
+        });
+    xSums = rows.getResult(0);
+  }
+
+protected:
+  using ChunkFn = function_ref<SmallVector<Value>(
+      ImplicitLocOpBuilder &, Value /*k0*/, bool /*full*/, ValueRange)>;
+
+  /// The full 64-input chunks in an scf.for, then the tail chunk.
+  SmallVector<Value> chunkLoop(ImplicitLocOpBuilder &lb, ValueRange init,
+                               ChunkFn body) {
+    SmallVector<Value> acc(init);
+    if (fullChunks) {
+      auto loop = scf::ForOp::create(
+          lb, idx(lb, 0), idx(lb, fullChunks * 64), idx(lb, 64), acc,
+          [&](OpBuilder &ob, Location l, Value k0, ValueRange a) {
+            ImplicitLocOpBuilder cb(l, ob);
+            scf::YieldOp::create(cb, body(cb, k0, true, a));
+          });
+      acc = SmallVector<Value>(loop.getResults());
+    }
+    if (chunks > fullChunks)
+      acc = body(lb, idx(lb, fullChunks * 64), false, acc);
+    return acc;
+  }
+
+  Value dpbusd(ImplicitLocOpBuilder &cb, Value acc, Value u8, Value s8) {
+    return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
+        .getResult(0);
+  }
+
+  Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
+             int64_t tn) override {
+    SmallVector<Value> init(tm * tn, zeroI);
+    SmallVector<Value> acc = chunkLoop(
+        tb, init,
+        [&](ImplicitLocOpBuilder &cb, Value k0, bool full, ValueRange a) {
+          SmallVector<Value> w;
+          for (int64_t r = 0; r < tn; ++r) {
+            Value bytes = vector::TransferReadOp::create(
+                cb, v64i8, codes, ValueRange{add(cb, n0, r), k0}, padI8,
+                ArrayRef<bool>{full});
+            w.push_back(arith::XOrIOp::create(cb, bytes, signBit));
+          }
+          SmallVector<Value> out(a);
+          for (int64_t i = 0; i < tm; ++i) {
+            Value xv = vector::TransferReadOp::create(
+                cb, v64i8, xCodes, ValueRange{add(cb, m0, i), k0}, padI8,
+                ArrayRef<bool>{full});
+            for (int64_t r = 0; r < tn; ++r)
+              out[i * tn + r] = dpbusd(cb, out[i * tn + r], w[r], xv);
+          }
+          return out;
+        });
+    Type f32 = tb.getF32Type();
+    auto scaleAt = [&](Value part, bool perRow, Value row) -> Value {
+      auto t = cast<RankedTensorType>(part.getType());
+      SmallVector<Value> at;
+      for (int64_t d = 0; d < t.getRank(); ++d)
+        at.push_back(perRow && d == 0 ? row : idx(tb, 0));
+      Value v = tensor::ExtractOp::create(tb, part, at);
+      return v.getType().isF32() ? v : arith::ExtFOp::create(tb, f32, v);
+    };
+    for (int64_t i = 0; i < tm; ++i) {
+      Value m = add(tb, m0, i);
+      Value sx = scaleAt(xScales, p.xScalePerRow, m);
+      Value bias = arith::MulIOp::create(
+          tb, tensor::ExtractOp::create(tb, xSums, ValueRange{m}),
+          arith::ConstantOp::create(tb, tb.getI32IntegerAttr(128)));
+      for (int64_t r = 0; r < tn; ++r) {
+        Value n = add(tb, n0, r);
+        Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
+                                                acc[i * tn + r]);
+        sum = arith::SubIOp::create(tb, sum, bias);
+        Value f = arith::SIToFPOp::create(tb, f32, sum);
+        Value sw = scaleAt(scales, p.wScalePerRow, n);
+        f = arith::MulFOp::create(tb, f, arith::MulFOp::create(tb, sx, sw));
+        y = tensor::InsertOp::create(tb, f, y, ValueRange{m, n});
+      }
+    }
+    return y;
+  }
+
+  Value xCodes, xScales, codes, scales;
+  VectorType v64i8, v16i32;
+  Value zeroI, signBit, ones, padI8, xSums;
+  int64_t fullChunks, chunks;
+  func::FuncOp dpbusdFn;
+};
+
 /// The kernel function of one problem, created once per module. Its
 /// arguments are X (f32, or the int8 codes and scales of the qtensor), the
 /// weight codes and scales, and the destination Y, written in place.
@@ -601,10 +810,12 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string(p.e2m1 ? "__lowbit_mxfp4_" : "__lowbit_w4_") +
+  std::string name = std::string(p.w8     ? "__lowbit_w8_"
+                                 : p.e2m1 ? "__lowbit_mxfp4_"
+                                          : "__lowbit_w4_") +
                      (p.int8Act ? "i8_" : "f32_") + std::to_string(p.m) + "x" +
-                     std::to_string(p.n) + "x" + std::to_string(p.k) + "_g" +
-                     std::to_string(p.g) + "_" + st;
+                     std::to_string(p.n) + "x" + std::to_string(p.k) +
+                     (p.w8 ? "" : "_g" + std::to_string(p.g)) + "_" + st;
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder::InsertionGuard guard(rewriter);
@@ -617,8 +828,13 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   else
     args = {RankedTensorType::get({p.m, p.k}, f32)};
   auto yt = RankedTensorType::get({p.m, p.n}, f32);
-  args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
-               RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)), yt});
+  if (p.w8)
+    args.append(
+        {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
+  else
+    args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
+                 RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)),
+                 yt});
   auto fn = func::FuncOp::create(b, name,
                                  FunctionType::get(b.getContext(), args, {yt}));
   fn.setPrivate();
@@ -626,10 +842,12 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
   Value y;
-  if (p.int8Act)
-    y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4));
+  if (p.w8)
+    y = W8I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
+  else if (p.int8Act)
+    y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k / 2);
   else
-    y = W4F32Kernel(b, p, arg(0), arg(1), arg(2)).build(arg(3));
+    y = W4F32Kernel(b, p, arg(0), arg(1), arg(2)).build(arg(3), p.k / 2);
   func::ReturnOp::create(b, y);
   return fn;
 }
@@ -642,6 +860,8 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
   matchAndRewrite(QMatmulOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     std::optional<W4Problem> p = matchW4(op, target);
+    if (!p)
+      p = matchW8(op, target);
     if (!p)
       return rewriter.notifyMatchFailure(op, "no CPU kernel for this qmatmul");
     ValueRange x = adaptor.getLhs(), w = adaptor.getRhs();
