@@ -902,4 +902,53 @@ Status schemeForFormat(const std::string &name,
   return Status::success();
 }
 
+Status transposeMatrix(const QTensor &in, QTensor &out) {
+  const Scheme &s = in.scheme;
+  if (in.shape.size() != 2)
+    return Status::error("transposeMatrix: rank " +
+                         std::to_string(in.shape.size()) + ", not 2");
+  if (s.kind == ElementKind::GGUF)
+    return Status::error("transposeMatrix: GGUF blocks run along rows and "
+                         "cannot be transposed");
+  const int64_t rows = in.shape[0], cols = in.shape[1];
+  const unsigned w = s.codeBits();
+  const int64_t inRow = rowBytes(s, cols);
+  if (int64_t(in.codes.size()) != rows * inRow)
+    return Status::error("transposeMatrix: codes size does not match shape");
+  QTensor t;
+  t.scheme = s;
+  if (s.blockSizes.size() == 2)
+    t.scheme.blockSizes = {s.blockSizes[1], s.blockSizes[0]};
+  t.shape = {cols, rows};
+  t.tensorScale = in.tensorScale;
+  const int64_t outRow = rowBytes(s, rows);
+  t.codes.assign(size_t(cols * outRow), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      putCode(&t.codes[size_t(c * outRow)], r, w,
+              getCode(&in.codes[size_t(r * inRow)], c, w));
+  std::vector<int64_t> ss = in.scaleShape();
+  if (!ss.empty()) {
+    const unsigned sb = scaleBytes(s.scale);
+    const int64_t sr = ss[0], sc = ss[1];
+    if (int64_t(in.scales.size()) != sr * sc * sb)
+      return Status::error("transposeMatrix: scales size does not match");
+    t.scales.resize(in.scales.size());
+    for (int64_t r = 0; r < sr; ++r)
+      for (int64_t c = 0; c < sc; ++c)
+        std::memcpy(&t.scales[size_t((c * sr + r) * sb)],
+                    &in.scales[size_t((r * sc + c) * sb)], sb);
+    if (!in.zeroPoints.empty()) {
+      if (int64_t(in.zeroPoints.size()) != sr * sc)
+        return Status::error("transposeMatrix: zero points size mismatch");
+      t.zeroPoints.resize(in.zeroPoints.size());
+      for (int64_t r = 0; r < sr; ++r)
+        for (int64_t c = 0; c < sc; ++c)
+          t.zeroPoints[size_t(c * sr + r)] = in.zeroPoints[size_t(r * sc + c)];
+    }
+  }
+  out = std::move(t);
+  return Status::success();
+}
+
 } // namespace lowbit::numerics

@@ -120,6 +120,7 @@ void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
 
 void lowbit::buildCPUToLLVMPipeline(OpPassManager &pm,
                                     const CPUToLLVMOptions &options) {
+  pm.addPass(lowbit::createLowbitPackWeights());
   pm.addPass(lowbit::createLowbitLowerToCPU());
   buildTensorsToLLVM(pm, options.barePtrABI);
 }

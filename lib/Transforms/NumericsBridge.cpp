@@ -183,3 +183,78 @@ ConstantOp mlir::lowbit::createQuantizedConstant(OpBuilder &b, Location loc,
     ts = DenseElementsAttr::get(tt, q.tensorScale);
   return ConstantOp::create(b, loc, type, codes, scales, zps, ts);
 }
+
+namespace {
+/// The little-endian bytes of one run-time part of a `lowbit.constant`
+/// (dense, splat or dense_resource), checked against its type.
+FailureOr<std::vector<char>>
+readPartBytes(ElementsAttr attr, function_ref<InFlightDiagnostic()> emitError) {
+  auto type = cast<ShapedType>(attr.getType());
+  size_t width = (type.getElementTypeBitWidth() + 7) / 8;
+  size_t n = size_t(type.getNumElements());
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    ArrayRef<char> raw = res.getData();
+    if (raw.size() != n * width) {
+      emitError() << "dense_resource blob holds " << raw.size()
+                  << " bytes, expected " << n * width
+                  << " (missing or truncated resource)";
+      return failure();
+    }
+    return std::vector<char>(raw.begin(), raw.end());
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense || type.getElementTypeBitWidth() % 8 != 0) {
+    emitError() << "quantized constant parts must be dense or dense_resource "
+                   "attributes of whole bytes";
+    return failure();
+  }
+  ArrayRef<char> raw = dense.getRawData();
+  if (dense.isSplat()) {
+    std::vector<char> out;
+    out.reserve(n * width);
+    for (size_t i = 0; i < n; ++i)
+      out.insert(out.end(), raw.begin(), raw.begin() + width);
+    return out;
+  }
+  return std::vector<char>(raw.begin(), raw.end());
+}
+} // namespace
+
+FailureOr<nx::QTensor> mlir::lowbit::readQuantizedConstant(
+    ConstantOp op, function_ref<InFlightDiagnostic()> emitError) {
+  QTensorType type = op.getResult().getType();
+  FailureOr<nx::Scheme> scheme = toNumericsScheme(type, emitError);
+  if (failed(scheme))
+    return failure();
+  nx::QTensor q;
+  q.scheme = *scheme;
+  q.shape.assign(type.getShape().begin(), type.getShape().end());
+  FailureOr<std::vector<char>> codes = readPartBytes(op.getCodes(), emitError);
+  if (failed(codes))
+    return failure();
+  q.codes.assign(codes->begin(), codes->end());
+  if (op.getScales()) {
+    FailureOr<std::vector<char>> scales =
+        readPartBytes(*op.getScales(), emitError);
+    if (failed(scales))
+      return failure();
+    q.scales.assign(scales->begin(), scales->end());
+  }
+  if (op.getZeroPoints()) {
+    FailureOr<std::vector<char>> zps =
+        readPartBytes(*op.getZeroPoints(), emitError);
+    if (failed(zps))
+      return failure();
+    q.zeroPoints.resize(zps->size() / 4);
+    std::memcpy(q.zeroPoints.data(), zps->data(), q.zeroPoints.size() * 4);
+  }
+  if (op.getTensorScale()) {
+    auto ts = dyn_cast<DenseElementsAttr>(*op.getTensorScale());
+    if (!ts) {
+      emitError() << "tensor scale must be a dense constant";
+      return failure();
+    }
+    q.tensorScale = *ts.getValues<float>().begin();
+  }
+  return q;
+}

@@ -154,5 +154,30 @@ def check(d):
     print("all pipelines within bounds: %s" % yes(all(err[r] < BOUND[r] for r in RUNS)))
 
 
+def compare(a, b):
+    """Largest relative error per output row of run `b` against run `a`
+    (cpu-pipelines.test: generated kernels against the reference)."""
+    x, y = read(a), read(b)
+    err = np.abs(x - y).max(1) / np.maximum(np.abs(x).max(1), 1e-30)
+    worst = float(err.max())
+    print("max relative error %.3g (%s 1e-5)"
+          % (worst, "<" if worst < 1e-5 else ">="))
+
+
+def same(a, b):
+    """Whether runs `a` and `b` printed the same bits."""
+    x, y = read(a), read(b)
+    print("identical bits: %s" % ("yes" if np.array_equal(
+        x.astype(np.float32).view(np.int32),
+        y.astype(np.float32).view(np.int32)) else "no"))
+
+
 if __name__ == "__main__":
-    make(sys.argv[2]) if sys.argv[1] == "make" else check(sys.argv[2])
+    if sys.argv[1] == "make":
+        make(sys.argv[2])
+    elif sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "same":
+        same(sys.argv[2], sys.argv[3])
+    else:
+        check(sys.argv[2])

@@ -320,3 +320,34 @@ TEST(NumericsHadamard, Orthogonal) {
   }
 }
 } // namespace
+
+// transposeMatrix keeps every value: 2-bit asymmetric codes in groups along
+// the rows (sub-byte packing, padded rows, zero points), dequantized before
+// and after, compared element by element at [i, j] and [j, i].
+TEST(Numerics, TransposeMatrixKeepsValues) {
+  const int64_t rows = 8, cols = 6;
+  std::vector<float> x(rows * cols);
+  for (int64_t i = 0; i < rows * cols; ++i)
+    x[i] = std::sin(0.7f * float(i)) * float(1 + i % 5);
+  Scheme s;
+  s.bits = 2;
+  s.isSigned = false;
+  s.symmetric = false;
+  s.blockSizes = {4, 1}; // groups of 4 along axis 0, one per column
+  QTensor q, t;
+  ASSERT_TRUE(quantize(x.data(), {rows, cols}, s, q).ok());
+  ASSERT_TRUE(transposeMatrix(q, t).ok());
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{cols, rows}));
+  EXPECT_EQ(t.scheme.blockSizes, (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(t.codes.size(), size_t(cols * 2)); // 8 codes of 2 bits per row
+  std::vector<float> a(rows * cols), b(rows * cols);
+  ASSERT_TRUE(dequantize(q, a.data()).ok());
+  ASSERT_TRUE(dequantize(t, b.data()).ok());
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      EXPECT_EQ(a[i * cols + j], b[j * rows + i]) << i << "," << j;
+  QTensor g;
+  g.scheme.kind = ElementKind::GGUF;
+  g.shape = {2, 32};
+  EXPECT_FALSE(transposeMatrix(g, t).ok());
+}

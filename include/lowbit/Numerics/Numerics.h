@@ -191,6 +191,11 @@ Status quantize(const float *x, const std::vector<int64_t> &shape,
 Status quantizeStatic(const float *x, QTensor &q, bool strict = false);
 /// Decodes into `out` (numElements values), fp32.
 Status dequantize(const QTensor &q, float *out);
+/// The transpose of a rank-2 quantized tensor (not GGUF): the same values
+/// at [j, i], codes repacked along the new rows, scales and zero points
+/// transposed, block sizes swapped. Used to lay weights out per output
+/// channel ([N, K]) for the CPU kernels (lowbit-pack-weights).
+Status transposeMatrix(const QTensor &in, QTensor &out);
 /// dequantize(quantize(x)) into `out` (may alias `x`).
 Status fakeQuant(const float *x, const std::vector<int64_t> &shape,
                  const Scheme &scheme, float *out, bool strict = false);

@@ -39,6 +39,12 @@ ConstantOp createQuantizedConstant(OpBuilder &b, Location loc, QTensorType type,
                                    const ::lowbit::numerics::QTensor &q,
                                    StringRef name, size_t inlineLimit = 1024);
 
+/// The numerics::QTensor of a `lowbit.constant` (parts dense, splat or
+/// dense_resource), the inverse of createQuantizedConstant.
+FailureOr<::lowbit::numerics::QTensor>
+readQuantizedConstant(ConstantOp op,
+                      function_ref<InFlightDiagnostic()> emitError);
+
 } // namespace mlir::lowbit
 
 #endif // LOWBIT_TRANSFORMS_NUMERICSBRIDGE_H
