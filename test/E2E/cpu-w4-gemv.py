@@ -43,7 +43,8 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 import lowbit  # noqa: E402
 
-# (M, N, K, group, scale type (e8m0: MXFP4 weights; w8, w8f16: int8
+# (M, N, K, group, scale type (e8m0: MXFP4 weights; nvfp4: NVFP4 weights;
+# w8, w8f16: int8
 # weights per output channel, w8tensor: per tensor; else int4), weights as a
 # function argument, activations: f32, i8 per row (per_axis<0>) or i8 per
 # tensor)
@@ -62,6 +63,8 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (1, 9, 96, 32, "e8m0", False, "row"),
           (3, 17, 256, 32, "e8m0", True, "row"),
           (5, 4, 128, 32, "e8m0", False, "tensor"),
+          (1, 9, 96, 16, "nvfp4", False, "row"),
+          (4, 6, 256, 16, "nvfp4", True, "tensor"),
           (1, 9, 200, 0, "w8", False, "row"),
           (5, 11, 128, 0, "w8f16", True, "row"),
           (6, 4, 64, 0, "w8tensor", False, "tensor"),
@@ -101,6 +104,17 @@ def make(d, name):
             stype = "tensor<%s>" % (sst if per_tensor else "%dx%s" % (n, sst))
             const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k}xi8>)
       scales({sdense} : {stype}) : {qt}"""
+        elif st == "nvfp4":
+            w[1] *= 1e-5  # E4M3 block scales below 2^-6: subnormal
+            q = lowbit.quantize_scheme(w, "f4E2M1FN", blocks=(1, gs),
+                                       scale="f8e4m3fn", tensor_scale=True)
+            qt = ("!lowbit.qtensor<%dx%dxf4E2M1FN, per_group<[1 : %d]>, "
+                  "scale = f8E4M3FN, tensor_scale>" % (n, k, gs))
+            codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
+            ts = g.dense_f32(np.float32(q.tensor_scale))
+            const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
+      scales({g.dense_hex8(q.scales)} : tensor<{n}x{k // gs}xf8E4M3FN>)
+      tensor_scale({ts} : tensor<f32>) : {qt}"""
         elif st == "e8m0":
             q = lowbit.quantize_scheme(w, "f4E2M1FN", blocks=(1, gs),
                                        scale="f8e8m0fnu")
@@ -113,7 +127,7 @@ def make(d, name):
             qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>%s>" % (
                 n, k, gs, "" if st == "f32" else ", scale = " + st)
             sdense = dense_float(q.scales)
-        if not st.startswith("w8"):
+        if not st.startswith("w8") and st != "nvfp4":
             codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
             const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
       scales({sdense} : tensor<{n}x{k // gs}x{st}>) : {qt}"""

@@ -109,6 +109,14 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     - MXFP4 weights (f4E2M1FN, E8M0 scales per 32) times int8 activations:
       the same kernel, codes decoded to 2 * value + 12 by a `vpshufb`
       table, E8M0 scales decoded exactly (0x00: 2^-127, 0xFF: NaN).
+    - NVFP4 weights (f4E2M1FN, E4M3 scales per 16, f32 tensor scale) times
+      int8 activations: the same, E4M3 scales decoded exactly (subnormals,
+      NaN), the tensor scale applied with X's.
+    - W8A8: int8 weights with a scale per output channel or per tensor,
+      int8 activations: weights made unsigned (w + 128) so the correction
+      is per row of X, int32 sums over all of K.
+    GEMM (M > MR) runs over blocks of output channels whose weights fill
+    half of L2, M tiles inside.
     GEMV tiles hold one output channel, so that the weights are read as a
     single sequential stream.
 

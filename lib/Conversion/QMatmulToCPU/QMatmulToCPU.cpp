@@ -71,13 +71,15 @@ struct CpuTarget {
 struct W4Problem {
   int64_t m, n, k, g;
   Type scaleType;            // weight scales: f32, f16, bf16 (int4), E8M0
-  bool e2m1 = false;         // MXFP4 codes (E2M1, E8M0 scales per 32)
+  bool e2m1 = false;         // FP4 codes: MXFP4 (E8M0 scales) or NVFP4
+  bool nvfp4 = false;        // E4M3 scales and an f32 tensor scale
   bool int8Act = false;      // X is an int8 qtensor
   RankedTensorType xScales;  // its scales part (int8Act)
   bool xScalePerRow = false; // xScales has one element per row
   bool w8 = false;           // int8 weights, one scale per channel/tensor
   bool wScalePerRow = false; // (w8) the scales part has one per channel
   RankedTensorType wScales;  // (w8) the weight scales part
+  RankedTensorType tensorScaleType; // (nvfp4) the tensor scale part
 };
 
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
@@ -117,20 +119,25 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   SchemeAttr s = wt.getScheme();
   auto storage = dyn_cast<IntegerType>(s.getStorageType());
   Type st = s.getScaleType();
-  bool e2m1 = isa<Float4E2M1FNType>(s.getStorageType()) && st &&
-              isa<Float8E8M0FNUType>(st);
+  bool fp4 = isa<Float4E2M1FNType>(s.getStorageType()) && st;
+  bool mx = fp4 && isa<Float8E8M0FNUType>(st) && !s.getTensorScale();
+  bool nv = fp4 && isa<Float8E4M3FNType>(st) && s.getTensorScale();
   bool int4 = storage && storage.getWidth() == 4 && !storage.isUnsigned() &&
-              st && isa<Float32Type, Float16Type, BFloat16Type>(st);
-  if ((!int4 && !e2m1) || !s.getSymmetric() || s.getTernary() ||
-      s.getTensorScale() || !s.getExpressedType().isF32())
+              st && isa<Float32Type, Float16Type, BFloat16Type>(st) &&
+              !s.getTensorScale();
+  if ((!int4 && !mx && !nv) || !s.getSymmetric() || s.getTernary() ||
+      !s.getExpressedType().isF32())
     return std::nullopt;
   SmallVector<int64_t> blocks = wt.getBlockSizes();
-  if (blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 32 != 0)
+  if (blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 8 != 0)
     return std::nullopt;
-  W4Problem p{0, wt.getShape()[0], wt.getShape()[1], blocks[1], st, e2m1};
+  W4Problem p{0, wt.getShape()[0], wt.getShape()[1], blocks[1], st, mx || nv};
+  p.nvfp4 = nv;
+  if (nv)
+    p.tensorScaleType = wt.getTensorScaleType();
   if (auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType())) {
-    // MXFP4 x f32 has no kernel yet (the reference lowering runs).
-    if (e2m1 || xt.getRank() != 2 || !xt.hasStaticShape() ||
+    // FP4 x f32 has no kernel yet (the reference lowering runs).
+    if (fp4 || p.g % 32 != 0 || xt.getRank() != 2 || !xt.hasStaticShape() ||
         !xt.getElementType().isF32())
       return std::nullopt;
     p.m = xt.getDimSize(0);
@@ -181,7 +188,7 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
 /// The element type of the weight scales' run-time part (E8M0 travels as
 /// its bits, i8).
 static Type scalePartType(const W4Problem &p) {
-  if (p.e2m1)
+  if (p.e2m1) // E8M0 / E4M3 bits
     return IntegerType::get(p.scaleType.getContext(), 8);
   return p.scaleType;
 }
@@ -437,9 +444,10 @@ protected:
 class W4I8Kernel : public TiledKernel {
 public:
   W4I8Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
-             Value xScales, Value codes, Value scales)
+             Value xScales, Value codes, Value scales, Value tensorScale)
       : TiledKernel(b, p, p.m == 1 ? 1 : 4, tileRows(p)), xCodes(xCodes),
-        xScales(xScales), codes(codes), scales(scales) {
+        xScales(xScales), codes(codes), scales(scales),
+        tensorScale(tensorScale) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
     v64i8 = VectorType::get({64}, i8);
     v128i8 = VectorType::get({128}, i8);
@@ -567,6 +575,40 @@ protected:
         f);
   }
 
+  /// E4M3 bits -> f32, exactly: normal 2^(e-7) (1 + m/8) built as f32
+  /// bits, subnormal m 2^-9, sign, and NaN for S.1111.111.
+  Value decodeE4M3(ImplicitLocOpBuilder &cb, Value bits) {
+    auto vt = cast<VectorType>(bits.getType());
+    auto vi = VectorType::get(vt.getShape(), cb.getI32Type());
+    auto vf = VectorType::get(vt.getShape(), cb.getF32Type());
+    auto ci = [&](int32_t v) { return splat(cb, vi, cb.getI32IntegerAttr(v)); };
+    auto cf = [&](float v) { return splat(cb, vf, cb.getF32FloatAttr(v)); };
+    Value b = arith::ExtUIOp::create(cb, vi, bits);
+    Value e =
+        arith::AndIOp::create(cb, arith::ShRUIOp::create(cb, b, ci(3)), ci(15));
+    Value m = arith::AndIOp::create(cb, b, ci(7));
+    Value normal = arith::BitcastOp::create(
+        cb, vf,
+        arith::OrIOp::create(
+            cb,
+            arith::ShLIOp::create(cb, arith::AddIOp::create(cb, e, ci(120)),
+                                  ci(23)),
+            arith::ShLIOp::create(cb, m, ci(20))));
+    Value sub = arith::MulFOp::create(cb, arith::SIToFPOp::create(cb, vf, m),
+                                      cf(std::ldexp(1.0f, -9)));
+    auto eq = [&](Value a, Value c) {
+      return arith::CmpIOp::create(cb, arith::CmpIPredicate::eq, a, c);
+    };
+    Value v = arith::SelectOp::create(cb, eq(e, ci(0)), sub, normal);
+    Value neg =
+        arith::CmpIOp::create(cb, arith::CmpIPredicate::ne,
+                              arith::AndIOp::create(cb, b, ci(0x80)), ci(0));
+    v = arith::SelectOp::create(cb, neg, arith::NegFOp::create(cb, v), v);
+    return arith::SelectOp::create(
+        cb, eq(arith::AndIOp::create(cb, b, ci(0x7F)), ci(0x7F)),
+        cf(std::numeric_limits<float>::quiet_NaN()), v);
+  }
+
   /// The chunk loop body for outputs [m0, m0 + tm) x [n0, n0 + tn).
   SmallVector<Value> chunk(ImplicitLocOpBuilder &cb, Value c, ValueRange acc,
                            Value m0, Value n0, int64_t tm, int64_t tn,
@@ -594,7 +636,9 @@ protected:
       Value s = vector::TransferReadOp::create(
           cb, vs, scales, ValueRange{row, g0}, pad,
           ArrayRef<bool>{full || p.g >= 128});
-      if (p.e2m1)
+      if (p.nvfp4)
+        s = decodeE4M3(cb, s);
+      else if (p.e2m1)
         s = decodeE8M0(cb, s);
       else if (!part.isF32())
         s = arith::ExtFOp::create(cb, VectorType::get({scalesPerChunk}, f32),
@@ -653,6 +697,8 @@ protected:
         if (p.e2m1) // u - 12 is twice the E2M1 value
           sum = arith::MulFOp::create(
               tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
+        if (p.nvfp4)
+          sum = arith::MulFOp::create(tb, sum, tensorScaleValue(tb));
         y = tensor::InsertOp::create(tb, sum, y, ValueRange{m, add(tb, n0, r)});
       }
     }
@@ -664,6 +710,14 @@ protected:
   Value zeroF, zeroI, low4, bias8, four, padI8, padF;
   SmallVector<int64_t> even, odd, laneGroup;
   int64_t chunks, fullChunks, scalesPerChunk;
+  /// NVFP4's tensor scale (a one-element tensor of any rank).
+  Value tensorScaleValue(ImplicitLocOpBuilder &tb) {
+    auto t = cast<RankedTensorType>(tensorScale.getType());
+    SmallVector<Value> at(t.getRank(), idx(tb, 0));
+    return tensor::ExtractOp::create(tb, tensorScale, at);
+  }
+
+  Value tensorScale;
   Value xArranged, laneSums, e2m1Table;
   func::FuncOp dpbusdFn, pshufbFn;
 };
@@ -810,9 +864,10 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string(p.w8     ? "__lowbit_w8_"
-                                 : p.e2m1 ? "__lowbit_mxfp4_"
-                                          : "__lowbit_w4_") +
+  std::string name = std::string(p.w8      ? "__lowbit_w8_"
+                                 : p.nvfp4 ? "__lowbit_nvfp4_"
+                                 : p.e2m1  ? "__lowbit_mxfp4_"
+                                           : "__lowbit_w4_") +
                      (p.int8Act ? "i8_" : "f32_") + std::to_string(p.m) + "x" +
                      std::to_string(p.n) + "x" + std::to_string(p.k) +
                      (p.w8 ? "" : "_g" + std::to_string(p.g)) + "_" + st;
@@ -831,6 +886,10 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   if (p.w8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
+  else if (p.nvfp4)
+    args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
+                 RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)),
+                 p.tensorScaleType, yt});
   else
     args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
                  RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)),
@@ -845,7 +904,10 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   if (p.w8)
     y = W8I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
   else if (p.int8Act)
-    y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k / 2);
+    y = p.nvfp4 ? W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3), arg(4))
+                      .build(arg(5), p.k / 2)
+                : W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3), Value())
+                      .build(arg(4), p.k / 2);
   else
     y = W4F32Kernel(b, p, arg(0), arg(1), arg(2)).build(arg(3), p.k / 2);
   func::ReturnOp::create(b, y);
@@ -865,7 +927,7 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
     if (!p)
       return rewriter.notifyMatchFailure(op, "no CPU kernel for this qmatmul");
     ValueRange x = adaptor.getLhs(), w = adaptor.getRhs();
-    if (x.size() != (p->int8Act ? 2u : 1u) || w.size() != 2)
+    if (x.size() != (p->int8Act ? 2u : 1u) || w.size() != (p->nvfp4 ? 3u : 2u))
       return failure();
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
@@ -873,7 +935,8 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
                                          ArrayRef<int64_t>{p->m, p->n},
                                          rewriter.getF32Type());
     SmallVector<Value> args(x);
-    args.append({w[0], w[1], dest});
+    args.append(w.begin(), w.end());
+    args.push_back(dest);
     auto call = func::CallOp::create(rewriter, op.getLoc(), fn, args);
     rewriter.replaceOp(op, call.getResults());
     return success();
