@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD="${LOWBIT_BUILD_DIR:-$ROOT/build}"
 LLVM=/usr/lib/llvm-22
 APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
-              libopenblas-dev liblapacke-dev libdnnl-dev
+              libopenblas-dev liblapacke-dev libdnnl-dev libomp-22-dev
               libgtest-dev python3 python3-dev python3-pip python3-venv
               pybind11-dev)
 

@@ -41,9 +41,12 @@ config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
 config.substitutions.append(("%cmake", config.cmake_command))
 config.substitutions.append(("%cxx", config.cxx_compiler))
 config.substitutions.append(("%mlir_dir", config.mlir_dir))
+# libomp: lowbit-cpu-to-llvm's kernels run their output-channel loops on
+# OpenMP threads (libomp-22-dev).
 runner_libs = ",".join(
     os.path.join(config.llvm_lib_dir, lib)
-    for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
+    for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so",
+                "libomp.so"))
 config.substitutions.append(
     ("%run_cpu",
      "mlir-runner -e main -entry-point-result=void -shared-libs=" + runner_libs))

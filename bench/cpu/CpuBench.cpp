@@ -597,8 +597,8 @@ public:
 // have (two codes per byte along K, row-major scales); activations f32 as
 // they are (w4a32) or quantized to int8 per row inside the kernel's
 // function (w4a8, mxfp4a8; timed, as ggml's q8_0); w8a8: int8 weights with
-// an f32 scale per output channel, activations as w4a8. Single-threaded
-// for now: no rows for 2 threads.
+// an f32 scale per output channel, activations as w4a8. Threads: the
+// kernels' output-channel loop is an OpenMP parallel loop.
 class LowbitW4 : public Baseline {
   std::string scheme;
   int64_t K = 0, N = 0, M = 0;
@@ -626,7 +626,7 @@ public:
   }
   double tolerance() const override { return w8() ? 0.05 : 0.25; }
   bool supports(int64_t m, const Shape &s, int threads) const override {
-    return threads == 1 && find(m, s.K, s.N);
+    return find(m, s.K, s.N) != nullptr;
   }
   void prepareShape(const Problem &p) override {
     K = p.shape.K;
@@ -652,10 +652,12 @@ public:
     }
   }
   void releaseShape() override { q = lowbit::numerics::QTensor(); }
-  void prepareCall(const float *x, int64_t m, int) override {
+  void prepareCall(const float *x, int64_t m, int threads) override {
     X = x;
     M = m;
     fn = find(M, K, N);
+    // The kernels' scf.forall runs on OpenMP threads (libomp).
+    omp_set_num_threads(threads);
     Y.assign(M * N, 0.f);
   }
   void run() override { fn(X, q.codes.data(), q.scales.data(), Y.data()); }

@@ -15,8 +15,10 @@
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -34,9 +36,11 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
@@ -45,12 +49,13 @@
 using namespace mlir;
 
 void lowbit::registerLowbitDialects(DialectRegistry &registry) {
-  registry.insert<LowbitDialect, func::FuncDialect, arith::ArithDialect,
-                  linalg::LinalgDialect, tensor::TensorDialect,
-                  math::MathDialect, quant::QuantDialect, memref::MemRefDialect,
-                  scf::SCFDialect, affine::AffineDialect,
-                  bufferization::BufferizationDialect, cf::ControlFlowDialect,
-                  vector::VectorDialect, LLVM::LLVMDialect>();
+  registry
+      .insert<LowbitDialect, func::FuncDialect, arith::ArithDialect,
+              linalg::LinalgDialect, tensor::TensorDialect, math::MathDialect,
+              quant::QuantDialect, memref::MemRefDialect, scf::SCFDialect,
+              affine::AffineDialect, bufferization::BufferizationDialect,
+              cf::ControlFlowDialect, vector::VectorDialect, LLVM::LLVMDialect,
+              omp::OpenMPDialect>();
   func::registerAllExtensions(registry);
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   arith::registerBufferDeallocationOpInterfaceExternalModels(registry);
@@ -70,7 +75,8 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
 }
 
 /// From lowbit-free tensor IR to the LLVM dialect.
-static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI) {
+static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI,
+                               bool openMP = false) {
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
@@ -92,7 +98,15 @@ static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI) {
     pm.addPass(bufferization::createBufferResultsToOutParamsPass(outOpts));
   }
   bufferization::BufferDeallocationPipelineOptions deallocOpts;
+  if (openMP) // the kernels' scf.forall over output channels
+    pm.addPass(createForallToParallelLoopPass());
   bufferization::buildBufferDeallocationPipeline(pm, deallocOpts);
+  if (openMP) {
+    pm.addPass(createConvertSCFToOpenMPPass());
+    // Inlines the memref.alloca_scope it wraps loop bodies in (they hold no
+    // allocas), which scf-to-cf could not split into blocks.
+    pm.addPass(createCanonicalizerPass());
+  }
   pm.addPass(lowbit::createLowbitExpandIntrinsicCalls());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());
@@ -109,6 +123,10 @@ static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI) {
   pm.addPass(createConvertFuncToLLVMPass(funcOpts));
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertIndexToLLVMPass());
+  // After func-to-llvm: this pass also converts functions, with the default
+  // (descriptor) calling convention.
+  if (openMP)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }
@@ -122,7 +140,7 @@ void lowbit::buildCPUToLLVMPipeline(OpPassManager &pm,
                                     const CPUToLLVMOptions &options) {
   pm.addPass(lowbit::createLowbitPackWeights());
   pm.addPass(lowbit::createLowbitLowerToCPU());
-  buildTensorsToLLVM(pm, options.barePtrABI);
+  buildTensorsToLLVM(pm, options.barePtrABI, /*openMP=*/true);
 }
 
 namespace {

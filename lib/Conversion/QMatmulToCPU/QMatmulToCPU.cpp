@@ -242,32 +242,44 @@ public:
   /// tiles, so that X is read from L2 once per block rather than once per
   /// N tile.
   Value build(Value y, int64_t rowBytes) {
-    int64_t nb = p.n;
-    if (p.m > mr)
-      nb = std::max<int64_t>(nr, (512 * 1024 / std::max<int64_t>(rowBytes, 1)) /
-                                     nr * nr);
-    if (nb >= p.n)
-      return nTiles(
-          b, y, idx(b, 0), p.n,
-          [&](ImplicitLocOpBuilder &lb, Value yy, Value n0, int64_t tn) {
-            return mTiles(
-                lb, yy, n0, tn,
-                [&](ImplicitLocOpBuilder &tb, Value y3, Value m0, int64_t tm) {
-                  return tile(tb, y3, m0, n0, tm, tn);
-                });
+    bool gemm = p.m > mr;
+    // The unit of parallel work: GEMM, a block of output channels whose
+    // weights fill half of a 1 MiB L2; GEMV, 16 N tiles.
+    int64_t unit =
+        gemm ? std::max<int64_t>(
+                   nr, (512 * 1024 / std::max<int64_t>(rowBytes, 1)) / nr * nr)
+             : 16 * nr;
+    int64_t units = p.n / unit;
+    if (units >= 1) {
+      // scf.forall over the units (threads: scf.parallel -> OpenMP), each
+      // writing its own columns of Y through a slice.
+      auto forall = scf::ForallOp::create(
+          b, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(units)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)}, ValueRange{y},
+          std::nullopt, [&](OpBuilder &ob, Location l, ValueRange args) {
+            ImplicitLocOpBuilder fb(l, ob);
+            Value n0 = arith::MulIOp::create(fb, args[0], idx(fb, unit));
+            SmallVector<OpFoldResult> offsets{fb.getIndexAttr(0), n0},
+                sizes{fb.getIndexAttr(p.m), fb.getIndexAttr(unit)},
+                strides{fb.getIndexAttr(1), fb.getIndexAttr(1)};
+            Value slice = tensor::ExtractSliceOp::create(fb, args[1], offsets,
+                                                         sizes, strides);
+            outBase = n0;
+            slice = span(fb, slice, n0, unit, gemm);
+            outBase = nullptr;
+            auto par = scf::InParallelOp::create(fb);
+            fb.setInsertionPointToStart(par.getBody());
+            tensor::ParallelInsertSliceOp::create(fb, slice, args[1], offsets,
+                                                  sizes, strides);
           });
-    return forTiles(
-        b, y, idx(b, 0), p.n, nb,
-        [&](ImplicitLocOpBuilder &lb, Value yy, Value nb0, int64_t bn) {
-          return mTiles(
-              lb, yy, nullptr, 0,
-              [&](ImplicitLocOpBuilder &mb, Value y3, Value m0, int64_t tm) {
-                return nTiles(
-                    mb, y3, nb0, bn,
-                    [&](ImplicitLocOpBuilder &tb, Value y4, Value n0,
-                        int64_t tn) { return tile(tb, y4, m0, n0, tm, tn); });
-              });
-        });
+      y = forall.getResult(0);
+    } else {
+      units = 0;
+    }
+    if (p.n > units * unit)
+      y = span(b, y, idx(b, units * unit), p.n - units * unit, gemm);
+    return y;
   }
 
 protected:
@@ -296,6 +308,39 @@ protected:
       y = body(lb, y, add(lb, lo, main), count - main);
     return y;
   }
+  /// Output channels [n0, n0 + count): GEMV N tiles (the M tile inside);
+  /// GEMM M tiles (X's tile stays in L1), the N tiles inside.
+  Value span(ImplicitLocOpBuilder &lb, Value y, Value n0, int64_t count,
+             bool gemm) {
+    if (!gemm)
+      return nTiles(
+          lb, y, n0, count,
+          [&](ImplicitLocOpBuilder &nb, Value yy, Value t0, int64_t tn) {
+            return mTiles(
+                nb, yy, t0, tn,
+                [&](ImplicitLocOpBuilder &tb, Value y3, Value m0, int64_t tm) {
+                  return tile(tb, y3, m0, t0, tm, tn);
+                });
+          });
+    return mTiles(
+        lb, y, nullptr, 0,
+        [&](ImplicitLocOpBuilder &mb, Value yy, Value m0, int64_t tm) {
+          return nTiles(
+              mb, yy, n0, count,
+              [&](ImplicitLocOpBuilder &tb, Value y3, Value t0, int64_t tn) {
+                return tile(tb, y3, m0, t0, tm, tn);
+              });
+        });
+  }
+
+  /// y[m, n] = v, for output channel n (the columns of a forall unit's
+  /// slice start at outBase).
+  Value store(ImplicitLocOpBuilder &tb, Value y, Value v, Value m, Value n) {
+    if (outBase)
+      n = arith::SubIOp::create(tb, n, outBase);
+    return tensor::InsertOp::create(tb, v, y, ValueRange{m, n});
+  }
+
   Value nTiles(ImplicitLocOpBuilder &lb, Value y, Value n0, int64_t n,
                StepFn body) {
     return forTiles(lb, y, n0, n, nr, body);
@@ -307,6 +352,7 @@ protected:
   ImplicitLocOpBuilder &b;
   const W4Problem &p;
   int64_t mr, nr;
+  Value outBase; // set while a forall unit's body is emitted
 };
 
 /// Output channels per tile. GEMV: one, so that the weights are a single
@@ -417,8 +463,7 @@ protected:
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 groups.getResult(i * tn + r),
                                                 arith::FastMathFlags::reassoc);
-        y = tensor::InsertOp::create(
-            tb, sum, y, ValueRange{add(tb, m0, i), add(tb, n0, r)});
+        y = store(tb, y, sum, add(tb, m0, i), add(tb, n0, r));
       }
     return y;
   }
@@ -699,7 +744,7 @@ protected:
               tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
         if (p.nvfp4)
           sum = arith::MulFOp::create(tb, sum, tensorScaleValue(tb));
-        y = tensor::InsertOp::create(tb, sum, y, ValueRange{m, add(tb, n0, r)});
+        y = store(tb, y, sum, m, add(tb, n0, r));
       }
     }
     return y;
@@ -843,7 +888,7 @@ protected:
         Value f = arith::SIToFPOp::create(tb, f32, sum);
         Value sw = scaleAt(scales, p.wScalePerRow, n);
         f = arith::MulFOp::create(tb, f, arith::MulFOp::create(tb, sx, sw));
-        y = tensor::InsertOp::create(tb, f, y, ValueRange{m, n});
+        y = store(tb, y, f, m, n);
       }
     }
     return y;
