@@ -70,7 +70,10 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (6, 4, 64, 0, "w8tensor", False, "tensor"),
           # GEMM over blocks of output channels (128 rows of 4 KiB fill
           # half of L2): two blocks, the second of 2 channels.
-          (7, 130, 4096, 0, "w8", True, "row")]
+          (7, 130, 4096, 0, "w8", True, "row"),
+          # GEMV over 4 parallel units of 16 channels (OpenMP threads) and
+          # a tail of 6.
+          (1, 70, 128, 32, "f32", False, "row")]
 
 
 def dense_float(arr):
