@@ -1,8 +1,9 @@
 # CPU code generation (docs/CodegenCPU.md): lowbit-lower-to-cpu turns
-# qmatmuls of int4 per-group weights stored per output channel into
-# generated vector kernels, with f32 activations (W4A32) or int8 activations
-# quantized per row or per tensor (W4A8, AVX-512 VNNI); every other op keeps
-# the reference lowering. On odd shapes (M = 1..257, N = 1..40 so that both
+# qmatmuls of weights stored per output channel into generated vector
+# kernels: int4 per-group weights with f32 activations (W4A32) or int8
+# activations (W4A8, AVX-512 VNNI), FP8 E4M3 weights with f32 or FP8
+# activations (subnormal codes included); every other op keeps the
+# reference lowering. On odd shapes (M = 1..257, N = 1..40 so that both
 # the 4-row and 2-row output tiles have tails, K with and without a tail of
 # the 128-input VNNI chunk, groups of 32 to 256, f32/f16/bf16 scales,
 # weights as constants and as function arguments) the results equal the
@@ -28,9 +29,13 @@
 # IR-DAG: func.func private @__lowbit_w4_f32_257x6x64_g32_bf16
 # IR-DAG: func.func private @__lowbit_w4_f32_1x7x160_g32_f32
 # IR-DAG: func.func @f5(%{{.*}}: tensor<1x160xf32>, %{{.*}}: tensor<7x80xi8>, %{{.*}}: tensor<7x5xf32>)
+# IR-DAG: func.func private @__lowbit_f8_f32_1x21x200_f32(%{{.*}}: tensor<1x200xf32>, %{{.*}}: tensor<21x200xi8>, %{{.*}}: tensor<21xf32>, %{{.*}}: tensor<1x21xf32>) -> tensor<1x21xf32>
+# IR-DAG: func.func private @__lowbit_f8_f32_5x9x64_f16
+# IR-DAG: func.func private @__lowbit_f8_f8_3x10x96_f32(%{{.*}}: tensor<3x96xi8>, %{{.*}}: tensor<f32>, %{{.*}}: tensor<10x96xi8>, %{{.*}}: tensor<f32>
+# IR-DAG: func.func private @__lowbit_f8_f8_6x7x80_f32
 # IR-DAG: vector.fma
 # IR-NOT: lowbit.
-# CHECK: 6 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: 10 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 
 import os
 import re
@@ -54,6 +59,10 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (8, 33, 128, 32, "f16", False, "f32"),
           (257, 6, 64, 32, "bf16", False, "f32"),
           (1, 7, 160, 32, "f32", True, "f32"),
+          (1, 21, 200, 0, "f8", False, "f32"),
+          (5, 9, 64, 0, "f8f16", True, "f32"),
+          (3, 10, 96, 0, "f8tensor", False, "f8tensor"),
+          (6, 7, 80, 0, "f8", False, "f8row"),
           (1, 17, 64, 32, "f32", False, "row"),
           (3, 40, 320, 64, "f32", True, "row"),
           (5, 9, 256, 128, "f16", False, "row"),
@@ -82,7 +91,10 @@ def dense_float(arr):
 
 
 def suite(name):
-    return [s for s in SHAPES if (s[6] == "f32") == (name == "f32")]
+    """f32: kernels without integer dot products (f32 or FP8 activations);
+    i8: the VNNI kernels (int8 activations)."""
+    return [s for s in SHAPES
+            if (s[6] in ("f32", "f8row", "f8tensor")) == (name == "f32")]
 
 
 def make(d, name):
@@ -92,7 +104,26 @@ def make(d, name):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
         w[0, :32] = 0  # an all-zero block
-        if st.startswith("w8"):
+        packed4 = not st.startswith(("w8", "f8")) and st != "nvfp4"
+        if st.startswith("f8"):
+            per_tensor = st == "f8tensor"
+            sst = "f16" if st == "f8f16" else "f32"
+            if per_tensor:
+                w[1] *= 1e-5  # E4M3 subnormal codes
+            q = lowbit.quantize_scheme(
+                w, "f8E4M3FN", blocks=(n, k) if per_tensor else (1, k),
+                scale=sst)
+            qt = "!lowbit.qtensor<%dx%dxf8E4M3FN, %s%s>" % (
+                n, k, "per_tensor" if per_tensor else "per_axis<0>",
+                "" if sst == "f32" else ", scale = " + sst)
+            sc = np.asarray(q.scales)
+            sdense = dense_float(sc.reshape(()) if per_tensor
+                                 else sc.reshape(n))
+            codes = np.asarray(q.codes, np.uint8).reshape(n, k)
+            stype = "tensor<%s>" % (sst if per_tensor else "%dx%s" % (n, sst))
+            const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k}xi8>)
+      scales({sdense} : {stype}) : {qt}"""
+        elif st.startswith("w8"):
             per_tensor = st == "w8tensor"
             sst = "f16" if st == "w8f16" else "f32"
             q = lowbit.quantize_scheme(
@@ -130,7 +161,7 @@ def make(d, name):
             qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>%s>" % (
                 n, k, gs, "" if st == "f32" else ", scale = " + st)
             sdense = dense_float(q.scales)
-        if not st.startswith("w8") and st != "nvfp4":
+        if packed4:
             codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
             const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
       scales({sdense} : tensor<{n}x{k // gs}x{st}>) : {qt}"""
@@ -139,8 +170,9 @@ def make(d, name):
         xt = f"tensor<{m}x{k}xf32>"
         xdef = ""
         if act != "f32":
-            xt = "!lowbit.qtensor<%dx%dxi8, %s>" % (
-                m, k, "per_axis<0>" if act == "row" else "per_tensor")
+            xt = "!lowbit.qtensor<%dx%dx%s, %s>" % (
+                m, k, "f8E4M3FN" if act.startswith("f8") else "i8",
+                "per_axis<0>" if act.endswith("row") else "per_tensor")
             xdef = (f"\n  %xq = lowbit.quantize %x : tensor<{m}x{k}xf32> "
                     f"-> {xt}")
         xv = "%x" if act == "f32" else "%xq"

@@ -115,8 +115,13 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     - W8A8: int8 weights with a scale per output channel or per tensor,
       int8 activations: weights made unsigned (w + 128) so the correction
       is per row of X, int32 sums over all of K.
+    - FP8 E4M3 weights (a scale per output channel or per tensor) times f32
+      activations, or FP8 activations (a scale per row or per tensor,
+      decoded to f32 once per call): codes decoded exactly to f32 (normal
+      codes as f32 bits, subnormal ones as m * 2^-9, no f32 denormals), FMA.
     GEMM (M > MR) runs over blocks of output channels whose weights fill
-    half of L2, M tiles inside.
+    half of L2, M tiles inside; the blocks (GEMV: groups of 16 channels)
+    are an scf.forall that becomes an OpenMP loop.
     GEMV tiles hold one output channel, so that the weights are read as a
     single sequential stream.
 

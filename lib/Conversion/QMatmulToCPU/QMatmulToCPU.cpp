@@ -80,6 +80,8 @@ struct W4Problem {
   bool wScalePerRow = false; // (w8) the scales part has one per channel
   RankedTensorType wScales;  // (w8) the weight scales part
   RankedTensorType tensorScaleType; // (nvfp4) the tensor scale part
+  bool f8 = false;    // FP8 E4M3 weights, one scale per channel/tensor
+  bool f8Act = false; // (f8) X is an FP8 E4M3 qtensor
 };
 
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
@@ -187,6 +189,57 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
 
 /// The element type of the weight scales' run-time part (E8M0 travels as
 /// its bits, i8).
+/// FP8 E4M3 weights [N, K] with a scale per output channel or per tensor
+/// times f32 activations, or FP8 E4M3 activations with an f32 scale per row
+/// or per tensor (what `lowbit-fp8` produces).
+std::optional<W4Problem> matchF8(QMatmulOp op) {
+  auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
+  auto yt = op.getResult().getType();
+  if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
+      !yt.getElementType().isF32())
+    return std::nullopt;
+  SchemeAttr s = wt.getScheme();
+  Type st = s.getScaleType();
+  if (!isa<Float8E4M3FNType>(s.getStorageType()) || !st ||
+      !isa<Float32Type, Float16Type, BFloat16Type>(st) || s.getTensorScale() ||
+      !s.getExpressedType().isF32())
+    return std::nullopt;
+  SmallVector<int64_t> blocks = wt.getBlockSizes();
+  int64_t n = wt.getShape()[0], k = wt.getShape()[1];
+  if (blocks.size() != 2 || blocks[1] != k ||
+      (blocks[0] != 1 && blocks[0] != n))
+    return std::nullopt;
+  W4Problem p{0, n, k, k, st};
+  p.f8 = true;
+  p.wScalePerRow = blocks[0] == 1 && n > 1;
+  p.wScales = wt.getScalesType();
+  if (auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType())) {
+    if (xt.getRank() != 2 || !xt.hasStaticShape() ||
+        !xt.getElementType().isF32())
+      return std::nullopt;
+    p.m = xt.getDimSize(0);
+    return p;
+  }
+  auto xq = dyn_cast<QTensorType>(op.getLhs().getType());
+  if (!xq || xq.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(xq.getShape()))
+    return std::nullopt;
+  SchemeAttr xs = xq.getScheme();
+  SmallVector<int64_t> xBlocks = xq.getBlockSizes();
+  int64_t m = xq.getShape()[0];
+  if (!isa<Float8E4M3FNType>(xs.getStorageType()) || !xs.getScaleType() ||
+      !xs.getScaleType().isF32() || xs.getTensorScale() ||
+      !xs.getExpressedType().isF32() || xBlocks.size() != 2 ||
+      xBlocks[1] != k || (xBlocks[0] != 1 && xBlocks[0] != m))
+    return std::nullopt;
+  p.m = m;
+  p.f8Act = true;
+  p.xScales = xq.getScalesType();
+  p.xScalePerRow = xBlocks[0] == 1 && m > 1;
+  return p;
+}
+
 static Type scalePartType(const W4Problem &p) {
   if (p.e2m1) // E8M0 / E4M3 bits
     return IntegerType::get(p.scaleType.getContext(), 8);
@@ -223,6 +276,36 @@ static func::FuncOp getIntrinsicDecl(ImplicitLocOpBuilder &b,
   fn.setPrivate();
   fn->setAttr(kLLVMIntrinsicAttr, b.getStringAttr(intrinsic));
   return fn;
+}
+
+/// E4M3 bits (a vector of i8) -> f32, exactly, without f32 denormals (so
+/// it holds under FTZ/DAZ too): normal codes as f32 bits (e + 120, m),
+/// subnormal ones (e = 0) as m * 2^-9, then the sign bit; NaN for
+/// S.1111.111.
+static Value decodeE4M3(ImplicitLocOpBuilder &b, Value bits) {
+  auto vt = cast<VectorType>(bits.getType());
+  auto vi = VectorType::get(vt.getShape(), b.getI32Type());
+  auto vf = VectorType::get(vt.getShape(), b.getF32Type());
+  auto ci = [&](int32_t v) { return splat(b, vi, b.getI32IntegerAttr(v)); };
+  Value x = arith::ExtUIOp::create(b, vi, bits);
+  Value em = arith::AndIOp::create(b, x, ci(0x7F));
+  Value normal = arith::AddIOp::create(b, arith::ShLIOp::create(b, em, ci(20)),
+                                       ci(120 << 23));
+  Value sub = arith::BitcastOp::create(
+      b, vi,
+      arith::MulFOp::create(
+          b, arith::SIToFPOp::create(b, vf, em),
+          splat(b, vf, b.getF32FloatAttr(std::ldexp(1.0f, -9)))));
+  Value isSub = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, em, ci(8));
+  Value mag = arith::SelectOp::create(b, isSub, sub, normal);
+  Value sign =
+      arith::ShLIOp::create(b, arith::AndIOp::create(b, x, ci(0x80)), ci(24));
+  Value f = arith::BitcastOp::create(b, vf, arith::OrIOp::create(b, mag, sign));
+  Value nan = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, em, ci(0x7F));
+  return arith::SelectOp::create(
+      b, nan,
+      splat(b, vf, b.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
+      f);
 }
 
 /// The loops common to every kernel: outputs in tiles of MR rows of X by NR
@@ -620,40 +703,6 @@ protected:
         f);
   }
 
-  /// E4M3 bits -> f32, exactly: normal 2^(e-7) (1 + m/8) built as f32
-  /// bits, subnormal m 2^-9, sign, and NaN for S.1111.111.
-  Value decodeE4M3(ImplicitLocOpBuilder &cb, Value bits) {
-    auto vt = cast<VectorType>(bits.getType());
-    auto vi = VectorType::get(vt.getShape(), cb.getI32Type());
-    auto vf = VectorType::get(vt.getShape(), cb.getF32Type());
-    auto ci = [&](int32_t v) { return splat(cb, vi, cb.getI32IntegerAttr(v)); };
-    auto cf = [&](float v) { return splat(cb, vf, cb.getF32FloatAttr(v)); };
-    Value b = arith::ExtUIOp::create(cb, vi, bits);
-    Value e =
-        arith::AndIOp::create(cb, arith::ShRUIOp::create(cb, b, ci(3)), ci(15));
-    Value m = arith::AndIOp::create(cb, b, ci(7));
-    Value normal = arith::BitcastOp::create(
-        cb, vf,
-        arith::OrIOp::create(
-            cb,
-            arith::ShLIOp::create(cb, arith::AddIOp::create(cb, e, ci(120)),
-                                  ci(23)),
-            arith::ShLIOp::create(cb, m, ci(20))));
-    Value sub = arith::MulFOp::create(cb, arith::SIToFPOp::create(cb, vf, m),
-                                      cf(std::ldexp(1.0f, -9)));
-    auto eq = [&](Value a, Value c) {
-      return arith::CmpIOp::create(cb, arith::CmpIPredicate::eq, a, c);
-    };
-    Value v = arith::SelectOp::create(cb, eq(e, ci(0)), sub, normal);
-    Value neg =
-        arith::CmpIOp::create(cb, arith::CmpIPredicate::ne,
-                              arith::AndIOp::create(cb, b, ci(0x80)), ci(0));
-    v = arith::SelectOp::create(cb, neg, arith::NegFOp::create(cb, v), v);
-    return arith::SelectOp::create(
-        cb, eq(arith::AndIOp::create(cb, b, ci(0x7F)), ci(0x7F)),
-        cf(std::numeric_limits<float>::quiet_NaN()), v);
-  }
-
   /// The chunk loop body for outputs [m0, m0 + tm) x [n0, n0 + tn).
   SmallVector<Value> chunk(ImplicitLocOpBuilder &cb, Value c, ValueRange acc,
                            Value m0, Value n0, int64_t tm, int64_t tn,
@@ -901,6 +950,124 @@ protected:
   func::FuncOp dpbusdFn;
 };
 
+/// FP8 E4M3 weights: 16 codes per step decoded exactly to f32
+/// (decodeE4M3), FMA with X in f32, one accumulator per output over all of
+/// K, scaled once at the end. FP8 activations are decoded to f32 once per
+/// call by a prologue. A K tail (K % 16) is read with masked loads padded
+/// with 0 (code 0 is +0.0).
+class F8Kernel : public TiledKernel {
+public:
+  F8Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value x, Value xScales,
+           Value codes, Value scales)
+      : TiledKernel(b, p, p.m == 1 ? 1 : 4, tileRows(p)), x(x),
+        xScales(xScales), codes(codes), scales(scales) {
+    Type f32 = b.getF32Type(), i8 = b.getI8Type();
+    v16f = VectorType::get({16}, f32);
+    v16i8 = VectorType::get({16}, i8);
+    zero = splat(b, v16f, b.getF32FloatAttr(0.f));
+    padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
+    padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+    fullSteps = p.k / 16;
+    steps = (p.k + 15) / 16;
+    if (p.f8Act)
+      this->x = decodeActivations(x);
+  }
+
+protected:
+  /// X's codes [M, K] -> f32 [M, K].
+  Value decodeActivations(Value xCodes) {
+    Value out =
+        tensor::EmptyOp::create(b, ArrayRef<int64_t>{p.m, p.k}, b.getF32Type());
+    auto rows = scf::ForOp::create(
+        b, idx(b, 0), idx(b, p.m), idx(b, 1), ValueRange{out},
+        [&](OpBuilder &ob, Location l, Value m, ValueRange it) {
+          ImplicitLocOpBuilder rb(l, ob);
+          auto ks = scf::ForOp::create(
+              rb, idx(rb, 0), idx(rb, steps * 16), idx(rb, 16), it,
+              [&](OpBuilder &kob, Location kl, Value k0, ValueRange kt) {
+                ImplicitLocOpBuilder kb(kl, kob);
+                bool full = p.k % 16 == 0;
+                Value c = vector::TransferReadOp::create(
+                    kb, v16i8, xCodes, ValueRange{m, k0}, padI8,
+                    ArrayRef<bool>{full});
+                Value w = vector::TransferWriteOp::create(
+                              kb, decodeE4M3(kb, c), kt[0], ValueRange{m, k0},
+                              ArrayRef<bool>{full})
+                              .getResult();
+                scf::YieldOp::create(kb, w);
+              });
+          scf::YieldOp::create(rb, ks.getResults());
+        });
+    return rows.getResult(0);
+  }
+
+  SmallVector<Value> step(ImplicitLocOpBuilder &cb, Value k0, ValueRange acc,
+                          Value m0, Value n0, int64_t tm, int64_t tn,
+                          bool full) {
+    SmallVector<Value> w;
+    for (int64_t r = 0; r < tn; ++r) {
+      Value c = vector::TransferReadOp::create(cb, v16i8, codes,
+                                               ValueRange{add(cb, n0, r), k0},
+                                               padI8, ArrayRef<bool>{full});
+      w.push_back(decodeE4M3(cb, c));
+    }
+    SmallVector<Value> out(acc);
+    for (int64_t i = 0; i < tm; ++i) {
+      Value xv = vector::TransferReadOp::create(cb, v16f, x,
+                                                ValueRange{add(cb, m0, i), k0},
+                                                padF, ArrayRef<bool>{full});
+      for (int64_t r = 0; r < tn; ++r)
+        out[i * tn + r] = vector::FMAOp::create(cb, w[r], xv, out[i * tn + r]);
+    }
+    return out;
+  }
+
+  Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
+             int64_t tn) override {
+    SmallVector<Value> acc(tm * tn, zero);
+    if (fullSteps) {
+      auto loop = scf::ForOp::create(
+          tb, idx(tb, 0), idx(tb, fullSteps * 16), idx(tb, 16), acc,
+          [&](OpBuilder &ob, Location l, Value k0, ValueRange a) {
+            ImplicitLocOpBuilder cb(l, ob);
+            scf::YieldOp::create(cb, step(cb, k0, a, m0, n0, tm, tn, true));
+          });
+      acc = SmallVector<Value>(loop.getResults());
+    }
+    if (steps > fullSteps)
+      acc = step(tb, idx(tb, fullSteps * 16), acc, m0, n0, tm, tn, false);
+    Type f32 = tb.getF32Type();
+    auto scaleAt = [&](Value part, bool perRow, Value row) -> Value {
+      auto t = cast<RankedTensorType>(part.getType());
+      SmallVector<Value> at;
+      for (int64_t d = 0; d < t.getRank(); ++d)
+        at.push_back(perRow && d == 0 ? row : idx(tb, 0));
+      Value v = tensor::ExtractOp::create(tb, part, at);
+      return v.getType().isF32() ? v : arith::ExtFOp::create(tb, f32, v);
+    };
+    for (int64_t i = 0; i < tm; ++i) {
+      Value m = add(tb, m0, i);
+      Value sx = p.f8Act ? scaleAt(xScales, p.xScalePerRow, m) : Value();
+      for (int64_t r = 0; r < tn; ++r) {
+        Value n = add(tb, n0, r);
+        Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
+                                                acc[i * tn + r],
+                                                arith::FastMathFlags::reassoc);
+        Value sc = scaleAt(scales, p.wScalePerRow, n);
+        if (sx)
+          sc = arith::MulFOp::create(tb, sx, sc);
+        y = store(tb, y, arith::MulFOp::create(tb, sum, sc), m, n);
+      }
+    }
+    return y;
+  }
+
+  Value x, xScales, codes, scales;
+  VectorType v16f, v16i8;
+  Value zero, padI8, padF;
+  int64_t fullSteps, steps;
+};
+
 /// The kernel function of one problem, created once per module. Its
 /// arguments are X (f32, or the int8 codes and scales of the qtensor), the
 /// weight codes and scales, and the destination Y, written in place.
@@ -909,13 +1076,18 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string(p.w8      ? "__lowbit_w8_"
+  std::string name = std::string(p.f8      ? "__lowbit_f8_"
+                                 : p.w8    ? "__lowbit_w8_"
                                  : p.nvfp4 ? "__lowbit_nvfp4_"
                                  : p.e2m1  ? "__lowbit_mxfp4_"
                                            : "__lowbit_w4_") +
-                     (p.int8Act ? "i8_" : "f32_") + std::to_string(p.m) + "x" +
-                     std::to_string(p.n) + "x" + std::to_string(p.k) +
-                     (p.w8 ? "" : "_g" + std::to_string(p.g)) + "_" + st;
+                     (p.int8Act ? "i8_"
+                      : p.f8Act ? "f8_"
+                                : "f32_") +
+                     std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
+                     std::to_string(p.k) +
+                     (p.w8 || p.f8 ? "" : "_g" + std::to_string(p.g)) + "_" +
+                     st;
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder::InsertionGuard guard(rewriter);
@@ -923,12 +1095,12 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   ImplicitLocOpBuilder b(loc, rewriter);
   Type f32 = b.getF32Type();
   SmallVector<Type> args;
-  if (p.int8Act)
+  if (p.int8Act || p.f8Act)
     args = {RankedTensorType::get({p.m, p.k}, b.getI8Type()), p.xScales};
   else
     args = {RankedTensorType::get({p.m, p.k}, f32)};
   auto yt = RankedTensorType::get({p.m, p.n}, f32);
-  if (p.w8)
+  if (p.w8 || p.f8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
   else if (p.nvfp4)
@@ -946,7 +1118,11 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
   Value y;
-  if (p.w8)
+  if (p.f8 && p.f8Act)
+    y = F8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
+  else if (p.f8)
+    y = F8Kernel(b, p, arg(0), Value(), arg(1), arg(2)).build(arg(3), p.k);
+  else if (p.w8)
     y = W8I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
   else if (p.int8Act)
     y = p.nvfp4 ? W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3), arg(4))
@@ -970,9 +1146,12 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
     if (!p)
       p = matchW8(op, target);
     if (!p)
+      p = matchF8(op);
+    if (!p)
       return rewriter.notifyMatchFailure(op, "no CPU kernel for this qmatmul");
     ValueRange x = adaptor.getLhs(), w = adaptor.getRhs();
-    if (x.size() != (p->int8Act ? 2u : 1u) || w.size() != (p->nvfp4 ? 3u : 2u))
+    if (x.size() != (p->int8Act || p->f8Act ? 2u : 1u) ||
+        w.size() != (p->nvfp4 ? 3u : 2u))
       return failure();
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
