@@ -597,20 +597,21 @@ public:
 // have (two codes per byte along K, row-major scales); activations f32 as
 // they are (w4a32) or quantized to int8 per row inside the kernel's
 // function (w4a8, mxfp4a8; timed, as ggml's q8_0); w8a8: int8 weights with
-// an f32 scale per output channel, activations as w4a8. Threads: the
-// kernels' output-channel loop is an OpenMP parallel loop.
+// an f32 scale per output channel, activations as w4a8; q4_0a8: GGUF q4_0
+// blocks read as stored (the bytes ggml-q4_0 reads), activations as w4a8.
+// Threads: the kernels' output-channel loop is an OpenMP parallel loop.
 class LowbitW4 : public Baseline {
   std::string scheme;
   int64_t K = 0, N = 0, M = 0;
   lowbit::numerics::QTensor q;
-  LowbitW4Kernel fn = nullptr;
+  const LowbitKernelEntry *fn = nullptr;
   const float *X = nullptr;
   std::vector<float> Y;
 
-  LowbitW4Kernel find(int64_t m, int64_t k, int64_t n) const {
+  const LowbitKernelEntry *find(int64_t m, int64_t k, int64_t n) const {
     for (const LowbitKernelEntry &e : kLowbitKernels)
       if (e.M == m && e.K == k && e.N == n && scheme == e.scheme)
-        return e.fn;
+        return &e;
     return nullptr;
   }
 
@@ -619,9 +620,12 @@ public:
   std::string name() const override { return "lowbit-" + scheme; }
   bool mx() const { return scheme == "mxfp4a8"; }
   bool w8() const { return scheme == "w8a8"; }
+  bool q4_0() const { return scheme == "q4_0a8"; }
   double weightBytes(int64_t k, int64_t n) const override {
     if (w8())
       return 1.0 * k * n + 4.0 * n;
+    if (q4_0())
+      return k / 32 * 18.0 * n;
     return k * n / 2.0 + (k / 32) * n * (mx() ? 1.0 : 2.0);
   }
   double tolerance() const override { return w8() ? 0.05 : 0.25; }
@@ -632,7 +636,10 @@ public:
     K = p.shape.K;
     N = p.shape.N;
     lowbit::numerics::Scheme scheme;
-    if (w8()) {
+    if (q4_0()) {
+      scheme.kind = lowbit::numerics::ElementKind::GGUF;
+      scheme.gguf = lowbit::numerics::GGUFKind::Q4_0;
+    } else if (w8()) {
       scheme.bits = 8;
       scheme.scale = lowbit::numerics::ScaleType::F32;
     } else if (mx()) {
@@ -643,7 +650,8 @@ public:
       scheme.bits = 4;
       scheme.scale = lowbit::numerics::ScaleType::F16;
     }
-    scheme.blockSizes = {1, w8() ? K : 32};
+    if (!q4_0())
+      scheme.blockSizes = {1, w8() ? K : 32};
     lowbit::numerics::Status st =
         lowbit::numerics::quantize(p.W.data(), {N, K}, scheme, q);
     if (!st.ok()) {
@@ -660,7 +668,12 @@ public:
     omp_set_num_threads(threads);
     Y.assign(M * N, 0.f);
   }
-  void run() override { fn(X, q.codes.data(), q.scales.data(), Y.data()); }
+  void run() override {
+    if (fn->blockFn)
+      fn->blockFn(X, q.codes.data(), Y.data());
+    else
+      fn->fn(X, q.codes.data(), q.scales.data(), Y.data());
+  }
   const float *output() const override { return Y.data(); }
 };
 
@@ -775,6 +788,7 @@ int main(int argc, char **argv) {
   baselines.push_back(std::make_unique<LowbitW4>("w4a8"));
   baselines.push_back(std::make_unique<LowbitW4>("mxfp4a8"));
   baselines.push_back(std::make_unique<LowbitW4>("w8a8"));
+  baselines.push_back(std::make_unique<LowbitW4>("q4_0a8"));
   baselines.push_back(std::make_unique<OpenBlasF32>());
 #if LOWBIT_HAVE_DNNL
   baselines.push_back(std::make_unique<OneDnnU8S8>());

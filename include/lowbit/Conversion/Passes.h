@@ -37,9 +37,12 @@ void populateLowbitToLinalgConversionPatterns(TypeConverter &converter,
 /// Lowers every lowbit op in `module` with the 1:N type conversion: the
 /// reference patterns above plus those `addPatterns` adds (the CPU lowering
 /// adds its kernels with a higher benefit, so they win where they match).
+/// `handled` names ops those patterns lower that the reference patterns
+/// cannot (GGUF matmuls), so they are not rejected up front.
 LogicalResult lowerLowbitOps(
     ModuleOp module,
-    function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns = {});
+    function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns = {},
+    function_ref<bool(Operation *)> handled = {});
 
 #define GEN_PASS_REGISTRATION
 #include "lowbit/Conversion/Passes.h.inc"

@@ -757,10 +757,15 @@ static Parts loweredStaticParts(TensorBuilder &tb, QTensorType t,
 /// Reports ops whose types use a scheme the reference lowering does not
 /// cover yet (GGUF blocks); run before the conversion so that each such op
 /// gets exactly one diagnostic.
-static LogicalResult checkSupported(Operation *root) {
+/// GGUF blocks have no reference lowering (LB-L1) except as constants and
+/// values passed around (their parts are plain bytes); `handled` exempts
+/// ops that another pattern set (the CPU kernels) lowers.
+static LogicalResult
+checkSupported(Operation *root, function_ref<bool(Operation *)> handled) {
   bool ok = true;
   root->walk([&](Operation *op) {
-    if (!isa<LowbitDialect>(op->getDialect()))
+    if (!isa<LowbitDialect>(op->getDialect()) || isa<ConstantOp>(op) ||
+        (handled && handled(op)))
       return;
     for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
                                               op->getResultTypes())) {
@@ -933,9 +938,10 @@ void mlir::lowbit::populateLowbitToLinalgConversionPatterns(
 
 LogicalResult mlir::lowbit::lowerLowbitOps(
     ModuleOp module,
-    function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns) {
+    function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns,
+    function_ref<bool(Operation *)> handled) {
   MLIRContext *ctx = module.getContext();
-  if (failed(checkSupported(module)))
+  if (failed(checkSupported(module, handled)))
     return failure();
   QTensorTypeConverter converter;
   ConversionTarget target(*ctx);

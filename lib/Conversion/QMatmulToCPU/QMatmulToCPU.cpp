@@ -80,6 +80,7 @@ struct W4Problem {
   bool wScalePerRow = false; // (w8) the scales part has one per channel
   RankedTensorType wScales;  // (w8) the weight scales part
   RankedTensorType tensorScaleType; // (nvfp4) the tensor scale part
+  bool q4_0 = false;  // GGUF q4_0 blocks read as stored (llama.cpp layout)
   bool f8 = false;    // FP8 E4M3 weights, one scale per channel/tensor
   bool f8Act = false; // (f8) X is an FP8 E4M3 qtensor
 };
@@ -189,6 +190,27 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
 
 /// The element type of the weight scales' run-time part (E8M0 travels as
 /// its bits, i8).
+/// GGUF q4_0 weights [N, K] read as stored (llama.cpp's block_q4_0: an f16
+/// scale d, then 16 bytes whose low nibbles are the block's first 16 codes
+/// and high nibbles the last 16; value (nibble - 8) * d) times int8
+/// activations.
+std::optional<W4Problem> matchQ4_0(QMatmulOp op, const CpuTarget &target) {
+  auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
+  auto yt = op.getResult().getType();
+  if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
+      !yt.getElementType().isF32() ||
+      wt.getScheme().getGguf() != GGUFKind::Q4_0 ||
+      !wt.getScheme().getExpressedType().isF32())
+    return std::nullopt;
+  W4Problem p{0, wt.getShape()[0], wt.getShape()[1], 32,
+              Float16Type::get(op.getContext())};
+  p.q4_0 = true;
+  if (p.k % 32 != 0 || !matchInt8Activations(op, p, target))
+    return std::nullopt;
+  return p;
+}
+
 /// FP8 E4M3 weights [N, K] with a scale per output channel or per tensor
 /// times f32 activations, or FP8 E4M3 activations with an f32 scale per row
 /// or per tensor (what `lowbit-fp8` produces).
@@ -602,9 +624,12 @@ public:
     four = splat(b, v64i8, b.getI8IntegerAttr(4));
     padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
     padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+    // Which inputs of a chunk meet the low and the high nibbles: even/odd
+    // for lowbit's packing; for q4_0, each 32-input block's first and last
+    // 16.
     for (int64_t i = 0; i < 64; ++i) {
-      even.push_back(2 * i);
-      odd.push_back(2 * i + 1);
+      even.push_back(p.q4_0 ? 32 * (i / 16) + i % 16 : 2 * i);
+      odd.push_back(p.q4_0 ? 32 * (i / 16) + 16 + i % 16 : 2 * i + 1);
     }
     chunks = (p.k + 127) / 128;
     fullChunks = p.k / 128;
@@ -670,6 +695,38 @@ protected:
     laneSums = rows.getResult(1);
   }
 
+  /// Chunk `c` of q4_0 row `row`: the 4 blocks' 64 bytes of nibbles (at
+  /// 18 j + 2) and their scales d (at 18 j), spread over the lanes of their
+  /// blocks. Blocks past K (tail) read as zeros.
+  void readQ4_0(ImplicitLocOpBuilder &cb, Value row, Value c, bool full,
+                Value &bytes, Value &sw) {
+    Type f32 = cb.getF32Type(), f16 = cb.getF16Type();
+    Value base = arith::MulIOp::create(cb, c, idx(cb, 4 * 18));
+    auto v16i8 = VectorType::get({16}, cb.getI8Type());
+    auto v2i8 = VectorType::get({2}, cb.getI8Type());
+    SmallVector<Value> parts, d;
+    for (int64_t j = 0; j < 4; ++j) {
+      Value off = add(cb, base, 18 * j);
+      parts.push_back(vector::TransferReadOp::create(
+          cb, v16i8, codes, ValueRange{row, add(cb, off, 2)}, padI8,
+          ArrayRef<bool>{full}));
+      Value h = vector::TransferReadOp::create(
+          cb, v2i8, codes, ValueRange{row, off}, padI8, ArrayRef<bool>{full});
+      h = vector::BitCastOp::create(cb, VectorType::get({1}, f16), h);
+      h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
+      d.push_back(vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}));
+    }
+    SmallVector<int64_t> first32, all64;
+    for (int64_t i = 0; i < 64; ++i)
+      (i < 32 ? first32 : all64).push_back(i);
+    all64.insert(all64.begin(), first32.begin(), first32.end());
+    Value ab = vector::ShuffleOp::create(cb, parts[0], parts[1], first32);
+    Value cd = vector::ShuffleOp::create(cb, parts[2], parts[3], first32);
+    bytes = vector::ShuffleOp::create(cb, ab, cd, all64);
+    Value ds = vector::FromElementsOp::create(cb, VectorType::get({4}, f32), d);
+    sw = vector::ShuffleOp::create(cb, ds, ds, laneGroup);
+  }
+
   /// Codes 0..15 -> unsigned u = value + bias (int4: q + 8 = code ^ 8;
   /// E2M1: 2 * value + 12 by table lookup).
   Value biased(ImplicitLocOpBuilder &cb, Value nibbles) {
@@ -714,6 +771,15 @@ protected:
     SmallVector<Value> lo, hi, sw;
     for (int64_t r = 0; r < tn; ++r) {
       Value row = add(cb, n0, r);
+      if (p.q4_0) {
+        Value bytes, s;
+        readQ4_0(cb, row, c, full, bytes, s);
+        lo.push_back(arith::AndIOp::create(cb, bytes, low4));
+        hi.push_back(arith::AndIOp::create(
+            cb, arith::ShRUIOp::create(cb, bytes, four), low4));
+        sw.push_back(s);
+        continue;
+      }
       Value bytes = vector::TransferReadOp::create(
           cb, v64i8, codes, ValueRange{row, kb}, padI8, ArrayRef<bool>{full});
       Value l = arith::AndIOp::create(cb, bytes, low4);
@@ -1076,7 +1142,8 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string(p.f8      ? "__lowbit_f8_"
+  std::string name = std::string(p.q4_0    ? "__lowbit_q4_0_"
+                                 : p.f8    ? "__lowbit_f8_"
                                  : p.w8    ? "__lowbit_w8_"
                                  : p.nvfp4 ? "__lowbit_nvfp4_"
                                  : p.e2m1  ? "__lowbit_mxfp4_"
@@ -1103,6 +1170,9 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   if (p.w8 || p.f8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
+  else if (p.q4_0)
+    args.append(
+        {RankedTensorType::get({p.n, p.k / 32 * 18}, b.getI8Type()), yt});
   else if (p.nvfp4)
     args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
                  RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)),
@@ -1118,7 +1188,10 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
   Value y;
-  if (p.f8 && p.f8Act)
+  if (p.q4_0)
+    y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), Value(), Value())
+            .build(arg(3), p.k / 32 * 18);
+  else if (p.f8 && p.f8Act)
     y = F8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
   else if (p.f8)
     y = F8Kernel(b, p, arg(0), Value(), arg(1), arg(2)).build(arg(3), p.k);
@@ -1148,10 +1221,14 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
     if (!p)
       p = matchF8(op);
     if (!p)
+      p = matchQ4_0(op, target);
+    if (!p)
       return rewriter.notifyMatchFailure(op, "no CPU kernel for this qmatmul");
     ValueRange x = adaptor.getLhs(), w = adaptor.getRhs();
     if (x.size() != (p->int8Act || p->f8Act ? 2u : 1u) ||
-        w.size() != (p->nvfp4 ? 3u : 2u))
+        w.size() != (p->nvfp4  ? 3u
+                     : p->q4_0 ? 1u
+                               : 2u))
       return failure();
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
@@ -1180,11 +1257,17 @@ struct LowbitLowerToCPUPass
              "sapphirerapids, icelake-server, cascadelake)";
       return signalPassFailure();
     }
-    if (failed(lowerLowbitOps(getOperation(), [&](TypeConverter &converter,
-                                                  RewritePatternSet &patterns) {
-          patterns.add<W4MatmulLowering>(converter, patterns.getContext(),
-                                         *target);
-        })))
+    auto handled = [&](Operation *op) {
+      auto mm = dyn_cast<QMatmulOp>(op);
+      return mm && matchQ4_0(mm, *target).has_value();
+    };
+    if (failed(lowerLowbitOps(
+            getOperation(),
+            [&](TypeConverter &converter, RewritePatternSet &patterns) {
+              patterns.add<W4MatmulLowering>(converter, patterns.getContext(),
+                                             *target);
+            },
+            handled)))
       signalPassFailure();
   }
 };

@@ -1,0 +1,97 @@
+# GGUF weights read as stored by lowbit-lower-to-cpu (docs/CodegenCPU.md):
+# q4_0 blocks (llama.cpp's bytes, from lowbit's quantizer that test/GGUF
+# checks against llama.cpp) times int8 activations quantized per row by
+# lowbit.quantize, on odd shapes (K with and without a tail of the
+# 128-input chunk, N and M tails, a GEMV over parallel units). GGUF has no
+# reference lowering, so the reference is numpy: f64 products of the
+# library's dequantized weights and activations (the same codes and scales
+# the IR computes, bit for bit); relative error per output row below 1e-5.
+#
+# REQUIRES: python-bindings, avx512-vnni
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: env PYTHONPATH=%lowbit_obj/python %python %s make %t
+# RUN: lowbit-opt %t/model.mlir --lowbit-lower-to-cpu | FileCheck %s --check-prefix=IR
+# RUN: lowbit-opt %t/model.mlir --lowbit-cpu-to-llvm | %run_cpu > %t/cpu.out
+# RUN: env PYTHONPATH=%lowbit_obj/python %python %s check %t | FileCheck %s
+#
+# Without a kernel (no VNNI) a GGUF matmul is still refused clearly.
+# RUN: not lowbit-opt %t/model.mlir --lowbit-lower-to-cpu=target-cpu=x86-64-v4 2>&1 | FileCheck %s --check-prefix=NOKERNEL
+#
+# IR-DAG: func.func private @__lowbit_q4_0_i8_1x40x320_g32_f16(%{{.*}}: tensor<1x320xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x180xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
+# IR-DAG: func.func private @__lowbit_q4_0_i8_5x9x256_g32_f16
+# IR-DAG: func.func private @__lowbit_q4_0_i8_3x17x96_g32_f16
+# IR-NOT: lowbit.
+# CHECK: 3 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# NOKERNEL: reference lowering of GGUF block format q4_0 is not implemented
+
+import os
+import re
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen_e2e as g  # noqa: E402
+import lowbit  # noqa: E402
+
+# (M, N, K)
+SHAPES = [(1, 40, 320), (5, 9, 256), (3, 17, 96)]
+
+
+def data():
+    rng = np.random.default_rng(21)
+    for m, n, k in SHAPES:
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
+        w[0, :32] = 0  # an all-zero block
+        yield m, n, k, x, w
+
+
+def make(d):
+    body, funcs = [], []
+    for i, (m, n, k, x, w) in enumerate(data()):
+        codes = np.asarray(lowbit.quantize(w, "q4_0").codes, np.uint8)
+        qt = "!lowbit.qtensor<%dx%dxgguf<q4_0>>" % (n, k)
+        xt = "!lowbit.qtensor<%dx%dxi8, per_axis<0>>" % (m, k)
+        rb = codes.shape[1]
+        funcs.append(f"""
+func.func @f{i}(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
+  %w = lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{rb}xi8>) : {qt}
+  %xq = lowbit.quantize %x : tensor<{m}x{k}xf32> -> {xt}
+  %y = lowbit.qmatmul %xq, %w {{transpose_b}} : {xt}, {qt} -> tensor<{m}x{n}xf32>
+  return %y : tensor<{m}x{n}xf32>
+}}""")
+        body.append(f"""
+  %x{i} = arith.constant {g.dense_f32(x)} : tensor<{m}x{k}xf32>
+  %y{i} = call @f{i}(%x{i}) : (tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32>
+  %b{i} = arith.bitcast %y{i} : tensor<{m}x{n}xf32> to tensor<{m}x{n}xi32>
+  %u{i} = tensor.cast %b{i} : tensor<{m}x{n}xi32> to tensor<*xi32>
+  call @printMemrefI32(%u{i}) : (tensor<*xi32>) -> ()""")
+    with open(os.path.join(d, "model.mlir"), "w") as f:
+        f.write("func.func private @printMemrefI32(tensor<*xi32>)\n")
+        f.write("\n".join(funcs))
+        f.write("\nfunc.func @main() {" + "".join(body) + "\n  return\n}\n")
+
+
+def check(d):
+    text = open(os.path.join(d, "cpu.out")).read()
+    outs = re.findall(r"data =\s*\n(.*?)(?=Unranked|\Z)", text, re.S)
+    assert len(outs) == len(SHAPES), len(outs)
+    worst = 0.0
+    for (m, n, k, x, w), o in zip(data(), outs):
+        y = np.array([int(t) for t in re.findall(r"-?\d+", o)], np.int64)
+        y = y.astype(np.int32).view(np.float32).astype(np.float64)
+        y = y.reshape(m, n)
+        wd = np.asarray(lowbit.quantize(w, "q4_0").dequantize(), np.float64)
+        xd = np.asarray(lowbit.quantize_scheme(x, "i8", blocks=(1, k))
+                        .dequantize(), np.float64)
+        ref = xd @ wd.T
+        err = np.abs(ref - y).max(1) / np.maximum(np.abs(ref).max(1), 1e-30)
+        worst = max(worst, float(err.max()))
+    print("%d shapes, max relative error %.3g (%s 1e-5)"
+          % (len(SHAPES), worst, "<" if worst < 1e-5 else ">="))
+
+
+if __name__ == "__main__":
+    make(sys.argv[2]) if sys.argv[1] == "make" else check(sys.argv[2])
