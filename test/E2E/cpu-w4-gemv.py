@@ -1,9 +1,9 @@
 # CPU code generation (docs/CodegenCPU.md): lowbit-lower-to-cpu turns
 # qmatmuls of weights stored per output channel into generated vector
 # kernels: int4 per-group weights with f32 activations (W4A32) or int8
-# activations (W4A8, AVX-512 VNNI), FP8 E4M3 weights with f32 or FP8
-# activations (subnormal codes included); every other op keeps the
-# reference lowering. On odd shapes (M = 1..257, N = 1..40 so that both
+# activations (W4A8, AVX-512 VNNI), MXFP4 weights with f32 activations,
+# FP8 E4M3 weights with f32 or FP8 activations (subnormal codes included);
+# every other op keeps the reference lowering. On odd shapes (M = 1..257, N = 1..40 so that both
 # the 4-row and 2-row output tiles have tails, K with and without a tail of
 # the 128-input VNNI chunk, groups of 32 to 256, f32/f16/bf16 scales,
 # weights as constants and as function arguments) the results equal the
@@ -33,9 +33,11 @@
 # IR-DAG: func.func private @__lowbit_f8_f32_5x9x64_f16
 # IR-DAG: func.func private @__lowbit_f8_f8_3x10x96_f32(%{{.*}}: tensor<3x96xi8>, %{{.*}}: tensor<f32>, %{{.*}}: tensor<10x96xi8>, %{{.*}}: tensor<f32>
 # IR-DAG: func.func private @__lowbit_f8_f8_6x7x80_f32
+# IR-DAG: func.func private @__lowbit_mxfp4_f32_3x13x96_g32_f8E8M0FNU(%{{.*}}: tensor<3x96xf32>, %{{.*}}: tensor<13x48xi8>, %{{.*}}: tensor<13x3xi8>, %{{.*}}: tensor<3x13xf32>) -> tensor<3x13xf32>
+# IR-DAG: func.func private @__lowbit_mxfp4_f32_1x40x64_g32_f8E8M0FNU
 # IR-DAG: vector.fma
 # IR-NOT: lowbit.
-# CHECK: 10 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: 12 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 
 import os
 import re
@@ -60,6 +62,8 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (257, 6, 64, 32, "bf16", False, "f32"),
           (1, 7, 160, 32, "f32", True, "f32"),
           (1, 21, 200, 0, "f8", False, "f32"),
+          (3, 13, 96, 32, "e8m0", False, "f32"),
+          (1, 40, 64, 32, "e8m0", True, "f32"),
           (5, 9, 64, 0, "f8f16", True, "f32"),
           (3, 10, 96, 0, "f8tensor", False, "f8tensor"),
           (6, 7, 80, 0, "f8", False, "f8row"),

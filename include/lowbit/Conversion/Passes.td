@@ -100,7 +100,8 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     - W4A32, f32 activations [M, K]: 16 bytes of codes per step are split
       into nibbles with shifts, converted to f32 and multiplied with X's
       even and odd elements. Equal to the reference lowering within fp32
-      reassociation.
+      reassociation. MXFP4 weights the same way, codes decoded to twice
+      their E2M1 value by a 16-byte `vpshufb` table.
     - W4A8, symmetric int8 activations with one f32 scale per row or per
       tensor (what `lowbit-w4a8` produces), on targets with AVX-512 VNNI:
       biased nibbles times X's codes with `vpdpbusd` (through

@@ -139,8 +139,8 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   if (nv)
     p.tensorScaleType = wt.getTensorScaleType();
   if (auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType())) {
-    // FP4 x f32 has no kernel yet (the reference lowering runs).
-    if (fp4 || p.g % 32 != 0 || xt.getRank() != 2 || !xt.hasStaticShape() ||
+    // NVFP4 x f32 has no kernel yet (the reference lowering runs).
+    if (nv || p.g % 32 != 0 || xt.getRank() != 2 || !xt.hasStaticShape() ||
         !xt.getElementType().isF32())
       return std::nullopt;
     p.m = xt.getDimSize(0);
@@ -330,6 +330,29 @@ static Value decodeE4M3(ImplicitLocOpBuilder &b, Value bits) {
       f);
 }
 
+/// E8M0 bits -> 2^(e - 127) as f32 (e = 0: 2^-127, a subnormal; e = 255:
+/// NaN), exactly.
+static Value decodeE8M0(ImplicitLocOpBuilder &cb, Value bits) {
+  auto vt = cast<VectorType>(bits.getType());
+  auto vi = VectorType::get(vt.getShape(), cb.getI32Type());
+  auto vf = VectorType::get(vt.getShape(), cb.getF32Type());
+  Value e = arith::ExtUIOp::create(cb, vi, bits);
+  Value f = arith::BitcastOp::create(
+      cb, vf,
+      arith::ShLIOp::create(cb, e, splat(cb, vi, cb.getI32IntegerAttr(23))));
+  auto isE = [&](int32_t v) {
+    return arith::CmpIOp::create(cb, arith::CmpIPredicate::eq, e,
+                                 splat(cb, vi, cb.getI32IntegerAttr(v)));
+  };
+  f = arith::SelectOp::create(
+      cb, isE(0), splat(cb, vf, cb.getF32FloatAttr(std::ldexp(1.0f, -127))), f);
+  return arith::SelectOp::create(
+      cb, isE(255),
+      splat(cb, vf,
+            cb.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
+      f);
+}
+
 /// The loops common to every kernel: outputs in tiles of MR rows of X by NR
 /// output channels, N tiles outermost so that each weight byte is read from
 /// memory once, static tails for M % MR and N % NR. Subclasses emit a tile.
@@ -494,6 +517,21 @@ public:
       even.push_back(2 * i);
       odd.push_back(2 * i + 1);
     }
+    if (p.e2m1) {
+      // MXFP4: codes decoded to 2 * value (exact int8) by vpshufb; the
+      // factor 0.5 goes on the sum.
+      static const int8_t kTwiceE2M1[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                            0, -1, -2, -3, -4, -6, -8, -12};
+      SmallVector<Attribute> t;
+      for (int8_t v : kTwiceE2M1)
+        t.push_back(b.getI8IntegerAttr(v));
+      twiceE2M1 =
+          arith::ConstantOp::create(b, v16i, DenseElementsAttr::get(v16i, t));
+      low4 = splat(b, v16i, b.getI8IntegerAttr(0x0F));
+      pshufbFn = getIntrinsicDecl(
+          b, "llvm.x86.ssse3.pshuf.b.128",
+          FunctionType::get(b.getContext(), {v16i, v16i}, {v16i}));
+    }
   }
 
 protected:
@@ -510,8 +548,14 @@ protected:
           for (int64_t r = 0; r < tn; ++r) {
             Value sc = tensor::ExtractOp::create(
                 gb, scales, ValueRange{add(gb, n0, r), gi});
-            if (!sc.getType().isF32())
+            if (p.e2m1) { // E8M0 bits
+              Value v = vector::FromElementsOp::create(
+                  gb, VectorType::get({1}, gb.getI8Type()), ValueRange{sc});
+              sc = vector::ExtractOp::create(gb, decodeE8M0(gb, v),
+                                             ArrayRef<int64_t>{0});
+            } else if (!sc.getType().isF32()) {
               sc = arith::ExtFOp::create(gb, gb.getF32Type(), sc);
+            }
             s.push_back(vector::BroadcastOp::create(gb, v16f, sc));
           }
           Value kg = arith::MulIOp::create(gb, gi, idx(gb, p.g));
@@ -530,9 +574,22 @@ protected:
                   Value bytes = vector::TransferReadOp::create(
                       cb, v16i, codes, ValueRange{add(cb, n0, r), kb}, padI8,
                       ArrayRef<bool>{true});
-                  Value l = arith::ShRSIOp::create(
-                      cb, arith::ShLIOp::create(cb, bytes, four), four);
-                  Value h = arith::ShRSIOp::create(cb, bytes, four);
+                  Value l, h;
+                  if (p.e2m1) { // 2 * E2M1 value by table, as int8
+                    Value low = arith::AndIOp::create(cb, bytes, low4);
+                    Value high = arith::AndIOp::create(
+                        cb, arith::ShRUIOp::create(cb, bytes, four), low4);
+                    l = func::CallOp::create(cb, pshufbFn,
+                                             ValueRange{twiceE2M1, low})
+                            .getResult(0);
+                    h = func::CallOp::create(cb, pshufbFn,
+                                             ValueRange{twiceE2M1, high})
+                            .getResult(0);
+                  } else { // sign-extended nibbles
+                    l = arith::ShRSIOp::create(
+                        cb, arith::ShLIOp::create(cb, bytes, four), four);
+                    h = arith::ShRSIOp::create(cb, bytes, four);
+                  }
                   Value lf = arith::SIToFPOp::create(cb, v16f, l);
                   Value hf = arith::SIToFPOp::create(cb, v16f, h);
                   if (!scaleSums) {
@@ -568,6 +625,9 @@ protected:
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 groups.getResult(i * tn + r),
                                                 arith::FastMathFlags::reassoc);
+        if (p.e2m1) // the table gave twice the E2M1 values
+          sum = arith::MulFOp::create(
+              tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
         y = store(tb, y, sum, add(tb, m0, i), add(tb, n0, r));
       }
     return y;
@@ -575,8 +635,9 @@ protected:
 
   Value x, codes, scales;
   VectorType v16f, v16i, v32f;
-  Value zero, four, padI8, padF;
+  Value zero, four, padI8, padF, low4, twiceE2M1;
   SmallVector<int64_t> even, odd;
+  func::FuncOp pshufbFn;
 };
 
 /// W4A8 with AVX-512 VNNI. Work goes in chunks of 128 inputs (64 bytes of
@@ -734,30 +795,6 @@ protected:
       return arith::XOrIOp::create(cb, nibbles, bias8);
     return func::CallOp::create(cb, pshufbFn, ValueRange{e2m1Table, nibbles})
         .getResult(0);
-  }
-
-  /// E8M0 bits -> 2^(e - 127) as f32 (e = 0: 2^-127, a subnormal; e = 255:
-  /// NaN), exactly.
-  Value decodeE8M0(ImplicitLocOpBuilder &cb, Value bits) {
-    auto vt = cast<VectorType>(bits.getType());
-    auto vi = VectorType::get(vt.getShape(), cb.getI32Type());
-    auto vf = VectorType::get(vt.getShape(), cb.getF32Type());
-    Value e = arith::ExtUIOp::create(cb, vi, bits);
-    Value f = arith::BitcastOp::create(
-        cb, vf,
-        arith::ShLIOp::create(cb, e, splat(cb, vi, cb.getI32IntegerAttr(23))));
-    auto isE = [&](int32_t v) {
-      return arith::CmpIOp::create(cb, arith::CmpIPredicate::eq, e,
-                                   splat(cb, vi, cb.getI32IntegerAttr(v)));
-    };
-    f = arith::SelectOp::create(
-        cb, isE(0), splat(cb, vf, cb.getF32FloatAttr(std::ldexp(1.0f, -127))),
-        f);
-    return arith::SelectOp::create(
-        cb, isE(255),
-        splat(cb, vf,
-              cb.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
-        f);
   }
 
   /// The chunk loop body for outputs [m0, m0 + tm) x [n0, n0 + tn).
