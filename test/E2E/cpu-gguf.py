@@ -1,6 +1,6 @@
 # GGUF weights read as stored by lowbit-lower-to-cpu (docs/CodegenCPU.md):
-# q4_0 blocks (llama.cpp's bytes, from lowbit's quantizer that test/GGUF
-# checks against llama.cpp) times int8 activations quantized per row by
+# q4_0 and q8_0 blocks (llama.cpp's bytes, from lowbit's quantizer that
+# test/GGUF checks against llama.cpp) times int8 activations quantized per row by
 # lowbit.quantize, on odd shapes (K with and without a tail of the
 # 128-input chunk, N and M tails, a GEMV over parallel units). GGUF has no
 # reference lowering, so the reference is numpy: f64 products of the
@@ -20,8 +20,10 @@
 # IR-DAG: func.func private @__lowbit_q4_0_i8_1x40x320_g32_f16(%{{.*}}: tensor<1x320xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x180xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
 # IR-DAG: func.func private @__lowbit_q4_0_i8_5x9x256_g32_f16
 # IR-DAG: func.func private @__lowbit_q4_0_i8_3x17x96_g32_f16
+# IR-DAG: func.func private @__lowbit_q8_0_i8_1x40x320_g32_f16(%{{.*}}: tensor<1x320xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x340xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
+# IR-DAG: func.func private @__lowbit_q8_0_i8_4x9x96_g32_f16
 # IR-NOT: lowbit.
-# CHECK: 3 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: 5 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 # NOKERNEL: reference lowering of GGUF block format q4_0 is not implemented
 
 import os
@@ -35,24 +37,25 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 import lowbit  # noqa: E402
 
-# (M, N, K)
-SHAPES = [(1, 40, 320), (5, 9, 256), (3, 17, 96)]
+# (M, N, K, block format)
+SHAPES = [(1, 40, 320, "q4_0"), (5, 9, 256, "q4_0"), (3, 17, 96, "q4_0"),
+          (1, 40, 320, "q8_0"), (4, 9, 96, "q8_0")]
 
 
 def data():
     rng = np.random.default_rng(21)
-    for m, n, k in SHAPES:
+    for m, n, k, fmt in SHAPES:
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
         w[0, :32] = 0  # an all-zero block
-        yield m, n, k, x, w
+        yield m, n, k, fmt, x, w
 
 
 def make(d):
     body, funcs = [], []
-    for i, (m, n, k, x, w) in enumerate(data()):
-        codes = np.asarray(lowbit.quantize(w, "q4_0").codes, np.uint8)
-        qt = "!lowbit.qtensor<%dx%dxgguf<q4_0>>" % (n, k)
+    for i, (m, n, k, fmt, x, w) in enumerate(data()):
+        codes = np.asarray(lowbit.quantize(w, fmt).codes, np.uint8)
+        qt = "!lowbit.qtensor<%dx%dxgguf<%s>>" % (n, k, fmt)
         xt = "!lowbit.qtensor<%dx%dxi8, per_axis<0>>" % (m, k)
         rb = codes.shape[1]
         funcs.append(f"""
@@ -79,11 +82,11 @@ def check(d):
     outs = re.findall(r"data =\s*\n(.*?)(?=Unranked|\Z)", text, re.S)
     assert len(outs) == len(SHAPES), len(outs)
     worst = 0.0
-    for (m, n, k, x, w), o in zip(data(), outs):
+    for (m, n, k, fmt, x, w), o in zip(data(), outs):
         y = np.array([int(t) for t in re.findall(r"-?\d+", o)], np.int64)
         y = y.astype(np.int32).view(np.float32).astype(np.float64)
         y = y.reshape(m, n)
-        wd = np.asarray(lowbit.quantize(w, "q4_0").dequantize(), np.float64)
+        wd = np.asarray(lowbit.quantize(w, fmt).dequantize(), np.float64)
         xd = np.asarray(lowbit.quantize_scheme(x, "i8", blocks=(1, k))
                         .dequantize(), np.float64)
         ref = xd @ wd.T

@@ -86,7 +86,11 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (7, 130, 4096, 0, "w8", True, "row"),
           # GEMV over 4 parallel units of 16 channels (OpenMP threads) and
           # a tail of 6.
-          (1, 70, 128, 32, "f32", False, "row")]
+          (1, 70, 128, 32, "f32", False, "row"),
+          # Ternary (BitNet b1.58) weights per row, per group, per tensor.
+          (1, 37, 512, 0, "tern_row", False, "row"),
+          (3, 11, 320, 64, "tern_g64", True, "row"),
+          (5, 6, 256, 0, "tern_tensor", False, "tensor")]
 
 
 def dense_float(arr):
@@ -108,8 +112,23 @@ def make(d, name):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
         w[0, :32] = 0  # an all-zero block
-        packed4 = not st.startswith(("w8", "f8")) and st != "nvfp4"
-        if st.startswith("f8"):
+        packed4 = not st.startswith(("w8", "f8", "tern")) and st != "nvfp4"
+        if st.startswith("tern"):
+            blocks = {"tern_row": (1, k), "tern_g64": (1, max(gs, 1)),
+                      "tern_tensor": (n, k)}[st]
+            q = lowbit.quantize_scheme(w, "ternary", blocks=blocks)
+            gran = {"tern_row": "per_axis<0>",
+                    "tern_g64": "per_group<[1 : %d]>" % gs,
+                    "tern_tensor": "per_tensor"}[st]
+            qt = "!lowbit.qtensor<%dx%dxternary, %s>" % (n, k, gran)
+            sc = np.asarray(q.scales, np.float32)
+            shape = {"tern_row": (n,), "tern_g64": (n, k // max(gs, 1)),
+                     "tern_tensor": ()}[st]
+            stype = "tensor<%sf32>" % "".join("%dx" % d for d in shape)
+            codes = np.asarray(q.codes, np.uint8).reshape(n, k // 4)
+            const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 4}xi8>)
+      scales({dense_float(sc.reshape(shape))} : {stype}) : {qt}"""
+        elif st.startswith("f8"):
             per_tensor = st == "f8tensor"
             sst = "f16" if st == "f8f16" else "f32"
             if per_tensor:

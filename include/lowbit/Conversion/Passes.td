@@ -120,10 +120,13 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
       activations, or FP8 activations (a scale per row or per tensor,
       decoded to f32 once per call): codes decoded exactly to f32 (normal
       codes as f32 bits, subnormal ones as m * 2^-9, no f32 denormals), FMA.
-    - GGUF q4_0 weights read as stored (llama.cpp's block_q4_0: f16 scale,
-      16 bytes of nibbles, first 16 codes low) times int8 activations: the
-      W4A8 kernel with each chunk's 4 blocks gathered and X arranged by
-      block halves. GGUF has no reference lowering: a GGUF qmatmul without
+    - GGUF q4_0 and q8_0 weights read as stored (llama.cpp's blocks: an
+      f16 scale, then the codes) times int8 activations: the same kernel
+      with each chunk's blocks gathered (q4_0: X arranged by block halves;
+      q8_0: one code per byte, biased by 128).
+    - Ternary (BitNet b1.58) weights, 2-bit codes, f32 scales per row, per
+      group or per tensor, times int8 activations: four codes per byte, X
+      arranged in four segments per 256-input chunk, biased by 2. GGUF has no reference lowering: a GGUF qmatmul without
       a kernel (no VNNI) is an error (LB-L1).
     GEMM (M > MR) runs over blocks of output channels whose weights fill
     half of L2, M tiles inside; the blocks (GEMV: groups of 16 channels)

@@ -760,8 +760,8 @@ static Parts loweredStaticParts(TensorBuilder &tb, QTensorType t,
 /// GGUF blocks have no reference lowering (LB-L1) except as constants and
 /// values passed around (their parts are plain bytes); `handled` exempts
 /// ops that another pattern set (the CPU kernels) lowers.
-static LogicalResult
-checkSupported(Operation *root, function_ref<bool(Operation *)> handled) {
+static LogicalResult checkSupported(Operation *root,
+                                    function_ref<bool(Operation *)> handled) {
   bool ok = true;
   root->walk([&](Operation *op) {
     if (!isa<LowbitDialect>(op->getDialect()) || isa<ConstantOp>(op) ||
@@ -876,6 +876,10 @@ struct QMatmulLowering : OpConversionPattern<QMatmulOp> {
   LogicalResult
   matchAndRewrite(QMatmulOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    for (Type t : op->getOperandTypes())
+      if (auto qt = dyn_cast<QTensorType>(t); qt && qt.getScheme().isGGUF())
+        return rewriter.notifyMatchFailure(op,
+                                           "GGUF has no reference lowering");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     TensorBuilder tb{b};
     auto operand = [&](Value orig, ValueRange conv) -> Value {

@@ -80,9 +80,11 @@ struct W4Problem {
   bool wScalePerRow = false; // (w8) the scales part has one per channel
   RankedTensorType wScales;  // (w8) the weight scales part
   RankedTensorType tensorScaleType; // (nvfp4) the tensor scale part
-  bool q4_0 = false;  // GGUF q4_0 blocks read as stored (llama.cpp layout)
-  bool f8 = false;    // FP8 E4M3 weights, one scale per channel/tensor
-  bool f8Act = false; // (f8) X is an FP8 E4M3 qtensor
+  bool q4_0 = false;    // GGUF q4_0 blocks read as stored (llama.cpp layout)
+  bool q8_0 = false;    // GGUF q8_0 blocks read as stored
+  bool ternary = false; // ternary codes (2 bits), f32 scales
+  bool f8 = false;      // FP8 E4M3 weights, one scale per channel/tensor
+  bool f8Act = false;   // (f8) X is an FP8 E4M3 qtensor
 };
 
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
@@ -120,36 +122,51 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
       !yt.getElementType().isF32())
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
+  if (s.isGGUF()) // matchGGUF
+    return std::nullopt;
   auto storage = dyn_cast<IntegerType>(s.getStorageType());
   Type st = s.getScaleType();
   bool fp4 = isa<Float4E2M1FNType>(s.getStorageType()) && st;
   bool mx = fp4 && isa<Float8E8M0FNUType>(st) && !s.getTensorScale();
   bool nv = fp4 && isa<Float8E4M3FNType>(st) && s.getTensorScale();
-  bool int4 = storage && storage.getWidth() == 4 && !storage.isUnsigned() &&
-              st && isa<Float32Type, Float16Type, BFloat16Type>(st) &&
+  bool tern = s.getTernary() && st && st.isF32() && !s.getTensorScale();
+  bool int4 = !tern && storage && storage.getWidth() == 4 &&
+              !storage.isUnsigned() && st &&
+              isa<Float32Type, Float16Type, BFloat16Type>(st) &&
               !s.getTensorScale();
-  if ((!int4 && !mx && !nv) || !s.getSymmetric() || s.getTernary() ||
+  if ((!int4 && !mx && !nv && !tern) || !s.getSymmetric() ||
       !s.getExpressedType().isF32())
     return std::nullopt;
   SmallVector<int64_t> blocks = wt.getBlockSizes();
-  if (blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 8 != 0)
+  int64_t n = wt.getShape()[0], k = wt.getShape()[1];
+  // One scale per group along K; ternary also per tensor.
+  bool perTensor =
+      tern && blocks.size() == 2 && blocks[0] == n && blocks[1] == k;
+  if (blocks.size() != 2 || (blocks[0] != 1 && !perTensor) ||
+      blocks[1] % 8 != 0)
     return std::nullopt;
-  W4Problem p{0, wt.getShape()[0], wt.getShape()[1], blocks[1], st, mx || nv};
+  W4Problem p{0, n, k, blocks[1], st, mx || nv};
   p.nvfp4 = nv;
+  p.ternary = tern;
+  if (tern)
+    p.wScales = wt.getScalesType();
   if (nv)
     p.tensorScaleType = wt.getTensorScaleType();
   if (auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType())) {
-    // NVFP4 x f32 has no kernel yet (the reference lowering runs).
-    if (nv || p.g % 32 != 0 || xt.getRank() != 2 || !xt.hasStaticShape() ||
-        !xt.getElementType().isF32())
+    // NVFP4 and ternary x f32 have no kernel yet (the reference lowering
+    // runs).
+    if (nv || tern || p.g % 32 != 0 || xt.getRank() != 2 ||
+        !xt.hasStaticShape() || !xt.getElementType().isF32())
       return std::nullopt;
     p.m = xt.getDimSize(0);
     return p;
   }
   if (!matchInt8Activations(op, p, target))
     return std::nullopt;
-  // A lane (8 inputs) of a 128-input chunk must lie in one group.
-  if (128 % p.g != 0 && p.g % 128 != 0)
+  // A lane (4 bytes: 4 cpb inputs) of a chunk (64 bytes: 64 cpb inputs)
+  // must lie in one group.
+  int64_t cpb = tern ? 4 : 2;
+  if (p.g % (4 * cpb) != 0 || ((64 * cpb) % p.g != 0 && p.g % (64 * cpb) != 0))
     return std::nullopt;
   return p;
 }
@@ -164,6 +181,8 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
       !yt.getElementType().isF32())
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
+  if (s.isGGUF()) // matchGGUF
+    return std::nullopt;
   auto storage = dyn_cast<IntegerType>(s.getStorageType());
   Type st = s.getScaleType();
   if (!storage || storage.getWidth() != 8 || storage.isUnsigned() || !st ||
@@ -190,22 +209,24 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
 
 /// The element type of the weight scales' run-time part (E8M0 travels as
 /// its bits, i8).
-/// GGUF q4_0 weights [N, K] read as stored (llama.cpp's block_q4_0: an f16
-/// scale d, then 16 bytes whose low nibbles are the block's first 16 codes
-/// and high nibbles the last 16; value (nibble - 8) * d) times int8
-/// activations.
-std::optional<W4Problem> matchQ4_0(QMatmulOp op, const CpuTarget &target) {
+/// GGUF weights [N, K] read as stored, times int8 activations: q4_0
+/// (llama.cpp's block_q4_0: an f16 scale d, then 16 bytes whose low nibbles
+/// are the block's first 16 codes and high nibbles the last 16; value
+/// (nibble - 8) * d) and q8_0 (d, then 32 int8 codes; value q * d).
+std::optional<W4Problem> matchGGUF(QMatmulOp op, const CpuTarget &target) {
   auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
   auto yt = op.getResult().getType();
   if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
       ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
       !yt.getElementType().isF32() ||
-      wt.getScheme().getGguf() != GGUFKind::Q4_0 ||
+      (wt.getScheme().getGguf() != GGUFKind::Q4_0 &&
+       wt.getScheme().getGguf() != GGUFKind::Q8_0) ||
       !wt.getScheme().getExpressedType().isF32())
     return std::nullopt;
   W4Problem p{0, wt.getShape()[0], wt.getShape()[1], 32,
               Float16Type::get(op.getContext())};
-  p.q4_0 = true;
+  p.q4_0 = wt.getScheme().getGguf() == GGUFKind::Q4_0;
+  p.q8_0 = !p.q4_0;
   if (p.k % 32 != 0 || !matchInt8Activations(op, p, target))
     return std::nullopt;
   return p;
@@ -222,6 +243,8 @@ std::optional<W4Problem> matchF8(QMatmulOp op) {
       !yt.getElementType().isF32())
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
+  if (s.isGGUF()) // matchGGUF
+    return std::nullopt;
   Type st = s.getScaleType();
   if (!isa<Float8E4M3FNType>(s.getStorageType()) || !st ||
       !isa<Float32Type, Float16Type, BFloat16Type>(st) || s.getTensorScale() ||
@@ -660,14 +683,20 @@ public:
         xScales(xScales), codes(codes), scales(scales),
         tensorScale(tensorScale) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+    cpb = p.ternary ? 4 : p.q8_0 ? 1 : 2;
+    chunkIn = 64 * cpb;
     v64i8 = VectorType::get({64}, i8);
-    v128i8 = VectorType::get({128}, i8);
+    vChunk = VectorType::get({chunkIn}, i8);
     v16i32 = VectorType::get({16}, i32);
     v16f = VectorType::get({16}, f32);
     zeroF = splat(b, v16f, b.getF32FloatAttr(0.f));
     zeroI = splat(b, v16i32, b.getI32IntegerAttr(0));
     low4 = splat(b, v64i8, b.getI8IntegerAttr(0x0F));
-    bias8 = splat(b, v64i8, b.getI8IntegerAttr(p.e2m1 ? 12 : 8));
+    // u = value + bias, unsigned: int4/q4_0 q + 8, E2M1 2v + 12, ternary
+    // q + 2, q8_0 q + 128 (as the byte 0x80).
+    int64_t bias = p.e2m1 ? 12 : p.ternary ? 2 : p.q8_0 ? -128 : 8;
+    bias8 = splat(b, v64i8, b.getI8IntegerAttr(bias));
+    three = splat(b, v64i8, b.getI8IntegerAttr(3));
     if (p.e2m1) {
       // u = 2 * e2m1(code) + 12 (0..24) for codes 0..15, in each 16-byte
       // lane of vpshufb's table.
@@ -685,19 +714,22 @@ public:
     four = splat(b, v64i8, b.getI8IntegerAttr(4));
     padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
     padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
-    // Which inputs of a chunk meet the low and the high nibbles: even/odd
-    // for lowbit's packing; for q4_0, each 32-input block's first and last
-    // 16.
-    for (int64_t i = 0; i < 64; ++i) {
-      even.push_back(p.q4_0 ? 32 * (i / 16) + i % 16 : 2 * i);
-      odd.push_back(p.q4_0 ? 32 * (i / 16) + 16 + i % 16 : 2 * i + 1);
-    }
-    chunks = (p.k + 127) / 128;
-    fullChunks = p.k / 128;
-    // Lane l of a chunk -> its group's index among the chunk's scales.
+    // Which inputs of a chunk segment j (the codes at position j of each
+    // byte) meets: lowbit packing puts input cpb * i + j in byte i; q4_0
+    // puts each 32-input block's first 16 in the low nibbles, the last 16
+    // in the high ones; q8_0 is one code per byte.
+    segments.resize(cpb);
+    for (int64_t j = 0; j < cpb; ++j)
+      for (int64_t i = 0; i < 64; ++i)
+        segments[j].push_back(p.q4_0 ? 32 * (i / 16) + 16 * j + i % 16
+                                     : cpb * i + j);
+    chunks = (p.k + chunkIn - 1) / chunkIn;
+    fullChunks = p.k / chunkIn;
+    // Lane l (4 bytes of each segment: 4 cpb consecutive inputs) -> its
+    // group's index among the chunk's scales.
     for (int64_t l = 0; l < 16; ++l)
-      laneGroup.push_back(p.g < 128 ? 8 * l / p.g : 0);
-    scalesPerChunk = p.g < 128 ? 128 / p.g : 1;
+      laneGroup.push_back(p.g < chunkIn ? 4 * cpb * l / p.g : 0);
+    scalesPerChunk = p.g < chunkIn ? chunkIn / p.g : 1;
     dpbusdFn = getIntrinsicDecl(
         b, "llvm.x86.avx512.vpdpbusd.512",
         FunctionType::get(b.getContext(), {v16i32, v64i8, v64i8}, {v16i32}));
@@ -710,12 +742,12 @@ protected:
         .getResult(0);
   }
 
-  /// xArranged[m, 128c + (0..63 | 64..127)] = even | odd inputs of chunk c;
-  /// laneSums[m, 16c + l] = 8 * sum of lane l's inputs.
+  /// xArranged[m, c chunkIn + 64 j + i] = segment j's i-th input of chunk
+  /// c; laneSums[m, 16c + l] = bias * sum of lane l's inputs.
   void prologue() {
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
-    Value arranged =
-        tensor::EmptyOp::create(b, ArrayRef<int64_t>{p.m, chunks * 128}, i8);
+    Value arranged = tensor::EmptyOp::create(
+        b, ArrayRef<int64_t>{p.m, chunks * chunkIn}, i8);
     Value sums =
         tensor::EmptyOp::create(b, ArrayRef<int64_t>{p.m, chunks * 16}, i32);
     auto rows = scf::ForOp::create(
@@ -726,21 +758,22 @@ protected:
               rb, idx(rb, 0), idx(rb, chunks), idx(rb, 1), it,
               [&](OpBuilder &cob, Location cl, Value c, ValueRange ct) {
                 ImplicitLocOpBuilder cb(cl, cob);
-                Value k0 = arith::MulIOp::create(cb, c, idx(cb, 128));
+                Value k0 = arith::MulIOp::create(cb, c, idx(cb, chunkIn));
                 Value xv = vector::TransferReadOp::create(
-                    cb, v128i8, xCodes, ValueRange{m, k0}, padI8,
-                    ArrayRef<bool>{p.k % 128 == 0});
-                Value xe = vector::ShuffleOp::create(cb, xv, xv, even);
-                Value xo = vector::ShuffleOp::create(cb, xv, xv, odd);
-                Value a = vector::TransferWriteOp::create(cb, xe, ct[0],
-                                                          ValueRange{m, k0},
-                                                          ArrayRef<bool>{true})
-                              .getResult();
-                a = vector::TransferWriteOp::create(
-                        cb, xo, a, ValueRange{m, add(cb, k0, 64)},
-                        ArrayRef<bool>{true})
-                        .getResult();
-                Value sum = dpbusd(cb, dpbusd(cb, zeroI, bias8, xe), bias8, xo);
+                    cb, vChunk, xCodes, ValueRange{m, k0}, padI8,
+                    ArrayRef<bool>{p.k % chunkIn == 0});
+                Value a = ct[0], sum = zeroI;
+                for (int64_t j = 0; j < cpb; ++j) {
+                  Value seg = cpb == 1 ? xv
+                                       : vector::ShuffleOp::create(cb, xv, xv,
+                                                                   segments[j])
+                                             .getResult();
+                  a = vector::TransferWriteOp::create(
+                          cb, seg, a, ValueRange{m, add(cb, k0, 64 * j)},
+                          ArrayRef<bool>{true})
+                          .getResult();
+                  sum = dpbusd(cb, sum, bias8, seg);
+                }
                 Value sm =
                     vector::TransferWriteOp::create(
                         cb, sum, ct[1],
@@ -756,20 +789,23 @@ protected:
     laneSums = rows.getResult(1);
   }
 
-  /// Chunk `c` of q4_0 row `row`: the 4 blocks' 64 bytes of nibbles (at
-  /// 18 j + 2) and their scales d (at 18 j), spread over the lanes of their
-  /// blocks. Blocks past K (tail) read as zeros.
-  void readQ4_0(ImplicitLocOpBuilder &cb, Value row, Value c, bool full,
+  /// Chunk `c` of GGUF row `row` (q4_0: 4 blocks of 18 bytes, q8_0: 2 of
+  /// 34): the blocks' 64 bytes of codes (after each block's f16 scale d)
+  /// and the d's, spread over the lanes of their blocks. Blocks past K
+  /// (tail) read as zeros.
+  void readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c, bool full,
                 Value &bytes, Value &sw) {
     Type f32 = cb.getF32Type(), f16 = cb.getF16Type();
-    Value base = arith::MulIOp::create(cb, c, idx(cb, 4 * 18));
-    auto v16i8 = VectorType::get({16}, cb.getI8Type());
+    int64_t blocks = p.q8_0 ? 2 : 4, blockBytes = p.q8_0 ? 34 : 18,
+            dataBytes = 64 / blocks;
+    Value base = arith::MulIOp::create(cb, c, idx(cb, blocks * blockBytes));
+    auto vData = VectorType::get({dataBytes}, cb.getI8Type());
     auto v2i8 = VectorType::get({2}, cb.getI8Type());
     SmallVector<Value> parts, d;
-    for (int64_t j = 0; j < 4; ++j) {
-      Value off = add(cb, base, 18 * j);
+    for (int64_t j = 0; j < blocks; ++j) {
+      Value off = add(cb, base, blockBytes * j);
       parts.push_back(vector::TransferReadOp::create(
-          cb, v16i8, codes, ValueRange{row, add(cb, off, 2)}, padI8,
+          cb, vData, codes, ValueRange{row, add(cb, off, 2)}, padI8,
           ArrayRef<bool>{full}));
       Value h = vector::TransferReadOp::create(
           cb, v2i8, codes, ValueRange{row, off}, padI8, ArrayRef<bool>{full});
@@ -777,15 +813,46 @@ protected:
       h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
       d.push_back(vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}));
     }
-    SmallVector<int64_t> first32, all64;
-    for (int64_t i = 0; i < 64; ++i)
-      (i < 32 ? first32 : all64).push_back(i);
-    all64.insert(all64.begin(), first32.begin(), first32.end());
-    Value ab = vector::ShuffleOp::create(cb, parts[0], parts[1], first32);
-    Value cd = vector::ShuffleOp::create(cb, parts[2], parts[3], first32);
-    bytes = vector::ShuffleOp::create(cb, ab, cd, all64);
-    Value ds = vector::FromElementsOp::create(cb, VectorType::get({4}, f32), d);
+    // Concatenate the blocks' codes pairwise.
+    while (parts.size() > 1) {
+      SmallVector<Value> next;
+      for (size_t i = 0; i < parts.size(); i += 2) {
+        int64_t n = cast<VectorType>(parts[i].getType()).getNumElements();
+        SmallVector<int64_t> both;
+        for (int64_t e = 0; e < 2 * n; ++e)
+          both.push_back(e);
+        next.push_back(
+            vector::ShuffleOp::create(cb, parts[i], parts[i + 1], both));
+      }
+      parts = next;
+    }
+    bytes = parts[0];
+    Value ds =
+        vector::FromElementsOp::create(cb, VectorType::get({blocks}, f32), d);
     sw = vector::ShuffleOp::create(cb, ds, ds, laneGroup);
+  }
+
+  /// The chunk's codes of row `row` as unsigned u = value + bias, one
+  /// vector per segment.
+  SmallVector<Value> decodeSegments(ImplicitLocOpBuilder &cb, Value bytes) {
+    if (p.q8_0)
+      return {arith::XOrIOp::create(cb, bytes, bias8)};
+    if (p.ternary) {
+      SmallVector<Value> u;
+      for (int64_t j = 0; j < 4; ++j) {
+        Value sh = splat(cb, v64i8, cb.getI8IntegerAttr(2 * j));
+        Value c = j ? arith::ShRUIOp::create(cb, bytes, sh).getResult() : bytes;
+        u.push_back(arith::XOrIOp::create(
+            cb, arith::AndIOp::create(cb, c, three), bias8));
+      }
+      return u;
+    }
+    Value l = arith::AndIOp::create(cb, bytes, low4);
+    Value h = arith::AndIOp::create(cb, arith::ShRUIOp::create(cb, bytes, four),
+                                    low4);
+    if (p.q4_0) // the nibble is already q + 8
+      return {l, h};
+    return {biased(cb, l), biased(cb, h)};
   }
 
   /// Codes 0..15 -> unsigned u = value + bias (int4: q + 8 = code ^ 8;
@@ -802,61 +869,41 @@ protected:
                            Value m0, Value n0, int64_t tm, int64_t tn,
                            bool full) {
     Type f32 = cb.getF32Type();
-    Value k0 = arith::MulIOp::create(cb, c, idx(cb, 128));
+    Value k0 = arith::MulIOp::create(cb, c, idx(cb, chunkIn));
     Value kb = arith::MulIOp::create(cb, c, idx(cb, 64));
-    Value g0 = arith::DivUIOp::create(cb, k0, idx(cb, p.g));
-    SmallVector<Value> lo, hi, sw;
+    SmallVector<SmallVector<Value>> u;
+    SmallVector<Value> sw;
     for (int64_t r = 0; r < tn; ++r) {
       Value row = add(cb, n0, r);
-      if (p.q4_0) {
+      if (p.q4_0 || p.q8_0) {
         Value bytes, s;
-        readQ4_0(cb, row, c, full, bytes, s);
-        lo.push_back(arith::AndIOp::create(cb, bytes, low4));
-        hi.push_back(arith::AndIOp::create(
-            cb, arith::ShRUIOp::create(cb, bytes, four), low4));
+        readGGUF(cb, row, c, full, bytes, s);
+        u.push_back(decodeSegments(cb, bytes));
         sw.push_back(s);
         continue;
       }
       Value bytes = vector::TransferReadOp::create(
           cb, v64i8, codes, ValueRange{row, kb}, padI8, ArrayRef<bool>{full});
-      Value l = arith::AndIOp::create(cb, bytes, low4);
-      Value h = arith::AndIOp::create(
-          cb, arith::ShRUIOp::create(cb, bytes, four), low4);
-      lo.push_back(biased(cb, l));
-      hi.push_back(biased(cb, h));
-      // The chunk's scales, spread over the lanes of their groups.
-      Type part = scalePartType(p);
-      auto vs = VectorType::get({scalesPerChunk}, part);
-      Value pad = arith::ConstantOp::create(
-          cb, p.e2m1 ? TypedAttr(cb.getI8IntegerAttr(0))
-                     : TypedAttr(cb.getFloatAttr(part, 0)));
-      Value s = vector::TransferReadOp::create(
-          cb, vs, scales, ValueRange{row, g0}, pad,
-          ArrayRef<bool>{full || p.g >= 128});
-      if (p.nvfp4)
-        s = decodeE4M3(cb, s);
-      else if (p.e2m1)
-        s = decodeE8M0(cb, s);
-      else if (!part.isF32())
-        s = arith::ExtFOp::create(cb, VectorType::get({scalesPerChunk}, f32),
-                                  s);
-      sw.push_back(vector::ShuffleOp::create(cb, s, s, laneGroup));
+      u.push_back(decodeSegments(cb, bytes));
+      sw.push_back(chunkScales(cb, row, k0, full));
     }
     SmallVector<Value> out(acc);
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(cb, m0, i);
-      Value xe = vector::TransferReadOp::create(
-          cb, v64i8, xArranged, ValueRange{m, k0}, padI8, ArrayRef<bool>{true});
-      Value xo = vector::TransferReadOp::create(cb, v64i8, xArranged,
-                                                ValueRange{m, add(cb, k0, 64)},
-                                                padI8, ArrayRef<bool>{true});
+      SmallVector<Value> xs;
+      for (int64_t j = 0; j < cpb; ++j)
+        xs.push_back(vector::TransferReadOp::create(
+            cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
+            ArrayRef<bool>{true}));
       Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
       Value corr = vector::TransferReadOp::create(
           cb, v16i32, laneSums,
           ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, 16))}, cz,
           ArrayRef<bool>{true});
       for (int64_t r = 0; r < tn; ++r) {
-        Value d = dpbusd(cb, dpbusd(cb, zeroI, lo[r], xe), hi[r], xo);
+        Value d = zeroI;
+        for (int64_t j = 0; j < cpb; ++j)
+          d = dpbusd(cb, d, u[r][j], xs[j]);
         Value q = arith::SubIOp::create(cb, d, corr);
         Value qf = arith::SIToFPOp::create(cb, v16f, q);
         Value &o = out[i * tn + r];
@@ -864,6 +911,38 @@ protected:
       }
     }
     return out;
+  }
+
+  /// The scales of chunk [k0, k0 + chunkIn) of row `row`, spread over the
+  /// lanes of their groups (one scale per row or per tensor: broadcast).
+  Value chunkScales(ImplicitLocOpBuilder &cb, Value row, Value k0, bool full) {
+    Type f32 = cb.getF32Type();
+    auto st = cast<RankedTensorType>(scales.getType());
+    if (st.getRank() < 2) {
+      SmallVector<Value> at;
+      if (st.getRank() == 1)
+        at.push_back(st.getDimSize(0) == 1 ? idx(cb, 0) : row);
+      Value v = tensor::ExtractOp::create(cb, scales, at);
+      if (!v.getType().isF32())
+        v = arith::ExtFOp::create(cb, f32, v);
+      return vector::BroadcastOp::create(cb, v16f, v);
+    }
+    Value g0 = arith::DivUIOp::create(cb, k0, idx(cb, p.g));
+    Type part = scalePartType(p);
+    auto vs = VectorType::get({scalesPerChunk}, part);
+    Value pad = arith::ConstantOp::create(
+        cb, p.e2m1 ? TypedAttr(cb.getI8IntegerAttr(0))
+                   : TypedAttr(cb.getFloatAttr(part, 0)));
+    Value s =
+        vector::TransferReadOp::create(cb, vs, scales, ValueRange{row, g0}, pad,
+                                       ArrayRef<bool>{full || p.g >= chunkIn});
+    if (p.nvfp4)
+      s = decodeE4M3(cb, s);
+    else if (p.e2m1)
+      s = decodeE8M0(cb, s);
+    else if (!part.isF32())
+      s = arith::ExtFOp::create(cb, VectorType::get({scalesPerChunk}, f32), s);
+    return vector::ShuffleOp::create(cb, s, s, laneGroup);
   }
 
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
@@ -903,10 +982,11 @@ protected:
   }
 
   Value xCodes, xScales, codes, scales;
-  VectorType v64i8, v128i8, v16i32, v16f;
-  Value zeroF, zeroI, low4, bias8, four, padI8, padF;
-  SmallVector<int64_t> even, odd, laneGroup;
-  int64_t chunks, fullChunks, scalesPerChunk;
+  VectorType v64i8, vChunk, v16i32, v16f;
+  Value zeroF, zeroI, low4, bias8, four, three, padI8, padF;
+  SmallVector<SmallVector<int64_t>> segments;
+  SmallVector<int64_t> laneGroup;
+  int64_t cpb, chunkIn, chunks, fullChunks, scalesPerChunk;
   /// NVFP4's tensor scale (a one-element tensor of any rank).
   Value tensorScaleValue(ImplicitLocOpBuilder &tb) {
     auto t = cast<RankedTensorType>(tensorScale.getType());
@@ -1179,12 +1259,14 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string(p.q4_0    ? "__lowbit_q4_0_"
-                                 : p.f8    ? "__lowbit_f8_"
-                                 : p.w8    ? "__lowbit_w8_"
-                                 : p.nvfp4 ? "__lowbit_nvfp4_"
-                                 : p.e2m1  ? "__lowbit_mxfp4_"
-                                           : "__lowbit_w4_") +
+  std::string name = std::string(p.q4_0      ? "__lowbit_q4_0_"
+                                 : p.q8_0    ? "__lowbit_q8_0_"
+                                 : p.ternary ? "__lowbit_ternary_"
+                                 : p.f8      ? "__lowbit_f8_"
+                                 : p.w8      ? "__lowbit_w8_"
+                                 : p.nvfp4   ? "__lowbit_nvfp4_"
+                                 : p.e2m1    ? "__lowbit_mxfp4_"
+                                             : "__lowbit_w4_") +
                      (p.int8Act ? "i8_"
                       : p.f8Act ? "f8_"
                                 : "f32_") +
@@ -1207,9 +1289,13 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   if (p.w8 || p.f8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
-  else if (p.q4_0)
+  else if (p.q4_0 || p.q8_0)
+    args.append({RankedTensorType::get({p.n, p.k / 32 * (p.q4_0 ? 18 : 34)},
+                                       b.getI8Type()),
+                 yt});
+  else if (p.ternary)
     args.append(
-        {RankedTensorType::get({p.n, p.k / 32 * 18}, b.getI8Type()), yt});
+        {RankedTensorType::get({p.n, p.k / 4}, b.getI8Type()), p.wScales, yt});
   else if (p.nvfp4)
     args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
                  RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)),
@@ -1225,9 +1311,12 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
   Value y;
-  if (p.q4_0)
+  if (p.q4_0 || p.q8_0)
     y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), Value(), Value())
-            .build(arg(3), p.k / 32 * 18);
+            .build(arg(3), p.k / 32 * (p.q4_0 ? 18 : 34));
+  else if (p.ternary)
+    y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3), Value())
+            .build(arg(4), p.k / 4);
   else if (p.f8 && p.f8Act)
     y = F8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
   else if (p.f8)
@@ -1258,14 +1347,14 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
     if (!p)
       p = matchF8(op);
     if (!p)
-      p = matchQ4_0(op, target);
+      p = matchGGUF(op, target);
     if (!p)
       return rewriter.notifyMatchFailure(op, "no CPU kernel for this qmatmul");
     ValueRange x = adaptor.getLhs(), w = adaptor.getRhs();
     if (x.size() != (p->int8Act || p->f8Act ? 2u : 1u) ||
-        w.size() != (p->nvfp4  ? 3u
-                     : p->q4_0 ? 1u
-                               : 2u))
+        w.size() != (p->nvfp4               ? 3u
+                     : (p->q4_0 || p->q8_0) ? 1u
+                                            : 2u))
       return failure();
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
@@ -1296,7 +1385,7 @@ struct LowbitLowerToCPUPass
     }
     auto handled = [&](Operation *op) {
       auto mm = dyn_cast<QMatmulOp>(op);
-      return mm && matchQ4_0(mm, *target).has_value();
+      return mm && matchGGUF(mm, *target).has_value();
     };
     if (failed(lowerLowbitOps(
             getOperation(),
