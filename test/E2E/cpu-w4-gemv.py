@@ -35,14 +35,18 @@
 # IR-DAG: func.func private @__lowbit_f8_f8_6x7x80_f32
 # IR-DAG: func.func private @__lowbit_mxfp4_f32_3x13x96_g32_f8E8M0FNU(%{{.*}}: tensor<3x96xf32>, %{{.*}}: tensor<13x48xi8>, %{{.*}}: tensor<13x3xi8>, %{{.*}}: tensor<3x13xf32>) -> tensor<3x13xf32>
 # IR-DAG: func.func private @__lowbit_mxfp4_f32_1x40x64_g32_f8E8M0FNU
+# IR-DAG: func.func private @__lowbit_w4_f16_1x19x128_g32_f16_ef16(%{{.*}}: tensor<1x128xf16>, %{{.*}}: tensor<19x64xi8>, %{{.*}}: tensor<19x4xf16>, %{{.*}}: tensor<1x19xf32>) -> tensor<1x19xf32>
+# IR-DAG: func.func private @__lowbit_w4_bf16_5x7x64_g64_bf16_ebf16_ybf16(%{{.*}}: tensor<5x64xbf16>, %{{.*}}: tensor<7x32xi8>, %{{.*}}: tensor<7x1xbf16>, %{{.*}}: tensor<5x7xbf16>) -> tensor<5x7xbf16>
 # IR-DAG: vector.fma
 # IR-NOT: lowbit.
-# CHECK: 12 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: 14 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: bf16 results within one ulp: yes
 
 import os
 import re
 import sys
 
+import ml_dtypes
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -62,6 +66,11 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (257, 6, 64, 32, "bf16", False, "f32"),
           (1, 7, 160, 32, "f32", True, "f32"),
           (1, 21, 200, 0, "f8", False, "f32"),
+          # W4A16: f16/bf16 activations, weights expressed in f16/bf16
+          # (each dequantized weight rounded to it, as the reference
+          # does), f32 or bf16 results.
+          (1, 19, 128, 32, "f16", False, "f16"),
+          (5, 7, 64, 64, "bf16", True, "bf16y"),
           (3, 13, 96, 32, "e8m0", False, "f32"),
           (1, 40, 64, 32, "e8m0", True, "f32"),
           (5, 9, 64, 0, "f8f16", True, "f32"),
@@ -102,7 +111,12 @@ def suite(name):
     """f32: kernels without integer dot products (f32 or FP8 activations);
     i8: the VNNI kernels (int8 activations)."""
     return [s for s in SHAPES
-            if (s[6] in ("f32", "f8row", "f8tensor")) == (name == "f32")]
+            if (s[6] in ("f32", "f8row", "f8tensor", "f16", "bf16y"))
+            == (name == "f32")]
+
+
+# W4A16 cases: activation (= expressed) type and result type.
+HALF = {"f16": ("f16", "f32"), "bf16y": ("bf16", "bf16")}
 
 
 def make(d, name):
@@ -181,8 +195,9 @@ def make(d, name):
             st = "f8E8M0FNU"
         else:
             q = lowbit.quantize_scheme(w, "i4", blocks=(1, gs), scale=st)
-            qt = "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>%s>" % (
-                n, k, gs, "" if st == "f32" else ", scale = " + st)
+            qt = "!lowbit.qtensor<%dx%dxi4%s, per_group<[1 : %d]>%s>" % (
+                n, k, " : " + HALF[act][0] if act in HALF else "", gs,
+                "" if st == "f32" else ", scale = " + st)
             sdense = dense_float(q.scales)
         if packed4:
             codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
@@ -190,27 +205,37 @@ def make(d, name):
       scales({sdense} : tensor<{n}x{k // gs}x{st}>) : {qt}"""
         wdef = "" if arg else f"\n  %w = {const}"
         warg = f", %w: {qt}" if arg else ""
-        xt = f"tensor<{m}x{k}xf32>"
+        xe, ye = HALF.get(act, ("f32", "f32"))
+        if act in HALF:  # X exactly representable in its type
+            x = x.astype(ml_dtypes.bfloat16 if xe == "bf16"
+                         else np.float16).astype(np.float32)
+        xt = f"tensor<{m}x{k}x{xe}>"
         xdef = ""
-        if act != "f32":
+        if act != "f32" and act not in HALF:
             xt = "!lowbit.qtensor<%dx%dx%s, %s>" % (
                 m, k, "f8E4M3FN" if act.startswith("f8") else "i8",
                 "per_axis<0>" if act.endswith("row") else "per_tensor")
             xdef = (f"\n  %xq = lowbit.quantize %x : tensor<{m}x{k}xf32> "
                     f"-> {xt}")
-        xv = "%x" if act == "f32" else "%xq"
+        xv = "%x" if xdef == "" else "%xq"
+        xin = f"tensor<{m}x{k}x{xe}>"
+        yt = f"tensor<{m}x{n}x{ye}>"
         funcs.append(f"""
-func.func @f{i}(%x: tensor<{m}x{k}xf32>{warg}) -> tensor<{m}x{n}xf32> {{{wdef}{xdef}
-  %y = lowbit.qmatmul {xv}, %w {{transpose_b}} : {xt}, {qt} -> tensor<{m}x{n}xf32>
-  return %y : tensor<{m}x{n}xf32>
+func.func @f{i}(%x: {xin}{warg}) -> {yt} {{{wdef}{xdef}
+  %y = lowbit.qmatmul {xv}, %w {{transpose_b}} : {xt}, {qt} -> {yt}
+  return %y : {yt}
 }}""")
         call = (f"%w{i} = {const}\n  %y{i} = call @f{i}(%x{i}, %w{i}) : "
-                f"(tensor<{m}x{k}xf32>, {qt})" if arg else
-                f"%y{i} = call @f{i}(%x{i}) : (tensor<{m}x{k}xf32>)")
+                f"({xin}, {qt})" if arg else
+                f"%y{i} = call @f{i}(%x{i}) : ({xin})")
+        xconst = (g.dense_f32(x) if xe == "f32" else dense_float(x))
+        widen = ("" if ye == "f32" else
+                 f"\n  %y{i}w = arith.extf %y{i} : {yt} to tensor<{m}x{n}xf32>")
+        yv = f"%y{i}" if ye == "f32" else f"%y{i}w"
         body.append(f"""
-  %x{i} = arith.constant {g.dense_f32(x)} : tensor<{m}x{k}xf32>
-  {call} -> tensor<{m}x{n}xf32>
-  %b{i} = arith.bitcast %y{i} : tensor<{m}x{n}xf32> to tensor<{m}x{n}xi32>
+  %x{i} = arith.constant {xconst} : {xin}
+  {call} -> {yt}{widen}
+  %b{i} = arith.bitcast {yv} : tensor<{m}x{n}xf32> to tensor<{m}x{n}xi32>
   %u{i} = tensor.cast %b{i} : tensor<{m}x{n}xi32> to tensor<*xi32>
   call @printMemrefI32(%u{i}) : (tensor<*xi32>) -> ()""")
     with open(os.path.join(d, "model.mlir"), "w") as f:
@@ -232,13 +257,25 @@ def check(d, name):
     shapes = suite(name)
     ref, cpu = read(os.path.join(d, "ref.out")), read(os.path.join(d, "cpu.out"))
     assert len(ref) == len(cpu) == len(shapes), (len(ref), len(cpu))
-    worst = 0.0
+    worst, ulps = 0.0, 0
     for (m, n, k, gs, st, arg, act), a, b in zip(shapes, ref, cpu):
         a, b = a.reshape(m, n), b.reshape(m, n)
+        if HALF.get(act, ("", "f32"))[1] == "bf16":
+            # Both round the same f32 sum up to reassociation to bf16: at
+            # most one unit in the last place apart.
+            ab = a.astype(np.float32).astype(ml_dtypes.bfloat16)
+            bb = b.astype(np.float32).astype(ml_dtypes.bfloat16)
+            d = np.abs(ab.view(np.int16).astype(np.int32)
+                       - bb.view(np.int16).astype(np.int32))
+            ulps = max(ulps, int(d.max()))
+            continue
         err = np.abs(a - b).max(1) / np.maximum(np.abs(a).max(1), 1e-30)
         worst = max(worst, float(err.max()))
     print("%d shapes, max relative error %.3g (%s 1e-5)"
           % (len(shapes), worst, "<" if worst < 1e-5 else ">="))
+    if name == "f32":
+        print("bf16 results within one ulp: %s (%d)"
+              % ("yes" if ulps <= 1 else "no", ulps))
 
 
 if __name__ == "__main__":

@@ -101,7 +101,10 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
       into nibbles with shifts, converted to f32 and multiplied with X's
       even and odd elements. Equal to the reference lowering within fp32
       reassociation. MXFP4 weights the same way, codes decoded to twice
-      their E2M1 value by a 16-byte `vpshufb` table.
+      their E2M1 value by a 16-byte `vpshufb` table. W4A16: f16/bf16
+      activations (extended exactly), weights expressed in f16/bf16 (each
+      dequantized weight rounded to it, as the reference does), f32 or
+      f16/bf16 results.
     - W4A8, symmetric int8 activations with one f32 scale per row or per
       tensor (what `lowbit-w4a8` produces), on targets with AVX-512 VNNI:
       biased nibbles times X's codes with `vpdpbusd` (through

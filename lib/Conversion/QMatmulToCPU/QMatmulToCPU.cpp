@@ -80,6 +80,10 @@ struct W4Problem {
   bool wScalePerRow = false; // (w8) the scales part has one per channel
   RankedTensorType wScales;  // (w8) the weight scales part
   RankedTensorType tensorScaleType; // (nvfp4) the tensor scale part
+  // W4A16 (float path): X's element type, the weights' expressed type
+  // (dequantized weights are rounded to it, as the reference does) and
+  // Y's element type; f32 elsewhere (null means f32).
+  Type xElem, expressed, yElem;
   bool q4_0 = false;    // GGUF q4_0 blocks read as stored (llama.cpp layout)
   bool q8_0 = false;    // GGUF q8_0 blocks read as stored
   bool ternary = false; // ternary codes (2 bits), f32 scales
@@ -114,12 +118,16 @@ static bool matchInt8Activations(QMatmulOp op, W4Problem &p,
   return true;
 }
 
+static bool isFloat32or16(Type t) {
+  return isa<Float32Type, Float16Type, BFloat16Type>(t);
+}
+
 std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
   auto yt = op.getResult().getType();
   if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
       ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
-      !yt.getElementType().isF32())
+      !isFloat32or16(yt.getElementType()))
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
   if (s.isGGUF()) // matchGGUF
@@ -135,7 +143,7 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
               isa<Float32Type, Float16Type, BFloat16Type>(st) &&
               !s.getTensorScale();
   if ((!int4 && !mx && !nv && !tern) || !s.getSymmetric() ||
-      !s.getExpressedType().isF32())
+      !isFloat32or16(s.getExpressedType()))
     return std::nullopt;
   SmallVector<int64_t> blocks = wt.getBlockSizes();
   int64_t n = wt.getShape()[0], k = wt.getShape()[1];
@@ -156,12 +164,16 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
     // NVFP4 and ternary x f32 have no kernel yet (the reference lowering
     // runs).
     if (nv || tern || p.g % 32 != 0 || xt.getRank() != 2 ||
-        !xt.hasStaticShape() || !xt.getElementType().isF32())
+        !xt.hasStaticShape() || !isFloat32or16(xt.getElementType()))
       return std::nullopt;
     p.m = xt.getDimSize(0);
+    p.xElem = xt.getElementType();
+    p.expressed = s.getExpressedType();
+    p.yElem = yt.getElementType();
     return p;
   }
-  if (!matchInt8Activations(op, p, target))
+  if (!yt.getElementType().isF32() || !s.getExpressedType().isF32() ||
+      !matchInt8Activations(op, p, target))
     return std::nullopt;
   // A lane (4 bytes: 4 cpb inputs) of a chunk (64 bytes: 64 cpb inputs)
   // must lie in one group.
@@ -560,7 +572,11 @@ public:
 protected:
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
              int64_t tn) override {
-    bool scaleSums = tm == 1;
+    // GEMV sums q * x per group and scales once; weights expressed in
+    // f16/bf16 must each be rounded to it first (as the reference
+    // dequantizes), so they are scaled per element.
+    bool roundW = p.expressed && !p.expressed.isF32();
+    bool scaleSums = tm == 1 && !roundW;
     int64_t na = tm * tn;
     SmallVector<Value> init(na, zero);
     auto groups = scf::ForOp::create(
@@ -619,14 +635,21 @@ protected:
                     lf = arith::MulFOp::create(cb, lf, s[r]);
                     hf = arith::MulFOp::create(cb, hf, s[r]);
                   }
+                  if (roundW) {
+                    auto ve = VectorType::get({16}, p.expressed);
+                    lf = arith::ExtFOp::create(
+                        cb, v16f,
+                        arith::TruncFOp::create(cb, ve, lf).getResult());
+                    hf = arith::ExtFOp::create(
+                        cb, v16f,
+                        arith::TruncFOp::create(cb, ve, hf).getResult());
+                  }
                   lo.push_back(lf);
                   hi.push_back(hf);
                 }
                 SmallVector<Value> out(a);
                 for (int64_t i = 0; i < tm; ++i) {
-                  Value xv = vector::TransferReadOp::create(
-                      cb, v32f, x, ValueRange{add(cb, m0, i), k0}, padF,
-                      ArrayRef<bool>{true});
+                  Value xv = readX(cb, add(cb, m0, i), k0);
                   Value xe = vector::ShuffleOp::create(cb, xv, xv, even);
                   Value xo = vector::ShuffleOp::create(cb, xv, xv, odd);
                   for (int64_t r = 0; r < tn; ++r) {
@@ -651,9 +674,24 @@ protected:
         if (p.e2m1) // the table gave twice the E2M1 values
           sum = arith::MulFOp::create(
               tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
+        if (p.yElem && !p.yElem.isF32())
+          sum = arith::TruncFOp::create(tb, p.yElem, sum);
         y = store(tb, y, sum, add(tb, m0, i), add(tb, n0, r));
       }
     return y;
+  }
+
+  /// 32 elements of X's row m from k0, as f32 (f16/bf16 extended exactly).
+  Value readX(ImplicitLocOpBuilder &cb, Value m, Value k0) {
+    Type xe = p.xElem ? p.xElem : cb.getF32Type();
+    if (xe.isF32())
+      return vector::TransferReadOp::create(cb, v32f, x, ValueRange{m, k0},
+                                            padF, ArrayRef<bool>{true});
+    Value pad = arith::ConstantOp::create(cb, cb.getFloatAttr(xe, 0));
+    Value v = vector::TransferReadOp::create(cb, VectorType::get({32}, xe), x,
+                                             ValueRange{m, k0}, pad,
+                                             ArrayRef<bool>{true});
+    return arith::ExtFOp::create(cb, v32f, v);
   }
 
   Value x, codes, scales;
@@ -1251,6 +1289,15 @@ protected:
   int64_t fullSteps, steps;
 };
 
+static std::string typeName(Type t) {
+  if (!t)
+    return "f32";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  t.print(os);
+  return s;
+}
+
 /// The kernel function of one problem, created once per module. Its
 /// arguments are X (f32, or the int8 codes and scales of the qtensor), the
 /// weight codes and scales, and the destination Y, written in place.
@@ -1269,11 +1316,16 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
                                              : "__lowbit_w4_") +
                      (p.int8Act ? "i8_"
                       : p.f8Act ? "f8_"
-                                : "f32_") +
+                                : typeName(p.xElem) + "_") +
                      std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
                      std::to_string(p.k) +
                      (p.w8 || p.f8 ? "" : "_g" + std::to_string(p.g)) + "_" +
                      st;
+  // W4A16 variants: the expressed and result types when not f32.
+  if (p.expressed && !p.expressed.isF32())
+    name += "_e" + typeName(p.expressed);
+  if (p.yElem && !p.yElem.isF32())
+    name += "_y" + typeName(p.yElem);
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder::InsertionGuard guard(rewriter);
@@ -1284,8 +1336,8 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   if (p.int8Act || p.f8Act)
     args = {RankedTensorType::get({p.m, p.k}, b.getI8Type()), p.xScales};
   else
-    args = {RankedTensorType::get({p.m, p.k}, f32)};
-  auto yt = RankedTensorType::get({p.m, p.n}, f32);
+    args = {RankedTensorType::get({p.m, p.k}, p.xElem ? p.xElem : f32)};
+  auto yt = RankedTensorType::get({p.m, p.n}, p.yElem ? p.yElem : f32);
   if (p.w8 || p.f8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
@@ -1358,9 +1410,9 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
       return failure();
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
-    Value dest = tensor::EmptyOp::create(rewriter, op.getLoc(),
-                                         ArrayRef<int64_t>{p->m, p->n},
-                                         rewriter.getF32Type());
+    Value dest = tensor::EmptyOp::create(
+        rewriter, op.getLoc(), ArrayRef<int64_t>{p->m, p->n},
+        p->yElem ? p->yElem : rewriter.getF32Type());
     SmallVector<Value> args(x);
     args.append(w.begin(), w.end());
     args.push_back(dest);
