@@ -622,9 +622,13 @@ public:
   bool w8() const { return scheme == "w8a8"; }
   bool q4_0() const { return scheme == "q4_0a8"; }
   bool q8_0() const { return scheme == "q8_0a8"; }
+  bool q4_k() const { return scheme == "q4_ka8"; }
+  bool gguf() const { return q4_0() || q8_0() || q4_k(); }
   double weightBytes(int64_t k, int64_t n) const override {
     if (w8())
       return 1.0 * k * n + 4.0 * n;
+    if (q4_k())
+      return k / 256 * 144.0 * n;
     if (q4_0() || q8_0())
       return k / 32 * (q4_0() ? 18.0 : 34.0) * n;
     return k * n / 2.0 + (k / 32) * n * (mx() ? 1.0 : 2.0);
@@ -637,10 +641,11 @@ public:
     K = p.shape.K;
     N = p.shape.N;
     lowbit::numerics::Scheme scheme;
-    if (q4_0() || q8_0()) {
+    if (gguf()) {
       scheme.kind = lowbit::numerics::ElementKind::GGUF;
-      scheme.gguf = q4_0() ? lowbit::numerics::GGUFKind::Q4_0
-                           : lowbit::numerics::GGUFKind::Q8_0;
+      scheme.gguf = q4_0()   ? lowbit::numerics::GGUFKind::Q4_0
+                    : q4_k() ? lowbit::numerics::GGUFKind::Q4_K
+                             : lowbit::numerics::GGUFKind::Q8_0;
     } else if (w8()) {
       scheme.bits = 8;
       scheme.scale = lowbit::numerics::ScaleType::F32;
@@ -652,7 +657,7 @@ public:
       scheme.bits = 4;
       scheme.scale = lowbit::numerics::ScaleType::F16;
     }
-    if (!q4_0() && !q8_0())
+    if (!gguf())
       scheme.blockSizes = {1, w8() ? K : 32};
     lowbit::numerics::Status st =
         lowbit::numerics::quantize(p.W.data(), {N, K}, scheme, q);
@@ -792,6 +797,7 @@ int main(int argc, char **argv) {
   baselines.push_back(std::make_unique<LowbitW4>("w8a8"));
   baselines.push_back(std::make_unique<LowbitW4>("q4_0a8"));
   baselines.push_back(std::make_unique<LowbitW4>("q8_0a8"));
+  baselines.push_back(std::make_unique<LowbitW4>("q4_ka8"));
   baselines.push_back(std::make_unique<OpenBlasF32>());
 #if LOWBIT_HAVE_DNNL
   baselines.push_back(std::make_unique<OneDnnU8S8>());
@@ -882,9 +888,9 @@ int main(int argc, char **argv) {
 
   // Same-run ratios of lowbit's rows: baseline time / lowbit time (above 1:
   // lowbit is faster), for the baselines of the same numerics class.
-  static const char *const ratioBaselines[] = {"ggml-q4_0",   "ggml-lf-q4_0",
-                                               "ggml-q8_0",   "ggml-mxfp4",
-                                               "onednn-u8s8", "openblas-f32"};
+  static const char *const ratioBaselines[] = {
+      "ggml-q4_0",  "ggml-lf-q4_0", "ggml-q8_0",   "ggml-q4_k",
+      "ggml-mxfp4", "onednn-u8s8",  "openblas-f32"};
   bool header = false;
   for (const Row &r : rows) {
     if (r.dram || r.impl.rfind("lowbit-", 0) != 0)

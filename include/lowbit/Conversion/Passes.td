@@ -126,7 +126,10 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     - GGUF q4_0 and q8_0 weights read as stored (llama.cpp's blocks: an
       f16 scale, then the codes) times int8 activations: the same kernel
       with each chunk's blocks gathered (q4_0: X arranged by block halves;
-      q8_0: one code per byte, biased by 128).
+      q8_0: one code per byte, biased by 128). GGUF q4_K super-blocks: the
+      6-bit scales and mins decoded per super-block in vector code, q x and
+      x summed per lane and segment, d sc and -dmin m applied per
+      sub-block.
     - Ternary (BitNet b1.58) weights, 2-bit codes, f32 scales per row, per
       group or per tensor, times int8 activations: four codes per byte, X
       arranged in four segments per 256-input chunk, biased by 2. GGUF has no reference lowering: a GGUF qmatmul without

@@ -86,6 +86,7 @@ struct W4Problem {
   Type xElem, expressed, yElem;
   bool q4_0 = false;    // GGUF q4_0 blocks read as stored (llama.cpp layout)
   bool q8_0 = false;    // GGUF q8_0 blocks read as stored
+  bool q4_k = false;    // GGUF q4_K super-blocks read as stored
   bool ternary = false; // ternary codes (2 bits), f32 scales
   bool f8 = false;      // FP8 E4M3 weights, one scale per channel/tensor
   bool f8Act = false;   // (f8) X is an FP8 E4M3 qtensor
@@ -232,14 +233,16 @@ std::optional<W4Problem> matchGGUF(QMatmulOp op, const CpuTarget &target) {
       ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
       !yt.getElementType().isF32() ||
       (wt.getScheme().getGguf() != GGUFKind::Q4_0 &&
-       wt.getScheme().getGguf() != GGUFKind::Q8_0) ||
+       wt.getScheme().getGguf() != GGUFKind::Q8_0 &&
+       wt.getScheme().getGguf() != GGUFKind::Q4_K) ||
       !wt.getScheme().getExpressedType().isF32())
     return std::nullopt;
   W4Problem p{0, wt.getShape()[0], wt.getShape()[1], 32,
               Float16Type::get(op.getContext())};
   p.q4_0 = wt.getScheme().getGguf() == GGUFKind::Q4_0;
-  p.q8_0 = !p.q4_0;
-  if (p.k % 32 != 0 || !matchInt8Activations(op, p, target))
+  p.q4_k = wt.getScheme().getGguf() == GGUFKind::Q4_K;
+  p.q8_0 = !p.q4_0 && !p.q4_k;
+  if (p.k % (p.q4_k ? 256 : 32) != 0 || !matchInt8Activations(op, p, target))
     return std::nullopt;
   return p;
 }
@@ -735,6 +738,7 @@ public:
     int64_t bias = p.e2m1 ? 12 : p.ternary ? 2 : p.q8_0 ? -128 : 8;
     bias8 = splat(b, v64i8, b.getI8IntegerAttr(bias));
     three = splat(b, v64i8, b.getI8IntegerAttr(3));
+    ones = splat(b, v64i8, b.getI8IntegerAttr(1));
     if (p.e2m1) {
       // u = 2 * e2m1(code) + 12 (0..24) for codes 0..15, in each 16-byte
       // lane of vpshufb's table.
@@ -759,8 +763,9 @@ public:
     segments.resize(cpb);
     for (int64_t j = 0; j < cpb; ++j)
       for (int64_t i = 0; i < 64; ++i)
-        segments[j].push_back(p.q4_0 ? 32 * (i / 16) + 16 * j + i % 16
-                                     : cpb * i + j);
+        segments[j].push_back(p.q4_0   ? 32 * (i / 16) + 16 * j + i % 16
+                              : p.q4_k ? 64 * (i / 32) + 32 * j + i % 32
+                                       : cpb * i + j);
     chunks = (p.k + chunkIn - 1) / chunkIn;
     fullChunks = p.k / chunkIn;
     // Lane l (4 bytes of each segment: 4 cpb consecutive inputs) -> its
@@ -786,8 +791,9 @@ protected:
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
     Value arranged = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * chunkIn}, i8);
-    Value sums =
-        tensor::EmptyOp::create(b, ArrayRef<int64_t>{p.m, chunks * 16}, i32);
+    int64_t sumsPerChunk = p.q4_k ? 32 : 16;
+    Value sums = tensor::EmptyOp::create(
+        b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk}, i32);
     auto rows = scf::ForOp::create(
         b, idx(b, 0), idx(b, p.m), idx(b, 1), ValueRange{arranged, sums},
         [&](OpBuilder &ob, Location l, Value m, ValueRange it) {
@@ -800,7 +806,8 @@ protected:
                 Value xv = vector::TransferReadOp::create(
                     cb, vChunk, xCodes, ValueRange{m, k0}, padI8,
                     ArrayRef<bool>{p.k % chunkIn == 0});
-                Value a = ct[0], sum = zeroI;
+                Value a = ct[0], sum = zeroI, sm = ct[1];
+                Value s0 = arith::MulIOp::create(cb, c, idx(cb, sumsPerChunk));
                 for (int64_t j = 0; j < cpb; ++j) {
                   Value seg = cpb == 1 ? xv
                                        : vector::ShuffleOp::create(cb, xv, xv,
@@ -810,15 +817,19 @@ protected:
                           cb, seg, a, ValueRange{m, add(cb, k0, 64 * j)},
                           ArrayRef<bool>{true})
                           .getResult();
-                  sum = dpbusd(cb, sum, bias8, seg);
+                  if (p.q4_k) // sum of x per lane, per segment
+                    sm = vector::TransferWriteOp::create(
+                             cb, dpbusd(cb, zeroI, ones, seg), sm,
+                             ValueRange{m, add(cb, s0, 16 * j)},
+                             ArrayRef<bool>{true})
+                             .getResult();
+                  else
+                    sum = dpbusd(cb, sum, bias8, seg);
                 }
-                Value sm =
-                    vector::TransferWriteOp::create(
-                        cb, sum, ct[1],
-                        ValueRange{m,
-                                   arith::MulIOp::create(cb, c, idx(cb, 16))},
-                        ArrayRef<bool>{true})
-                        .getResult();
+                if (!p.q4_k)
+                  sm = vector::TransferWriteOp::create(
+                           cb, sum, sm, ValueRange{m, s0}, ArrayRef<bool>{true})
+                           .getResult();
                 scf::YieldOp::create(cb, ValueRange{a, sm});
               });
           scf::YieldOp::create(rb, cs.getResults());
@@ -906,7 +917,6 @@ protected:
   SmallVector<Value> chunk(ImplicitLocOpBuilder &cb, Value c, ValueRange acc,
                            Value m0, Value n0, int64_t tm, int64_t tn,
                            bool full) {
-    Type f32 = cb.getF32Type();
     Value k0 = arith::MulIOp::create(cb, c, idx(cb, chunkIn));
     Value kb = arith::MulIOp::create(cb, c, idx(cb, 64));
     SmallVector<SmallVector<Value>> u;
@@ -983,10 +993,136 @@ protected:
     return vector::ShuffleOp::create(cb, s, s, laneGroup);
   }
 
+  /// q4_K super-block `sb` (256 inputs, 144 bytes: f16 d, f16 dmin, 12
+  /// bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of
+  /// nibbles; value d sc q - dmin m) for outputs [m0, m0 + tm) x [n0, n0 +
+  /// tn): two 128-input halves, each 64 bytes whose low nibbles are
+  /// sub-blocks 4h and 4h + 2, high nibbles 4h + 1 and 4h + 3. Sums of q x
+  /// and of x are exact per lane; the scales and mins apply per segment.
+  SmallVector<Value> superBlock(ImplicitLocOpBuilder &cb, Value sb,
+                                ValueRange acc, Value m0, Value n0, int64_t tm,
+                                int64_t tn) {
+    Type f32 = cb.getF32Type(), i32 = cb.getI32Type();
+    Value base = arith::MulIOp::create(cb, sb, idx(cb, 144));
+    auto vf8 = VectorType::get({8}, f32);
+    // Per output channel: the 8 scales d sc and mins dmin m.
+    SmallVector<Value> sc8, mn8;
+    for (int64_t r = 0; r < tn; ++r) {
+      Value row = add(cb, n0, r);
+      Value hd = vector::TransferReadOp::create(
+          cb, VectorType::get({4}, cb.getI8Type()), codes,
+          ValueRange{row, base}, padI8, ArrayRef<bool>{true});
+      Value dd = arith::ExtFOp::create(
+          cb, VectorType::get({2}, f32),
+          vector::BitCastOp::create(cb, VectorType::get({2}, cb.getF16Type()),
+                                    hd)
+              .getResult());
+      Value d = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{0});
+      Value dmin = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{1});
+      Value raw = vector::TransferReadOp::create(
+          cb, VectorType::get({12}, cb.getI8Type()), codes,
+          ValueRange{row, add(cb, base, 4)}, padI8, ArrayRef<bool>{true});
+      auto v4 = VectorType::get({4}, i32);
+      Value w = arith::ExtUIOp::create(cb, VectorType::get({12}, i32), raw);
+      auto part = [&](int64_t from) {
+        return vector::ShuffleOp::create(
+            cb, w, w, ArrayRef<int64_t>{from, from + 1, from + 2, from + 3});
+      };
+      auto c = [&](int32_t v) {
+        return splat(cb, v4, cb.getI32IntegerAttr(v));
+      };
+      Value a = part(0), bm = part(4), cc = part(8);
+      auto hi2 = [&](Value v) { // (v >> 6) << 4
+        return arith::ShLIOp::create(cb, arith::ShRUIOp::create(cb, v, c(6)),
+                                     c(4));
+      };
+      Value scLo = arith::AndIOp::create(cb, a, c(63));
+      Value mLo = arith::AndIOp::create(cb, bm, c(63));
+      Value scHi = arith::OrIOp::create(
+          cb, arith::AndIOp::create(cb, cc, c(15)), hi2(a));
+      Value mHi = arith::OrIOp::create(cb, arith::ShRUIOp::create(cb, cc, c(4)),
+                                       hi2(bm));
+      SmallVector<int64_t> cat{0, 1, 2, 3, 4, 5, 6, 7};
+      Value sc = arith::SIToFPOp::create(
+          cb, vf8, vector::ShuffleOp::create(cb, scLo, scHi, cat));
+      Value mn = arith::SIToFPOp::create(
+          cb, vf8, vector::ShuffleOp::create(cb, mLo, mHi, cat));
+      sc8.push_back(arith::MulFOp::create(
+          cb, sc, vector::BroadcastOp::create(cb, vf8, d)));
+      // Negated: the min term is subtracted.
+      mn8.push_back(
+          arith::MulFOp::create(cb, mn,
+                                vector::BroadcastOp::create(
+                                    cb, vf8, arith::NegFOp::create(cb, dmin))));
+    }
+    SmallVector<Value> out(acc);
+    for (int64_t h = 0; h < 2; ++h) {
+      Value c = add(cb, arith::MulIOp::create(cb, sb, idx(cb, 2)), h);
+      Value k0 = arith::MulIOp::create(cb, c, idx(cb, 128));
+      // Lanes 0-7 of segment j: sub-block 4h + j; lanes 8-15: 4h + 2 + j.
+      auto lanes = [&](int64_t j) {
+        SmallVector<int64_t> l;
+        for (int64_t i = 0; i < 16; ++i)
+          l.push_back(4 * h + j + (i < 8 ? 0 : 2));
+        return l;
+      };
+      SmallVector<SmallVector<Value>> u;
+      SmallVector<std::array<Value, 4>> sw; // sc seg0, sc seg1, mn0, mn1
+      for (int64_t r = 0; r < tn; ++r) {
+        Value bytes = vector::TransferReadOp::create(
+            cb, v64i8, codes,
+            ValueRange{add(cb, n0, r), add(cb, base, 16 + 64 * h)}, padI8,
+            ArrayRef<bool>{true});
+        Value l = arith::AndIOp::create(cb, bytes, low4);
+        Value hi = arith::AndIOp::create(
+            cb, arith::ShRUIOp::create(cb, bytes, four), low4);
+        u.push_back({l, hi});
+        sw.push_back({vector::ShuffleOp::create(cb, sc8[r], sc8[r], lanes(0)),
+                      vector::ShuffleOp::create(cb, sc8[r], sc8[r], lanes(1)),
+                      vector::ShuffleOp::create(cb, mn8[r], mn8[r], lanes(0)),
+                      vector::ShuffleOp::create(cb, mn8[r], mn8[r], lanes(1))});
+      }
+      for (int64_t i = 0; i < tm; ++i) {
+        Value m = add(cb, m0, i);
+        Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
+        Value s0 = arith::MulIOp::create(cb, c, idx(cb, 32));
+        SmallVector<Value> xs, xsum;
+        for (int64_t j = 0; j < 2; ++j) {
+          xs.push_back(vector::TransferReadOp::create(
+              cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
+              ArrayRef<bool>{true}));
+          xsum.push_back(arith::SIToFPOp::create(
+              cb, v16f,
+              vector::TransferReadOp::create(cb, v16i32, laneSums,
+                                             ValueRange{m, add(cb, s0, 16 * j)},
+                                             cz, ArrayRef<bool>{true})));
+        }
+        for (int64_t r = 0; r < tn; ++r) {
+          Value &o = out[i * tn + r];
+          for (int64_t j = 0; j < 2; ++j) {
+            Value q = arith::SIToFPOp::create(
+                cb, v16f, dpbusd(cb, zeroI, u[r][j], xs[j]));
+            o = vector::FMAOp::create(cb, q, sw[r][j], o);
+            o = vector::FMAOp::create(cb, xsum[j], sw[r][2 + j], o);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
              int64_t tn) override {
     SmallVector<Value> acc(tm * tn, zeroF);
-    if (fullChunks) {
+    if (p.q4_k) {
+      auto loop = scf::ForOp::create(
+          tb, idx(tb, 0), idx(tb, p.k / 256), idx(tb, 1), acc,
+          [&](OpBuilder &ob, Location l, Value sb, ValueRange a) {
+            ImplicitLocOpBuilder cb(l, ob);
+            scf::YieldOp::create(cb, superBlock(cb, sb, a, m0, n0, tm, tn));
+          });
+      acc = SmallVector<Value>(loop.getResults());
+    } else if (fullChunks) {
       auto loop = scf::ForOp::create(
           tb, idx(tb, 0), idx(tb, fullChunks), idx(tb, 1), acc,
           [&](OpBuilder &ob, Location l, Value c, ValueRange a) {
@@ -995,7 +1131,7 @@ protected:
           });
       acc = SmallVector<Value>(loop.getResults());
     }
-    if (chunks > fullChunks)
+    if (!p.q4_k && chunks > fullChunks)
       acc = chunk(tb, idx(tb, fullChunks), acc, m0, n0, tm, tn, false);
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
@@ -1021,7 +1157,7 @@ protected:
 
   Value xCodes, xScales, codes, scales;
   VectorType v64i8, vChunk, v16i32, v16f;
-  Value zeroF, zeroI, low4, bias8, four, three, padI8, padF;
+  Value zeroF, zeroI, low4, bias8, four, three, ones, padI8, padF;
   SmallVector<SmallVector<int64_t>> segments;
   SmallVector<int64_t> laneGroup;
   int64_t cpb, chunkIn, chunks, fullChunks, scalesPerChunk;
@@ -1289,6 +1425,21 @@ protected:
   int64_t fullSteps, steps;
 };
 
+/// How many run-time parts the weights have: codes and scales; GGUF blocks
+/// carry their scales; NVFP4 adds the tensor scale.
+static unsigned expectedWeightParts(const W4Problem &p) {
+  if (p.q4_0 || p.q8_0 || p.q4_k)
+    return 1;
+  return p.nvfp4 ? 3 : 2;
+}
+
+/// Bytes of one row of GGUF blocks.
+static int64_t ggufRowBytes(const W4Problem &p) {
+  if (p.q4_k)
+    return p.k / 256 * 144;
+  return p.k / 32 * (p.q4_0 ? 18 : 34);
+}
+
 static std::string typeName(Type t) {
   if (!t)
     return "f32";
@@ -1306,7 +1457,8 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string(p.q4_0      ? "__lowbit_q4_0_"
+  std::string name = std::string(p.q4_k      ? "__lowbit_q4_k_"
+                                 : p.q4_0    ? "__lowbit_q4_0_"
                                  : p.q8_0    ? "__lowbit_q8_0_"
                                  : p.ternary ? "__lowbit_ternary_"
                                  : p.f8      ? "__lowbit_f8_"
@@ -1341,10 +1493,9 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   if (p.w8 || p.f8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
-  else if (p.q4_0 || p.q8_0)
-    args.append({RankedTensorType::get({p.n, p.k / 32 * (p.q4_0 ? 18 : 34)},
-                                       b.getI8Type()),
-                 yt});
+  else if (p.q4_0 || p.q8_0 || p.q4_k)
+    args.append(
+        {RankedTensorType::get({p.n, ggufRowBytes(p)}, b.getI8Type()), yt});
   else if (p.ternary)
     args.append(
         {RankedTensorType::get({p.n, p.k / 4}, b.getI8Type()), p.wScales, yt});
@@ -1363,9 +1514,9 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
   Value y;
-  if (p.q4_0 || p.q8_0)
+  if (p.q4_0 || p.q8_0 || p.q4_k)
     y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), Value(), Value())
-            .build(arg(3), p.k / 32 * (p.q4_0 ? 18 : 34));
+            .build(arg(3), ggufRowBytes(p));
   else if (p.ternary)
     y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3), Value())
             .build(arg(4), p.k / 4);
@@ -1404,9 +1555,7 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
       return rewriter.notifyMatchFailure(op, "no CPU kernel for this qmatmul");
     ValueRange x = adaptor.getLhs(), w = adaptor.getRhs();
     if (x.size() != (p->int8Act || p->f8Act ? 2u : 1u) ||
-        w.size() != (p->nvfp4               ? 3u
-                     : (p->q4_0 || p->q8_0) ? 1u
-                                            : 2u))
+        w.size() != expectedWeightParts(*p))
       return failure();
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
