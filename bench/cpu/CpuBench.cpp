@@ -619,7 +619,9 @@ public:
   explicit LowbitW4(std::string scheme) : scheme(std::move(scheme)) {}
   std::string name() const override { return "lowbit-" + scheme; }
   bool mx() const { return scheme == "mxfp4a8"; }
-  bool w8() const { return scheme == "w8a8"; }
+  bool w8() const { return scheme == "w8a8" || scheme == "w8a8q"; }
+  bool preQuantized() const { return scheme == "w8a8q"; }
+  lowbit::numerics::QTensor xq; // w8a8q: X quantized per row, untimed
   bool q4_0() const { return scheme == "q4_0a8"; }
   bool q8_0() const { return scheme == "q8_0a8"; }
   bool q4_k() const { return scheme == "q4_ka8"; }
@@ -673,10 +675,24 @@ public:
     fn = find(M, K, N);
     // The kernels' scf.forall runs on OpenMP threads (libomp).
     omp_set_num_threads(threads);
+    if (preQuantized()) {
+      lowbit::numerics::Scheme xs;
+      xs.blockSizes = {1, K};
+      lowbit::numerics::Status st =
+          lowbit::numerics::quantize(X, {M, K}, xs, xq);
+      if (!st.ok()) {
+        std::fprintf(stderr, "lowbit-bench-cpu: %s\n", st.message().c_str());
+        std::exit(1);
+      }
+    }
     Y.assign(M * N, 0.f);
   }
   void run() override {
-    if (fn->blockFn)
+    if (fn->qFn)
+      fn->qFn(reinterpret_cast<const int8_t *>(xq.codes.data()),
+              reinterpret_cast<const float *>(xq.scales.data()), q.codes.data(),
+              q.scales.data(), Y.data());
+    else if (fn->blockFn)
       fn->blockFn(X, q.codes.data(), Y.data());
     else
       fn->fn(X, q.codes.data(), q.scales.data(), Y.data());
@@ -795,6 +811,7 @@ int main(int argc, char **argv) {
   baselines.push_back(std::make_unique<LowbitW4>("w4a8"));
   baselines.push_back(std::make_unique<LowbitW4>("mxfp4a8"));
   baselines.push_back(std::make_unique<LowbitW4>("w8a8"));
+  baselines.push_back(std::make_unique<LowbitW4>("w8a8q"));
   baselines.push_back(std::make_unique<LowbitW4>("q4_0a8"));
   baselines.push_back(std::make_unique<LowbitW4>("q8_0a8"));
   baselines.push_back(std::make_unique<LowbitW4>("q4_ka8"));
