@@ -791,9 +791,12 @@ protected:
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
     Value arranged = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * chunkIn}, i8);
-    int64_t sumsPerChunk = p.q4_k ? 32 : 16;
+    // Lane sums (i32, 16 per chunk); q4_K: sub-block sums (f32, 4 per
+    // chunk).
+    int64_t sumsPerChunk = p.q4_k ? 4 : 16;
     Value sums = tensor::EmptyOp::create(
-        b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk}, i32);
+        b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk},
+        p.q4_k ? Type(b.getF32Type()) : i32);
     auto rows = scf::ForOp::create(
         b, idx(b, 0), idx(b, p.m), idx(b, 1), ValueRange{arranged, sums},
         [&](OpBuilder &ob, Location l, Value m, ValueRange it) {
@@ -807,6 +810,7 @@ protected:
                     cb, vChunk, xCodes, ValueRange{m, k0}, padI8,
                     ArrayRef<bool>{p.k % chunkIn == 0});
                 Value a = ct[0], sum = zeroI, sm = ct[1];
+                SmallVector<Value> segSums;
                 Value s0 = arith::MulIOp::create(cb, c, idx(cb, sumsPerChunk));
                 for (int64_t j = 0; j < cpb; ++j) {
                   Value seg = cpb == 1 ? xv
@@ -818,18 +822,39 @@ protected:
                           ArrayRef<bool>{true})
                           .getResult();
                   if (p.q4_k) // sum of x per lane, per segment
-                    sm = vector::TransferWriteOp::create(
-                             cb, dpbusd(cb, zeroI, ones, seg), sm,
-                             ValueRange{m, add(cb, s0, 16 * j)},
-                             ArrayRef<bool>{true})
-                             .getResult();
+                    segSums.push_back(dpbusd(cb, zeroI, ones, seg));
                   else
                     sum = dpbusd(cb, sum, bias8, seg);
                 }
-                if (!p.q4_k)
+                if (p.q4_k) {
+                  // Sums of x per sub-block of 32 (4 per chunk: segment 0
+                  // lanes 0-7 and 8-15 hold sub-blocks 0 and 2, segment 1
+                  // sub-blocks 1 and 3), as f32 [M, K / 32].
+                  SmallVector<Value> sub;
+                  for (int64_t q = 0; q < 4; ++q) {
+                    SmallVector<int64_t> l;
+                    for (int64_t i = 0; i < 8; ++i)
+                      l.push_back(8 * (q / 2) + i);
+                    Value part = vector::ShuffleOp::create(cb, segSums[q % 2],
+                                                           segSums[q % 2], l);
+                    sub.push_back(vector::ReductionOp::create(
+                        cb, vector::CombiningKind::ADD, part));
+                  }
+                  Value v = vector::FromElementsOp::create(
+                      cb, VectorType::get({4}, cb.getI32Type()), sub);
+                  v = arith::SIToFPOp::create(
+                      cb, VectorType::get({4}, cb.getF32Type()), v);
+                  sm = vector::TransferWriteOp::create(
+                           cb, v, sm,
+                           ValueRange{m,
+                                      arith::MulIOp::create(cb, c, idx(cb, 4))},
+                           ArrayRef<bool>{true})
+                           .getResult();
+                } else {
                   sm = vector::TransferWriteOp::create(
                            cb, sum, sm, ValueRange{m, s0}, ArrayRef<bool>{true})
                            .getResult();
+                }
                 scf::YieldOp::create(cb, ValueRange{a, sm});
               });
           scf::YieldOp::create(rb, cs.getResults());
@@ -1067,7 +1092,7 @@ protected:
         return l;
       };
       SmallVector<SmallVector<Value>> u;
-      SmallVector<std::array<Value, 4>> sw; // sc seg0, sc seg1, mn0, mn1
+      SmallVector<std::array<Value, 2>> sw; // d sc on segments 0 and 1
       for (int64_t r = 0; r < tn; ++r) {
         Value bytes = vector::TransferReadOp::create(
             cb, v64i8, codes,
@@ -1078,34 +1103,38 @@ protected:
             cb, arith::ShRUIOp::create(cb, bytes, four), low4);
         u.push_back({l, hi});
         sw.push_back({vector::ShuffleOp::create(cb, sc8[r], sc8[r], lanes(0)),
-                      vector::ShuffleOp::create(cb, sc8[r], sc8[r], lanes(1)),
-                      vector::ShuffleOp::create(cb, mn8[r], mn8[r], lanes(0)),
-                      vector::ShuffleOp::create(cb, mn8[r], mn8[r], lanes(1))});
+                      vector::ShuffleOp::create(cb, sc8[r], sc8[r], lanes(1))});
       }
       for (int64_t i = 0; i < tm; ++i) {
         Value m = add(cb, m0, i);
-        Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
-        Value s0 = arith::MulIOp::create(cb, c, idx(cb, 32));
-        SmallVector<Value> xs, xsum;
-        for (int64_t j = 0; j < 2; ++j) {
+        SmallVector<Value> xs;
+        for (int64_t j = 0; j < 2; ++j)
           xs.push_back(vector::TransferReadOp::create(
               cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
               ArrayRef<bool>{true}));
-          xsum.push_back(arith::SIToFPOp::create(
-              cb, v16f,
-              vector::TransferReadOp::create(cb, v16i32, laneSums,
-                                             ValueRange{m, add(cb, s0, 16 * j)},
-                                             cz, ArrayRef<bool>{true})));
-        }
         for (int64_t r = 0; r < tn; ++r) {
           Value &o = out[i * tn + r];
           for (int64_t j = 0; j < 2; ++j) {
             Value q = arith::SIToFPOp::create(
                 cb, v16f, dpbusd(cb, zeroI, u[r][j], xs[j]));
             o = vector::FMAOp::create(cb, q, sw[r][j], o);
-            o = vector::FMAOp::create(cb, xsum[j], sw[r][2 + j], o);
           }
         }
+      }
+    }
+    // The min term, once per super-block: (-dmin m) . (sum of x) over its 8
+    // sub-blocks, into the second half of the accumulators.
+    int64_t na = tm * tn;
+    for (int64_t i = 0; i < tm; ++i) {
+      Value m = add(cb, m0, i);
+      Value padF32 = arith::ConstantOp::create(cb, cb.getF32FloatAttr(0.f));
+      Value xs8 = vector::TransferReadOp::create(
+          cb, vf8, laneSums,
+          ValueRange{m, arith::MulIOp::create(cb, sb, idx(cb, 8))}, padF32,
+          ArrayRef<bool>{true});
+      for (int64_t r = 0; r < tn; ++r) {
+        Value &o = out[na + i * tn + r];
+        o = vector::FMAOp::create(cb, mn8[r], xs8, o);
       }
     }
     return out;
@@ -1115,6 +1144,9 @@ protected:
              int64_t tn) override {
     SmallVector<Value> acc(tm * tn, zeroF);
     if (p.q4_k) {
+      // Then the 8-wide min-term accumulators.
+      acc.append(tm * tn, splat(tb, VectorType::get({8}, tb.getF32Type()),
+                                tb.getF32FloatAttr(0.f)));
       auto loop = scf::ForOp::create(
           tb, idx(tb, 0), idx(tb, p.k / 256), idx(tb, 1), acc,
           [&](OpBuilder &ob, Location l, Value sb, ValueRange a) {
@@ -1143,6 +1175,12 @@ protected:
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 acc[i * tn + r],
                                                 arith::FastMathFlags::reassoc);
+        if (p.q4_k)
+          sum = arith::AddFOp::create(
+              tb, sum,
+              vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
+                                          acc[tm * tn + i * tn + r],
+                                          arith::FastMathFlags::reassoc));
         sum = arith::MulFOp::create(tb, sum, sx);
         if (p.e2m1) // u - 12 is twice the E2M1 value
           sum = arith::MulFOp::create(
