@@ -139,7 +139,9 @@ void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
 void lowbit::buildCPUToLLVMPipeline(OpPassManager &pm,
                                     const CPUToLLVMOptions &options) {
   pm.addPass(lowbit::createLowbitPackWeights());
-  pm.addPass(lowbit::createLowbitLowerToCPU());
+  lowbit::LowbitLowerToCPUOptions cpuOpts;
+  cpuOpts.targetCpu = options.targetCpu;
+  pm.addPass(lowbit::createLowbitLowerToCPU(cpuOpts));
   buildTensorsToLLVM(pm, options.barePtrABI, /*openMP=*/true);
 }
 

@@ -141,8 +141,11 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     single sequential stream.
 
     `target-cpu` selects what kernels may use: `host` (the default: this
-    machine's features), `x86-64-v3` (AVX2: W4A32 only), `x86-64-v4`,
-    `znver4`, `znver5`, `sapphirerapids`, `icelake-server`, `cascadelake`.
+    machine's features), `x86-64-v3` (AVX2), `x86-64-v4`, `znver4`,
+    `znver5`, `sapphirerapids`, `icelake-server`, `cascadelake`. Without
+    AVX-512 VNNI the int8-activation kernels whose unsigned operand stays
+    below 128 (int4, FP4, ternary, q4_0, q4_K) emulate `vpdpbusd` with
+    `vpmaddubsw` + `vpmaddwd` (exact); W8A8 and q8_0 need VNNI.
 
     ```mlir
     %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x4096xf32>,

@@ -30,6 +30,11 @@ void buildReferenceToLLVMPipeline(OpPassManager &pm);
 
 /// Options of `lowbit-cpu-to-llvm`.
 struct CPUToLLVMOptions : public PassPipelineOptions<CPUToLLVMOptions> {
+  Option<std::string> targetCpu{
+      *this, "target-cpu",
+      llvm::cl::desc("CPU whose features the kernels may use (see "
+                     "lowbit-lower-to-cpu)"),
+      llvm::cl::init("host")};
   Option<bool> barePtrABI{
       *this, "bare-ptr-abi",
       llvm::cl::desc(

@@ -41,16 +41,18 @@ namespace {
 
 /// What the kernels may use, from `target-cpu` (docs/CodegenCPU.md).
 struct CpuTarget {
-  bool avx512 = false, vnni = false;
+  bool avx2 = false, avx512 = false, vnni = false;
 
   static FailureOr<CpuTarget> get(StringRef cpu) {
     CpuTarget t;
     if (cpu == "host") {
       llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
+      t.avx2 = f.lookup("avx2");
       t.avx512 = f.lookup("avx512f") && f.lookup("avx512bw");
       t.vnni = t.avx512 && f.lookup("avx512vnni");
       return t;
     }
+    t.avx2 = true;
     if (cpu == "x86-64-v3")
       return t;
     if (cpu == "x86-64-v4") {
@@ -84,22 +86,29 @@ struct W4Problem {
   // (dequantized weights are rounded to it, as the reference does) and
   // Y's element type; f32 elsewhere (null means f32).
   Type xElem, expressed, yElem;
-  bool q4_0 = false;    // GGUF q4_0 blocks read as stored (llama.cpp layout)
-  bool q8_0 = false;    // GGUF q8_0 blocks read as stored
-  bool q4_k = false;    // GGUF q4_K super-blocks read as stored
-  bool ternary = false; // ternary codes (2 bits), f32 scales
-  bool f8 = false;      // FP8 E4M3 weights, one scale per channel/tensor
-  bool f8Act = false;   // (f8) X is an FP8 E4M3 qtensor
+  bool q4_0 = false;       // GGUF q4_0 blocks read as stored (llama.cpp layout)
+  bool q8_0 = false;       // GGUF q8_0 blocks read as stored
+  bool q4_k = false;       // GGUF q4_K super-blocks read as stored
+  bool ternary = false;    // ternary codes (2 bits), f32 scales
+  bool emulateDot = false; // no VNNI: vpdpbusd as vpmaddubsw + vpmaddwd
+  bool avx512 = true;      // 512-bit byte shuffles (vpshufb zmm) available
+  bool f8 = false;         // FP8 E4M3 weights, one scale per channel/tensor
+  bool f8Act = false;      // (f8) X is an FP8 E4M3 qtensor
 };
 
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
 /// tensor, on a VNNI target: fills p.m and the activation fields.
+/// `fullU8`: the kernel's unsigned operand spans 0..255 (W8A8, q8_0), which
+/// needs VNNI; operands up to 127 also run on AVX2 (vpmaddubsw cannot
+/// saturate then), with the dot product emulated.
 static bool matchInt8Activations(QMatmulOp op, W4Problem &p,
-                                 const CpuTarget &target) {
+                                 const CpuTarget &target, bool fullU8 = false) {
   auto xq = dyn_cast<QTensorType>(op.getLhs().getType());
-  if (!target.vnni || !xq || xq.getShape().size() != 2 ||
-      ShapedType::isDynamicShape(xq.getShape()))
+  if (!(target.vnni || (target.avx2 && !fullU8)) || !xq ||
+      xq.getShape().size() != 2 || ShapedType::isDynamicShape(xq.getShape()))
     return false;
+  p.emulateDot = !target.vnni;
+  p.avx512 = target.avx512;
   SchemeAttr xs = xq.getScheme();
   auto xStorage = dyn_cast<IntegerType>(xs.getStorageType());
   if (!xStorage || xStorage.getWidth() != 8 || xStorage.isUnsigned() ||
@@ -215,7 +224,7 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
   p.w8 = true;
   p.wScalePerRow = blocks[0] == 1 && n > 1;
   p.wScales = wt.getScalesType();
-  if (!matchInt8Activations(op, p, target))
+  if (!matchInt8Activations(op, p, target, /*fullU8=*/true))
     return std::nullopt;
   return p;
 }
@@ -242,7 +251,8 @@ std::optional<W4Problem> matchGGUF(QMatmulOp op, const CpuTarget &target) {
   p.q4_0 = wt.getScheme().getGguf() == GGUFKind::Q4_0;
   p.q4_k = wt.getScheme().getGguf() == GGUFKind::Q4_K;
   p.q8_0 = !p.q4_0 && !p.q4_k;
-  if (p.k % (p.q4_k ? 256 : 32) != 0 || !matchInt8Activations(op, p, target))
+  if (p.k % (p.q4_k ? 256 : 32) != 0 ||
+      !matchInt8Activations(op, p, target, /*fullU8=*/p.q8_0))
     return std::nullopt;
   return p;
 }
@@ -749,9 +759,16 @@ public:
         t.push_back(b.getI8IntegerAttr(kTwiceE2M1Biased[i % 16]));
       e2m1Table =
           arith::ConstantOp::create(b, v64i8, DenseElementsAttr::get(v64i8, t));
-      pshufbFn = getIntrinsicDecl(
-          b, "llvm.x86.avx512.pshuf.b.512",
-          FunctionType::get(b.getContext(), {v64i8, v64i8}, {v64i8}));
+      if (p.avx512) {
+        pshufbFn = getIntrinsicDecl(
+            b, "llvm.x86.avx512.pshuf.b.512",
+            FunctionType::get(b.getContext(), {v64i8, v64i8}, {v64i8}));
+      } else {
+        auto v32i8 = VectorType::get({32}, i8);
+        pshufbFn = getIntrinsicDecl(
+            b, "llvm.x86.avx2.pshuf.b",
+            FunctionType::get(b.getContext(), {v32i8, v32i8}, {v32i8}));
+      }
     }
     four = splat(b, v64i8, b.getI8IntegerAttr(4));
     padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
@@ -773,16 +790,51 @@ public:
     for (int64_t l = 0; l < 16; ++l)
       laneGroup.push_back(p.g < chunkIn ? 4 * cpb * l / p.g : 0);
     scalesPerChunk = p.g < chunkIn ? chunkIn / p.g : 1;
-    dpbusdFn = getIntrinsicDecl(
-        b, "llvm.x86.avx512.vpdpbusd.512",
-        FunctionType::get(b.getContext(), {v16i32, v64i8, v64i8}, {v16i32}));
+    if (p.emulateDot) {
+      auto v32i8 = VectorType::get({32}, i8);
+      auto v16i16 = VectorType::get({16}, b.getI16Type());
+      auto v8i32 = VectorType::get({8}, i32);
+      ones16 = splat(b, v16i16, b.getI16IntegerAttr(1));
+      maddubsFn = getIntrinsicDecl(
+          b, "llvm.x86.avx2.pmadd.ub.sw",
+          FunctionType::get(b.getContext(), {v32i8, v32i8}, {v16i16}));
+      maddwdFn = getIntrinsicDecl(
+          b, "llvm.x86.avx2.pmadd.wd",
+          FunctionType::get(b.getContext(), {v16i16, v16i16}, {v8i32}));
+    } else {
+      dpbusdFn = getIntrinsicDecl(
+          b, "llvm.x86.avx512.vpdpbusd.512",
+          FunctionType::get(b.getContext(), {v16i32, v64i8, v64i8}, {v16i32}));
+    }
     prologue();
   }
 
 protected:
+  /// acc + per 32-bit lane the sum of 4 products u8 x s8 (vpdpbusd). Without
+  /// VNNI: vpmaddubsw (pairs to i16; exact since u <= 127 here) and vpmaddwd
+  /// by ones (pairs to i32) on the two 256-bit halves.
   Value dpbusd(ImplicitLocOpBuilder &cb, Value acc, Value u8, Value s8) {
-    return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
-        .getResult(0);
+    if (!p.emulateDot)
+      return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
+          .getResult(0);
+    SmallVector<int64_t> lo, hi, all;
+    for (int64_t i = 0; i < 32; ++i) {
+      lo.push_back(i);
+      hi.push_back(32 + i);
+    }
+    for (int64_t i = 0; i < 16; ++i)
+      all.push_back(i);
+    SmallVector<Value> halves;
+    for (const SmallVector<int64_t> &h : {lo, hi}) {
+      Value u = vector::ShuffleOp::create(cb, u8, u8, h);
+      Value x = vector::ShuffleOp::create(cb, s8, s8, h);
+      Value t =
+          func::CallOp::create(cb, maddubsFn, ValueRange{u, x}).getResult(0);
+      halves.push_back(func::CallOp::create(cb, maddwdFn, ValueRange{t, ones16})
+                           .getResult(0));
+    }
+    Value sum = vector::ShuffleOp::create(cb, halves[0], halves[1], all);
+    return arith::AddIOp::create(cb, acc, sum);
   }
 
   /// xArranged[m, c chunkIn + 64 j + i] = segment j's i-th input of chunk
@@ -934,8 +986,26 @@ protected:
   Value biased(ImplicitLocOpBuilder &cb, Value nibbles) {
     if (!p.e2m1)
       return arith::XOrIOp::create(cb, nibbles, bias8);
-    return func::CallOp::create(cb, pshufbFn, ValueRange{e2m1Table, nibbles})
-        .getResult(0);
+    if (p.avx512)
+      return func::CallOp::create(cb, pshufbFn, ValueRange{e2m1Table, nibbles})
+          .getResult(0);
+    // AVX2: the two 256-bit halves (the table repeats every 16 bytes).
+    SmallVector<int64_t> lo, hi, all;
+    for (int64_t i = 0; i < 32; ++i) {
+      lo.push_back(i);
+      hi.push_back(32 + i);
+    }
+    for (int64_t i = 0; i < 64; ++i)
+      all.push_back(i);
+    Value table = vector::ShuffleOp::create(cb, e2m1Table, e2m1Table, lo);
+    SmallVector<Value> halves;
+    for (const SmallVector<int64_t> &h : {lo, hi})
+      halves.push_back(
+          func::CallOp::create(cb, pshufbFn,
+                               ValueRange{table, vector::ShuffleOp::create(
+                                                     cb, nibbles, nibbles, h)})
+              .getResult(0));
+    return vector::ShuffleOp::create(cb, halves[0], halves[1], all);
   }
 
   /// The chunk loop body for outputs [m0, m0 + tm) x [n0, n0 + tn).
@@ -1207,8 +1277,8 @@ protected:
   }
 
   Value tensorScale;
-  Value xArranged, laneSums, e2m1Table;
-  func::FuncOp dpbusdFn, pshufbFn;
+  Value xArranged, laneSums, e2m1Table, ones16;
+  func::FuncOp dpbusdFn, pshufbFn, maddubsFn, maddwdFn;
 };
 
 /// W8A8 with AVX-512 VNNI: one int32 accumulator vector per output over
