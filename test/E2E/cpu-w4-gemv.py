@@ -37,9 +37,10 @@
 # IR-DAG: func.func private @__lowbit_mxfp4_f32_1x40x64_g32_f8E8M0FNU
 # IR-DAG: func.func private @__lowbit_w4_f16_1x19x128_g32_f16_ef16(%{{.*}}: tensor<1x128xf16>, %{{.*}}: tensor<19x64xi8>, %{{.*}}: tensor<19x4xf16>, %{{.*}}: tensor<1x19xf32>) -> tensor<1x19xf32>
 # IR-DAG: func.func private @__lowbit_w4_bf16_5x7x64_g64_bf16_ebf16_ybf16(%{{.*}}: tensor<5x64xbf16>, %{{.*}}: tensor<7x32xi8>, %{{.*}}: tensor<7x1xbf16>, %{{.*}}: tensor<5x7xbf16>) -> tensor<5x7xbf16>
+# IR-DAG: func.func private @__lowbit_mxfp4_f16_1x8x64_g32_f8E8M0FNU_ef16
 # IR-DAG: vector.fma
 # IR-NOT: lowbit.
-# CHECK: 14 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: 16 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 # CHECK: bf16 results within one ulp: yes
 
 import os
@@ -71,6 +72,12 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           # does), f32 or bf16 results.
           (1, 19, 128, 32, "f16", False, "f16"),
           (5, 7, 64, 64, "bf16", True, "bf16y"),
+          # MXFP4 expressed in f16: each v * s rounded to f16 (large
+          # scales, so that 2 v s would overflow f16 where v s does not).
+          (1, 8, 64, 32, "e8m0big", False, "f16"),
+          # int4 with one scale per row: no kernel (scales are not
+          # [N, K / g]), the reference lowering runs.
+          (2, 6, 64, 0, "i4axis", False, "f32"),
           (3, 13, 96, 32, "e8m0", False, "f32"),
           (1, 40, 64, 32, "e8m0", True, "f32"),
           (5, 9, 64, 0, "f8f16", True, "f32"),
@@ -99,7 +106,13 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           # Ternary (BitNet b1.58) weights per row, per group, per tensor.
           (1, 37, 512, 0, "tern_row", False, "row"),
           (3, 11, 320, 64, "tern_g64", True, "row"),
-          (5, 6, 256, 0, "tern_tensor", False, "tensor")]
+          (5, 6, 256, 0, "tern_tensor", False, "tensor"),
+          # Per tensor written as per_group<[0 : N, 1 : K]> (scales 1x1).
+          (3, 5, 256, 0, "tern_2d", False, "row"),
+          # The shape of the first W4A8 case with per-tensor activation
+          # scales: a second kernel of the same shape and another
+          # signature.
+          (1, 17, 64, 32, "f32", False, "tensor")]
 
 
 def dense_float(arr):
@@ -126,18 +139,20 @@ def make(d, name):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
         w[0, :32] = 0  # an all-zero block
-        packed4 = not st.startswith(("w8", "f8", "tern")) and st != "nvfp4"
+        packed4 = (not st.startswith(("w8", "f8", "tern"))
+                   and st not in ("nvfp4", "i4axis"))
         if st.startswith("tern"):
             blocks = {"tern_row": (1, k), "tern_g64": (1, max(gs, 1)),
-                      "tern_tensor": (n, k)}[st]
+                      "tern_tensor": (n, k), "tern_2d": (n, k)}[st]
             q = lowbit.quantize_scheme(w, "ternary", blocks=blocks)
             gran = {"tern_row": "per_axis<0>",
                     "tern_g64": "per_group<[1 : %d]>" % gs,
-                    "tern_tensor": "per_tensor"}[st]
+                    "tern_tensor": "per_tensor",
+                    "tern_2d": "per_group<[0 : %d, 1 : %d]>" % (n, k)}[st]
             qt = "!lowbit.qtensor<%dx%dxternary, %s>" % (n, k, gran)
             sc = np.asarray(q.scales, np.float32)
             shape = {"tern_row": (n,), "tern_g64": (n, k // max(gs, 1)),
-                     "tern_tensor": ()}[st]
+                     "tern_tensor": (), "tern_2d": (1, 1)}[st]
             stype = "tensor<%sf32>" % "".join("%dx" % d for d in shape)
             codes = np.asarray(q.codes, np.uint8).reshape(n, k // 4)
             const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 4}xi8>)
@@ -186,6 +201,19 @@ def make(d, name):
             const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
       scales({g.dense_hex8(q.scales)} : tensor<{n}x{k // gs}xf8E4M3FN>)
       tensor_scale({ts} : tensor<f32>) : {qt}"""
+        elif st == "e8m0big":
+            q = lowbit.quantize_scheme(w * 2.0 ** 17, "f4E2M1FN",
+                                       blocks=(1, gs), scale="f8e8m0fnu")
+            qt = ("!lowbit.qtensor<%dx%dxf4E2M1FN : %s, per_group<[1 : %d]>, "
+                  "scale = f8E8M0FNU>" % (n, k, HALF[act][0], gs))
+            sdense = g.dense_hex8(q.scales)
+            st = "f8E8M0FNU"
+        elif st == "i4axis":
+            q = lowbit.quantize_scheme(w, "i4", blocks=(1, k))
+            qt = "!lowbit.qtensor<%dx%dxi4, per_axis<0>>" % (n, k)
+            codes = np.asarray(q.codes, np.uint8).reshape(n, -1)
+            const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k // 2}xi8>)
+      scales({dense_float(np.asarray(q.scales).reshape(n))} : tensor<{n}xf32>) : {qt}"""
         elif st == "e8m0":
             q = lowbit.quantize_scheme(w, "f4E2M1FN", blocks=(1, gs),
                                        scale="f8e8m0fnu")

@@ -163,6 +163,11 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
   if (blocks.size() != 2 || (blocks[0] != 1 && !perTensor) ||
       blocks[1] % 8 != 0)
     return std::nullopt;
+  // int4/FP4 scales are read as [N, K / g] (per_group<[1 : g]>); one scale
+  // per row or per tensor (rank < 2) is left to the reference lowering.
+  if (!tern && (!wt.getScalesType() || wt.getScalesType().getRank() != 2 ||
+                wt.getScalesType().getDimSize(0) != n))
+    return std::nullopt;
   W4Problem p{0, n, k, blocks[1], st, mx || nv};
   p.nvfp4 = nv;
   p.ternary = tern;
@@ -600,11 +605,14 @@ protected:
           for (int64_t r = 0; r < tn; ++r) {
             Value sc = tensor::ExtractOp::create(
                 gb, scales, ValueRange{add(gb, n0, r), gi});
-            if (p.e2m1) { // E8M0 bits
+            if (p.e2m1) { // E8M0 bits; halved: the table gives 2 * value
               Value v = vector::FromElementsOp::create(
                   gb, VectorType::get({1}, gb.getI8Type()), ValueRange{sc});
               sc = vector::ExtractOp::create(gb, decodeE8M0(gb, v),
                                              ArrayRef<int64_t>{0});
+              sc = arith::MulFOp::create(
+                  gb, sc,
+                  arith::ConstantOp::create(gb, gb.getF32FloatAttr(0.5f)));
             } else if (!sc.getType().isF32()) {
               sc = arith::ExtFOp::create(gb, gb.getF32Type(), sc);
             }
@@ -684,9 +692,6 @@ protected:
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 groups.getResult(i * tn + r),
                                                 arith::FastMathFlags::reassoc);
-        if (p.e2m1) // the table gave twice the E2M1 values
-          sum = arith::MulFOp::create(
-              tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
         if (p.yElem && !p.yElem.isF32())
           sum = arith::TruncFOp::create(tb, p.yElem, sum);
         y = store(tb, y, sum, add(tb, m0, i), add(tb, n0, r));
@@ -1076,9 +1081,11 @@ protected:
     Value pad = arith::ConstantOp::create(
         cb, p.e2m1 ? TypedAttr(cb.getI8IntegerAttr(0))
                    : TypedAttr(cb.getFloatAttr(part, 0)));
-    Value s =
-        vector::TransferReadOp::create(cb, vs, scales, ValueRange{row, g0}, pad,
-                                       ArrayRef<bool>{full || p.g >= chunkIn});
+    // One row of scales (per tensor as per_group<[0 : N, 1 : g]>): row 0.
+    Value srow = st.getDimSize(0) == 1 ? idx(cb, 0) : row;
+    Value s = vector::TransferReadOp::create(
+        cb, vs, scales, ValueRange{srow, g0}, pad,
+        ArrayRef<bool>{full || p.g >= chunkIn});
     if (p.nvfp4)
       s = decodeE4M3(cb, s);
     else if (p.e2m1)
@@ -1586,8 +1593,6 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
     name += "_e" + typeName(p.expressed);
   if (p.yElem && !p.yElem.isF32())
     name += "_y" + typeName(p.yElem);
-  if (auto f = module.lookupSymbol<func::FuncOp>(name))
-    return f;
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPointToEnd(module.getBody());
   ImplicitLocOpBuilder b(loc, rewriter);
@@ -1615,8 +1620,21 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
     args.append({RankedTensorType::get({p.n, p.k / 2}, b.getI8Type()),
                  RankedTensorType::get({p.n, p.k / p.g}, scalePartType(p)),
                  yt});
-  auto fn = func::FuncOp::create(b, name,
-                                 FunctionType::get(b.getContext(), args, {yt}));
+  // Problems of one shape may differ in their scales' granularity (per row
+  // or per tensor): reuse a kernel only if its signature matches.
+  auto type = FunctionType::get(b.getContext(), args, {yt});
+  for (int suffix = 0;; ++suffix) {
+    std::string candidate =
+        suffix ? name + "_v" + std::to_string(suffix) : name;
+    auto f = module.lookupSymbol<func::FuncOp>(candidate);
+    if (!f) {
+      name = candidate;
+      break;
+    }
+    if (f.getFunctionType() == type)
+      return f;
+  }
+  auto fn = func::FuncOp::create(b, name, type);
   fn.setPrivate();
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
