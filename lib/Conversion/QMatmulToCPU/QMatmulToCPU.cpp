@@ -229,7 +229,9 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
   p.w8 = true;
   p.wScalePerRow = blocks[0] == 1 && n > 1;
   p.wScales = wt.getScalesType();
-  if (!matchInt8Activations(op, p, target, /*fullU8=*/true))
+  // Without VNNI: w . x = |w| . (x * sign(w)) with vpmaddubsw, exact while
+  // |w| <= 127 (no full_range weights: pairs of products stay below 2^15).
+  if (!matchInt8Activations(op, p, target, /*fullU8=*/s.getFullRange()))
     return std::nullopt;
   return p;
 }
@@ -1310,6 +1312,23 @@ public:
     padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
     fullChunks = p.k / 64;
     chunks = (p.k + 63) / 64;
+    if (p.emulateDot) {
+      // AVX2: signed products directly, no bias and no correction.
+      auto v32i8 = VectorType::get({32}, i8);
+      auto v16i16 = VectorType::get({16}, b.getI16Type());
+      auto v8i32 = VectorType::get({8}, i32);
+      ones16 = splat(b, v16i16, b.getI16IntegerAttr(1));
+      maddubsFn = getIntrinsicDecl(
+          b, "llvm.x86.avx2.pmadd.ub.sw",
+          FunctionType::get(b.getContext(), {v32i8, v32i8}, {v16i16}));
+      maddwdFn = getIntrinsicDecl(
+          b, "llvm.x86.avx2.pmadd.wd",
+          FunctionType::get(b.getContext(), {v16i16, v16i16}, {v8i32}));
+      psignFn = getIntrinsicDecl(
+          b, "llvm.x86.avx2.psign.b",
+          FunctionType::get(b.getContext(), {v32i8, v32i8}, {v32i8}));
+      return;
+    }
     dpbusdFn = getIntrinsicDecl(
         b, "llvm.x86.avx512.vpdpbusd.512",
         FunctionType::get(b.getContext(), {v16i32, v64i8, v64i8}, {v16i32}));
@@ -1363,6 +1382,33 @@ protected:
         .getResult(0);
   }
 
+  /// AVX2: acc + per 32-bit lane the sum of 4 products w x (signed), as
+  /// vpmaddubsw(|w|, x * sign(w)) and vpmaddwd by ones on 256-bit halves.
+  Value dotSigned(ImplicitLocOpBuilder &cb, Value acc, Value w, Value x) {
+    SmallVector<int64_t> lo, hi, all;
+    for (int64_t i = 0; i < 32; ++i) {
+      lo.push_back(i);
+      hi.push_back(32 + i);
+    }
+    for (int64_t i = 0; i < 16; ++i)
+      all.push_back(i);
+    SmallVector<Value> halves;
+    for (const SmallVector<int64_t> &h : {lo, hi}) {
+      Value wh = vector::ShuffleOp::create(cb, w, w, h);
+      Value xh = vector::ShuffleOp::create(cb, x, x, h);
+      Value xs =
+          func::CallOp::create(cb, psignFn, ValueRange{xh, wh}).getResult(0);
+      Value t = func::CallOp::create(
+                    cb, maddubsFn,
+                    ValueRange{math::AbsIOp::create(cb, wh).getResult(), xs})
+                    .getResult(0);
+      halves.push_back(func::CallOp::create(cb, maddwdFn, ValueRange{t, ones16})
+                           .getResult(0));
+    }
+    Value sum = vector::ShuffleOp::create(cb, halves[0], halves[1], all);
+    return arith::AddIOp::create(cb, acc, sum);
+  }
+
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
              int64_t tn) override {
     SmallVector<Value> init(tm * tn, zeroI);
@@ -1374,7 +1420,10 @@ protected:
             Value bytes = vector::TransferReadOp::create(
                 cb, v64i8, codes, ValueRange{add(cb, n0, r), k0}, padI8,
                 ArrayRef<bool>{full});
-            w.push_back(arith::XOrIOp::create(cb, bytes, signBit));
+            w.push_back(
+                p.emulateDot
+                    ? bytes
+                    : arith::XOrIOp::create(cb, bytes, signBit).getResult());
           }
           SmallVector<Value> out(a);
           for (int64_t i = 0; i < tm; ++i) {
@@ -1382,7 +1431,9 @@ protected:
                 cb, v64i8, xCodes, ValueRange{add(cb, m0, i), k0}, padI8,
                 ArrayRef<bool>{full});
             for (int64_t r = 0; r < tn; ++r)
-              out[i * tn + r] = dpbusd(cb, out[i * tn + r], w[r], xv);
+              out[i * tn + r] = p.emulateDot
+                                    ? dotSigned(cb, out[i * tn + r], w[r], xv)
+                                    : dpbusd(cb, out[i * tn + r], w[r], xv);
           }
           return out;
         });
@@ -1398,9 +1449,14 @@ protected:
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
       Value sx = scaleAt(xScales, p.xScalePerRow, m);
-      Value bias = arith::MulIOp::create(
-          tb, tensor::ExtractOp::create(tb, xSums, ValueRange{m}),
-          arith::ConstantOp::create(tb, tb.getI32IntegerAttr(128)));
+      Value bias =
+          p.emulateDot
+              ? arith::ConstantOp::create(tb, tb.getI32IntegerAttr(0))
+                    .getResult()
+              : arith::MulIOp::create(
+                    tb, tensor::ExtractOp::create(tb, xSums, ValueRange{m}),
+                    arith::ConstantOp::create(tb, tb.getI32IntegerAttr(128)))
+                    .getResult();
       for (int64_t r = 0; r < tn; ++r) {
         Value n = add(tb, n0, r);
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
@@ -1419,7 +1475,8 @@ protected:
   VectorType v64i8, v16i32;
   Value zeroI, signBit, ones, padI8, xSums;
   int64_t fullChunks, chunks;
-  func::FuncOp dpbusdFn;
+  func::FuncOp dpbusdFn, maddubsFn, maddwdFn, psignFn;
+  Value ones16;
 };
 
 /// FP8 E4M3 weights: 16 codes per step decoded exactly to f32
