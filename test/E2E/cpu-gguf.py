@@ -32,7 +32,6 @@
 # NOKERNEL-NOT: format q4_k
 
 import os
-import re
 import sys
 
 import numpy as np
@@ -84,13 +83,10 @@ func.func @f{i}(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
 
 
 def check(d):
-    text = open(os.path.join(d, "cpu.out")).read()
-    outs = re.findall(r"data =\s*\n(.*?)(?=Unranked|\Z)", text, re.S)
+    outs = g.printed_f32_arrays(os.path.join(d, "cpu.out"))
     assert len(outs) == len(SHAPES), len(outs)
     worst = 0.0
-    for (m, n, k, fmt, x, w), o in zip(data(), outs):
-        y = np.array([int(t) for t in re.findall(r"-?\d+", o)], np.int64)
-        y = y.astype(np.int32).view(np.float32).astype(np.float64)
+    for (m, n, k, fmt, x, w), y in zip(data(), outs):
         y = y.reshape(m, n)
         wd = np.asarray(lowbit.quantize(w, fmt).dequantize(), np.float64)
         xd = np.asarray(lowbit.quantize_scheme(x, "i8", blocks=(1, k))

@@ -44,7 +44,6 @@
 # CHECK: bf16 results within one ulp: yes
 
 import os
-import re
 import sys
 
 import ml_dtypes
@@ -272,18 +271,10 @@ func.func @f{i}(%x: {xin}{warg}) -> {yt} {{{wdef}{xdef}
         f.write("\nfunc.func @main() {" + "".join(body) + "\n  return\n}\n")
 
 
-def read(path):
-    text = open(path).read()
-    out = []
-    for m in re.findall(r"data =\s*\n(.*?)(?=Unranked|\Z)", text, re.S):
-        v = np.array([int(t) for t in re.findall(r"-?\d+", m)], np.int64)
-        out.append(v.astype(np.int32).view(np.float32).astype(np.float64))
-    return out
-
-
 def check(d, name):
     shapes = suite(name)
-    ref, cpu = read(os.path.join(d, "ref.out")), read(os.path.join(d, "cpu.out"))
+    ref = g.printed_f32_arrays(os.path.join(d, "ref.out"))
+    cpu = g.printed_f32_arrays(os.path.join(d, "cpu.out"))
     assert len(ref) == len(cpu) == len(shapes), (len(ref), len(cpu))
     worst, ulps = 0.0, 0
     for (m, n, k, gs, st, arg, act), a, b in zip(shapes, ref, cpu):

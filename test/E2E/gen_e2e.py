@@ -23,6 +23,8 @@ import math
 import os
 
 import ml_dtypes
+import re
+
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -283,6 +285,17 @@ def pack(codes, w):
 # ---------------------------------------------------------------------------
 # MLIR emission
 # ---------------------------------------------------------------------------
+
+def printed_f32_arrays(path):
+    """The tensors a run printed with printMemrefI32 of f32 bit patterns,
+    in order, as float64 arrays (flat)."""
+    text = open(path).read()
+    out = []
+    for m in re.findall(r"data =\s*\n(.*?)(?=Unranked|\Z)", text, re.S):
+        v = np.array([int(t) for t in re.findall(r"-?\d+", m)], np.int64)
+        out.append(v.astype(np.int32).view(np.float32).astype(np.float64))
+    return out
+
 
 def hex32(v):
     return "0x%08X" % (int(np.asarray(v, np.float32).view(np.uint32)))

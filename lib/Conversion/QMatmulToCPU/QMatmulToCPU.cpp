@@ -132,13 +132,25 @@ static bool isFloat32or16(Type t) {
   return isa<Float32Type, Float16Type, BFloat16Type>(t);
 }
 
-std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
+/// The weights of a qmatmul the kernels can take: a static [N, K]
+/// qtensor with `transpose_b`, a rank-2 result of f32 (or, with
+/// `halfResult`, f16/bf16).
+static QTensorType matchWeights(QMatmulOp op, bool halfResult = false) {
   auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
   auto yt = op.getResult().getType();
+  Type ye = yt.getElementType();
   if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
       ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
-      !isFloat32or16(yt.getElementType()))
+      !(ye.isF32() || (halfResult && isFloat32or16(ye))))
+    return {};
+  return wt;
+}
+
+std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
+  QTensorType wt = matchWeights(op, /*halfResult=*/true);
+  if (!wt)
     return std::nullopt;
+  auto yt = op.getResult().getType();
   SchemeAttr s = wt.getScheme();
   if (s.isGGUF()) // matchGGUF
     return std::nullopt;
@@ -201,11 +213,8 @@ std::optional<W4Problem> matchW4(QMatmulOp op, const CpuTarget &target) {
 /// W8A8: int8 weights [N, K] with a scale per output channel or per tensor
 /// times int8 activations (a scale per row or per tensor).
 std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
-  auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
-  auto yt = op.getResult().getType();
-  if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
-      ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
-      !yt.getElementType().isF32())
+  QTensorType wt = matchWeights(op);
+  if (!wt)
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
   if (s.isGGUF()) // matchGGUF
@@ -236,18 +245,13 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
   return p;
 }
 
-/// The element type of the weight scales' run-time part (E8M0 travels as
-/// its bits, i8).
 /// GGUF weights [N, K] read as stored, times int8 activations: q4_0
 /// (llama.cpp's block_q4_0: an f16 scale d, then 16 bytes whose low nibbles
 /// are the block's first 16 codes and high nibbles the last 16; value
 /// (nibble - 8) * d) and q8_0 (d, then 32 int8 codes; value q * d).
 std::optional<W4Problem> matchGGUF(QMatmulOp op, const CpuTarget &target) {
-  auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
-  auto yt = op.getResult().getType();
-  if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
-      ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
-      !yt.getElementType().isF32() ||
+  QTensorType wt = matchWeights(op);
+  if (!wt ||
       (wt.getScheme().getGguf() != GGUFKind::Q4_0 &&
        wt.getScheme().getGguf() != GGUFKind::Q8_0 &&
        wt.getScheme().getGguf() != GGUFKind::Q4_K) ||
@@ -268,11 +272,8 @@ std::optional<W4Problem> matchGGUF(QMatmulOp op, const CpuTarget &target) {
 /// times f32 activations, or FP8 E4M3 activations with an f32 scale per row
 /// or per tensor (what `lowbit-fp8` produces).
 std::optional<W4Problem> matchF8(QMatmulOp op) {
-  auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
-  auto yt = op.getResult().getType();
-  if (!wt || !op.getTransposeB() || wt.getShape().size() != 2 ||
-      ShapedType::isDynamicShape(wt.getShape()) || yt.getRank() != 2 ||
-      !yt.getElementType().isF32())
+  QTensorType wt = matchWeights(op);
+  if (!wt)
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
   if (s.isGGUF()) // matchGGUF
@@ -406,6 +407,81 @@ static Value decodeE8M0(ImplicitLocOpBuilder &cb, Value bits) {
       splat(cb, vf,
             cb.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
       f);
+}
+
+/// The two 256-bit halves of a 512-bit vector, and back.
+static std::pair<Value, Value> splitHalves(ImplicitLocOpBuilder &b, Value v) {
+  int64_t n = cast<VectorType>(v.getType()).getNumElements();
+  SmallVector<int64_t> lo, hi;
+  for (int64_t i = 0; i < n / 2; ++i) {
+    lo.push_back(i);
+    hi.push_back(n / 2 + i);
+  }
+  return {vector::ShuffleOp::create(b, v, v, lo),
+          vector::ShuffleOp::create(b, v, v, hi)};
+}
+static Value concatHalves(ImplicitLocOpBuilder &b, Value lo, Value hi) {
+  int64_t n = cast<VectorType>(lo.getType()).getNumElements();
+  SmallVector<int64_t> all;
+  for (int64_t i = 0; i < 2 * n; ++i)
+    all.push_back(i);
+  return vector::ShuffleOp::create(b, lo, hi, all);
+}
+
+/// vpdpbusd on AVX2: acc + per 32-bit lane the sum of 4 byte products, as
+/// vpmaddubsw (pairs to i16) and vpmaddwd by ones (pairs to i32) on the
+/// 256-bit halves. `dot(u, x)`: u unsigned, exact while u <= 127.
+/// `dotSigned(w, x)`: signed w, as |w| . (x * sign(w)) (vpsignb), exact
+/// while |w| <= 127.
+struct Avx2Dot {
+  func::FuncOp maddubs, maddwd, psign;
+  Value ones16;
+
+  explicit Avx2Dot(ImplicitLocOpBuilder &b) {
+    auto v32i8 = VectorType::get({32}, b.getI8Type());
+    auto v16i16 = VectorType::get({16}, b.getI16Type());
+    auto v8i32 = VectorType::get({8}, b.getI32Type());
+    ones16 = splat(b, v16i16, b.getI16IntegerAttr(1));
+    maddubs = getIntrinsicDecl(
+        b, "llvm.x86.avx2.pmadd.ub.sw",
+        FunctionType::get(b.getContext(), {v32i8, v32i8}, {v16i16}));
+    maddwd = getIntrinsicDecl(
+        b, "llvm.x86.avx2.pmadd.wd",
+        FunctionType::get(b.getContext(), {v16i16, v16i16}, {v8i32}));
+    psign = getIntrinsicDecl(
+        b, "llvm.x86.avx2.psign.b",
+        FunctionType::get(b.getContext(), {v32i8, v32i8}, {v32i8}));
+  }
+
+  Value dot(ImplicitLocOpBuilder &b, Value acc, Value u, Value x,
+            bool signedFirst = false) const {
+    auto [u0, u1] = splitHalves(b, u);
+    auto [x0, x1] = splitHalves(b, x);
+    auto half = [&](Value uh, Value xh) {
+      if (signedFirst) {
+        xh = func::CallOp::create(b, psign, ValueRange{xh, uh}).getResult(0);
+        uh = math::AbsIOp::create(b, uh);
+      }
+      Value t =
+          func::CallOp::create(b, maddubs, ValueRange{uh, xh}).getResult(0);
+      return func::CallOp::create(b, maddwd, ValueRange{t, ones16})
+          .getResult(0);
+    };
+    return arith::AddIOp::create(b, acc,
+                                 concatHalves(b, half(u0, x0), half(u1, x1)));
+  }
+};
+
+/// A scale from a scales part of any rank: row `row` of a per-row part,
+/// else the single value; as f32.
+static Value extractScale(ImplicitLocOpBuilder &b, Value part, bool perRow,
+                          Value row) {
+  auto t = cast<RankedTensorType>(part.getType());
+  SmallVector<Value> at;
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    at.push_back(perRow && d == 0 ? row : idx(b, 0));
+  Value v = tensor::ExtractOp::create(b, part, at);
+  return v.getType().isF32() ? v : arith::ExtFOp::create(b, b.getF32Type(), v);
 }
 
 /// The loops common to every kernel: outputs in tiles of MR rows of X by NR
@@ -798,16 +874,7 @@ public:
       laneGroup.push_back(p.g < chunkIn ? 4 * cpb * l / p.g : 0);
     scalesPerChunk = p.g < chunkIn ? chunkIn / p.g : 1;
     if (p.emulateDot) {
-      auto v32i8 = VectorType::get({32}, i8);
-      auto v16i16 = VectorType::get({16}, b.getI16Type());
-      auto v8i32 = VectorType::get({8}, i32);
-      ones16 = splat(b, v16i16, b.getI16IntegerAttr(1));
-      maddubsFn = getIntrinsicDecl(
-          b, "llvm.x86.avx2.pmadd.ub.sw",
-          FunctionType::get(b.getContext(), {v32i8, v32i8}, {v16i16}));
-      maddwdFn = getIntrinsicDecl(
-          b, "llvm.x86.avx2.pmadd.wd",
-          FunctionType::get(b.getContext(), {v16i16, v16i16}, {v8i32}));
+      avx2.emplace(b);
     } else {
       dpbusdFn = getIntrinsicDecl(
           b, "llvm.x86.avx512.vpdpbusd.512",
@@ -821,27 +888,10 @@ protected:
   /// VNNI: vpmaddubsw (pairs to i16; exact since u <= 127 here) and vpmaddwd
   /// by ones (pairs to i32) on the two 256-bit halves.
   Value dpbusd(ImplicitLocOpBuilder &cb, Value acc, Value u8, Value s8) {
-    if (!p.emulateDot)
-      return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
-          .getResult(0);
-    SmallVector<int64_t> lo, hi, all;
-    for (int64_t i = 0; i < 32; ++i) {
-      lo.push_back(i);
-      hi.push_back(32 + i);
-    }
-    for (int64_t i = 0; i < 16; ++i)
-      all.push_back(i);
-    SmallVector<Value> halves;
-    for (const SmallVector<int64_t> &h : {lo, hi}) {
-      Value u = vector::ShuffleOp::create(cb, u8, u8, h);
-      Value x = vector::ShuffleOp::create(cb, s8, s8, h);
-      Value t =
-          func::CallOp::create(cb, maddubsFn, ValueRange{u, x}).getResult(0);
-      halves.push_back(func::CallOp::create(cb, maddwdFn, ValueRange{t, ones16})
-                           .getResult(0));
-    }
-    Value sum = vector::ShuffleOp::create(cb, halves[0], halves[1], all);
-    return arith::AddIOp::create(cb, acc, sum);
+    if (avx2)
+      return avx2->dot(cb, acc, u8, s8);
+    return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
+        .getResult(0);
   }
 
   /// xArranged[m, c chunkIn + 64 j + i] = segment j's i-th input of chunk
@@ -997,22 +1047,13 @@ protected:
       return func::CallOp::create(cb, pshufbFn, ValueRange{e2m1Table, nibbles})
           .getResult(0);
     // AVX2: the two 256-bit halves (the table repeats every 16 bytes).
-    SmallVector<int64_t> lo, hi, all;
-    for (int64_t i = 0; i < 32; ++i) {
-      lo.push_back(i);
-      hi.push_back(32 + i);
-    }
-    for (int64_t i = 0; i < 64; ++i)
-      all.push_back(i);
-    Value table = vector::ShuffleOp::create(cb, e2m1Table, e2m1Table, lo);
-    SmallVector<Value> halves;
-    for (const SmallVector<int64_t> &h : {lo, hi})
-      halves.push_back(
-          func::CallOp::create(cb, pshufbFn,
-                               ValueRange{table, vector::ShuffleOp::create(
-                                                     cb, nibbles, nibbles, h)})
-              .getResult(0));
-    return vector::ShuffleOp::create(cb, halves[0], halves[1], all);
+    Value table = splitHalves(cb, e2m1Table).first;
+    auto [lo, hi] = splitHalves(cb, nibbles);
+    auto look = [&](Value h) {
+      return func::CallOp::create(cb, pshufbFn, ValueRange{table, h})
+          .getResult(0);
+    };
+    return concatHalves(cb, look(lo), look(hi));
   }
 
   /// The chunk loop body for outputs [m0, m0 + tm) x [n0, n0 + tn).
@@ -1068,15 +1109,11 @@ protected:
   Value chunkScales(ImplicitLocOpBuilder &cb, Value row, Value k0, bool full) {
     Type f32 = cb.getF32Type();
     auto st = cast<RankedTensorType>(scales.getType());
-    if (st.getRank() < 2) {
-      SmallVector<Value> at;
-      if (st.getRank() == 1)
-        at.push_back(st.getDimSize(0) == 1 ? idx(cb, 0) : row);
-      Value v = tensor::ExtractOp::create(cb, scales, at);
-      if (!v.getType().isF32())
-        v = arith::ExtFOp::create(cb, f32, v);
-      return vector::BroadcastOp::create(cb, v16f, v);
-    }
+    if (st.getRank() < 2) // one scale per row or per tensor
+      return vector::BroadcastOp::create(
+          cb, v16f,
+          extractScale(cb, scales, st.getRank() == 1 && st.getDimSize(0) > 1,
+                       row));
     Value g0 = arith::DivUIOp::create(cb, k0, idx(cb, p.g));
     Type part = scalePartType(p);
     auto vs = VectorType::get({scalesPerChunk}, part);
@@ -1246,10 +1283,7 @@ protected:
       acc = chunk(tb, idx(tb, fullChunks), acc, m0, n0, tm, tn, false);
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
-      SmallVector<Value> at;
-      for (int64_t d = 0; d < p.xScales.getRank(); ++d)
-        at.push_back(p.xScalePerRow && d == 0 ? m : idx(tb, 0));
-      Value sx = tensor::ExtractOp::create(tb, xScales, at);
+      Value sx = extractScale(tb, xScales, p.xScalePerRow, m);
       for (int64_t r = 0; r < tn; ++r) {
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 acc[i * tn + r],
@@ -1286,8 +1320,9 @@ protected:
   }
 
   Value tensorScale;
-  Value xArranged, laneSums, e2m1Table, ones16;
-  func::FuncOp dpbusdFn, pshufbFn, maddubsFn, maddwdFn;
+  Value xArranged, laneSums, e2m1Table;
+  func::FuncOp dpbusdFn, pshufbFn;
+  std::optional<Avx2Dot> avx2;
 };
 
 /// W8A8 with AVX-512 VNNI: one int32 accumulator vector per output over
@@ -1314,19 +1349,7 @@ public:
     chunks = (p.k + 63) / 64;
     if (p.emulateDot) {
       // AVX2: signed products directly, no bias and no correction.
-      auto v32i8 = VectorType::get({32}, i8);
-      auto v16i16 = VectorType::get({16}, b.getI16Type());
-      auto v8i32 = VectorType::get({8}, i32);
-      ones16 = splat(b, v16i16, b.getI16IntegerAttr(1));
-      maddubsFn = getIntrinsicDecl(
-          b, "llvm.x86.avx2.pmadd.ub.sw",
-          FunctionType::get(b.getContext(), {v32i8, v32i8}, {v16i16}));
-      maddwdFn = getIntrinsicDecl(
-          b, "llvm.x86.avx2.pmadd.wd",
-          FunctionType::get(b.getContext(), {v16i16, v16i16}, {v8i32}));
-      psignFn = getIntrinsicDecl(
-          b, "llvm.x86.avx2.psign.b",
-          FunctionType::get(b.getContext(), {v32i8, v32i8}, {v32i8}));
+      avx2.emplace(b);
       return;
     }
     dpbusdFn = getIntrinsicDecl(
@@ -1382,33 +1405,6 @@ protected:
         .getResult(0);
   }
 
-  /// AVX2: acc + per 32-bit lane the sum of 4 products w x (signed), as
-  /// vpmaddubsw(|w|, x * sign(w)) and vpmaddwd by ones on 256-bit halves.
-  Value dotSigned(ImplicitLocOpBuilder &cb, Value acc, Value w, Value x) {
-    SmallVector<int64_t> lo, hi, all;
-    for (int64_t i = 0; i < 32; ++i) {
-      lo.push_back(i);
-      hi.push_back(32 + i);
-    }
-    for (int64_t i = 0; i < 16; ++i)
-      all.push_back(i);
-    SmallVector<Value> halves;
-    for (const SmallVector<int64_t> &h : {lo, hi}) {
-      Value wh = vector::ShuffleOp::create(cb, w, w, h);
-      Value xh = vector::ShuffleOp::create(cb, x, x, h);
-      Value xs =
-          func::CallOp::create(cb, psignFn, ValueRange{xh, wh}).getResult(0);
-      Value t = func::CallOp::create(
-                    cb, maddubsFn,
-                    ValueRange{math::AbsIOp::create(cb, wh).getResult(), xs})
-                    .getResult(0);
-      halves.push_back(func::CallOp::create(cb, maddwdFn, ValueRange{t, ones16})
-                           .getResult(0));
-    }
-    Value sum = vector::ShuffleOp::create(cb, halves[0], halves[1], all);
-    return arith::AddIOp::create(cb, acc, sum);
-  }
-
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
              int64_t tn) override {
     SmallVector<Value> init(tm * tn, zeroI);
@@ -1431,20 +1427,15 @@ protected:
                 cb, v64i8, xCodes, ValueRange{add(cb, m0, i), k0}, padI8,
                 ArrayRef<bool>{full});
             for (int64_t r = 0; r < tn; ++r)
-              out[i * tn + r] = p.emulateDot
-                                    ? dotSigned(cb, out[i * tn + r], w[r], xv)
-                                    : dpbusd(cb, out[i * tn + r], w[r], xv);
+              out[i * tn + r] = avx2 ? avx2->dot(cb, out[i * tn + r], w[r], xv,
+                                                 /*signedFirst=*/true)
+                                     : dpbusd(cb, out[i * tn + r], w[r], xv);
           }
           return out;
         });
     Type f32 = tb.getF32Type();
-    auto scaleAt = [&](Value part, bool perRow, Value row) -> Value {
-      auto t = cast<RankedTensorType>(part.getType());
-      SmallVector<Value> at;
-      for (int64_t d = 0; d < t.getRank(); ++d)
-        at.push_back(perRow && d == 0 ? row : idx(tb, 0));
-      Value v = tensor::ExtractOp::create(tb, part, at);
-      return v.getType().isF32() ? v : arith::ExtFOp::create(tb, f32, v);
+    auto scaleAt = [&](Value part, bool perRow, Value row) {
+      return extractScale(tb, part, perRow, row);
     };
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
@@ -1475,8 +1466,8 @@ protected:
   VectorType v64i8, v16i32;
   Value zeroI, signBit, ones, padI8, xSums;
   int64_t fullChunks, chunks;
-  func::FuncOp dpbusdFn, maddubsFn, maddwdFn, psignFn;
-  Value ones16;
+  func::FuncOp dpbusdFn;
+  std::optional<Avx2Dot> avx2;
 };
 
 /// FP8 E4M3 weights: 16 codes per step decoded exactly to f32
@@ -1565,14 +1556,8 @@ protected:
     }
     if (steps > fullSteps)
       acc = step(tb, idx(tb, fullSteps * 16), acc, m0, n0, tm, tn, false);
-    Type f32 = tb.getF32Type();
-    auto scaleAt = [&](Value part, bool perRow, Value row) -> Value {
-      auto t = cast<RankedTensorType>(part.getType());
-      SmallVector<Value> at;
-      for (int64_t d = 0; d < t.getRank(); ++d)
-        at.push_back(perRow && d == 0 ? row : idx(tb, 0));
-      Value v = tensor::ExtractOp::create(tb, part, at);
-      return v.getType().isF32() ? v : arith::ExtFOp::create(tb, f32, v);
+    auto scaleAt = [&](Value part, bool perRow, Value row) {
+      return extractScale(tb, part, perRow, row);
     };
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
