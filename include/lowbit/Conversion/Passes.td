@@ -146,7 +146,8 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     AVX-512 VNNI the int8-activation kernels whose unsigned operand stays
     below 128 (int4, FP4, ternary, q4_0, q4_K) emulate `vpdpbusd` with
     `vpmaddubsw` + `vpmaddwd` (exact); W8A8 (weights not full_range) uses
-    |w| times x * sign(w) (`vpsignb`); q8_0 needs VNNI.
+    |w| times x * sign(w) (`vpsignb`), and so does q8_0 (activations not
+    full_range).
 
     ```mlir
     %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x4096xf32>,

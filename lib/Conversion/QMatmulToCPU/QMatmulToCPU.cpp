@@ -98,14 +98,17 @@ struct W4Problem {
 
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
 /// tensor, on a VNNI target: fills p.m and the activation fields.
-/// `fullU8`: the kernel's unsigned operand spans 0..255 (W8A8, q8_0), which
-/// needs VNNI; operands up to 127 also run on AVX2 (vpmaddubsw cannot
-/// saturate then), with the dot product emulated.
+/// Without VNNI the dot products run on AVX2 (vpmaddubsw), exact while no
+/// pair of products reaches 2^15: `fullU8` (the weights' operand may be
+/// 128 in magnitude) then requires activations of at most 127 in magnitude
+/// (not full_range).
 static bool matchInt8Activations(QMatmulOp op, W4Problem &p,
                                  const CpuTarget &target, bool fullU8 = false) {
   auto xq = dyn_cast<QTensorType>(op.getLhs().getType());
-  if (!(target.vnni || (target.avx2 && !fullU8)) || !xq ||
-      xq.getShape().size() != 2 || ShapedType::isDynamicShape(xq.getShape()))
+  if (!(target.vnni || target.avx2) || !xq || xq.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(xq.getShape()))
+    return false;
+  if (!target.vnni && fullU8 && xq.getScheme().getFullRange())
     return false;
   p.emulateDot = !target.vnni;
   p.avx512 = target.avx512;
@@ -239,7 +242,8 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
   p.wScalePerRow = blocks[0] == 1 && n > 1;
   p.wScales = wt.getScalesType();
   // Without VNNI: w . x = |w| . (x * sign(w)) with vpmaddubsw, exact while
-  // |w| <= 127 (no full_range weights: pairs of products stay below 2^15).
+  // pairs of products stay below 2^15 (full_range weights need activations
+  // of at most 127 in magnitude).
   if (!matchInt8Activations(op, p, target, /*fullU8=*/s.getFullRange()))
     return std::nullopt;
   return p;
@@ -828,7 +832,11 @@ public:
     low4 = splat(b, v64i8, b.getI8IntegerAttr(0x0F));
     // u = value + bias, unsigned: int4/q4_0 q + 8, E2M1 2v + 12, ternary
     // q + 2, q8_0 q + 128 (as the byte 0x80).
-    int64_t bias = p.e2m1 ? 12 : p.ternary ? 2 : p.q8_0 ? -128 : 8;
+    // (q8_0 on AVX2: signed codes directly, no bias.)
+    int64_t bias = p.e2m1      ? 12
+                   : p.ternary ? 2
+                   : p.q8_0    ? (p.emulateDot ? 0 : -128)
+                               : 8;
     bias8 = splat(b, v64i8, b.getI8IntegerAttr(bias));
     three = splat(b, v64i8, b.getI8IntegerAttr(3));
     ones = splat(b, v64i8, b.getI8IntegerAttr(1));
@@ -889,7 +897,7 @@ protected:
   /// by ones (pairs to i32) on the two 256-bit halves.
   Value dpbusd(ImplicitLocOpBuilder &cb, Value acc, Value u8, Value s8) {
     if (avx2)
-      return avx2->dot(cb, acc, u8, s8);
+      return avx2->dot(cb, acc, u8, s8, /*signedFirst=*/p.q8_0);
     return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
         .getResult(0);
   }
