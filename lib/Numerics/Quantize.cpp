@@ -951,4 +951,34 @@ Status transposeMatrix(const QTensor &in, QTensor &out) {
   return Status::success();
 }
 
+int64_t panelBytes(int64_t n, int64_t k) {
+  return (n + kPanelChannels - 1) / kPanelChannels *
+         ((k + kPanelDepth - 1) / kPanelDepth) * kPanelChannels * kPanelDepth;
+}
+
+Status packInt8Panels(const QTensor &in, std::vector<uint8_t> &out) {
+  const Scheme &s = in.scheme;
+  if (in.shape.size() != 2)
+    return Status::error("packInt8Panels: rank " +
+                         std::to_string(in.shape.size()) + ", not 2");
+  if (s.kind != ElementKind::Int || s.bits != 8 || !s.isSigned)
+    return Status::error("packInt8Panels: codes are not signed 8-bit "
+                         "integers");
+  const int64_t n = in.shape[0], k = in.shape[1];
+  if (int64_t(in.codes.size()) != n * k)
+    return Status::error("packInt8Panels: codes size does not match shape");
+  const int64_t quads = (k + kPanelDepth - 1) / kPanelDepth;
+  const int64_t panel = quads * kPanelChannels * kPanelDepth;
+  out.assign(size_t(panelBytes(n, k)), 128);
+  for (int64_t r = 0; r < n; ++r) {
+    uint8_t *dst = &out[size_t(r / kPanelChannels * panel +
+                               r % kPanelChannels * kPanelDepth)];
+    const uint8_t *src = &in.codes[size_t(r * k)];
+    for (int64_t c = 0; c < k; ++c)
+      dst[c / kPanelDepth * kPanelChannels * kPanelDepth + c % kPanelDepth] =
+          uint8_t(src[c] ^ 0x80);
+  }
+  return Status::success();
+}
+
 } // namespace lowbit::numerics

@@ -146,11 +146,10 @@ mlir::lowbit::readFloatElements(ElementsAttr attr,
   return failure();
 }
 
-namespace {
-/// An elements attribute of `type` over little-endian `bytes`: inline when
-/// small, else a dense_resource blob named `name`.
-ElementsAttr makePart(RankedTensorType type, ArrayRef<char> bytes,
-                      StringRef name, size_t inlineLimit) {
+ElementsAttr mlir::lowbit::createElementsAttr(RankedTensorType type,
+                                              ArrayRef<char> bytes,
+                                              StringRef name,
+                                              size_t inlineLimit) {
   if (bytes.size() > inlineLimit) {
     size_t align = std::max<size_t>(1, type.getElementTypeBitWidth() / 8);
     return DenseResourceElementsAttr::get(
@@ -159,7 +158,6 @@ ElementsAttr makePart(RankedTensorType type, ArrayRef<char> bytes,
   }
   return DenseElementsAttr::getFromRawBuffer(type, bytes);
 }
-} // namespace
 
 ConstantOp mlir::lowbit::createQuantizedConstant(OpBuilder &b, Location loc,
                                                  QTensorType type,
@@ -170,15 +168,15 @@ ConstantOp mlir::lowbit::createQuantizedConstant(OpBuilder &b, Location loc,
     return ArrayRef<char>(reinterpret_cast<const char *>(v.data()),
                           v.size() * sizeof(v[0]));
   };
-  ElementsAttr codes =
-      makePart(type.getCodesType(), bytes(q.codes), name, inlineLimit);
+  ElementsAttr codes = createElementsAttr(type.getCodesType(), bytes(q.codes),
+                                          name, inlineLimit);
   ElementsAttr scales, zps, ts;
   if (RankedTensorType st = type.getScalesType())
-    scales =
-        makePart(st, bytes(q.scales), (name + "_scales").str(), inlineLimit);
+    scales = createElementsAttr(st, bytes(q.scales), (name + "_scales").str(),
+                                inlineLimit);
   if (RankedTensorType zt = type.getZeroPointsType())
-    zps = makePart(zt, bytes(q.zeroPoints), (name + "_zero_points").str(),
-                   inlineLimit);
+    zps = createElementsAttr(zt, bytes(q.zeroPoints),
+                             (name + "_zero_points").str(), inlineLimit);
   if (RankedTensorType tt = type.getTensorScaleType())
     ts = DenseElementsAttr::get(tt, q.tensorScale);
   return ConstantOp::create(b, loc, type, codes, scales, zps, ts);

@@ -20,3 +20,24 @@ func.func @gguf_not_transposed(%x: tensor<1x32xf32>, %w: !lowbit.qtensor<32x32xg
   return %y : tensor<1x32xf32>
 }
 
+
+// -----
+
+// Weights marked lowbit.packed arrive in the int8 panel layout: only the
+// W8A8 panel kernel reads them, so any other use is an error.
+func.func @packed_not_w8(%x: tensor<1x32xf32>, %w: !lowbit.qtensor<16x32xi8, per_axis<0>> {lowbit.packed}) -> tensor<16x32xf32> {
+  // expected-error @+1 {{weights marked lowbit.packed (argument 1) must be the weights of W8A8 qmatmuls with transpose_b that the int8 panel kernel takes}}
+  %d = lowbit.dequantize %w : !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<16x32xf32>
+  return %d : tensor<16x32xf32>
+}
+
+// -----
+
+// The panels' bytes travel in the [N, K] codes part: N % 16 == 0 and
+// K % 4 == 0.
+func.func @packed_bad_shape(%x: tensor<2x32xf32>, %w: !lowbit.qtensor<24x32xi8, per_axis<0>> {lowbit.packed}) -> tensor<2x24xf32> {
+  %xq = lowbit.quantize %x : tensor<2x32xf32> -> !lowbit.qtensor<2x32xi8, per_axis<0>>
+  // expected-error @+1 {{weights marked lowbit.packed need N % 16 == 0 and K % 4 == 0 (the panels' bytes travel in the [N, K] codes part), got N = 24, K = 32}}
+  %y = lowbit.qmatmul %xq, %w {transpose_b} : !lowbit.qtensor<2x32xi8, per_axis<0>>, !lowbit.qtensor<24x32xi8, per_axis<0>> -> tensor<2x24xf32>
+  return %y : tensor<2x24xf32>
+}

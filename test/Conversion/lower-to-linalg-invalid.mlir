@@ -15,3 +15,13 @@ func.func @gguf_quantize(%x: tensor<2x256xf32>) -> !lowbit.qtensor<2x256xgguf<q4
   %q = lowbit.quantize %x : tensor<2x256xf32> -> !lowbit.qtensor<2x256xgguf<q4_k>>
   return %q : !lowbit.qtensor<2x256xgguf<q4_k>>
 }
+
+// -----
+
+// Weights in the CPU kernels' panel layout are not what their type says:
+// the reference lowering refuses them.
+// expected-error @+1 {{argument 1 is marked lowbit.packed (the CPU kernels' panel layout): the reference lowering does not read it; use lowbit-lower-to-cpu}}
+func.func @packed(%x: tensor<1x32xf32>, %w: !lowbit.qtensor<16x32xi8, per_axis<0>> {lowbit.packed}) -> tensor<16x32xf32> {
+  %d = lowbit.dequantize %w : !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<16x32xf32>
+  return %d : tensor<16x32xf32>
+}

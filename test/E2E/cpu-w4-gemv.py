@@ -96,6 +96,19 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           (1, 9, 200, 0, "w8", False, "row"),
           (5, 11, 128, 0, "w8f16", True, "row"),
           (6, 4, 64, 0, "w8tensor", False, "tensor"),
+          # W8A8 on constant weights: the panel kernel (packed at compile
+          # time). GEMM with an N tail of 6 (one partial panel) and a K
+          # tail of 2 (a padded quad); two units of 128 channels and a
+          # tail of 72 (a full tile and 8); GEMV over a unit of 256
+          # channels, a tail of 44, 257 quads (4-way unrolled) and a K
+          # tail of 2.
+          (13, 70, 202, 0, "w8", False, "row"),
+          (20, 328, 4096, 0, "w8", False, "tensor"),
+          (1, 300, 1030, 0, "w8f16", False, "row"),
+          # The same kernel on weights passed as an argument marked
+          # lowbit.packed (packed.mlir: the caller hands over the panels'
+          # bytes; the results must equal this constant case's exactly).
+          (3, 48, 128, 0, "w8packed", False, "row"),
           # GEMM over blocks of output channels (128 rows of 4 KiB fill
           # half of L2): two blocks, the second of 2 channels.
           (7, 130, 4096, 0, "w8", True, "row"),
@@ -131,9 +144,18 @@ def suite(name):
 HALF = {"f16": ("f16", "f32"), "bf16y": ("bf16", "bf16")}
 
 
+def panels(codes):
+    """numerics::packInt8Panels for N % 16 == 0, K % 4 == 0: [N/16][K/4]
+    [16][4] bytes, codes + 128, returned as the [N, K] bytes."""
+    n, k = codes.shape
+    u = (codes.astype(np.int16) + 128).astype(np.uint8)
+    return u.reshape(n // 16, 16, k // 4, 4).transpose(0, 2, 1, 3).reshape(n, k)
+
+
 def make(d, name):
     rng = np.random.default_rng(12)
     body, funcs = [], []
+    pbody, pfuncs = [], []
     for i, (m, n, k, gs, st, arg, act) in enumerate(suite(name)):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = (rng.standard_normal((n, k)) * 0.1).astype(np.float32)
@@ -189,6 +211,10 @@ def make(d, name):
             stype = "tensor<%s>" % (sst if per_tensor else "%dx%s" % (n, sst))
             const = f"""lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{k}xi8>)
       scales({sdense} : {stype}) : {qt}"""
+            if st == "w8packed":
+                pconst = const.replace(
+                    g.dense_int(codes, 8),
+                    g.dense_int(panels(codes.view(np.int8)), 8))
         elif st == "nvfp4":
             w[1] *= 1e-5  # E4M3 block scales below 2^-6: subnormal
             q = lowbit.quantize_scheme(w, "f4E2M1FN", blocks=(1, gs),
@@ -252,6 +278,19 @@ func.func @f{i}(%x: {xin}{warg}) -> {yt} {{{wdef}{xdef}
   %y = lowbit.qmatmul {xv}, %w {{transpose_b}} : {xt}, {qt} -> {yt}
   return %y : {yt}
 }}""")
+        if st == "w8packed":
+            pfuncs.append(f"""
+func.func @p{i}(%x: {xin}, %w: {qt} {{lowbit.packed}}) -> {yt} {{{xdef}
+  %y = lowbit.qmatmul {xv}, %w {{transpose_b}} : {xt}, {qt} -> {yt}
+  return %y : {yt}
+}}""")
+            pbody.append(f"""
+  %x{i} = arith.constant {g.dense_f32(x)} : {xin}
+  %w{i} = {pconst}
+  %y{i} = call @p{i}(%x{i}, %w{i}) : ({xin}, {qt}) -> {yt}
+  %b{i} = arith.bitcast %y{i} : {yt} to tensor<{m}x{n}xi32>
+  %u{i} = tensor.cast %b{i} : tensor<{m}x{n}xi32> to tensor<*xi32>
+  call @printMemrefI32(%u{i}) : (tensor<*xi32>) -> ()""")
         call = (f"%w{i} = {const}\n  %y{i} = call @f{i}(%x{i}, %w{i}) : "
                 f"({xin}, {qt})" if arg else
                 f"%y{i} = call @f{i}(%x{i}) : ({xin})")
@@ -269,10 +308,17 @@ func.func @f{i}(%x: {xin}{warg}) -> {yt} {{{wdef}{xdef}
         f.write("func.func private @printMemrefI32(tensor<*xi32>)\n")
         f.write("\n".join(funcs))
         f.write("\nfunc.func @main() {" + "".join(body) + "\n  return\n}\n")
+    if pfuncs:
+        with open(os.path.join(d, "packed.mlir"), "w") as f:
+            f.write("func.func private @printMemrefI32(tensor<*xi32>)\n")
+            f.write("\n".join(pfuncs))
+            f.write("\nfunc.func @main() {" + "".join(pbody)
+                    + "\n  return\n}\n")
 
 
 def check(d, name):
     shapes = suite(name)
+    pout = os.path.join(d, "packed.out")
     ref = g.printed_f32_arrays(os.path.join(d, "ref.out"))
     cpu = g.printed_f32_arrays(os.path.join(d, "cpu.out"))
     assert len(ref) == len(cpu) == len(shapes), (len(ref), len(cpu))
@@ -292,6 +338,16 @@ def check(d, name):
         worst = max(worst, float(err.max()))
     print("%d shapes, max relative error %.3g (%s 1e-5)"
           % (len(shapes), worst, "<" if worst < 1e-5 else ">="))
+    if os.path.exists(pout):
+        # Weights handed over packed (lowbit.packed): the same outputs,
+        # bit for bit, as the kernel on the same weights as a constant.
+        packed = g.printed_f32_arrays(pout)
+        twins = [b for s, b in zip(shapes, cpu) if s[4] == "w8packed"]
+        assert len(packed) == len(twins) > 0, (len(packed), len(twins))
+        same = all(np.array_equal(a.view(np.uint32), b.view(np.uint32))
+                   for a, b in zip(packed, twins))
+        print("packed weights: %d cases, %s" % (
+            len(twins), "identical" if same else "DIFFERENT"))
     if name == "f32":
         print("bf16 results within one ulp: %s (%d)"
               % ("yes" if ulps <= 1 else "no", ulps))

@@ -351,3 +351,37 @@ TEST(Numerics, TransposeMatrixKeepsValues) {
   g.shape = {2, 32};
   EXPECT_FALSE(transposeMatrix(g, t).ok());
 }
+
+// The int8 panel layout: every code lands at [p][k / 4][n % 16][k % 4],
+// biased by 128; the padding (channels 19..31, inputs 9..11) is byte 128.
+TEST(Numerics, PackInt8Panels) {
+  const int64_t n = 19, k = 9;
+  std::vector<float> x(n * k);
+  for (int64_t i = 0; i < n * k; ++i)
+    x[i] = std::sin(1.3f * float(i)) * float(1 + i % 7);
+  Scheme s;
+  s.blockSizes = {1, k};
+  QTensor q;
+  ASSERT_TRUE(quantize(x.data(), {n, k}, s, q).ok());
+  std::vector<uint8_t> p;
+  ASSERT_TRUE(packInt8Panels(q, p).ok());
+  ASSERT_EQ(int64_t(p.size()), panelBytes(n, k));
+  ASSERT_EQ(p.size(), size_t(2 * 3 * 64));
+  std::vector<int> seen(p.size(), 0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      size_t at =
+          size_t((r / 16) * 3 * 64 + (c / 4) * 64 + (r % 16) * 4 + c % 4);
+      EXPECT_EQ(int(p[at]), int(int8_t(q.codes[r * k + c])) + 128)
+          << r << "," << c;
+      ++seen[at];
+    }
+  for (size_t i = 0; i < p.size(); ++i)
+    if (!seen[i])
+      EXPECT_EQ(int(p[i]), 128) << i;
+  Scheme four = s;
+  four.bits = 4;
+  QTensor q4;
+  ASSERT_TRUE(quantize(x.data(), {n, k}, four, q4).ok());
+  EXPECT_FALSE(packInt8Panels(q4, p).ok());
+}

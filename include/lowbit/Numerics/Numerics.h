@@ -196,6 +196,18 @@ Status dequantize(const QTensor &q, float *out);
 /// transposed, block sizes swapped. Used to lay weights out per output
 /// channel ([N, K]) for the CPU kernels (lowbit-pack-weights).
 Status transposeMatrix(const QTensor &in, QTensor &out);
+/// The CPU int8 GEMM kernel's weight layout (docs/CodegenCPU.md, "panels"):
+/// signed int8 codes [N, K] in panels of kPanelChannels output channels,
+/// each panel K in quads of kPanelDepth inputs, so that one 64-byte vector
+/// holds 4 inputs of 16 channels (what one vpdpbusd multiplies with a
+/// broadcast of 4 activation bytes). Byte [p][k / 4][n % 16][k % 4] is
+/// codes[16 p + n % 16][k] + 128 (unsigned for vpdpbusd); channels are
+/// padded to a multiple of 16 and K to a multiple of 4 with code 0 (byte
+/// 128). `out` gets panelBytes(N, K) bytes. Errors unless `in` is rank 2
+/// with 8-bit signed integer codes.
+constexpr int64_t kPanelChannels = 16, kPanelDepth = 4;
+int64_t panelBytes(int64_t n, int64_t k);
+Status packInt8Panels(const QTensor &in, std::vector<uint8_t> &out);
 /// dequantize(quantize(x)) into `out` (may alias `x`).
 Status fakeQuant(const float *x, const std::vector<int64_t> &shape,
                  const Scheme &scheme, float *out, bool strict = false);

@@ -31,6 +31,11 @@ FailureOr<std::vector<float>>
 readFloatElements(ElementsAttr attr,
                   function_ref<InFlightDiagnostic()> emitError);
 
+/// An elements attribute of `type` over little-endian `bytes`: inline when
+/// at most `inlineLimit` bytes, else a dense_resource blob named `name`.
+ElementsAttr createElementsAttr(RankedTensorType type, ArrayRef<char> bytes,
+                                StringRef name, size_t inlineLimit = 1024);
+
 /// A `lowbit.constant` of type `type` holding the parts of `q` (which must
 /// have been quantized with toNumericsScheme(type)). Parts larger than
 /// `inlineLimit` bytes become dense_resource blobs named `name`,

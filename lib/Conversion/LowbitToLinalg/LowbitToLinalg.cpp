@@ -973,7 +973,22 @@ namespace {
 struct LowbitLowerToLinalgPass
     : mlir::lowbit::impl::LowbitLowerToLinalgBase<LowbitLowerToLinalgPass> {
   void runOnOperation() override {
-    if (failed(lowerLowbitOps(getOperation())))
+    // Weights handed over in the CPU panel layout (lowbit.packed,
+    // docs/CodegenCPU.md) mean something else than their type says: only
+    // lowbit-lower-to-cpu's kernel reads them.
+    WalkResult r = getOperation().walk([](func::FuncOp fn) {
+      for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+        if (fn.getArgAttr(i, "lowbit.packed")) {
+          fn.emitError("argument ")
+              << i
+              << " is marked lowbit.packed (the CPU kernels' panel layout): "
+                 "the reference lowering does not read it; use "
+                 "lowbit-lower-to-cpu";
+          return WalkResult::interrupt();
+        }
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted() || failed(lowerLowbitOps(getOperation())))
       signalPassFailure();
   }
 };

@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Conversion/Passes.h"
+#include "lowbit/Transforms/NumericsBridge.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -94,6 +95,7 @@ struct W4Problem {
   bool avx512 = true;      // 512-bit byte shuffles (vpshufb zmm) available
   bool f8 = false;         // FP8 E4M3 weights, one scale per channel/tensor
   bool f8Act = false;      // (f8) X is an FP8 E4M3 qtensor
+  bool panels = false;     // (w8) weights in the int8 panel layout
 };
 
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
@@ -1344,8 +1346,14 @@ class W8I8Kernel : public TiledKernel {
 public:
   W8I8Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
              Value xScales, Value codes, Value scales)
-      : TiledKernel(b, p, p.m == 1 ? 1 : 6, p.m == 1 ? 1 : 4), xCodes(xCodes),
-        xScales(xScales), codes(codes), scales(scales) {
+      : W8I8Kernel(b, p, xCodes, xScales, codes, scales, p.m == 1 ? 1 : 6,
+                   p.m == 1 ? 1 : 4) {}
+
+protected:
+  W8I8Kernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
+             Value xScales, Value codes, Value scales, int64_t mr, int64_t nr)
+      : TiledKernel(b, p, mr, nr), xCodes(xCodes), xScales(xScales),
+        codes(codes), scales(scales) {
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
     v64i8 = VectorType::get({64}, i8);
     v16i32 = VectorType::get({16}, i32);
@@ -1386,7 +1394,6 @@ public:
     xSums = rows.getResult(0);
   }
 
-protected:
   using ChunkFn = function_ref<SmallVector<Value>(
       ImplicitLocOpBuilder &, Value /*k0*/, bool /*full*/, ValueRange)>;
 
@@ -1476,6 +1483,147 @@ protected:
   int64_t fullChunks, chunks;
   func::FuncOp dpbusdFn;
   std::optional<Avx2Dot> avx2;
+};
+
+/// W8A8 on weights in the panel layout (numerics::packInt8Panels, packed at
+/// compile time): per quad of inputs, NV 64-byte loads of 16 channels'
+/// biased codes meet one broadcast of 4 activation bytes per row of X in
+/// `vpdpbusd`, so each accumulator holds 16 outputs (no horizontal sums)
+/// and a step loads NV + MR values for MR x NV dot products. GEMM: MR = 6,
+/// NV = 4 (24 accumulators, 64 channels); GEMV: one panel with K unrolled
+/// by 4 into separate accumulators, one sequential weight stream.
+class W8PanelKernel : public W8I8Kernel {
+public:
+  W8PanelKernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
+                Value xScales, Value panels, Value scales)
+      : W8I8Kernel(b, p, xCodes, xScales, panels, scales, p.m == 1 ? 1 : 6,
+                   p.m == 1 ? 16 : 64) {
+    fullQuads = p.k / 4;
+    v4i8 = VectorType::get({4}, b.getI8Type());
+    v16f32 = VectorType::get({16}, b.getF32Type());
+    if (p.wScalePerRow) {
+      // [N] or [N, 1]: 16 channels' scales are one vector read.
+      rowScales = scales;
+      auto st = cast<RankedTensorType>(scales.getType());
+      if (st.getRank() == 2)
+        rowScales = tensor::CollapseShapeOp::create(
+            b, RankedTensorType::get({p.n}, st.getElementType()), scales,
+            ArrayRef<ReassociationIndices>{{0, 1}});
+    }
+  }
+
+protected:
+  /// 4 bytes of row m of X at quad q, broadcast to the 16 lanes.
+  Value broadcastX(ImplicitLocOpBuilder &cb, Value m, Value q, bool full) {
+    Value k = arith::MulIOp::create(cb, q, idx(cb, 4));
+    Value xq = vector::TransferReadOp::create(
+        cb, v4i8, xCodes, ValueRange{m, k}, padI8, ArrayRef<bool>{full});
+    Value x32 = vector::BitCastOp::create(
+        cb, VectorType::get({1}, cb.getI32Type()), xq);
+    Value s = vector::ExtractOp::create(cb, x32, ArrayRef<int64_t>{0});
+    return vector::BitCastOp::create(
+        cb, v64i8, vector::BroadcastOp::create(cb, v16i32, s));
+  }
+
+  Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
+             int64_t tn) override {
+    int64_t nv = (tn + 15) / 16;
+    // GEMV: 4 independent chains over consecutive quads.
+    int64_t ku = p.m == 1 ? 4 : 1;
+    Value panel0 = arith::DivUIOp::create(tb, n0, idx(tb, 16));
+    auto at = [&](int64_t u, int64_t i, int64_t j) {
+      return (u * tm + i) * nv + j;
+    };
+    // One quad into the accumulators of chain u.
+    auto quad = [&](ImplicitLocOpBuilder &cb, MutableArrayRef<Value> acc,
+                    Value q, int64_t u, bool full) {
+      SmallVector<Value> w;
+      for (int64_t j = 0; j < nv; ++j) {
+        Value bytes = vector::TransferReadOp::create(
+            cb, v64i8, codes, ValueRange{add(cb, panel0, j), q, idx(cb, 0)},
+            padI8, ArrayRef<bool>{true});
+        // AVX2: back to the signed codes for the sign trick.
+        w.push_back(avx2 ? arith::XOrIOp::create(cb, bytes, signBit).getResult()
+                         : bytes);
+      }
+      for (int64_t i = 0; i < tm; ++i) {
+        Value xb = broadcastX(cb, add(cb, m0, i), q, full);
+        for (int64_t j = 0; j < nv; ++j) {
+          Value &a = acc[at(u, i, j)];
+          a = avx2 ? avx2->dot(cb, a, w[j], xb, /*signedFirst=*/true)
+                   : dpbusd(cb, a, w[j], xb);
+        }
+      }
+    };
+    SmallVector<Value> acc(ku * tm * nv, zeroI);
+    int64_t main = fullQuads / ku * ku;
+    if (main) {
+      auto loop = scf::ForOp::create(
+          tb, idx(tb, 0), idx(tb, main), idx(tb, ku), acc,
+          [&](OpBuilder &ob, Location l, Value q0, ValueRange a) {
+            ImplicitLocOpBuilder cb(l, ob);
+            SmallVector<Value> out(a);
+            for (int64_t u = 0; u < ku; ++u)
+              quad(cb, out, add(cb, q0, u), u, true);
+            scf::YieldOp::create(cb, out);
+          });
+      acc = SmallVector<Value>(loop.getResults());
+    }
+    for (int64_t q = main; q < fullQuads; ++q)
+      quad(tb, acc, idx(tb, q), q - main, true);
+    if (p.k % 4) // the last quad, X padded with 0
+      quad(tb, acc, idx(tb, fullQuads), 0, false);
+
+    for (int64_t i = 0; i < tm; ++i) {
+      Value m = add(tb, m0, i);
+      Value sx = extractScale(tb, xScales, p.xScalePerRow, m);
+      Value bias =
+          avx2 ? arith::ConstantOp::create(tb, tb.getI32IntegerAttr(0))
+                     .getResult()
+               : arith::MulIOp::create(
+                     tb, tensor::ExtractOp::create(tb, xSums, ValueRange{m}),
+                     arith::ConstantOp::create(tb, tb.getI32IntegerAttr(128)))
+                     .getResult();
+      Value biasV = vector::BroadcastOp::create(tb, v16i32, bias);
+      Value sxV = vector::BroadcastOp::create(tb, v16f32, sx);
+      for (int64_t j = 0; j < nv; ++j) {
+        Value n = add(tb, n0, 16 * j);
+        bool full = tn - 16 * j >= 16;
+        Value sum = acc[at(0, i, j)];
+        for (int64_t u = 1; u < ku; ++u)
+          sum = arith::AddIOp::create(tb, sum, acc[at(u, i, j)]);
+        sum = arith::SubIOp::create(tb, sum, biasV);
+        Value f = arith::SIToFPOp::create(tb, v16f32, sum);
+        Value sw;
+        if (rowScales) {
+          auto et =
+              cast<RankedTensorType>(rowScales.getType()).getElementType();
+          Value pad = arith::ConstantOp::create(tb, tb.getZeroAttr(et));
+          sw = vector::TransferReadOp::create(tb, VectorType::get({16}, et),
+                                              rowScales, ValueRange{n}, pad,
+                                              ArrayRef<bool>{full});
+          if (!et.isF32())
+            sw = arith::ExtFOp::create(tb, v16f32, sw);
+        } else {
+          sw = vector::BroadcastOp::create(
+              tb, v16f32, extractScale(tb, scales, false, Value()));
+        }
+        f = arith::MulFOp::create(tb, f, arith::MulFOp::create(tb, sxV, sw));
+        // A partial vector is the last of Y's columns: the write stops at
+        // the tensor's end.
+        Value col =
+            outBase ? arith::SubIOp::create(tb, n, outBase).getResult() : n;
+        y = vector::TransferWriteOp::create(tb, f, y, ValueRange{m, col},
+                                            ArrayRef<bool>{full})
+                .getResult();
+      }
+    }
+    return y;
+  }
+
+  int64_t fullQuads;
+  VectorType v4i8, v16f32;
+  Value rowScales;
 };
 
 /// FP8 E4M3 weights: 16 codes per step decoded exactly to f32
@@ -1627,6 +1775,7 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
                                  : p.q8_0    ? "__lowbit_q8_0_"
                                  : p.ternary ? "__lowbit_ternary_"
                                  : p.f8      ? "__lowbit_f8_"
+                                 : p.panels  ? "__lowbit_w8p_"
                                  : p.w8      ? "__lowbit_w8_"
                                  : p.nvfp4   ? "__lowbit_nvfp4_"
                                  : p.e2m1    ? "__lowbit_mxfp4_"
@@ -1653,7 +1802,11 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   else
     args = {RankedTensorType::get({p.m, p.k}, p.xElem ? p.xElem : f32)};
   auto yt = RankedTensorType::get({p.m, p.n}, p.yElem ? p.yElem : f32);
-  if (p.w8 || p.f8)
+  if (p.panels)
+    args.append({RankedTensorType::get({(p.n + 15) / 16, (p.k + 3) / 4, 64},
+                                       b.getI8Type()),
+                 p.wScales, yt});
+  else if (p.w8 || p.f8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
   else if (p.q4_0 || p.q8_0 || p.q4_k)
@@ -1700,6 +1853,8 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
     y = F8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
   else if (p.f8)
     y = F8Kernel(b, p, arg(0), Value(), arg(1), arg(2)).build(arg(3), p.k);
+  else if (p.panels)
+    y = W8PanelKernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
   else if (p.w8)
     y = W8I8Kernel(b, p, arg(0), arg(1), arg(2), arg(3)).build(arg(4), p.k);
   else if (p.int8Act)
@@ -1713,10 +1868,17 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   return fn;
 }
 
+/// Where the W8A8 panel kernel gets its weights (docs/CodegenCPU.md): a
+/// constant packed at compile time (the value, created before the
+/// conversion), or a function argument marked `lowbit.packed` whose codes
+/// part already holds the panels' bytes (a null value).
+using PanelWeights = DenseMap<Operation *, Value>;
+
 struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
   W4MatmulLowering(const TypeConverter &tc, MLIRContext *ctx,
-                   const CpuTarget &target)
-      : OpConversionPattern(tc, ctx, /*benefit=*/10), target(target) {}
+                   const CpuTarget &target, const PanelWeights &panels)
+      : OpConversionPattern(tc, ctx, /*benefit=*/10), target(target),
+        panels(panels) {}
   LogicalResult
   matchAndRewrite(QMatmulOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -1733,20 +1895,107 @@ struct W4MatmulLowering : OpConversionPattern<QMatmulOp> {
     if (x.size() != (p->int8Act || p->f8Act ? 2u : 1u) ||
         w.size() != expectedWeightParts(*p))
       return failure();
+    SmallVector<Value> weights(w);
+    if (auto it = panels.find(op); it != panels.end()) {
+      p->panels = true;
+      Value packed = it->second;
+      if (!packed) {
+        // An argument marked lowbit.packed: its [N, K] bytes are the
+        // panels (N % 16 == 0, K % 4 == 0, checked by the pass).
+        Location loc = op.getLoc();
+        Type i8 = rewriter.getI8Type();
+        Value flat = tensor::CollapseShapeOp::create(
+            rewriter, loc, RankedTensorType::get({p->n * p->k}, i8), w[0],
+            ArrayRef<ReassociationIndices>{{0, 1}});
+        packed = tensor::ExpandShapeOp::create(
+            rewriter, loc, RankedTensorType::get({p->n / 16, p->k / 4, 64}, i8),
+            flat, ArrayRef<ReassociationIndices>{{0, 1, 2}});
+      }
+      weights[0] = packed;
+    }
     func::FuncOp fn = getOrCreateW4Kernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
     Value dest = tensor::EmptyOp::create(
         rewriter, op.getLoc(), ArrayRef<int64_t>{p->m, p->n},
         p->yElem ? p->yElem : rewriter.getF32Type());
     SmallVector<Value> args(x);
-    args.append(w.begin(), w.end());
+    args.append(weights);
     args.push_back(dest);
     auto call = func::CallOp::create(rewriter, op.getLoc(), fn, args);
     rewriter.replaceOp(op, call.getResults());
     return success();
   }
   CpuTarget target;
+  const PanelWeights &panels;
 };
+
+static constexpr StringLiteral kPackedArgAttr = "lowbit.packed";
+
+/// The W8A8 matmuls that get the panel kernel: constant
+/// weights are packed now (numerics::packInt8Panels) into an arith.constant
+/// before the op; arguments marked `lowbit.packed` are checked (only such
+/// qmatmuls may use them, N % 16 == 0, K % 4 == 0).
+static LogicalResult collectPanelWeights(ModuleOp module,
+                                         const CpuTarget &target,
+                                         PanelWeights &panels) {
+  namespace nx = ::lowbit::numerics;
+  WalkResult r = module.walk([&](func::FuncOp fn) {
+    for (BlockArgument arg : fn.getArguments()) {
+      if (!fn.getArgAttr(arg.getArgNumber(), kPackedArgAttr))
+        continue;
+      if (fn.isExternal())
+        continue;
+      for (Operation *user : arg.getUsers()) {
+        auto mm = dyn_cast<QMatmulOp>(user);
+        std::optional<W4Problem> p;
+        if (mm && mm.getRhs() == arg)
+          p = matchW8(mm, target);
+        if (!p) {
+          user->emitError("weights marked ")
+              << kPackedArgAttr << " (argument " << arg.getArgNumber()
+              << ") must be the weights of W8A8 qmatmuls with transpose_b "
+                 "that the int8 panel kernel takes: only it reads that "
+                 "layout (docs/CodegenCPU.md)";
+          return WalkResult::interrupt();
+        }
+        if (p->n % 16 || p->k % 4) {
+          user->emitError("weights marked ")
+              << kPackedArgAttr << " need N % 16 == 0 and K % 4 == 0 (the "
+              << "panels' bytes travel in the [N, K] codes part), got N = "
+              << p->n << ", K = " << p->k;
+          return WalkResult::interrupt();
+        }
+        panels[mm] = Value();
+      }
+    }
+    fn.walk([&](QMatmulOp mm) {
+      auto c = mm.getRhs().getDefiningOp<ConstantOp>();
+      std::optional<W4Problem> p;
+      if (c)
+        p = matchW8(mm, target);
+      if (!p)
+        return;
+      // A constant that cannot be read or packed keeps the [N, K] kernel.
+      FailureOr<nx::QTensor> q =
+          readQuantizedConstant(c, [&] { return c.emitOpError(); });
+      std::vector<uint8_t> bytes;
+      if (failed(q) || !nx::packInt8Panels(*q, bytes).ok())
+        return;
+      OpBuilder b(mm);
+      auto type = RankedTensorType::get({(p->n + 15) / 16, (p->k + 3) / 4, 64},
+                                        b.getI8Type());
+      ElementsAttr attr = createElementsAttr(
+          type,
+          ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                         bytes.size()),
+          "panels");
+      panels[mm] =
+          arith::ConstantOp::create(b, mm.getLoc(), cast<TypedAttr>(attr));
+    });
+    return WalkResult::advance();
+  });
+  return failure(r.wasInterrupted());
+}
 
 struct LowbitLowerToCPUPass
     : mlir::lowbit::impl::LowbitLowerToCPUBase<LowbitLowerToCPUPass> {
@@ -1760,6 +2009,9 @@ struct LowbitLowerToCPUPass
              "sapphirerapids, icelake-server, cascadelake)";
       return signalPassFailure();
     }
+    PanelWeights panels;
+    if (failed(collectPanelWeights(getOperation(), *target, panels)))
+      return signalPassFailure();
     auto handled = [&](Operation *op) {
       auto mm = dyn_cast<QMatmulOp>(op);
       return mm && matchGGUF(mm, *target).has_value();
@@ -1768,7 +2020,7 @@ struct LowbitLowerToCPUPass
             getOperation(),
             [&](TypeConverter &converter, RewritePatternSet &patterns) {
               patterns.add<W4MatmulLowering>(converter, patterns.getContext(),
-                                             *target);
+                                             *target, panels);
             },
             handled)))
       signalPassFailure();
