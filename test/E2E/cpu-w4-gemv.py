@@ -104,6 +104,8 @@ SHAPES = [(1, 17, 64, 32, "f32", False, "f32"),
           # tail of 2.
           (13, 70, 202, 0, "w8", False, "row"),
           (20, 328, 4096, 0, "w8", False, "tensor"),
+          # K > 8192: 12 x 32 tiles (a tail of 1 row and of 2 channels).
+          (13, 34, 8196, 0, "w8", False, "row"),
           (1, 300, 1030, 0, "w8f16", False, "row"),
           # The same kernel on weights passed as an argument marked
           # lowbit.packed (packed.mlir: the caller hands over the panels'

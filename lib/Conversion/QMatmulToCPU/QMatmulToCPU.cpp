@@ -1487,6 +1487,16 @@ protected:
   std::optional<Avx2Dot> avx2;
 };
 
+/// The panel GEMM tile: 6 rows x 64 channels, or 12 x 32 where 64
+/// channels' panels (64 K bytes) would crowd a 1 MiB L2; GEMV: 1 x 16.
+static bool narrowPanels(const W4Problem &p) { return p.k * 64 > 512 * 1024; }
+static int64_t panelRows(const W4Problem &p) {
+  return p.m == 1 ? 1 : narrowPanels(p) ? 12 : 6;
+}
+static int64_t panelChannels(const W4Problem &p) {
+  return p.m == 1 ? 16 : narrowPanels(p) ? 32 : 64;
+}
+
 /// W8A8 on weights in the panel layout (numerics::packInt8Panels, packed at
 /// compile time): per quad of inputs, NV 64-byte loads of 16 channels'
 /// biased codes meet one broadcast of 4 activation bytes per row of X in
@@ -1498,8 +1508,8 @@ class W8PanelKernel : public W8I8Kernel {
 public:
   W8PanelKernel(ImplicitLocOpBuilder &b, const W4Problem &p, Value xCodes,
                 Value xScales, Value panels, Value scales)
-      : W8I8Kernel(b, p, xCodes, xScales, panels, scales, p.m == 1 ? 1 : 6,
-                   p.m == 1 ? 16 : 64) {
+      : W8I8Kernel(b, p, xCodes, xScales, panels, scales, panelRows(p),
+                   panelChannels(p)) {
     fullQuads = p.k / 4;
     v4i8 = VectorType::get({4}, b.getI8Type());
     v16f32 = VectorType::get({16}, b.getF32Type());
