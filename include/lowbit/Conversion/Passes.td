@@ -118,7 +118,15 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
       NaN), the tensor scale applied with X's.
     - W8A8: int8 weights with a scale per output channel or per tensor,
       int8 activations: weights made unsigned (w + 128) so the correction
-      is per row of X, int32 sums over all of K.
+      is per row of X, int32 sums over all of K. Constant weights are
+      packed now into panels of 16 channels x 4 inputs
+      (numerics::packInt8Panels) for a kernel that broadcasts 4 bytes of
+      X against 16 channels per `vpdpbusd` (GEMM tiles 6 x 64, or 12 x 32
+      for K > 8192); a weight argument marked `{lowbit.packed}` carries
+      those panels' bytes from the caller (N % 16 == 0, K % 4 == 0).
+    - Dynamic quantization of f32 activations to symmetric int8 (a scale
+      per row or per tensor): vector code with the reference lowering's
+      operations, bit-identical codes and scales.
     - FP8 E4M3 weights (a scale per output channel or per tensor) times f32
       activations, or FP8 activations (a scale per row or per tensor,
       decoded to f32 once per call): codes decoded exactly to f32 (normal
@@ -132,8 +140,9 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
       sub-block.
     - Ternary (BitNet b1.58) weights, 2-bit codes, f32 scales per row, per
       group or per tensor, times int8 activations: four codes per byte, X
-      arranged in four segments per 256-input chunk, biased by 2. GGUF has no reference lowering: a GGUF qmatmul without
-      a kernel (no VNNI) is an error (LB-L1).
+      arranged in four segments per 256-input chunk, biased by 2.
+    GGUF has no reference lowering: a GGUF qmatmul without a kernel is an
+    error (LB-L1).
     GEMM (M > MR) runs over blocks of output channels whose weights fill
     half of L2, M tiles inside; the blocks (GEMV: groups of 16 channels)
     are an scf.forall that becomes an OpenMP loop.
