@@ -376,9 +376,11 @@ TEST(Numerics, PackInt8Panels) {
           << r << "," << c;
       ++seen[at];
     }
-  for (size_t i = 0; i < p.size(); ++i)
-    if (!seen[i])
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (!seen[i]) {
       EXPECT_EQ(int(p[i]), 128) << i;
+    }
+  }
   Scheme four = s;
   four.bits = 4;
   QTensor q4;

@@ -2129,30 +2129,45 @@ static LogicalResult collectPanelWeights(ModuleOp module,
         panels[mm] = Value();
       }
     }
-    fn.walk([&](QMatmulOp mm) {
+    // One packed copy per constant, placed right after it (it dominates
+    // every use).
+    DenseMap<Operation *, Value> packedOf;
+    WalkResult inner = fn.walk([&](QMatmulOp mm) {
       auto c = mm.getRhs().getDefiningOp<ConstantOp>();
       std::optional<W4Problem> p;
       if (c)
         p = matchW8(mm, target);
       if (!p)
-        return;
-      // A constant that cannot be read or packed keeps the [N, K] kernel.
-      FailureOr<nx::QTensor> q =
-          readQuantizedConstant(c, [&] { return c.emitOpError(); });
-      std::vector<uint8_t> bytes;
-      if (failed(q) || !nx::packInt8Panels(*q, bytes).ok())
-        return;
-      OpBuilder b(mm);
-      auto type = RankedTensorType::get({(p->n + 15) / 16, (p->k + 3) / 4, 64},
-                                        b.getI8Type());
-      ElementsAttr attr = createElementsAttr(
-          type,
-          ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
-                         bytes.size()),
-          "panels");
-      panels[mm] =
-          arith::ConstantOp::create(b, mm.getLoc(), cast<TypedAttr>(attr));
+        return WalkResult::advance();
+      Value &packed = packedOf[c];
+      if (!packed) {
+        FailureOr<nx::QTensor> q = readQuantizedConstant(
+            c, [&] { return c.emitOpError("packing int8 panels: "); });
+        if (failed(q))
+          return WalkResult::interrupt();
+        std::vector<uint8_t> bytes;
+        nx::Status st = nx::packInt8Panels(*q, bytes);
+        if (!st.ok()) {
+          c.emitOpError("packing int8 panels: ") << st.message();
+          return WalkResult::interrupt();
+        }
+        OpBuilder b(c);
+        b.setInsertionPointAfter(c);
+        auto type = RankedTensorType::get(
+            {(p->n + 15) / 16, (p->k + 3) / 4, 64}, b.getI8Type());
+        ElementsAttr attr = createElementsAttr(
+            type,
+            ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                           bytes.size()),
+            "panels");
+        packed =
+            arith::ConstantOp::create(b, c.getLoc(), cast<TypedAttr>(attr));
+      }
+      panels[mm] = packed;
+      return WalkResult::advance();
     });
+    if (inner.wasInterrupted())
+      return WalkResult::interrupt();
     return WalkResult::advance();
   });
   return failure(r.wasInterrupted());

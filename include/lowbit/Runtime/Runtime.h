@@ -1,0 +1,91 @@
+/*===- Runtime.h - lowbit's GPU runtime (C API) -----------------*- C -*-===*\
+|*                                                                          *|
+|* Loads PTX and launches kernels through the CUDA driver API, which it     *|
+|* opens at run time with dlopen("libcuda.so.1"): neither lowbit nor the    *|
+|* programs it compiles link against CUDA, and this library needs no LLVM   *|
+|* or MLIR (plain C++17 and CMake; docs/CodegenGPU.md).                     *|
+|*                                                                          *|
+|* Every function returns a status; on failure lbrt_last_error() (per       *|
+|* thread) names the call and gives the driver's own error text.            *|
+|*                                                                          *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef LOWBIT_RUNTIME_RUNTIME_H
+#define LOWBIT_RUNTIME_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  LBRT_OK = 0,
+  /* libcuda.so.1 (or $LOWBIT_CUDA_DRIVER) missing or incomplete. */
+  LBRT_NO_DRIVER = 1,
+  /* The driver loaded but has no usable device with this index. */
+  LBRT_NO_DEVICE = 2,
+  /* A driver call failed (message: the call and the driver's error). */
+  LBRT_DRIVER_ERROR = 3,
+  LBRT_INVALID_ARGUMENT = 4,
+} lbrt_status;
+
+typedef struct lbrt_context lbrt_context;
+typedef struct lbrt_module lbrt_module;
+typedef struct lbrt_kernel lbrt_kernel;
+typedef struct lbrt_event lbrt_event;
+/* A device address (CUdeviceptr). */
+typedef uint64_t lbrt_devptr;
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *lbrt_last_error(void);
+
+/* Opens the driver (dlopen of $LOWBIT_CUDA_DRIVER if set, else
+ * libcuda.so.1), initializes it and makes device `device`'s primary
+ * context current on this thread: the context PyTorch and CuPy use, so
+ * their device pointers are valid here. */
+lbrt_status lbrt_open(int device, lbrt_context **out);
+/* Releases the primary context; modules must be unloaded first. */
+void lbrt_close(lbrt_context *ctx);
+
+/* The device's name and compute capability (e.g. 9, 0 for sm_90). */
+lbrt_status lbrt_device_info(lbrt_context *ctx, char *name, size_t nameSize,
+                             int *major, int *minor);
+
+/* JIT-compiles `ptx` (NUL-terminated) for the device; on failure the
+ * message holds the JIT's error log. */
+lbrt_status lbrt_load_ptx(lbrt_context *ctx, const char *ptx,
+                          lbrt_module **out);
+void lbrt_unload(lbrt_module *module);
+lbrt_status lbrt_get_kernel(lbrt_module *module, const char *name,
+                            lbrt_kernel **out);
+/* Allows up to `bytes` of dynamic shared memory (above 48 KiB needs it). */
+lbrt_status lbrt_set_max_dynamic_shared(lbrt_kernel *kernel, int bytes);
+
+/* Launches on the context's default stream. `params[i]` points to the
+ * value of the kernel's i-th parameter (a device pointer, an integer). */
+lbrt_status lbrt_launch(lbrt_kernel *kernel, const unsigned grid[3],
+                        const unsigned block[3], unsigned sharedBytes,
+                        void **params);
+lbrt_status lbrt_synchronize(lbrt_context *ctx);
+
+lbrt_status lbrt_malloc(lbrt_context *ctx, size_t bytes, lbrt_devptr *out);
+lbrt_status lbrt_free(lbrt_context *ctx, lbrt_devptr ptr);
+lbrt_status lbrt_copy_to_device(lbrt_context *ctx, lbrt_devptr dst,
+                                const void *src, size_t bytes);
+lbrt_status lbrt_copy_to_host(lbrt_context *ctx, void *dst, lbrt_devptr src,
+                              size_t bytes);
+
+/* Events on the default stream, for timing. */
+lbrt_status lbrt_event_create(lbrt_context *ctx, lbrt_event **out);
+void lbrt_event_destroy(lbrt_event *event);
+lbrt_status lbrt_event_record(lbrt_event *event);
+/* Milliseconds between two recorded events (waits for `end`). */
+lbrt_status lbrt_event_elapsed(lbrt_event *start, lbrt_event *end, float *ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOWBIT_RUNTIME_RUNTIME_H */

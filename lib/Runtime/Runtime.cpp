@@ -1,0 +1,429 @@
+//===- Runtime.cpp - CUDA driver API through dlopen -----------------------===//
+//
+// lowbit's GPU runtime (docs/CodegenGPU.md): the few CUDA driver entry
+// points it needs, resolved from libcuda.so.1 at run time. The driver's
+// types are declared here as the driver ABI defines them (cuda.h is not
+// needed to build this file).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/Runtime/Runtime.h"
+
+#include <dlfcn.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+// The driver ABI (cuda.h): results are ints, handles opaque pointers.
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
+constexpr CUresult kSuccess = 0;
+constexpr CUresult kNoDevice = 100;
+constexpr CUresult kStubLibrary = 34;
+constexpr int kJitErrorLogBuffer = 5, kJitErrorLogBufferSize = 6;
+constexpr int kComputeCapabilityMajor = 75, kComputeCapabilityMinor = 76;
+constexpr int kFuncMaxDynamicShared = 8;
+
+struct Driver {
+  void *lib = nullptr;
+  CUresult (*init)(unsigned);
+  CUresult (*deviceGetCount)(int *);
+  CUresult (*deviceGet)(CUdevice *, int);
+  CUresult (*deviceGetName)(char *, int, CUdevice);
+  CUresult (*deviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*primaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*primaryCtxRelease)(CUdevice);
+  CUresult (*ctxSetCurrent)(CUcontext);
+  CUresult (*ctxSynchronize)();
+  CUresult (*moduleLoadDataEx)(CUmodule *, const void *, unsigned, int *,
+                               void **);
+  CUresult (*moduleUnload)(CUmodule);
+  CUresult (*moduleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*funcSetAttribute)(CUfunction, int, int);
+  CUresult (*launchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                           unsigned, unsigned, unsigned, CUstream, void **,
+                           void **);
+  CUresult (*memAlloc)(CUdeviceptr *, size_t);
+  CUresult (*memFree)(CUdeviceptr);
+  CUresult (*memcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*memcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*eventCreate)(CUevent *, unsigned);
+  CUresult (*eventDestroy)(CUevent);
+  CUresult (*eventRecord)(CUevent, CUstream);
+  CUresult (*eventSynchronize)(CUevent);
+  CUresult (*eventElapsedTime)(float *, CUevent, CUevent);
+  CUresult (*getErrorName)(CUresult, const char **);
+  CUresult (*getErrorString)(CUresult, const char **);
+};
+
+thread_local std::string lastError;
+
+lbrt_status fail(lbrt_status s, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  lastError = buf;
+  return s;
+}
+
+} // namespace
+
+struct lbrt_context {
+  Driver d;
+  CUdevice device = 0;
+  CUcontext ctx = nullptr;
+};
+struct lbrt_module {
+  lbrt_context *ctx;
+  CUmodule module;
+  std::vector<lbrt_kernel *> kernels;
+};
+struct lbrt_kernel {
+  lbrt_context *ctx;
+  CUfunction fn;
+  std::string name;
+};
+struct lbrt_event {
+  lbrt_context *ctx;
+  CUevent event;
+};
+
+namespace {
+
+/// "cuX failed: CUDA_ERROR_Y (text)".
+lbrt_status driverError(const Driver &d, const char *call, CUresult r) {
+  const char *name = nullptr, *text = nullptr;
+  if (!d.getErrorName || d.getErrorName(r, &name) != kSuccess || !name)
+    name = r == kStubLibrary ? "CUDA_ERROR_STUB_LIBRARY"
+           : r == kNoDevice  ? "CUDA_ERROR_NO_DEVICE"
+                             : "unknown error";
+  if (r == kStubLibrary)
+    text = "this libcuda is the toolkit's stub, not a driver";
+  if (!text &&
+      (!d.getErrorString || d.getErrorString(r, &text) != kSuccess || !text))
+    text = "";
+  return fail(LBRT_DRIVER_ERROR, "%s failed: %s (%d)%s%s", call, name, r,
+              *text ? ": " : "", text);
+}
+
+template <typename F>
+bool resolve(void *lib, F &fn, const char *name, const char *alt = nullptr) {
+  void *p = dlsym(lib, name);
+  if (!p && alt)
+    p = dlsym(lib, alt);
+  fn = reinterpret_cast<F>(p);
+  return p != nullptr;
+}
+
+#define LBRT_CHECK(ctx, call, ...)                                             \
+  do {                                                                         \
+    CUresult r_ = (ctx)->d.call(__VA_ARGS__);                                  \
+    if (r_ != kSuccess)                                                        \
+      return driverError((ctx)->d, "cu" #call, r_);                            \
+  } while (0)
+
+} // namespace
+
+extern "C" {
+
+const char *lbrt_last_error(void) { return lastError.c_str(); }
+
+lbrt_status lbrt_open(int device, lbrt_context **out) {
+  if (!out)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_open: null output");
+  *out = nullptr;
+  const char *env = std::getenv("LOWBIT_CUDA_DRIVER");
+  const char *path = env && *env ? env : "libcuda.so.1";
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char *why = dlerror();
+    return fail(LBRT_NO_DRIVER,
+                "cannot load the CUDA driver %s: %s (is an NVIDIA driver "
+                "installed? LOWBIT_CUDA_DRIVER names another path)",
+                path, why ? why : "unknown reason");
+  }
+  auto *c = new lbrt_context();
+  Driver &d = c->d;
+  d.lib = lib;
+  resolve(lib, d.getErrorName, "cuGetErrorName");
+  resolve(lib, d.getErrorString, "cuGetErrorString");
+  struct Need {
+    bool ok;
+    const char *name;
+  };
+  const Need needs[] = {
+      {resolve(lib, d.init, "cuInit"), "cuInit"},
+      {resolve(lib, d.deviceGetCount, "cuDeviceGetCount"), "cuDeviceGetCount"},
+      {resolve(lib, d.deviceGet, "cuDeviceGet"), "cuDeviceGet"},
+      {resolve(lib, d.deviceGetName, "cuDeviceGetName"), "cuDeviceGetName"},
+      {resolve(lib, d.deviceGetAttribute, "cuDeviceGetAttribute"),
+       "cuDeviceGetAttribute"},
+      {resolve(lib, d.primaryCtxRetain, "cuDevicePrimaryCtxRetain"),
+       "cuDevicePrimaryCtxRetain"},
+      {resolve(lib, d.primaryCtxRelease, "cuDevicePrimaryCtxRelease_v2",
+               "cuDevicePrimaryCtxRelease"),
+       "cuDevicePrimaryCtxRelease"},
+      {resolve(lib, d.ctxSetCurrent, "cuCtxSetCurrent"), "cuCtxSetCurrent"},
+      {resolve(lib, d.ctxSynchronize, "cuCtxSynchronize"), "cuCtxSynchronize"},
+      {resolve(lib, d.moduleLoadDataEx, "cuModuleLoadDataEx"),
+       "cuModuleLoadDataEx"},
+      {resolve(lib, d.moduleUnload, "cuModuleUnload"), "cuModuleUnload"},
+      {resolve(lib, d.moduleGetFunction, "cuModuleGetFunction"),
+       "cuModuleGetFunction"},
+      {resolve(lib, d.funcSetAttribute, "cuFuncSetAttribute"),
+       "cuFuncSetAttribute"},
+      {resolve(lib, d.launchKernel, "cuLaunchKernel"), "cuLaunchKernel"},
+      {resolve(lib, d.memAlloc, "cuMemAlloc_v2"), "cuMemAlloc_v2"},
+      {resolve(lib, d.memFree, "cuMemFree_v2"), "cuMemFree_v2"},
+      {resolve(lib, d.memcpyHtoD, "cuMemcpyHtoD_v2"), "cuMemcpyHtoD_v2"},
+      {resolve(lib, d.memcpyDtoH, "cuMemcpyDtoH_v2"), "cuMemcpyDtoH_v2"},
+      {resolve(lib, d.eventCreate, "cuEventCreate"), "cuEventCreate"},
+      {resolve(lib, d.eventDestroy, "cuEventDestroy_v2", "cuEventDestroy"),
+       "cuEventDestroy"},
+      {resolve(lib, d.eventRecord, "cuEventRecord"), "cuEventRecord"},
+      {resolve(lib, d.eventSynchronize, "cuEventSynchronize"),
+       "cuEventSynchronize"},
+      {resolve(lib, d.eventElapsedTime, "cuEventElapsedTime_v2",
+               "cuEventElapsedTime"),
+       "cuEventElapsedTime"},
+  };
+  for (const Need &n : needs)
+    if (!n.ok) {
+      dlclose(lib);
+      delete c;
+      return fail(LBRT_NO_DRIVER, "the CUDA driver %s has no %s (too old?)",
+                  path, n.name);
+    }
+  CUresult r = d.init(0);
+  if (r != kSuccess) {
+    lbrt_status s = driverError(d, "cuInit", r);
+    if (r == kNoDevice || r == kStubLibrary)
+      s = LBRT_NO_DEVICE;
+    dlclose(lib);
+    delete c;
+    return s;
+  }
+  int count = 0;
+  r = d.deviceGetCount(&count);
+  if (r != kSuccess || device < 0 || device >= count) {
+    lbrt_status s =
+        r != kSuccess
+            ? driverError(d, "cuDeviceGetCount", r)
+            : fail(LBRT_NO_DEVICE, "no CUDA device %d (the driver sees %d)",
+                   device, count);
+    if (r == kSuccess || r == kNoDevice)
+      s = LBRT_NO_DEVICE;
+    dlclose(lib);
+    delete c;
+    return s;
+  }
+  if ((r = d.deviceGet(&c->device, device)) != kSuccess ||
+      (r = d.primaryCtxRetain(&c->ctx, c->device)) != kSuccess) {
+    lbrt_status s =
+        driverError(d, c->ctx ? "cuDevicePrimaryCtxRetain" : "cuDeviceGet", r);
+    dlclose(lib);
+    delete c;
+    return s;
+  }
+  if ((r = d.ctxSetCurrent(c->ctx)) != kSuccess) {
+    lbrt_status s = driverError(d, "cuCtxSetCurrent", r);
+    d.primaryCtxRelease(c->device);
+    dlclose(lib);
+    delete c;
+    return s;
+  }
+  *out = c;
+  return LBRT_OK;
+}
+
+void lbrt_close(lbrt_context *ctx) {
+  if (!ctx)
+    return;
+  ctx->d.primaryCtxRelease(ctx->device);
+  // The driver library stays loaded: other users of the primary context
+  // (PyTorch) may still call into it.
+  delete ctx;
+}
+
+lbrt_status lbrt_device_info(lbrt_context *ctx, char *name, size_t nameSize,
+                             int *major, int *minor) {
+  if (!ctx)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_device_info: null context");
+  if (name && nameSize)
+    LBRT_CHECK(ctx, deviceGetName, name, int(nameSize), ctx->device);
+  if (major)
+    LBRT_CHECK(ctx, deviceGetAttribute, major, kComputeCapabilityMajor,
+               ctx->device);
+  if (minor)
+    LBRT_CHECK(ctx, deviceGetAttribute, minor, kComputeCapabilityMinor,
+               ctx->device);
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_load_ptx(lbrt_context *ctx, const char *ptx,
+                          lbrt_module **out) {
+  if (!ctx || !ptx || !out)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_load_ptx: null argument");
+  *out = nullptr;
+  std::vector<char> log(16384, 0);
+  int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize};
+  void *values[] = {log.data(),
+                    reinterpret_cast<void *>(uintptr_t(log.size() - 1))};
+  CUmodule m = nullptr;
+  CUresult r = ctx->d.moduleLoadDataEx(&m, ptx, 2, options, values);
+  if (r != kSuccess) {
+    driverError(ctx->d, "cuModuleLoadDataEx", r);
+    if (log[0])
+      lastError += std::string("; JIT log: ") + log.data();
+    return LBRT_DRIVER_ERROR;
+  }
+  *out = new lbrt_module{ctx, m, {}};
+  return LBRT_OK;
+}
+
+void lbrt_unload(lbrt_module *module) {
+  if (!module)
+    return;
+  for (lbrt_kernel *k : module->kernels)
+    delete k;
+  module->ctx->d.moduleUnload(module->module);
+  delete module;
+}
+
+lbrt_status lbrt_get_kernel(lbrt_module *module, const char *name,
+                            lbrt_kernel **out) {
+  if (!module || !name || !out)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_get_kernel: null argument");
+  *out = nullptr;
+  CUfunction fn = nullptr;
+  CUresult r = module->ctx->d.moduleGetFunction(&fn, module->module, name);
+  if (r != kSuccess) {
+    driverError(module->ctx->d, "cuModuleGetFunction", r);
+    lastError += std::string(" (kernel '") + name + "')";
+    return LBRT_DRIVER_ERROR;
+  }
+  auto *k = new lbrt_kernel{module->ctx, fn, name};
+  module->kernels.push_back(k);
+  *out = k;
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_set_max_dynamic_shared(lbrt_kernel *kernel, int bytes) {
+  if (!kernel || bytes < 0)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_set_max_dynamic_shared: bad "
+                                       "argument");
+  LBRT_CHECK(kernel->ctx, funcSetAttribute, kernel->fn, kFuncMaxDynamicShared,
+             bytes);
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_launch(lbrt_kernel *kernel, const unsigned grid[3],
+                        const unsigned block[3], unsigned sharedBytes,
+                        void **params) {
+  if (!kernel || !grid || !block)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_launch: null argument");
+  for (int i = 0; i < 3; ++i)
+    if (!grid[i] || !block[i])
+      return fail(LBRT_INVALID_ARGUMENT,
+                  "lbrt_launch(%s): empty grid or block (%u,%u,%u x %u,%u,%u)",
+                  kernel->name.c_str(), grid[0], grid[1], grid[2], block[0],
+                  block[1], block[2]);
+  CUresult r = kernel->ctx->d.launchKernel(
+      kernel->fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+      sharedBytes, nullptr, params, nullptr);
+  if (r != kSuccess) {
+    driverError(kernel->ctx->d, "cuLaunchKernel", r);
+    lastError += " (kernel '" + kernel->name + "')";
+    return LBRT_DRIVER_ERROR;
+  }
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_synchronize(lbrt_context *ctx) {
+  if (!ctx)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_synchronize: null context");
+  LBRT_CHECK(ctx, ctxSynchronize);
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_malloc(lbrt_context *ctx, size_t bytes, lbrt_devptr *out) {
+  if (!ctx || !out)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_malloc: null argument");
+  CUdeviceptr p = 0;
+  LBRT_CHECK(ctx, memAlloc, &p, bytes);
+  *out = p;
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_free(lbrt_context *ctx, lbrt_devptr ptr) {
+  if (!ctx)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_free: null context");
+  if (ptr)
+    LBRT_CHECK(ctx, memFree, ptr);
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_copy_to_device(lbrt_context *ctx, lbrt_devptr dst,
+                                const void *src, size_t bytes) {
+  if (!ctx || (!src && bytes))
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_copy_to_device: null argument");
+  if (bytes)
+    LBRT_CHECK(ctx, memcpyHtoD, dst, src, bytes);
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_copy_to_host(lbrt_context *ctx, void *dst, lbrt_devptr src,
+                              size_t bytes) {
+  if (!ctx || (!dst && bytes))
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_copy_to_host: null argument");
+  if (bytes)
+    LBRT_CHECK(ctx, memcpyDtoH, dst, src, bytes);
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_event_create(lbrt_context *ctx, lbrt_event **out) {
+  if (!ctx || !out)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_event_create: null argument");
+  CUevent e = nullptr;
+  LBRT_CHECK(ctx, eventCreate, &e, 0);
+  *out = new lbrt_event{ctx, e};
+  return LBRT_OK;
+}
+
+void lbrt_event_destroy(lbrt_event *event) {
+  if (!event)
+    return;
+  event->ctx->d.eventDestroy(event->event);
+  delete event;
+}
+
+lbrt_status lbrt_event_record(lbrt_event *event) {
+  if (!event)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_event_record: null event");
+  LBRT_CHECK(event->ctx, eventRecord, event->event, nullptr);
+  return LBRT_OK;
+}
+
+lbrt_status lbrt_event_elapsed(lbrt_event *start, lbrt_event *end, float *ms) {
+  if (!start || !end || !ms)
+    return fail(LBRT_INVALID_ARGUMENT, "lbrt_event_elapsed: null argument");
+  LBRT_CHECK(end->ctx, eventSynchronize, end->event);
+  LBRT_CHECK(end->ctx, eventElapsedTime, ms, start->event, end->event);
+  return LBRT_OK;
+}
+
+} // extern "C"
