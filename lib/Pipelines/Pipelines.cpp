@@ -12,6 +12,7 @@
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -19,6 +20,7 @@
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVM.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -30,7 +32,10 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/Extensions/AllExtensions.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -44,6 +49,11 @@
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -72,6 +82,29 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
   registerConvertMathToLLVMInterface(registry);
   cf::registerConvertControlFlowToLLVMInterface(registry);
   index::registerConvertIndexToLLVMInterface(registry);
+  // GPU code generation (docs/CodegenGPU.md): kernels in gpu.module with
+  // an NVVM target, serialized to PTX by LLVM's NVPTX backend.
+  registry.insert<gpu::GPUDialect, NVVM::NVVMDialect>();
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  vector::registerConvertVectorToLLVMInterface(registry);
+}
+
+void lowbit::buildGPUToPTXPipeline(OpPassManager &pm) {
+  OpPassManager &k = pm.nest<gpu::GPUModuleOp>();
+  k.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.useBarePtrCallConv = true; // kernels take plain device pointers
+  k.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  k.addPass(createCanonicalizerPass());
+  k.addPass(createCSEPass());
+  k.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions bin;
+  bin.compilationTarget = "isa"; // PTX text, no CUDA toolkit needed
+  pm.addPass(createGpuModuleToBinaryPass(bin));
 }
 
 /// From lowbit-free tensor IR to the LLVM dialect.
@@ -213,6 +246,11 @@ void lowbit::registerLowbitPasses() {
       "Reference lowering of lowbit ops down to the LLVM dialect (CPU, "
       "scalar loops), for mlir-runner",
       [](OpPassManager &pm) { buildReferenceToLLVMPipeline(pm); });
+  PassPipelineRegistration<>(
+      "lowbit-gpu-to-ptx",
+      "The kernels of lowbit-gpu-kernels to PTX: gpu.module -> NVVM (bare "
+      "pointers) -> gpu.binary holding the NVPTX backend's PTX",
+      [](OpPassManager &pm) { buildGPUToPTXPipeline(pm); });
   PassPipelineRegistration<CPUToLLVMOptions>(
       "lowbit-cpu-to-llvm",
       "CPU code generation down to the LLVM dialect: vector kernels for the "

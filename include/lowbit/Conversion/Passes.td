@@ -210,4 +210,57 @@ def LowbitExpandIntrinsicCalls
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
+  let summary = "Generate GPU kernels (gpu.func, NVVM target) for quantized matmuls";
+  let description = [{
+    GPU code generation, first step (docs/CodegenGPU.md). Every
+    `lowbit.qmatmul` a kernel covers gets a `gpu.func` kernel in the
+    module's `gpu.module @lowbit_gpu` (target `#nvvm.target<chip = ...>`;
+    one kernel per problem shape), and the op gets two attributes saying
+    how to launch it: `lowbit.gpu.kernel` (the kernel's symbol) and
+    `lowbit.gpu.launch` (grid x, y, z, block x, y, z, dynamic shared
+    bytes). Kernels take plain device pointers (bare-pointer memrefs):
+    X, the weight codes, the weight scales, then Y. The host side (a
+    runtime launch through lib/Runtime) is what `lowbit-compile` will
+    emit; `lowbit-gpu-to-ptx` and `lowbit-write-ptx` produce the PTX and
+    a manifest for hosts today.
+
+    Kernels so far:
+    - W4A16 GEMV (M <= 8): f16 activations [M, K], int4 weights [N, K]
+      (transpose_b) in groups of a multiple of 32 along K with f16
+      scales, f16 or f32 result. One warp per output channel; each lane
+      reads 32 codes with one 16-byte load (`ld.global.v4`), sign-extends
+      them by shifts, multiplies with X in f32 and scales per group; a
+      butterfly shuffle sums the lanes. 4 warps per block.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "NVIDIA compute capability of the target (sm_80, sm_86, sm_89, "
+           "sm_90, sm_90a)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def LowbitWritePTX : Pass<"lowbit-write-ptx", "ModuleOp"> {
+  let summary = "Write the PTX of every gpu.binary and a launch manifest";
+  let description = [{
+    After `gpu-module-to-binary{format=isa}` (`lowbit-gpu-to-ptx`): writes
+    `<dir>/<binary>.<chip>.ptx` for each PTX object and
+    `<dir>/<binary>.manifest.json` listing, per kernel, its parameters
+    (shapes and element types of the bare-pointer buffers) and the launch
+    of every qmatmul that uses it (`lowbit.gpu.kernel`,
+    `lowbit.gpu.launch`). Files are written whole or not at all
+    (temporary file, then rename).
+  }];
+  let options = [
+    Option<"dir", "dir", "std::string", /*default=*/"\".\"",
+           "Directory to write into (created if missing)">
+  ];
+}
+
 #endif // LOWBIT_CONVERSION_PASSES_TD

@@ -49,6 +49,11 @@ struct CPUToLLVMOptions : public PassPipelineOptions<CPUToLLVMOptions> {
 /// `lowbit-cpu-to-llvm`.
 void buildCPUToLLVMPipeline(OpPassManager &pm, const CPUToLLVMOptions &options);
 
+/// lowbit-gpu-to-ptx: inside every gpu.module, scf -> cf, gpu -> NVVM with
+/// bare-pointer kernel parameters, then gpu-module-to-binary{format=isa}
+/// (PTX text objects).
+void buildGPUToPTXPipeline(OpPassManager &pm);
+
 /// Options of the quantization pipelines (docs/Passes.md, "Pipelines").
 struct QuantPipelineOptions : public PassPipelineOptions<QuantPipelineOptions> {
   Option<std::string> calibration{

@@ -1,0 +1,49 @@
+// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_90 -verify-diagnostics | FileCheck %s
+
+// W4A16 GEMV: a gpu.func kernel in gpu.module @lowbit_gpu (NVVM target),
+// and on the qmatmul how to launch it: one warp per output channel, 4
+// warps per block (N = 4096: 1024 blocks of 128 threads).
+// CHECK-LABEL: func.func @gemv
+// CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x4096x4096_g128_f16, lowbit.gpu.launch = array<i64: 1024, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x4096xf16>, memref<4096x512xi32>, memref<4096x32xf16>, memref<1x4096xf16>]
+// CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
+// CHECK: gpu.func @w4a16_gemv_1x4096x4096_g128_f16(%{{.*}}: memref<1x4096xf16>, %{{.*}}: memref<4096x512xi32>, %{{.*}}: memref<4096x32xf16>, %{{.*}}: memref<1x4096xf16>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<4096x512xi32>, vector<4xi32>
+// CHECK: arith.shrsi {{.*}} : vector<8xi32>
+// CHECK: vector.fma {{.*}} : vector<8xf32>
+// CHECK: gpu.shuffle  xor
+// CHECK: arith.truncf {{.*}} : f32 to f16
+// CHECK: memref.store
+func.func @gemv(%x: tensor<1x4096xf16>, %w: !lowbit.qtensor<4096x4096xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<1x4096xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x4096xf16>, !lowbit.qtensor<4096x4096xi4, per_group<[1 : 128]>, scale = f16> -> tensor<1x4096xf16>
+  return %y : tensor<1x4096xf16>
+}
+
+// -----
+
+// Tails: N = 10 (the last block's fourth warp has no channel), K = 96
+// (lanes past K idle), groups of 32, 3 rows, f32 result. Two qmatmuls of
+// one problem share a kernel.
+// CHECK-LABEL: func.func @tails
+// CHECK-COUNT-2: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_3x10x96_g32_f32, lowbit.gpu.launch = array<i64: 3, 1, 1, 128, 1, 1, 0>
+// CHECK: gpu.module @lowbit_gpu
+// CHECK-COUNT-1: gpu.func @w4a16_gemv_3x10x96_g32_f32
+// CHECK-NOT: gpu.func
+func.func @tails(%x: tensor<3x96xf16>, %w: !lowbit.qtensor<10x96xi4, per_group<[1 : 32]>, scale = f16>) -> (tensor<3x10xf32>, tensor<3x10xf32>) {
+  %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<3x96xf16>, !lowbit.qtensor<10x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<3x10xf32>
+  %b = lowbit.qmatmul %x, %w {transpose_b} : tensor<3x96xf16>, !lowbit.qtensor<10x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<3x10xf32>
+  return %a, %b : tensor<3x10xf32>, tensor<3x10xf32>
+}
+
+// -----
+
+// Not covered (yet): more than 8 rows, f32 activations, groups of 16. No
+// kernel, no gpu.module, the ops unchanged.
+// CHECK-LABEL: func.func @uncovered
+// CHECK-NOT: lowbit.gpu
+// CHECK-NOT: gpu.module
+func.func @uncovered(%x: tensor<16x64xf16>, %xf: tensor<1x64xf32>, %w: !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16>, %w16: !lowbit.qtensor<8x64xi4, per_group<[1 : 16]>, scale = f16>, %x1: tensor<1x64xf16>) -> (tensor<16x8xf16>, tensor<1x8xf32>, tensor<1x8xf16>) {
+  %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<16x64xf16>, !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16> -> tensor<16x8xf16>
+  %b = lowbit.qmatmul %xf, %w {transpose_b} : tensor<1x64xf32>, !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16> -> tensor<1x8xf32>
+  %c = lowbit.qmatmul %x1, %w16 {transpose_b} : tensor<1x64xf16>, !lowbit.qtensor<8x64xi4, per_group<[1 : 16]>, scale = f16> -> tensor<1x8xf16>
+  return %a, %b, %c : tensor<16x8xf16>, tensor<1x8xf32>, tensor<1x8xf16>
+}
