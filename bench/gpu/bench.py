@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""lowbit's GPU kernels on a GPU (issue 6, docs/CodegenGPU.md).
+
+Loads the PTX that bench/gpu/prepare.sh made through lib/Runtime (ctypes;
+the CUDA driver is opened with dlopen), checks every kernel of the manifest
+on fresh random data against a float64 reference (outputs poisoned with
+NaN first, so an unwritten element fails), then times the benchmark
+problems with CUDA events (median of many runs after a warm-up, weights
+rotated among copies that together exceed L2) beside cuBLAS fp16
+(torch.matmul) and the measured HBM bandwidth, and prints one table.
+
+    bench/gpu/run.sh            # builds lib/Runtime, then runs this
+    bench/gpu/run.sh --quick    # fewer repetitions
+
+Exit status 1 if a kernel is wrong (its row says no) or cannot run.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import re
+import statistics
+import sys
+
+import torch
+
+
+class Runtime:
+    """lib/Runtime's C API (include/lowbit/Runtime/Runtime.h)."""
+
+    def __init__(self, path):
+        self.lib = ctypes.CDLL(path)
+        L = self.lib
+        L.lbrt_last_error.restype = ctypes.c_char_p
+        L.lbrt_open.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+        L.lbrt_device_info.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                       ctypes.c_size_t,
+                                       ctypes.POINTER(ctypes.c_int),
+                                       ctypes.POINTER(ctypes.c_int)]
+        L.lbrt_load_ptx.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                    ctypes.POINTER(ctypes.c_void_p)]
+        L.lbrt_get_kernel.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                      ctypes.POINTER(ctypes.c_void_p)]
+        L.lbrt_launch.argtypes = [ctypes.c_void_p,
+                                  ctypes.POINTER(ctypes.c_uint),
+                                  ctypes.POINTER(ctypes.c_uint), ctypes.c_uint,
+                                  ctypes.POINTER(ctypes.c_void_p)]
+        L.lbrt_synchronize.argtypes = [ctypes.c_void_p]
+        self.ctx = ctypes.c_void_p()
+        self.check(L.lbrt_open(0, ctypes.byref(self.ctx)), "lbrt_open")
+
+    def check(self, status, what):
+        if status != 0:
+            raise RuntimeError("%s: %s" % (what, self.lib.lbrt_last_error()
+                                           .decode()))
+
+    def device(self):
+        name = ctypes.create_string_buffer(256)
+        major, minor = ctypes.c_int(), ctypes.c_int()
+        self.check(self.lib.lbrt_device_info(self.ctx, name, 256,
+                                             ctypes.byref(major),
+                                             ctypes.byref(minor)),
+                   "lbrt_device_info")
+        return name.value.decode(), major.value, minor.value
+
+    def load(self, ptx_text):
+        m = ctypes.c_void_p()
+        self.check(self.lib.lbrt_load_ptx(self.ctx, ptx_text.encode(),
+                                          ctypes.byref(m)), "lbrt_load_ptx")
+        return m
+
+    def kernel(self, module, name):
+        k = ctypes.c_void_p()
+        self.check(self.lib.lbrt_get_kernel(module, name.encode(),
+                                            ctypes.byref(k)),
+                   "lbrt_get_kernel(%s)" % name)
+        return k
+
+
+class Launch:
+    """One manifest entry: a kernel, its launch and its buffers."""
+
+    def __init__(self, rt, module, entry):
+        self.rt = rt
+        self.name = entry["kernel"]
+        self.k = rt.kernel(module, self.name)
+        self.grid = (ctypes.c_uint * 3)(*entry["grid"])
+        self.block = (ctypes.c_uint * 3)(*entry["block"])
+        self.shared = entry["shared_bytes"]
+        self.params = entry["params"]
+
+    def __call__(self, *tensors):
+        assert len(tensors) == len(self.params), self.name
+        for t, p in zip(tensors, self.params):
+            assert list(t.shape) == p["shape"], (self.name, t.shape, p)
+            assert t.is_contiguous() and t.is_cuda
+        ptrs = [ctypes.c_uint64(t.data_ptr()) for t in tensors]
+        args = (ctypes.c_void_p * len(ptrs))(
+            *[ctypes.cast(ctypes.byref(p), ctypes.c_void_p) for p in ptrs])
+        self.rt.check(self.rt.lib.lbrt_launch(self.k, self.grid, self.block,
+                                              self.shared, args),
+                      "lbrt_launch(%s)" % self.name)
+
+
+def w4a16_problem(name):
+    m = re.match(r"w4a16_gemv_(\d+)x(\d+)x(\d+)_g(\d+)_(f16|f32)$", name)
+    if not m:
+        return None
+    M, N, K, g = (int(v) for v in m.groups()[:4])
+    return M, N, K, g, torch.float16 if m.group(5) == "f16" else torch.float32
+
+
+def w4a16_data(M, N, K, g, gen):
+    """Random codes (all 16 nibble values), scales and X on the GPU; the
+    codes as the kernel reads them ([N, K / 8] int32, code e of a word in
+    bits 4e) and as numbers."""
+    q = torch.randint(-8, 8, (N, K), generator=gen, dtype=torch.int32)
+    u = (q & 0xF).reshape(N, K // 8, 8)
+    words = torch.zeros(N, K // 8, dtype=torch.int64)
+    for e in range(8):
+        words |= u[:, :, e].to(torch.int64) << (4 * e)
+    words = torch.where(words >= 2**31, words - 2**32, words).to(torch.int32)
+    s = (torch.rand(N, K // g, generator=gen) * 0.02 + 0.001).half()
+    x = torch.randn(M, K, generator=gen).half()
+    return x, q, words, s
+
+
+def w4a16_reference(x, q, s, g):
+    w = q.double() * s.double().repeat_interleave(g, dim=1)
+    return x.double() @ w.T
+
+
+def rel_err(y, ref):
+    y = y.double().cpu()
+    if not torch.isfinite(y).all():
+        return float("inf")
+    return float((y - ref).norm() / ref.norm().clamp_min(1e-300))
+
+
+def time_ms(fn, reps, warmup=5):
+    for _ in range(warmup):
+        fn(0)
+    torch.cuda.synchronize()
+    times = []
+    for i in range(reps):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn(i)
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    return statistics.median(times)
+
+
+def hbm_gbs(reps):
+    """Device-to-device copy of 1 GiB: bytes read plus written per second."""
+    n = 1 << 29
+    a = torch.empty(n, dtype=torch.float16, device="cuda")
+    b = torch.empty_like(a)
+    a.normal_()
+    ms = time_ms(lambda i: b.copy_(a), reps)
+    return 2 * a.numel() * 2 / ms / 1e6
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runtime", required=True)
+    ap.add_argument("--kernels", required=True)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    reps = 20 if args.quick else 200
+    torch.cuda.init()
+    rt = Runtime(args.runtime)
+    name, major, minor = rt.device()
+    chip = "sm_%d%d" % (major, minor)
+    kdir = os.path.join(args.kernels, "sm_90" if major >= 9 else "sm_80")
+    manifest = json.load(open(os.path.join(kdir, "manifest.json")))
+    modules = {}
+    for key, fname in manifest["ptx"].items():
+        modules[key.rsplit(".", 1)[0]] = rt.load(
+            open(os.path.join(kdir, fname)).read())
+    print("device: %s (%s); PTX for %s" % (name, chip, os.path.basename(kdir)))
+    hbm = hbm_gbs(reps)
+    print("HBM copy: %.0f GB/s (read + write)" % hbm)
+    gen = torch.Generator().manual_seed(1)
+    rows, bad = [], 0
+    seen = set()
+    for entry in manifest["launches"]:
+        if entry["kernel"] in seen:
+            continue
+        seen.add(entry["kernel"])
+        launch = Launch(rt, modules[entry["module"]], entry)
+        prob = w4a16_problem(launch.name)
+        if prob is None:
+            print("skipping %s: no checker" % launch.name)
+            continue
+        M, N, K, g, ydt = prob
+        # Correctness on fresh data, twice (a race shows as a change).
+        errs = []
+        for _ in range(2):
+            x, q, words, s = w4a16_data(M, N, K, g, gen)
+            y = torch.full((M, N), float("nan"), dtype=ydt, device="cuda")
+            launch(x.cuda(), words.cuda(), s.cuda(), y)
+            torch.cuda.synchronize()
+            errs.append(rel_err(y, w4a16_reference(x, q, s, g)))
+        err = max(errs)
+        ok = err < 2e-3
+        bad += not ok
+        row = {"kernel": launch.name, "M": M, "N": N, "K": K, "err": err,
+               "ok": ok}
+        if N * K >= 1 << 24:
+            # Weights rotated among copies larger than L2 together.
+            copies = 4
+            sets = []
+            for _ in range(copies):
+                x, q, words, s = w4a16_data(M, N, K, g, gen)
+                sets.append((x.cuda(), words.cuda(), s.cuda()))
+            y = torch.empty((M, N), dtype=ydt, device="cuda")
+            ms = time_ms(lambda i: launch(*sets[i % copies], y), reps)
+            wbytes = N * K / 2 + N * (K // g) * 2
+            w16 = [torch.randn(N, K, generator=gen).half().cuda()
+                   for _ in range(2)]
+            xs = [st[0] for st in sets]
+            ms_cublas = time_ms(lambda i: torch.matmul(xs[i % copies],
+                                                       w16[i % 2].T), reps)
+            row.update(us=ms * 1e3, wgbs=wbytes / ms / 1e6,
+                       hbm=wbytes / ms / 1e6 / hbm,
+                       cublas_us=ms_cublas * 1e3,
+                       vs_cublas=ms_cublas / ms)
+            del w16, sets
+        rows.append(row)
+    print("%-34s %4s %6s %6s %9s %8s %6s %10s %8s %9s %3s" % (
+        "kernel", "M", "N", "K", "time_us", "wGB/s", "xHBM", "cublas_us",
+        "vs_cuBLAS", "rel_err", "ok"))
+    for r in rows:
+        t = ("%9.1f %8.0f %6.2f %10.1f %8.2fx" % (
+            r["us"], r["wgbs"], r["hbm"], r["cublas_us"], r["vs_cublas"])
+            if "us" in r else "%9s %8s %6s %10s %9s" % ("-",) * 5)
+        print("%-34s %4d %6d %6d %s %9.2e %3s" % (
+            r["kernel"], r["M"], r["N"], r["K"], t, r["err"],
+            "yes" if r["ok"] else "no"))
+    print("lowbit-bench-gpu: %d kernels, %d not ok" % (len(rows), bad))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

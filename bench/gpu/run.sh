@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# On the GPU machine (nvcc, cmake, PyTorch; no LLVM, no network): builds
+# lib/Runtime with plain CMake and runs bench.py on the PTX that
+# prepare.sh made. Extra arguments go to bench.py.
+#   bench/gpu/run.sh [--quick]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+[ -f "$root/bench/gpu/out/sm_90/manifest.json" ] ||
+  { echo "run.sh: no bench/gpu/out (run bench/gpu/prepare.sh first)" >&2; exit 1; }
+rt="${TMPDIR:-/tmp}/lowbit-runtime"
+cmake -S "$root/lib/Runtime" -B "$rt" -DCMAKE_BUILD_TYPE=Release > "$rt.log" 2>&1 ||
+  { cat "$rt.log"; exit 1; }
+cmake --build "$rt" -j > "$rt.build.log" 2>&1 || { cat "$rt.build.log"; exit 1; }
+exec python3 "$root/bench/gpu/bench.py" --runtime "$rt/liblowbit_runtime.so" \
+  --kernels "$root/bench/gpu/out" "$@"
