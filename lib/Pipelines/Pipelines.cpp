@@ -13,6 +13,7 @@
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -36,6 +37,7 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -84,7 +86,7 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
   index::registerConvertIndexToLLVMInterface(registry);
   // GPU code generation (docs/CodegenGPU.md): kernels in gpu.module with
   // an NVVM target, serialized to PTX by LLVM's NVPTX backend.
-  registry.insert<gpu::GPUDialect, NVVM::NVVMDialect>();
+  registry.insert<gpu::GPUDialect, NVVM::NVVMDialect, nvgpu::NVGPUDialect>();
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   registerBuiltinDialectTranslation(registry);
   registerGPUDialectTranslation(registry);
@@ -96,6 +98,7 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
 void lowbit::buildGPUToPTXPipeline(OpPassManager &pm) {
   OpPassManager &k = pm.nest<gpu::GPUModuleOp>();
   k.addPass(createSCFToControlFlowPass());
+  k.addPass(createConvertNVGPUToNVVMPass());
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   nvvm.useBarePtrCallConv = true; // kernels take plain device pointers
   k.addPass(createConvertGpuOpsToNVVMOps(nvvm));

@@ -5,7 +5,7 @@
 // warps per block (N = 4096: 1024 blocks of 128 threads).
 // CHECK-LABEL: func.func @gemv
 // CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x4096x4096_g128_f16, lowbit.gpu.launch = array<i64: 1024, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x4096xf16>, memref<4096x512xi32>, memref<4096x32xf16>, memref<1x4096xf16>]
-// CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
+// CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx84">]
 // CHECK: gpu.func @w4a16_gemv_1x4096x4096_g128_f16(%{{.*}}: memref<1x4096xf16>, %{{.*}}: memref<4096x512xi32>, %{{.*}}: memref<4096x32xf16>, %{{.*}}: memref<1x4096xf16>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<4096x512xi32>, vector<4xi32>
 // CHECK: arith.shrsi {{.*}} : vector<8xi32>
@@ -46,4 +46,35 @@ func.func @uncovered(%x: tensor<16x64xf16>, %xf: tensor<1x64xf32>, %w: !lowbit.q
   %b = lowbit.qmatmul %xf, %w {transpose_b} : tensor<1x64xf32>, !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16> -> tensor<1x8xf32>
   %c = lowbit.qmatmul %x1, %w16 {transpose_b} : tensor<1x64xf16>, !lowbit.qtensor<8x64xi4, per_group<[1 : 16]>, scale = f16> -> tensor<1x8xf16>
   return %a, %b, %c : tensor<16x8xf16>, tensor<1x8xf32>, tensor<1x8xf16>
+}
+
+// -----
+
+// W8A8 GEMM on int8 tensor cores: 64 x 64 outputs per block (grid x over
+// N, y over M), 128 threads, a shared tile of 2 x 64 rows of 80 bytes
+// (16-byte aligned for cp.async); X per row, W per channel, f16 result.
+// CHECK-LABEL: func.func @w8a8
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_128x8192x4096_xrow_wrow_f16, lowbit.gpu.launch = array<i64: 128, 2, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<128x4096xi8>, memref<128xf32>, memref<8192x4096xi8>, memref<8192xf32>, memref<128x8192xf16>]
+// CHECK: gpu.func @w8a8_gemm_128x8192x4096_xrow_wrow_f16({{.*}}) workgroup(%{{.*}} : memref<2x64x80xi8, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: nvgpu.device_async_copy {{.*}}, 16, %{{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_wait
+// CHECK: gpu.barrier
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 32]} : (vector<4x4xi8>, vector<2x4xi8>, vector<2x2xi32>) -> vector<2x2xi32>
+// CHECK: arith.sitofp
+func.func @w8a8(%x: !lowbit.qtensor<128x4096xi8, per_axis<0>>, %w: !lowbit.qtensor<8192x4096xi8, per_axis<0>>) -> tensor<128x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<128x4096xi8, per_axis<0>>, !lowbit.qtensor<8192x4096xi8, per_axis<0>> -> tensor<128x8192xf16>
+  return %y : tensor<128x8192xf16>
+}
+
+// -----
+
+// FP8 E4M3 GEMM (sm_89 and newer): the same tiles, mma.sync on E4M3 as
+// inline PTX, f32 accumulation; X per tensor, W per channel, odd M and N.
+// CHECK-LABEL: func.func @fp8
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@fp8_gemm_5x70x48_xt_wrow_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>
+// CHECK: llvm.inline_asm "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
+// CHECK-NOT: arith.sitofp
+func.func @fp8(%x: !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, %w: !lowbit.qtensor<70x48xf8E4M3FN, per_axis<0>>) -> tensor<5x70xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, !lowbit.qtensor<70x48xf8E4M3FN, per_axis<0>> -> tensor<5x70xf32>
+  return %y : tensor<5x70xf32>
 }

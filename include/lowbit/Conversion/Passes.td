@@ -232,6 +232,12 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
       reads 32 codes with one 16-byte load (`ld.global.v4`), sign-extends
       them by shifts, multiplies with X in f32 and scales per group; a
       butterfly shuffle sums the lanes. 4 warps per block.
+    - W8A8 GEMM (sm_80 and newer): int8 X [M, K] with f32 scales per row
+      or per tensor, int8 W [N, K] with f32 scales per channel or per
+      tensor, K a multiple of 16, f32 or f16 result. Int8 tensor cores
+      (`mma.sync m16n8k32`); 64 x 64 outputs per block of 4 warps, tiles
+      of 64 inputs copied to shared memory with `cp.async` (zero-filled
+      beyond M, N and K), exact int32 sums scaled once.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
@@ -242,6 +248,7 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
                            "::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
 }

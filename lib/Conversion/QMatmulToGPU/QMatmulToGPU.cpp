@@ -9,6 +9,7 @@
 
 #include "lowbit/Conversion/Passes.h"
 
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/FileSystem.h"
@@ -202,6 +203,301 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   gpu::ReturnOp::create(b);
 }
 
+/// Y[M, N] = sx sw sum_k X[m, k] W[n, k]: int8 X with an f32 scale per
+/// row or per tensor, int8 W [N, K] (transpose_b) with an f32 scale per
+/// channel or per tensor.
+struct W8A8Problem {
+  int64_t m, n, k;
+  bool fp8; // E4M3 codes (f32 accumulation) instead of int8
+  RankedTensorType xScales, wScales; // the scales parts (rank 0, 1 or 2)
+  bool xPerRow, wPerRow;
+  Type yElem;
+};
+
+/// An int8 (or, with `fp8`, E4M3) symmetric qtensor [R, K] with f32
+/// scales per row or per tensor: its scales part type and whether it is
+/// per row.
+static bool matchInt8Operand(Type t, int64_t &rows, int64_t &k,
+                             RankedTensorType &scales, bool &perRow, bool fp8) {
+  auto q = dyn_cast<QTensorType>(t);
+  if (!q || q.getShape().size() != 2 ||
+      ShapedType::isDynamicShape(q.getShape()))
+    return false;
+  SchemeAttr s = q.getScheme();
+  auto storage = dyn_cast<IntegerType>(s.getStorageType());
+  bool codesOk =
+      fp8 ? isa<Float8E4M3FNType>(s.getStorageType())
+          : storage && storage.getWidth() == 8 && !storage.isUnsigned();
+  if (s.isGGUF() || !codesOk || !s.getSymmetric() || s.getTernary() ||
+      !s.getScaleType() || !s.getScaleType().isF32() || s.getTensorScale())
+    return false;
+  rows = q.getShape()[0];
+  k = q.getShape()[1];
+  SmallVector<int64_t> blocks = q.getBlockSizes();
+  if (blocks.size() != 2 || blocks[1] != k ||
+      (blocks[0] != 1 && blocks[0] != rows))
+    return false;
+  perRow = blocks[0] == 1 && rows > 1;
+  scales = q.getScalesType();
+  return true;
+}
+
+std::optional<W8A8Problem> matchW8A8(QMatmulOp op, bool fp8) {
+  auto yt = dyn_cast<RankedTensorType>(op.getType());
+  W8A8Problem p;
+  p.fp8 = fp8;
+  int64_t k2;
+  if (!op.getTransposeB() || !yt ||
+      !isa<Float16Type, Float32Type>(yt.getElementType()) ||
+      !matchInt8Operand(op.getLhs().getType(), p.m, p.k, p.xScales, p.xPerRow,
+                        fp8) ||
+      !matchInt8Operand(op.getRhs().getType(), p.n, k2, p.wScales, p.wPerRow,
+                        fp8) ||
+      k2 != p.k)
+    return std::nullopt;
+  // 16-byte rows for cp.async; exact int32 sums (|x w| <= 2^14).
+  if (p.k % 16 || p.k > (int64_t(1) << 31) / (128 * 128))
+    return std::nullopt;
+  p.yElem = yt.getElementType();
+  return p;
+}
+
+/// Parameters: X codes [M, K] i8, X scales, W codes [N, K] i8, W scales
+/// (the qtensors' scales parts), Y [M, N].
+FunctionType w8a8Signature(MLIRContext *ctx, const W8A8Problem &p) {
+  Builder b(ctx);
+  auto memref = [](RankedTensorType t) {
+    return MemRefType::get(t.getShape(), t.getElementType());
+  };
+  return b.getFunctionType(
+      {MemRefType::get({p.m, p.k}, b.getI8Type()), memref(p.xScales),
+       MemRefType::get({p.n, p.k}, b.getI8Type()), memref(p.wScales),
+       MemRefType::get({p.m, p.n}, p.yElem)},
+      {});
+}
+
+// The W8A8 tile: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x
+// 32: 2 x 4 mma tiles of 16 x 8), K in steps of 64.
+constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 64;
+// Shared rows padded to 80 bytes: the fragment loads of a warp (row g,
+// word t) hit 32 different banks (stride 20 words), and rows stay 16-byte
+// aligned for cp.async.
+constexpr int64_t kSmemRow = 80;
+
+/// One element of a scales part: row `row` of a per-row part, else the
+/// only one.
+Value loadScale(ImplicitLocOpBuilder &b, Value part, bool perRow, Value row) {
+  auto t = cast<MemRefType>(part.getType());
+  SmallVector<Value> at;
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    at.push_back(perRow && d == 0 ? row : idx(b, 0));
+  return memref::LoadOp::create(b, part, at);
+}
+
+/// mma.sync m16n8k32 on E4M3 operands with f32 accumulation (sm_89+), the
+/// same fragment layout as int8. Neither nvgpu.mma.sync nor nvvm.mma.sync
+/// takes E4M3 in MLIR 22, so this is the PTX instruction as inline
+/// assembly on the fragments' 32-bit registers.
+Value mmaE4M3(ImplicitLocOpBuilder &b, Value a, Value bv, Value c) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto v1i32 = VectorType::get({1}, i32);
+  SmallVector<Value> operands;
+  auto words = [&](Value frag, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) {
+      Value bytes = vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{j});
+      Value w = vector::BitCastOp::create(b, v1i32, bytes);
+      operands.push_back(vector::ExtractOp::create(b, w, ArrayRef<int64_t>{0}));
+    }
+  };
+  words(a, 4);
+  words(bv, 2);
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t col = 0; col < 2; ++col)
+      operands.push_back(
+          vector::ExtractOp::create(b, c, ArrayRef<int64_t>{r, col}));
+  auto st =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  auto asmOp = LLVM::InlineAsmOp::create(
+      b, st, operands,
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
+      "{$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
+      "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", /*has_side_effects=*/false,
+      /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr(), ArrayAttr());
+  Value d = c;
+  for (int64_t i = 0; i < 4; ++i) {
+    Value v = LLVM::ExtractValueOp::create(b, asmOp.getResult(0),
+                                           ArrayRef<int64_t>{i});
+    d = vector::InsertOp::create(b, v, d, ArrayRef<int64_t>{i / 2, i % 2});
+  }
+  return d;
+}
+
+/// W8A8 GEMM on int8 tensor cores (mma.sync m16n8k32 s8 -> s32, sm_80+;
+/// with `fp8`, E4M3 -> f32, sm_89+):
+/// per K step, the block's 64 x 64-byte tiles of X and W go to shared
+/// memory with cp.async (16 bytes per thread and copy; rows or K beyond the
+/// matrix are zero-filled), then each warp loads its fragments with 32-bit
+/// shared loads (the PTX fragment layout: A rows g and g + 8 at bytes 4t
+/// and 16 + 4t; B column g at the same bytes) and issues 2 x 4 mma per 32
+/// inputs. The exact int32 sums are scaled by sx[m] sw[n] once.
+void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
+                   const W8A8Problem &p) {
+  Block &entry = fn.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value xq = entry.getArgument(0), sx = entry.getArgument(1),
+        wq = entry.getArgument(2), sw = entry.getArgument(3),
+        y = entry.getArgument(4);
+  Value smem = fn.getWorkgroupAttributions()[0];
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto v4i8 = VectorType::get({4}, i8);
+  auto aType = VectorType::get({4, 4}, i8);
+  auto bType = VectorType::get({2, 4}, i8);
+  auto cType = VectorType::get({2, 2}, p.fp8 ? f32 : i32);
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value m0 = arith::MulIOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, kTileM));
+  Value n0 = arith::MulIOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, kTileN));
+  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
+  Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
+  Value g = arith::DivUIOp::create(b, lane, idx(b, 4));
+  Value t = arith::RemUIOp::create(b, lane, idx(b, 4));
+  Value t4 = arith::MulIOp::create(b, t, idx(b, 4));
+  Value wm = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, warp, idx(b, 2)), idx(b, 32));
+  Value wn = arith::MulIOp::create(
+      b, arith::RemUIOp::create(b, warp, idx(b, 2)), idx(b, 32));
+  auto add = [&](ImplicitLocOpBuilder &ib, Value v, int64_t c) {
+    return c ? arith::AddIOp::create(ib, v, idx(ib, c)).getResult() : v;
+  };
+  Value zeroC = arith::ConstantOp::create(
+      b, cType,
+      DenseElementsAttr::get(cType, p.fp8 ? Attribute(b.getF32FloatAttr(0.f))
+                                          : Attribute(b.getI32IntegerAttr(0))));
+  SmallVector<Value> init(8, zeroC);
+  auto loop = scf::ForOp::create(
+      b, idx(b, 0), idx(b, p.k), idx(b, kTileK), init,
+      [&](OpBuilder &ob, Location l, Value kt, ValueRange acc) {
+        ImplicitLocOpBuilder lb(l, ob);
+        // cp.async: 256 chunks of 16 bytes per tile, 2 per thread.
+        SmallVector<Value> tokens;
+        for (int64_t i = 0; i < 2; ++i) {
+          Value c = add(lb, tid, 128 * i);
+          Value row = arith::DivUIOp::create(lb, c, idx(lb, 4));
+          Value col = arith::MulIOp::create(
+              lb, arith::RemUIOp::create(lb, c, idx(lb, 4)), idx(lb, 16));
+          Value gk = arith::AddIOp::create(lb, kt, col);
+          Value kIn = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gk,
+                                            idx(lb, p.k));
+          for (int64_t which = 0; which < 2; ++which) {
+            Value base = which ? n0 : m0;
+            int64_t bound = which ? p.n : p.m;
+            Value gr = arith::AddIOp::create(lb, base, row);
+            Value in = arith::AndIOp::create(
+                lb, kIn,
+                arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gr,
+                                      idx(lb, bound)));
+            // Out of the matrix: 0 bytes read (zero fill) from a valid
+            // address.
+            Value srow = arith::SelectOp::create(lb, in, gr, idx(lb, 0));
+            Value scol = arith::SelectOp::create(lb, in, gk, idx(lb, 0));
+            Value bytes =
+                arith::SelectOp::create(lb, in, idx(lb, 16), idx(lb, 0));
+            auto copy = nvgpu::DeviceAsyncCopyOp::create(
+                lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), smem,
+                ValueRange{idx(lb, which), row, col}, which ? wq : xq,
+                ValueRange{srow, scol}, lb.getIndexAttr(16), bytes,
+                lb.getUnitAttr());
+            tokens.push_back(copy.getAsyncToken());
+          }
+        }
+        Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+            lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), tokens);
+        nvgpu::DeviceAsyncWaitOp::create(lb, group, IntegerAttr());
+        gpu::BarrierOp::create(lb);
+        SmallVector<Value> out(acc);
+        auto frag = [&](int64_t which, Value r, Value k) {
+          return vector::LoadOp::create(
+                     lb, v4i8, smem, ValueRange{idx(lb, which), r, k},
+                     /*nontemporal=*/false, llvm::MaybeAlign(4))
+              .getResult();
+        };
+        for (int64_t ks = 0; ks < kTileK; ks += 32) {
+          Value ka = add(lb, t4, ks), kb = add(lb, t4, ks + 16);
+          SmallVector<Value> as, bs;
+          for (int64_t mi = 0; mi < 2; ++mi) {
+            Value r = arith::AddIOp::create(lb, add(lb, wm, 16 * mi), g);
+            Value r8 = add(lb, r, 8);
+            Value a = arith::ConstantOp::create(
+                lb, aType,
+                DenseElementsAttr::get(aType, lb.getI8IntegerAttr(0)));
+            Value parts[4] = {frag(0, r, ka), frag(0, r8, ka), frag(0, r, kb),
+                              frag(0, r8, kb)};
+            for (int64_t j = 0; j < 4; ++j)
+              a = vector::InsertOp::create(lb, parts[j], a,
+                                           ArrayRef<int64_t>{j});
+            as.push_back(a);
+          }
+          for (int64_t ni = 0; ni < 4; ++ni) {
+            Value c = arith::AddIOp::create(lb, add(lb, wn, 8 * ni), g);
+            Value bv = arith::ConstantOp::create(
+                lb, bType,
+                DenseElementsAttr::get(bType, lb.getI8IntegerAttr(0)));
+            bv = vector::InsertOp::create(lb, frag(1, c, ka), bv,
+                                          ArrayRef<int64_t>{0});
+            bv = vector::InsertOp::create(lb, frag(1, c, kb), bv,
+                                          ArrayRef<int64_t>{1});
+            bs.push_back(bv);
+          }
+          for (int64_t mi = 0; mi < 2; ++mi)
+            for (int64_t ni = 0; ni < 4; ++ni)
+              out[mi * 4 + ni] =
+                  p.fp8 ? mmaE4M3(lb, as[mi], bs[ni], out[mi * 4 + ni])
+                        : nvgpu::MmaSyncOp::create(lb, as[mi], bs[ni],
+                                                   out[mi * 4 + ni],
+                                                   ArrayRef<int64_t>{16, 8, 32})
+                              .getResult();
+        }
+        // The next step's copies overwrite the tiles.
+        gpu::BarrierOp::create(lb);
+        scf::YieldOp::create(lb, out);
+      });
+  // Epilogue: element (r, c) of tile (mi, ni) is output row
+  // wm + 16 mi + g + 8 r, column wn + 8 ni + 2 t + c.
+  Value t2 = arith::MulIOp::create(b, t, idx(b, 2));
+  for (int64_t mi = 0; mi < 2; ++mi)
+    for (int64_t ni = 0; ni < 4; ++ni)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value row = arith::AddIOp::create(
+              b, arith::AddIOp::create(b, m0, add(b, wm, 16 * mi + 8 * r)), g);
+          Value col = arith::AddIOp::create(
+              b, arith::AddIOp::create(b, n0, add(b, wn, 8 * ni + c)), t2);
+          Value in = arith::AndIOp::create(
+              b,
+              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row,
+                                    idx(b, p.m)),
+              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col,
+                                    idx(b, p.n)));
+          auto ifIn = scf::IfOp::create(b, in, /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifIn.thenBlock());
+          Value v = vector::ExtractOp::create(b, loop.getResult(mi * 4 + ni),
+                                              ArrayRef<int64_t>{r, c});
+          Value f = p.fp8 ? v : arith::SIToFPOp::create(b, f32, v).getResult();
+          Value scale =
+              arith::MulFOp::create(b, loadScale(b, sx, p.xPerRow, row),
+                                    loadScale(b, sw, p.wPerRow, col));
+          f = arith::MulFOp::create(b, f, scale);
+          if (!p.yElem.isF32())
+            f = arith::TruncFOp::create(b, p.yElem, f);
+          memref::StoreOp::create(b, f, y, ValueRange{row, col});
+        }
+  gpu::ReturnOp::create(b);
+  (void)i32;
+}
+
 std::string typeName(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -225,49 +521,103 @@ struct LowbitGPUKernelsPass
                             "sm_80 or sm_90a";
       return signalPassFailure();
     }
-    SmallVector<std::pair<QMatmulOp, W4A16Problem>> work;
+    unsigned sm = 0;
+    c.drop_front(3)
+        .take_while([](char ch) { return ch != 'a'; })
+        .getAsInteger(10, sm);
+    // What each covered qmatmul gets: a kernel (name, signature, shared
+    // memory, builder) and its launch.
+    struct Plan {
+      QMatmulOp op;
+      std::string name;
+      FunctionType type;
+      SmallVector<Type> workgroup;
+      int64_t grid[3], block[3];
+      std::function<void(ImplicitLocOpBuilder &, gpu::GPUFuncOp)> build;
+    };
+    SmallVector<Plan> plans;
     module.walk([&](QMatmulOp op) {
-      if (std::optional<W4A16Problem> p = matchW4A16(op))
-        work.push_back({op, *p});
+      if (std::optional<W4A16Problem> p = matchW4A16(op)) {
+        W4A16Problem q = *p;
+        plans.push_back(
+            Plan{op,
+                 "w4a16_gemv_" + std::to_string(q.m) + "x" +
+                     std::to_string(q.n) + "x" + std::to_string(q.k) + "_g" +
+                     std::to_string(q.g) + "_" + typeName(q.yElem),
+                 w4a16Signature(ctx, q),
+                 {},
+                 {(q.n + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1},
+                 {32 * kWarpsPerBlock, 1, 1},
+                 [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+                   buildW4A16Gemv(b, fn, q);
+                 }});
+      } else if (std::optional<W8A8Problem> p =
+                     sm >= 80 ? matchW8A8(op, /*fp8=*/false) : std::nullopt;
+                 p || (sm >= 89 && (p = matchW8A8(op, /*fp8=*/true)))) {
+        // int8 mma.sync m16n8k32: sm_80+; E4M3: sm_89+.
+        W8A8Problem q = *p;
+        auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+        plans.push_back(
+            Plan{op,
+                 std::string(q.fp8 ? "fp8_gemm_" : "w8a8_gemm_") +
+                     std::to_string(q.m) + "x" + std::to_string(q.n) + "x" +
+                     std::to_string(q.k) + (q.xPerRow ? "_xrow" : "_xt") +
+                     (q.wPerRow ? "_wrow_" : "_wt_") + typeName(q.yElem),
+                 w8a8Signature(ctx, q),
+                 {MemRefType::get({2, kTileM, kSmemRow},
+                                  IntegerType::get(ctx, 8), nullptr, wg)},
+                 {(q.n + kTileN - 1) / kTileN, (q.m + kTileM - 1) / kTileM, 1},
+                 {128, 1, 1},
+                 [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+                   buildW8A8Gemm(b, fn, q);
+                 }});
+      }
     });
-    if (work.empty())
+    if (plans.empty())
       return;
     ImplicitLocOpBuilder b(module.getLoc(), ctx);
     auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGpuModuleName);
     if (!gpuModule) {
       b.setInsertionPointToEnd(module.getBody());
-      // PTX ISA 8.0: what sm_90a needs, and what CUDA 12 drivers JIT.
+      // PTX ISA 8.0 (what sm_90a needs; CUDA 12.0 drivers JIT it), 8.4
+      // from sm_89 on (mma.sync on FP8 operands needs it; CUDA 12.4).
       auto target = NVVM::NVVMTargetAttr::get(
-          ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", chip, "+ptx80");
+          ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", chip,
+          sm >= 89 ? "+ptx84" : "+ptx80");
       gpuModule = gpu::GPUModuleOp::create(b, kGpuModuleName,
                                            ArrayRef<Attribute>{target});
     }
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     b.getUnitAttr());
-    for (auto &[op, p] : work) {
-      std::string name = "w4a16_gemv_" + std::to_string(p.m) + "x" +
-                         std::to_string(p.n) + "x" + std::to_string(p.k) +
-                         "_g" + std::to_string(p.g) + "_" + typeName(p.yElem);
-      if (!gpuModule.lookupSymbol<gpu::GPUFuncOp>(name)) {
+    for (Plan &plan : plans) {
+      if (!gpuModule.lookupSymbol<gpu::GPUFuncOp>(plan.name)) {
         b.setInsertionPointToEnd(gpuModule.getBody());
-        b.setLoc(op.getLoc());
-        auto fn = gpu::GPUFuncOp::create(b, name, w4a16Signature(ctx, p));
+        b.setLoc(plan.op.getLoc());
+        auto fn =
+            gpu::GPUFuncOp::create(b, plan.name, plan.type, plan.workgroup);
         fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-        fn.setKnownBlockSizeAttr(
-            b.getDenseI32ArrayAttr({int32_t(32 * kWarpsPerBlock), 1, 1}));
-        buildW4A16Gemv(b, fn, p);
+        fn.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+            {int32_t(plan.block[0]), int32_t(plan.block[1]),
+             int32_t(plan.block[2])}));
+        // cp.async writes 16 bytes at a time into shared memory.
+        for (unsigned i = 0; i < plan.workgroup.size(); ++i)
+          fn.setWorkgroupAttributionAttr(i,
+                                         LLVM::LLVMDialect::getAlignAttrName(),
+                                         b.getI64IntegerAttr(16));
+        plan.build(b, fn);
       }
       SmallVector<Attribute> params;
-      for (Type t : w4a16Signature(ctx, p).getInputs())
+      for (Type t : plan.type.getInputs())
         params.push_back(TypeAttr::get(t));
-      op->setAttr(kParamsAttr, b.getArrayAttr(params));
-      op->setAttr(kKernelAttr,
-                  SymbolRefAttr::get(ctx, kGpuModuleName,
-                                     {FlatSymbolRefAttr::get(ctx, name)}));
-      int64_t blocks = (p.n + kWarpsPerBlock - 1) / kWarpsPerBlock;
-      op->setAttr(
-          kLaunchAttr,
-          b.getDenseI64ArrayAttr({blocks, 1, 1, 32 * kWarpsPerBlock, 1, 1, 0}));
+      plan.op->setAttr(kParamsAttr, b.getArrayAttr(params));
+      plan.op->setAttr(
+          kKernelAttr,
+          SymbolRefAttr::get(ctx, kGpuModuleName,
+                             {FlatSymbolRefAttr::get(ctx, plan.name)}));
+      plan.op->setAttr(kLaunchAttr,
+                       b.getDenseI64ArrayAttr(
+                           {plan.grid[0], plan.grid[1], plan.grid[2],
+                            plan.block[0], plan.block[1], plan.block[2], 0}));
     }
   }
 };

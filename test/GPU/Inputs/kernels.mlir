@@ -1,0 +1,29 @@
+// The problems whose kernels test/GPU/ptx.test assembles. W4A16 GEMV:
+// the bench's shape (M = 1, N = K = 8192, groups of 128, f16 out), 8 rows,
+// and tails (N = 10, K = 96, groups of 32, f32 out).
+func.func @bench(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<1x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<1x8192xf16>
+  return %y : tensor<1x8192xf16>
+}
+func.func @rows8(%x: tensor<8x8192xf16>, %w: !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<8x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<8x8192xf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<8x8192xf16>
+  return %y : tensor<8x8192xf16>
+}
+func.func @tails(%x: tensor<3x96xf16>, %w: !lowbit.qtensor<10x96xi4, per_group<[1 : 32]>, scale = f16>) -> tensor<3x10xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<3x96xf16>, !lowbit.qtensor<10x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<3x10xf32>
+  return %y : tensor<3x10xf32>
+}
+// W8A8 (int8 tensor cores) and FP8 E4M3 (sm_89+) GEMMs: the bench's
+// shape and one with tails in M, N and K.
+func.func @w8a8(%x: !lowbit.qtensor<128x8192xi8, per_axis<0>>, %w: !lowbit.qtensor<8192x8192xi8, per_axis<0>>) -> tensor<128x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<128x8192xi8, per_axis<0>>, !lowbit.qtensor<8192x8192xi8, per_axis<0>> -> tensor<128x8192xf16>
+  return %y : tensor<128x8192xf16>
+}
+func.func @w8a8_tails(%x: !lowbit.qtensor<5x48xi8, per_tensor>, %w: !lowbit.qtensor<70x48xi8, per_axis<0>>) -> tensor<5x70xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<5x48xi8, per_tensor>, !lowbit.qtensor<70x48xi8, per_axis<0>> -> tensor<5x70xf32>
+  return %y : tensor<5x70xf32>
+}
+func.func @fp8(%x: !lowbit.qtensor<128x8192xf8E4M3FN, per_tensor>, %w: !lowbit.qtensor<8192x8192xf8E4M3FN, per_tensor>) -> tensor<128x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<128x8192xf8E4M3FN, per_tensor>, !lowbit.qtensor<8192x8192xf8E4M3FN, per_tensor> -> tensor<128x8192xf16>
+  return %y : tensor<128x8192xf16>
+}
