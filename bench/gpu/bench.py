@@ -131,6 +131,41 @@ def w4a16_reference(x, q, s, g):
     return x.double() @ w.T
 
 
+def gemm8_problem(name):
+    m = re.match(r"(w8a8|fp8)_gemm_(\d+)x(\d+)x(\d+)_(xrow|xt)_(wrow|wt)_"
+                 r"(f16|f32)$", name)
+    if not m:
+        return None
+    M, N, K = (int(v) for v in m.groups()[1:4])
+    return (m.group(1) == "fp8", M, N, K, m.group(5) == "xrow",
+            m.group(6) == "wrow",
+            torch.float16 if m.group(7) == "f16" else torch.float32)
+
+
+def gemm8_data(fp8, M, N, K, sx_shape, sw_shape, gen):
+    """Codes as the kernel reads them (bytes) and as numbers, and f32
+    scales shaped like the qtensors' scales parts."""
+    if fp8:
+        x = (torch.randn(M, K, generator=gen) * 2).to(torch.float8_e4m3fn)
+        w = (torch.randn(N, K, generator=gen) * 2).to(torch.float8_e4m3fn)
+        xv, wv = x.double(), w.double()
+        x, w = x.view(torch.int8), w.view(torch.int8)
+    else:
+        x = torch.randint(-127, 128, (M, K), generator=gen,
+                          dtype=torch.int8)
+        w = torch.randint(-127, 128, (N, K), generator=gen,
+                          dtype=torch.int8)
+        xv, wv = x.double(), w.double()
+    sx = torch.rand(sx_shape, generator=gen) * 0.01 + 0.001
+    sw = torch.rand(sw_shape, generator=gen) * 0.01 + 0.001
+    return x, sx, w, sw, xv, wv
+
+
+def gemm8_reference(xv, sx, wv, sw):
+    # A scale per row / channel, or one (any shape of one element).
+    return (xv @ wv.T) * sx.double().reshape(-1, 1) * sw.double().reshape(1, -1)
+
+
 def rel_err(y, ref):
     y = y.double().cpu()
     if not torch.isfinite(y).all():
@@ -164,6 +199,50 @@ def hbm_gbs(reps):
     return 2 * a.numel() * 2 / ms / 1e6
 
 
+def run_gemm8(launch, prob, gen, reps):
+    """Checks and times a W8A8 / FP8 GEMM; baselines cuBLAS fp16 and, for
+    FP8 with M a multiple of 16, cuBLAS FP8 (torch._scaled_mm)."""
+    fp8, M, N, K, xrow, wrow, ydt = prob
+    shapes = (launch.params[1]["shape"], launch.params[3]["shape"])
+    errs = []
+    for _ in range(2):
+        x, sx, w, sw, xv, wv = gemm8_data(fp8, M, N, K, *shapes, gen)
+        y = torch.full((M, N), float("nan"), dtype=ydt, device="cuda")
+        launch(x.cuda(), sx.cuda(), w.cuda(), sw.cuda(), y)
+        torch.cuda.synchronize()
+        errs.append(rel_err(y, gemm8_reference(xv, sx, wv, sw)))
+    err = max(errs)
+    # int8: exact sums, one rounding to the output type; FP8: f32 sums.
+    tol = 2e-3 if ydt == torch.float16 else 1e-5
+    row = {"kernel": launch.name, "M": M, "N": N, "K": K, "err": err,
+           "ok": err < tol}
+    if N * K < 1 << 24:
+        return row
+    copies = 2
+    sets = []
+    for _ in range(copies):
+        x, sx, w, sw, _, _ = gemm8_data(fp8, M, N, K, *shapes, gen)
+        sets.append((x.cuda(), sx.cuda(), w.cuda(), sw.cuda()))
+    y = torch.empty((M, N), dtype=ydt, device="cuda")
+    ms = time_ms(lambda i: launch(*sets[i % copies], y), reps)
+    x16 = torch.randn(M, K, generator=gen).half().cuda()
+    w16 = [torch.randn(N, K, generator=gen).half().cuda() for _ in range(2)]
+    ms_cublas = time_ms(lambda i: torch.matmul(x16, w16[i % 2].T), reps)
+    row.update(us=ms * 1e3, wgbs=N * K / ms / 1e6, hbm=float("nan"),
+               cublas_us=ms_cublas * 1e3, vs_cublas=ms_cublas / ms,
+               tops=2.0 * M * N * K / ms / 1e9)
+    if fp8 and M % 16 == 0 and hasattr(torch, "_scaled_mm"):
+        xs = [st[0].view(torch.float8_e4m3fn) for st in sets]
+        ws = [st[2].view(torch.float8_e4m3fn) for st in sets]
+        one = torch.ones((), device="cuda")
+        ms_f8 = time_ms(lambda i: torch._scaled_mm(
+            xs[i % copies], ws[i % copies].T, scale_a=one, scale_b=one,
+            out_dtype=torch.float16), reps)
+        row.update(cublas_fp8_us=ms_f8 * 1e3, vs_cublas_fp8=ms_f8 / ms)
+    del sets, w16
+    return row
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runtime", required=True)
@@ -192,6 +271,12 @@ def main():
             continue
         seen.add(entry["kernel"])
         launch = Launch(rt, modules[entry["module"]], entry)
+        g8 = gemm8_problem(launch.name)
+        if g8 is not None:
+            row = run_gemm8(launch, g8, gen, reps)
+            bad += not row["ok"]
+            rows.append(row)
+            continue
         prob = w4a16_problem(launch.name)
         if prob is None:
             print("skipping %s: no checker" % launch.name)
@@ -231,16 +316,18 @@ def main():
                        vs_cublas=ms_cublas / ms)
             del w16, sets
         rows.append(row)
-    print("%-34s %4s %6s %6s %9s %8s %6s %10s %8s %9s %3s" % (
-        "kernel", "M", "N", "K", "time_us", "wGB/s", "xHBM", "cublas_us",
-        "vs_cuBLAS", "rel_err", "ok"))
+    print("%-40s %4s %6s %6s %9s %8s %6s %8s %10s %9s %10s %9s %9s %3s" % (
+        "kernel", "M", "N", "K", "time_us", "wGB/s", "xHBM", "TOP/s",
+        "cublas_us", "vs_cuBLAS", "fp8_us", "vs_fp8", "rel_err", "ok"))
     for r in rows:
-        t = ("%9.1f %8.0f %6.2f %10.1f %8.2fx" % (
-            r["us"], r["wgbs"], r["hbm"], r["cublas_us"], r["vs_cublas"])
-            if "us" in r else "%9s %8s %6s %10s %9s" % ("-",) * 5)
-        print("%-34s %4d %6d %6d %s %9.2e %3s" % (
-            r["kernel"], r["M"], r["N"], r["K"], t, r["err"],
-            "yes" if r["ok"] else "no"))
+        def f(key, fmt):
+            return fmt % r[key] if key in r and r[key] == r[key] else "-"
+        print("%-40s %4d %6d %6d %9s %8s %6s %8s %10s %9s %10s %9s %9.2e %3s"
+              % (r["kernel"], r["M"], r["N"], r["K"], f("us", "%.1f"),
+                 f("wgbs", "%.0f"), f("hbm", "%.2f"), f("tops", "%.1f"),
+                 f("cublas_us", "%.1f"), f("vs_cublas", "%.2fx"),
+                 f("cublas_fp8_us", "%.1f"), f("vs_cublas_fp8", "%.2fx"),
+                 r["err"], "yes" if r["ok"] else "no"))
     print("lowbit-bench-gpu: %d kernels, %d not ok" % (len(rows), bad))
     return 1 if bad else 0
 
