@@ -104,11 +104,46 @@ class Launch:
 
 
 def w4a16_problem(name):
-    m = re.match(r"w4a16_gemv_(\d+)x(\d+)x(\d+)_g(\d+)_(f16|f32)$", name)
+    """int4 (w4a16), MXFP4 or NVFP4 weights, f16 activations: GEMV."""
+    m = re.match(r"(w4a16|mxfp4|nvfp4)_gemv_(\d+)x(\d+)x(\d+)_g(\d+)_"
+                 r"(f16|f32)$", name)
     if not m:
         return None
-    M, N, K, g = (int(v) for v in m.groups()[:4])
-    return M, N, K, g, torch.float16 if m.group(5) == "f16" else torch.float32
+    M, N, K, g = (int(v) for v in m.groups()[1:5])
+    return (m.group(1), M, N, K, g,
+            torch.float16 if m.group(6) == "f16" else torch.float32)
+
+
+E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
+        -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+
+
+def fp4_data(kind, M, N, K, g, gen):
+    """E2M1 codes (all 16), E8M0 or E4M3 scale bytes, an f32 tensor scale
+    (NVFP4), X; the codes as words and the weights as float64."""
+    u = torch.randint(0, 16, (N, K), generator=gen, dtype=torch.int64)
+    words = torch.zeros(N, K // 8, dtype=torch.int64)
+    u8 = u.reshape(N, K // 8, 8)
+    for e in range(8):
+        words |= u8[:, :, e] << (4 * e)
+    words = torch.where(words >= 2**31, words - 2**32, words).to(torch.int32)
+    vals = torch.tensor(E2M1, dtype=torch.float64)[u]
+    if kind == "mxfp4":
+        sb = torch.randint(120, 131, (N, K // g), generator=gen,
+                           dtype=torch.int64)
+        sv = torch.pow(2.0, (sb - 127).double())
+        ts = None
+    else:
+        s = (torch.rand(N, K // g, generator=gen) * 400 + 0.01).to(
+            torch.float8_e4m3fn)
+        sv = s.double()
+        sb = s.view(torch.uint8).to(torch.int64)
+        ts = torch.rand((), generator=gen) * 0.01 + 0.001
+        sv = sv * ts.double()
+    w = vals * sv.repeat_interleave(g, dim=1)
+    sbytes = torch.where(sb >= 128, sb - 256, sb).to(torch.int8)
+    x = torch.randn(M, K, generator=gen).half()
+    return x, words, sbytes, ts, w
 
 
 def w4a16_data(M, N, K, g, gen):
@@ -124,11 +159,6 @@ def w4a16_data(M, N, K, g, gen):
     s = (torch.rand(N, K // g, generator=gen) * 0.02 + 0.001).half()
     x = torch.randn(M, K, generator=gen).half()
     return x, q, words, s
-
-
-def w4a16_reference(x, q, s, g):
-    w = q.double() * s.double().repeat_interleave(g, dim=1)
-    return x.double() @ w.T
 
 
 def gemm8_problem(name):
@@ -281,15 +311,28 @@ def main():
         if prob is None:
             print("skipping %s: no checker" % launch.name)
             continue
-        M, N, K, g, ydt = prob
+        kind, M, N, K, g, ydt = prob
+
+        def data():
+            """(kernel arguments but Y, float64 reference weights, X)."""
+            if kind == "w4a16":
+                x, q, words, s = w4a16_data(M, N, K, g, gen)
+                w = q.double() * s.double().repeat_interleave(g, dim=1)
+                return [x.cuda(), words.cuda(), s.cuda()], w, x
+            x, words, sb, ts, w = fp4_data(kind, M, N, K, g, gen)
+            args = [x.cuda(), words.cuda(), sb.cuda()]
+            if ts is not None:
+                args.append(ts.reshape(launch.params[3]["shape"]).cuda())
+            return args, w, x
+
         # Correctness on fresh data, twice (a race shows as a change).
         errs = []
         for _ in range(2):
-            x, q, words, s = w4a16_data(M, N, K, g, gen)
+            args, w, x = data()
             y = torch.full((M, N), float("nan"), dtype=ydt, device="cuda")
-            launch(x.cuda(), words.cuda(), s.cuda(), y)
+            launch(*args, y)
             torch.cuda.synchronize()
-            errs.append(rel_err(y, w4a16_reference(x, q, s, g)))
+            errs.append(rel_err(y, x.double() @ w.T))
         err = max(errs)
         ok = err < 2e-3
         bad += not ok
@@ -298,13 +341,10 @@ def main():
         if N * K >= 1 << 24:
             # Weights rotated among copies larger than L2 together.
             copies = 4
-            sets = []
-            for _ in range(copies):
-                x, q, words, s = w4a16_data(M, N, K, g, gen)
-                sets.append((x.cuda(), words.cuda(), s.cuda()))
+            sets = [data()[0] for _ in range(copies)]
             y = torch.empty((M, N), dtype=ydt, device="cuda")
             ms = time_ms(lambda i: launch(*sets[i % copies], y), reps)
-            wbytes = N * K / 2 + N * (K // g) * 2
+            wbytes = N * K / 2 + N * (K // g) * (2 if kind == "w4a16" else 1)
             w16 = [torch.randn(N, K, generator=gen).half().cuda()
                    for _ in range(2)]
             xs = [st[0] for st in sets]

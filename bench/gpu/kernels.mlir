@@ -48,3 +48,17 @@ func.func @fp8_tails(%x: !lowbit.qtensor<67x80xf8E4M3FN, per_axis<0>>, %w: !lowb
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<67x80xf8E4M3FN, per_axis<0>>, !lowbit.qtensor<33x80xf8E4M3FN, per_axis<0>> -> tensor<67x33xf32>
   return %y : tensor<67x33xf32>
 }
+// MXFP4 (E8M0 scales per 32) and NVFP4 (E4M3 scales per 16, f32 tensor
+// scale) weights, f16 activations: GEMV.
+func.func @mxfp4_m1(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>) -> tensor<1x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xf16>, !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU> -> tensor<1x8192xf16>
+  return %y : tensor<1x8192xf16>
+}
+func.func @nvfp4_m1(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>) -> tensor<1x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xf16>, !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale> -> tensor<1x8192xf16>
+  return %y : tensor<1x8192xf16>
+}
+func.func @nvfp4_tails(%x: tensor<3x96xf16>, %w: !lowbit.qtensor<10x96xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>) -> tensor<3x10xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<3x96xf16>, !lowbit.qtensor<10x96xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale> -> tensor<3x10xf32>
+  return %y : tensor<3x10xf32>
+}

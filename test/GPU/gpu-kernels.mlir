@@ -78,3 +78,22 @@ func.func @fp8(%x: !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, %w: !lowbit.qtens
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, !lowbit.qtensor<70x48xf8E4M3FN, per_axis<0>> -> tensor<5x70xf32>
   return %y : tensor<5x70xf32>
 }
+
+// -----
+
+// MXFP4 and NVFP4 weights with f16 activations: the GEMV with E2M1 codes
+// decoded by integer ops to twice their value, E8M0 / E4M3 scales decoded
+// exactly from their bytes, NVFP4's tensor scale as a parameter before Y.
+// CHECK-LABEL: func.func @fp4
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@mxfp4_gemv_1x256x512_g32_f16, lowbit.gpu.launch = array<i64: 64, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x512xf16>, memref<256x64xi32>, memref<256x16xi8>, memref<1x256xf16>]
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@nvfp4_gemv_2x256x512_g16_f32, lowbit.gpu.launch = array<i64: 64, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<2x512xf16>, memref<256x64xi32>, memref<256x32xi8>, memref<f32>, memref<2x256xf32>]
+// CHECK: gpu.func @mxfp4_gemv_1x256x512_g32_f16
+// CHECK: arith.constant 4194304 : i32
+// CHECK: arith.constant 2143289344 : i32
+// CHECK: gpu.func @nvfp4_gemv_2x256x512_g16_f32
+// CHECK: arith.constant 0.001953125 : f32
+func.func @fp4(%x: tensor<1x512xf16>, %w: !lowbit.qtensor<256x512xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>, %x2: tensor<2x512xf16>, %w2: !lowbit.qtensor<256x512xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>) -> (tensor<1x256xf16>, tensor<2x256xf32>) {
+  %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x512xf16>, !lowbit.qtensor<256x512xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU> -> tensor<1x256xf16>
+  %b = lowbit.qmatmul %x2, %w2 {transpose_b} : tensor<2x512xf16>, !lowbit.qtensor<256x512xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale> -> tensor<2x256xf32>
+  return %a, %b : tensor<1x256xf16>, tensor<2x256xf32>
+}

@@ -232,12 +232,18 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
       reads 32 codes with one 16-byte load (`ld.global.v4`), sign-extends
       them by shifts, multiplies with X in f32 and scales per group; a
       butterfly shuffle sums the lanes. 4 warps per block.
+    - MXFP4 (E8M0 scales per 32) and NVFP4 (E4M3 scales per 16, an f32
+      tensor scale) weights with f16 activations: the same GEMV, E2M1
+      codes decoded by integer ops to twice their value, the scales
+      decoded exactly from their bytes.
     - W8A8 GEMM (sm_80 and newer): int8 X [M, K] with f32 scales per row
       or per tensor, int8 W [N, K] with f32 scales per channel or per
       tensor, K a multiple of 16, f32 or f16 result. Int8 tensor cores
       (`mma.sync m16n8k32`); 64 x 64 outputs per block of 4 warps, tiles
       of 64 inputs copied to shared memory with `cp.async` (zero-filled
       beyond M, N and K), exact int32 sums scaled once.
+    - FP8 E4M3 GEMM (sm_89 and newer): the same with E4M3 operands and f32
+      accumulation (`mma.sync ... e4m3.e4m3.f32`, PTX ISA 8.4).
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",

@@ -38,6 +38,10 @@ constexpr StringLiteral kParamsAttr = "lowbit.gpu.params";
 struct W4A16Problem {
   int64_t m, n, k, g;
   Type yElem; // f16 or f32
+  /// The 4-bit codes: int4 (f16 scales), or E2M1 with E8M0 scales per 32
+  /// (MXFP4) or E4M3 scales per 16 and an f32 tensor scale (NVFP4).
+  enum Kind { Int4, MXFP4, NVFP4 } kind = Int4;
+  RankedTensorType tensorScale; // (NVFP4) the tensor scale part
 };
 
 constexpr int64_t kMaxGemvRows = 8;
@@ -53,18 +57,37 @@ std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
       !isa<Float16Type, Float32Type>(yt.getElementType()))
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
+  Type st = s.getScaleType();
   auto storage = dyn_cast<IntegerType>(s.getStorageType());
-  if (s.isGGUF() || !storage || storage.getWidth() != 4 ||
-      storage.isUnsigned() || !s.getSymmetric() || s.getTernary() ||
-      !s.getScaleType() || !s.getScaleType().isF16() || s.getTensorScale())
+  W4A16Problem::Kind kind;
+  if (storage && storage.getWidth() == 4 && !storage.isUnsigned() &&
+      s.getSymmetric() && !s.getTernary() && st && st.isF16() &&
+      !s.getTensorScale())
+    kind = W4A16Problem::Int4;
+  else if (isa<Float4E2M1FNType>(s.getStorageType()) && st &&
+           isa<Float8E8M0FNUType>(st) && !s.getTensorScale())
+    kind = W4A16Problem::MXFP4;
+  else if (isa<Float4E2M1FNType>(s.getStorageType()) && st &&
+           isa<Float8E4M3FNType>(st) && s.getTensorScale())
+    kind = W4A16Problem::NVFP4;
+  else
+    return std::nullopt;
+  if (s.isGGUF())
     return std::nullopt;
   int64_t m = xt.getShape()[0], k = xt.getShape()[1];
   int64_t n = wt.getShape()[0];
   SmallVector<int64_t> blocks = wt.getBlockSizes();
+  // Groups of a multiple of 32 (int4, MXFP4) or of 16 (NVFP4); K a
+  // multiple of 32 (a lane's 16-byte chunk).
   if (m < 1 || m > kMaxGemvRows || wt.getShape()[1] != k ||
-      blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 32 || k % 32)
+      blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 8 || k % 32 ||
+      (kind != W4A16Problem::NVFP4 && blocks[1] % 32))
     return std::nullopt;
-  return W4A16Problem{m, n, k, blocks[1], yt.getElementType()};
+  W4A16Problem p{m, n, k, blocks[1], yt.getElementType()};
+  p.kind = kind;
+  if (kind == W4A16Problem::NVFP4)
+    p.tensorScale = wt.getTensorScaleType();
+  return p;
 }
 
 Value idx(ImplicitLocOpBuilder &b, int64_t v) {
@@ -79,11 +102,74 @@ Value f32c(ImplicitLocOpBuilder &b, float v) {
 /// qtensor's bytes are), scales [N, K / g] f16, Y [M, N].
 FunctionType w4a16Signature(MLIRContext *ctx, const W4A16Problem &p) {
   Builder b(ctx);
-  return b.getFunctionType({MemRefType::get({p.m, p.k}, b.getF16Type()),
-                            MemRefType::get({p.n, p.k / 8}, b.getI32Type()),
-                            MemRefType::get({p.n, p.k / p.g}, b.getF16Type()),
-                            MemRefType::get({p.m, p.n}, p.yElem)},
-                           {});
+  SmallVector<Type> in{
+      MemRefType::get({p.m, p.k}, b.getF16Type()),
+      MemRefType::get({p.n, p.k / 8}, b.getI32Type()),
+      // E8M0 / E4M3 scales travel as their bytes.
+      MemRefType::get({p.n, p.k / p.g}, p.kind == W4A16Problem::Int4
+                                            ? Type(b.getF16Type())
+                                            : Type(b.getI8Type()))};
+  if (p.kind == W4A16Problem::NVFP4)
+    in.push_back(MemRefType::get(p.tensorScale.getShape(), b.getF32Type()));
+  in.push_back(MemRefType::get({p.m, p.n}, p.yElem));
+  return b.getFunctionType(in, {});
+}
+
+/// f32 bits -> f32.
+static Value bitsToF32(ImplicitLocOpBuilder &b, Value bits) {
+  return arith::BitcastOp::create(b, b.getF32Type(), bits);
+}
+
+/// An E8M0 scale byte (zero-extended in an i32) as f32, exactly: 2^(e -
+/// 127); 0x00 is 2^-127 (an f32 subnormal), 0xFF NaN.
+static Value decodeE8M0(ImplicitLocOpBuilder &b, Value e) {
+  Type i32 = b.getI32Type();
+  auto c = [&](int64_t v) {
+    return arith::ConstantOp::create(b, b.getIntegerAttr(i32, v));
+  };
+  Value normal = bitsToF32(b, arith::ShLIOp::create(b, e, c(23)));
+  Value v = arith::SelectOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, c(0)),
+      bitsToF32(b, c(0x00400000)), normal);
+  return arith::SelectOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, c(255)),
+      bitsToF32(b, c(0x7FC00000)), v);
+}
+
+/// An E4M3 (FN) byte (zero-extended in an i32) as f32, exactly: normal
+/// codes as f32 bits (exponent + 120), subnormal ones m * 2^-9, S.1111.111
+/// NaN.
+static Value decodeE4M3(ImplicitLocOpBuilder &b, Value v) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto c = [&](int64_t x) {
+    return arith::ConstantOp::create(b, b.getIntegerAttr(i32, x));
+  };
+  Value sign =
+      arith::ShLIOp::create(b, arith::AndIOp::create(b, v, c(0x80)), c(24));
+  Value e = arith::AndIOp::create(b, arith::ShRUIOp::create(b, v, c(3)), c(15));
+  Value m = arith::AndIOp::create(b, v, c(7));
+  Value normal =
+      bitsToF32(b, arith::OrIOp::create(
+                       b, sign,
+                       arith::OrIOp::create(
+                           b,
+                           arith::ShLIOp::create(
+                               b, arith::AddIOp::create(b, e, c(120)), c(23)),
+                           arith::ShLIOp::create(b, m, c(20)))));
+  Value sub = arith::MulFOp::create(
+      b, arith::SIToFPOp::create(b, f32, m),
+      arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f / 512)));
+  sub = arith::SelectOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ne, sign, c(0)),
+      arith::NegFOp::create(b, sub), sub);
+  Value r = arith::SelectOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, c(0)), sub,
+      normal);
+  return arith::SelectOp::create(
+      b,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                            arith::AndIOp::create(b, v, c(0x7F)), c(0x7F)),
+      bitsToF32(b, c(0x7FC00000)), r);
 }
 
 /// W4A16 GEMV: one warp per output channel n. Per step of 1024 inputs,
@@ -96,8 +182,11 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                     const W4A16Problem &p) {
   Block &entry = fn.getBody().front();
   b.setInsertionPointToStart(&entry);
+  bool fp4 = p.kind != W4A16Problem::Int4;
+  bool nv = p.kind == W4A16Problem::NVFP4;
   Value x = entry.getArgument(0), codes = entry.getArgument(1),
-        scales = entry.getArgument(2), y = entry.getArgument(3);
+        scales = entry.getArgument(2),
+        y = entry.getArgument(entry.getNumArguments() - 1);
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   auto v8i32 = VectorType::get({8}, i32);
   auto v8f32 = VectorType::get({8}, f32);
@@ -122,6 +211,29 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
       b, v8i32, DenseElementsAttr::get(v8i32, ArrayRef<int32_t>(left)));
   Value shr = arith::ConstantOp::create(
       b, v8i32, DenseElementsAttr::get(v8i32, b.getI32IntegerAttr(28)));
+  // E2M1: code e of a word at bits 4e; 2 * value by integer ops.
+  SmallVector<int32_t> right;
+  for (int e = 0; e < 8; ++e)
+    right.push_back(4 * e);
+  Value shrE = arith::ConstantOp::create(
+      b, v8i32, DenseElementsAttr::get(v8i32, ArrayRef<int32_t>(right)));
+  auto vsplat = [&](int32_t v) {
+    return arith::ConstantOp::create(
+        b, v8i32, DenseElementsAttr::get(v8i32, b.getI32IntegerAttr(v)));
+  };
+  Value c15 = vsplat(15), c7 = vsplat(7), c8 = vsplat(8), c4 = vsplat(4),
+        c1 = vsplat(1), c2 = vsplat(2), c0 = vsplat(0);
+  // The tensor scale (NVFP4) times the 1/2 of the E2M1 doubling.
+  Value post;
+  if (fp4) {
+    post = f32c(b, 0.5f);
+    if (nv) {
+      auto tt = cast<MemRefType>(entry.getArgument(3).getType());
+      SmallVector<Value> at(tt.getRank(), idx(b, 0));
+      post = arith::MulFOp::create(
+          b, memref::LoadOp::create(b, entry.getArgument(3), at), post);
+    }
+  }
   Value zero8 = arith::ConstantOp::create(
       b, v8f32, DenseElementsAttr::get(v8f32, b.getF32FloatAttr(0.f)));
   SmallVector<Value> init(p.m, f32c(b, 0.f));
@@ -141,21 +253,69 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                   tb, v4i32, codes,
                   ValueRange{n, arith::DivUIOp::create(tb, k0, idx(tb, 8))},
                   /*nontemporal=*/false, llvm::MaybeAlign(16));
-              Value s = memref::LoadOp::create(
-                  tb, scales,
-                  ValueRange{n, arith::DivUIOp::create(tb, k0, idx(tb, p.g))});
-              s = arith::ExtFOp::create(tb, f32, s);
+              // The scale of each word's 8 codes (groups of 16 split a
+              // lane's 32 codes in two).
+              SmallVector<Value> s;
+              for (int64_t j = 0; j < 4; ++j) {
+                if (j && p.g % 32 == 0) {
+                  s.push_back(s[0]);
+                  continue;
+                }
+                Value raw = memref::LoadOp::create(
+                    tb, scales,
+                    ValueRange{
+                        n,
+                        arith::DivUIOp::create(
+                            tb, arith::AddIOp::create(tb, k0, idx(tb, 8 * j)),
+                            idx(tb, p.g))});
+                Value v;
+                if (!fp4) {
+                  v = arith::ExtFOp::create(tb, f32, raw);
+                } else {
+                  Value byte = arith::ExtUIOp::create(tb, i32, raw);
+                  v = nv ? decodeE4M3(tb, byte) : decodeE8M0(tb, byte);
+                  v = arith::MulFOp::create(tb, v, post);
+                }
+                s.push_back(v);
+              }
               SmallVector<Value> q;
               for (int64_t j = 0; j < 4; ++j) {
                 Value w =
                     vector::ExtractOp::create(tb, words, ArrayRef<int64_t>{j});
                 Value wv = vector::BroadcastOp::create(tb, v8i32, w);
-                Value c = arith::ShRSIOp::create(
-                    tb, arith::ShLIOp::create(tb, wv, shl), shr);
+                Value c;
+                if (!fp4) {
+                  c = arith::ShRSIOp::create(
+                      tb, arith::ShLIOp::create(tb, wv, shl), shr);
+                } else {
+                  // E2M1 magnitude 0..7 -> 2 v in {0,1,2,3,4,6,8,12}:
+                  // itself below 4, else (2 + (mag & 1)) << ((mag >> 1) - 1).
+                  Value u = arith::AndIOp::create(
+                      tb, arith::ShRUIOp::create(tb, wv, shrE), c15);
+                  Value mag = arith::AndIOp::create(tb, u, c7);
+                  Value big = arith::ShLIOp::create(
+                      tb,
+                      arith::AddIOp::create(tb, c2,
+                                            arith::AndIOp::create(tb, mag, c1)),
+                      arith::SubIOp::create(
+                          tb, arith::ShRUIOp::create(tb, mag, c1), c1));
+                  Value two = arith::SelectOp::create(
+                      tb,
+                      arith::CmpIOp::create(tb, arith::CmpIPredicate::ult, mag,
+                                            c4),
+                      mag, big);
+                  Value neg = arith::CmpIOp::create(
+                      tb, arith::CmpIPredicate::ne,
+                      arith::AndIOp::create(tb, u, c8), c0);
+                  c = arith::SelectOp::create(
+                      tb, neg, arith::SubIOp::create(tb, c0, two), two);
+                }
                 q.push_back(arith::SIToFPOp::create(tb, v8f32, c));
               }
               SmallVector<Value> out;
+              auto contract = arith::FastMathFlags::contract;
               for (int64_t r = 0; r < p.m; ++r) {
+                Value total = acc[r];
                 Value part = zero8;
                 for (int64_t j = 0; j < 4; ++j) {
                   Value xv = vector::LoadOp::create(
@@ -165,15 +325,20 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                       /*nontemporal=*/false, llvm::MaybeAlign(16));
                   part = vector::FMAOp::create(
                       tb, q[j], arith::ExtFOp::create(tb, v8f32, xv), part);
+                  // One scale for the 32 codes: scale once; else per word.
+                  bool last = j == 3;
+                  if (p.g % 32 == 0 && !last)
+                    continue;
+                  Value sum = vector::ReductionOp::create(
+                      tb, vector::CombiningKind::ADD, part);
+                  // mul + add, contracted to fma.rn.f32 (math.fma would
+                  // become a libdevice call).
+                  total = arith::AddFOp::create(
+                      tb, arith::MulFOp::create(tb, sum, s[j], contract), total,
+                      contract);
+                  part = zero8;
                 }
-                Value sum = vector::ReductionOp::create(
-                    tb, vector::CombiningKind::ADD, part);
-                // mul + add, contracted to fma.rn.f32 (math.fma would
-                // become a libdevice call).
-                auto contract = arith::FastMathFlags::contract;
-                out.push_back(arith::AddFOp::create(
-                    tb, arith::MulFOp::create(tb, sum, s, contract), acc[r],
-                    contract));
+                out.push_back(total);
               }
               scf::YieldOp::create(tb, out);
             },
@@ -539,11 +704,14 @@ struct LowbitGPUKernelsPass
     module.walk([&](QMatmulOp op) {
       if (std::optional<W4A16Problem> p = matchW4A16(op)) {
         W4A16Problem q = *p;
+        std::string prefix = q.kind == W4A16Problem::MXFP4   ? "mxfp4_gemv_"
+                             : q.kind == W4A16Problem::NVFP4 ? "nvfp4_gemv_"
+                                                             : "w4a16_gemv_";
         plans.push_back(
             Plan{op,
-                 "w4a16_gemv_" + std::to_string(q.m) + "x" +
-                     std::to_string(q.n) + "x" + std::to_string(q.k) + "_g" +
-                     std::to_string(q.g) + "_" + typeName(q.yElem),
+                 prefix + std::to_string(q.m) + "x" + std::to_string(q.n) +
+                     "x" + std::to_string(q.k) + "_g" + std::to_string(q.g) +
+                     "_" + typeName(q.yElem),
                  w4a16Signature(ctx, q),
                  {},
                  {(q.n + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1},
@@ -581,9 +749,9 @@ struct LowbitGPUKernelsPass
       b.setInsertionPointToEnd(module.getBody());
       // PTX ISA 8.0 (what sm_90a needs; CUDA 12.0 drivers JIT it), 8.4
       // from sm_89 on (mma.sync on FP8 operands needs it; CUDA 12.4).
-      auto target = NVVM::NVVMTargetAttr::get(
-          ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda", chip,
-          sm >= 89 ? "+ptx84" : "+ptx80");
+      auto target =
+          NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda",
+                                    chip, sm >= 89 ? "+ptx84" : "+ptx80");
       gpuModule = gpu::GPUModuleOp::create(b, kGpuModuleName,
                                            ArrayRef<Attribute>{target});
     }

@@ -27,3 +27,12 @@ func.func @fp8(%x: !lowbit.qtensor<128x8192xf8E4M3FN, per_tensor>, %w: !lowbit.q
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<128x8192xf8E4M3FN, per_tensor>, !lowbit.qtensor<8192x8192xf8E4M3FN, per_tensor> -> tensor<128x8192xf16>
   return %y : tensor<128x8192xf16>
 }
+// MXFP4 and NVFP4 GEMV (f16 activations).
+func.func @mxfp4(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>) -> tensor<1x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xf16>, !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU> -> tensor<1x8192xf16>
+  return %y : tensor<1x8192xf16>
+}
+func.func @nvfp4(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>) -> tensor<1x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xf16>, !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale> -> tensor<1x8192xf16>
+  return %y : tensor<1x8192xf16>
+}
