@@ -95,6 +95,7 @@ class Launch:
         for t, p in zip(tensors, self.params):
             assert list(t.shape) == p["shape"], (self.name, t.shape, p)
             assert t.is_contiguous() and t.is_cuda
+            assert t.data_ptr() % p.get("align", 1) == 0, (self.name, p)
         ptrs = [ctypes.c_uint64(t.data_ptr()) for t in tensors]
         args = (ctypes.c_void_p * len(ptrs))(
             *[ctypes.cast(ctypes.byref(p), ctypes.c_void_p) for p in ptrs])
@@ -105,8 +106,8 @@ class Launch:
 
 def w4a16_problem(name):
     """int4 (w4a16), MXFP4 or NVFP4 weights, f16 activations: GEMV."""
-    m = re.match(r"(w4a16|mxfp4|nvfp4)_gemv_(\d+)x(\d+)x(\d+)_g(\d+)_"
-                 r"(f16|f32)$", name)
+    m = re.match(r"(w4a16|mxfp4|nvfp4)_(?:gemv|gemm)_(\d+)x(\d+)x(\d+)_"
+                 r"g(\d+)_(f16|f32)(?:_v\d+)?$", name)
     if not m:
         return None
     M, N, K, g = (int(v) for v in m.groups()[1:5])
@@ -163,7 +164,7 @@ def w4a16_data(M, N, K, g, gen):
 
 def gemm8_problem(name):
     m = re.match(r"(w8a8|fp8)_gemm_(\d+)x(\d+)x(\d+)_(xrow|xt)_(wrow|wt)_"
-                 r"(f16|f32)$", name)
+                 r"(f16|f32)(?:_v\d+)?$", name)
     if not m:
         return None
     M, N, K = (int(v) for v in m.groups()[1:4])

@@ -1,7 +1,8 @@
 // The problems bench/gpu times (issue 6: N = K = 8192): W4A16 GEMV for
 // M = 1 and 8 (int4 in groups of 128 with f16 scales, f16 activations and
 // output); W8A8 (int8 per token and per channel) and FP8 E4M3 (per
-// tensor) GEMMs for M = 1, 16, 128, f16 output. prepare.sh turns them
+// tensor) GEMMs for M = 1, 16, 128, f16 output; the W4A16 tensor-core
+// GEMM for M = 16 and 128. prepare.sh turns them
 // into PTX with lowbit-opt.
 func.func @w4a16_m1(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<1x8192xf16> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<1x8192xf16>
@@ -61,4 +62,16 @@ func.func @nvfp4_m1(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xf4E2M1
 func.func @nvfp4_tails(%x: tensor<3x96xf16>, %w: !lowbit.qtensor<10x96xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>) -> tensor<3x10xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<3x96xf16>, !lowbit.qtensor<10x96xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale> -> tensor<3x10xf32>
   return %y : tensor<3x10xf32>
+}
+func.func @w4a16_gemm_m16(%x: tensor<16x8192xf16>, %w: !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<16x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<16x8192xf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<16x8192xf16>
+  return %y : tensor<16x8192xf16>
+}
+func.func @w4a16_gemm_m128(%x: tensor<128x8192xf16>, %w: !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<128x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<128x8192xf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<128x8192xf16>
+  return %y : tensor<128x8192xf16>
+}
+func.func @w4a16_gemm_tails(%x: tensor<19x96xf16>, %w: !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16>) -> tensor<19x70xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xf32>
+  return %y : tensor<19x70xf32>
 }

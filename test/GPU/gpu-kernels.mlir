@@ -5,7 +5,8 @@
 // warps per block (N = 4096: 1024 blocks of 128 threads).
 // CHECK-LABEL: func.func @gemv
 // CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x4096x4096_g128_f16, lowbit.gpu.launch = array<i64: 1024, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x4096xf16>, memref<4096x512xi32>, memref<4096x32xf16>, memref<1x4096xf16>]
-// CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx84">]
+// PTX ISA 8.0 unless the module has an FP8 kernel (8.4, below).
+// CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
 // CHECK: gpu.func @w4a16_gemv_1x4096x4096_g128_f16(%{{.*}}: memref<1x4096xf16>, %{{.*}}: memref<4096x512xi32>, %{{.*}}: memref<4096x32xf16>, %{{.*}}: memref<1x4096xf16>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<4096x512xi32>, vector<4xi32>
 // CHECK: arith.shrsi {{.*}} : vector<8xi32>
@@ -36,13 +37,14 @@ func.func @tails(%x: tensor<3x96xf16>, %w: !lowbit.qtensor<10x96xi4, per_group<[
 
 // -----
 
-// Not covered (yet): more than 8 rows, f32 activations, groups of 16. No
-// kernel, no gpu.module, the ops unchanged.
+// Not covered (yet): FP4 weights for more than 8 rows (GEMV only), f32
+// activations, int4 groups of 16. No kernel, no gpu.module, the ops
+// unchanged.
 // CHECK-LABEL: func.func @uncovered
 // CHECK-NOT: lowbit.gpu
 // CHECK-NOT: gpu.module
-func.func @uncovered(%x: tensor<16x64xf16>, %xf: tensor<1x64xf32>, %w: !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16>, %w16: !lowbit.qtensor<8x64xi4, per_group<[1 : 16]>, scale = f16>, %x1: tensor<1x64xf16>) -> (tensor<16x8xf16>, tensor<1x8xf32>, tensor<1x8xf16>) {
-  %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<16x64xf16>, !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16> -> tensor<16x8xf16>
+func.func @uncovered(%x: tensor<16x64xf16>, %xf: tensor<1x64xf32>, %w: !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16>, %w16: !lowbit.qtensor<8x64xi4, per_group<[1 : 16]>, scale = f16>, %x1: tensor<1x64xf16>, %wm: !lowbit.qtensor<8x64xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>) -> (tensor<16x8xf16>, tensor<1x8xf32>, tensor<1x8xf16>) {
+  %a = lowbit.qmatmul %x, %wm {transpose_b} : tensor<16x64xf16>, !lowbit.qtensor<8x64xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU> -> tensor<16x8xf16>
   %b = lowbit.qmatmul %xf, %w {transpose_b} : tensor<1x64xf32>, !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16> -> tensor<1x8xf32>
   %c = lowbit.qmatmul %x1, %w16 {transpose_b} : tensor<1x64xf16>, !lowbit.qtensor<8x64xi4, per_group<[1 : 16]>, scale = f16> -> tensor<1x8xf16>
   return %a, %b, %c : tensor<16x8xf16>, tensor<1x8xf32>, tensor<1x8xf16>
@@ -71,8 +73,13 @@ func.func @w8a8(%x: !lowbit.qtensor<128x4096xi8, per_axis<0>>, %w: !lowbit.qtens
 // FP8 E4M3 GEMM (sm_89 and newer): the same tiles, mma.sync on E4M3 as
 // inline PTX, f32 accumulation; X per tensor, W per channel, odd M and N.
 // CHECK-LABEL: func.func @fp8
+// The tensor cores' accumulator starts from zero in every K tile; the
+// tile's sums are added in f32 outside (FP8 accumulators on sm_89/sm_90
+// may keep fewer than 24 mantissa bits).
 // CHECK: lowbit.gpu.kernel = @lowbit_gpu::@fp8_gemm_5x70x48_xt_wrow_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>
+// CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx84">]
 // CHECK: llvm.inline_asm "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
+// CHECK: arith.addf {{.*}} : vector<2x2xf32>
 // CHECK-NOT: arith.sitofp
 func.func @fp8(%x: !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, %w: !lowbit.qtensor<70x48xf8E4M3FN, per_axis<0>>) -> tensor<5x70xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, !lowbit.qtensor<70x48xf8E4M3FN, per_axis<0>> -> tensor<5x70xf32>
@@ -96,4 +103,35 @@ func.func @fp4(%x: tensor<1x512xf16>, %w: !lowbit.qtensor<256x512xf4E2M1FN, per_
   %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x512xf16>, !lowbit.qtensor<256x512xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU> -> tensor<1x256xf16>
   %b = lowbit.qmatmul %x2, %w2 {transpose_b} : tensor<2x512xf16>, !lowbit.qtensor<256x512xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale> -> tensor<2x256xf32>
   return %a, %b : tensor<1x256xf16>, tensor<2x256xf32>
+}
+
+// -----
+
+// W4A16 with more than 8 rows: the f16 tensor-core GEMM (mma.sync
+// m16n8k16), weights decoded per K step into a shared f16 tile beside X's
+// (cp.async), rows of 40 halves; M = 19 and N = 70 leave partial tiles.
+// CHECK-LABEL: func.func @w4a16_gemm
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_19x70x96_g32_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>
+// CHECK: gpu.func @w4a16_gemm_19x70x96_g32_f32({{.*}}) workgroup(%{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
+// CHECK: arith.truncf {{.*}} : vector<8xf32> to vector<8xf16>
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+func.func @w4a16_gemm(%x: tensor<19x96xf16>, %w: !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16>) -> tensor<19x70xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xf32>
+  return %y : tensor<19x70xf32>
+}
+
+// -----
+
+// One kernel name, two scales shapes (per row as [M] and as [M, 1]): the
+// second problem gets its own kernel (suffix _v1), each op its signature.
+// CHECK-LABEL: func.func @same_name
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_4x16x32_xrow_wt_f32, {{.*}}memref<4xf32>
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_4x16x32_xrow_wt_f32_v1, {{.*}}memref<4x1xf32>
+// CHECK: gpu.func @w8a8_gemm_4x16x32_xrow_wt_f32(%{{.*}}: memref<4x32xi8>, %{{.*}}: memref<4xf32>
+// CHECK: gpu.func @w8a8_gemm_4x16x32_xrow_wt_f32_v1(%{{.*}}: memref<4x32xi8>, %{{.*}}: memref<4x1xf32>
+func.func @same_name(%x: !lowbit.qtensor<4x32xi8, per_axis<0>>, %x2: !lowbit.qtensor<4x32xi8, per_group<[1 : 32]>>, %w: !lowbit.qtensor<16x32xi8, per_tensor>) -> (tensor<4x16xf32>, tensor<4x16xf32>) {
+  %a = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<4x32xi8, per_axis<0>>, !lowbit.qtensor<16x32xi8, per_tensor> -> tensor<4x16xf32>
+  %b = lowbit.qmatmul %x2, %w {transpose_b} : !lowbit.qtensor<4x32xi8, per_group<[1 : 32]>>, !lowbit.qtensor<16x32xi8, per_tensor> -> tensor<4x16xf32>
+  return %a, %b : tensor<4x16xf32>, tensor<4x16xf32>
 }

@@ -45,6 +45,11 @@ struct W4A16Problem {
 };
 
 constexpr int64_t kMaxGemvRows = 8;
+// The W8A8 tile: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x
+// 32: 2 x 4 mma tiles of 16 x 8), K in steps of 64.
+constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 64;
+// CUDA's largest grid.y (M tiles of the GEMMs).
+constexpr int64_t kMaxGridY = 65535;
 constexpr int64_t kWarpsPerBlock = 4;
 
 std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
@@ -79,8 +84,9 @@ std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
   SmallVector<int64_t> blocks = wt.getBlockSizes();
   // Groups of a multiple of 32 (int4, MXFP4) or of 16 (NVFP4); K a
   // multiple of 32 (a lane's 16-byte chunk).
-  if (m < 1 || m > kMaxGemvRows || wt.getShape()[1] != k ||
-      blocks.size() != 2 || blocks[0] != 1 || blocks[1] % 8 || k % 32 ||
+  if (m < 1 || (m > kMaxGemvRows && kind != W4A16Problem::Int4) ||
+      wt.getShape()[1] != k || blocks.size() != 2 || blocks[0] != 1 ||
+      blocks[1] % 8 || k % 32 ||
       (kind != W4A16Problem::NVFP4 && blocks[1] % 32))
     return std::nullopt;
   W4A16Problem p{m, n, k, blocks[1], yt.getElementType()};
@@ -421,7 +427,8 @@ std::optional<W8A8Problem> matchW8A8(QMatmulOp op, bool fp8) {
       k2 != p.k)
     return std::nullopt;
   // 16-byte rows for cp.async; exact int32 sums (|x w| <= 2^14).
-  if (p.k % 16 || p.k > (int64_t(1) << 31) / (128 * 128))
+  if (p.k % 16 || p.k >= (int64_t(1) << 31) / (128 * 128) ||
+      (p.m + kTileM - 1) / kTileM > kMaxGridY)
     return std::nullopt;
   p.yElem = yt.getElementType();
   return p;
@@ -441,9 +448,6 @@ FunctionType w8a8Signature(MLIRContext *ctx, const W8A8Problem &p) {
       {});
 }
 
-// The W8A8 tile: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x
-// 32: 2 x 4 mma tiles of 16 x 8), K in steps of 64.
-constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 64;
 // Shared rows padded to 80 bytes: the fragment loads of a warp (row g,
 // word t) hit 32 different banks (stride 20 words), and rows stay 16-byte
 // aligned for cp.async.
@@ -581,7 +585,12 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
             lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), tokens);
         nvgpu::DeviceAsyncWaitOp::create(lb, group, IntegerAttr());
         gpu::BarrierOp::create(lb);
-        SmallVector<Value> out(acc);
+        // FP8: each K tile's mma chain starts from zero and is added to
+        // the f32 accumulators here, so that no more than 64 products pass
+        // through the tensor cores' accumulator (which may keep fewer than
+        // 24 mantissa bits for FP8 on sm_89/sm_90).
+        SmallVector<Value> out =
+            p.fp8 ? SmallVector<Value>(8, zeroC) : SmallVector<Value>(acc);
         auto frag = [&](int64_t which, Value r, Value k) {
           return vector::LoadOp::create(
                      lb, v4i8, smem, ValueRange{idx(lb, which), r, k},
@@ -624,6 +633,9 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                                                    ArrayRef<int64_t>{16, 8, 32})
                               .getResult();
         }
+        if (p.fp8)
+          for (int64_t i = 0; i < 8; ++i)
+            out[i] = arith::AddFOp::create(lb, acc[i], out[i]);
         // The next step's copies overwrite the tiles.
         gpu::BarrierOp::create(lb);
         scf::YieldOp::create(lb, out);
@@ -662,6 +674,215 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   gpu::ReturnOp::create(b);
   (void)i32;
 }
+
+/// W4A16 GEMM on f16 tensor cores (mma.sync m16n8k16 f16 -> f32, sm_80+),
+/// for M > 8: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x 32:
+/// 2 x 4 mma tiles), K in steps of 32. Per step, X's 64 x 32 f16 tile goes
+/// to shared memory with cp.async (zero-filled beyond M), and 64 threads
+/// each decode one output channel's 32 codes (one 16-byte load) times its
+/// group's scale to f16 into the weight tile (the reference lowering's
+/// dequantized weight when the expressed type is f16); the warps then load
+/// fragments with 32-bit shared loads (A: rows g, g + 8 at columns 2t, 2t +
+/// 8; B: channel g at inputs 2t, 2t + 8) and accumulate in f32.
+void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
+                    const W4A16Problem &p) {
+  Block &entry = fn.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value x = entry.getArgument(0), codes = entry.getArgument(1),
+        scales = entry.getArgument(2), y = entry.getArgument(3);
+  Value xs = fn.getWorkgroupAttributions()[0];
+  Value ws = fn.getWorkgroupAttributions()[1];
+  Type f16 = b.getF16Type(), f32 = b.getF32Type(), i32 = b.getI32Type();
+  auto v2f16 = VectorType::get({2}, f16);
+  auto v8i32 = VectorType::get({8}, i32);
+  auto v8f32 = VectorType::get({8}, f32);
+  auto v8f16 = VectorType::get({8}, f16);
+  auto v4i32 = VectorType::get({4}, i32);
+  auto aType = VectorType::get({4, 2}, f16);
+  auto bType = VectorType::get({2, 2}, f16);
+  auto cType = VectorType::get({2, 2}, f32);
+  auto add = [&](ImplicitLocOpBuilder &ib, Value v, int64_t c) {
+    return c ? arith::AddIOp::create(ib, v, idx(ib, c)).getResult() : v;
+  };
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value m0 = arith::MulIOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, kTileM));
+  Value n0 = arith::MulIOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, kTileN));
+  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
+  Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
+  Value g = arith::DivUIOp::create(b, lane, idx(b, 4));
+  Value t = arith::RemUIOp::create(b, lane, idx(b, 4));
+  Value t2 = arith::MulIOp::create(b, t, idx(b, 2));
+  Value wm = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, warp, idx(b, 2)), idx(b, 32));
+  Value wn = arith::MulIOp::create(
+      b, arith::RemUIOp::create(b, warp, idx(b, 2)), idx(b, 32));
+  SmallVector<int32_t> left;
+  for (int e = 0; e < 8; ++e)
+    left.push_back(28 - 4 * e);
+  Value shl = arith::ConstantOp::create(
+      b, v8i32, DenseElementsAttr::get(v8i32, ArrayRef<int32_t>(left)));
+  Value shr = arith::ConstantOp::create(
+      b, v8i32, DenseElementsAttr::get(v8i32, b.getI32IntegerAttr(28)));
+  Value zeroH = arith::ConstantOp::create(
+      b, v8f16, DenseElementsAttr::get(v8f16, b.getF16FloatAttr(0.f)));
+  Value zeroC = arith::ConstantOp::create(
+      b, cType, DenseElementsAttr::get(cType, b.getF32FloatAttr(0.f)));
+  SmallVector<Value> init(8, zeroC);
+  auto loop = scf::ForOp::create(
+      b, idx(b, 0), idx(b, p.k), idx(b, 32), init,
+      [&](OpBuilder &ob, Location l, Value kt, ValueRange acc) {
+        ImplicitLocOpBuilder lb(l, ob);
+        // X: 64 rows x 64 bytes, 2 chunks of 16 bytes per thread.
+        SmallVector<Value> tokens;
+        for (int64_t i = 0; i < 2; ++i) {
+          Value c = add(lb, tid, 128 * i);
+          Value row = arith::DivUIOp::create(lb, c, idx(lb, 4));
+          Value col = arith::MulIOp::create(
+              lb, arith::RemUIOp::create(lb, c, idx(lb, 4)), idx(lb, 8));
+          Value gr = arith::AddIOp::create(lb, m0, row);
+          Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gr,
+                                           idx(lb, p.m));
+          Value srow = arith::SelectOp::create(lb, in, gr, idx(lb, 0));
+          Value elems = arith::SelectOp::create(lb, in, idx(lb, 8), idx(lb, 0));
+          tokens.push_back(
+              nvgpu::DeviceAsyncCopyOp::create(
+                  lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), xs,
+                  ValueRange{row, col}, x,
+                  ValueRange{srow, arith::AddIOp::create(lb, kt, col)},
+                  lb.getIndexAttr(8), elems, lb.getUnitAttr())
+                  .getAsyncToken());
+        }
+        Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+            lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), tokens);
+        // W: threads 0..63 decode channel n0 + tid (zeros beyond N).
+        Value decoder = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult,
+                                              tid, idx(lb, kTileN));
+        auto ifDec = scf::IfOp::create(lb, decoder, /*withElseRegion=*/false);
+        {
+          OpBuilder::InsertionGuard guard(lb);
+          lb.setInsertionPointToStart(ifDec.thenBlock());
+          Value n = arith::AddIOp::create(lb, n0, tid);
+          Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, n,
+                                           idx(lb, p.n));
+          auto ifIn = scf::IfOp::create(
+              lb, in,
+              [&](OpBuilder &tb0, Location tl) {
+                ImplicitLocOpBuilder tb(tl, tb0);
+                Value words = vector::LoadOp::create(
+                    tb, v4i32, codes,
+                    ValueRange{n, arith::DivUIOp::create(tb, kt, idx(tb, 8))},
+                    /*nontemporal=*/false, llvm::MaybeAlign(16));
+                Value s = arith::ExtFOp::create(
+                    tb, f32,
+                    memref::LoadOp::create(
+                        tb, scales,
+                        ValueRange{
+                            n, arith::DivUIOp::create(tb, kt, idx(tb, p.g))})
+                        .getResult());
+                Value sv = vector::BroadcastOp::create(tb, v8f32, s);
+                for (int64_t j = 0; j < 4; ++j) {
+                  Value w = vector::ExtractOp::create(tb, words,
+                                                      ArrayRef<int64_t>{j});
+                  Value wv = vector::BroadcastOp::create(tb, v8i32, w);
+                  Value q = arith::SIToFPOp::create(
+                      tb, v8f32,
+                      arith::ShRSIOp::create(
+                          tb, arith::ShLIOp::create(tb, wv, shl), shr));
+                  Value h = arith::TruncFOp::create(
+                      tb, v8f16, arith::MulFOp::create(tb, q, sv));
+                  vector::StoreOp::create(
+                      tb, h, ws, ValueRange{tid, idx(tb, 8 * j)},
+                      /*nontemporal=*/false, llvm::MaybeAlign(16));
+                }
+                scf::YieldOp::create(tb);
+              },
+              [&](OpBuilder &eb0, Location el) {
+                ImplicitLocOpBuilder eb(el, eb0);
+                for (int64_t j = 0; j < 4; ++j)
+                  vector::StoreOp::create(
+                      eb, zeroH, ws, ValueRange{tid, idx(eb, 8 * j)},
+                      /*nontemporal=*/false, llvm::MaybeAlign(16));
+                scf::YieldOp::create(eb);
+              });
+          (void)ifIn;
+        }
+        nvgpu::DeviceAsyncWaitOp::create(lb, group, IntegerAttr());
+        gpu::BarrierOp::create(lb);
+        SmallVector<Value> out(acc);
+        auto frag = [&](Value buf, Value r, Value k) {
+          return vector::LoadOp::create(lb, v2f16, buf, ValueRange{r, k},
+                                        /*nontemporal=*/false,
+                                        llvm::MaybeAlign(4))
+              .getResult();
+        };
+        for (int64_t ks = 0; ks < 32; ks += 16) {
+          Value ka = add(lb, t2, ks), kb = add(lb, t2, ks + 8);
+          SmallVector<Value> as, bs;
+          for (int64_t mi = 0; mi < 2; ++mi) {
+            Value r = arith::AddIOp::create(lb, add(lb, wm, 16 * mi), g);
+            Value r8 = add(lb, r, 8);
+            Value a = arith::ConstantOp::create(
+                lb, aType,
+                DenseElementsAttr::get(aType, lb.getF16FloatAttr(0.f)));
+            Value parts[4] = {frag(xs, r, ka), frag(xs, r8, ka),
+                              frag(xs, r, kb), frag(xs, r8, kb)};
+            for (int64_t j = 0; j < 4; ++j)
+              a = vector::InsertOp::create(lb, parts[j], a,
+                                           ArrayRef<int64_t>{j});
+            as.push_back(a);
+          }
+          for (int64_t ni = 0; ni < 4; ++ni) {
+            Value c = arith::AddIOp::create(lb, add(lb, wn, 8 * ni), g);
+            Value bv = arith::ConstantOp::create(
+                lb, bType,
+                DenseElementsAttr::get(bType, lb.getF16FloatAttr(0.f)));
+            bv = vector::InsertOp::create(lb, frag(ws, c, ka), bv,
+                                          ArrayRef<int64_t>{0});
+            bv = vector::InsertOp::create(lb, frag(ws, c, kb), bv,
+                                          ArrayRef<int64_t>{1});
+            bs.push_back(bv);
+          }
+          for (int64_t mi = 0; mi < 2; ++mi)
+            for (int64_t ni = 0; ni < 4; ++ni)
+              out[mi * 4 + ni] =
+                  nvgpu::MmaSyncOp::create(lb, as[mi], bs[ni], out[mi * 4 + ni],
+                                           ArrayRef<int64_t>{16, 8, 16})
+                      .getResult();
+        }
+        gpu::BarrierOp::create(lb);
+        scf::YieldOp::create(lb, out);
+      });
+  for (int64_t mi = 0; mi < 2; ++mi)
+    for (int64_t ni = 0; ni < 4; ++ni)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value row = arith::AddIOp::create(
+              b, arith::AddIOp::create(b, m0, add(b, wm, 16 * mi + 8 * r)), g);
+          Value col = arith::AddIOp::create(
+              b, arith::AddIOp::create(b, n0, add(b, wn, 8 * ni + c)), t2);
+          Value in = arith::AndIOp::create(
+              b,
+              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row,
+                                    idx(b, p.m)),
+              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col,
+                                    idx(b, p.n)));
+          auto ifIn = scf::IfOp::create(b, in, /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifIn.thenBlock());
+          Value v = vector::ExtractOp::create(b, loop.getResult(mi * 4 + ni),
+                                              ArrayRef<int64_t>{r, c});
+          if (!p.yElem.isF32())
+            v = arith::TruncFOp::create(b, p.yElem, v);
+          memref::StoreOp::create(b, v, y, ValueRange{row, col});
+        }
+  gpu::ReturnOp::create(b);
+}
+
+/// f16, for the W4A16 GEMM's shared tiles (rows of 40: 80 bytes, as
+/// kSmemRow).
+static Type b16Type(MLIRContext *ctx) { return Float16Type::get(ctx); }
 
 std::string typeName(Type t) {
   std::string s;
@@ -702,7 +923,27 @@ struct LowbitGPUKernelsPass
     };
     SmallVector<Plan> plans;
     module.walk([&](QMatmulOp op) {
-      if (std::optional<W4A16Problem> p = matchW4A16(op)) {
+      if (std::optional<W4A16Problem> p = matchW4A16(op);
+          p && p->m > kMaxGemvRows) {
+        // f16 mma.sync m16n8k16 with f32 accumulators; M tiles on grid.y.
+        if (sm < 80 || (p->m + kTileM - 1) / kTileM > kMaxGridY)
+          return;
+        W4A16Problem q = *p;
+        auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+        plans.push_back(
+            Plan{op,
+                 "w4a16_gemm_" + std::to_string(q.m) + "x" +
+                     std::to_string(q.n) + "x" + std::to_string(q.k) + "_g" +
+                     std::to_string(q.g) + "_" + typeName(q.yElem),
+                 w4a16Signature(ctx, q),
+                 {MemRefType::get({kTileM, 40}, b16Type(ctx), nullptr, wg),
+                  MemRefType::get({kTileN, 40}, b16Type(ctx), nullptr, wg)},
+                 {(q.n + kTileN - 1) / kTileN, (q.m + kTileM - 1) / kTileM, 1},
+                 {128, 1, 1},
+                 [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+                   buildW4A16Gemm(b, fn, q);
+                 }});
+      } else if (std::optional<W4A16Problem> p = matchW4A16(op)) {
         W4A16Problem q = *p;
         std::string prefix = q.kind == W4A16Problem::MXFP4   ? "mxfp4_gemv_"
                              : q.kind == W4A16Problem::NVFP4 ? "nvfp4_gemv_"
@@ -747,17 +988,29 @@ struct LowbitGPUKernelsPass
     auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGpuModuleName);
     if (!gpuModule) {
       b.setInsertionPointToEnd(module.getBody());
-      // PTX ISA 8.0 (what sm_90a needs; CUDA 12.0 drivers JIT it), 8.4
-      // from sm_89 on (mma.sync on FP8 operands needs it; CUDA 12.4).
+      // PTX ISA 8.0 (what sm_90a needs; CUDA 12.0 drivers JIT it); 8.4
+      // only when there is an FP8 kernel (mma.sync on FP8 operands needs
+      // it, and CUDA 12.4 drivers).
+      bool fp8 = llvm::any_of(plans, [](const Plan &pl) {
+        return StringRef(pl.name).starts_with("fp8_");
+      });
       auto target =
           NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda",
-                                    chip, sm >= 89 ? "+ptx84" : "+ptx80");
+                                    chip, fp8 ? "+ptx84" : "+ptx80");
       gpuModule = gpu::GPUModuleOp::create(b, kGpuModuleName,
                                            ArrayRef<Attribute>{target});
     }
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     b.getUnitAttr());
     for (Plan &plan : plans) {
+      // Problems of one name may differ in their scales parts' shapes
+      // ([M] or [M, 1], ...): reuse a kernel only if its signature matches.
+      for (int suffix = 1;; ++suffix) {
+        auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(plan.name);
+        if (!existing || existing.getFunctionType() == plan.type)
+          break;
+        plan.name = (plan.name + "_v" + Twine(suffix)).str();
+      }
       if (!gpuModule.lookupSymbol<gpu::GPUFuncOp>(plan.name)) {
         b.setInsertionPointToEnd(gpuModule.getBody());
         b.setLoc(plan.op.getLoc());
@@ -799,6 +1052,8 @@ llvm::json::Object describeParam(Type t) {
   for (int64_t d : mt.getShape())
     shape.push_back(d);
   o["shape"] = std::move(shape);
+  // Kernels use 16-byte vector loads and cp.async on every buffer.
+  o["align"] = 16;
   return o;
 }
 

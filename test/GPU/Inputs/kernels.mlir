@@ -36,3 +36,12 @@ func.func @nvfp4(%x: tensor<1x8192xf16>, %w: !lowbit.qtensor<8192x8192xf4E2M1FN,
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xf16>, !lowbit.qtensor<8192x8192xf4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale> -> tensor<1x8192xf16>
   return %y : tensor<1x8192xf16>
 }
+// W4A16 GEMM (f16 tensor cores): the bench's M = 128 and tails.
+func.func @w4a16_gemm(%x: tensor<128x8192xf16>, %w: !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<128x8192xf16> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<128x8192xf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<128x8192xf16>
+  return %y : tensor<128x8192xf16>
+}
+func.func @w4a16_gemm_tails(%x: tensor<19x96xf16>, %w: !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16>) -> tensor<19x70xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xf32>
+  return %y : tensor<19x70xf32>
+}
