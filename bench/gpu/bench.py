@@ -107,12 +107,14 @@ class Launch:
 def w4a16_problem(name):
     """int4 (w4a16), MXFP4 or NVFP4 weights, f16 activations: GEMV."""
     m = re.match(r"(w4a16|mxfp4|nvfp4)_(?:gemv|gemm)_(\d+)x(\d+)x(\d+)_"
-                 r"g(\d+)_(f16|f32)(?:_v\d+)?$", name)
+                 r"g(\d+)_(xbf16_)?(f16|bf16|f32)(?:_v\d+)?$", name)
     if not m:
         return None
     M, N, K, g = (int(v) for v in m.groups()[1:5])
-    return (m.group(1), M, N, K, g,
-            torch.float16 if m.group(6) == "f16" else torch.float32)
+    types = {"f16": torch.float16, "bf16": torch.bfloat16,
+             "f32": torch.float32}
+    return (m.group(1), M, N, K, g, types[m.group(7)],
+            torch.bfloat16 if m.group(6) else torch.float16)
 
 
 E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
@@ -312,15 +314,17 @@ def main():
         if prob is None:
             print("skipping %s: no checker" % launch.name)
             continue
-        kind, M, N, K, g, ydt = prob
+        kind, M, N, K, g, ydt, xdt = prob
 
         def data():
             """(kernel arguments but Y, float64 reference weights, X)."""
             if kind == "w4a16":
                 x, q, words, s = w4a16_data(M, N, K, g, gen)
+                x = x.to(xdt)
                 w = q.double() * s.double().repeat_interleave(g, dim=1)
                 return [x.cuda(), words.cuda(), s.cuda()], w, x
             x, words, sb, ts, w = fp4_data(kind, M, N, K, g, gen)
+            x = x.to(xdt)
             args = [x.cuda(), words.cuda(), sb.cuda()]
             if ts is not None:
                 args.append(ts.reshape(launch.params[3]["shape"]).cuda())
@@ -335,7 +339,8 @@ def main():
             torch.cuda.synchronize()
             errs.append(rel_err(y, x.double() @ w.T))
         err = max(errs)
-        ok = err < 2e-3
+        # f16 operands and output: about 1e-3; bf16 (8 bits): about 8e-3.
+        ok = err < (1e-2 if torch.bfloat16 in (xdt, ydt) else 2e-3)
         bad += not ok
         row = {"kernel": launch.name, "M": M, "N": N, "K": K, "err": err,
                "ok": ok}

@@ -75,3 +75,9 @@ func.func @w4a16_gemm_tails(%x: tensor<19x96xf16>, %w: !lowbit.qtensor<70x96xi4,
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xf32>
   return %y : tensor<19x70xf32>
 }
+// bf16 activations and output (checked, not timed).
+func.func @w4a16_bf16(%x: tensor<19x96xbf16>, %w: !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16>, %x1: tensor<3x96xbf16>) -> (tensor<19x70xbf16>, tensor<3x70xbf16>) {
+  %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xbf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xbf16>
+  %b = lowbit.qmatmul %x1, %w {transpose_b} : tensor<3x96xbf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<3x70xbf16>
+  return %a, %b : tensor<19x70xbf16>, tensor<3x70xbf16>
+}

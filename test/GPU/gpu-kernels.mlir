@@ -135,3 +135,21 @@ func.func @same_name(%x: !lowbit.qtensor<4x32xi8, per_axis<0>>, %x2: !lowbit.qte
   %b = lowbit.qmatmul %x2, %w {transpose_b} : !lowbit.qtensor<4x32xi8, per_group<[1 : 32]>>, !lowbit.qtensor<16x32xi8, per_tensor> -> tensor<4x16xf32>
   return %a, %b : tensor<4x16xf32>, tensor<4x16xf32>
 }
+
+// -----
+
+// bf16 activations (and result): the GEMV reads X as bf16; the GEMM decodes
+// the weights to bf16 and multiplies with mma.sync ... bf16 as inline PTX
+// (nvgpu.mma.sync does not lower bf16).
+// CHECK-LABEL: func.func @bf16
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x64x256_g128_xbf16_bf16, {{.*}}lowbit.gpu.params = [memref<1x256xbf16>, memref<64x32xi32>, memref<64x2xf16>, memref<1x64xbf16>]
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_32x64x256_g128_xbf16_bf16,
+// CHECK: gpu.func @w4a16_gemv_1x64x256_g128_xbf16_bf16
+// CHECK: vector.load {{.*}} : memref<1x256xbf16>, vector<8xbf16>
+// CHECK: gpu.func @w4a16_gemm_32x64x256_g128_xbf16_bf16({{.*}}) workgroup(%{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK: llvm.inline_asm "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+func.func @bf16(%x: tensor<1x256xbf16>, %w: !lowbit.qtensor<64x256xi4, per_group<[1 : 128]>, scale = f16>, %x2: tensor<32x256xbf16>) -> (tensor<1x64xbf16>, tensor<32x64xbf16>) {
+  %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x256xbf16>, !lowbit.qtensor<64x256xi4, per_group<[1 : 128]>, scale = f16> -> tensor<1x64xbf16>
+  %b = lowbit.qmatmul %x2, %w {transpose_b} : tensor<32x256xbf16>, !lowbit.qtensor<64x256xi4, per_group<[1 : 128]>, scale = f16> -> tensor<32x64xbf16>
+  return %a, %b : tensor<1x64xbf16>, tensor<32x64xbf16>
+}

@@ -37,7 +37,8 @@ constexpr StringLiteral kParamsAttr = "lowbit.gpu.params";
 /// f16 scales.
 struct W4A16Problem {
   int64_t m, n, k, g;
-  Type yElem; // f16 or f32
+  Type yElem; // f16, bf16 or f32
+  Type xElem; // f16 or bf16 activations
   /// The 4-bit codes: int4 (f16 scales), or E2M1 with E8M0 scales per 32
   /// (MXFP4) or E4M3 scales per 16 and an f32 tensor scale (NVFP4).
   enum Kind { Int4, MXFP4, NVFP4 } kind = Int4;
@@ -57,9 +58,10 @@ std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
   auto wt = dyn_cast<QTensorType>(op.getRhs().getType());
   auto yt = dyn_cast<RankedTensorType>(op.getType());
   if (!op.getTransposeB() || !xt || !wt || !yt || xt.getRank() != 2 ||
-      !xt.hasStaticShape() || !xt.getElementType().isF16() ||
+      !xt.hasStaticShape() ||
+      !isa<Float16Type, BFloat16Type>(xt.getElementType()) ||
       wt.getShape().size() != 2 || ShapedType::isDynamicShape(wt.getShape()) ||
-      !isa<Float16Type, Float32Type>(yt.getElementType()))
+      !isa<Float16Type, BFloat16Type, Float32Type>(yt.getElementType()))
     return std::nullopt;
   SchemeAttr s = wt.getScheme();
   Type st = s.getScaleType();
@@ -89,7 +91,7 @@ std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
       blocks[1] % 8 || k % 32 ||
       (kind != W4A16Problem::NVFP4 && blocks[1] % 32))
     return std::nullopt;
-  W4A16Problem p{m, n, k, blocks[1], yt.getElementType()};
+  W4A16Problem p{m, n, k, blocks[1], yt.getElementType(), xt.getElementType()};
   p.kind = kind;
   if (kind == W4A16Problem::NVFP4)
     p.tensorScale = wt.getTensorScaleType();
@@ -109,7 +111,7 @@ Value f32c(ImplicitLocOpBuilder &b, float v) {
 FunctionType w4a16Signature(MLIRContext *ctx, const W4A16Problem &p) {
   Builder b(ctx);
   SmallVector<Type> in{
-      MemRefType::get({p.m, p.k}, b.getF16Type()),
+      MemRefType::get({p.m, p.k}, p.xElem),
       MemRefType::get({p.n, p.k / 8}, b.getI32Type()),
       // E8M0 / E4M3 scales travel as their bytes.
       MemRefType::get({p.n, p.k / p.g}, p.kind == W4A16Problem::Int4
@@ -196,7 +198,7 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   auto v8i32 = VectorType::get({8}, i32);
   auto v8f32 = VectorType::get({8}, f32);
-  auto v8f16 = VectorType::get({8}, b.getF16Type());
+  auto v8f16 = VectorType::get({8}, p.xElem);
   auto v4i32 = VectorType::get({4}, i32);
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value bid = gpu::BlockIdOp::create(b, gpu::Dimension::x);
@@ -463,11 +465,13 @@ Value loadScale(ImplicitLocOpBuilder &b, Value part, bool perRow, Value row) {
   return memref::LoadOp::create(b, part, at);
 }
 
-/// mma.sync m16n8k32 on E4M3 operands with f32 accumulation (sm_89+), the
-/// same fragment layout as int8. Neither nvgpu.mma.sync nor nvvm.mma.sync
-/// takes E4M3 in MLIR 22, so this is the PTX instruction as inline
-/// assembly on the fragments' 32-bit registers.
-Value mmaE4M3(ImplicitLocOpBuilder &b, Value a, Value bv, Value c) {
+/// An mma.sync with f32 accumulators as inline PTX on the fragments' 32-bit
+/// registers (A: 4, B: 2, C/D: 4 f32), for the operand types MLIR 22's
+/// nvgpu/nvvm ops do not take: E4M3 (m16n8k32, sm_89+, the int8 fragment
+/// layout) and bf16 (m16n8k16, the f16 layout). `shapeAndTypes` is e.g.
+/// "m16n8k32.row.col.f32.e4m3.e4m3.f32".
+Value mmaInlineAsm(ImplicitLocOpBuilder &b, Value a, Value bv, Value c,
+                   StringRef shapeAndTypes) {
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
   auto v1i32 = VectorType::get({1}, i32);
   SmallVector<Value> operands;
@@ -488,8 +492,9 @@ Value mmaE4M3(ImplicitLocOpBuilder &b, Value a, Value bv, Value c) {
       LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   auto asmOp = LLVM::InlineAsmOp::create(
       b, st, operands,
-      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
-      "{$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
+      ("mma.sync.aligned." + shapeAndTypes +
+       " {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
+          .str(),
       "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", /*has_side_effects=*/false,
       /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
       LLVM::AsmDialectAttr(), ArrayAttr());
@@ -627,7 +632,8 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
           for (int64_t mi = 0; mi < 2; ++mi)
             for (int64_t ni = 0; ni < 4; ++ni)
               out[mi * 4 + ni] =
-                  p.fp8 ? mmaE4M3(lb, as[mi], bs[ni], out[mi * 4 + ni])
+                  p.fp8 ? mmaInlineAsm(lb, as[mi], bs[ni], out[mi * 4 + ni],
+                                       "m16n8k32.row.col.f32.e4m3.e4m3.f32")
                         : nvgpu::MmaSyncOp::create(lb, as[mi], bs[ni],
                                                    out[mi * 4 + ni],
                                                    ArrayRef<int64_t>{16, 8, 32})
@@ -692,7 +698,8 @@ void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
         scales = entry.getArgument(2), y = entry.getArgument(3);
   Value xs = fn.getWorkgroupAttributions()[0];
   Value ws = fn.getWorkgroupAttributions()[1];
-  Type f16 = b.getF16Type(), f32 = b.getF32Type(), i32 = b.getI32Type();
+  // The operands' 16-bit type: X's (f16 or bf16); weights are decoded to it.
+  Type f16 = p.xElem, f32 = b.getF32Type(), i32 = b.getI32Type();
   auto v2f16 = VectorType::get({2}, f16);
   auto v8i32 = VectorType::get({8}, i32);
   auto v8f32 = VectorType::get({8}, f32);
@@ -726,7 +733,7 @@ void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   Value shr = arith::ConstantOp::create(
       b, v8i32, DenseElementsAttr::get(v8i32, b.getI32IntegerAttr(28)));
   Value zeroH = arith::ConstantOp::create(
-      b, v8f16, DenseElementsAttr::get(v8f16, b.getF16FloatAttr(0.f)));
+      b, v8f16, DenseElementsAttr::get(v8f16, b.getFloatAttr(f16, 0.0)));
   Value zeroC = arith::ConstantOp::create(
       b, cType, DenseElementsAttr::get(cType, b.getF32FloatAttr(0.f)));
   SmallVector<Value> init(8, zeroC);
@@ -825,7 +832,7 @@ void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
             Value r8 = add(lb, r, 8);
             Value a = arith::ConstantOp::create(
                 lb, aType,
-                DenseElementsAttr::get(aType, lb.getF16FloatAttr(0.f)));
+                DenseElementsAttr::get(aType, lb.getFloatAttr(f16, 0.0)));
             Value parts[4] = {frag(xs, r, ka), frag(xs, r8, ka),
                               frag(xs, r, kb), frag(xs, r8, kb)};
             for (int64_t j = 0; j < 4; ++j)
@@ -837,7 +844,7 @@ void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
             Value c = arith::AddIOp::create(lb, add(lb, wn, 8 * ni), g);
             Value bv = arith::ConstantOp::create(
                 lb, bType,
-                DenseElementsAttr::get(bType, lb.getF16FloatAttr(0.f)));
+                DenseElementsAttr::get(bType, lb.getFloatAttr(f16, 0.0)));
             bv = vector::InsertOp::create(lb, frag(ws, c, ka), bv,
                                           ArrayRef<int64_t>{0});
             bv = vector::InsertOp::create(lb, frag(ws, c, kb), bv,
@@ -847,9 +854,13 @@ void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
           for (int64_t mi = 0; mi < 2; ++mi)
             for (int64_t ni = 0; ni < 4; ++ni)
               out[mi * 4 + ni] =
-                  nvgpu::MmaSyncOp::create(lb, as[mi], bs[ni], out[mi * 4 + ni],
-                                           ArrayRef<int64_t>{16, 8, 16})
-                      .getResult();
+                  f16.isBF16()
+                      ? mmaInlineAsm(lb, as[mi], bs[ni], out[mi * 4 + ni],
+                                     "m16n8k16.row.col.f32.bf16.bf16.f32")
+                      : nvgpu::MmaSyncOp::create(lb, as[mi], bs[ni],
+                                                 out[mi * 4 + ni],
+                                                 ArrayRef<int64_t>{16, 8, 16})
+                            .getResult();
         }
         gpu::BarrierOp::create(lb);
         scf::YieldOp::create(lb, out);
@@ -879,10 +890,6 @@ void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
         }
   gpu::ReturnOp::create(b);
 }
-
-/// f16, for the W4A16 GEMM's shared tiles (rows of 40: 80 bytes, as
-/// kSmemRow).
-static Type b16Type(MLIRContext *ctx) { return Float16Type::get(ctx); }
 
 std::string typeName(Type t) {
   std::string s;
@@ -930,19 +937,19 @@ struct LowbitGPUKernelsPass
           return;
         W4A16Problem q = *p;
         auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-        plans.push_back(
-            Plan{op,
-                 "w4a16_gemm_" + std::to_string(q.m) + "x" +
-                     std::to_string(q.n) + "x" + std::to_string(q.k) + "_g" +
-                     std::to_string(q.g) + "_" + typeName(q.yElem),
-                 w4a16Signature(ctx, q),
-                 {MemRefType::get({kTileM, 40}, b16Type(ctx), nullptr, wg),
-                  MemRefType::get({kTileN, 40}, b16Type(ctx), nullptr, wg)},
-                 {(q.n + kTileN - 1) / kTileN, (q.m + kTileM - 1) / kTileM, 1},
-                 {128, 1, 1},
-                 [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
-                   buildW4A16Gemm(b, fn, q);
-                 }});
+        plans.push_back(Plan{
+            op,
+            "w4a16_gemm_" + std::to_string(q.m) + "x" + std::to_string(q.n) +
+                "x" + std::to_string(q.k) + "_g" + std::to_string(q.g) +
+                (q.xElem.isBF16() ? "_xbf16_" : "_") + typeName(q.yElem),
+            w4a16Signature(ctx, q),
+            {MemRefType::get({kTileM, 40}, q.xElem, nullptr, wg),
+             MemRefType::get({kTileN, 40}, q.xElem, nullptr, wg)},
+            {(q.n + kTileN - 1) / kTileN, (q.m + kTileM - 1) / kTileM, 1},
+            {128, 1, 1},
+            [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+              buildW4A16Gemm(b, fn, q);
+            }});
       } else if (std::optional<W4A16Problem> p = matchW4A16(op)) {
         W4A16Problem q = *p;
         std::string prefix = q.kind == W4A16Problem::MXFP4   ? "mxfp4_gemv_"
@@ -952,7 +959,7 @@ struct LowbitGPUKernelsPass
             Plan{op,
                  prefix + std::to_string(q.m) + "x" + std::to_string(q.n) +
                      "x" + std::to_string(q.k) + "_g" + std::to_string(q.g) +
-                     "_" + typeName(q.yElem),
+                     (q.xElem.isBF16() ? "_xbf16_" : "_") + typeName(q.yElem),
                  w4a16Signature(ctx, q),
                  {},
                  {(q.n + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1},

@@ -45,3 +45,9 @@ func.func @w4a16_gemm_tails(%x: tensor<19x96xf16>, %w: !lowbit.qtensor<70x96xi4,
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xf32>
   return %y : tensor<19x70xf32>
 }
+// bf16 activations: GEMV and GEMM.
+func.func @bf16(%x: tensor<1x8192xbf16>, %w: !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16>, %x2: tensor<128x8192xbf16>) -> (tensor<1x8192xbf16>, tensor<128x8192xbf16>) {
+  %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x8192xbf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<1x8192xbf16>
+  %b = lowbit.qmatmul %x2, %w {transpose_b} : tensor<128x8192xbf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<128x8192xbf16>
+  return %a, %b : tensor<1x8192xbf16>, tensor<128x8192xbf16>
+}
