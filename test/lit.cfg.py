@@ -52,7 +52,7 @@ config.substitutions.append(
      "mlir-runner -e main -entry-point-result=void -shared-libs=" + runner_libs))
 
 tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
-tools = ["lowbit-opt", "lowbit-quantize", "lowbit-calibrate", "lowbit-bench-cpu", "mlir-runner", "mlir-translate", "llc", ToolSubst("FileCheck", unresolved="fatal"),
+tools = ["lowbit-opt", "lowbit-gpu-emulate", "lowbit-quantize", "lowbit-calibrate", "lowbit-bench-cpu", "mlir-runner", "mlir-translate", "llc", ToolSubst("FileCheck", unresolved="fatal"),
          ToolSubst("not", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 # build/bin first, then the system PATH (Install and Docs tests run cmake,

@@ -305,8 +305,13 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                       tb,
                       arith::AddIOp::create(tb, c2,
                                             arith::AndIOp::create(tb, mag, c1)),
+                      // max(mag >> 1, 1) - 1: no negative shift (poison)
+                      // in the lanes that take `mag` itself.
                       arith::SubIOp::create(
-                          tb, arith::ShRUIOp::create(tb, mag, c1), c1));
+                          tb,
+                          arith::MaxUIOp::create(
+                              tb, arith::ShRUIOp::create(tb, mag, c1), c1),
+                          c1));
                   Value two = arith::SelectOp::create(
                       tb,
                       arith::CmpIOp::create(tb, arith::CmpIPredicate::ult, mag,

@@ -1,0 +1,203 @@
+# RUN: %python %s %t | FileCheck %s
+#
+# Every kind of GPU kernel (lowbit-gpu-kernels, docs/CodegenGPU.md), run on
+# the CPU by lowbit-gpu-emulate (the ops' PTX semantics, all threads in lock
+# step) on random data with partial tiles, against a float64 reference of
+# the documented numerics. No GPU needed: this checks the kernels' indexing,
+# decoding, tails, shared-memory staging and reductions; bench/gpu checks
+# the same kernels on a GPU.
+#
+# CHECK: w4a16_gemv_3x10x96_g32_f32 ok
+# CHECK: w4a16_gemv_1x9x1056_g32_f16 ok
+# CHECK: w4a16_gemv_2x7x64_g32_xbf16_f32 ok
+# CHECK: mxfp4_gemv_2x6x64_g32_f32 ok
+# CHECK: nvfp4_gemv_1x5x96_g16_f32 ok
+# CHECK: w4a16_gemm_19x70x96_g32_f32 ok
+# CHECK: w4a16_gemm_17x9x64_g32_xbf16_f32 ok
+# CHECK: w8a8_gemm_5x70x48_xt_wrow_f32 ok
+# CHECK: w8a8_gemm_67x33x80_xrow_wt_f16 ok
+# CHECK: fp8_gemm_67x33x80_xrow_wrow_f32 ok
+# CHECK: 10 kernels, 0 wrong
+
+import os
+import re
+import subprocess
+import sys
+
+import ml_dtypes
+import numpy as np
+
+E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3,
+                 -4, -6], np.float64)
+
+# (function name, MLIR signature body). W: weights, X: activations.
+PROBLEMS = [
+    ("int4", 3, 10, 96, 32, "f16", "f32"),
+    ("int4", 1, 9, 1056, 32, "f16", "f16"),
+    ("int4", 2, 7, 64, 32, "bf16", "f32"),
+    ("mxfp4", 2, 6, 64, 32, "f16", "f32"),
+    ("nvfp4", 1, 5, 96, 16, "f16", "f32"),
+    ("int4", 19, 70, 96, 32, "f16", "f32"),
+    ("int4", 17, 9, 64, 32, "bf16", "f32"),
+    ("w8", 5, 70, 48, "xt_wrow", None, "f32"),
+    ("w8", 67, 33, 80, "xrow_wt", None, "f16"),
+    ("fp8", 67, 33, 80, "xrow_wrow", None, "f32"),
+]
+
+
+def qtype(kind, n, k, g):
+    if kind == "int4":
+        return "!lowbit.qtensor<%dx%dxi4, per_group<[1 : %d]>, scale = f16>" % (
+            n, k, g)
+    if kind == "mxfp4":
+        return ("!lowbit.qtensor<%dx%dxf4E2M1FN, per_group<[1 : %d]>, "
+                "scale = f8E8M0FNU>" % (n, k, g))
+    if kind == "nvfp4":
+        return ("!lowbit.qtensor<%dx%dxf4E2M1FN, per_group<[1 : %d]>, "
+                "scale = f8E4M3FN, tensor_scale>" % (n, k, g))
+    raise ValueError(kind)
+
+
+def eight(kind, rows, k, per_row):
+    el = "f8E4M3FN" if kind == "fp8" else "i8"
+    return "!lowbit.qtensor<%dx%dx%s, %s>" % (
+        rows, k, el, "per_axis<0>" if per_row else "per_tensor")
+
+
+def module():
+    funcs = []
+    for i, (kind, m, n, k, g, xe, ye) in enumerate(PROBLEMS):
+        if kind in ("w8", "fp8"):
+            xt = eight(kind, m, k, g.startswith("xrow"))
+            wt = eight(kind, n, k, g.endswith("wrow"))
+        else:
+            xt = "tensor<%dx%dx%s>" % (m, k, xe)
+            wt = qtype(kind, n, k, g)
+        yt = "tensor<%dx%dx%s>" % (m, n, ye)
+        funcs.append(
+            "func.func @p%d(%%x: %s, %%w: %s) -> %s {\n"
+            "  %%y = lowbit.qmatmul %%x, %%w {transpose_b} : %s, %s -> %s\n"
+            "  return %%y : %s\n}\n" % (i, xt, wt, yt, xt, wt, yt, yt))
+    return "".join(funcs)
+
+
+def words(nibbles):
+    """[N, K] nibbles (0..15) -> [N, K / 8] int32, code e at bits 4e."""
+    n, k = nibbles.shape
+    u = nibbles.reshape(n, k // 8, 8).astype(np.uint64)
+    w = np.zeros((n, k // 8), np.uint64)
+    for e in range(8):
+        w |= u[:, :, e] << np.uint64(4 * e)
+    return w.astype(np.uint32).view(np.int32)
+
+
+def half(xe):
+    return np.float16 if xe == "f16" else ml_dtypes.bfloat16
+
+
+def problem_data(kind, m, n, k, g, xe, ye, rng, params):
+    """Kernel arguments (but Y) and the float64 reference."""
+    if kind in ("w8", "fp8"):
+        if kind == "w8":
+            x = rng.integers(-127, 128, (m, k), dtype=np.int8)
+            w = rng.integers(-127, 128, (n, k), dtype=np.int8)
+            xv, wv = x.astype(np.float64), w.astype(np.float64)
+        else:
+            x = (rng.standard_normal((m, k)) * 3).astype(
+                ml_dtypes.float8_e4m3fn)
+            w = (rng.standard_normal((n, k)) * 3).astype(
+                ml_dtypes.float8_e4m3fn)
+            xv, wv = x.astype(np.float64), w.astype(np.float64)
+            x, w = x.view(np.int8), w.view(np.int8)
+        sx = (rng.random(params[1]) * 0.01 + 0.001).astype(np.float32)
+        sw = (rng.random(params[3]) * 0.01 + 0.001).astype(np.float32)
+        ref = (xv @ wv.T) * sx.astype(np.float64).reshape(-1, 1) \
+            * sw.astype(np.float64).reshape(1, -1)
+        return [x, sx, w, sw], ref
+    hx = half(xe)
+    x = rng.standard_normal((m, k)).astype(hx)
+    gemm = m > 8
+    if kind == "int4":
+        q = rng.integers(-8, 8, (n, k))
+        s = (rng.random((n, k // g)) * 0.02 + 0.001).astype(np.float16)
+        w = q * np.repeat(s.astype(np.float64), g, axis=1)
+        if gemm:
+            # The GEMM multiplies weights rounded once to X's type.
+            w = w.astype(np.float32).astype(hx).astype(np.float64)
+        args = [x, words(q & 15), s]
+    else:
+        u = rng.integers(0, 16, (n, k))
+        vals = E2M1[u]
+        if kind == "mxfp4":
+            sb = rng.integers(120, 131, (n, k // g)).astype(np.uint8)
+            sv = np.exp2(sb.astype(np.float64) - 127)
+            args = [x, words(u), sb.view(np.int8)]
+        else:
+            sc = (rng.random((n, k // g)) * 400 + 0.01).astype(
+                ml_dtypes.float8_e4m3fn)
+            ts = np.array(rng.random() * 0.01 + 0.001, np.float32)
+            sv = sc.astype(np.float64) * float(ts)
+            args = [x, words(u), sc.view(np.int8), ts.reshape(params[3])]
+        w = vals * np.repeat(sv, g, axis=1)
+    return args, x.astype(np.float64) @ w.T
+
+
+def main():
+    d = sys.argv[1]
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(d, "problems.mlir")
+    with open(src, "w") as f:
+        f.write(module())
+    ir = subprocess.run(["lowbit-opt", src, "--lowbit-gpu-kernels=chip=sm_90"],
+                        check=True, capture_output=True, text=True).stdout
+    kernels_mlir = os.path.join(d, "kernels.mlir")
+    with open(kernels_mlir, "w") as f:
+        f.write(ir)
+    ops = re.findall(r"lowbit.gpu.kernel = @lowbit_gpu::@(\w+), "
+                     r"lowbit.gpu.launch = array<i64: ([\d, ]+)>, "
+                     r"lowbit.gpu.params = \[([^\]]*)\]", ir)
+    assert len(ops) == len(PROBLEMS), (len(ops), ops)
+    rng = np.random.default_rng(7)
+    bad = 0
+    for (name, launch, params), prob in zip(ops, PROBLEMS):
+        shapes = []
+        for p in re.findall(r"memref<([^>]*)>", params):
+            dims = p.split("x")[:-1]
+            shapes.append(tuple(int(v) for v in dims))
+        args, ref = problem_data(*prob, rng, shapes)
+        m, n = ref.shape
+        ye = prob[6]
+        ydt = {"f16": np.float16, "f32": np.float32}[ye]
+        files = []
+        for i, a in enumerate(args):
+            path = os.path.join(d, "%s.%d.bin" % (name, i))
+            np.ascontiguousarray(a).tofile(path)
+            files.append(path)
+        ypath = os.path.join(d, "%s.y.bin" % name)
+        np.full((m, n), np.nan, ydt).tofile(ypath)  # poisoned
+        files.append(ypath)
+        grid = ",".join(launch.split(", ")[:3])
+        cmd = ["lowbit-gpu-emulate", kernels_mlir, "--kernel", name,
+               "--grid", grid]
+        for path in files:
+            cmd += ["--arg", path]
+        cmd += ["--write", "%d=%s" % (len(files) - 1, ypath)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            print("%s failed: %s" % (name, r.stderr.strip()))
+            bad += 1
+            continue
+        y = np.fromfile(ypath, ydt).reshape(m, n).astype(np.float64)
+        err = (np.linalg.norm(y - ref) / np.linalg.norm(ref)
+               if np.isfinite(y).all() else np.inf)
+        # f16 output: one rounding (2^-11 relative); f32: fp32 sums.
+        tol = 1e-3 if ye == "f16" else 1e-5
+        ok = err < tol
+        bad += not ok
+        print("%s %s (relative error %.2e, bound %.0e)"
+              % (name, "ok" if ok else "WRONG", err, tol))
+    print("%d kernels, %d wrong" % (len(PROBLEMS), bad))
+
+
+if __name__ == "__main__":
+    main()
