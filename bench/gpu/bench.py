@@ -149,16 +149,36 @@ def fp4_data(kind, M, N, K, g, gen):
     return x, words, sbytes, ts, w
 
 
+def mma_b(q):
+    """int4 codes [N, K] in the kernel's "mma-b" tiles (docs/CodegenGPU.md;
+    numerics::packInt4MmaB): lane 4 g + t, word ni, nibbles p and p + 4
+    (p = 2 ks + j) hold channel 32 nb + 8 ni + g at inputs 32 kb + 16 ks +
+    8 j + 2 t and + 1."""
+    n, k = q.shape
+    nb, kb = (n + 31) // 32, k // 32
+    u = torch.zeros(nb * 32, k, dtype=torch.int64)
+    u[:n] = q.to(torch.int64) & 15
+    out = torch.zeros(nb, kb, 32, 4, dtype=torch.int64)
+    for lane in range(32):
+        g, t = divmod(lane, 4)
+        for ni in range(4):
+            rows = u[torch.arange(nb) * 32 + 8 * ni + g]
+            word = torch.zeros(nb, kb, dtype=torch.int64)
+            for pair in range(4):
+                ks, j = divmod(pair, 2)
+                k0 = torch.arange(kb) * 32 + 16 * ks + 8 * j + 2 * t
+                word |= rows[:, k0] << (4 * pair)
+                word |= rows[:, k0 + 1] << (4 * (pair + 4))
+            out[:, :, lane, ni] = word
+    out = torch.where(out >= 2**31, out - 2**32, out).to(torch.int32)
+    return out.reshape(nb, kb, 128)
+
+
 def w4a16_data(M, N, K, g, gen):
-    """Random codes (all 16 nibble values), scales and X on the GPU; the
-    codes as the kernel reads them ([N, K / 8] int32, code e of a word in
-    bits 4e) and as numbers."""
+    """Random codes (all 16 nibble values), scales and X; the codes as the
+    kernel reads them (mma-b tiles) and as numbers."""
     q = torch.randint(-8, 8, (N, K), generator=gen, dtype=torch.int32)
-    u = (q & 0xF).reshape(N, K // 8, 8)
-    words = torch.zeros(N, K // 8, dtype=torch.int64)
-    for e in range(8):
-        words |= u[:, :, e].to(torch.int64) << (4 * e)
-    words = torch.where(words >= 2**31, words - 2**32, words).to(torch.int32)
+    words = mma_b(q)
     s = (torch.rand(N, K // g, generator=gen) * 0.02 + 0.001).half()
     x = torch.randn(M, K, generator=gen).half()
     return x, q, words, s
@@ -321,7 +341,10 @@ def main():
             if kind == "w4a16":
                 x, q, words, s = w4a16_data(M, N, K, g, gen)
                 x = x.to(xdt)
-                w = q.double() * s.double().repeat_interleave(g, dim=1)
+                # The kernel multiplies weights q * s rounded once to X's
+                # type.
+                w = (q.double() * s.double().repeat_interleave(g, dim=1))
+                w = w.float().to(xdt).double()
                 return [x.cuda(), words.cuda(), s.cuda()], w, x
             x, words, sb, ts, w = fp4_data(kind, M, N, K, g, gen)
             x = x.to(xdt)

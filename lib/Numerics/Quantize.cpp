@@ -981,4 +981,34 @@ Status packInt8Panels(const QTensor &in, std::vector<uint8_t> &out) {
   return Status::success();
 }
 
+Status packInt4MmaB(const QTensor &in, std::vector<uint8_t> &out) {
+  const Scheme &s = in.scheme;
+  if (in.shape.size() != 2)
+    return Status::error("packInt4MmaB: rank " +
+                         std::to_string(in.shape.size()) + ", not 2");
+  if (s.kind != ElementKind::Int || s.bits != 4 || !s.isSigned)
+    return Status::error("packInt4MmaB: codes are not signed 4-bit integers");
+  const int64_t n = in.shape[0], k = in.shape[1];
+  if (k % 32)
+    return Status::error("packInt4MmaB: K = " + std::to_string(k) +
+                         " is not a multiple of 32");
+  if (int64_t(in.codes.size()) != n * (k / 2))
+    return Status::error("packInt4MmaB: codes size does not match shape");
+  const int64_t nb = (n + 31) / 32, kb = k / 32;
+  out.assign(size_t(nb * kb * 512), 0);
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t tileN = c / 32, ni = c % 32 / 8, g = c % 8;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int64_t tileK = kk / 32, r = kk % 32;
+      const int64_t ks = r / 16, j = r % 16 / 8, t = r % 8 / 2, odd = r % 2;
+      const int64_t pos = 2 * ks + j + 4 * odd; // nibble in the word
+      uint8_t code = getCode(&in.codes[size_t(c * (k / 2))], kk, 4);
+      size_t at = size_t((tileN * kb + tileK) * 512 + 16 * (4 * g + t) +
+                         4 * ni + pos / 2);
+      out[at] |= uint8_t((code & 0xF) << (4 * (pos % 2)));
+    }
+  }
+  return Status::success();
+}
+
 } // namespace lowbit::numerics

@@ -8,16 +8,17 @@
 # the same kernels on a GPU.
 #
 # CHECK: w4a16_gemv_3x10x96_g32_f32 ok
-# CHECK: w4a16_gemv_1x9x1056_g32_f16 ok
+# CHECK: w4a16_gemv_1x133x1056_g32_f16 ok
 # CHECK: w4a16_gemv_2x7x64_g32_xbf16_f32 ok
 # CHECK: mxfp4_gemv_2x6x64_g32_f32 ok
 # CHECK: nvfp4_gemv_1x5x96_g16_f32 ok
 # CHECK: w4a16_gemm_19x70x96_g32_f32 ok
 # CHECK: w4a16_gemm_17x9x64_g32_xbf16_f32 ok
+# CHECK: w4a16_gemv_16x40x64_g32_f32 ok
 # CHECK: w8a8_gemm_5x70x48_xt_wrow_f32 ok
 # CHECK: w8a8_gemm_67x33x80_xrow_wt_f16 ok
 # CHECK: fp8_gemm_67x33x80_xrow_wrow_f32 ok
-# CHECK: 10 kernels, 0 wrong
+# CHECK: 11 kernels, 0 wrong
 
 import os
 import re
@@ -33,12 +34,13 @@ E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3,
 # (function name, MLIR signature body). W: weights, X: activations.
 PROBLEMS = [
     ("int4", 3, 10, 96, 32, "f16", "f32"),
-    ("int4", 1, 9, 1056, 32, "f16", "f16"),
+    ("int4", 1, 133, 1056, 32, "f16", "f16"),
     ("int4", 2, 7, 64, 32, "bf16", "f32"),
     ("mxfp4", 2, 6, 64, 32, "f16", "f32"),
     ("nvfp4", 1, 5, 96, 16, "f16", "f32"),
     ("int4", 19, 70, 96, 32, "f16", "f32"),
     ("int4", 17, 9, 64, 32, "bf16", "f32"),
+    ("int4", 16, 40, 64, 32, "f16", "f32"),
     ("w8", 5, 70, 48, "xt_wrow", None, "f32"),
     ("w8", 67, 33, 80, "xrow_wt", None, "f16"),
     ("fp8", 67, 33, 80, "xrow_wrow", None, "f32"),
@@ -91,6 +93,29 @@ def words(nibbles):
     return w.astype(np.uint32).view(np.int32)
 
 
+def mma_b(q):
+    """The "mma-b" tiles of docs/CodegenGPU.md, written from the kernel's
+    side: lane 4 g + t, word ni, nibbles p and p + 4 (p = 2 ks + j) hold
+    channel 32 nb + 8 ni + g at inputs 32 kb + 16 ks + 8 j + 2 t and + 1."""
+    n, k = q.shape
+    nb, kb = (n + 31) // 32, k // 32
+    u = np.zeros((nb * 32, k), np.uint64)
+    u[:n] = q & 15
+    out = np.zeros((nb, kb, 32, 4), np.uint64)
+    for lane in range(32):
+        g, t = divmod(lane, 4)
+        for ni in range(4):
+            rows = u[np.arange(nb) * 32 + 8 * ni + g]  # [nb, k]
+            word = np.zeros((nb, kb), np.uint64)
+            for pair in range(4):
+                ks, j = divmod(pair, 2)
+                k0 = np.arange(kb) * 32 + 16 * ks + 8 * j + 2 * t
+                word |= rows[:, k0] << np.uint64(4 * pair)
+                word |= rows[:, k0 + 1] << np.uint64(4 * (pair + 4))
+            out[:, :, lane, ni] = word
+    return out.astype(np.uint32).view(np.int32).reshape(nb, kb, 128)
+
+
 def half(xe):
     return np.float16 if xe == "f16" else ml_dtypes.bfloat16
 
@@ -116,15 +141,14 @@ def problem_data(kind, m, n, k, g, xe, ye, rng, params):
         return [x, sx, w, sw], ref
     hx = half(xe)
     x = rng.standard_normal((m, k)).astype(hx)
-    gemm = m > 8
     if kind == "int4":
         q = rng.integers(-8, 8, (n, k))
         s = (rng.random((n, k // g)) * 0.02 + 0.001).astype(np.float16)
         w = q * np.repeat(s.astype(np.float64), g, axis=1)
-        if gemm:
-            # The GEMM multiplies weights rounded once to X's type.
-            w = w.astype(np.float32).astype(hx).astype(np.float64)
-        args = [x, words(q & 15), s]
+        # The tensor-core kernel multiplies weights rounded once to X's
+        # type (q * s is exact in f32).
+        w = w.astype(np.float32).astype(hx).astype(np.float64)
+        args = [x, mma_b(q), s]
     else:
         u = rng.integers(0, 16, (n, k))
         vals = E2M1[u]

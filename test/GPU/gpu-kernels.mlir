@@ -1,17 +1,22 @@
 // RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_90 -verify-diagnostics | FileCheck %s
 
-// W4A16 GEMV: a gpu.func kernel in gpu.module @lowbit_gpu (NVVM target),
-// and on the qmatmul how to launch it: one warp per output channel, 4
-// warps per block (N = 4096: 1024 blocks of 128 threads).
+// W4A16 with M <= 16 (decode): a gpu.func kernel in gpu.module
+// @lowbit_gpu (NVVM target), and on the qmatmul how to launch it: 4 warps
+// of 32 channels per block (N = 4096: 32 blocks of 128 threads), one
+// 16-row mma tile. The weights arrive in the "mma-b" tiles (32 x 32, 128
+// words each), X's tile goes through shared memory.
 // CHECK-LABEL: func.func @gemv
-// CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x4096x4096_g128_f16, lowbit.gpu.launch = array<i64: 1024, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x4096xf16>, memref<4096x512xi32>, memref<4096x32xf16>, memref<1x4096xf16>]
+// CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x4096x4096_g128_f16, lowbit.gpu.launch = array<i64: 32, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x4096xf16>, memref<128x128x128xi32>, memref<4096x32xf16>, memref<1x4096xf16>]
 // PTX ISA 8.0 unless the module has an FP8 kernel (8.4, below).
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
-// CHECK: gpu.func @w4a16_gemv_1x4096x4096_g128_f16(%{{.*}}: memref<1x4096xf16>, %{{.*}}: memref<4096x512xi32>, %{{.*}}: memref<4096x32xf16>, %{{.*}}: memref<1x4096xf16>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
-// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<4096x512xi32>, vector<4xi32>
-// CHECK: arith.shrsi {{.*}} : vector<8xi32>
-// CHECK: vector.fma {{.*}} : vector<8xf32>
-// CHECK: gpu.shuffle  xor
+// CHECK: gpu.func @w4a16_gemv_1x4096x4096_g128_f16(%{{.*}}: memref<1x4096xf16>, %{{.*}}: memref<128x128x128xi32>, %{{.*}}: memref<4096x32xf16>, %{{.*}}: memref<1x4096xf16>) workgroup(%{{.*}} : memref<16x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// Dequantized in registers: codes xor 0x88888888, the f16 magic 0x6400.
+// CHECK-DAG: arith.constant -2004318072 : i32
+// CHECK-DAG: arith.constant 1677747200 : i32
+// CHECK: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<128x128x128xi32>, vector<4xi32>
+// CHECK: arith.subf {{.*}} : vector<2xf16>
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK: arith.truncf {{.*}} : f32 to f16
 // CHECK: memref.store
 func.func @gemv(%x: tensor<1x4096xf16>, %w: !lowbit.qtensor<4096x4096xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<1x4096xf16> {
@@ -21,11 +26,10 @@ func.func @gemv(%x: tensor<1x4096xf16>, %w: !lowbit.qtensor<4096x4096xi4, per_gr
 
 // -----
 
-// Tails: N = 10 (the last block's fourth warp has no channel), K = 96
-// (lanes past K idle), groups of 32, 3 rows, f32 result. Two qmatmuls of
-// one problem share a kernel.
+// Tails: N = 10 (one weight tile, 3 warps without one), K = 96, groups of
+// 32, 3 rows, f32 result. Two qmatmuls of one problem share a kernel.
 // CHECK-LABEL: func.func @tails
-// CHECK-COUNT-2: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_3x10x96_g32_f32, lowbit.gpu.launch = array<i64: 3, 1, 1, 128, 1, 1, 0>
+// CHECK-COUNT-2: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_3x10x96_g32_f32, lowbit.gpu.launch = array<i64: 1, 1, 1, 128, 1, 1, 0>
 // CHECK: gpu.module @lowbit_gpu
 // CHECK-COUNT-1: gpu.func @w4a16_gemv_3x10x96_g32_f32
 // CHECK-NOT: gpu.func
@@ -107,15 +111,12 @@ func.func @fp4(%x: tensor<1x512xf16>, %w: !lowbit.qtensor<256x512xf4E2M1FN, per_
 
 // -----
 
-// W4A16 with more than 8 rows: the f16 tensor-core GEMM (mma.sync
-// m16n8k16), weights decoded per K step into a shared f16 tile beside X's
-// (cp.async), rows of 40 halves; M = 19 and N = 70 leave partial tiles.
+// W4A16 with more than 16 rows: the same kernel with 64 x 64 tiles (2 x
+// 2 warps, two m16 tiles each); M = 19 and N = 70 leave partial tiles.
 // CHECK-LABEL: func.func @w4a16_gemm
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_19x70x96_g32_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>
-// CHECK: gpu.func @w4a16_gemm_19x70x96_g32_f32({{.*}}) workgroup(%{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
-// CHECK: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
-// CHECK: arith.truncf {{.*}} : vector<8xf32> to vector<8xf16>
-// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_19x70x96_g32_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<19x96xf16>, memref<3x3x128xi32>, memref<70x3xf16>, memref<19x70xf32>]
+// CHECK: gpu.func @w4a16_gemm_19x70x96_g32_f32({{.*}}) workgroup(%{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]}
 func.func @w4a16_gemm(%x: tensor<19x96xf16>, %w: !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16>) -> tensor<19x70xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xf32>
   return %y : tensor<19x70xf32>
@@ -138,14 +139,16 @@ func.func @same_name(%x: !lowbit.qtensor<4x32xi8, per_axis<0>>, %x2: !lowbit.qte
 
 // -----
 
-// bf16 activations (and result): the GEMV reads X as bf16; the GEMM decodes
-// the weights to bf16 and multiplies with mma.sync ... bf16 as inline PTX
+// bf16 activations (and result): the weights are decoded to bf16 (q * s in
+// f32, rounded once) and multiplied with mma.sync ... bf16 as inline PTX
 // (nvgpu.mma.sync does not lower bf16).
 // CHECK-LABEL: func.func @bf16
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x64x256_g128_xbf16_bf16, {{.*}}lowbit.gpu.params = [memref<1x256xbf16>, memref<64x32xi32>, memref<64x2xf16>, memref<1x64xbf16>]
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x64x256_g128_xbf16_bf16, {{.*}}lowbit.gpu.params = [memref<1x256xbf16>, memref<2x8x128xi32>, memref<64x2xf16>, memref<1x64xbf16>]
 // CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_32x64x256_g128_xbf16_bf16,
-// CHECK: gpu.func @w4a16_gemv_1x64x256_g128_xbf16_bf16
-// CHECK: vector.load {{.*}} : memref<1x256xbf16>, vector<8xbf16>
+// CHECK: gpu.func @w4a16_gemv_1x64x256_g128_xbf16_bf16({{.*}}) workgroup(%{{.*}} : memref<16x40xbf16,
+// bf16 magic 0x4300: 128 + u.
+// CHECK: arith.constant 1124090624 : i32
+// CHECK: llvm.inline_asm "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK: gpu.func @w4a16_gemm_32x64x256_g128_xbf16_bf16({{.*}}) workgroup(%{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
 // CHECK: llvm.inline_asm "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 func.func @bf16(%x: tensor<1x256xbf16>, %w: !lowbit.qtensor<64x256xi4, per_group<[1 : 128]>, scale = f16>, %x2: tensor<32x256xbf16>) -> (tensor<1x64xbf16>, tensor<32x64xbf16>) {

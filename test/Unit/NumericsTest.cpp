@@ -387,3 +387,50 @@ TEST(Numerics, PackInt8Panels) {
   ASSERT_TRUE(quantize(x.data(), {n, k}, four, q4).ok());
   EXPECT_FALSE(packInt8Panels(q4, p).ok());
 }
+
+// The GPU "mma-b" layout, read back the way the kernel reads it: lane
+// 4 g + t, word ni, nibbles p and p + 4 of pair p = 2 ks + j hold channel
+// 32 nb + 8 ni + g at inputs 32 kb + 16 ks + 8 j + 2 t and + 1; channels
+// beyond N (40 -> 64) are code 0.
+TEST(Numerics, PackInt4MmaB) {
+  const int64_t n = 40, k = 64;
+  std::vector<float> x(n * k);
+  for (int64_t i = 0; i < n * k; ++i)
+    x[i] = std::sin(0.37f * float(i)) * float(1 + i % 9);
+  Scheme s;
+  s.bits = 4;
+  s.blockSizes = {1, 32};
+  QTensor q;
+  ASSERT_TRUE(quantize(x.data(), {n, k}, s, q).ok());
+  std::vector<uint8_t> p;
+  ASSERT_TRUE(packInt4MmaB(q, p).ok());
+  ASSERT_EQ(p.size(), size_t(2 * 2 * 512));
+  auto code = [&](int64_t c, int64_t kk) -> int {
+    if (c >= n)
+      return 0;
+    uint8_t byte = q.codes[size_t(c * (k / 2) + kk / 2)];
+    return kk % 2 ? byte >> 4 : byte & 15;
+  };
+  for (int64_t nb = 0; nb < 2; ++nb)
+    for (int64_t kb = 0; kb < 2; ++kb)
+      for (int64_t lane = 0; lane < 32; ++lane)
+        for (int64_t ni = 0; ni < 4; ++ni) {
+          const uint8_t *w =
+              &p[size_t((nb * 2 + kb) * 512 + 16 * lane + 4 * ni)];
+          uint32_t word = w[0] | w[1] << 8 | w[2] << 16 | uint32_t(w[3]) << 24;
+          int64_t g = lane / 4, t = lane % 4, c = 32 * nb + 8 * ni + g;
+          for (int64_t pair = 0; pair < 4; ++pair) {
+            int64_t ks = pair / 2, j = pair % 2;
+            int64_t k0 = 32 * kb + 16 * ks + 8 * j + 2 * t;
+            EXPECT_EQ(int((word >> (4 * pair)) & 15), code(c, k0))
+                << c << "," << k0;
+            EXPECT_EQ(int((word >> (4 * (pair + 4))) & 15), code(c, k0 + 1))
+                << c << "," << k0 + 1;
+          }
+        }
+  Scheme eight;
+  eight.blockSizes = {1, 32};
+  QTensor q8;
+  ASSERT_TRUE(quantize(x.data(), {n, k}, eight, q8).ok());
+  EXPECT_FALSE(packInt4MmaB(q8, p).ok());
+}

@@ -226,16 +226,18 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
     a manifest for hosts today.
 
     Kernels so far:
-    - W4A16 GEMV (M <= 8): f16 activations [M, K], int4 weights [N, K]
+    - W4A16, any M: f16 or bf16 activations [M, K], int4 weights [N, K]
       (transpose_b) in groups of a multiple of 32 along K with f16
-      scales, f16 or f32 result. One warp per output channel; each lane
-      reads 32 codes with one 16-byte load (`ld.global.v4`), sign-extends
-      them by shifts, multiplies with X in f32 and scales per group; a
-      butterfly shuffle sums the lanes. 4 warps per block.
+      scales, f16/bf16/f32 result. Tensor cores (`mma.sync m16n8k16`,
+      f32 accumulators); the weight parameter holds the "mma-b" tiles
+      (numerics::packInt4MmaB: each lane's B fragments in one 16-byte
+      load), dequantized in registers; X's tile by `cp.async`. M <= 16:
+      128 channels per block of 4 warps; else 64 x 64.
     - MXFP4 (E8M0 scales per 32) and NVFP4 (E4M3 scales per 16, an f32
-      tensor scale) weights with f16 activations: the same GEMV, E2M1
-      codes decoded by integer ops to twice their value, the scales
-      decoded exactly from their bytes.
+      tensor scale) weights with f16/bf16 activations, M <= 8: one warp
+      per output channel, a lane's 32 codes by one 16-byte load, E2M1
+      decoded by integer ops to twice its value, the scales decoded
+      exactly from their bytes, f32 FMA, a butterfly shuffle.
     - W8A8 GEMM (sm_80 and newer): int8 X [M, K] with f32 scales per row
       or per tensor, int8 W [N, K] with f32 scales per channel or per
       tensor, K a multiple of 16, f32 or f16 result. Int8 tensor cores

@@ -208,6 +208,16 @@ Status transposeMatrix(const QTensor &in, QTensor &out);
 constexpr int64_t kPanelChannels = 16, kPanelDepth = 4;
 int64_t panelBytes(int64_t n, int64_t k);
 Status packInt8Panels(const QTensor &in, std::vector<uint8_t> &out);
+/// The GPU W4A16 kernel's weight layout ("mma-b", docs/CodegenGPU.md):
+/// signed int4 codes [N, K] (K a multiple of 32) in tiles of 32 channels x
+/// 32 inputs, 512 bytes each, tile (nb, kb) at (nb * K/32 + kb) * 512.
+/// In a tile, lane l = 4 g + t owns bytes 16 l .. 16 l + 15, four 32-bit
+/// words; word ni holds channel 32 nb + 8 ni + g, and its nibbles p and
+/// p + 4 (p = 2 ks + j) the codes of inputs 32 kb + 16 ks + 8 j + 2 t and
+/// + 1: the lane's B fragments of mma.sync m16n8k16 for 4 n8-tiles and 2
+/// k16-steps. Channels are padded to a multiple of 32 with code 0. `out`
+/// gets ceil(N/32) * K/32 * 512 bytes.
+Status packInt4MmaB(const QTensor &in, std::vector<uint8_t> &out);
 /// dequantize(quantize(x)) into `out` (may alias `x`).
 Status fakeQuant(const float *x, const std::vector<int64_t> &shape,
                  const Scheme &scheme, float *out, bool strict = false);

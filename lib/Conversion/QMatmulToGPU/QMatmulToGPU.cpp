@@ -110,9 +110,14 @@ Value f32c(ImplicitLocOpBuilder &b, float v) {
 /// qtensor's bytes are), scales [N, K / g] f16, Y [M, N].
 FunctionType w4a16Signature(MLIRContext *ctx, const W4A16Problem &p) {
   Builder b(ctx);
+  // int4: the "mma-b" tiles (numerics::packInt4MmaB) of the tensor-core
+  // kernel; FP4: [N, K / 8] words.
+  Type codes =
+      p.kind == W4A16Problem::Int4
+          ? MemRefType::get({(p.n + 31) / 32, p.k / 32, 128}, b.getI32Type())
+          : MemRefType::get({p.n, p.k / 8}, b.getI32Type());
   SmallVector<Type> in{
-      MemRefType::get({p.m, p.k}, p.xElem),
-      MemRefType::get({p.n, p.k / 8}, b.getI32Type()),
+      MemRefType::get({p.m, p.k}, p.xElem), codes,
       // E8M0 / E4M3 scales travel as their bytes.
       MemRefType::get({p.n, p.k / p.g}, p.kind == W4A16Problem::Int4
                                             ? Type(b.getF16Type())
@@ -180,17 +185,18 @@ static Value decodeE4M3(ImplicitLocOpBuilder &b, Value v) {
       bitsToF32(b, c(0x7FC00000)), r);
 }
 
-/// W4A16 GEMV: one warp per output channel n. Per step of 1024 inputs,
-/// lane l reads the 32 codes of inputs k0 = step + 32 l.. (one 16-byte
-/// load; they share one group since g % 32 == 0), sign-extends them by
-/// shifts, multiplies with X's 32 inputs in f32 (8 per vector op), and adds
-/// the sum times the group's scale to its accumulator. The lanes' sums
-/// meet in a butterfly shuffle; lane 0 writes Y[:, n].
-void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
-                    const W4A16Problem &p) {
+/// MXFP4 / NVFP4 GEMV: one warp per output channel n. Per step of 1024
+/// inputs, lane l reads the 32 codes of inputs k0 = step + 32 l.. (one
+/// 16-byte load), turns the E2M1 codes into twice their value by integer
+/// ops, multiplies with X's 32 inputs in f32 (8 per vector op), and adds
+/// each group's sum times its scale (decoded exactly from its byte, times
+/// 1/2 and NVFP4's tensor scale) to its accumulator. The lanes' sums meet
+/// in a butterfly shuffle; lane 0 writes Y[:, n].
+void buildFP4Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
+                  const W4A16Problem &p) {
   Block &entry = fn.getBody().front();
   b.setInsertionPointToStart(&entry);
-  bool fp4 = p.kind != W4A16Problem::Int4;
+  assert(p.kind != W4A16Problem::Int4 && "int4 uses buildW4A16Mma");
   bool nv = p.kind == W4A16Problem::NVFP4;
   Value x = entry.getArgument(0), codes = entry.getArgument(1),
         scales = entry.getArgument(2),
@@ -211,14 +217,6 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   auto ifN = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
   b.setInsertionPointToStart(ifN.thenBlock());
 
-  // Shift amounts that put code e of a word in the top 4 bits.
-  SmallVector<int32_t> left;
-  for (int e = 0; e < 8; ++e)
-    left.push_back(28 - 4 * e);
-  Value shl = arith::ConstantOp::create(
-      b, v8i32, DenseElementsAttr::get(v8i32, ArrayRef<int32_t>(left)));
-  Value shr = arith::ConstantOp::create(
-      b, v8i32, DenseElementsAttr::get(v8i32, b.getI32IntegerAttr(28)));
   // E2M1: code e of a word at bits 4e; 2 * value by integer ops.
   SmallVector<int32_t> right;
   for (int e = 0; e < 8; ++e)
@@ -232,15 +230,12 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   Value c15 = vsplat(15), c7 = vsplat(7), c8 = vsplat(8), c4 = vsplat(4),
         c1 = vsplat(1), c2 = vsplat(2), c0 = vsplat(0);
   // The tensor scale (NVFP4) times the 1/2 of the E2M1 doubling.
-  Value post;
-  if (fp4) {
-    post = f32c(b, 0.5f);
-    if (nv) {
-      auto tt = cast<MemRefType>(entry.getArgument(3).getType());
-      SmallVector<Value> at(tt.getRank(), idx(b, 0));
-      post = arith::MulFOp::create(
-          b, memref::LoadOp::create(b, entry.getArgument(3), at), post);
-    }
+  Value post = f32c(b, 0.5f);
+  if (nv) {
+    auto tt = cast<MemRefType>(entry.getArgument(3).getType());
+    SmallVector<Value> at(tt.getRank(), idx(b, 0));
+    post = arith::MulFOp::create(
+        b, memref::LoadOp::create(b, entry.getArgument(3), at), post);
   }
   Value zero8 = arith::ConstantOp::create(
       b, v8f32, DenseElementsAttr::get(v8f32, b.getF32FloatAttr(0.f)));
@@ -276,15 +271,9 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                         arith::DivUIOp::create(
                             tb, arith::AddIOp::create(tb, k0, idx(tb, 8 * j)),
                             idx(tb, p.g))});
-                Value v;
-                if (!fp4) {
-                  v = arith::ExtFOp::create(tb, f32, raw);
-                } else {
-                  Value byte = arith::ExtUIOp::create(tb, i32, raw);
-                  v = nv ? decodeE4M3(tb, byte) : decodeE8M0(tb, byte);
-                  v = arith::MulFOp::create(tb, v, post);
-                }
-                s.push_back(v);
+                Value byte = arith::ExtUIOp::create(tb, i32, raw);
+                Value v = nv ? decodeE4M3(tb, byte) : decodeE8M0(tb, byte);
+                s.push_back(arith::MulFOp::create(tb, v, post));
               }
               SmallVector<Value> q;
               for (int64_t j = 0; j < 4; ++j) {
@@ -292,10 +281,7 @@ void buildW4A16Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                     vector::ExtractOp::create(tb, words, ArrayRef<int64_t>{j});
                 Value wv = vector::BroadcastOp::create(tb, v8i32, w);
                 Value c;
-                if (!fp4) {
-                  c = arith::ShRSIOp::create(
-                      tb, arith::ShLIOp::create(tb, wv, shl), shr);
-                } else {
+                {
                   // E2M1 magnitude 0..7 -> 2 v in {0,1,2,3,4,6,8,12}:
                   // itself below 4, else (2 + (mag & 1)) << ((mag >> 1) - 1).
                   Value u = arith::AndIOp::create(
@@ -686,198 +672,255 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   (void)i32;
 }
 
-/// W4A16 GEMM on f16 tensor cores (mma.sync m16n8k16 f16 -> f32, sm_80+),
-/// for M > 8: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x 32:
-/// 2 x 4 mma tiles), K in steps of 32. Per step, X's 64 x 32 f16 tile goes
-/// to shared memory with cp.async (zero-filled beyond M), and 64 threads
-/// each decode one output channel's 32 codes (one 16-byte load) times its
-/// group's scale to f16 into the weight tile (the reference lowering's
-/// dequantized weight when the expressed type is f16); the warps then load
-/// fragments with 32-bit shared loads (A: rows g, g + 8 at columns 2t, 2t +
-/// 8; B: channel g at inputs 2t, 2t + 8) and accumulate in f32.
-void buildW4A16Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
-                    const W4A16Problem &p) {
+/// The W4A16 tensor-core kernel's configuration: warps along M (1 or 2),
+/// m16 tiles per warp (1 or 2); 4 warps, each 32 channels wide. M <= 16:
+/// one 16-row tile, 128 channels per block (decode); else 64 x 64.
+struct MmaTiling {
+  int64_t warpsM, tilesM;
+  int64_t rows() const { return 16 * tilesM * warpsM; }
+  int64_t cols() const { return 32 * (4 / warpsM); }
+};
+MmaTiling mmaTiling(const W4A16Problem &p) {
+  return p.m <= 16 ? MmaTiling{1, 1} : MmaTiling{2, 2};
+}
+
+/// W4A16 on tensor cores (mma.sync m16n8k16, f16 or bf16 operands, f32
+/// accumulators, sm_80+) for every M, with the weights in the "mma-b"
+/// layout (numerics::packInt4MmaB, docs/CodegenGPU.md): tiles of 32
+/// channels x 32 inputs, 512 bytes, in which lane 4g + t's 16 bytes are
+/// exactly its B fragments for the tile's 4 n8-tiles and 2 k16-steps. So a
+/// warp reads its weights with one coalesced 16-byte load per lane and K
+/// step, and dequantizes them in registers: per fragment half, the codes
+/// (biased by an xor) become the mantissa of 1024 + u (bf16: 128 + u),
+/// minus 1032 (136) gives q exactly, times the group's scale in the
+/// operand type (q * s rounded once, the reference lowering's dequantized
+/// weight when expressed in f16). X's tile goes to shared memory by
+/// cp.async (rows padded to 80 bytes, zero-filled beyond M).
+void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
+                   const W4A16Problem &p) {
+  MmaTiling tiling = mmaTiling(p);
+  const int64_t bm = tiling.rows(), bn = tiling.cols(), kb = p.k / 32;
+  const int64_t nb = (p.n + 31) / 32;
   Block &entry = fn.getBody().front();
   b.setInsertionPointToStart(&entry);
   Value x = entry.getArgument(0), codes = entry.getArgument(1),
         scales = entry.getArgument(2), y = entry.getArgument(3);
   Value xs = fn.getWorkgroupAttributions()[0];
-  Value ws = fn.getWorkgroupAttributions()[1];
-  // The operands' 16-bit type: X's (f16 or bf16); weights are decoded to it.
-  Type f16 = p.xElem, f32 = b.getF32Type(), i32 = b.getI32Type();
-  auto v2f16 = VectorType::get({2}, f16);
-  auto v8i32 = VectorType::get({8}, i32);
-  auto v8f32 = VectorType::get({8}, f32);
-  auto v8f16 = VectorType::get({8}, f16);
+  Type h = p.xElem, f32 = b.getF32Type(), i32 = b.getI32Type();
+  bool bf16 = h.isBF16();
+  auto v2h = VectorType::get({2}, h);
+  auto v2f32 = VectorType::get({2}, f32);
+  auto v1i32 = VectorType::get({1}, i32);
   auto v4i32 = VectorType::get({4}, i32);
-  auto aType = VectorType::get({4, 2}, f16);
-  auto bType = VectorType::get({2, 2}, f16);
+  auto aType = VectorType::get({4, 2}, h);
+  auto bType = VectorType::get({2, 2}, h);
   auto cType = VectorType::get({2, 2}, f32);
   auto add = [&](ImplicitLocOpBuilder &ib, Value v, int64_t c) {
     return c ? arith::AddIOp::create(ib, v, idx(ib, c)).getResult() : v;
   };
+  auto ci32 = [&](ImplicitLocOpBuilder &ib, int64_t v) {
+    return arith::ConstantOp::create(ib, ib.getI32IntegerAttr(int32_t(v)))
+        .getResult();
+  };
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value m0 = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, kTileM));
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, bm));
   Value n0 = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, kTileN));
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, bn));
   Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
   Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
   Value g = arith::DivUIOp::create(b, lane, idx(b, 4));
   Value t = arith::RemUIOp::create(b, lane, idx(b, 4));
   Value t2 = arith::MulIOp::create(b, t, idx(b, 2));
-  Value wm = arith::MulIOp::create(
-      b, arith::DivUIOp::create(b, warp, idx(b, 2)), idx(b, 32));
+  int64_t warpsN = 4 / tiling.warpsM;
+  Value wm =
+      arith::MulIOp::create(b, arith::DivUIOp::create(b, warp, idx(b, warpsN)),
+                            idx(b, 16 * tiling.tilesM));
   Value wn = arith::MulIOp::create(
-      b, arith::RemUIOp::create(b, warp, idx(b, 2)), idx(b, 32));
-  SmallVector<int32_t> left;
-  for (int e = 0; e < 8; ++e)
-    left.push_back(28 - 4 * e);
-  Value shl = arith::ConstantOp::create(
-      b, v8i32, DenseElementsAttr::get(v8i32, ArrayRef<int32_t>(left)));
-  Value shr = arith::ConstantOp::create(
-      b, v8i32, DenseElementsAttr::get(v8i32, b.getI32IntegerAttr(28)));
-  Value zeroH = arith::ConstantOp::create(
-      b, v8f16, DenseElementsAttr::get(v8f16, b.getFloatAttr(f16, 0.0)));
+      b, arith::RemUIOp::create(b, warp, idx(b, warpsN)), idx(b, 32));
+  // This warp's 32 channels: weight tile column nbw (beyond the padded
+  // N: no weights, zeros).
+  Value chan0 = arith::AddIOp::create(b, n0, wn);
+  Value nbw = arith::DivUIOp::create(b, chan0, idx(b, 32));
+  Value hasW =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nbw, idx(b, nb));
+  Value nbSafe = arith::SelectOp::create(b, hasW, nbw, idx(b, 0));
+  Value lane4 = arith::MulIOp::create(b, lane, idx(b, 4));
+  // Per n8-tile: its channel for this lane, in range, and the safe index.
+  SmallVector<Value> chanIn, chanSafe;
+  for (int64_t ni = 0; ni < 4; ++ni) {
+    Value c = arith::AddIOp::create(b, add(b, chan0, 8 * ni), g);
+    Value in =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c, idx(b, p.n));
+    chanIn.push_back(in);
+    chanSafe.push_back(arith::SelectOp::create(b, in, c, idx(b, 0)));
+  }
+  // 1024 + u (f16) or 128 + u (bf16) in each half; minus 1032 / 136.
+  Value magic = ci32(b, bf16 ? 0x43004300 : 0x64006400);
+  Value mask = ci32(b, 0x000F000F);
+  Value bias = ci32(b, int64_t(0x88888888));
+  Value offset = arith::ConstantOp::create(
+      b, v2h,
+      DenseElementsAttr::get(v2h, b.getFloatAttr(h, bf16 ? 136 : 1032)));
   Value zeroC = arith::ConstantOp::create(
       b, cType, DenseElementsAttr::get(cType, b.getF32FloatAttr(0.f)));
-  SmallVector<Value> init(8, zeroC);
+  Value zeroH = arith::ConstantOp::create(b, b.getFloatAttr(h, 0.0));
+  Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+  int64_t tiles = tiling.tilesM * 4;
+  SmallVector<Value> init(tiles, zeroC);
   auto loop = scf::ForOp::create(
-      b, idx(b, 0), idx(b, p.k), idx(b, 32), init,
+      b, idx(b, 0), idx(b, kb), idx(b, 1), init,
       [&](OpBuilder &ob, Location l, Value kt, ValueRange acc) {
         ImplicitLocOpBuilder lb(l, ob);
-        // X: 64 rows x 64 bytes, 2 chunks of 16 bytes per thread.
-        SmallVector<Value> tokens;
-        for (int64_t i = 0; i < 2; ++i) {
-          Value c = add(lb, tid, 128 * i);
+        Value k0 = arith::MulIOp::create(lb, kt, idx(lb, 32));
+        // X: bm rows x 64 bytes, chunks of 16 bytes.
+        for (int64_t c0 = 0; c0 < bm * 4; c0 += 128) {
+          Value c = add(lb, tid, c0);
           Value row = arith::DivUIOp::create(lb, c, idx(lb, 4));
           Value col = arith::MulIOp::create(
               lb, arith::RemUIOp::create(lb, c, idx(lb, 4)), idx(lb, 8));
           Value gr = arith::AddIOp::create(lb, m0, row);
           Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gr,
                                            idx(lb, p.m));
-          Value srow = arith::SelectOp::create(lb, in, gr, idx(lb, 0));
-          Value elems = arith::SelectOp::create(lb, in, idx(lb, 8), idx(lb, 0));
-          tokens.push_back(
-              nvgpu::DeviceAsyncCopyOp::create(
-                  lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), xs,
-                  ValueRange{row, col}, x,
-                  ValueRange{srow, arith::AddIOp::create(lb, kt, col)},
-                  lb.getIndexAttr(8), elems, lb.getUnitAttr())
-                  .getAsyncToken());
-        }
-        Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
-            lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), tokens);
-        // W: threads 0..63 decode channel n0 + tid (zeros beyond N).
-        Value decoder = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult,
-                                              tid, idx(lb, kTileN));
-        auto ifDec = scf::IfOp::create(lb, decoder, /*withElseRegion=*/false);
-        {
-          OpBuilder::InsertionGuard guard(lb);
-          lb.setInsertionPointToStart(ifDec.thenBlock());
-          Value n = arith::AddIOp::create(lb, n0, tid);
-          Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, n,
-                                           idx(lb, p.n));
-          auto ifIn = scf::IfOp::create(
-              lb, in,
-              [&](OpBuilder &tb0, Location tl) {
-                ImplicitLocOpBuilder tb(tl, tb0);
-                Value words = vector::LoadOp::create(
-                    tb, v4i32, codes,
-                    ValueRange{n, arith::DivUIOp::create(tb, kt, idx(tb, 8))},
-                    /*nontemporal=*/false, llvm::MaybeAlign(16));
-                Value s = arith::ExtFOp::create(
-                    tb, f32,
-                    memref::LoadOp::create(
-                        tb, scales,
-                        ValueRange{
-                            n, arith::DivUIOp::create(tb, kt, idx(tb, p.g))})
-                        .getResult());
-                Value sv = vector::BroadcastOp::create(tb, v8f32, s);
-                for (int64_t j = 0; j < 4; ++j) {
-                  Value w = vector::ExtractOp::create(tb, words,
-                                                      ArrayRef<int64_t>{j});
-                  Value wv = vector::BroadcastOp::create(tb, v8i32, w);
-                  Value q = arith::SIToFPOp::create(
-                      tb, v8f32,
-                      arith::ShRSIOp::create(
-                          tb, arith::ShLIOp::create(tb, wv, shl), shr));
-                  Value h = arith::TruncFOp::create(
-                      tb, v8f16, arith::MulFOp::create(tb, q, sv));
-                  vector::StoreOp::create(
-                      tb, h, ws, ValueRange{tid, idx(tb, 8 * j)},
-                      /*nontemporal=*/false, llvm::MaybeAlign(16));
-                }
-                scf::YieldOp::create(tb);
-              },
-              [&](OpBuilder &eb0, Location el) {
-                ImplicitLocOpBuilder eb(el, eb0);
-                for (int64_t j = 0; j < 4; ++j)
-                  vector::StoreOp::create(
-                      eb, zeroH, ws, ValueRange{tid, idx(eb, 8 * j)},
-                      /*nontemporal=*/false, llvm::MaybeAlign(16));
-                scf::YieldOp::create(eb);
+          if (bm * 4 < c0 + 128) // fewer chunks than threads
+            in = arith::AndIOp::create(
+                lb, in,
+                arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, c,
+                                      idx(lb, bm * 4)));
+          auto ifC = scf::IfOp::create(
+              lb,
+              bm * 4 < c0 + 128
+                  ? arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, c,
+                                          idx(lb, bm * 4))
+                        .getResult()
+                  : arith::ConstantOp::create(lb, lb.getBoolAttr(true))
+                        .getResult(),
+              [&](OpBuilder &cb0, Location cl) {
+                ImplicitLocOpBuilder cb(cl, cb0);
+                Value srow = arith::SelectOp::create(cb, in, gr, idx(cb, 0));
+                Value elems =
+                    arith::SelectOp::create(cb, in, idx(cb, 8), idx(cb, 0));
+                auto copy = nvgpu::DeviceAsyncCopyOp::create(
+                    cb, nvgpu::DeviceAsyncTokenType::get(cb.getContext()), xs,
+                    ValueRange{row, col}, x,
+                    ValueRange{srow, arith::AddIOp::create(cb, k0, col)},
+                    cb.getIndexAttr(8), elems, cb.getUnitAttr());
+                Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+                    cb, nvgpu::DeviceAsyncTokenType::get(cb.getContext()),
+                    ValueRange{copy.getAsyncToken()});
+                nvgpu::DeviceAsyncWaitOp::create(cb, group, IntegerAttr());
+                scf::YieldOp::create(cb);
               });
-          (void)ifIn;
+          (void)ifC;
         }
-        nvgpu::DeviceAsyncWaitOp::create(lb, group, IntegerAttr());
+        // The warp's weights: one 16-byte load per lane.
+        Value words =
+            scf::IfOp::create(
+                lb, hasW,
+                [&](OpBuilder &wb0, Location wl) {
+                  ImplicitLocOpBuilder wb(wl, wb0);
+                  Value v = vector::LoadOp::create(
+                      wb, v4i32, codes, ValueRange{nbSafe, kt, lane4},
+                      /*nontemporal=*/false, llvm::MaybeAlign(16));
+                  scf::YieldOp::create(wb, v);
+                },
+                [&](OpBuilder &eb0, Location el) {
+                  ImplicitLocOpBuilder eb(el, eb0);
+                  Value z = arith::ConstantOp::create(
+                      eb, v4i32,
+                      DenseElementsAttr::get(v4i32, eb.getI32IntegerAttr(0)));
+                  scf::YieldOp::create(eb, z);
+                })
+                .getResult(0);
+        // B fragments, dequantized in registers.
+        SmallVector<Value> bs(8); // [ni][ks]
+        for (int64_t ni = 0; ni < 4; ++ni) {
+          Value raw = memref::LoadOp::create(
+              lb, scales,
+              ValueRange{chanSafe[ni],
+                         arith::DivUIOp::create(lb, k0, idx(lb, p.g))});
+          // f16: q * s in f16 is the exact product rounded once; bf16: the
+          // product in f32 (exact), then rounded once.
+          Value s =
+              bf16 ? arith::ExtFOp::create(lb, f32, raw).getResult() : raw;
+          s = arith::SelectOp::create(lb, chanIn[ni], s, bf16 ? zeroF : zeroH);
+          Value s2 = vector::BroadcastOp::create(lb, bf16 ? v2f32 : v2h, s);
+          Value w = arith::XOrIOp::create(
+              lb, vector::ExtractOp::create(lb, words, ArrayRef<int64_t>{ni}),
+              bias);
+          for (int64_t ks = 0; ks < 2; ++ks) {
+            Value frag = arith::ConstantOp::create(
+                lb, bType,
+                DenseElementsAttr::get(bType, lb.getFloatAttr(h, 0)));
+            for (int64_t j = 0; j < 2; ++j) {
+              int64_t pidx = 2 * ks + j;
+              Value bits = arith::OrIOp::create(
+                  lb,
+                  arith::AndIOp::create(
+                      lb,
+                      pidx ? arith::ShRUIOp::create(lb, w, ci32(lb, 4 * pidx))
+                                 .getResult()
+                           : w,
+                      mask),
+                  magic);
+              Value pair = vector::BitCastOp::create(
+                  lb, v2h, vector::BroadcastOp::create(lb, v1i32, bits));
+              Value q = arith::SubFOp::create(lb, pair, offset);
+              Value wv =
+                  bf16 ? arith::TruncFOp::create(
+                             lb, v2h,
+                             arith::MulFOp::create(
+                                 lb, arith::ExtFOp::create(lb, v2f32, q), s2))
+                             .getResult()
+                       : arith::MulFOp::create(lb, q, s2).getResult();
+              frag =
+                  vector::InsertOp::create(lb, wv, frag, ArrayRef<int64_t>{j});
+            }
+            bs[ni * 2 + ks] = frag;
+          }
+        }
         gpu::BarrierOp::create(lb);
         SmallVector<Value> out(acc);
-        auto frag = [&](Value buf, Value r, Value k) {
-          return vector::LoadOp::create(lb, v2f16, buf, ValueRange{r, k},
+        auto aFrag = [&](Value r, Value k) {
+          return vector::LoadOp::create(lb, v2h, xs, ValueRange{r, k},
                                         /*nontemporal=*/false,
                                         llvm::MaybeAlign(4))
               .getResult();
         };
-        for (int64_t ks = 0; ks < 32; ks += 16) {
-          Value ka = add(lb, t2, ks), kb = add(lb, t2, ks + 8);
-          SmallVector<Value> as, bs;
-          for (int64_t mi = 0; mi < 2; ++mi) {
+        for (int64_t ks = 0; ks < 2; ++ks) {
+          Value ka = add(lb, t2, 16 * ks), kbb = add(lb, t2, 16 * ks + 8);
+          for (int64_t mi = 0; mi < tiling.tilesM; ++mi) {
             Value r = arith::AddIOp::create(lb, add(lb, wm, 16 * mi), g);
             Value r8 = add(lb, r, 8);
             Value a = arith::ConstantOp::create(
                 lb, aType,
-                DenseElementsAttr::get(aType, lb.getFloatAttr(f16, 0.0)));
-            Value parts[4] = {frag(xs, r, ka), frag(xs, r8, ka),
-                              frag(xs, r, kb), frag(xs, r8, kb)};
-            for (int64_t j = 0; j < 4; ++j)
-              a = vector::InsertOp::create(lb, parts[j], a,
-                                           ArrayRef<int64_t>{j});
-            as.push_back(a);
+                DenseElementsAttr::get(aType, lb.getFloatAttr(h, 0)));
+            Value parts[4] = {aFrag(r, ka), aFrag(r8, ka), aFrag(r, kbb),
+                              aFrag(r8, kbb)};
+            for (int64_t jj = 0; jj < 4; ++jj)
+              a = vector::InsertOp::create(lb, parts[jj], a,
+                                           ArrayRef<int64_t>{jj});
+            for (int64_t ni = 0; ni < 4; ++ni) {
+              Value &o = out[mi * 4 + ni];
+              o = bf16 ? mmaInlineAsm(lb, a, bs[ni * 2 + ks], o,
+                                      "m16n8k16.row.col.f32.bf16.bf16.f32")
+                       : nvgpu::MmaSyncOp::create(lb, a, bs[ni * 2 + ks], o,
+                                                  ArrayRef<int64_t>{16, 8, 16})
+                             .getResult();
+            }
           }
-          for (int64_t ni = 0; ni < 4; ++ni) {
-            Value c = arith::AddIOp::create(lb, add(lb, wn, 8 * ni), g);
-            Value bv = arith::ConstantOp::create(
-                lb, bType,
-                DenseElementsAttr::get(bType, lb.getFloatAttr(f16, 0.0)));
-            bv = vector::InsertOp::create(lb, frag(ws, c, ka), bv,
-                                          ArrayRef<int64_t>{0});
-            bv = vector::InsertOp::create(lb, frag(ws, c, kb), bv,
-                                          ArrayRef<int64_t>{1});
-            bs.push_back(bv);
-          }
-          for (int64_t mi = 0; mi < 2; ++mi)
-            for (int64_t ni = 0; ni < 4; ++ni)
-              out[mi * 4 + ni] =
-                  f16.isBF16()
-                      ? mmaInlineAsm(lb, as[mi], bs[ni], out[mi * 4 + ni],
-                                     "m16n8k16.row.col.f32.bf16.bf16.f32")
-                      : nvgpu::MmaSyncOp::create(lb, as[mi], bs[ni],
-                                                 out[mi * 4 + ni],
-                                                 ArrayRef<int64_t>{16, 8, 16})
-                            .getResult();
         }
+        // The next step's copies overwrite X's tile.
         gpu::BarrierOp::create(lb);
         scf::YieldOp::create(lb, out);
       });
-  for (int64_t mi = 0; mi < 2; ++mi)
+  for (int64_t mi = 0; mi < tiling.tilesM; ++mi)
     for (int64_t ni = 0; ni < 4; ++ni)
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t c = 0; c < 2; ++c) {
           Value row = arith::AddIOp::create(
               b, arith::AddIOp::create(b, m0, add(b, wm, 16 * mi + 8 * r)), g);
-          Value col = arith::AddIOp::create(
-              b, arith::AddIOp::create(b, n0, add(b, wn, 8 * ni + c)), t2);
+          Value col = arith::AddIOp::create(b, add(b, chan0, 8 * ni + c), t2);
           Value in = arith::AndIOp::create(
               b,
               arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row,
@@ -936,30 +979,32 @@ struct LowbitGPUKernelsPass
     SmallVector<Plan> plans;
     module.walk([&](QMatmulOp op) {
       if (std::optional<W4A16Problem> p = matchW4A16(op);
-          p && p->m > kMaxGemvRows) {
-        // f16 mma.sync m16n8k16 with f32 accumulators; M tiles on grid.y.
-        if (sm < 80 || (p->m + kTileM - 1) / kTileM > kMaxGridY)
+          p && p->kind == W4A16Problem::Int4) {
+        // Tensor cores (f16/bf16 mma.sync m16n8k16): sm_80+; M tiles on
+        // grid.y.
+        MmaTiling tiling = mmaTiling(*p);
+        if (sm < 80 || (p->m + tiling.rows() - 1) / tiling.rows() > kMaxGridY)
           return;
         W4A16Problem q = *p;
         auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-        plans.push_back(Plan{
-            op,
-            "w4a16_gemm_" + std::to_string(q.m) + "x" + std::to_string(q.n) +
-                "x" + std::to_string(q.k) + "_g" + std::to_string(q.g) +
-                (q.xElem.isBF16() ? "_xbf16_" : "_") + typeName(q.yElem),
-            w4a16Signature(ctx, q),
-            {MemRefType::get({kTileM, 40}, q.xElem, nullptr, wg),
-             MemRefType::get({kTileN, 40}, q.xElem, nullptr, wg)},
-            {(q.n + kTileN - 1) / kTileN, (q.m + kTileM - 1) / kTileM, 1},
-            {128, 1, 1},
-            [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
-              buildW4A16Gemm(b, fn, q);
-            }});
+        plans.push_back(
+            Plan{op,
+                 std::string(q.m <= 16 ? "w4a16_gemv_" : "w4a16_gemm_") +
+                     std::to_string(q.m) + "x" + std::to_string(q.n) + "x" +
+                     std::to_string(q.k) + "_g" + std::to_string(q.g) +
+                     (q.xElem.isBF16() ? "_xbf16_" : "_") + typeName(q.yElem),
+                 w4a16Signature(ctx, q),
+                 {MemRefType::get({tiling.rows(), 40}, q.xElem, nullptr, wg)},
+                 {(q.n + tiling.cols() - 1) / tiling.cols(),
+                  (q.m + tiling.rows() - 1) / tiling.rows(), 1},
+                 {128, 1, 1},
+                 [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+                   buildW4A16Mma(b, fn, q);
+                 }});
       } else if (std::optional<W4A16Problem> p = matchW4A16(op)) {
         W4A16Problem q = *p;
-        std::string prefix = q.kind == W4A16Problem::MXFP4   ? "mxfp4_gemv_"
-                             : q.kind == W4A16Problem::NVFP4 ? "nvfp4_gemv_"
-                                                             : "w4a16_gemv_";
+        std::string prefix =
+            q.kind == W4A16Problem::MXFP4 ? "mxfp4_gemv_" : "nvfp4_gemv_";
         plans.push_back(
             Plan{op,
                  prefix + std::to_string(q.m) + "x" + std::to_string(q.n) +
@@ -970,7 +1015,7 @@ struct LowbitGPUKernelsPass
                  {(q.n + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1},
                  {32 * kWarpsPerBlock, 1, 1},
                  [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
-                   buildW4A16Gemv(b, fn, q);
+                   buildFP4Gemv(b, fn, q);
                  }});
       } else if (std::optional<W8A8Problem> p =
                      sm >= 80 ? matchW8A8(op, /*fp8=*/false) : std::nullopt;
