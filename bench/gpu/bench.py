@@ -125,11 +125,7 @@ def fp4_data(kind, M, N, K, g, gen):
     """E2M1 codes (all 16), E8M0 or E4M3 scale bytes, an f32 tensor scale
     (NVFP4), X; the codes as words and the weights as float64."""
     u = torch.randint(0, 16, (N, K), generator=gen, dtype=torch.int64)
-    words = torch.zeros(N, K // 8, dtype=torch.int64)
-    u8 = u.reshape(N, K // 8, 8)
-    for e in range(8):
-        words |= u8[:, :, e] << (4 * e)
-    words = torch.where(words >= 2**31, words - 2**32, words).to(torch.int32)
+    words = mma_b(u)
     vals = torch.tensor(E2M1, dtype=torch.float64)[u]
     if kind == "mxfp4":
         sb = torch.randint(120, 131, (N, K // g), generator=gen,
@@ -143,6 +139,8 @@ def fp4_data(kind, M, N, K, g, gen):
         sb = s.view(torch.uint8).to(torch.int64)
         ts = torch.rand((), generator=gen) * 0.01 + 0.001
         sv = sv * ts.double()
+    # The kernel rounds each weight (value times scale, in f32) once to X's
+    # type; the caller does that rounding.
     w = vals * sv.repeat_interleave(g, dim=1)
     sbytes = torch.where(sb >= 128, sb - 256, sb).to(torch.int8)
     x = torch.randn(M, K, generator=gen).half()
@@ -348,6 +346,7 @@ def main():
                 return [x.cuda(), words.cuda(), s.cuda()], w, x
             x, words, sb, ts, w = fp4_data(kind, M, N, K, g, gen)
             x = x.to(xdt)
+            w = w.float().to(xdt).double()
             args = [x.cuda(), words.cuda(), sb.cuda()]
             if ts is not None:
                 args.append(ts.reshape(launch.params[3]["shape"]).cuda())

@@ -986,8 +986,12 @@ Status packInt4MmaB(const QTensor &in, std::vector<uint8_t> &out) {
   if (in.shape.size() != 2)
     return Status::error("packInt4MmaB: rank " +
                          std::to_string(in.shape.size()) + ", not 2");
-  if (s.kind != ElementKind::Int || s.bits != 4 || !s.isSigned)
-    return Status::error("packInt4MmaB: codes are not signed 4-bit integers");
+  const bool int4 = s.kind == ElementKind::Int && s.bits == 4 && s.isSigned;
+  const bool e2m1 =
+      s.kind == ElementKind::MiniFloat && s.minifloat == ElementType::F4E2M1FN;
+  if (!int4 && !e2m1)
+    return Status::error("packInt4MmaB: codes are neither signed 4-bit "
+                         "integers nor E2M1");
   const int64_t n = in.shape[0], k = in.shape[1];
   if (k % 32)
     return Status::error("packInt4MmaB: K = " + std::to_string(k) +

@@ -12,13 +12,15 @@
 # CHECK: w4a16_gemv_2x7x64_g32_xbf16_f32 ok
 # CHECK: mxfp4_gemv_2x6x64_g32_f32 ok
 # CHECK: nvfp4_gemv_1x5x96_g16_f32 ok
+# CHECK: mxfp4_gemm_33x70x128_g32_xbf16_f32 ok
+# CHECK: nvfp4_gemm_20x45x96_g16_f16 ok
 # CHECK: w4a16_gemm_19x70x96_g32_f32 ok
 # CHECK: w4a16_gemm_17x9x64_g32_xbf16_f32 ok
 # CHECK: w4a16_gemv_16x40x64_g32_f32 ok
 # CHECK: w8a8_gemm_5x70x48_xt_wrow_f32 ok
 # CHECK: w8a8_gemm_67x33x80_xrow_wt_f16 ok
 # CHECK: fp8_gemm_67x33x80_xrow_wrow_f32 ok
-# CHECK: 11 kernels, 0 wrong
+# CHECK: 13 kernels, 0 wrong
 
 import os
 import re
@@ -38,6 +40,8 @@ PROBLEMS = [
     ("int4", 2, 7, 64, 32, "bf16", "f32"),
     ("mxfp4", 2, 6, 64, 32, "f16", "f32"),
     ("nvfp4", 1, 5, 96, 16, "f16", "f32"),
+    ("mxfp4", 33, 70, 128, 32, "bf16", "f32"),
+    ("nvfp4", 20, 45, 96, 16, "f16", "f16"),
     ("int4", 19, 70, 96, 32, "f16", "f32"),
     ("int4", 17, 9, 64, 32, "bf16", "f32"),
     ("int4", 16, 40, 64, 32, "f16", "f32"),
@@ -81,16 +85,6 @@ def module():
             "  %%y = lowbit.qmatmul %%x, %%w {transpose_b} : %s, %s -> %s\n"
             "  return %%y : %s\n}\n" % (i, xt, wt, yt, xt, wt, yt, yt))
     return "".join(funcs)
-
-
-def words(nibbles):
-    """[N, K] nibbles (0..15) -> [N, K / 8] int32, code e at bits 4e."""
-    n, k = nibbles.shape
-    u = nibbles.reshape(n, k // 8, 8).astype(np.uint64)
-    w = np.zeros((n, k // 8), np.uint64)
-    for e in range(8):
-        w |= u[:, :, e] << np.uint64(4 * e)
-    return w.astype(np.uint32).view(np.int32)
 
 
 def mma_b(q):
@@ -151,18 +145,20 @@ def problem_data(kind, m, n, k, g, xe, ye, rng, params):
         args = [x, mma_b(q), s]
     else:
         u = rng.integers(0, 16, (n, k))
-        vals = E2M1[u]
+        # The kernel: E2M1 value times the scale in f32 (NVFP4: the E4M3
+        # scale times the tensor scale first), rounded once to X's type.
+        vals = E2M1[u].astype(np.float32)
         if kind == "mxfp4":
             sb = rng.integers(120, 131, (n, k // g)).astype(np.uint8)
-            sv = np.exp2(sb.astype(np.float64) - 127)
-            args = [x, words(u), sb.view(np.int8)]
+            sv = np.exp2(sb.astype(np.float64) - 127).astype(np.float32)
+            args = [x, mma_b(u), sb.view(np.int8)]
         else:
             sc = (rng.random((n, k // g)) * 400 + 0.01).astype(
                 ml_dtypes.float8_e4m3fn)
             ts = np.array(rng.random() * 0.01 + 0.001, np.float32)
-            sv = sc.astype(np.float64) * float(ts)
-            args = [x, words(u), sc.view(np.int8), ts.reshape(params[3])]
-        w = vals * np.repeat(sv, g, axis=1)
+            sv = sc.astype(np.float32) * ts
+            args = [x, mma_b(u), sc.view(np.int8), ts.reshape(params[3])]
+        w = (vals * np.repeat(sv, g, axis=1)).astype(hx).astype(np.float64)
     return args, x.astype(np.float64) @ w.T
 
 

@@ -41,12 +41,11 @@ func.func @tails(%x: tensor<3x96xf16>, %w: !lowbit.qtensor<10x96xi4, per_group<[
 
 // -----
 
-// Not covered (yet): FP4 weights for more than 8 rows (GEMV only), f32
-// activations, int4 groups of 16. No kernel, no gpu.module, the ops
-// unchanged.
+// Not covered: f32 activations, int4 groups of 16. No kernel for those;
+// the FP4 one with 16 rows gets the tensor-core kernel.
 // CHECK-LABEL: func.func @uncovered
-// CHECK-NOT: lowbit.gpu
-// CHECK-NOT: gpu.module
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@mxfp4_gemv_16x8x64_g32_f16
+// CHECK-NOT: lowbit.gpu.kernel
 func.func @uncovered(%x: tensor<16x64xf16>, %xf: tensor<1x64xf32>, %w: !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16>, %w16: !lowbit.qtensor<8x64xi4, per_group<[1 : 16]>, scale = f16>, %x1: tensor<1x64xf16>, %wm: !lowbit.qtensor<8x64xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>) -> (tensor<16x8xf16>, tensor<1x8xf32>, tensor<1x8xf16>) {
   %a = lowbit.qmatmul %x, %wm {transpose_b} : tensor<16x64xf16>, !lowbit.qtensor<8x64xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU> -> tensor<16x8xf16>
   %b = lowbit.qmatmul %xf, %w {transpose_b} : tensor<1x64xf32>, !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16> -> tensor<1x8xf32>
@@ -92,12 +91,13 @@ func.func @fp8(%x: !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, %w: !lowbit.qtens
 
 // -----
 
-// MXFP4 and NVFP4 weights with f16 activations: the GEMV with E2M1 codes
-// decoded by integer ops to twice their value, E8M0 / E4M3 scales decoded
-// exactly from their bytes, NVFP4's tensor scale as a parameter before Y.
+// MXFP4 and NVFP4 weights: the tensor-core kernel on mma-b tiles of E2M1
+// codes, decoded in registers to f16 pairs (2^-14 times the value), E8M0 /
+// E4M3 scales decoded exactly from their bytes, NVFP4's tensor scale as a
+// parameter before Y.
 // CHECK-LABEL: func.func @fp4
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@mxfp4_gemv_1x256x512_g32_f16, lowbit.gpu.launch = array<i64: 64, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x512xf16>, memref<256x64xi32>, memref<256x16xi8>, memref<1x256xf16>]
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@nvfp4_gemv_2x256x512_g16_f32, lowbit.gpu.launch = array<i64: 64, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<2x512xf16>, memref<256x64xi32>, memref<256x32xi8>, memref<f32>, memref<2x256xf32>]
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@mxfp4_gemv_1x256x512_g32_f16, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x512xf16>, memref<8x16x128xi32>, memref<256x16xi8>, memref<1x256xf16>]
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@nvfp4_gemv_2x256x512_g16_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<2x512xf16>, memref<8x16x128xi32>, memref<256x32xi8>, memref<f32>, memref<2x256xf32>]
 // CHECK: gpu.func @mxfp4_gemv_1x256x512_g32_f16
 // CHECK: arith.constant 4194304 : i32
 // CHECK: arith.constant 2143289344 : i32

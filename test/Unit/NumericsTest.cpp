@@ -433,4 +433,15 @@ TEST(Numerics, PackInt4MmaB) {
   QTensor q8;
   ASSERT_TRUE(quantize(x.data(), {n, k}, eight, q8).ok());
   EXPECT_FALSE(packInt4MmaB(q8, p).ok());
+  // E2M1 (MXFP4) codes pack the same way.
+  Scheme mx;
+  mx.kind = ElementKind::MiniFloat;
+  mx.minifloat = ElementType::F4E2M1FN;
+  mx.scale = ScaleType::E8M0;
+  mx.blockSizes = {1, 32};
+  QTensor qm;
+  ASSERT_TRUE(quantize(x.data(), {n, k}, mx, qm).ok());
+  std::vector<uint8_t> pm;
+  ASSERT_TRUE(packInt4MmaB(qm, pm).ok());
+  EXPECT_EQ(pm.size(), p.size());
 }

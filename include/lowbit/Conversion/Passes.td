@@ -234,10 +234,10 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
       load), dequantized in registers; X's tile by `cp.async`. M <= 16:
       128 channels per block of 4 warps; else 64 x 64.
     - MXFP4 (E8M0 scales per 32) and NVFP4 (E4M3 scales per 16, an f32
-      tensor scale) weights with f16/bf16 activations, M <= 8: one warp
-      per output channel, a lane's 32 codes by one 16-byte load, E2M1
-      decoded by integer ops to twice its value, the scales decoded
-      exactly from their bytes, f32 FMA, a butterfly shuffle.
+      tensor scale) weights, any M: the same kernel on mma-b tiles of
+      E2M1 codes, decoded in registers to f16 pairs, the scales decoded
+      exactly from their bytes (NVFP4's tensor scale is a parameter
+      before Y).
     - W8A8 GEMM (sm_80 and newer): int8 X [M, K] with f32 scales per row
       or per tensor, int8 W [N, K] with f32 scales per channel or per
       tensor, K a multiple of 16, f32 or f16 result. Int8 tensor cores

@@ -209,7 +209,8 @@ constexpr int64_t kPanelChannels = 16, kPanelDepth = 4;
 int64_t panelBytes(int64_t n, int64_t k);
 Status packInt8Panels(const QTensor &in, std::vector<uint8_t> &out);
 /// The GPU W4A16 kernel's weight layout ("mma-b", docs/CodegenGPU.md):
-/// signed int4 codes [N, K] (K a multiple of 32) in tiles of 32 channels x
+/// 4-bit codes [N, K] (signed int4 or E2M1; K a multiple of 32) in tiles
+/// of 32 channels x
 /// 32 inputs, 512 bytes each, tile (nb, kb) at (nb * K/32 + kb) * 512.
 /// In a tile, lane l = 4 g + t owns bytes 16 l .. 16 l + 15, four 32-bit
 /// words; word ni holds channel 32 nb + 8 ni + g, and its nibbles p and

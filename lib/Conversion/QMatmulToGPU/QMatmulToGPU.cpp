@@ -45,13 +45,11 @@ struct W4A16Problem {
   RankedTensorType tensorScale; // (NVFP4) the tensor scale part
 };
 
-constexpr int64_t kMaxGemvRows = 8;
 // The W8A8 tile: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x
 // 32: 2 x 4 mma tiles of 16 x 8), K in steps of 64.
 constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 64;
 // CUDA's largest grid.y (M tiles of the GEMMs).
 constexpr int64_t kMaxGridY = 65535;
-constexpr int64_t kWarpsPerBlock = 4;
 
 std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
   auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType());
@@ -86,8 +84,7 @@ std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
   SmallVector<int64_t> blocks = wt.getBlockSizes();
   // Groups of a multiple of 32 (int4, MXFP4) or of 16 (NVFP4); K a
   // multiple of 32 (a lane's 16-byte chunk).
-  if (m < 1 || (m > kMaxGemvRows && kind != W4A16Problem::Int4) ||
-      wt.getShape()[1] != k || blocks.size() != 2 || blocks[0] != 1 ||
+  if (m < 1 || wt.getShape()[1] != k || blocks.size() != 2 || blocks[0] != 1 ||
       blocks[1] % 8 || k % 32 ||
       (kind != W4A16Problem::NVFP4 && blocks[1] % 32))
     return std::nullopt;
@@ -110,12 +107,9 @@ Value f32c(ImplicitLocOpBuilder &b, float v) {
 /// qtensor's bytes are), scales [N, K / g] f16, Y [M, N].
 FunctionType w4a16Signature(MLIRContext *ctx, const W4A16Problem &p) {
   Builder b(ctx);
-  // int4: the "mma-b" tiles (numerics::packInt4MmaB) of the tensor-core
-  // kernel; FP4: [N, K / 8] words.
+  // The "mma-b" tiles (numerics::packInt4MmaB) of the tensor-core kernel.
   Type codes =
-      p.kind == W4A16Problem::Int4
-          ? MemRefType::get({(p.n + 31) / 32, p.k / 32, 128}, b.getI32Type())
-          : MemRefType::get({p.n, p.k / 8}, b.getI32Type());
+      MemRefType::get({(p.n + 31) / 32, p.k / 32, 128}, b.getI32Type());
   SmallVector<Type> in{
       MemRefType::get({p.m, p.k}, p.xElem), codes,
       // E8M0 / E4M3 scales travel as their bytes.
@@ -183,188 +177,6 @@ static Value decodeE4M3(ImplicitLocOpBuilder &b, Value v) {
       arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
                             arith::AndIOp::create(b, v, c(0x7F)), c(0x7F)),
       bitsToF32(b, c(0x7FC00000)), r);
-}
-
-/// MXFP4 / NVFP4 GEMV: one warp per output channel n. Per step of 1024
-/// inputs, lane l reads the 32 codes of inputs k0 = step + 32 l.. (one
-/// 16-byte load), turns the E2M1 codes into twice their value by integer
-/// ops, multiplies with X's 32 inputs in f32 (8 per vector op), and adds
-/// each group's sum times its scale (decoded exactly from its byte, times
-/// 1/2 and NVFP4's tensor scale) to its accumulator. The lanes' sums meet
-/// in a butterfly shuffle; lane 0 writes Y[:, n].
-void buildFP4Gemv(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
-                  const W4A16Problem &p) {
-  Block &entry = fn.getBody().front();
-  b.setInsertionPointToStart(&entry);
-  assert(p.kind != W4A16Problem::Int4 && "int4 uses buildW4A16Mma");
-  bool nv = p.kind == W4A16Problem::NVFP4;
-  Value x = entry.getArgument(0), codes = entry.getArgument(1),
-        scales = entry.getArgument(2),
-        y = entry.getArgument(entry.getNumArguments() - 1);
-  Type f32 = b.getF32Type(), i32 = b.getI32Type();
-  auto v8i32 = VectorType::get({8}, i32);
-  auto v8f32 = VectorType::get({8}, f32);
-  auto v8f16 = VectorType::get({8}, p.xElem);
-  auto v4i32 = VectorType::get({4}, i32);
-  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value bid = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
-  Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
-  Value n = arith::AddIOp::create(
-      b, arith::MulIOp::create(b, bid, idx(b, kWarpsPerBlock)), warp);
-  Value inRange =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, n, idx(b, p.n));
-  auto ifN = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
-  b.setInsertionPointToStart(ifN.thenBlock());
-
-  // E2M1: code e of a word at bits 4e; 2 * value by integer ops.
-  SmallVector<int32_t> right;
-  for (int e = 0; e < 8; ++e)
-    right.push_back(4 * e);
-  Value shrE = arith::ConstantOp::create(
-      b, v8i32, DenseElementsAttr::get(v8i32, ArrayRef<int32_t>(right)));
-  auto vsplat = [&](int32_t v) {
-    return arith::ConstantOp::create(
-        b, v8i32, DenseElementsAttr::get(v8i32, b.getI32IntegerAttr(v)));
-  };
-  Value c15 = vsplat(15), c7 = vsplat(7), c8 = vsplat(8), c4 = vsplat(4),
-        c1 = vsplat(1), c2 = vsplat(2), c0 = vsplat(0);
-  // The tensor scale (NVFP4) times the 1/2 of the E2M1 doubling.
-  Value post = f32c(b, 0.5f);
-  if (nv) {
-    auto tt = cast<MemRefType>(entry.getArgument(3).getType());
-    SmallVector<Value> at(tt.getRank(), idx(b, 0));
-    post = arith::MulFOp::create(
-        b, memref::LoadOp::create(b, entry.getArgument(3), at), post);
-  }
-  Value zero8 = arith::ConstantOp::create(
-      b, v8f32, DenseElementsAttr::get(v8f32, b.getF32FloatAttr(0.f)));
-  SmallVector<Value> init(p.m, f32c(b, 0.f));
-  Value lane32 = arith::MulIOp::create(b, lane, idx(b, 32));
-  auto loop = scf::ForOp::create(
-      b, idx(b, 0), idx(b, p.k), idx(b, 1024), init,
-      [&](OpBuilder &ob, Location l, Value step, ValueRange acc) {
-        ImplicitLocOpBuilder lb(l, ob);
-        Value k0 = arith::AddIOp::create(lb, step, lane32);
-        Value valid = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, k0,
-                                            idx(lb, p.k));
-        auto ifK = scf::IfOp::create(
-            lb, valid,
-            [&](OpBuilder &tb0, Location tl) {
-              ImplicitLocOpBuilder tb(tl, tb0);
-              Value words = vector::LoadOp::create(
-                  tb, v4i32, codes,
-                  ValueRange{n, arith::DivUIOp::create(tb, k0, idx(tb, 8))},
-                  /*nontemporal=*/false, llvm::MaybeAlign(16));
-              // The scale of each word's 8 codes (groups of 16 split a
-              // lane's 32 codes in two).
-              SmallVector<Value> s;
-              for (int64_t j = 0; j < 4; ++j) {
-                if (j && p.g % 32 == 0) {
-                  s.push_back(s[0]);
-                  continue;
-                }
-                Value raw = memref::LoadOp::create(
-                    tb, scales,
-                    ValueRange{
-                        n,
-                        arith::DivUIOp::create(
-                            tb, arith::AddIOp::create(tb, k0, idx(tb, 8 * j)),
-                            idx(tb, p.g))});
-                Value byte = arith::ExtUIOp::create(tb, i32, raw);
-                Value v = nv ? decodeE4M3(tb, byte) : decodeE8M0(tb, byte);
-                s.push_back(arith::MulFOp::create(tb, v, post));
-              }
-              SmallVector<Value> q;
-              for (int64_t j = 0; j < 4; ++j) {
-                Value w =
-                    vector::ExtractOp::create(tb, words, ArrayRef<int64_t>{j});
-                Value wv = vector::BroadcastOp::create(tb, v8i32, w);
-                Value c;
-                {
-                  // E2M1 magnitude 0..7 -> 2 v in {0,1,2,3,4,6,8,12}:
-                  // itself below 4, else (2 + (mag & 1)) << ((mag >> 1) - 1).
-                  Value u = arith::AndIOp::create(
-                      tb, arith::ShRUIOp::create(tb, wv, shrE), c15);
-                  Value mag = arith::AndIOp::create(tb, u, c7);
-                  Value big = arith::ShLIOp::create(
-                      tb,
-                      arith::AddIOp::create(tb, c2,
-                                            arith::AndIOp::create(tb, mag, c1)),
-                      // max(mag >> 1, 1) - 1: no negative shift (poison)
-                      // in the lanes that take `mag` itself.
-                      arith::SubIOp::create(
-                          tb,
-                          arith::MaxUIOp::create(
-                              tb, arith::ShRUIOp::create(tb, mag, c1), c1),
-                          c1));
-                  Value two = arith::SelectOp::create(
-                      tb,
-                      arith::CmpIOp::create(tb, arith::CmpIPredicate::ult, mag,
-                                            c4),
-                      mag, big);
-                  Value neg = arith::CmpIOp::create(
-                      tb, arith::CmpIPredicate::ne,
-                      arith::AndIOp::create(tb, u, c8), c0);
-                  c = arith::SelectOp::create(
-                      tb, neg, arith::SubIOp::create(tb, c0, two), two);
-                }
-                q.push_back(arith::SIToFPOp::create(tb, v8f32, c));
-              }
-              SmallVector<Value> out;
-              auto contract = arith::FastMathFlags::contract;
-              for (int64_t r = 0; r < p.m; ++r) {
-                Value total = acc[r];
-                Value part = zero8;
-                for (int64_t j = 0; j < 4; ++j) {
-                  Value xv = vector::LoadOp::create(
-                      tb, v8f16, x,
-                      ValueRange{idx(tb, r),
-                                 arith::AddIOp::create(tb, k0, idx(tb, 8 * j))},
-                      /*nontemporal=*/false, llvm::MaybeAlign(16));
-                  part = vector::FMAOp::create(
-                      tb, q[j], arith::ExtFOp::create(tb, v8f32, xv), part);
-                  // One scale for the 32 codes: scale once; else per word.
-                  bool last = j == 3;
-                  if (p.g % 32 == 0 && !last)
-                    continue;
-                  Value sum = vector::ReductionOp::create(
-                      tb, vector::CombiningKind::ADD, part);
-                  // mul + add, contracted to fma.rn.f32 (math.fma would
-                  // become a libdevice call).
-                  total = arith::AddFOp::create(
-                      tb, arith::MulFOp::create(tb, sum, s[j], contract), total,
-                      contract);
-                  part = zero8;
-                }
-                out.push_back(total);
-              }
-              scf::YieldOp::create(tb, out);
-            },
-            [&](OpBuilder &eb0, Location el) {
-              scf::YieldOp::create(eb0, el, acc);
-            });
-        scf::YieldOp::create(lb, ifK.getResults());
-      });
-  SmallVector<Value> sums(loop.getResults());
-  for (Value &v : sums)
-    for (int32_t off = 16; off >= 1; off /= 2) {
-      Value other = gpu::ShuffleOp::create(b, v, off, 32, gpu::ShuffleMode::XOR)
-                        .getShuffleResult();
-      v = arith::AddFOp::create(b, v, other);
-    }
-  Value first =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, idx(b, 0));
-  auto ifFirst = scf::IfOp::create(b, first, /*withElseRegion=*/false);
-  b.setInsertionPointToStart(ifFirst.thenBlock());
-  for (int64_t r = 0; r < p.m; ++r) {
-    Value v = sums[r];
-    if (!p.yElem.isF32())
-      v = arith::TruncFOp::create(b, p.yElem, v);
-    memref::StoreOp::create(b, v, y, ValueRange{idx(b, r), n});
-  }
-  b.setInsertionPointToEnd(&entry);
-  gpu::ReturnOp::create(b);
 }
 
 /// Y[M, N] = sx sw sum_k X[m, k] W[n, k]: int8 X with an f32 scale per
@@ -703,11 +515,16 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   const int64_t nb = (p.n + 31) / 32;
   Block &entry = fn.getBody().front();
   b.setInsertionPointToStart(&entry);
+  bool fp4 = p.kind != W4A16Problem::Int4;
+  bool nv = p.kind == W4A16Problem::NVFP4;
   Value x = entry.getArgument(0), codes = entry.getArgument(1),
-        scales = entry.getArgument(2), y = entry.getArgument(3);
+        scales = entry.getArgument(2),
+        y = entry.getArgument(fn.getNumArguments() - 1);
   Value xs = fn.getWorkgroupAttributions()[0];
   Type h = p.xElem, f32 = b.getF32Type(), i32 = b.getI32Type();
   bool bf16 = h.isBF16();
+  // FP4: weights as f32 products rounded once, like bf16.
+  bool viaF32 = bf16 || fp4;
   auto v2h = VectorType::get({2}, h);
   auto v2f32 = VectorType::get({2}, f32);
   auto v1i32 = VectorType::get({1}, i32);
@@ -766,6 +583,19 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
       b, cType, DenseElementsAttr::get(cType, b.getF32FloatAttr(0.f)));
   Value zeroH = arith::ConstantOp::create(b, b.getFloatAttr(h, 0.0));
   Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+  // FP4: each scale times 2^14 (the E2M1 pairs are decoded as f16 values
+  // 2^-14 times theirs), and NVFP4's tensor scale.
+  Value fp4Post;
+  if (fp4) {
+    fp4Post = f32c(b, 16384.f);
+    if (nv) {
+      auto tt = cast<MemRefType>(entry.getArgument(3).getType());
+      SmallVector<Value> at(tt.getRank(), idx(b, 0));
+      fp4Post = arith::MulFOp::create(
+          b, memref::LoadOp::create(b, entry.getArgument(3), at), fp4Post);
+    }
+  }
+  Value m7 = ci32(b, 0x00070007), m8 = ci32(b, 0x00080008);
   int64_t tiles = tiling.tilesM * 4;
   SmallVector<Value> init(tiles, zeroC);
   auto loop = scf::ForOp::create(
@@ -835,44 +665,69 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
         // B fragments, dequantized in registers.
         SmallVector<Value> bs(8); // [ni][ks]
         for (int64_t ni = 0; ni < 4; ++ni) {
-          Value raw = memref::LoadOp::create(
-              lb, scales,
-              ValueRange{chanSafe[ni],
-                         arith::DivUIOp::create(lb, k0, idx(lb, p.g))});
-          // f16: q * s in f16 is the exact product rounded once; bf16: the
-          // product in f32 (exact), then rounded once.
-          Value s =
-              bf16 ? arith::ExtFOp::create(lb, f32, raw).getResult() : raw;
-          s = arith::SelectOp::create(lb, chanIn[ni], s, bf16 ? zeroF : zeroH);
-          Value s2 = vector::BroadcastOp::create(lb, bf16 ? v2f32 : v2h, s);
-          Value w = arith::XOrIOp::create(
-              lb, vector::ExtractOp::create(lb, words, ArrayRef<int64_t>{ni}),
-              bias);
+          Value w = vector::ExtractOp::create(lb, words, ArrayRef<int64_t>{ni});
+          if (!fp4)
+            w = arith::XOrIOp::create(lb, w, bias);
           for (int64_t ks = 0; ks < 2; ++ks) {
+            // The group's scale for these 16 inputs.
+            Value raw = memref::LoadOp::create(
+                lb, scales,
+                ValueRange{chanSafe[ni],
+                           arith::DivUIOp::create(lb, add(lb, k0, 16 * ks),
+                                                  idx(lb, p.g))});
+            // f16 int4: q * s in f16 is the exact product rounded once;
+            // bf16 and FP4: the product in f32 (exact), rounded once.
+            Value sv;
+            if (fp4) {
+              Value byte = arith::ExtUIOp::create(lb, i32, raw);
+              sv = arith::MulFOp::create(
+                  lb, nv ? decodeE4M3(lb, byte) : decodeE8M0(lb, byte),
+                  fp4Post);
+            } else {
+              sv = viaF32 ? arith::ExtFOp::create(lb, f32, raw).getResult()
+                          : raw;
+            }
+            sv = arith::SelectOp::create(lb, chanIn[ni], sv,
+                                         viaF32 ? zeroF : zeroH);
+            Value s2 =
+                vector::BroadcastOp::create(lb, viaF32 ? v2f32 : v2h, sv);
             Value frag = arith::ConstantOp::create(
                 lb, bType,
                 DenseElementsAttr::get(bType, lb.getFloatAttr(h, 0)));
             for (int64_t j = 0; j < 2; ++j) {
               int64_t pidx = 2 * ks + j;
-              Value bits = arith::OrIOp::create(
-                  lb,
-                  arith::AndIOp::create(
-                      lb,
-                      pidx ? arith::ShRUIOp::create(lb, w, ci32(lb, 4 * pidx))
-                                 .getResult()
-                           : w,
-                      mask),
-                  magic);
-              Value pair = vector::BitCastOp::create(
-                  lb, v2h, vector::BroadcastOp::create(lb, v1i32, bits));
-              Value q = arith::SubFOp::create(lb, pair, offset);
+              Value sh = pidx
+                             ? arith::ShRUIOp::create(lb, w, ci32(lb, 4 * pidx))
+                                   .getResult()
+                             : w;
+              Value q;
+              if (fp4) {
+                // E2M1 u = s e e m at 0..3 of each half -> the f16 bits
+                // s << 15 | e e m << 9: the value times 2^-14, exactly.
+                Value hh = arith::AndIOp::create(lb, sh, mask);
+                Value bits = arith::OrIOp::create(
+                    lb,
+                    arith::ShLIOp::create(lb, arith::AndIOp::create(lb, hh, m7),
+                                          ci32(lb, 9)),
+                    arith::ShLIOp::create(lb, arith::AndIOp::create(lb, hh, m8),
+                                          ci32(lb, 12)));
+                q = vector::BitCastOp::create(
+                    lb, VectorType::get({2}, lb.getF16Type()),
+                    vector::BroadcastOp::create(lb, v1i32, bits));
+              } else {
+                Value bits = arith::OrIOp::create(
+                    lb, arith::AndIOp::create(lb, sh, mask), magic);
+                Value pair = vector::BitCastOp::create(
+                    lb, v2h, vector::BroadcastOp::create(lb, v1i32, bits));
+                q = arith::SubFOp::create(lb, pair, offset);
+              }
               Value wv =
-                  bf16 ? arith::TruncFOp::create(
-                             lb, v2h,
-                             arith::MulFOp::create(
-                                 lb, arith::ExtFOp::create(lb, v2f32, q), s2))
-                             .getResult()
-                       : arith::MulFOp::create(lb, q, s2).getResult();
+                  viaF32 ? arith::TruncFOp::create(
+                               lb, v2h,
+                               arith::MulFOp::create(
+                                   lb, arith::ExtFOp::create(lb, v2f32, q), s2))
+                               .getResult()
+                         : arith::MulFOp::create(lb, q, s2).getResult();
               frag =
                   vector::InsertOp::create(lb, wv, frag, ArrayRef<int64_t>{j});
             }
@@ -978,8 +833,7 @@ struct LowbitGPUKernelsPass
     };
     SmallVector<Plan> plans;
     module.walk([&](QMatmulOp op) {
-      if (std::optional<W4A16Problem> p = matchW4A16(op);
-          p && p->kind == W4A16Problem::Int4) {
+      if (std::optional<W4A16Problem> p = matchW4A16(op)) {
         // Tensor cores (f16/bf16 mma.sync m16n8k16): sm_80+; M tiles on
         // grid.y.
         MmaTiling tiling = mmaTiling(*p);
@@ -989,9 +843,12 @@ struct LowbitGPUKernelsPass
         auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
         plans.push_back(
             Plan{op,
-                 std::string(q.m <= 16 ? "w4a16_gemv_" : "w4a16_gemm_") +
-                     std::to_string(q.m) + "x" + std::to_string(q.n) + "x" +
-                     std::to_string(q.k) + "_g" + std::to_string(q.g) +
+                 std::string(q.kind == W4A16Problem::MXFP4   ? "mxfp4"
+                             : q.kind == W4A16Problem::NVFP4 ? "nvfp4"
+                                                             : "w4a16") +
+                     (q.m <= 16 ? "_gemv_" : "_gemm_") + std::to_string(q.m) +
+                     "x" + std::to_string(q.n) + "x" + std::to_string(q.k) +
+                     "_g" + std::to_string(q.g) +
                      (q.xElem.isBF16() ? "_xbf16_" : "_") + typeName(q.yElem),
                  w4a16Signature(ctx, q),
                  {MemRefType::get({tiling.rows(), 40}, q.xElem, nullptr, wg)},
@@ -1000,22 +857,6 @@ struct LowbitGPUKernelsPass
                  {128, 1, 1},
                  [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
                    buildW4A16Mma(b, fn, q);
-                 }});
-      } else if (std::optional<W4A16Problem> p = matchW4A16(op)) {
-        W4A16Problem q = *p;
-        std::string prefix =
-            q.kind == W4A16Problem::MXFP4 ? "mxfp4_gemv_" : "nvfp4_gemv_";
-        plans.push_back(
-            Plan{op,
-                 prefix + std::to_string(q.m) + "x" + std::to_string(q.n) +
-                     "x" + std::to_string(q.k) + "_g" + std::to_string(q.g) +
-                     (q.xElem.isBF16() ? "_xbf16_" : "_") + typeName(q.yElem),
-                 w4a16Signature(ctx, q),
-                 {},
-                 {(q.n + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1},
-                 {32 * kWarpsPerBlock, 1, 1},
-                 [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
-                   buildFP4Gemv(b, fn, q);
                  }});
       } else if (std::optional<W8A8Problem> p =
                      sm >= 80 ? matchW8A8(op, /*fp8=*/false) : std::nullopt;
