@@ -20,7 +20,11 @@
 # CHECK: w8a8_gemm_5x70x48_xt_wrow_f32 ok
 # CHECK: w8a8_gemm_67x33x80_xrow_wt_f16 ok
 # CHECK: fp8_gemm_67x33x80_xrow_wrow_f32 ok
-# CHECK: 13 kernels, 0 wrong
+# CHECK: quantize_i8_rows_5x300_f16 ok (codes and scales bit-identical)
+# CHECK: quantize_i8_rows_3x129_f32 ok (codes and scales bit-identical)
+# CHECK: quantize_fp8_rows_4x70_bf16 ok (codes and scales bit-identical)
+# CHECK: quantize_i8_rows_3x200_f16 ok (codes and scales bit-identical)
+# CHECK: 17 kernels, 0 wrong
 
 import os
 import re
@@ -48,6 +52,13 @@ PROBLEMS = [
     ("w8", 5, 70, 48, "xt_wrow", None, "f32"),
     ("w8", 67, 33, 80, "xrow_wt", None, "f16"),
     ("fp8", 67, 33, 80, "xrow_wrow", None, "f32"),
+    # Activation quantization per row (int8; E4M3), K not a multiple of
+    # the 128 threads; a NaN, an all-zero row and a subnormal row.
+    ("q_i8", 5, 0, 300, None, "f16", None),
+    ("q_i8", 3, 0, 129, None, "f32", None),
+    ("q_fp8", 4, 0, 70, None, "bf16", None),
+    # Ties away from zero (round = nearest_away): cvt.rzi and a step.
+    ("q_i8a", 3, 0, 200, None, "f16", None),
 ]
 
 
@@ -73,6 +84,16 @@ def eight(kind, rows, k, per_row):
 def module():
     funcs = []
     for i, (kind, m, n, k, g, xe, ye) in enumerate(PROBLEMS):
+        if kind.startswith("q_"):
+            xt = "tensor<%dx%dx%s>" % (m, k, xe)
+            qt = "!lowbit.qtensor<%dx%dx%s : %s, per_axis<0>%s>" % (
+                m, k, "f8E4M3FN" if kind == "q_fp8" else "i8", xe,
+                ", round = nearest_away" if kind == "q_i8a" else "")
+            funcs.append(
+                "func.func @p%d(%%x: %s) -> %s {\n"
+                "  %%q = lowbit.quantize %%x : %s -> %s\n"
+                "  return %%q : %s\n}\n" % (i, xt, qt, xt, qt, qt))
+            continue
         if kind in ("w8", "fp8"):
             xt = eight(kind, m, k, g.startswith("xrow"))
             wt = eight(kind, n, k, g.endswith("wrow"))
@@ -162,6 +183,66 @@ def problem_data(kind, m, n, k, g, xe, ye, rng, params):
     return args, x.astype(np.float64) @ w.T
 
 
+def run_quantize(d, kernels_mlir, name, launch, prob, rng):
+    kind, m, _, k, _, xe, _ = prob
+    x, codes, s = quantize_case(kind, m, k, xe, rng)
+    paths = [os.path.join(d, "%s.%d.bin" % (name, i)) for i in range(3)]
+    x.tofile(paths[0])
+    np.full((m, k), 0x55, np.uint8).tofile(paths[1])  # poisoned
+    np.full(m, np.nan, np.float32).tofile(paths[2])
+    cmd = ["lowbit-gpu-emulate", kernels_mlir, "--kernel", name, "--grid",
+           ",".join(launch.split(", ")[:3])]
+    for path in paths:
+        cmd += ["--arg", path]
+    cmd += ["--write", "1=" + paths[1], "--write", "2=" + paths[2]]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        print("%s failed: %s" % (name, r.stderr.strip()))
+        return False
+    got_codes = np.fromfile(paths[1], np.int8).reshape(m, k)
+    got_s = np.fromfile(paths[2], np.float32)
+    same = (np.array_equal(got_codes, codes)
+            and np.array_equal(got_s.view(np.uint32), s.view(np.uint32)))
+    print("%s %s (codes and scales %s)" % (
+        name, "ok" if same else "WRONG",
+        "bit-identical" if same else "differ"))
+    return same
+
+
+def quantize_case(kind, m, k, xe, rng):
+    """X with a NaN, a zero row and a tiny row; the exact codes and scales
+    of docs/Spec.md section 5 (f32 arithmetic)."""
+    x = (rng.standard_normal((m, k)) * 3).astype(np.float32)
+    if kind != "q_fp8":
+        x[0, 5] = np.nan
+    if kind == "q_i8a":
+        # Exact ties: values that are k + 1/2 times the scale.
+        x[0, :40] = (np.arange(40) - 20 + 0.5).astype(np.float32) / 4
+    x[1] = 0
+    x[2] = x[2] * 1e-30
+    dt = {"f16": np.float16, "bf16": ml_dtypes.bfloat16,
+          "f32": np.float32}[xe]
+    x = x.astype(dt)
+    xf = x.astype(np.float32)
+    amax = np.nanmax(np.abs(xf), axis=1)
+    qmax = np.float32(448 if kind == "q_fp8" else 127)
+    s = (amax / qmax).astype(np.float32)
+    s[s == 0] = 1
+    v = (xf / s[:, None]).astype(np.float32)
+    if kind == "q_i8a":
+        v64 = v.astype(np.float64)
+        r = np.sign(v64) * np.floor(np.abs(v64) + 0.5)
+        r[np.isnan(r)] = 0
+        codes = np.clip(r, -127, 127).astype(np.int8)
+    elif kind == "q_i8":
+        r = np.rint(v)
+        r[np.isnan(r)] = 0
+        codes = np.clip(r, -127, 127).astype(np.int8)
+    else:
+        codes = v.astype(ml_dtypes.float8_e4m3fn).view(np.int8)
+    return x, codes, s
+
+
 def main():
     d = sys.argv[1]
     os.makedirs(d, exist_ok=True)
@@ -184,6 +265,9 @@ def main():
         for p in re.findall(r"memref<([^>]*)>", params):
             dims = p.split("x")[:-1]
             shapes.append(tuple(int(v) for v in dims))
+        if prob[0].startswith("q_"):
+            bad += not run_quantize(d, kernels_mlir, name, launch, prob, rng)
+            continue
         args, ref = problem_data(*prob, rng, shapes)
         m, n = ref.shape
         ye = prob[6]

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -29,6 +30,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/APSInt.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
@@ -385,6 +387,77 @@ void Emulator::execOp(Operation *op, ArrayRef<bool> active) {
     return fBin([](APFloat &a, const APFloat &b) {
       a.subtract(b, APFloat::rmNearestTiesToEven);
     });
+  if (isa<arith::DivFOp>(op))
+    return fBin([](APFloat &a, const APFloat &b) {
+      a.divide(b, APFloat::rmNearestTiesToEven);
+    });
+  if (isa<arith::MaxNumFOp>(op))
+    return fBin([](APFloat &a, const APFloat &b) { a = llvm::maxnum(a, b); });
+  if (isa<arith::MaximumFOp>(op))
+    return fBin([](APFloat &a, const APFloat &b) { a = llvm::maximum(a, b); });
+  if (isa<arith::MinimumFOp>(op))
+    return fBin([](APFloat &a, const APFloat &b) { a = llvm::minimum(a, b); });
+  if (isa<math::AbsFOp>(op))
+    return elementwise(op, active, [&](ArrayRef<uint64_t> in) {
+      return fromFloat(llvm::abs(toFloat(et, in[0])));
+    });
+  if (isa<math::RoundEvenOp, math::RoundOp>(op)) {
+    auto mode = isa<math::RoundEvenOp>(op) ? APFloat::rmNearestTiesToEven
+                                           : APFloat::rmNearestTiesToAway;
+    return elementwise(op, active, [&](ArrayRef<uint64_t> in) {
+      APFloat a = toFloat(et, in[0]);
+      a.roundToIntegral(mode);
+      return fromFloat(a);
+    });
+  }
+  if (auto c = dyn_cast<arith::CmpFOp>(op)) {
+    Type ft = elementType(c.getLhs().getType());
+    auto pred = c.getPredicate();
+    return elementwise(op, active, [&](ArrayRef<uint64_t> in) -> uint64_t {
+      APFloat::cmpResult r = toFloat(ft, in[0]).compare(toFloat(ft, in[1]));
+      bool unord = r == APFloat::cmpUnordered;
+      switch (pred) {
+      case arith::CmpFPredicate::OEQ:
+        return r == APFloat::cmpEqual;
+      case arith::CmpFPredicate::UNO:
+        return unord;
+      case arith::CmpFPredicate::ONE:
+        return !unord && r != APFloat::cmpEqual;
+      case arith::CmpFPredicate::UNE:
+        return r != APFloat::cmpEqual;
+      case arith::CmpFPredicate::OLT:
+        return r == APFloat::cmpLessThan;
+      case arith::CmpFPredicate::OGT:
+        return r == APFloat::cmpGreaterThan;
+      case arith::CmpFPredicate::OGE:
+        return r == APFloat::cmpGreaterThan || r == APFloat::cmpEqual;
+      case arith::CmpFPredicate::OLE:
+        return r == APFloat::cmpLessThan || r == APFloat::cmpEqual;
+      default:
+        fatal("unsupported arith.cmpf predicate");
+      }
+    });
+  }
+  if (isa<arith::FPToSIOp>(op)) {
+    Type ft = elementType(op->getOperand(0).getType());
+    unsigned w = bitWidth(et);
+    return elementwise(op, active, [&](ArrayRef<uint64_t> in) {
+      llvm::APSInt r(w, /*isUnsigned=*/false);
+      bool exact;
+      if (toFloat(ft, in[0]).convertToInteger(r, APFloat::rmTowardZero,
+                                              &exact) &
+          APFloat::opInvalidOp)
+        fatal("fptosi of a value out of range (poison)");
+      return r.getZExtValue();
+    });
+  }
+  if (isa<arith::TruncIOp>(op)) {
+    unsigned w = bitWidth(et);
+    Type it = elementType(op->getOperand(0).getType());
+    return elementwise(op, active, [&](ArrayRef<uint64_t> in) {
+      return toInt(it, in[0]).trunc(w).getZExtValue();
+    });
+  }
   if (isa<arith::NegFOp>(op))
     return elementwise(op, active, [&](ArrayRef<uint64_t> in) {
       APFloat a = toFloat(et, in[0]);
@@ -605,8 +678,21 @@ void Emulator::execOp(Operation *op, ArrayRef<bool> active) {
   }
   if (isa<nvgpu::MmaSyncOp>(op))
     return mma(op, active, "nvgpu");
-  if (auto asmOp = dyn_cast<LLVM::InlineAsmOp>(op))
-    return mma(op, active, asmOp.getAsmString());
+  if (auto asmOp = dyn_cast<LLVM::InlineAsmOp>(op)) {
+    StringRef text = asmOp.getAsmString();
+    if (text.starts_with("cvt.rni.f32.f32") ||
+        text.starts_with("cvt.rzi.f32.f32")) {
+      auto mode = text.starts_with("cvt.rni") ? APFloat::rmNearestTiesToEven
+                                              : APFloat::rmTowardZero;
+      Type f32 = Float32Type::get(op->getContext());
+      return elementwise(op, active, [&](ArrayRef<uint64_t> in) {
+        APFloat a = toFloat(f32, in[0]);
+        a.roundToIntegral(mode);
+        return fromFloat(a);
+      });
+    }
+    return mma(op, active, text);
+  }
   if (auto ev = dyn_cast<LLVM::ExtractValueOp>(op)) {
     for (unsigned t = 0; t < nThreads; ++t)
       if (active[t])

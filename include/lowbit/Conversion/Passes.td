@@ -246,6 +246,11 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
       beyond M, N and K), exact int32 sums scaled once.
     - FP8 E4M3 GEMM (sm_89 and newer): the same with E4M3 operands and f32
       accumulation (`mma.sync ... e4m3.e4m3.f32`, PTX ISA 8.4).
+    - `lowbit.quantize` of f16/bf16/f32 activations [M, K] to int8 or
+      E4M3 (sm_89+) with a dynamic f32 scale per row (what the W8A8 and
+      FP8 GEMMs read): one block per row, amax by shuffles and shared
+      memory, then the reference lowering's own encoders, so codes and
+      scales are bit-identical to it.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
@@ -254,6 +259,7 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect",
                            "::mlir::nvgpu::NVGPUDialect",

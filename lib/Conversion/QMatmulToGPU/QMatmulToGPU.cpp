@@ -9,6 +9,8 @@
 
 #include "lowbit/Conversion/Passes.h"
 
+#include "../LowbitToLinalg/Codecs.h"
+
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Support/FileUtilities.h"
@@ -48,8 +50,8 @@ struct W4A16Problem {
 // The W8A8 tile: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x
 // 32: 2 x 4 mma tiles of 16 x 8), K in steps of 64.
 constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 64;
-// CUDA's largest grid.y (M tiles of the GEMMs).
-constexpr int64_t kMaxGridY = 65535;
+// CUDA's largest grid.y (M tiles of the GEMMs) and grid.x.
+constexpr int64_t kMaxGridY = 65535, kMaxGridX = 2147483647;
 
 std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
   auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType());
@@ -794,6 +796,229 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   gpu::ReturnOp::create(b);
 }
 
+/// Dynamic quantization of activations [M, K] (f16, bf16 or f32) to int8
+/// or E4M3 with an f32 scale per row: what the W8A8 and FP8 GEMMs read.
+struct QuantizeProblem {
+  int64_t m, k;
+  Type xElem;
+  bool fp8;
+  SchemeAttr scheme;
+  RankedTensorType scales;
+};
+
+std::optional<QuantizeProblem> matchQuantize(QuantizeOp op) {
+  auto in = dyn_cast<RankedTensorType>(op.getInput().getType());
+  QTensorType t = op.getType();
+  SchemeAttr s = t.getScheme();
+  auto storage = dyn_cast<IntegerType>(s.getStorageType());
+  bool i8 = storage && storage.getWidth() == 8 && !storage.isUnsigned();
+  bool fp8 = isa<Float8E4M3FNType>(s.getStorageType());
+  if (!op.isDynamic() || !in || in.getRank() != 2 || !in.hasStaticShape() ||
+      !isa<Float16Type, BFloat16Type, Float32Type>(in.getElementType()) ||
+      (!i8 && !fp8) || s.isGGUF() || !s.getSymmetric() || s.getTernary() ||
+      !s.getScaleType() || !s.getScaleType().isF32() || s.getTensorScale())
+    return std::nullopt;
+  int64_t m = in.getShape()[0], k = in.getShape()[1];
+  SmallVector<int64_t> blocks = t.getBlockSizes();
+  // One scale per row (a block of [1, K]); M blocks on grid.x.
+  if (blocks.size() != 2 || blocks[0] != 1 || blocks[1] != k || m < 1)
+    return std::nullopt;
+  return QuantizeProblem{m, k, in.getElementType(), fp8, s, t.getScalesType()};
+}
+
+FunctionType quantizeSignature(MLIRContext *ctx, const QuantizeProblem &p) {
+  Builder b(ctx);
+  return b.getFunctionType(
+      {MemRefType::get({p.m, p.k}, p.xElem),
+       MemRefType::get({p.m, p.k}, b.getI8Type()),
+       MemRefType::get(p.scales.getShape(), b.getF32Type())},
+      {});
+}
+
+/// One block of 128 threads per row: amax = maxnum of |x| (threads, then a
+/// butterfly over each warp, then the 4 warps through shared memory), the
+/// scale amax / qmax (1 when that is 0), then every element encoded with
+/// the reference lowering's own emitters (docs/Spec.md section 5:
+/// clamp(round(x / s)) with NaN -> 0 for int8; the E4M3 encoder with the
+/// scheme's rounding and saturation), so codes and scales are
+/// bit-identical to it.
+void buildQuantizeRows(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
+                       const QuantizeProblem &p) {
+  Block &entry = fn.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value x = entry.getArgument(0), codes = entry.getArgument(1),
+        scales = entry.getArgument(2);
+  Value wsum = fn.getWorkgroupAttributions()[0];
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getI8Type();
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
+  Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
+  int64_t steps = (p.k + 127) / 128;
+  // Element k = 128 j + tid of this row, if it exists.
+  auto forElems =
+      [&](Value init,
+          function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> body) {
+        return scf::ForOp::create(
+                   b, idx(b, 0), idx(b, steps), idx(b, 1), ValueRange{init},
+                   [&](OpBuilder &ob, Location l, Value j, ValueRange a) {
+                     ImplicitLocOpBuilder lb(l, ob);
+                     Value k = arith::AddIOp::create(
+                         lb, arith::MulIOp::create(lb, j, idx(lb, 128)), tid);
+                     Value in = arith::CmpIOp::create(
+                         lb, arith::CmpIPredicate::ult, k, idx(lb, p.k));
+                     auto ifIn = scf::IfOp::create(
+                         lb, in,
+                         [&](OpBuilder &tb0, Location tl) {
+                           ImplicitLocOpBuilder tb(tl, tb0);
+                           scf::YieldOp::create(tb, body(tb, k, a[0]));
+                         },
+                         [&](OpBuilder &eb0, Location el) {
+                           scf::YieldOp::create(eb0, el, a[0]);
+                         });
+                     scf::YieldOp::create(lb, ifIn.getResult(0));
+                   })
+            .getResult(0);
+      };
+  auto load = [&](ImplicitLocOpBuilder &tb, Value k) {
+    Value v = memref::LoadOp::create(tb, x, ValueRange{row, k});
+    return v.getType().isF32() ? v : arith::ExtFOp::create(tb, f32, v);
+  };
+  Value zero = f32c(b, 0.f);
+  // max(a, b) for a never NaN: b if b > a. NaN b is skipped, as maxnum
+  // skips it (arith.maxnumf would be a libdevice call).
+  auto maxKeep = [](ImplicitLocOpBuilder &mb, Value a, Value v) {
+    return arith::SelectOp::create(
+               mb, arith::CmpFOp::create(mb, arith::CmpFPredicate::OGT, v, a),
+               v, a)
+        .getResult();
+  };
+  Value amax = forElems(zero, [&](ImplicitLocOpBuilder &tb, Value k, Value a) {
+    // |x| by clearing the sign bit (math.absf would be a libdevice call).
+    Value bits = arith::AndIOp::create(
+        tb, arith::BitcastOp::create(tb, i32, load(tb, k)),
+        arith::ConstantOp::create(tb, tb.getI32IntegerAttr(0x7FFFFFFF)));
+    return maxKeep(tb, a, arith::BitcastOp::create(tb, f32, bits));
+  });
+  for (int32_t off = 16; off >= 1; off /= 2)
+    amax =
+        maxKeep(b, amax,
+                gpu::ShuffleOp::create(b, amax, off, 32, gpu::ShuffleMode::XOR)
+                    .getShuffleResult());
+  Value first =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, idx(b, 0));
+  {
+    auto ifFirst = scf::IfOp::create(b, first, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(ifFirst.thenBlock());
+    memref::StoreOp::create(b, amax, wsum, ValueRange{warp});
+  }
+  gpu::BarrierOp::create(b);
+  amax = memref::LoadOp::create(b, wsum, ValueRange{idx(b, 0)});
+  for (int64_t w = 1; w < 4; ++w)
+    amax = maxKeep(b, amax,
+                   memref::LoadOp::create(b, wsum, ValueRange{idx(b, w)}));
+  float qmax = p.fp8 ? 448.f : float(p.scheme.getQMax());
+  Value sc = arith::DivFOp::create(b, amax, f32c(b, qmax));
+  sc = arith::SelectOp::create(
+      b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sc, zero),
+      f32c(b, 1.f), sc);
+  {
+    auto ifT0 = scf::IfOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, idx(b, 0)),
+        /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(ifT0.thenBlock());
+    SmallVector<Value> at;
+    for (int64_t d = 0; d < p.scales.getRank(); ++d)
+      at.push_back(d == 0 ? row : idx(b, 0));
+    memref::StoreOp::create(b, sc, scales, at);
+  }
+  const ::lowbit::MiniFloatFormat *fmt =
+      p.fp8 ? &codecs::getFormat(p.scheme.getStorageType()) : nullptr;
+  forElems(zero, [&](ImplicitLocOpBuilder &tb, Value k, Value a) {
+    Value v = arith::DivFOp::create(tb, load(tb, k), sc);
+    Value code;
+    if (p.fp8) {
+      code = codecs::encodeMiniFloat(tb, v, *fmt, p.scheme.getRounding(),
+                                     p.scheme.getSaturate());
+    } else {
+      Value r = codecs::roundF32(tb, v, p.scheme.getRounding());
+      Value nan = arith::CmpFOp::create(tb, arith::CmpFPredicate::UNO, r, r);
+      r = arith::SelectOp::create(tb, nan, f32c(tb, 0.f), r);
+      // Clamp (no NaN left: compare and select, as maximumf/minimumf
+      // would be libdevice calls).
+      Value lo = f32c(tb, float(p.scheme.getQMin()));
+      Value hi = f32c(tb, float(p.scheme.getQMax()));
+      r = arith::SelectOp::create(
+          tb, arith::CmpFOp::create(tb, arith::CmpFPredicate::OLT, r, lo), lo,
+          r);
+      r = arith::SelectOp::create(
+          tb, arith::CmpFOp::create(tb, arith::CmpFPredicate::OGT, r, hi), hi,
+          r);
+      code = arith::FPToSIOp::create(tb, i32, r);
+    }
+    memref::StoreOp::create(tb, arith::TruncIOp::create(tb, i8, code), codes,
+                            ValueRange{row, k});
+    return a;
+  });
+  gpu::ReturnOp::create(b);
+}
+
+/// PTX has no libdevice linked in: the rounding ops that the shared
+/// encoders (codecs::roundF32) emit, which convert-gpu-to-nvvm would turn
+/// into libdevice calls, become their PTX instructions: math.roundeven is
+/// cvt.rni; math.round (ties away) is cvt.rzi plus one step away from zero
+/// where the dropped fraction is at least 1/2.
+static void roundingToPTX(gpu::GPUModuleOp module) {
+  auto cvt = [](ImplicitLocOpBuilder &b, StringRef mode, Value x) {
+    return LLVM::InlineAsmOp::create(
+               b, b.getF32Type(), ValueRange{x},
+               ("cvt." + mode + ".f32.f32 $0, $1;").str(), "=f,f",
+               /*has_side_effects=*/false, /*is_align_stack=*/false,
+               LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+               ArrayAttr())
+        .getResult(0);
+  };
+  SmallVector<Operation *> ops;
+  module.walk([&](Operation *op) {
+    if (isa<math::RoundEvenOp, math::RoundOp>(op) &&
+        op->getResult(0).getType().isF32())
+      ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    ImplicitLocOpBuilder b(op->getLoc(), op);
+    Value x = op->getOperand(0), r;
+    if (isa<math::RoundEvenOp>(op)) {
+      r = cvt(b, "rni", x);
+    } else {
+      Type i32 = b.getI32Type(), f32 = b.getF32Type();
+      Value t = cvt(b, "rzi", x);
+      Value d = arith::SubFOp::create(b, x, t);
+      Value bits = arith::BitcastOp::create(b, i32, d);
+      Value ad = arith::BitcastOp::create(
+          b, f32,
+          arith::AndIOp::create(
+              b, bits,
+              arith::ConstantOp::create(b, b.getI32IntegerAttr(0x7FFFFFFF))));
+      Value half = arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, ad,
+                                         f32c(b, 0.5f));
+      Value one = arith::BitcastOp::create(
+          b, f32,
+          arith::OrIOp::create(
+              b,
+              arith::AndIOp::create(
+                  b, arith::BitcastOp::create(b, i32, x),
+                  arith::ConstantOp::create(
+                      b, b.getI32IntegerAttr(int32_t(0x80000000u)))),
+              arith::ConstantOp::create(b, b.getI32IntegerAttr(0x3F800000))));
+      r = arith::SelectOp::create(b, half, arith::AddFOp::create(b, t, one), t);
+    }
+    op->getResult(0).replaceAllUsesWith(r);
+    op->erase();
+  }
+}
+
 std::string typeName(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -824,7 +1049,7 @@ struct LowbitGPUKernelsPass
     // What each covered qmatmul gets: a kernel (name, signature, shared
     // memory, builder) and its launch.
     struct Plan {
-      QMatmulOp op;
+      Operation *op;
       std::string name;
       FunctionType type;
       SmallVector<Type> workgroup;
@@ -832,6 +1057,25 @@ struct LowbitGPUKernelsPass
       std::function<void(ImplicitLocOpBuilder &, gpu::GPUFuncOp)> build;
     };
     SmallVector<Plan> plans;
+    module.walk([&](QuantizeOp op) {
+      std::optional<QuantizeProblem> p = matchQuantize(op);
+      if (!p || p->m > kMaxGridX || (p->fp8 && sm < 89))
+        return;
+      QuantizeProblem q = *p;
+      auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+      plans.push_back(
+          Plan{op,
+               std::string(q.fp8 ? "quantize_fp8_rows_" : "quantize_i8_rows_") +
+                   std::to_string(q.m) + "x" + std::to_string(q.k) + "_" +
+                   typeName(q.xElem),
+               quantizeSignature(ctx, q),
+               {MemRefType::get({4}, Float32Type::get(ctx), nullptr, wg)},
+               {q.m, 1, 1},
+               {128, 1, 1},
+               [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+                 buildQuantizeRows(b, fn, q);
+               }});
+    });
     module.walk([&](QMatmulOp op) {
       if (std::optional<W4A16Problem> p = matchW4A16(op)) {
         // Tensor cores (f16/bf16 mma.sync m16n8k16): sm_80+; M tiles on
@@ -911,7 +1155,7 @@ struct LowbitGPUKernelsPass
       }
       if (!gpuModule.lookupSymbol<gpu::GPUFuncOp>(plan.name)) {
         b.setInsertionPointToEnd(gpuModule.getBody());
-        b.setLoc(plan.op.getLoc());
+        b.setLoc(plan.op->getLoc());
         auto fn =
             gpu::GPUFuncOp::create(b, plan.name, plan.type, plan.workgroup);
         fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
@@ -938,6 +1182,7 @@ struct LowbitGPUKernelsPass
                            {plan.grid[0], plan.grid[1], plan.grid[2],
                             plan.block[0], plan.block[1], plan.block[2], 0}));
     }
+    roundingToPTX(gpuModule);
   }
 };
 
@@ -1012,7 +1257,7 @@ struct LowbitWritePTXPass
     // The manifest: every annotated launch, with the kernel's parameters
     // as lowbit-gpu-kernels recorded them (the gpu.module is gone).
     llvm::json::Array entries;
-    module.walk([&](QMatmulOp op) {
+    module.walk([&](Operation *op) {
       auto kernel = op->getAttrOfType<SymbolRefAttr>(kKernelAttr);
       auto launch = op->getAttrOfType<DenseI64ArrayAttr>(kLaunchAttr);
       auto params = op->getAttrOfType<ArrayAttr>(kParamsAttr);

@@ -51,3 +51,9 @@ func.func @bf16(%x: tensor<1x8192xbf16>, %w: !lowbit.qtensor<8192x8192xi4, per_g
   %b = lowbit.qmatmul %x2, %w {transpose_b} : tensor<128x8192xbf16>, !lowbit.qtensor<8192x8192xi4, per_group<[1 : 128]>, scale = f16> -> tensor<128x8192xbf16>
   return %a, %b : tensor<1x8192xbf16>, tensor<128x8192xbf16>
 }
+// Activation quantization per row: int8 from f16, E4M3 from bf16 (sm_89+).
+func.func @quantize(%x: tensor<128x8192xf16>, %x2: tensor<128x8192xbf16>) -> (!lowbit.qtensor<128x8192xi8 : f16, per_axis<0>>, !lowbit.qtensor<128x8192xf8E4M3FN : bf16, per_axis<0>>) {
+  %a = lowbit.quantize %x : tensor<128x8192xf16> -> !lowbit.qtensor<128x8192xi8 : f16, per_axis<0>>
+  %b = lowbit.quantize %x2 : tensor<128x8192xbf16> -> !lowbit.qtensor<128x8192xf8E4M3FN : bf16, per_axis<0>>
+  return %a, %b : !lowbit.qtensor<128x8192xi8 : f16, per_axis<0>>, !lowbit.qtensor<128x8192xf8E4M3FN : bf16, per_axis<0>>
+}
