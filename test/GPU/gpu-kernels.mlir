@@ -156,3 +156,25 @@ func.func @bf16(%x: tensor<1x256xbf16>, %w: !lowbit.qtensor<64x256xi4, per_group
   %b = lowbit.qmatmul %x2, %w {transpose_b} : tensor<32x256xbf16>, !lowbit.qtensor<64x256xi4, per_group<[1 : 128]>, scale = f16> -> tensor<32x64xbf16>
   return %a, %b : tensor<1x64xbf16>, tensor<32x64xbf16>
 }
+
+// -----
+
+// NVFP4 needs groups of a multiple of 16 (one scale per 16-input step):
+// groups of 8 get no kernel.
+// CHECK-LABEL: func.func @nvfp4_g8
+// CHECK-NOT: lowbit.gpu.kernel
+func.func @nvfp4_g8(%x: tensor<1x64xf16>, %w: !lowbit.qtensor<8x64xf4E2M1FN, per_group<[1 : 8]>, scale = f8E4M3FN, tensor_scale>) -> tensor<1x8xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x64xf16>, !lowbit.qtensor<8x64xf4E2M1FN, per_group<[1 : 8]>, scale = f8E4M3FN, tensor_scale> -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
+// int4 with one scale per row (per_axis<0>): the scales parameter is the
+// qtensor's [N] part.
+// CHECK-LABEL: func.func @per_row
+// CHECK: lowbit.gpu.params = [memref<1x64xf16>, memref<1x2x128xi32>, memref<8xf16>, memref<1x8xf32>]
+func.func @per_row(%x: tensor<1x64xf16>, %w: !lowbit.qtensor<8x64xi4, per_axis<0>, scale = f16>) -> tensor<1x8xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x64xf16>, !lowbit.qtensor<8x64xi4, per_axis<0>, scale = f16> -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -269,7 +270,7 @@ void Emulator::execOp(Operation *op, ArrayRef<bool> active) {
     return;
   }
   if (isa<gpu::BarrierOp, nvgpu::DeviceAsyncCreateGroupOp,
-          nvgpu::DeviceAsyncWaitOp>(op)) {
+          nvgpu::DeviceAsyncWaitOp, NVVM::CpAsyncWaitGroupOp>(op)) {
     // Lock step: every thread is here; async copies completed eagerly.
     if (auto g = dyn_cast<nvgpu::DeviceAsyncCreateGroupOp>(op))
       setAll(g.getResult(), Val{{0}});

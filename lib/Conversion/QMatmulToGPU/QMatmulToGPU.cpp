@@ -45,6 +45,7 @@ struct W4A16Problem {
   /// (MXFP4) or E4M3 scales per 16 and an f32 tensor scale (NVFP4).
   enum Kind { Int4, MXFP4, NVFP4 } kind = Int4;
   RankedTensorType tensorScale; // (NVFP4) the tensor scale part
+  RankedTensorType scales;      // the scales part: [N, K / g] or [N]
 };
 
 // The W8A8 tile: 64 x 64 outputs per block of 4 warps (2 x 2, each 32 x
@@ -87,11 +88,12 @@ std::optional<W4A16Problem> matchW4A16(QMatmulOp op) {
   // Groups of a multiple of 32 (int4, MXFP4) or of 16 (NVFP4); K a
   // multiple of 32 (a lane's 16-byte chunk).
   if (m < 1 || wt.getShape()[1] != k || blocks.size() != 2 || blocks[0] != 1 ||
-      blocks[1] % 8 || k % 32 ||
+      blocks[1] % 16 || k % 32 ||
       (kind != W4A16Problem::NVFP4 && blocks[1] % 32))
     return std::nullopt;
   W4A16Problem p{m, n, k, blocks[1], yt.getElementType(), xt.getElementType()};
   p.kind = kind;
+  p.scales = wt.getScalesType();
   if (kind == W4A16Problem::NVFP4)
     p.tensorScale = wt.getTensorScaleType();
   return p;
@@ -114,10 +116,10 @@ FunctionType w4a16Signature(MLIRContext *ctx, const W4A16Problem &p) {
       MemRefType::get({(p.n + 31) / 32, p.k / 32, 128}, b.getI32Type());
   SmallVector<Type> in{
       MemRefType::get({p.m, p.k}, p.xElem), codes,
-      // E8M0 / E4M3 scales travel as their bytes.
-      MemRefType::get({p.n, p.k / p.g}, p.kind == W4A16Problem::Int4
-                                            ? Type(b.getF16Type())
-                                            : Type(b.getI8Type()))};
+      // The qtensor's scales part; E8M0 / E4M3 scales travel as bytes.
+      MemRefType::get(p.scales.getShape(), p.kind == W4A16Problem::Int4
+                                               ? Type(b.getF16Type())
+                                               : Type(b.getI8Type()))};
   if (p.kind == W4A16Problem::NVFP4)
     in.push_back(MemRefType::get(p.tensorScale.getShape(), b.getF32Type()));
   in.push_back(MemRefType::get({p.m, p.n}, p.yElem));
@@ -585,18 +587,17 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
       b, cType, DenseElementsAttr::get(cType, b.getF32FloatAttr(0.f)));
   Value zeroH = arith::ConstantOp::create(b, b.getFloatAttr(h, 0.0));
   Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
-  // FP4: each scale times 2^14 (the E2M1 pairs are decoded as f16 values
-  // 2^-14 times theirs), and NVFP4's tensor scale.
-  Value fp4Post;
-  if (fp4) {
-    fp4Post = f32c(b, 16384.f);
-    if (nv) {
-      auto tt = cast<MemRefType>(entry.getArgument(3).getType());
-      SmallVector<Value> at(tt.getRank(), idx(b, 0));
-      fp4Post = arith::MulFOp::create(
-          b, memref::LoadOp::create(b, entry.getArgument(3), at), fp4Post);
-    }
+  // NVFP4's tensor scale (the scale is s_b * ts in f32, as the reference
+  // lowering's); FP4 pairs, decoded as f16 values 2^-14 times theirs, are
+  // scaled back by 2^14 exactly in f32.
+  Value tensorScale;
+  if (nv) {
+    auto tt = cast<MemRefType>(entry.getArgument(3).getType());
+    SmallVector<Value> at(tt.getRank(), idx(b, 0));
+    tensorScale = memref::LoadOp::create(b, entry.getArgument(3), at);
   }
+  Value pow14 = arith::ConstantOp::create(
+      b, v2f32, DenseElementsAttr::get(v2f32, b.getF32FloatAttr(16384.f)));
   Value m7 = ci32(b, 0x00070007), m8 = ci32(b, 0x00080008);
   int64_t tiles = tiling.tilesM * 4;
   SmallVector<Value> init(tiles, zeroC);
@@ -637,10 +638,11 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                     ValueRange{row, col}, x,
                     ValueRange{srow, arith::AddIOp::create(cb, k0, col)},
                     cb.getIndexAttr(8), elems, cb.getUnitAttr());
-                Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+                // Committed now, waited for after the weights are loaded
+                // and dequantized (the two latencies overlap).
+                nvgpu::DeviceAsyncCreateGroupOp::create(
                     cb, nvgpu::DeviceAsyncTokenType::get(cb.getContext()),
                     ValueRange{copy.getAsyncToken()});
-                nvgpu::DeviceAsyncWaitOp::create(cb, group, IntegerAttr());
                 scf::YieldOp::create(cb);
               });
           (void)ifC;
@@ -672,19 +674,20 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
             w = arith::XOrIOp::create(lb, w, bias);
           for (int64_t ks = 0; ks < 2; ++ks) {
             // The group's scale for these 16 inputs.
-            Value raw = memref::LoadOp::create(
-                lb, scales,
-                ValueRange{chanSafe[ni],
-                           arith::DivUIOp::create(lb, add(lb, k0, 16 * ks),
-                                                  idx(lb, p.g))});
+            // Scales [N, K / g], or [N] (one group per row).
+            SmallVector<Value> sat{chanSafe[ni]};
+            if (p.scales.getRank() == 2)
+              sat.push_back(arith::DivUIOp::create(lb, add(lb, k0, 16 * ks),
+                                                   idx(lb, p.g)));
+            Value raw = memref::LoadOp::create(lb, scales, sat);
             // f16 int4: q * s in f16 is the exact product rounded once;
             // bf16 and FP4: the product in f32 (exact), rounded once.
             Value sv;
             if (fp4) {
               Value byte = arith::ExtUIOp::create(lb, i32, raw);
-              sv = arith::MulFOp::create(
-                  lb, nv ? decodeE4M3(lb, byte) : decodeE8M0(lb, byte),
-                  fp4Post);
+              sv = nv ? decodeE4M3(lb, byte) : decodeE8M0(lb, byte);
+              if (nv)
+                sv = arith::MulFOp::create(lb, sv, tensorScale);
             } else {
               sv = viaF32 ? arith::ExtFOp::create(lb, f32, raw).getResult()
                           : raw;
@@ -713,9 +716,11 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                                           ci32(lb, 9)),
                     arith::ShLIOp::create(lb, arith::AndIOp::create(lb, hh, m8),
                                           ci32(lb, 12)));
-                q = vector::BitCastOp::create(
+                Value pair = vector::BitCastOp::create(
                     lb, VectorType::get({2}, lb.getF16Type()),
                     vector::BroadcastOp::create(lb, v1i32, bits));
+                q = arith::MulFOp::create(
+                    lb, arith::ExtFOp::create(lb, v2f32, pair), pow14);
               } else {
                 Value bits = arith::OrIOp::create(
                     lb, arith::AndIOp::create(lb, sh, mask), magic);
@@ -723,19 +728,24 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                     lb, v2h, vector::BroadcastOp::create(lb, v1i32, bits));
                 q = arith::SubFOp::create(lb, pair, offset);
               }
-              Value wv =
-                  viaF32 ? arith::TruncFOp::create(
-                               lb, v2h,
-                               arith::MulFOp::create(
-                                   lb, arith::ExtFOp::create(lb, v2f32, q), s2))
-                               .getResult()
-                         : arith::MulFOp::create(lb, q, s2).getResult();
+              // q is f32 already for FP4 (its exact value).
+              Value qf = fp4 ? q
+                         : viaF32
+                             ? arith::ExtFOp::create(lb, v2f32, q).getResult()
+                             : Value();
+              Value wv = viaF32
+                             ? arith::TruncFOp::create(
+                                   lb, v2h, arith::MulFOp::create(lb, qf, s2))
+                                   .getResult()
+                             : arith::MulFOp::create(lb, q, s2).getResult();
               frag =
                   vector::InsertOp::create(lb, wv, frag, ArrayRef<int64_t>{j});
             }
             bs[ni * 2 + ks] = frag;
           }
         }
+        // This thread's X copies are complete, then everyone's.
+        NVVM::CpAsyncWaitGroupOp::create(lb, 0);
         gpu::BarrierOp::create(lb);
         SmallVector<Value> out(acc);
         auto aFrag = [&](Value r, Value k) {
