@@ -1,22 +1,25 @@
 // RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_90 -verify-diagnostics | FileCheck %s
 
 // W4A16 with M <= 16 (decode): a gpu.func kernel in gpu.module
-// @lowbit_gpu (NVVM target), and on the qmatmul how to launch it: 4 warps
-// of 32 channels per block (N = 4096: 32 blocks of 128 threads), one
-// 16-row mma tile. The weights arrive in the "mma-b" tiles (32 x 32, 128
-// words each), X's tile goes through shared memory.
+// @lowbit_gpu (NVVM target), and on the qmatmul how to launch it: one
+// 32-channel weight column per block (N = 4096: 128 blocks), 8 warps that
+// split K (each every 8th step, with its own X tile; partial sums meet in
+// shared memory), one 16-row mma tile. The weights arrive in the "mma-b"
+// tiles (32 x 32, 128 words each).
 // CHECK-LABEL: func.func @gemv
-// CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x4096x4096_g128_f16, lowbit.gpu.launch = array<i64: 32, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x4096xf16>, memref<128x128x128xi32>, memref<4096x32xf16>, memref<1x4096xf16>]
+// CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x4096x4096_g128_f16, lowbit.gpu.launch = array<i64: 128, 1, 1, 256, 1, 1, 0>, lowbit.gpu.params = [memref<1x4096xf16>, memref<128x128x128xi32>, memref<4096x32xf16>, memref<1x4096xf16>]
 // PTX ISA 8.0 unless the module has an FP8 kernel (8.4, below).
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
-// CHECK: gpu.func @w4a16_gemv_1x4096x4096_g128_f16(%{{.*}}: memref<1x4096xf16>, %{{.*}}: memref<128x128x128xi32>, %{{.*}}: memref<4096x32xf16>, %{{.*}}: memref<1x4096xf16>) workgroup(%{{.*}} : memref<16x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: gpu.func @w4a16_gemv_1x4096x4096_g128_f16(%{{.*}}: memref<1x4096xf16>, %{{.*}}: memref<128x128x128xi32>, %{{.*}}: memref<4096x32xf16>, %{{.*}}: memref<1x4096xf16>) workgroup(%{{.*}} : memref<8x16x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<8x16x32xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
 // Dequantized in registers: codes xor 0x88888888, the f16 magic 0x6400.
 // CHECK-DAG: arith.constant -2004318072 : i32
 // CHECK-DAG: arith.constant 1677747200 : i32
 // CHECK: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
 // CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<128x128x128xi32>, vector<4xi32>
 // CHECK: arith.subf {{.*}} : vector<2xf16>
+// CHECK: nvvm.bar.warp.sync
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: gpu.barrier
 // CHECK: arith.truncf {{.*}} : f32 to f16
 // CHECK: memref.store
 func.func @gemv(%x: tensor<1x4096xf16>, %w: !lowbit.qtensor<4096x4096xi4, per_group<[1 : 128]>, scale = f16>) -> tensor<1x4096xf16> {
@@ -26,10 +29,10 @@ func.func @gemv(%x: tensor<1x4096xf16>, %w: !lowbit.qtensor<4096x4096xi4, per_gr
 
 // -----
 
-// Tails: N = 10 (one weight tile, 3 warps without one), K = 96, groups of
-// 32, 3 rows, f32 result. Two qmatmuls of one problem share a kernel.
+// Tails: N = 10 (one weight tile), K = 96 (3 steps for 8 warps), groups
+// of 32, 3 rows, f32 result. Two qmatmuls of one problem share a kernel.
 // CHECK-LABEL: func.func @tails
-// CHECK-COUNT-2: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_3x10x96_g32_f32, lowbit.gpu.launch = array<i64: 1, 1, 1, 128, 1, 1, 0>
+// CHECK-COUNT-2: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_3x10x96_g32_f32, lowbit.gpu.launch = array<i64: 1, 1, 1, 256, 1, 1, 0>
 // CHECK: gpu.module @lowbit_gpu
 // CHECK-COUNT-1: gpu.func @w4a16_gemv_3x10x96_g32_f32
 // CHECK-NOT: gpu.func
@@ -96,8 +99,8 @@ func.func @fp8(%x: !lowbit.qtensor<5x48xf8E4M3FN, per_tensor>, %w: !lowbit.qtens
 // E4M3 scales decoded exactly from their bytes, NVFP4's tensor scale as a
 // parameter before Y.
 // CHECK-LABEL: func.func @fp4
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@mxfp4_gemv_1x256x512_g32_f16, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<1x512xf16>, memref<8x16x128xi32>, memref<256x16xi8>, memref<1x256xf16>]
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@nvfp4_gemv_2x256x512_g16_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<2x512xf16>, memref<8x16x128xi32>, memref<256x32xi8>, memref<f32>, memref<2x256xf32>]
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@mxfp4_gemv_1x256x512_g32_f16, lowbit.gpu.launch = array<i64: 8, 1, 1, 256, 1, 1, 0>, lowbit.gpu.params = [memref<1x512xf16>, memref<8x16x128xi32>, memref<256x16xi8>, memref<1x256xf16>]
+// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@nvfp4_gemv_2x256x512_g16_f32, lowbit.gpu.launch = array<i64: 8, 1, 1, 256, 1, 1, 0>, lowbit.gpu.params = [memref<2x512xf16>, memref<8x16x128xi32>, memref<256x32xi8>, memref<f32>, memref<2x256xf32>]
 // CHECK: gpu.func @mxfp4_gemv_1x256x512_g32_f16
 // CHECK: arith.constant 4194304 : i32
 // CHECK: arith.constant 2143289344 : i32
@@ -115,7 +118,7 @@ func.func @fp4(%x: tensor<1x512xf16>, %w: !lowbit.qtensor<256x512xf4E2M1FN, per_
 // 2 warps, two m16 tiles each); M = 19 and N = 70 leave partial tiles.
 // CHECK-LABEL: func.func @w4a16_gemm
 // CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_19x70x96_g32_f32, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<19x96xf16>, memref<3x3x128xi32>, memref<70x3xf16>, memref<19x70xf32>]
-// CHECK: gpu.func @w4a16_gemm_19x70x96_g32_f32({{.*}}) workgroup(%{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK: gpu.func @w4a16_gemm_19x70x96_g32_f32({{.*}}) workgroup(%{{.*}} : memref<1x64x40xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]}
 func.func @w4a16_gemm(%x: tensor<19x96xf16>, %w: !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16>) -> tensor<19x70xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<19x96xf16>, !lowbit.qtensor<70x96xi4, per_group<[1 : 32]>, scale = f16> -> tensor<19x70xf32>
@@ -145,11 +148,11 @@ func.func @same_name(%x: !lowbit.qtensor<4x32xi8, per_axis<0>>, %x2: !lowbit.qte
 // CHECK-LABEL: func.func @bf16
 // CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x64x256_g128_xbf16_bf16, {{.*}}lowbit.gpu.params = [memref<1x256xbf16>, memref<2x8x128xi32>, memref<64x2xf16>, memref<1x64xbf16>]
 // CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_32x64x256_g128_xbf16_bf16,
-// CHECK: gpu.func @w4a16_gemv_1x64x256_g128_xbf16_bf16({{.*}}) workgroup(%{{.*}} : memref<16x40xbf16,
+// CHECK: gpu.func @w4a16_gemv_1x64x256_g128_xbf16_bf16({{.*}}) workgroup(%{{.*}} : memref<8x16x40xbf16,
 // bf16 magic 0x4300: 128 + u.
 // CHECK: arith.constant 1124090624 : i32
 // CHECK: llvm.inline_asm "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// CHECK: gpu.func @w4a16_gemm_32x64x256_g128_xbf16_bf16({{.*}}) workgroup(%{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK: gpu.func @w4a16_gemm_32x64x256_g128_xbf16_bf16({{.*}}) workgroup(%{{.*}} : memref<1x64x40xbf16, #gpu.address_space<workgroup>>
 // CHECK: llvm.inline_asm "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 func.func @bf16(%x: tensor<1x256xbf16>, %w: !lowbit.qtensor<64x256xi4, per_group<[1 : 128]>, scale = f16>, %x2: tensor<32x256xbf16>) -> (tensor<1x64xbf16>, tensor<32x64xbf16>) {
   %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x256xbf16>, !lowbit.qtensor<64x256xi4, per_group<[1 : 128]>, scale = f16> -> tensor<1x64xbf16>

@@ -270,7 +270,8 @@ void Emulator::execOp(Operation *op, ArrayRef<bool> active) {
     return;
   }
   if (isa<gpu::BarrierOp, nvgpu::DeviceAsyncCreateGroupOp,
-          nvgpu::DeviceAsyncWaitOp, NVVM::CpAsyncWaitGroupOp>(op)) {
+          nvgpu::DeviceAsyncWaitOp, NVVM::CpAsyncWaitGroupOp, NVVM::SyncWarpOp>(
+          op)) {
     // Lock step: every thread is here; async copies completed eagerly.
     if (auto g = dyn_cast<nvgpu::DeviceAsyncCreateGroupOp>(op))
       setAll(g.getResult(), Val{{0}});

@@ -492,12 +492,17 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
 /// m16 tiles per warp (1 or 2); 4 warps, each 32 channels wide. M <= 16:
 /// one 16-row tile, 128 channels per block (decode); else 64 x 64.
 struct MmaTiling {
-  int64_t warpsM, tilesM;
+  int64_t warpsM, tilesM, warpsN, warpsK;
   int64_t rows() const { return 16 * tilesM * warpsM; }
-  int64_t cols() const { return 32 * (4 / warpsM); }
+  int64_t cols() const { return 32 * warpsN; }
+  int64_t threads() const { return 32 * warpsM * warpsN * warpsK; }
 };
+/// M <= 16 (decode): 8 warps share one 32-channel weight column, each
+/// taking every 8th K step (split K; their partial sums meet in shared
+/// memory at the end), so N / 32 blocks of 8 warps keep many weight loads
+/// in flight. Else 2 x 2 warps of 32 x 32 outputs.
 MmaTiling mmaTiling(const W4A16Problem &p) {
-  return p.m <= 16 ? MmaTiling{1, 1} : MmaTiling{2, 2};
+  return p.m <= 16 ? MmaTiling{1, 1, 1, 8} : MmaTiling{2, 2, 2, 1};
 }
 
 /// W4A16 on tensor cores (mma.sync m16n8k16, f16 or bf16 operands, f32
@@ -548,12 +553,17 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
       b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, bm));
   Value n0 = arith::MulIOp::create(
       b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, bn));
-  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
+  Value warpAll = arith::DivUIOp::create(b, tid, idx(b, 32));
   Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
   Value g = arith::DivUIOp::create(b, lane, idx(b, 4));
   Value t = arith::RemUIOp::create(b, lane, idx(b, 4));
   Value t2 = arith::MulIOp::create(b, t, idx(b, 2));
-  int64_t warpsN = 4 / tiling.warpsM;
+  int64_t warpsN = tiling.warpsN, warpsK = tiling.warpsK;
+  bool splitK = warpsK > 1;
+  // Warp = (wk, wm, wn): its K slice and its output tile.
+  Value warp =
+      arith::RemUIOp::create(b, warpAll, idx(b, tiling.warpsM * warpsN));
+  Value wk = arith::DivUIOp::create(b, warpAll, idx(b, tiling.warpsM * warpsN));
   Value wm =
       arith::MulIOp::create(b, arith::DivUIOp::create(b, warp, idx(b, warpsN)),
                             idx(b, 16 * tiling.tilesM));
@@ -601,186 +611,266 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
   Value m7 = ci32(b, 0x00070007), m8 = ci32(b, 0x00080008);
   int64_t tiles = tiling.tilesM * 4;
   SmallVector<Value> init(tiles, zeroC);
+  // Split K: warp wk takes K steps wk, wk + warpsK, ...; the step runs
+  // only where it exists (warp-uniform), syncing its own X tile by
+  // bar.warp.sync. Otherwise all warps take every step, with barriers.
+  int64_t steps = (kb + warpsK - 1) / warpsK;
+  int64_t copiers = splitK ? 32 : tiling.threads();
+  Value copier = splitK ? lane : tid;
+  auto sync = [&](ImplicitLocOpBuilder &sb) {
+    if (splitK)
+      NVVM::SyncWarpOp::create(sb, ci32(sb, -1));
+    else
+      gpu::BarrierOp::create(sb);
+  };
   auto loop = scf::ForOp::create(
-      b, idx(b, 0), idx(b, kb), idx(b, 1), init,
-      [&](OpBuilder &ob, Location l, Value kt, ValueRange acc) {
-        ImplicitLocOpBuilder lb(l, ob);
-        Value k0 = arith::MulIOp::create(lb, kt, idx(lb, 32));
-        // X: bm rows x 64 bytes, chunks of 16 bytes.
-        for (int64_t c0 = 0; c0 < bm * 4; c0 += 128) {
-          Value c = add(lb, tid, c0);
-          Value row = arith::DivUIOp::create(lb, c, idx(lb, 4));
-          Value col = arith::MulIOp::create(
-              lb, arith::RemUIOp::create(lb, c, idx(lb, 4)), idx(lb, 8));
-          Value gr = arith::AddIOp::create(lb, m0, row);
-          Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gr,
-                                           idx(lb, p.m));
-          if (bm * 4 < c0 + 128) // fewer chunks than threads
-            in = arith::AndIOp::create(
-                lb, in,
-                arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, c,
-                                      idx(lb, bm * 4)));
-          auto ifC = scf::IfOp::create(
-              lb,
-              bm * 4 < c0 + 128
-                  ? arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, c,
-                                          idx(lb, bm * 4))
-                        .getResult()
-                  : arith::ConstantOp::create(lb, lb.getBoolAttr(true))
-                        .getResult(),
-              [&](OpBuilder &cb0, Location cl) {
-                ImplicitLocOpBuilder cb(cl, cb0);
-                Value srow = arith::SelectOp::create(cb, in, gr, idx(cb, 0));
-                Value elems =
-                    arith::SelectOp::create(cb, in, idx(cb, 8), idx(cb, 0));
-                auto copy = nvgpu::DeviceAsyncCopyOp::create(
-                    cb, nvgpu::DeviceAsyncTokenType::get(cb.getContext()), xs,
-                    ValueRange{row, col}, x,
-                    ValueRange{srow, arith::AddIOp::create(cb, k0, col)},
-                    cb.getIndexAttr(8), elems, cb.getUnitAttr());
-                // Committed now, waited for after the weights are loaded
-                // and dequantized (the two latencies overlap).
-                nvgpu::DeviceAsyncCreateGroupOp::create(
-                    cb, nvgpu::DeviceAsyncTokenType::get(cb.getContext()),
-                    ValueRange{copy.getAsyncToken()});
-                scf::YieldOp::create(cb);
-              });
-          (void)ifC;
-        }
-        // The warp's weights: one 16-byte load per lane.
-        Value words =
-            scf::IfOp::create(
-                lb, hasW,
-                [&](OpBuilder &wb0, Location wl) {
-                  ImplicitLocOpBuilder wb(wl, wb0);
-                  Value v = vector::LoadOp::create(
-                      wb, v4i32, codes, ValueRange{nbSafe, kt, lane4},
-                      /*nontemporal=*/false, llvm::MaybeAlign(16));
-                  scf::YieldOp::create(wb, v);
-                },
-                [&](OpBuilder &eb0, Location el) {
-                  ImplicitLocOpBuilder eb(el, eb0);
-                  Value z = arith::ConstantOp::create(
-                      eb, v4i32,
-                      DenseElementsAttr::get(v4i32, eb.getI32IntegerAttr(0)));
-                  scf::YieldOp::create(eb, z);
-                })
-                .getResult(0);
-        // B fragments, dequantized in registers.
-        SmallVector<Value> bs(8); // [ni][ks]
-        for (int64_t ni = 0; ni < 4; ++ni) {
-          Value w = vector::ExtractOp::create(lb, words, ArrayRef<int64_t>{ni});
-          if (!fp4)
-            w = arith::XOrIOp::create(lb, w, bias);
-          for (int64_t ks = 0; ks < 2; ++ks) {
-            // The group's scale for these 16 inputs.
-            // Scales [N, K / g], or [N] (one group per row).
-            SmallVector<Value> sat{chanSafe[ni]};
-            if (p.scales.getRank() == 2)
-              sat.push_back(arith::DivUIOp::create(lb, add(lb, k0, 16 * ks),
-                                                   idx(lb, p.g)));
-            Value raw = memref::LoadOp::create(lb, scales, sat);
-            // f16 int4: q * s in f16 is the exact product rounded once;
-            // bf16 and FP4: the product in f32 (exact), rounded once.
-            Value sv;
-            if (fp4) {
-              Value byte = arith::ExtUIOp::create(lb, i32, raw);
-              sv = nv ? decodeE4M3(lb, byte) : decodeE8M0(lb, byte);
-              if (nv)
-                sv = arith::MulFOp::create(lb, sv, tensorScale);
-            } else {
-              sv = viaF32 ? arith::ExtFOp::create(lb, f32, raw).getResult()
-                          : raw;
-            }
-            sv = arith::SelectOp::create(lb, chanIn[ni], sv,
-                                         viaF32 ? zeroF : zeroH);
-            Value s2 =
-                vector::BroadcastOp::create(lb, viaF32 ? v2f32 : v2h, sv);
-            Value frag = arith::ConstantOp::create(
-                lb, bType,
-                DenseElementsAttr::get(bType, lb.getFloatAttr(h, 0)));
-            for (int64_t j = 0; j < 2; ++j) {
-              int64_t pidx = 2 * ks + j;
-              Value sh = pidx
-                             ? arith::ShRUIOp::create(lb, w, ci32(lb, 4 * pidx))
+      b, idx(b, 0), idx(b, steps), idx(b, 1), init,
+      [&](OpBuilder &ob0, Location l0, Value step, ValueRange acc0) {
+        ImplicitLocOpBuilder ob(l0, ob0);
+        Value kt =
+            splitK
+                ? arith::AddIOp::create(
+                      ob, arith::MulIOp::create(ob, step, idx(ob, warpsK)), wk)
+                      .getResult()
+                : step;
+        Value has = arith::CmpIOp::create(ob, arith::CmpIPredicate::ult, kt,
+                                          idx(ob, kb));
+        auto ifStep = scf::IfOp::create(
+            ob, has,
+            [&](OpBuilder &lb0, Location l) {
+              ImplicitLocOpBuilder lb(l, lb0);
+              ValueRange acc = acc0;
+              Value k0 = arith::MulIOp::create(lb, kt, idx(lb, 32));
+              // X: bm rows x 64 bytes, chunks of 16 bytes.
+              for (int64_t c0 = 0; c0 < bm * 4; c0 += copiers) {
+                Value c = add(lb, copier, c0);
+                Value row = arith::DivUIOp::create(lb, c, idx(lb, 4));
+                Value col = arith::MulIOp::create(
+                    lb, arith::RemUIOp::create(lb, c, idx(lb, 4)), idx(lb, 8));
+                Value gr = arith::AddIOp::create(lb, m0, row);
+                Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult,
+                                                 gr, idx(lb, p.m));
+                if (bm * 4 < c0 + copiers) // fewer chunks than threads
+                  in = arith::AndIOp::create(
+                      lb, in,
+                      arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, c,
+                                            idx(lb, bm * 4)));
+                auto ifC = scf::IfOp::create(
+                    lb,
+                    bm * 4 < c0 + copiers
+                        ? arith::CmpIOp::create(lb, arith::CmpIPredicate::ult,
+                                                c, idx(lb, bm * 4))
+                              .getResult()
+                        : arith::ConstantOp::create(lb, lb.getBoolAttr(true))
+                              .getResult(),
+                    [&](OpBuilder &cb0, Location cl) {
+                      ImplicitLocOpBuilder cb(cl, cb0);
+                      Value srow =
+                          arith::SelectOp::create(cb, in, gr, idx(cb, 0));
+                      Value elems = arith::SelectOp::create(cb, in, idx(cb, 8),
+                                                            idx(cb, 0));
+                      auto copy = nvgpu::DeviceAsyncCopyOp::create(
+                          cb, nvgpu::DeviceAsyncTokenType::get(cb.getContext()),
+                          xs, ValueRange{wk, row, col}, x,
+                          ValueRange{srow, arith::AddIOp::create(cb, k0, col)},
+                          cb.getIndexAttr(8), elems, cb.getUnitAttr());
+                      // Committed now, waited for after the weights are loaded
+                      // and dequantized (the two latencies overlap).
+                      nvgpu::DeviceAsyncCreateGroupOp::create(
+                          cb, nvgpu::DeviceAsyncTokenType::get(cb.getContext()),
+                          ValueRange{copy.getAsyncToken()});
+                      scf::YieldOp::create(cb);
+                    });
+                (void)ifC;
+              }
+              // The warp's weights: one 16-byte load per lane.
+              Value words =
+                  scf::IfOp::create(
+                      lb, hasW,
+                      [&](OpBuilder &wb0, Location wl) {
+                        ImplicitLocOpBuilder wb(wl, wb0);
+                        Value v = vector::LoadOp::create(
+                            wb, v4i32, codes, ValueRange{nbSafe, kt, lane4},
+                            /*nontemporal=*/false, llvm::MaybeAlign(16));
+                        scf::YieldOp::create(wb, v);
+                      },
+                      [&](OpBuilder &eb0, Location el) {
+                        ImplicitLocOpBuilder eb(el, eb0);
+                        Value z = arith::ConstantOp::create(
+                            eb, v4i32,
+                            DenseElementsAttr::get(v4i32,
+                                                   eb.getI32IntegerAttr(0)));
+                        scf::YieldOp::create(eb, z);
+                      })
+                      .getResult(0);
+              // B fragments, dequantized in registers.
+              SmallVector<Value> bs(8); // [ni][ks]
+              for (int64_t ni = 0; ni < 4; ++ni) {
+                Value w =
+                    vector::ExtractOp::create(lb, words, ArrayRef<int64_t>{ni});
+                if (!fp4)
+                  w = arith::XOrIOp::create(lb, w, bias);
+                for (int64_t ks = 0; ks < 2; ++ks) {
+                  // The group's scale for these 16 inputs.
+                  // Scales [N, K / g], or [N] (one group per row).
+                  SmallVector<Value> sat{chanSafe[ni]};
+                  if (p.scales.getRank() == 2)
+                    sat.push_back(arith::DivUIOp::create(
+                        lb, add(lb, k0, 16 * ks), idx(lb, p.g)));
+                  Value raw = memref::LoadOp::create(lb, scales, sat);
+                  // f16 int4: q * s in f16 is the exact product rounded once;
+                  // bf16 and FP4: the product in f32 (exact), rounded once.
+                  Value sv;
+                  if (fp4) {
+                    Value byte = arith::ExtUIOp::create(lb, i32, raw);
+                    sv = nv ? decodeE4M3(lb, byte) : decodeE8M0(lb, byte);
+                    if (nv)
+                      sv = arith::MulFOp::create(lb, sv, tensorScale);
+                  } else {
+                    sv = viaF32
+                             ? arith::ExtFOp::create(lb, f32, raw).getResult()
+                             : raw;
+                  }
+                  sv = arith::SelectOp::create(lb, chanIn[ni], sv,
+                                               viaF32 ? zeroF : zeroH);
+                  Value s2 =
+                      vector::BroadcastOp::create(lb, viaF32 ? v2f32 : v2h, sv);
+                  Value frag = arith::ConstantOp::create(
+                      lb, bType,
+                      DenseElementsAttr::get(bType, lb.getFloatAttr(h, 0)));
+                  for (int64_t j = 0; j < 2; ++j) {
+                    int64_t pidx = 2 * ks + j;
+                    Value sh =
+                        pidx ? arith::ShRUIOp::create(lb, w, ci32(lb, 4 * pidx))
                                    .getResult()
                              : w;
-              Value q;
-              if (fp4) {
-                // E2M1 u = s e e m at 0..3 of each half -> the f16 bits
-                // s << 15 | e e m << 9: the value times 2^-14, exactly.
-                Value hh = arith::AndIOp::create(lb, sh, mask);
-                Value bits = arith::OrIOp::create(
-                    lb,
-                    arith::ShLIOp::create(lb, arith::AndIOp::create(lb, hh, m7),
-                                          ci32(lb, 9)),
-                    arith::ShLIOp::create(lb, arith::AndIOp::create(lb, hh, m8),
-                                          ci32(lb, 12)));
-                Value pair = vector::BitCastOp::create(
-                    lb, VectorType::get({2}, lb.getF16Type()),
-                    vector::BroadcastOp::create(lb, v1i32, bits));
-                q = arith::MulFOp::create(
-                    lb, arith::ExtFOp::create(lb, v2f32, pair), pow14);
-              } else {
-                Value bits = arith::OrIOp::create(
-                    lb, arith::AndIOp::create(lb, sh, mask), magic);
-                Value pair = vector::BitCastOp::create(
-                    lb, v2h, vector::BroadcastOp::create(lb, v1i32, bits));
-                q = arith::SubFOp::create(lb, pair, offset);
+                    Value q;
+                    if (fp4) {
+                      // E2M1 u = s e e m at 0..3 of each half -> the f16 bits
+                      // s << 15 | e e m << 9: the value times 2^-14, exactly.
+                      Value hh = arith::AndIOp::create(lb, sh, mask);
+                      Value bits = arith::OrIOp::create(
+                          lb,
+                          arith::ShLIOp::create(
+                              lb, arith::AndIOp::create(lb, hh, m7),
+                              ci32(lb, 9)),
+                          arith::ShLIOp::create(
+                              lb, arith::AndIOp::create(lb, hh, m8),
+                              ci32(lb, 12)));
+                      Value pair = vector::BitCastOp::create(
+                          lb, VectorType::get({2}, lb.getF16Type()),
+                          vector::BroadcastOp::create(lb, v1i32, bits));
+                      q = arith::MulFOp::create(
+                          lb, arith::ExtFOp::create(lb, v2f32, pair), pow14);
+                    } else {
+                      Value bits = arith::OrIOp::create(
+                          lb, arith::AndIOp::create(lb, sh, mask), magic);
+                      Value pair = vector::BitCastOp::create(
+                          lb, v2h,
+                          vector::BroadcastOp::create(lb, v1i32, bits));
+                      q = arith::SubFOp::create(lb, pair, offset);
+                    }
+                    // q is f32 already for FP4 (its exact value).
+                    Value qf =
+                        fp4 ? q
+                        : viaF32
+                            ? arith::ExtFOp::create(lb, v2f32, q).getResult()
+                            : Value();
+                    Value wv =
+                        viaF32 ? arith::TruncFOp::create(
+                                     lb, v2h, arith::MulFOp::create(lb, qf, s2))
+                                     .getResult()
+                               : arith::MulFOp::create(lb, q, s2).getResult();
+                    frag = vector::InsertOp::create(lb, wv, frag,
+                                                    ArrayRef<int64_t>{j});
+                  }
+                  bs[ni * 2 + ks] = frag;
+                }
               }
-              // q is f32 already for FP4 (its exact value).
-              Value qf = fp4 ? q
-                         : viaF32
-                             ? arith::ExtFOp::create(lb, v2f32, q).getResult()
-                             : Value();
-              Value wv = viaF32
-                             ? arith::TruncFOp::create(
-                                   lb, v2h, arith::MulFOp::create(lb, qf, s2))
-                                   .getResult()
-                             : arith::MulFOp::create(lb, q, s2).getResult();
-              frag =
-                  vector::InsertOp::create(lb, wv, frag, ArrayRef<int64_t>{j});
-            }
-            bs[ni * 2 + ks] = frag;
-          }
-        }
-        // This thread's X copies are complete, then everyone's.
-        NVVM::CpAsyncWaitGroupOp::create(lb, 0);
-        gpu::BarrierOp::create(lb);
-        SmallVector<Value> out(acc);
-        auto aFrag = [&](Value r, Value k) {
-          return vector::LoadOp::create(lb, v2h, xs, ValueRange{r, k},
-                                        /*nontemporal=*/false,
-                                        llvm::MaybeAlign(4))
-              .getResult();
-        };
-        for (int64_t ks = 0; ks < 2; ++ks) {
-          Value ka = add(lb, t2, 16 * ks), kbb = add(lb, t2, 16 * ks + 8);
-          for (int64_t mi = 0; mi < tiling.tilesM; ++mi) {
-            Value r = arith::AddIOp::create(lb, add(lb, wm, 16 * mi), g);
-            Value r8 = add(lb, r, 8);
-            Value a = arith::ConstantOp::create(
-                lb, aType,
-                DenseElementsAttr::get(aType, lb.getFloatAttr(h, 0)));
-            Value parts[4] = {aFrag(r, ka), aFrag(r8, ka), aFrag(r, kbb),
-                              aFrag(r8, kbb)};
-            for (int64_t jj = 0; jj < 4; ++jj)
-              a = vector::InsertOp::create(lb, parts[jj], a,
-                                           ArrayRef<int64_t>{jj});
-            for (int64_t ni = 0; ni < 4; ++ni) {
-              Value &o = out[mi * 4 + ni];
-              o = bf16 ? mmaInlineAsm(lb, a, bs[ni * 2 + ks], o,
-                                      "m16n8k16.row.col.f32.bf16.bf16.f32")
-                       : nvgpu::MmaSyncOp::create(lb, a, bs[ni * 2 + ks], o,
-                                                  ArrayRef<int64_t>{16, 8, 16})
-                             .getResult();
-            }
-          }
-        }
-        // The next step's copies overwrite X's tile.
-        gpu::BarrierOp::create(lb);
-        scf::YieldOp::create(lb, out);
+              // This thread's X copies are complete, then everyone's.
+              NVVM::CpAsyncWaitGroupOp::create(lb, 0);
+              sync(lb);
+              SmallVector<Value> out(acc);
+              auto aFrag = [&](Value r, Value k) {
+                return vector::LoadOp::create(lb, v2h, xs, ValueRange{wk, r, k},
+                                              /*nontemporal=*/false,
+                                              llvm::MaybeAlign(4))
+                    .getResult();
+              };
+              for (int64_t ks = 0; ks < 2; ++ks) {
+                Value ka = add(lb, t2, 16 * ks), kbb = add(lb, t2, 16 * ks + 8);
+                for (int64_t mi = 0; mi < tiling.tilesM; ++mi) {
+                  Value r = arith::AddIOp::create(lb, add(lb, wm, 16 * mi), g);
+                  Value r8 = add(lb, r, 8);
+                  Value a = arith::ConstantOp::create(
+                      lb, aType,
+                      DenseElementsAttr::get(aType, lb.getFloatAttr(h, 0)));
+                  Value parts[4] = {aFrag(r, ka), aFrag(r8, ka), aFrag(r, kbb),
+                                    aFrag(r8, kbb)};
+                  for (int64_t jj = 0; jj < 4; ++jj)
+                    a = vector::InsertOp::create(lb, parts[jj], a,
+                                                 ArrayRef<int64_t>{jj});
+                  for (int64_t ni = 0; ni < 4; ++ni) {
+                    Value &o = out[mi * 4 + ni];
+                    o = bf16
+                            ? mmaInlineAsm(lb, a, bs[ni * 2 + ks], o,
+                                           "m16n8k16.row.col.f32.bf16.bf16.f32")
+                            : nvgpu::MmaSyncOp::create(
+                                  lb, a, bs[ni * 2 + ks], o,
+                                  ArrayRef<int64_t>{16, 8, 16})
+                                  .getResult();
+                  }
+                }
+              }
+              // The next step's copies overwrite X's tile.
+              sync(lb);
+              scf::YieldOp::create(lb, out);
+            },
+            [&](OpBuilder &eb0, Location el) {
+              scf::YieldOp::create(eb0, el, acc0);
+            });
+        scf::YieldOp::create(ob, ifStep.getResults());
       });
+  if (splitK) {
+    // Each warp's partial 16 x 32 tile to shared memory, then every thread
+    // sums the warps' values of its outputs (in warp order) and stores.
+    Value red = fn.getWorkgroupAttributions()[1];
+    for (int64_t ni = 0; ni < 4; ++ni)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value row = add(b, g, 8 * r);
+          Value col = arith::AddIOp::create(b, idx(b, 8 * ni + c), t2);
+          Value v = vector::ExtractOp::create(b, loop.getResult(ni),
+                                              ArrayRef<int64_t>{r, c});
+          memref::StoreOp::create(b, v, red, ValueRange{wk, row, col});
+        }
+    gpu::BarrierOp::create(b);
+    for (int64_t o0 = 0; o0 < 16 * 32; o0 += tiling.threads()) {
+      Value o = add(b, tid, o0);
+      Value row = arith::DivUIOp::create(b, o, idx(b, 32));
+      Value col = arith::RemUIOp::create(b, o, idx(b, 32));
+      Value gr = arith::AddIOp::create(b, m0, row);
+      Value gc = arith::AddIOp::create(b, chan0, col);
+      Value in = arith::AndIOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, gr, idx(b, p.m)),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, gc, idx(b, p.n)));
+      auto ifIn = scf::IfOp::create(b, in, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifIn.thenBlock());
+      Value sum =
+          memref::LoadOp::create(b, red, ValueRange{idx(b, 0), row, col});
+      for (int64_t w = 1; w < warpsK; ++w)
+        sum = arith::AddFOp::create(
+            b, sum,
+            memref::LoadOp::create(b, red, ValueRange{idx(b, w), row, col}));
+      if (!p.yElem.isF32())
+        sum = arith::TruncFOp::create(b, p.yElem, sum);
+      memref::StoreOp::create(b, sum, y, ValueRange{gr, gc});
+    }
+    gpu::ReturnOp::create(b);
+    return;
+  }
   for (int64_t mi = 0; mi < tiling.tilesM; ++mi)
     for (int64_t ni = 0; ni < 4; ++ni)
       for (int64_t r = 0; r < 2; ++r)
@@ -1095,23 +1185,31 @@ struct LowbitGPUKernelsPass
           return;
         W4A16Problem q = *p;
         auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-        plans.push_back(
-            Plan{op,
-                 std::string(q.kind == W4A16Problem::MXFP4   ? "mxfp4"
-                             : q.kind == W4A16Problem::NVFP4 ? "nvfp4"
-                                                             : "w4a16") +
-                     (q.m <= 16 ? "_gemv_" : "_gemm_") + std::to_string(q.m) +
-                     "x" + std::to_string(q.n) + "x" + std::to_string(q.k) +
-                     "_g" + std::to_string(q.g) +
-                     (q.xElem.isBF16() ? "_xbf16_" : "_") + typeName(q.yElem),
-                 w4a16Signature(ctx, q),
-                 {MemRefType::get({tiling.rows(), 40}, q.xElem, nullptr, wg)},
-                 {(q.n + tiling.cols() - 1) / tiling.cols(),
-                  (q.m + tiling.rows() - 1) / tiling.rows(), 1},
-                 {128, 1, 1},
-                 [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
-                   buildW4A16Mma(b, fn, q);
-                 }});
+        plans.push_back(Plan{
+            op,
+            std::string(q.kind == W4A16Problem::MXFP4   ? "mxfp4"
+                        : q.kind == W4A16Problem::NVFP4 ? "nvfp4"
+                                                        : "w4a16") +
+                (q.m <= 16 ? "_gemv_" : "_gemm_") + std::to_string(q.m) + "x" +
+                std::to_string(q.n) + "x" + std::to_string(q.k) + "_g" +
+                std::to_string(q.g) + (q.xElem.isBF16() ? "_xbf16_" : "_") +
+                typeName(q.yElem),
+            w4a16Signature(ctx, q),
+            tiling.warpsK > 1
+                ? SmallVector<Type>{MemRefType::get(
+                                        {tiling.warpsK, tiling.rows(), 40},
+                                        q.xElem, nullptr, wg),
+                                    MemRefType::get({tiling.warpsK, 16, 32},
+                                                    Float32Type::get(ctx),
+                                                    nullptr, wg)}
+                : SmallVector<Type>{MemRefType::get({1, tiling.rows(), 40},
+                                                    q.xElem, nullptr, wg)},
+            {(q.n + tiling.cols() - 1) / tiling.cols(),
+             (q.m + tiling.rows() - 1) / tiling.rows(), 1},
+            {tiling.threads(), 1, 1},
+            [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+              buildW4A16Mma(b, fn, q);
+            }});
       } else if (std::optional<W8A8Problem> p =
                      sm >= 80 ? matchW8A8(op, /*fp8=*/false) : std::nullopt;
                  p || (sm >= 89 && (p = matchW8A8(op, /*fp8=*/true)))) {
