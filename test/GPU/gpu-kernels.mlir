@@ -14,8 +14,9 @@
 // Dequantized in registers: codes xor 0x88888888, the f16 magic 0x6400.
 // CHECK-DAG: arith.constant -2004318072 : i32
 // CHECK-DAG: arith.constant 1677747200 : i32
-// CHECK: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
+// The weights are loaded one step ahead (the first before the loop).
 // CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<128x128x128xi32>, vector<4xi32>
+// CHECK: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
 // CHECK: arith.subf {{.*}} : vector<2xf16>
 // CHECK: nvvm.bar.warp.sync
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>

@@ -623,16 +623,47 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
     else
       gpu::BarrierOp::create(sb);
   };
+  // The warp's weights of step kt: one 16-byte load per lane (zeros where
+  // the warp has no weight column or the step does not exist). Loaded one
+  // step ahead, so that a step's load is in flight during the previous
+  // step's work.
+  auto loadWords = [&](ImplicitLocOpBuilder &wb0, Value kt) {
+    Value ok = arith::AndIOp::create(
+        wb0, hasW,
+        arith::CmpIOp::create(wb0, arith::CmpIPredicate::ult, kt,
+                              idx(wb0, kb)));
+    return scf::IfOp::create(
+               wb0, ok,
+               [&](OpBuilder &tb0, Location tl) {
+                 ImplicitLocOpBuilder tb(tl, tb0);
+                 Value v = vector::LoadOp::create(
+                     tb, v4i32, codes, ValueRange{nbSafe, kt, lane4},
+                     /*nontemporal=*/false, llvm::MaybeAlign(16));
+                 scf::YieldOp::create(tb, v);
+               },
+               [&](OpBuilder &eb0, Location el) {
+                 ImplicitLocOpBuilder eb(el, eb0);
+                 Value z = arith::ConstantOp::create(
+                     eb, v4i32,
+                     DenseElementsAttr::get(v4i32, eb.getI32IntegerAttr(0)));
+                 scf::YieldOp::create(eb, z);
+               })
+        .getResult(0);
+  };
+  init.push_back(loadWords(b, splitK ? wk : idx(b, 0)));
   auto loop = scf::ForOp::create(
       b, idx(b, 0), idx(b, steps), idx(b, 1), init,
-      [&](OpBuilder &ob0, Location l0, Value step, ValueRange acc0) {
+      [&](OpBuilder &ob0, Location l0, Value step, ValueRange accW) {
         ImplicitLocOpBuilder ob(l0, ob0);
+        ValueRange acc0 = accW.drop_back();
+        Value cur = accW.back();
         Value kt =
             splitK
                 ? arith::AddIOp::create(
                       ob, arith::MulIOp::create(ob, step, idx(ob, warpsK)), wk)
                       .getResult()
                 : step;
+        Value next = loadWords(ob, add(ob, kt, warpsK));
         Value has = arith::CmpIOp::create(ob, arith::CmpIPredicate::ult, kt,
                                           idx(ob, kb));
         auto ifStep = scf::IfOp::create(
@@ -683,26 +714,7 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                     });
                 (void)ifC;
               }
-              // The warp's weights: one 16-byte load per lane.
-              Value words =
-                  scf::IfOp::create(
-                      lb, hasW,
-                      [&](OpBuilder &wb0, Location wl) {
-                        ImplicitLocOpBuilder wb(wl, wb0);
-                        Value v = vector::LoadOp::create(
-                            wb, v4i32, codes, ValueRange{nbSafe, kt, lane4},
-                            /*nontemporal=*/false, llvm::MaybeAlign(16));
-                        scf::YieldOp::create(wb, v);
-                      },
-                      [&](OpBuilder &eb0, Location el) {
-                        ImplicitLocOpBuilder eb(el, eb0);
-                        Value z = arith::ConstantOp::create(
-                            eb, v4i32,
-                            DenseElementsAttr::get(v4i32,
-                                                   eb.getI32IntegerAttr(0)));
-                        scf::YieldOp::create(eb, z);
-                      })
-                      .getResult(0);
+              Value words = cur;
               // B fragments, dequantized in registers.
               SmallVector<Value> bs(8); // [ni][ks]
               for (int64_t ni = 0; ni < 4; ++ni) {
@@ -829,7 +841,9 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
             [&](OpBuilder &eb0, Location el) {
               scf::YieldOp::create(eb0, el, acc0);
             });
-        scf::YieldOp::create(ob, ifStep.getResults());
+        SmallVector<Value> carried(ifStep.getResults());
+        carried.push_back(next);
+        scf::YieldOp::create(ob, carried);
       });
   if (splitK) {
     // Each warp's partial 16 x 32 tile to shared memory, then every thread
