@@ -15,7 +15,7 @@ LLVM=/usr/lib/llvm-22
 APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
               libopenblas-dev liblapacke-dev libdnnl-dev libomp-22-dev
               libgtest-dev python3 python3-dev python3-pip python3-venv
-              pybind11-dev)
+              pybind11-dev clang-22 libclang-rt-22-dev)
 
 log() { printf '[lowbit] %s\n' "$*" >&2; }
 
@@ -98,14 +98,14 @@ fetch_llama_cpp() {
 }
 
 # The Python that builds python/ and runs its tests (test/Python): it needs
-# numpy, ml_dtypes, gguf-py and pytest. Missing ones are pip-installed; where
+# numpy, ml_dtypes, gguf-py, safetensors and pytest. Missing ones are pip-installed; where
 # pip refuses (PEP 668 "externally managed"), into a venv at $BUILD/venv.
 # Sets PYTHON and passes it to cmake (re-running it when $BUILD was
 # configured with another Python).
-PYTHON_PACKAGES=(numpy ml_dtypes gguf==0.19.0 pytest)
+PYTHON_PACKAGES=(numpy ml_dtypes gguf==0.19.0 safetensors==0.8.0 pytest)
 
 python_ready() {
-  "$1" -c 'import numpy, ml_dtypes, pytest, gguf
+  "$1" -c 'import numpy, ml_dtypes, pytest, gguf, safetensors
 from importlib.metadata import version
 assert version("gguf") == "0.19.0"' >/dev/null 2>&1
 }

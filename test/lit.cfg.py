@@ -69,6 +69,10 @@ if shutil.which("nvidia-smi") and os.path.exists("/dev/nvidia0"):
 # LOWBIT_LLAMA_CPP_DIR, which `lowbit.sh test` always sets): GGUF/ tests.
 if os.path.exists(os.path.join(config.lowbit_tools_dir, "ggml-ref-quantize")):
     config.available_features.add("llama-cpp")
+# The model readers' libFuzzer targets (tools/lowbit-fuzz): Import/fuzz.test.
+if all(os.path.exists(os.path.join(config.lowbit_tools_dir, t))
+       for t in ("lowbit-fuzz-gguf", "lowbit-fuzz-safetensors")):
+    config.available_features.add("libfuzzer")
 
 # CMake projects that tests configure (test/Install) reuse ccache when the
 # machine has it; ccache needs HOME (or CCACHE_DIR) to find its cache.
