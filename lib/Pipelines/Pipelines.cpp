@@ -3,6 +3,8 @@
 
 #include "lowbit/Pipelines/Pipelines.h"
 
+#include <mutex>
+
 #include "lowbit/Conversion/Passes.h"
 #include "lowbit/LowbitDialect.h"
 #include "lowbit/Transforms/Passes.h"
@@ -13,10 +15,10 @@
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
-#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
 #include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
@@ -37,12 +39,12 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -241,7 +243,18 @@ void lowbit::buildFP8Pipeline(OpPassManager &pm, const QuantPipelineOptions &) {
   addQuantizeMatmuls(pm, "f8E4M3FN, per_axis<out>", "f8E4M3FN, per_tensor");
 }
 
+namespace mlir::lowbit {
+static void registerLowbitPassesOnce();
+} // namespace mlir::lowbit
+
 void lowbit::registerLowbitPasses() {
+  // Idempotent: lowbit-opt, lowbit-compile's library and the Python
+  // package may each ask, in one process.
+  static std::once_flag once;
+  std::call_once(once, registerLowbitPassesOnce);
+}
+
+void lowbit::registerLowbitPassesOnce() {
   registerLowbitConversionPasses();
   registerLowbitTransformsPasses();
   PassPipelineRegistration<>(

@@ -1,0 +1,96 @@
+//===- Compiler.h - ahead-of-time compilation of lowbit modules -*- C++ -*-===//
+//
+// lowbit-compile's engine (docs/Compile.md), shared by the tool and the
+// Python package: a module with tensor entry points goes through an
+// optional quantization pipeline and the CPU code generation pipeline to
+// LLVM IR and an object file (optionally linked into a shared library);
+// large constants (the weights) move into a separate blob that the binary
+// maps at start; a C header declares plain entry points.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_COMPILE_COMPILER_H
+#define LOWBIT_COMPILE_COMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::lowbit {
+
+/// Where compilation stops (--compile-to): the module (or text) after
+/// that phase is what is printed.
+enum class CompilePhase {
+  Input,     // parsed and verified
+  Quantized, // after the quantization pipeline
+  LLVM,      // LLVM dialect, weights externalized, C entry points added
+  LLVMIR,    // LLVM IR, optimized
+  Assembly,  // target assembly
+  Object,    // the full outputs (object or shared library, header, blob)
+};
+/// "input", "quantized", "llvm", "llvm-ir", "asm", "object".
+std::optional<CompilePhase> parseCompilePhase(StringRef name);
+
+struct CompileOptions {
+  std::string target = "x86_64"; // only x86_64 so far
+  /// LLVM CPU name for code generation and the kernels' features (see
+  /// lowbit-lower-to-cpu's target-cpu): "host" is this machine.
+  std::string targetCpu = "host";
+  /// Pass pipeline run before code generation: a registered pipeline
+  /// ("lowbit-w4a8{group=32}") or a full "builtin.module(...)" string;
+  /// empty runs none.
+  std::string pipeline;
+  /// Prefix of every C symbol and the header's macros (a C identifier).
+  std::string prefix = "model";
+  /// Constants of at least this many bytes go to the weights blob.
+  int64_t weightThreshold = 256;
+  bool sharedLibrary = false; // link OUT.so (else OUT.o)
+  CompilePhase stopAfter = CompilePhase::Object;
+};
+
+/// A buffer of an entry point, as the header declares it.
+struct BufferSignature {
+  std::string cType;    // "float", "uint16_t" (f16/bf16 bits), "int8_t", ...
+  std::string mlirType; // "tensor<4x64xf32>"
+  std::vector<int64_t> shape;
+};
+
+struct EntryPoint {
+  std::string name; // the MLIR function's name
+  std::vector<BufferSignature> args, results;
+};
+
+struct CompileResult {
+  std::vector<EntryPoint> entryPoints;
+  std::vector<char> weights; // the blob, header included
+  uint64_t fingerprint = 0;
+  std::string header;       // the C header's text
+  std::string phaseText;    // what --compile-to printed (phases before Object)
+  std::vector<char> object; // relocatable object (Object phase)
+  bool needsOpenMP = false; // the object calls libomp
+  bool needsRunnerUtils = false; // ... and MLIR's C runner utilities
+};
+
+/// Compiles `module` (modified in place). Diagnostics go to the context's
+/// handler; failure after any of them.
+LogicalResult compileModule(ModuleOp module, const CompileOptions &options,
+                            CompileResult &result);
+
+/// Links `objectPath` into the shared library `soPath` with the system's
+/// C compiler driver (cc), adding libomp and MLIR's runner utilities when
+/// the object needs them. On failure `error` says why.
+LogicalResult linkSharedLibrary(const CompileResult &result,
+                                StringRef objectPath, StringRef soPath,
+                                std::string &error);
+
+/// The weights blob: a 64-byte header then each constant at a 64-byte
+/// aligned offset (docs/Compile.md).
+constexpr char kWeightsMagic[8] = {'L', 'O', 'W', 'B', 'I', 'T', 'W', '1'};
+constexpr uint64_t kWeightsAlign = 64;
+
+} // namespace mlir::lowbit
+
+#endif // LOWBIT_COMPILE_COMPILER_H

@@ -1,0 +1,192 @@
+//===- lowbit-compile.cpp - ahead-of-time compiled lowbit models ----------===//
+//
+//   lowbit-compile model.mlir -o out [--pipeline=lowbit-w4a8{group=32}]
+//       [--target=x86_64] [--target-cpu=host|x86-64-v3|...] [--shared]
+//       [--prefix=NAME] [--compile-to=PHASE]
+//
+// Writes out.o (or out.so with --shared), out.h (the C API) and
+// out.weights (the blob the binary maps at start); all three or none.
+// --compile-to=input|quantized|llvm|llvm-ir|asm stops after that phase
+// and prints it. docs/Compile.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/Compile/Compiler.h"
+#include "lowbit/Pipelines/Pipelines.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string>
+    outputBase("o",
+               cl::desc("Output path without extension (writes .o or "
+                        ".so, .h, .weights)"),
+               cl::value_desc("path"));
+static cl::opt<std::string> target("target", cl::desc("Target: x86_64"),
+                                   cl::init("x86_64"));
+static cl::opt<std::string>
+    targetCpu("target-cpu",
+              cl::desc("CPU the code and kernels are for: host (this "
+                       "machine), x86-64-v3, x86-64-v4, sapphirerapids, "
+                       "znver4, ..."),
+              cl::init("host"));
+static cl::opt<std::string>
+    pipeline("pipeline",
+             cl::desc("Quantization pipeline run first: a registered "
+                      "pipeline (lowbit-w4a8{group=32}) or "
+                      "builtin.module(...)"),
+             cl::init(""));
+static cl::opt<std::string>
+    prefix("prefix",
+           cl::desc("Prefix of the C symbols (default: the output's name)"),
+           cl::init(""));
+static cl::opt<bool> shared("shared",
+                            cl::desc("Link a shared library (out.so) "
+                                     "instead of an object (out.o)"),
+                            cl::init(false));
+static cl::opt<std::string>
+    compileTo("compile-to",
+              cl::desc("Stop after a phase and print it: input, quantized, "
+                       "llvm, llvm-ir, asm (object: the full outputs)"),
+              cl::init("object"));
+static cl::opt<int64_t>
+    weightThreshold("weight-threshold",
+                    cl::desc("Constants of at least this many bytes go to "
+                             "the weights blob"),
+                    cl::init(256));
+
+static int fail(const llvm::Twine &msg) {
+  llvm::errs() << "lowbit-compile: error: " << msg << "\n";
+  return 1;
+}
+
+/// Writes `data` to a fresh temporary beside `path`; its name in `tmp`.
+static bool writeTemp(StringRef path, ArrayRef<char> data, std::string &tmp) {
+  llvm::SmallString<256> model(path);
+  model += ".tmp%%%%%%";
+  int fd;
+  llvm::SmallString<256> name;
+  if (llvm::sys::fs::createUniqueFile(model, fd, name))
+    return false;
+  tmp = name.str().str();
+  llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+  os.write(data.data(), data.size());
+  os.close();
+  return !os.has_error();
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  mlir::registerTransformsPasses();
+  cl::ParseCommandLineOptions(argc, argv, "lowbit ahead-of-time compiler\n");
+
+  lowbit::CompileOptions options;
+  std::optional<lowbit::CompilePhase> phase =
+      lowbit::parseCompilePhase(compileTo);
+  if (!phase)
+    return fail("unknown phase '" + compileTo +
+                "' (input, quantized, llvm, llvm-ir, asm, object)");
+  options.stopAfter = *phase;
+  if (options.stopAfter == lowbit::CompilePhase::Object && outputBase.empty())
+    return fail("-o is required (the outputs are -o's path plus .o or .so, "
+                ".h and .weights)");
+  options.target = target;
+  options.targetCpu = targetCpu;
+  options.pipeline = pipeline;
+  options.sharedLibrary = shared;
+  options.weightThreshold = weightThreshold;
+  if (!prefix.empty()) {
+    options.prefix = prefix;
+  } else if (!outputBase.empty()) {
+    std::string p = llvm::sys::path::filename(outputBase).str();
+    for (char &c : p)
+      if (!llvm::isAlnum(c) && c != '_')
+        c = '_';
+    if (!p.empty() && llvm::isDigit(p[0]))
+      p = "m_" + p;
+    options.prefix = p;
+  }
+
+  DialectRegistry registry;
+  lowbit::registerLowbitDialects(registry);
+  MLIRContext ctx(registry);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
+  std::string err;
+  auto file = openInputFile(inputFile, &err);
+  if (!file)
+    return fail(err);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+  if (!module)
+    return 1;
+
+  lowbit::CompileResult result;
+  if (failed(lowbit::compileModule(*module, options, result)))
+    return 1;
+  if (options.stopAfter != lowbit::CompilePhase::Object) {
+    llvm::outs() << result.phaseText;
+    if (options.stopAfter == lowbit::CompilePhase::LLVM)
+      llvm::outs() << "\n";
+    return 0;
+  }
+
+  // All three outputs or none: each is written to a temporary beside it,
+  // and renamed into place only once every one is complete.
+  std::string binPath = outputBase + (shared ? ".so" : ".o");
+  std::string hPath = outputBase + ".h", wPath = outputBase + ".weights";
+  std::vector<std::pair<std::string, std::string>> moves; // tmp -> final
+  auto cleanup = [&]() {
+    for (auto &m : moves)
+      llvm::sys::fs::remove(m.first);
+  };
+  std::string tmp;
+  if (!writeTemp(hPath,
+                 ArrayRef<char>(result.header.data(), result.header.size()),
+                 tmp))
+    return cleanup(), fail("cannot write " + hPath);
+  moves.push_back({tmp, hPath});
+  if (!writeTemp(wPath, result.weights, tmp))
+    return cleanup(), fail("cannot write " + wPath);
+  moves.push_back({tmp, wPath});
+  if (!writeTemp(outputBase + ".o", result.object, tmp))
+    return cleanup(), fail("cannot write " + outputBase + ".o");
+  if (shared) {
+    std::string obj = tmp, so;
+    llvm::SmallString<256> model(binPath + ".tmp%%%%%%");
+    llvm::SmallString<256> name;
+    if (llvm::sys::fs::createUniqueFile(model, name)) {
+      llvm::sys::fs::remove(obj);
+      return cleanup(), fail("cannot write " + binPath);
+    }
+    so = name.str().str();
+    moves.push_back({so, binPath});
+    std::string linkError;
+    bool linked =
+        succeeded(lowbit::linkSharedLibrary(result, obj, so, linkError));
+    llvm::sys::fs::remove(obj);
+    if (!linked)
+      return cleanup(), fail(linkError);
+  } else {
+    moves.push_back({tmp, binPath});
+  }
+  for (auto &m : moves)
+    if (std::error_code ec = llvm::sys::fs::rename(m.first, m.second))
+      return cleanup(), fail("cannot write " + m.second + ": " + ec.message());
+  return 0;
+}
