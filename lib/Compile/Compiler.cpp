@@ -231,7 +231,7 @@ void externalizeWeights(ModuleOp module, const CompileOptions &options,
 /// <prefix>_<name>(buffers...) -> i32 calling the lowered function (now
 /// internal): 0 on success, -1 when no weights are set.
 LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
-                              const CompileResult &result) {
+                              CompileResult &result) {
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   Location loc = module.getLoc();
@@ -293,15 +293,26 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
     LLVM::ReturnOp::create(b, loc, cst(i32, 0));
   }
 
-  for (const EntryPoint &e : result.entryPoints) {
+  for (EntryPoint &e : result.entryPoints) {
     auto inner = module.lookupSymbol<LLVM::LLVMFuncOp>(e.name);
-    size_t buffers = e.args.size() + e.results.size();
+    e.tied.assign(e.results.size(), -1);
+    if (inner)
+      if (auto t = inner->getAttrOfType<ArrayAttr>("lowbit.tied_results"))
+        if (t.size() == e.results.size())
+          for (auto [i, a] : llvm::enumerate(t))
+            e.tied[i] = cast<IntegerAttr>(a).getInt();
+    if (inner)
+      inner->removeAttr("lowbit.tied_results");
+    size_t buffers = e.args.size();
+    for (int64_t t : e.tied)
+      buffers += t < 0;
     if (!inner || inner.getNumArguments() != buffers ||
         !isa<LLVM::LLVMVoidType>(inner.getFunctionType().getReturnType())) {
       module.emitError() << "entry point @" << e.name
                          << " did not lower to a function of " << buffers
-                         << " buffers (a result that is an argument, or "
-                            "returned in place, is not supported)";
+                         << " buffers (a result that aliases an argument "
+                            "without being that argument updated in place "
+                            "is not supported)";
       return failure();
     }
     std::string innerName = "__lowbit_entry_" + e.name;
@@ -372,16 +383,27 @@ std::string makeHeader(const CompileOptions &options,
     os << "/* @" << e.name << ":";
     for (size_t i = 0; i < e.args.size(); ++i)
       os << "\n *   arg" << i << ": " << shapeComment(e.args[i]) << " ("
-         << e.args[i].mlirType << ", input)";
-    for (size_t i = 0; i < e.results.size(); ++i)
-      os << "\n *   result" << i << ": " << shapeComment(e.results[i]) << " ("
-         << e.results[i].mlirType << ", output)";
+         << e.args[i].mlirType
+         << (e.isUpdated(i) ? ", input and output: updated in place)"
+                            : ", input)");
+    for (size_t i = 0; i < e.results.size(); ++i) {
+      if (e.tied[i] >= 0)
+        os << "\n *   result" << i << ": arg" << e.tied[i];
+      else
+        os << "\n *   result" << i << ": " << shapeComment(e.results[i]) << " ("
+           << e.results[i].mlirType << ", output)";
+    }
     os << " */\nint " << p << "_" << e.name << "(";
     bool first = true;
     for (size_t i = 0; i < e.args.size(); ++i, first = false)
-      os << (first ? "" : ", ") << "const " << e.args[i].cType << " *arg" << i;
-    for (size_t i = 0; i < e.results.size(); ++i, first = false)
+      os << (first ? "" : ", ") << (e.isUpdated(i) ? "" : "const ")
+         << e.args[i].cType << " *arg" << i;
+    for (size_t i = 0; i < e.results.size(); ++i) {
+      if (e.tied[i] >= 0)
+        continue;
       os << (first ? "" : ", ") << e.results[i].cType << " *result" << i;
+      first = false;
+    }
     if (first)
       os << "void";
     os << ");\n";

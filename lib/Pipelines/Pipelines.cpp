@@ -129,7 +129,10 @@ static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   if (barePtrABI) {
-    // Results become caller-provided buffers, written in place.
+    // Arguments updated in place and returned (a KV cache) stop being
+    // results; the other results become caller-provided buffers, written
+    // in place.
+    pm.addPass(lowbit::createLowbitTieInplaceResults());
     bufferization::BufferResultsToOutParamsPassOptions outOpts;
     outOpts.hoistStaticAllocs = true;
     outOpts.modifyPublicFunctions = true;

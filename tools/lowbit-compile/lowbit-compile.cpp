@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Compile/Compiler.h"
+#include "lowbit/Import/Llama.h"
 #include "lowbit/Pipelines/Pipelines.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -30,8 +31,21 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
-                                      cl::Required);
+static cl::opt<std::string>
+    inputFile(cl::Positional,
+              cl::desc("<input.mlir | model.gguf | model.safetensors>"),
+              cl::Required);
+static cl::opt<int64_t>
+    maxSeq("max-seq",
+           cl::desc("Imported models: KV cache length in tokens (0: the "
+                    "model's context, at most 2048)"),
+           cl::init(0));
+static cl::opt<bool>
+    dequantizeGGUF("dequantize-gguf",
+                   cl::desc("Imported GGUF models: dequantize every weight to "
+                            "f32 (default: q4_0, q8_0 and q4_K stay as "
+                            "stored)"),
+                   cl::init(false));
 static cl::opt<std::string>
     outputBase("o",
                cl::desc("Output path without extension (writes .o or "
@@ -128,13 +142,25 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
   std::string err;
-  auto file = openInputFile(inputFile, &err);
-  if (!file)
-    return fail(err);
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
-  if (!module)
-    return 1;
+  OwningOpRef<ModuleOp> module;
+  StringRef in = inputFile;
+  if (in.ends_with(".gguf") || in.ends_with(".safetensors")) {
+    lowbit::LlamaImportOptions io;
+    io.maxSeq = maxSeq;
+    io.keepGGUF = !dequantizeGGUF;
+    lowbit::LlamaConfig config;
+    module = lowbit::importLlama(&ctx, inputFile, io, config, err);
+    if (!module)
+      return fail(err);
+  } else {
+    auto file = openInputFile(inputFile, &err);
+    if (!file)
+      return fail(err);
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+    if (!module)
+      return 1;
+  }
 
   lowbit::CompileResult result;
   if (failed(lowbit::compileModule(*module, options, result)))

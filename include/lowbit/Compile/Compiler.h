@@ -61,6 +61,12 @@ struct BufferSignature {
 struct EntryPoint {
   std::string name; // the MLIR function's name
   std::vector<BufferSignature> args, results;
+  /// Per result: the argument it is, updated in place (a KV cache), or -1.
+  /// Tied results are not parameters of the C function.
+  std::vector<int64_t> tied;
+  bool isUpdated(size_t arg) const {
+    return llvm::is_contained(tied, int64_t(arg));
+  }
 };
 
 struct CompileResult {

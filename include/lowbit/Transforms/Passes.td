@@ -274,6 +274,37 @@ def LowbitPackWeights : Pass<"lowbit-pack-weights", "ModuleOp"> {
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+def LowbitTieInplaceResults
+    : Pass<"lowbit-tie-inplace-results", "ModuleOp"> {
+  let summary = "Drop buffer results that are arguments written in place";
+  let description = [{
+    After bufferization at function boundaries, a public function that
+    updates an argument in place (a KV cache the caller owns, written
+    with `tensor.insert_slice` and returned) returns that argument's
+    buffer. This pass removes such results and records, per original
+    result, the argument it is (`lowbit.tied_results`, -1 for results of
+    their own), so `bufferization`'s results-to-out-params adds no buffer
+    and no copy for them; lowbit-compile's C API documents the argument
+    as updated in place. Part of `lowbit-cpu-to-llvm{bare-ptr-abi=1}`.
+
+    ```mlir
+    func.func @step(%c: memref<4x8xf32>, %v: memref<1x8xf32>)
+        -> (memref<2xf32>, memref<4x8xf32>) {
+      ...
+      return %alloc, %c : memref<2xf32>, memref<4x8xf32>
+    }
+    ```
+    becomes
+    ```mlir
+    func.func @step(%c: memref<4x8xf32>, %v: memref<1x8xf32>)
+        -> memref<2xf32> attributes {lowbit.tied_results = [-1, 0]} {
+      ...
+      return %alloc : memref<2xf32>
+    }
+    ```
+  }];
+}
+
 def LowbitSplitOutliers : Pass<"lowbit-split-outliers", "func::FuncOp"> {
   let summary = "LLM.int8() outlier splitting: int8 matmul + float matmul of outlier channels";
   let description = [{

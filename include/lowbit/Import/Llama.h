@@ -1,0 +1,62 @@
+//===- Llama.h - MLIR for a Llama-architecture decoder ----------*- C++ -*-===//
+//
+// Builds the decode step of a Llama-family model (token embedding,
+// RMSNorm, RoPE, grouped-query attention over a KV cache, SwiGLU MLP,
+// output head) as tensor-level MLIR, from a GGUF file or a safetensors
+// file with its config.json. Weights are not copied where the file holds
+// them as used: f32 tensors and kept GGUF blocks are dense_resource blobs
+// pointing into the mapped file. docs/Import.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_IMPORT_LLAMA_H
+#define LOWBIT_IMPORT_LLAMA_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mlir::lowbit {
+
+struct LlamaConfig {
+  int64_t dim = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0;
+  int64_t ffn = 0, vocab = 0;
+  int64_t contextLength = 0; // the model's
+  double ropeTheta = 10000.0, rmsEps = 1e-5;
+  /// RoPE pairs (2i, 2i+1) as GGUF stores llama weights; false: (i,
+  /// i + headDim/2), Hugging Face's rotate_half.
+  bool ropeInterleaved = true;
+  bool tiedEmbeddings = false; // no separate output head
+};
+
+struct LlamaImportOptions {
+  /// KV cache length (tokens) of the compiled decode step; 0: the model's
+  /// context length, at most 2048.
+  int64_t maxSeq = 0;
+  /// GGUF q4_0 / q8_0 / q4_K weights stay as stored (lowbit.constant of
+  /// the GGUF format, int8 activations); otherwise, and for other GGUF
+  /// block types, weights are dequantized to f32 at import.
+  bool keepGGUF = true;
+};
+
+/// The module of `path` (.gguf, or .safetensors with config.json in the
+/// same directory): one entry point
+///
+///   func.func @decode(%token: tensor<1xi32>, %pos: tensor<1xi32>,
+///                     %k_cache: tensor<LxTxKVxHDxf32>,
+///                     %v_cache: tensor<LxTxKVxHDxf32>)
+///       -> (tensor<1xVOCABxf32>, k_cache, v_cache)
+///
+/// which writes token `token`'s keys and values at position `pos` into
+/// the caches (returned, updated in place), attends over positions 0..pos
+/// and returns the next-token logits. Token and position are clamped to
+/// their ranges. Errors: null result, `error` says why.
+OwningOpRef<ModuleOp> importLlama(MLIRContext *ctx, const std::string &path,
+                                  const LlamaImportOptions &options,
+                                  LlamaConfig &config, std::string &error);
+
+} // namespace mlir::lowbit
+
+#endif // LOWBIT_IMPORT_LLAMA_H

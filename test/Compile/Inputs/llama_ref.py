@@ -1,0 +1,190 @@
+"""A numpy Llama decoder (the reference of test/Compile/llama.py) and a
+tiny GGUF / safetensors model writer.
+
+The reference follows llama.cpp and Hugging Face: RMSNorm (x / sqrt(mean
+x^2 + eps) * g), RoPE at theta^(-2i/d) on interleaved pairs (GGUF) or
+halves (HF), grouped-query attention with a KV cache, SwiGLU, tied or
+separate output head. Computed in float64 from the same float32 weights.
+"""
+
+import json
+import os
+
+import numpy as np
+
+
+class Config:
+    def __init__(self, dim=64, layers=2, heads=4, kv_heads=2, ffn=96,
+                 vocab=256, ctx=64, theta=10000.0, eps=1e-5):
+        self.dim, self.layers, self.heads, self.kv_heads = (dim, layers,
+                                                            heads, kv_heads)
+        self.ffn, self.vocab, self.ctx = ffn, vocab, ctx
+        self.theta, self.eps = theta, eps
+        self.hd = dim // heads
+
+
+def make_weights(cfg, seed=0, tied=False):
+    """GGUF names -> float32 arrays [out, in] (norms 1-D)."""
+    rng = np.random.default_rng(seed)
+    D, F, hd = cfg.dim, cfg.ffn, cfg.hd
+
+    def mat(o, i):
+        return (rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32)
+
+    def norm(n):
+        return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
+
+    w = {"token_embd.weight": rng.standard_normal(
+        (cfg.vocab, D)).astype(np.float32)}
+    for l in range(cfg.layers):
+        p = "blk.%d." % l
+        w[p + "attn_norm.weight"] = norm(D)
+        w[p + "attn_q.weight"] = mat(cfg.heads * hd, D)
+        w[p + "attn_k.weight"] = mat(cfg.kv_heads * hd, D)
+        w[p + "attn_v.weight"] = mat(cfg.kv_heads * hd, D)
+        w[p + "attn_output.weight"] = mat(D, cfg.heads * hd)
+        w[p + "ffn_norm.weight"] = norm(D)
+        w[p + "ffn_gate.weight"] = mat(F, D)
+        w[p + "ffn_up.weight"] = mat(F, D)
+        w[p + "ffn_down.weight"] = mat(D, F)
+    w["output_norm.weight"] = norm(D)
+    if not tied:
+        w["output.weight"] = mat(cfg.vocab, D)
+    return w
+
+
+def write_gguf(path, cfg, w, types=None):
+    """`types`: GGUF name -> gguf.GGMLQuantizationType for quantized ones
+    (the weights' float values are quantized by gguf-py)."""
+    import gguf
+    wr = gguf.GGUFWriter(path, "llama")
+    wr.add_context_length(cfg.ctx)
+    wr.add_embedding_length(cfg.dim)
+    wr.add_block_count(cfg.layers)
+    wr.add_feed_forward_length(cfg.ffn)
+    wr.add_head_count(cfg.heads)
+    wr.add_head_count_kv(cfg.kv_heads)
+    wr.add_rope_freq_base(cfg.theta)
+    wr.add_layer_norm_rms_eps(cfg.eps)
+    for name, a in w.items():
+        t = (types or {}).get(name)
+        if t is None:
+            wr.add_tensor(name, a)
+        else:
+            q = gguf.quantize(a, t)
+            wr.add_tensor(name, q, raw_shape=q.shape, raw_dtype=t)
+    wr.write_header_to_file()
+    wr.write_kv_data_to_file()
+    wr.write_tensors_to_file()
+    wr.close()
+
+
+def dequantized(w, types):
+    """The weights as the model holds them after GGUF quantization."""
+    import gguf
+    out = dict(w)
+    for name, t in (types or {}).items():
+        out[name] = gguf.dequantize(gguf.quantize(w[name], t), t).astype(
+            np.float32).reshape(w[name].shape)
+    return out
+
+
+HF_NAMES = {
+    "attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
+    "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+}
+
+
+def write_safetensors(d, cfg, w, dtype=np.float32):
+    """A Hugging Face checkpoint of the same model (rotate_half RoPE: the
+    reference is run with interleaved=False on these weights)."""
+    from safetensors.numpy import save_file
+    hf = {}
+    for name, a in w.items():
+        if name == "token_embd.weight":
+            key = "model.embed_tokens.weight"
+        elif name == "output_norm.weight":
+            key = "model.norm.weight"
+        elif name == "output.weight":
+            key = "lm_head.weight"
+        else:
+            _, l, part, _ = name.split(".")
+            key = "model.layers.%s.%s.weight" % (l, HF_NAMES[part])
+        hf[key] = a.astype(dtype)
+    save_file(hf, os.path.join(d, "model.safetensors"))
+    json.dump({
+        "architectures": ["LlamaForCausalLM"], "hidden_size": cfg.dim,
+        "num_hidden_layers": cfg.layers, "num_attention_heads": cfg.heads,
+        "num_key_value_heads": cfg.kv_heads, "intermediate_size": cfg.ffn,
+        "vocab_size": cfg.vocab, "max_position_embeddings": cfg.ctx,
+        "rms_norm_eps": cfg.eps, "rope_theta": cfg.theta,
+        "tie_word_embeddings": "output.weight" not in w,
+    }, open(os.path.join(d, "config.json"), "w"))
+
+
+def decode(cfg, w, tokens, interleaved=True, int8_inputs=()):
+    """Logits [len(tokens), vocab] of feeding `tokens` one at a time.
+    The weights named in `int8_inputs` see their input quantized to int8
+    with one scale per row (lowbit.fake_quant "int8"), as lowbit's kept
+    GGUF weights do."""
+    D, H, K, hd = cfg.dim, cfg.heads, cfg.kv_heads, cfg.hd
+    G = H // K
+    W = {k: v.astype(np.float64) for k, v in w.items()}
+    head = W.get("output.weight", W["token_embd.weight"])
+    kc = np.zeros((cfg.layers, len(tokens), K, hd))
+    vc = np.zeros_like(kc)
+    freqs = np.float32(cfg.theta) ** (-2.0 * np.arange(hd // 2) / hd)
+    freqs = freqs.astype(np.float32).astype(np.float64)
+
+    def mv(name, x):
+        if name in int8_inputs:
+            import lowbit
+            x = lowbit.fake_quant(x.astype(np.float32)[None], "int8")[0]
+            x = x.astype(np.float64)
+        return W[name] @ x
+
+    def rms(x, g):
+        return x / np.sqrt(np.mean(x * x) + cfg.eps) * g
+
+    def rope(x, pos):  # x [heads, hd]
+        ang = pos * freqs
+        c, s = np.cos(ang), np.sin(ang)
+        y = np.empty_like(x)
+        if interleaved:
+            a, b = x[:, 0::2], x[:, 1::2]
+            y[:, 0::2] = a * c - b * s
+            y[:, 1::2] = b * c + a * s
+        else:
+            a, b = x[:, :hd // 2], x[:, hd // 2:]
+            y[:, :hd // 2] = a * c - b * s
+            y[:, hd // 2:] = b * c + a * s
+        return y
+
+    out = []
+    for pos, tok in enumerate(tokens):
+        x = W["token_embd.weight"][tok].copy()
+        for l in range(cfg.layers):
+            p = "blk.%d." % l
+            h = rms(x, W[p + "attn_norm.weight"])
+            q = rope(mv(p + "attn_q.weight", h).reshape(H, hd), pos)
+            k = rope(mv(p + "attn_k.weight", h).reshape(K, hd), pos)
+            v = mv(p + "attn_v.weight", h).reshape(K, hd)
+            kc[l, pos], vc[l, pos] = k, v
+            o = np.empty((H, hd))
+            for hh in range(H):
+                g = hh // G
+                s = kc[l, :pos + 1, g] @ q[hh] / np.sqrt(hd)
+                e = np.exp(s - s.max())
+                o[hh] = (e / e.sum()) @ vc[l, :pos + 1, g]
+            x = x + mv(p + "attn_output.weight", o.reshape(-1))
+            h = rms(x, W[p + "ffn_norm.weight"])
+            gt = mv(p + "ffn_gate.weight", h)
+            up = mv(p + "ffn_up.weight", h)
+            x = x + mv(p + "ffn_down.weight", gt / (1 + np.exp(-gt)) * up)
+        hn = rms(x, W["output_norm.weight"])
+        out.append(mv("output.weight", hn) if "output.weight" in W
+                   else head @ hn)
+    return np.array(out)

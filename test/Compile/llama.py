@@ -1,0 +1,176 @@
+# REQUIRES: python-bindings
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: env PYTHONPATH=%lowbit_obj/python %python %s %t %cxx | FileCheck %s
+#
+# The Llama importer and lowbit-compile end to end (docs/Import.md,
+# docs/Compile.md): tiny Llama-architecture models (GQA: 4 heads over 2 KV
+# heads) written as GGUF (by gguf-py) and safetensors (by safetensors,
+# with config.json) are compiled to shared libraries, linked into
+# Inputs/llama_driver.cpp and run for 12 decode steps; every step's logits
+# are compared with the numpy decoder of Inputs/llama_ref.py on the same
+# weights (float64): f32 weights (interleaved and rotate_half RoPE, tied
+# and separate heads), f16 safetensors, and GGUF q4_0/q8_0 blocks kept as
+# stored (the reference then quantizes those layers' inputs to int8 per
+# row, as lowbit's GGUF kernels do), and the W4A8 pipeline (the reference
+# with the library's int4 weights and int8 inputs). Then malformed models:
+# clear errors.
+#
+# CHECK: gguf f32: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: safetensors f32 tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: safetensors f16: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf q4_0/q8_0 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: caches: updated in place (llm_decode takes 5 buffers)
+# CHECK: gguf f32 + lowbit-w4a8: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: w4a8 vs fp32: rel L2 err {{[0-9.]+}}, top-1 {{[0-9]+}}/12
+# CHECK: missing tensor: lowbit-compile: error: {{.*}}the model has no tensor 'blk.1.ffn_up.weight'
+# CHECK: wrong shape: lowbit-compile: error: {{.*}}tensor 'blk.0.attn_k.weight' has shape 64x64, the config says 32x64
+# CHECK: not llama: lowbit-compile: error: {{.*}}architecture 'gpt2' is not a Llama-family decoder
+# CHECK: bad heads: lowbit-compile: error: {{.*}}4 attention heads are not a multiple of 3 KV heads
+# CHECK: no config.json: lowbit-compile: error: {{.*}}config.json: No such file or directory (a safetensors model needs its config.json beside it)
+# CHECK: truncated gguf: lowbit-compile: error: {{.*}}GGUF at byte {{[0-9]+}}: {{.*}}extends past the end of the file
+
+import os
+import shutil
+import subprocess
+import sys
+
+import gguf
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "Inputs"))
+import llama_ref as r  # noqa: E402
+
+TOKENS = [1, 5, 9, 200, 17, 3, 3, 42, 255, 0, 77, 128]
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def compile_and_run(d, model, extra=()):
+    out = os.path.join(d, "out")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    base = os.path.join(out, "llm")
+    res = run(["lowbit-compile", model, "-o", base, "--max-seq=16",
+               "--shared"] + list(extra))
+    assert res.returncode == 0, res.stderr
+    exe = os.path.join(out, "driver")
+    res = run([CXX, "-O1", "-I" + out,
+               os.path.join(HERE, "Inputs", "llama_driver.cpp"),
+               base + ".so", "-Wl,-rpath," + out, "-o", exe])
+    assert res.returncode == 0, res.stderr
+    tok = os.path.join(out, "tokens.i32")
+    np.array(TOKENS, dtype=np.int32).tofile(tok)
+    logits = os.path.join(out, "logits.f32")
+    res = run([exe, base + ".weights", tok, logits])
+    assert res.returncode == 0, res.stderr
+    header = open(base + ".h").read()
+    return np.fromfile(logits, dtype=np.float32).reshape(len(TOKENS), -1), \
+        header
+
+
+def compare(label, got, ref):
+    err = (np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)).max()
+    top = int((got.argmax(1) == ref.argmax(1)).sum())
+    assert err < 1e-5 and top == len(TOKENS), (label, err, top)
+    print("%s: %d steps, max rel err %.2g, top-1 %d/%d: ok"
+          % (label, len(TOKENS), err, top, len(TOKENS)))
+
+
+def main():
+    global CXX
+    d, CXX = sys.argv[1], sys.argv[2]
+    cfg = r.Config()
+
+    w = r.make_weights(cfg)
+    path = os.path.join(d, "f32.gguf")
+    r.write_gguf(path, cfg, w)
+    got, header = compile_and_run(d, path)
+    fp32 = r.decode(cfg, w, TOKENS)
+    compare("gguf f32", got, fp32)
+
+    wt = r.make_weights(cfg, seed=1, tied=True)
+    std = os.path.join(d, "st")
+    os.makedirs(std)
+    r.write_safetensors(std, cfg, wt)
+    got, _ = compile_and_run(d, os.path.join(std, "model.safetensors"))
+    compare("safetensors f32 tied", got,
+            r.decode(cfg, wt, TOKENS, interleaved=False))
+
+    h16 = os.path.join(d, "h16")
+    os.makedirs(h16)
+    r.write_safetensors(h16, cfg, w, dtype=np.float16)
+    w16 = {k: v.astype(np.float16).astype(np.float32) for k, v in w.items()}
+    got, _ = compile_and_run(d, os.path.join(h16, "model.safetensors"))
+    compare("safetensors f16", got,
+            r.decode(cfg, w16, TOKENS, interleaved=False))
+
+    types = {n: gguf.GGMLQuantizationType.Q4_0 for n in w
+             if n.startswith("blk") and "norm" not in n}
+    types["output.weight"] = gguf.GGMLQuantizationType.Q8_0
+    path = os.path.join(d, "q.gguf")
+    r.write_gguf(path, cfg, w, types)
+    got, header = compile_and_run(d, path)
+    compare("gguf q4_0/q8_0 kept", got,
+            r.decode(cfg, r.dequantized(w, types), TOKENS,
+                     int8_inputs=set(types)))
+    assert ("int llm_decode(const int32_t *arg0, const int32_t *arg1, "
+            "float *arg2, float *arg3, float *result0);") in header, header
+    print("caches: updated in place (llm_decode takes 5 buffers)")
+
+    # W4A8: int4 weights in groups of 32 inputs, int8 activations per
+    # row, at every matmul site (the embedding is a gather, not a site).
+    # The reference uses lowbit's numerics library for both roundings.
+    import lowbit
+    got, _ = compile_and_run(d, os.path.join(d, "f32.gguf"),
+                             ["--pipeline=lowbit-w4a8{group=32}"])
+    sites = [n for n in w if n != "token_embd.weight" and "norm" not in n]
+    w4 = dict(w)
+    for n in sites:
+        w4[n] = lowbit.fake_quant(w[n], "int4", 32)
+    compare("gguf f32 + lowbit-w4a8", got,
+            r.decode(cfg, w4, TOKENS, int8_inputs=set(sites)))
+    err = np.linalg.norm(got - fp32) / np.linalg.norm(fp32)
+    print("w4a8 vs fp32: rel L2 err %.3f, top-1 %d/12"
+          % (err, int((got.argmax(1) == fp32.argmax(1)).sum())))
+
+    def bad(label, path):
+        res = run(["lowbit-compile", path, "-o", os.path.join(d, "bad"),
+                   "--max-seq=16"])
+        assert res.returncode == 1, (label, res)
+        assert not [f for f in os.listdir(d) if f.startswith("bad.")]
+        print("%s: %s" % (label, res.stderr.strip().splitlines()[0]))
+
+    w_missing = dict(w)
+    del w_missing["blk.1.ffn_up.weight"]
+    r.write_gguf(os.path.join(d, "m1.gguf"), cfg, w_missing)
+    bad("missing tensor", os.path.join(d, "m1.gguf"))
+    w_shape = dict(w)
+    w_shape["blk.0.attn_k.weight"] = w["blk.0.attn_q.weight"]
+    r.write_gguf(os.path.join(d, "m2.gguf"), cfg, w_shape)
+    bad("wrong shape", os.path.join(d, "m2.gguf"))
+    wr = gguf.GGUFWriter(os.path.join(d, "m3.gguf"), "gpt2")
+    wr.add_tensor("token_embd.weight", w["token_embd.weight"])
+    wr.write_header_to_file()
+    wr.write_kv_data_to_file()
+    wr.write_tensors_to_file()
+    wr.close()
+    bad("not llama", os.path.join(d, "m3.gguf"))
+    cfg3 = r.Config(kv_heads=3)
+    r.write_gguf(os.path.join(d, "m4.gguf"), cfg3, w)
+    bad("bad heads", os.path.join(d, "m4.gguf"))
+    nc = os.path.join(d, "nocfg")
+    os.makedirs(nc)
+    shutil.copy(os.path.join(std, "model.safetensors"), nc)
+    bad("no config.json", os.path.join(nc, "model.safetensors"))
+    blob = open(os.path.join(d, "f32.gguf"), "rb").read()
+    open(os.path.join(d, "cut.gguf"), "wb").write(blob[:len(blob) - 100])
+    bad("truncated gguf", os.path.join(d, "cut.gguf"))
+
+
+CXX = None
+
+if __name__ == "__main__":
+    main()
