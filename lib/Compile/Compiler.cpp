@@ -559,13 +559,13 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
   llvm::TargetOptions to;
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       triple, cpu, features, to, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
+      llvm::CodeGenOptLevel::Default));
   if (!tm)
     return module.emitError()
            << "cannot make a target machine for CPU '" << cpu << "'";
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(tm->createDataLayout());
-  auto optimize = makeOptimizingTransformer(3, 0, tm.get());
+  auto optimize = makeOptimizingTransformer(2, 0, tm.get());
   if (llvm::Error e = optimize(llvmModule.get()))
     return module.emitError()
            << "LLVM optimization failed: " << llvm::toString(std::move(e));

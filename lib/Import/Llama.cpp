@@ -495,8 +495,8 @@ std::string LlamaBuilder::linear(const std::string &x,
     int64_t rowBytes =
         in / nx::ggufBlockSize(w->gguf) * nx::ggufBlockBytes(w->gguf);
     std::string key =
-        blob(weightName, ArrayRef<char>((const char *)w->data, out * rowBytes),
-             1, false);
+        blob(weightName + ".blocks",
+             ArrayRef<char>((const char *)w->data, out * rowBytes), 1, false);
     std::string qt = llvm::formatv("!lowbit.qtensor<{0}x{1}xgguf<{2}>>", out,
                                    in, nx::ggufName(w->gguf));
     std::string xt =
