@@ -27,6 +27,8 @@
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -462,6 +464,55 @@ std::string makeHeader(const CompileOptions &options,
   return h;
 }
 
+/// The entry points and the blob's identity in JSON: what the Python
+/// package (lowbit.compile) loads instead of parsing the header.
+std::string makeManifest(const CompileOptions &options,
+                         const CompileResult &result) {
+  llvm::json::Array entries;
+  auto buffer = [](const BufferSignature &b) {
+    llvm::json::Array shape;
+    for (int64_t d : b.shape)
+      shape.push_back(d);
+    return llvm::json::Object{{"c_type", b.cType},
+                              {"mlir_type", b.mlirType},
+                              {"shape", std::move(shape)}};
+  };
+  for (const EntryPoint &e : result.entryPoints) {
+    llvm::json::Array args, results;
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      llvm::json::Object a = buffer(e.args[i]);
+      a["updated_in_place"] = e.isUpdated(i);
+      args.push_back(std::move(a));
+    }
+    for (size_t i = 0; i < e.results.size(); ++i) {
+      llvm::json::Object r = buffer(e.results[i]);
+      r["tied_to_arg"] = e.tied[i];
+      results.push_back(std::move(r));
+    }
+    entries.push_back(
+        llvm::json::Object{{"name", e.name},
+                           {"symbol", options.prefix + "_" + e.name},
+                           {"args", std::move(args)},
+                           {"results", std::move(results)}});
+  }
+  char fp[32];
+  std::snprintf(fp, sizeof fp, "0x%016llx",
+                (unsigned long long)result.fingerprint);
+  llvm::json::Object root{{"format", "lowbit-compile manifest 1"},
+                          {"prefix", options.prefix},
+                          {"target", options.target},
+                          {"target_cpu", options.targetCpu},
+                          {"pipeline", options.pipeline},
+                          {"weights_size", int64_t(result.weights.size())},
+                          {"weights_fingerprint", fp},
+                          {"set_weights", options.prefix + "_set_weights"},
+                          {"entry_points", std::move(entries)}};
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  return out;
+}
+
 bool isCIdentifier(StringRef s) {
   if (s.empty() || !(llvm::isAlpha(s[0]) || s[0] == '_'))
     return false;
@@ -526,6 +577,7 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
   if (failed(verify(module)))
     return failure();
   result.header = makeHeader(options, result);
+  result.manifest = makeManifest(options, result);
   if (options.stopAfter == CompilePhase::LLVM) {
     result.phaseText = printOp(module);
     return success();

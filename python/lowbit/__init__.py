@@ -21,14 +21,25 @@ Errors in the library (an unknown format, a last axis that is not a multiple
 of the block, NaN where the format cannot hold it, +-Inf where its scale rule
 cannot absorb it, ...) raise ValueError with the library's message. The C++
 work runs without the GIL. See python/README.md.
+
+``lowbit.compile(ir_or_path, pipeline=...)`` compiles MLIR (or a GGUF /
+safetensors Llama model) ahead of time with ``lowbit-compile`` and returns
+a callable on numpy arrays; ``lowbit.quantize_model(path, scheme=...,
+method=...)`` quantizes a model's weights on the way, with a progress bar
+(lowbit/compiler.py, docs/Compile.md).
 """
 
 import numpy as _np
 
 from . import _lowbit
+from .compiler import CompiledModule, CompileError, compile, quantize_model
 
 __all__ = [
+    "CompileError",
+    "CompiledModule",
     "QuantizedArray",
+    "compile",
+    "quantize_model",
     "awq",
     "cast",
     "decode",

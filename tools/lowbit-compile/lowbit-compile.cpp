@@ -4,8 +4,9 @@
 //       [--target=x86_64] [--target-cpu=host|x86-64-v3|...] [--shared]
 //       [--prefix=NAME] [--compile-to=PHASE]
 //
-// Writes out.o (or out.so with --shared), out.h (the C API) and
-// out.weights (the blob the binary maps at start); all three or none.
+// Writes out.o (or out.so with --shared), out.h (the C API), out.json
+// (the same for bindings) and out.weights (the blob the binary maps at
+// start); all of them or none.
 // --compile-to=input|quantized|llvm|llvm-ir|asm stops after that phase
 // and prints it. docs/Compile.md.
 //
@@ -176,6 +177,7 @@ int main(int argc, char **argv) {
   // and renamed into place only once every one is complete.
   std::string binPath = outputBase + (shared ? ".so" : ".o");
   std::string hPath = outputBase + ".h", wPath = outputBase + ".weights";
+  std::string jPath = outputBase + ".json";
   std::vector<std::pair<std::string, std::string>> moves; // tmp -> final
   auto cleanup = [&]() {
     for (auto &m : moves)
@@ -187,6 +189,11 @@ int main(int argc, char **argv) {
                  tmp))
     return cleanup(), fail("cannot write " + hPath);
   moves.push_back({tmp, hPath});
+  if (!writeTemp(jPath,
+                 ArrayRef<char>(result.manifest.data(), result.manifest.size()),
+                 tmp))
+    return cleanup(), fail("cannot write " + jPath);
+  moves.push_back({tmp, jPath});
   if (!writeTemp(wPath, result.weights, tmp))
     return cleanup(), fail("cannot write " + wPath);
   moves.push_back({tmp, wPath});

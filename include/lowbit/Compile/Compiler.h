@@ -74,6 +74,7 @@ struct CompileResult {
   std::vector<char> weights; // the blob, header included
   uint64_t fingerprint = 0;
   std::string header;       // the C header's text
+  std::string manifest;     // the same in JSON (OUT.json), for bindings
   std::string phaseText;    // what --compile-to printed (phases before Object)
   std::vector<char> object; // relocatable object (Object phase)
   bool needsOpenMP = false; // the object calls libomp
