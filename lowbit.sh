@@ -233,6 +233,19 @@ PY
   rm -rf "$deps/wheel"
 }
 
+# llama.cpp for the demo's side-by-side comparison: llama-cpp-python from
+# PyPI (built from source by pip, once: several minutes). Failure is not
+# fatal: the demo then says the comparison was skipped.
+ensure_llama_cpp_python() {
+  "$PYTHON" -c 'import llama_cpp' >/dev/null 2>&1 && return 0
+  log "installing llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION from PyPI (built from source, several minutes, once)"
+  CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+      "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2 ||
+    log "could not install llama-cpp-python: the comparison with llama.cpp is skipped"
+}
+
 llama_demo() {
   "$PYTHON" "$ROOT/tools/lowbit-demo/llama_demo.py" \
     --lowbit-compile "$BUILD/bin/lowbit-compile" --model "$MODEL" \
@@ -245,6 +258,7 @@ case "${1:-}" in
     install_deps
     ensure_python
     fetch_model
+    ensure_llama_cpp_python
     build lowbit-compile >&2
     llama_demo "$@"
     ;;

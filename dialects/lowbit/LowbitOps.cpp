@@ -166,6 +166,52 @@ LogicalResult ConstantOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// UnpackOp, PackOp
+//===----------------------------------------------------------------------===//
+
+/// [LB-P1] the parts are exactly the run-time layout's, in order.
+static LogicalResult checkParts(Operation *op, QTensorType t, TypeRange parts) {
+  SmallVector<Type> want;
+  t.getPartTypes(want);
+  if (parts.size() != want.size())
+    return op->emitOpError("[LB-P1] ")
+           << t << " has " << want.size() << " parts, got " << parts.size();
+  static const char *names[] = {"codes", "scales", "zero points",
+                                "tensor scale"};
+  SmallVector<const char *> present = {names[0]};
+  if (t.getScalesType())
+    present.push_back(names[1]);
+  if (t.getZeroPointsType())
+    present.push_back(names[2]);
+  if (t.getTensorScaleType())
+    present.push_back(names[3]);
+  for (auto [i, got, expected] : llvm::enumerate(parts, want))
+    if (got != expected)
+      return op->emitOpError("[LB-P1] ")
+             << present[i] << " (part " << i << ") must have type " << expected
+             << ", got " << got;
+  return success();
+}
+
+LogicalResult UnpackOp::verify() {
+  return checkParts(*this, getInput().getType(), getParts().getTypes());
+}
+
+LogicalResult UnpackOp::fold(FoldAdaptor,
+                             SmallVectorImpl<OpFoldResult> &results) {
+  auto pack = getInput().getDefiningOp<PackOp>();
+  if (!pack)
+    return failure();
+  for (Value v : pack.getParts())
+    results.push_back(v);
+  return success();
+}
+
+LogicalResult PackOp::verify() {
+  return checkParts(*this, getResult().getType(), getParts().getTypes());
+}
+
+//===----------------------------------------------------------------------===//
 // QMatmulOp
 //===----------------------------------------------------------------------===//
 

@@ -120,6 +120,47 @@ def Lowbit_ConstantOp : Lowbit_Op<"constant", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Lowbit_UnpackOp : Lowbit_Op<"unpack", [Pure]> {
+  let summary = "The run-time parts of a quantized tensor";
+  let description = [{
+    The codes, scales, zero points and tensor scale of a quantized tensor
+    (those its scheme has, in that order), as plain tensors of exactly the
+    part types of the run-time layout (docs/Spec.md section 4). With
+    `lowbit.pack`, quantized values can live in ordinary tensors: a KV
+    cache stores the parts of each token's quantized keys.
+
+    ```mlir
+    %codes, %scales = lowbit.unpack %q
+        : !lowbit.qtensor<1x2x16xi8, per_group<[2 : 16]>>
+        -> tensor<1x2x16xi8>, tensor<1x2x1xf32>
+    ```
+  }];
+  let arguments = (ins Lowbit_QTensor:$input);
+  let results = (outs Variadic<AnyRankedTensor>:$parts);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($parts)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Lowbit_PackOp : Lowbit_Op<"pack", [Pure]> {
+  let summary = "A quantized tensor from its run-time parts";
+  let description = [{
+    The inverse of `lowbit.unpack`: the parts (codes, then scales, zero
+    points and tensor scale as the scheme has them) of exactly the
+    run-time layout's types make the quantized tensor. No value is
+    checked or changed.
+
+    ```mlir
+    %q = lowbit.pack %codes, %scales : tensor<16x2x16xi8>, tensor<16x2x1xf32>
+         -> !lowbit.qtensor<16x2x16xi8, per_group<[2 : 16]>>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$parts);
+  let results = (outs Lowbit_QTensor:$result);
+  let assemblyFormat = "$parts attr-dict `:` type($parts) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def Lowbit_QMatmulOp : Lowbit_Op<"qmatmul", [Pure]> {
   let summary = "Matrix product with quantized operands";
   let description = [{

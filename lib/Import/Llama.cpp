@@ -354,7 +354,182 @@ private:
   std::string rope(const std::string &x, int64_t heads, const std::string &posF,
                    const std::string &freqs);
   std::string add(const std::string &a, const std::string &b, int64_t n);
+
+  /// One argument of the KV cache (f32 caches, or a quantized cache's
+  /// parts and f32 window), threaded through the layers.
+  struct CachePart {
+    std::string arg, type, cur;
+  };
+  std::vector<CachePart> cache;
+  void declareCache();
+  /// Writes layer l's new keys (key) or values [1, KV, HD] at pos and
+  /// returns the layer's [T, KV, HD] f32 view for attention.
+  std::string cacheStep(bool key, const std::string &fresh3, int64_t l);
+  void insertPart(size_t part, const std::string &v, const std::string &vt,
+                  const std::string &offsets, const std::string &sizes);
+  std::string extractPart(size_t part, const std::string &offsets,
+                          const std::string &sizes, const std::string &rt);
 };
+
+static std::string tensorType(ArrayRef<int64_t> shape, StringRef elem) {
+  std::string s = "tensor<";
+  for (int64_t d : shape)
+    s += std::to_string(d) + "x";
+  return s + elem.str() + ">";
+}
+
+static std::string join(ArrayRef<int64_t> v) {
+  std::string s;
+  for (int64_t x : v)
+    s += (s.empty() ? "" : ", ") + std::to_string(x);
+  return s;
+}
+
+/// KIVI's group of tokens (keys are quantized per channel over it).
+constexpr int64_t kKiviGroup = 32;
+
+void LlamaBuilder::declareCache() {
+  int64_t L = c.layers, K = c.kvHeads, hd = c.headDim;
+  const std::string &m = options.kvCache;
+  auto part = [&](const std::string &name, ArrayRef<int64_t> shape,
+                  StringRef elem) {
+    cache.push_back({"%" + name, tensorType(shape, elem), "%" + name});
+  };
+  if (m == "f32") {
+    part("k_cache", {L, T, K, hd}, "f32");
+    part("v_cache", {L, T, K, hd}, "f32");
+  } else if (m == "int8" || m == "fp8") {
+    part("k_codes", {L, T, K, hd}, "i8");
+    part("k_scales", {L, T, K, 1}, "f32");
+    part("v_codes", {L, T, K, hd}, "i8");
+    part("v_scales", {L, T, K, 1}, "f32");
+  } else { // int4, int2 (KIVI)
+    int64_t bits = m == "int4" ? 4 : 2, cb = hd * bits / 8;
+    int64_t groups = T / kKiviGroup;
+    part("k_codes", {L, T, K, cb}, "i8");
+    part("k_scales", {L, groups, K, hd}, "f32");
+    part("k_zero_points", {L, groups, K, hd}, "i32");
+    part("k_window", {L, kKiviGroup, K, hd}, "f32");
+    part("v_codes", {L, T, K, cb}, "i8");
+    part("v_scales", {L, T, K, 1}, "f32");
+    part("v_zero_points", {L, T, K, 1}, "i32");
+    part("v_window", {L, kKiviGroup, K, hd}, "f32");
+  }
+}
+
+void LlamaBuilder::insertPart(size_t i, const std::string &v,
+                              const std::string &vt, const std::string &offsets,
+                              const std::string &sizes) {
+  std::string r = fresh();
+  emit(r + " = tensor.insert_slice " + v + " into " + cache[i].cur + "[" +
+       offsets + "] [" + sizes + "] [1, 1, 1, 1] : " + vt + " into " +
+       cache[i].type);
+  cache[i].cur = r;
+}
+
+std::string LlamaBuilder::extractPart(size_t i, const std::string &offsets,
+                                      const std::string &sizes,
+                                      const std::string &rt) {
+  std::string r = fresh();
+  emit(r + " = tensor.extract_slice " + cache[i].cur + "[" + offsets + "] [" +
+       sizes + "] [1, 1, 1, 1] : " + cache[i].type + " to " + rt);
+  return r;
+}
+
+std::string LlamaBuilder::cacheStep(bool key, const std::string &x3,
+                                    int64_t l) {
+  int64_t K = c.kvHeads, hd = c.headDim;
+  std::string ls = std::to_string(l);
+  std::string t1 = f32Type({1, K, hd}), tT = f32Type({T, K, hd});
+  const std::string &m = options.kvCache;
+  if (m == "f32") {
+    size_t i = key ? 0 : 1;
+    insertPart(i, x3, t1, ls + ", %pi, 0, 0", join({1, 1, K, hd}));
+    return extractPart(i, ls + ", 0, 0, 0", join({1, T, K, hd}), tT);
+  }
+  if (m == "int8" || m == "fp8") {
+    // Per token and head: blocks of one head's HD values.
+    std::string elem = m == "int8" ? "i8" : "f8E4M3FN";
+    auto qt = [&](int64_t n) {
+      return "!lowbit.qtensor<" + std::to_string(n) + "x" + std::to_string(K) +
+             "x" + std::to_string(hd) + "x" + elem +
+             ", per_group<[2 : " + std::to_string(hd) + "]>>";
+    };
+    size_t ci = key ? 0 : 2, si = ci + 1;
+    std::string q = fresh(), parts = fresh();
+    emit(q + " = lowbit.quantize " + x3 + " : " + t1 + " -> " + qt(1));
+    std::string ct = tensorType({1, K, hd}, "i8"),
+                st = tensorType({1, K, 1}, "f32");
+    emit(parts + ":2 = lowbit.unpack " + q + " : " + qt(1) + " -> " + ct +
+         ", " + st);
+    insertPart(ci, parts + "#0", ct, ls + ", %pi, 0, 0", join({1, 1, K, hd}));
+    insertPart(si, parts + "#1", st, ls + ", %pi, 0, 0", join({1, 1, K, 1}));
+    std::string codes = extractPart(ci, ls + ", 0, 0, 0", join({1, T, K, hd}),
+                                    tensorType({T, K, hd}, "i8"));
+    std::string scales = extractPart(si, ls + ", 0, 0, 0", join({1, T, K, 1}),
+                                     tensorType({T, K, 1}, "f32"));
+    std::string packed = fresh(), deq = fresh();
+    emit(packed + " = lowbit.pack " + codes + ", " + scales + " : " +
+         tensorType({T, K, hd}, "i8") + ", " + tensorType({T, K, 1}, "f32") +
+         " -> " + qt(T));
+    emit(deq + " = lowbit.dequantize " + packed + " : " + qt(T) + " -> " + tT);
+    return deq;
+  }
+  // KIVI: the window holds the current group in f32; each step the
+  // window is quantized into the group's slot (final once the group is
+  // complete) and attention reads the dequantized cache with the window
+  // over the current group.
+  int64_t Gk = kKiviGroup, bits = m == "int4" ? 4 : 2, cb = hd * bits / 8;
+  std::string elem = m == "int4" ? "i4" : "i2";
+  size_t base = key ? 0 : 4;
+  auto qt = [&](int64_t n) {
+    std::string blocks = key ? "per_group<[0 : " + std::to_string(Gk) + "]>"
+                             : "per_group<[2 : " + std::to_string(hd) + "]>";
+    return "!lowbit.qtensor<" + std::to_string(n) + "x" + std::to_string(K) +
+           "x" + std::to_string(hd) + "x" + elem + ", " + blocks +
+           ", asymmetric>";
+  };
+  auto sshape = [&](int64_t n) -> SmallVector<int64_t> {
+    if (key)
+      return {n / Gk, K, hd};
+    return {n, K, 1};
+  };
+  std::string tG = f32Type({Gk, K, hd});
+  insertPart(base + 3, x3, t1, ls + ", %kv_r, 0, 0", join({1, 1, K, hd}));
+  std::string win =
+      extractPart(base + 3, ls + ", 0, 0, 0", join({1, Gk, K, hd}), tG);
+  std::string q = fresh(), parts = fresh();
+  std::string ct = tensorType({Gk, K, cb}, "i8");
+  std::string st = tensorType(sshape(Gk), "f32"),
+              zt = tensorType(sshape(Gk), "i32");
+  emit(q + " = lowbit.quantize " + win + " : " + tG + " -> " + qt(Gk));
+  emit(parts + ":3 = lowbit.unpack " + q + " : " + qt(Gk) + " -> " + ct + ", " +
+       st + ", " + zt);
+  insertPart(base, parts + "#0", ct, ls + ", %kv_g0, 0, 0",
+             join({1, Gk, K, cb}));
+  SmallVector<int64_t> ss = sshape(Gk);
+  std::string sOff = key ? ls + ", %kv_gi, 0, 0" : ls + ", %kv_g0, 0, 0";
+  insertPart(base + 1, parts + "#1", st, sOff, join({1, ss[0], ss[1], ss[2]}));
+  insertPart(base + 2, parts + "#2", zt, sOff, join({1, ss[0], ss[1], ss[2]}));
+  SmallVector<int64_t> sT = sshape(T);
+  std::string codes = extractPart(base, ls + ", 0, 0, 0", join({1, T, K, cb}),
+                                  tensorType({T, K, cb}, "i8"));
+  std::string scales =
+      extractPart(base + 1, ls + ", 0, 0, 0", join({1, sT[0], sT[1], sT[2]}),
+                  tensorType(sT, "f32"));
+  std::string zps =
+      extractPart(base + 2, ls + ", 0, 0, 0", join({1, sT[0], sT[1], sT[2]}),
+                  tensorType(sT, "i32"));
+  std::string packed = fresh(), deq = fresh(), view = fresh();
+  emit(packed + " = lowbit.pack " + codes + ", " + scales + ", " + zps + " : " +
+       tensorType({T, K, cb}, "i8") + ", " + tensorType(sT, "f32") + ", " +
+       tensorType(sT, "i32") + " -> " + qt(T));
+  emit(deq + " = lowbit.dequantize " + packed + " : " + qt(T) + " -> " + tT);
+  emit(view + " = tensor.insert_slice " + win + " into " + deq +
+       "[%kv_g0, 0, 0] [" + join({Gk, K, hd}) + "] [1, 1, 1] : " + tG +
+       " into " + tT);
+  return view;
+}
 
 std::string LlamaBuilder::f32Type(ArrayRef<int64_t> shape) {
   std::string s = "tensor<";
@@ -588,8 +763,6 @@ std::string LlamaBuilder::add(const std::string &a, const std::string &b,
 bool LlamaBuilder::build(std::string &text, std::string &errorOut) {
   int64_t D = c.dim, H = c.heads, K = c.kvHeads, hd = c.headDim, F = c.ffn;
   int64_t V = c.vocab, L = c.layers, G = H / K, half = hd / 2;
-  std::string cache =
-      llvm::formatv("tensor<{0}x{1}x{2}x{3}xf32>", L, T, K, hd).str();
   auto fail = [&]() {
     errorOut = error;
     return false;
@@ -656,7 +829,14 @@ bool LlamaBuilder::build(std::string &text, std::string &errorOut) {
        std::to_string(D) + "] [1, 1] : " + f32Type({V, D}) + " to " +
        f32Type({1, D}));
 
-  std::string kc = "%k_cache", vc = "%v_cache";
+  declareCache();
+  if (options.kvCache == "int4" || options.kvCache == "int2") {
+    // KIVI: the current group, its first position, the slot in it.
+    emit("%kv_grp = arith.constant " + std::to_string(kKiviGroup) + " : index");
+    emit("%kv_gi = arith.divui %pi, %kv_grp : index");
+    emit("%kv_r = arith.remui %pi, %kv_grp : index");
+    emit("%kv_g0 = arith.muli %kv_gi, %kv_grp : index");
+  }
   for (int64_t l = 0; l < L; ++l) {
     std::string p = "blk." + std::to_string(l) + ".";
     std::string h = rmsNorm(x, p + "attn_norm.weight");
@@ -669,32 +849,16 @@ bool LlamaBuilder::build(std::string &text, std::string &errorOut) {
       return fail();
     std::string qr = rope(q, H, "%cossin", "");
     std::string kr = rope(k, K, "%cossin", "");
-    // Cache writes at [l, pos].
-    std::string v3 = fresh(), kc2 = fresh(), vc2 = fresh();
+    // The cache: this token's keys and values at [l, pos]; the layer's
+    // keys and values for attention.
+    std::string v3 = fresh(), k3 = kr;
     emit(v3 + " = tensor.expand_shape " + v +
          " [[0], [1, 2]] output_shape [1, " + std::to_string(K) + ", " +
          std::to_string(hd) + "] : " + f32Type({1, K * hd}) + " into " +
          f32Type({1, K, hd}));
-    emit(kc2 + " = tensor.insert_slice " + kr + " into " + kc + "[" +
-         std::to_string(l) + ", %pi, 0, 0] [1, 1, " + std::to_string(K) + ", " +
-         std::to_string(hd) + "] [1, 1, 1, 1] : " + f32Type({1, K, hd}) +
-         " into " + cache);
-    emit(vc2 + " = tensor.insert_slice " + v3 + " into " + vc + "[" +
-         std::to_string(l) + ", %pi, 0, 0] [1, 1, " + std::to_string(K) + ", " +
-         std::to_string(hd) + "] [1, 1, 1, 1] : " + f32Type({1, K, hd}) +
-         " into " + cache);
-    kc = kc2;
-    vc = vc2;
-    std::string kl = fresh(), vl = fresh();
     std::string tkv = f32Type({T, K, hd});
-    emit(kl + " = tensor.extract_slice " + kc + "[" + std::to_string(l) +
-         ", 0, 0, 0] [1, " + std::to_string(T) + ", " + std::to_string(K) +
-         ", " + std::to_string(hd) + "] [1, 1, 1, 1] : " + cache + " to " +
-         tkv);
-    emit(vl + " = tensor.extract_slice " + vc + "[" + std::to_string(l) +
-         ", 0, 0, 0] [1, " + std::to_string(T) + ", " + std::to_string(K) +
-         ", " + std::to_string(hd) + "] [1, 1, 1, 1] : " + cache + " to " +
-         tkv);
+    std::string kl = cacheStep(true, k3, l);
+    std::string vl = cacheStep(false, v3, l);
     // q as [K, G, hd]: head h = g * G + r uses KV head g.
     std::string q2 = fresh(), q3 = fresh();
     emit(q2 + " = tensor.collapse_shape " + qr + " [[0, 1], [2]] : " +
@@ -849,13 +1013,19 @@ bool LlamaBuilder::build(std::string &text, std::string &errorOut) {
   if (logits.empty())
     return fail();
 
-  text = "// A Llama-architecture decoder step, imported by lowbit.\n"
-         "func.func @decode(%token: tensor<1xi32>, %pos: tensor<1xi32>, "
-         "%k_cache: " +
-         cache + ", %v_cache: " + cache + ") -> (" + f32Type({1, V}) + ", " +
-         cache + ", " + cache + ") {\n" + body + "  return " + logits + ", " +
-         kc + ", " + vc + " : " + f32Type({1, V}) + ", " + cache + ", " +
-         cache + "\n}\n";
+  std::string args, types, rets, retTypes;
+  for (const CachePart &p : cache) {
+    args += ", " + p.arg + ": " + p.type;
+    types += ", " + p.type;
+    rets += ", " + p.cur;
+  }
+  text =
+      "// A Llama-architecture decoder step, imported by lowbit (KV cache: " +
+      options.kvCache +
+      ").\n"
+      "func.func @decode(%token: tensor<1xi32>, %pos: tensor<1xi32>" +
+      args + ") -> (" + f32Type({1, V}) + types + ") {\n" + body + "  return " +
+      logits + rets + " : " + f32Type({1, V}) + types + "\n}\n";
   return true;
 }
 
@@ -904,6 +1074,15 @@ mlir::lowbit::importLlama(MLIRContext *ctx, const std::string &path,
                         c.contextLength > 0 ? c.contextLength : 2048, 2048);
   if (T <= 0 || T > (1 << 20))
     return bad("bad KV cache length " + std::to_string(T));
+  const std::string &kv = options.kvCache;
+  if (kv != "f32" && kv != "int8" && kv != "fp8" && kv != "int4" &&
+      kv != "int2")
+    return bad("unknown KV cache '" + kv + "' (f32, int8, fp8, int4, int2)");
+  if ((kv == "int4" || kv == "int2") && T % kKiviGroup)
+    return bad("a KIVI cache (" + kv +
+               ") needs a cache length that is a "
+               "multiple of " +
+               std::to_string(kKiviGroup) + ", not " + std::to_string(T));
   config = c;
   LlamaBuilder b(ctx, src, options, T);
   std::string text;

@@ -149,27 +149,33 @@ class CompiledModule:
         return next(iter(self.entry_points.values()))(*arrays)
 
     def new_cache(self):
-        """Zeroed KV caches for a model imported by lowbit (entry point
-        ``decode``)."""
+        """Zeroed KV cache buffers for a model imported by lowbit (entry
+        point ``decode``): the f32 caches, or a quantized cache's parts
+        and windows, in argument order."""
         args = self.manifest["entry_points"][0]["args"]
         return tuple(_np.zeros(tuple(a["shape"]), _dtype(a))
                      for a in args if a["updated_in_place"])
 
+    @property
+    def cache_bytes(self):
+        """Bytes of the KV cache buffers."""
+        return sum(a.nbytes for a in self.new_cache())
+
     def generate(self, tokens, n, cache=None):
         """Greedy decoding with an imported model: feeds `tokens`, then
         returns `n` generated token ids."""
-        k, v = cache if cache is not None else self.new_cache()
+        cache = cache if cache is not None else self.new_cache()
         logits = None
         for pos, t in enumerate(tokens):
             logits = self.decode(_np.array([t], _np.int32),
-                                 _np.array([pos], _np.int32), k, v)[0]
+                                 _np.array([pos], _np.int32), *cache)[0]
         out = []
         for i in range(n):
             nt = int(logits[0].argmax())
             out.append(nt)
             logits = self.decode(_np.array([nt], _np.int32),
                                  _np.array([len(tokens) + i], _np.int32),
-                                 k, v)[0]
+                                 *cache)[0]
         return out
 
 

@@ -552,3 +552,21 @@ func.func private @f(!lowbit.qtensor<4xi8, per_axis<0>, per_tensor>)
 // parser: repeated option.
 // expected-error @+1 {{scheme option 'asymmetric' repeats a previous option}}
 func.func private @f(!lowbit.qtensor<4xui8, per_tensor, asymmetric, asymmetric>)
+
+// -----
+
+// LB-P1: unpack gives exactly the run-time parts.
+func.func @f(%q: !lowbit.qtensor<1x2x16xi8, per_group<[2 : 16]>>) {
+  // expected-error @+1 {{[LB-P1] scales (part 1) must have type 'tensor<1x2x1xf32>', got 'tensor<1x2xf32>'}}
+  %c, %s = lowbit.unpack %q : !lowbit.qtensor<1x2x16xi8, per_group<[2 : 16]>> -> tensor<1x2x16xi8>, tensor<1x2xf32>
+  return
+}
+
+// -----
+
+// LB-P1: pack takes every part of the scheme.
+func.func @f(%c: tensor<4x8xi8>, %s: tensor<1x16xf32>) {
+  // expected-error @+1 {{[LB-P1] '!lowbit.qtensor<4x16xi4, per_group<[0 : 4]>, asymmetric>' has 3 parts, got 2}}
+  %q = lowbit.pack %c, %s : tensor<4x8xi8>, tensor<1x16xf32> -> !lowbit.qtensor<4x16xi4, per_group<[0 : 4]>, asymmetric>
+  return
+}

@@ -678,3 +678,14 @@ func.func @constant_dense_resource() -> !lowbit.qtensor<2x4xi4, per_axis<0>> {
     }
   }
 #-}
+
+// -----
+
+// CHECK-LABEL: func @pack_unpack
+// CHECK: %[[C:.*]]:3 = lowbit.unpack %{{.*}} : <32x2x16xi4, per_group<[0 : 32]>, asymmetric> -> tensor<32x2x8xi8>, tensor<1x2x16xf32>, tensor<1x2x16xi32>
+// CHECK: lowbit.pack %[[C]]#0, %[[C]]#1, %[[C]]#2 : tensor<32x2x8xi8>, tensor<1x2x16xf32>, tensor<1x2x16xi32> -> <32x2x16xi4, per_group<[0 : 32]>, asymmetric>
+func.func @pack_unpack(%q: !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asymmetric>) -> !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asymmetric> {
+  %c, %s, %z = lowbit.unpack %q : !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asymmetric> -> tensor<32x2x8xi8>, tensor<1x2x16xf32>, tensor<1x2x16xi32>
+  %p = lowbit.pack %c, %s, %z : tensor<32x2x8xi8>, tensor<1x2x16xf32>, tensor<1x2x16xi32> -> !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asymmetric>
+  return %p : !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asymmetric>
+}

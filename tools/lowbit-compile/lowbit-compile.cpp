@@ -41,6 +41,12 @@ static cl::opt<int64_t>
            cl::desc("Imported models: KV cache length in tokens (0: the "
                     "model's context, at most 2048)"),
            cl::init(0));
+static cl::opt<std::string>
+    kvCache("kv-cache",
+            cl::desc("Imported models: KV cache storage: f32, int8, fp8 (per "
+                     "token and head), int4, int2 (KIVI: keys per channel, "
+                     "values per token, the current 32-token group in f32)"),
+            cl::init("f32"));
 static cl::opt<bool>
     dequantizeGGUF("dequantize-gguf",
                    cl::desc("Imported GGUF models: dequantize every weight to "
@@ -149,6 +155,7 @@ int main(int argc, char **argv) {
     lowbit::LlamaImportOptions io;
     io.maxSeq = maxSeq;
     io.keepGGUF = !dequantizeGGUF;
+    io.kvCache = kvCache;
     lowbit::LlamaConfig config;
     module = lowbit::importLlama(&ctx, inputFile, io, config, err);
     if (!module)

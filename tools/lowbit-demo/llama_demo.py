@@ -15,6 +15,7 @@ tokens from a prompt, weights + KV cache memory, and decode tokens/s.
 
 import argparse
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -119,32 +120,33 @@ class Tokenizer:
 # ---------------------------------------------------------------------------
 
 class Compiled:
-    def __init__(self, base, prefix):
+    """A library of lowbit-compile through its manifest (OUT.json): the
+    decode step, its KV cache buffers, the weights blob mapped."""
+
+    C_TYPES = {"float": np.float32, "int8_t": np.int8, "int32_t": np.int32}
+
+    def __init__(self, base):
+        self.manifest = json.load(open(base + ".json"))
         self.lib = ctypes.CDLL(base + ".so")
         self.blob = np.memmap(base + ".weights", dtype=np.uint8, mode="r")
-        rc = getattr(self.lib, prefix + "_set_weights")(
+        rc = getattr(self.lib, self.manifest["set_weights"])(
             ctypes.c_void_p(self.blob.ctypes.data),
             ctypes.c_size_t(self.blob.size))
         if rc != 0:
             raise RuntimeError("%s.weights: set_weights returned %d"
                                % (base, rc))
-        header = open(base + ".h").read()
-        dims = re.search(r"arg2: float((?:\[\d+\])+)", header).group(1)
-        shape = [int(x) for x in re.findall(r"\d+", dims)]
-        vocab = int(re.search(r"result0: float\[1\]\[(\d+)\]",
-                              header).group(1))
-        self.k = np.zeros(shape, np.float32)
-        self.v = np.zeros(shape, np.float32)
-        self.logits = np.zeros((1, vocab), np.float32)
-        self.max_seq = shape[1]
-        self.fn = getattr(self.lib, prefix + "_decode")
+        entry = self.manifest["entry_points"][0]
+        self.fn = getattr(self.lib, entry["symbol"])
         self.tok = np.zeros(1, np.int32)
         self.pos = np.zeros(1, np.int32)
+        self.cache = [np.zeros(a["shape"], self.C_TYPES[a["c_type"]])
+                      for a in entry["args"] if a["updated_in_place"]]
+        self.logits = np.zeros(entry["results"][0]["shape"], np.float32)
         P = ctypes.c_void_p
         self.args = [P(a.ctypes.data) for a in
-                     (self.tok, self.pos, self.k, self.v, self.logits)]
-        self.weights_bytes = os.path.getsize(base + ".weights")
-        self.cache_bytes = self.k.nbytes + self.v.nbytes
+                     [self.tok, self.pos] + self.cache + [self.logits]]
+        self.weights_bytes = self.blob.size
+        self.cache_bytes = sum(a.nbytes for a in self.cache)
 
     def step(self, token, pos):
         self.tok[0], self.pos[0] = token, pos
@@ -190,7 +192,12 @@ CONFIGS = [
      ["--pipeline=lowbit-w4a8{group=32}", "--dequantize-gguf"]),
     ("MXFP4 weights (lowbit-mxfp4)",
      ["--pipeline=lowbit-mxfp4", "--dequantize-gguf"]),
+    ("W8A8 + int8 KV cache", ["--kv-cache=int8"]),
+    ("W8A8 + int4 KV cache (KIVI)", ["--kv-cache=int4"]),
 ]
+# The KV cache rows use the W8A8 weights.
+for _i in (5, 6):
+    CONFIGS[_i] = (CONFIGS[_i][0], CONFIGS[2][1] + CONFIGS[_i][1])
 
 
 def write_synthetic(path):
@@ -250,6 +257,8 @@ def main():
     ap.add_argument("--prompt", default="Once upon a time,")
     ap.add_argument("--quick", action="store_true",
                     help="fp32 and W4A8 only")
+    ap.add_argument("--no-llama-cpp", action="store_true",
+                    help="skip the comparison with llama.cpp")
     args = ap.parse_args()
     if not os.path.exists(args.model):
         print("(%s is missing: using a synthetic model with random weights "
@@ -286,7 +295,7 @@ def main():
             sys.exit("lowbit-compile failed for %s:\n%s" % (label,
                                                            res.stderr))
         compile_s = time.time() - t0
-        m = Compiled(base, "llm")
+        m = Compiled(base)
         logits, ppl, gen, tps = evaluate(m, text_ids, prompt_ids, args.gen)
         if ref is None:
             ref = (logits, gen)
@@ -295,7 +304,7 @@ def main():
                     np.linalg.norm(ref[0]))
         same = sum(a == b for a, b in zip(gen, ref[1]))
         rows.append((label, m.weights_bytes, m.cache_bytes, ppl, agree, rel,
-                     same, tps, compile_s, tok.decode(gen)))
+                     same, tps, compile_s, tok.decode(gen), gen))
         print("  compiled %-38s in %5.1f s" % (label, compile_s), flush=True)
     print()
     hdr = ("%-38s %10s %9s %8s %8s %9s %7s %8s" %
@@ -303,7 +312,7 @@ def main():
             "rel err", "greedy", "tok/s"))
     print(hdr)
     print("-" * len(hdr))
-    for (label, wb, cb, ppl, agree, rel, same, tps, _, _) in rows:
+    for (label, wb, cb, ppl, agree, rel, same, tps, _, _, _) in rows:
         print("%-38s %7.1f MB %6.1f MB %8.2f %7.1f%% %9.4f %3d/%-3d %8.1f"
               % (label, wb / 1e6, cb / 1e6, ppl, 100 * agree, rel, same,
                  args.gen, tps))
@@ -314,6 +323,53 @@ def main():
     print()
     for row in rows:
         print("%-38s %r" % (row[0], args.prompt + row[9]))
+    if not args.no_llama_cpp:
+        compare_llama_cpp(args, prompt_ids, rows, tok)
+
+
+def compare_llama_cpp(args, prompt_ids, rows, tok):
+    """llama.cpp (llama-cpp-python) on the same GGUF file: greedy tokens
+    from the same prompt ids and decode tok/s, beside lowbit's rows."""
+    print()
+    try:
+        import llama_cpp
+    except ImportError as e:
+        print("llama.cpp comparison skipped: llama-cpp-python is not "
+              "installed (%s)" % e)
+        return
+    threads = os.cpu_count()
+    try:
+        llm = llama_cpp.Llama(model_path=args.model, n_ctx=args.max_seq,
+                              n_threads=threads, n_batch=1,
+                              logits_all=False, verbose=False)
+    except Exception as e:  # llama.cpp refuses the file
+        print("llama.cpp comparison skipped: llama.cpp cannot load %s (%s)"
+              % (args.model, e))
+        return
+    llm.reset()
+    gen, times = [], []
+    for i, t in enumerate(prompt_ids):
+        llm.eval([t])
+    logits = np.array(llm.scores[llm.n_tokens - 1])
+    for i in range(args.gen):
+        nt = int(logits.argmax())
+        gen.append(nt)
+        t0 = time.perf_counter()
+        llm.eval([nt])
+        times.append(time.perf_counter() - t0)
+        logits = np.array(llm.scores[llm.n_tokens - 1])
+    tps = 1.0 / np.median(times)
+    print("llama.cpp (llama-cpp-python %s, %d threads, the GGUF's own "
+          "Q4_1 / Q8_0 kernels), same prompt token ids:"
+          % (getattr(llama_cpp, "__version__", "?"), threads))
+    print("%-38s %8s %-14s" % ("", "tok/s", "greedy = llama.cpp's"))
+    print("%-38s %8.1f %-14s" % ("llama.cpp", tps, "%d/%d" % (args.gen,
+                                                             args.gen)))
+    for row in rows:
+        same = sum(a == b for a, b in zip(row[10], gen))
+        print("%-38s %8.1f %d/%d" % ("lowbit " + row[0], row[7], same,
+                                     args.gen))
+    print("%-38s %r" % ("llama.cpp", args.prompt + tok.decode(gen)))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,12 @@ struct LlamaImportOptions {
   /// the GGUF format, int8 activations); otherwise, and for other GGUF
   /// block types, weights are dequantized to f32 at import.
   bool keepGGUF = true;
+  /// KV cache storage: "f32"; "int8" or "fp8" (E4M3), each token's keys
+  /// and values quantized per head (one f32 scale per token and head);
+  /// "int4" or "int2", KIVI (Liu et al. 2024): keys quantized per channel
+  /// over groups of 32 tokens, values per token, asymmetric, the current
+  /// group kept in f32 until it is complete.
+  std::string kvCache = "f32";
 };
 
 /// The module of `path` (.gguf, or .safetensors with config.json in the
@@ -51,7 +57,8 @@ struct LlamaImportOptions {
 ///
 /// which writes token `token`'s keys and values at position `pos` into
 /// the caches (returned, updated in place), attends over positions 0..pos
-/// and returns the next-token logits. Token and position are clamped to
+/// and returns the next-token logits. A quantized KV cache replaces each
+/// cache by its parts (docs/Import.md). Token and position are clamped to
 /// their ranges. Errors: null result, `error` says why.
 OwningOpRef<ModuleOp> importLlama(MLIRContext *ctx, const std::string &path,
                                   const LlamaImportOptions &options,

@@ -764,8 +764,8 @@ static LogicalResult checkSupported(Operation *root,
                                     function_ref<bool(Operation *)> handled) {
   bool ok = true;
   root->walk([&](Operation *op) {
-    if (!isa<LowbitDialect>(op->getDialect()) || isa<ConstantOp>(op) ||
-        (handled && handled(op)))
+    if (!isa<LowbitDialect>(op->getDialect()) ||
+        isa<ConstantOp, UnpackOp, PackOp>(op) || (handled && handled(op)))
       return;
     for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
                                               op->getResultTypes())) {
@@ -869,6 +869,47 @@ struct ConstantLowering : OpConversionPattern<ConstantOp> {
   }
 };
 
+/// Values of types `from` as types `to`: f8 scales travel as bytes in the
+/// lowered form, the same storage bitcast.
+static SmallVector<Value> retype(ImplicitLocOpBuilder &b, ValueRange values,
+                                 TypeRange to) {
+  SmallVector<Value> out;
+  for (auto [v, t] : llvm::zip(values, to))
+    out.push_back(v.getType() == t ? v
+                                   : Value(arith::BitcastOp::create(b, t, v)));
+  return out;
+}
+
+/// lowbit.unpack -> the lowered parts themselves.
+struct UnpackLowering : OpConversionPattern<UnpackOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(UnpackOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    rewriter.replaceOp(op,
+                       retype(b, adaptor.getInput(), op.getParts().getTypes()));
+    return success();
+  }
+};
+
+/// lowbit.pack -> its operands, as the lowered parts.
+struct PackLowering : OpConversionPattern<PackOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(PackOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    SmallVector<Value> parts;
+    for (ValueRange v : adaptor.getParts())
+      parts.append(v.begin(), v.end());
+    SmallVector<Type> types;
+    getLoweredPartTypes(op.getType(), types);
+    rewriter.replaceOpWithMultiple(op, {retype(b, parts, types)});
+    return success();
+  }
+};
+
 /// lowbit.qmatmul -> dequantize the quantized operands, then a linalg.generic
 /// contraction accumulating in f32.
 struct QMatmulLowering : OpConversionPattern<QMatmulOp> {
@@ -936,8 +977,8 @@ struct QMatmulLowering : OpConversionPattern<QMatmulOp> {
 void mlir::lowbit::populateLowbitToLinalgConversionPatterns(
     TypeConverter &converter, RewritePatternSet &patterns) {
   patterns.add<QuantizeLowering, DequantizeLowering, RequantizeLowering,
-               ConstantLowering, QMatmulLowering>(converter,
-                                                  patterns.getContext());
+               ConstantLowering, QMatmulLowering, UnpackLowering, PackLowering>(
+      converter, patterns.getContext());
 }
 
 LogicalResult mlir::lowbit::lowerLowbitOps(

@@ -125,7 +125,34 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
     }, open(os.path.join(d, "config.json"), "w"))
 
 
-def decode(cfg, w, tokens, interleaved=True, int8_inputs=()):
+KIVI_GROUP = 32
+
+
+def kv_view(hist, key, kv):
+    """What attention reads of a cache holding `hist` [n, KV, HD] (the
+    exact history up to the current position) under KV cache mode `kv`
+    (docs/Import.md), with lowbit's numerics library for the rounding."""
+    if kv == "f32":
+        return hist
+    import lowbit
+    n, K, hd = hist.shape
+    h32 = hist.astype(np.float32)
+    if kv in ("int8", "fp8"):
+        elem = "i8" if kv == "int8" else "f8e4m3fn"
+        return lowbit.quantize_scheme(h32, elem, (1, 1, hd)).dequantize() \
+            .astype(np.float64)
+    elem = "i4" if kv == "int4" else "i2"
+    out = hist.copy()
+    G = KIVI_GROUP
+    for g in range((n - 1) // G):  # complete groups before the current one
+        blk = h32[g * G:(g + 1) * G]
+        blocks = (G, 1, 1) if key else (1, 1, hd)
+        out[g * G:(g + 1) * G] = lowbit.quantize_scheme(
+            blk, elem, blocks, asymmetric=True).dequantize()
+    return out
+
+
+def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     """Logits [len(tokens), vocab] of feeding `tokens` one at a time.
     The weights named in `int8_inputs` see their input quantized to int8
     with one scale per row (lowbit.fake_quant "int8"), as lowbit's kept
@@ -173,12 +200,14 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=()):
             k = rope(mv(p + "attn_k.weight", h).reshape(K, hd), pos)
             v = mv(p + "attn_v.weight", h).reshape(K, hd)
             kc[l, pos], vc[l, pos] = k, v
+            ks = kv_view(kc[l, :pos + 1], True, kv)
+            vs = kv_view(vc[l, :pos + 1], False, kv)
             o = np.empty((H, hd))
             for hh in range(H):
                 g = hh // G
-                s = kc[l, :pos + 1, g] @ q[hh] / np.sqrt(hd)
+                s = ks[:, g] @ q[hh] / np.sqrt(hd)
                 e = np.exp(s - s.max())
-                o[hh] = (e / e.sum()) @ vc[l, :pos + 1, g]
+                o[hh] = (e / e.sum()) @ vs[:, g]
             x = x + mv(p + "attn_output.weight", o.reshape(-1))
             h = rms(x, W[p + "ffn_norm.weight"])
             gt = mv(p + "ffn_gate.weight", h)
