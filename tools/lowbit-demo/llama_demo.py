@@ -341,7 +341,7 @@ def compare_llama_cpp(args, prompt_ids, rows, tok):
     try:
         llm = llama_cpp.Llama(model_path=args.model, n_ctx=args.max_seq,
                               n_threads=threads, n_batch=1,
-                              logits_all=False, verbose=False)
+                              logits_all=True, verbose=False)
     except Exception as e:  # llama.cpp refuses the file
         print("llama.cpp comparison skipped: llama.cpp cannot load %s (%s)"
               % (args.model, e))
