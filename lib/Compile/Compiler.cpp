@@ -108,8 +108,24 @@ LogicalResult collectEntryPoints(ModuleOp module,
     FunctionType ft = f.getFunctionType();
     e.args.resize(ft.getNumInputs());
     e.results.resize(ft.getNumResults());
-    for (unsigned i = 0; i < ft.getNumInputs(); ++i)
+    for (unsigned i = 0; i < ft.getNumInputs(); ++i) {
       sig(ft.getInput(i), "argument", i, e.args[i]);
+      auto range = f.getArgAttrOfType<DenseI64ArrayAttr>(i, "lowbit.range");
+      if (!range)
+        continue;
+      auto rt = dyn_cast<RankedTensorType>(ft.getInput(i));
+      auto it = rt ? dyn_cast<IntegerType>(rt.getElementType()) : nullptr;
+      if (range.size() != 2 || range[0] > range[1] || !it ||
+          (it.getWidth() != 32 && it.getWidth() != 64) ||
+          e.args[i].numElements() > 16) {
+        f.emitError() << "entry point @" << e.name << " argument " << i
+                      << ": lowbit.range takes [lo, hi] (lo <= hi) on an "
+                         "i32 or i64 tensor of at most 16 elements";
+        ok = false;
+        continue;
+      }
+      e.args[i].range = std::make_pair(range[0], range[1]);
+    }
     for (unsigned i = 0; i < ft.getNumResults(); ++i)
       sig(ft.getResult(i), "result", i, e.results[i]);
     entries.push_back(std::move(e));
@@ -303,8 +319,12 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
         if (t.size() == e.results.size())
           for (auto [i, a] : llvm::enumerate(t))
             e.tied[i] = cast<IntegerAttr>(a).getInt();
-    if (inner)
+    if (inner) {
+      // lowbit's own attributes stop here: LLVM IR has no place for them.
       inner->removeAttr("lowbit.tied_results");
+      for (unsigned i = 0; i < inner.getNumArguments(); ++i)
+        inner.removeArgAttr(i, b.getStringAttr("lowbit.range"));
+    }
     size_t buffers = e.args.size();
     for (int64_t t : e.tied)
       buffers += t < 0;
@@ -338,6 +358,32 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
     Block *bad = b.createBlock(&fn.getBody());
     LLVM::ReturnOp::create(b, loc, cst(i32, -1));
     Block *run = b.createBlock(&fn.getBody());
+    // Arguments with a lowbit.range: every element inside it, else -2.
+    Value outside;
+    for (auto [i, arg] : llvm::enumerate(e.args)) {
+      if (!arg.range)
+        continue;
+      Type et = arg.cType == "int64_t" ? i64 : i32;
+      for (int64_t k = 0; k < arg.numElements(); ++k) {
+        Value at = LLVM::GEPOp::create(b, loc, ptrTy, et, entry->getArgument(i),
+                                       ArrayRef<LLVM::GEPArg>{int32_t(k)});
+        Value v = LLVM::LoadOp::create(b, loc, et, at);
+        Value lo = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt, v,
+                                        cst(et, arg.range->first));
+        Value hi = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, v,
+                                        cst(et, arg.range->second));
+        Value o = LLVM::OrOp::create(b, loc, lo, hi);
+        outside = outside ? LLVM::OrOp::create(b, loc, outside, o) : o;
+      }
+    }
+    if (outside) {
+      Block *rangeBad = b.createBlock(&fn.getBody());
+      LLVM::ReturnOp::create(b, loc, cst(i32, -2));
+      Block *call = b.createBlock(&fn.getBody());
+      b.setInsertionPointToEnd(run);
+      LLVM::CondBrOp::create(b, loc, outside, rangeBad, call);
+      b.setInsertionPointToStart(call);
+    }
     LLVM::CallOp::create(b, loc, inner, entry->getArguments());
     LLVM::ReturnOp::create(b, loc, cst(i32, 0));
     b.setInsertionPointToEnd(entry);
@@ -367,7 +413,8 @@ std::string makeHeader(const CompileOptions &options,
      << " * memory you own, 64-byte aligned), then call the entry points\n"
      << " * from any thread. Buffers are dense row-major arrays of the\n"
      << " * shapes below; f16/bf16 elements are passed as their bits.\n"
-     << " * Entry points return 0, or -1 when no weights are loaded. */\n"
+     << " * Entry points return 0, -1 when no weights are loaded, or -2\n"
+     << " * when an argument is outside its range (nothing is written). */\n"
      << "#ifndef " << P << "_H\n#define " << P << "_H\n\n"
      << "#include <stddef.h>\n#include <stdint.h>\n\n"
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
@@ -388,6 +435,11 @@ std::string makeHeader(const CompileOptions &options,
          << e.args[i].mlirType
          << (e.isUpdated(i) ? ", input and output: updated in place)"
                             : ", input)");
+    for (size_t i = 0; i < e.args.size(); ++i)
+      if (e.args[i].range)
+        os << "\n *   arg" << i << " elements must lie in ["
+           << e.args[i].range->first << ", " << e.args[i].range->second
+           << "]: -2 otherwise";
     for (size_t i = 0; i < e.results.size(); ++i) {
       if (e.tied[i] >= 0)
         os << "\n *   result" << i << ": arg" << e.tied[i];
@@ -482,6 +534,9 @@ std::string makeManifest(const CompileOptions &options,
     for (size_t i = 0; i < e.args.size(); ++i) {
       llvm::json::Object a = buffer(e.args[i]);
       a["updated_in_place"] = e.isUpdated(i);
+      if (e.args[i].range)
+        a["range"] =
+            llvm::json::Array{e.args[i].range->first, e.args[i].range->second};
       args.push_back(std::move(a));
     }
     for (size_t i = 0; i < e.results.size(); ++i) {

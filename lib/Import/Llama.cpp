@@ -1023,9 +1023,13 @@ bool LlamaBuilder::build(std::string &text, std::string &errorOut) {
       "// A Llama-architecture decoder step, imported by lowbit (KV cache: " +
       options.kvCache +
       ").\n"
-      "func.func @decode(%token: tensor<1xi32>, %pos: tensor<1xi32>" +
-      args + ") -> (" + f32Type({1, V}) + types + ") {\n" + body + "  return " +
-      logits + rets + " : " + f32Type({1, V}) + types + "\n}\n";
+      "func.func @decode(%token: tensor<1xi32> {lowbit.range = array<i64: "
+      "0, " +
+      std::to_string(V - 1) +
+      ">}, %pos: tensor<1xi32> {lowbit.range = array<i64: 0, " +
+      std::to_string(T - 1) + ">}" + args + ") -> (" + f32Type({1, V}) + types +
+      ") {\n" + body + "  return " + logits + rets + " : " + f32Type({1, V}) +
+      types + "\n}\n";
   return true;
 }
 

@@ -102,6 +102,13 @@ class _EntryPoint:
                 outs.append(out)
                 ptrs.append(ctypes.c_void_p(out.ctypes.data))
         rc = self.fn(*ptrs)
+        if rc == -2:
+            bad = [(i, sig["range"]) for i, sig in enumerate(self.args)
+                   if "range" in sig]
+            raise ValueError("%s: an argument is outside its range (%s)"
+                             % (self.name, ", ".join(
+                                 "argument %d in [%d, %d]" % (i, r[0], r[1])
+                                 for i, r in bad)))
         if rc != 0:
             raise RuntimeError("%s returned %d (weights not set)"
                                % (self.name, rc))

@@ -101,6 +101,15 @@ def test_compile_llama_decode_and_generate(tiny_llama):
     with pytest.raises(ValueError, match="updated in place"):
         m.decode(np.array([1], np.int32), np.array([0], np.int32),
                  k.astype(np.float64), v)
+    # Token and position outside the vocabulary / the cache: the C entry
+    # point returns -2 before anything is written.
+    before = k.copy()
+    for tok, pos in ((cfg.vocab, 0), (-1, 0), (0, 16), (0, -3)):
+        with pytest.raises(ValueError, match=r"argument 0 in \[0, 255\], "
+                                             r"argument 1 in \[0, 15\]"):
+            m.decode(np.array([tok], np.int32), np.array([pos], np.int32),
+                     k, v)
+    assert np.array_equal(k, before)
 
 
 def test_quantize_model_progress(tiny_llama, capfd):

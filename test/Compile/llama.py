@@ -20,6 +20,7 @@
 # CHECK: safetensors f16: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q4_0/q8_0 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: caches: updated in place (llm_decode takes 5 buffers)
+# CHECK: token and position ranges: checked by the C entry point
 # CHECK: gguf f32 + lowbit-w4a8: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: w4a8 vs fp32: rel L2 err {{[0-9.]+}}, top-1 {{[0-9]+}}/12
 # CHECK: missing tensor: lowbit-compile: error: {{.*}}the model has no tensor 'blk.1.ffn_up.weight'
@@ -55,7 +56,7 @@ def compile_and_run(d, model, extra=()):
     base = os.path.join(out, "llm")
     res = run(["lowbit-compile", model, "-o", base, "--max-seq=16",
                "--shared"] + list(extra))
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 0 and not res.stderr, res.stderr  # no warning
     exe = os.path.join(out, "driver")
     res = run([CXX, "-O1", "-I" + out,
                os.path.join(HERE, "Inputs", "llama_driver.cpp"),
@@ -119,6 +120,9 @@ def main():
     assert ("int llm_decode(const int32_t *arg0, const int32_t *arg1, "
             "float *arg2, float *arg3, float *result0);") in header, header
     print("caches: updated in place (llm_decode takes 5 buffers)")
+    assert " *   arg0 elements must lie in [0, 255]: -2 otherwise" in header
+    assert " *   arg1 elements must lie in [0, 15]: -2 otherwise" in header
+    print("token and position ranges: checked by the C entry point")
 
     # W4A8: int4 weights in groups of 32 inputs, int8 activations per
     # row, at every matmul site (the embedding is a gather, not a site).

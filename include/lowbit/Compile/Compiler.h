@@ -16,6 +16,7 @@
 #include "mlir/Support/LLVM.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,15 @@ struct BufferSignature {
   std::string cType;    // "float", "uint16_t" (f16/bf16 bits), "int8_t", ...
   std::string mlirType; // "tensor<4x64xf32>"
   std::vector<int64_t> shape;
+  /// An integer argument's valid values [lo, hi] (`lowbit.range`): the C
+  /// entry point checks every element and returns -2 outside it.
+  std::optional<std::pair<int64_t, int64_t>> range;
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
 };
 
 struct EntryPoint {
