@@ -38,6 +38,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::lowbit;
@@ -79,16 +80,35 @@ std::string cTypeOf(Type t) {
   return "";
 }
 
+bool isCIdentifier(StringRef s);
+
 /// The entry points: public functions with bodies, every argument and
 /// result a statically shaped tensor of a type C can name.
 LogicalResult collectEntryPoints(ModuleOp module,
                                  std::vector<EntryPoint> &entries) {
   bool ok = true;
+  std::set<std::string> upperNames;
   for (auto f : module.getOps<func::FuncOp>()) {
     if (f.isPrivate() || f.isExternal())
       continue;
     EntryPoint e;
     e.name = f.getSymName().str();
+    if (!isCIdentifier(e.name) || e.name == "set_weights" ||
+        e.name == "load_weights") {
+      f.emitError() << "entry point @" << e.name
+                    << ": the C API names it <prefix>_" << e.name
+                    << ", so it must be a C identifier other than "
+                       "set_weights and load_weights";
+      ok = false;
+      continue;
+    }
+    if (!upperNames.insert(StringRef(e.name).upper()).second) {
+      f.emitError() << "entry point @" << e.name
+                    << " differs from another only in letter case (the "
+                       "header's macros would collide)";
+      ok = false;
+      continue;
+    }
     auto sig = [&](Type t, const char *what, unsigned i, BufferSignature &out) {
       auto rt = dyn_cast<RankedTensorType>(t);
       if (!rt || !rt.hasStaticShape() || cTypeOf(rt.getElementType()).empty()) {
@@ -115,12 +135,17 @@ LogicalResult collectEntryPoints(ModuleOp module,
         continue;
       auto rt = dyn_cast<RankedTensorType>(ft.getInput(i));
       auto it = rt ? dyn_cast<IntegerType>(rt.getElementType()) : nullptr;
-      if (range.size() != 2 || range[0] > range[1] || !it ||
+      bool fits = it && range.size() == 2 &&
+                  (it.getWidth() == 64 ||
+                   (it.getWidth() == 32 && range[0] >= INT32_MIN &&
+                    range[1] <= INT32_MAX));
+      if (!fits || range[0] > range[1] || it.isUnsigned() ||
           (it.getWidth() != 32 && it.getWidth() != 64) ||
           e.args[i].numElements() > 16) {
         f.emitError() << "entry point @" << e.name << " argument " << i
-                      << ": lowbit.range takes [lo, hi] (lo <= hi) on an "
-                         "i32 or i64 tensor of at most 16 elements";
+                      << ": lowbit.range takes [lo, hi] (lo <= hi, within "
+                         "the type) on a signless or signed i32 or i64 "
+                         "tensor of at most 16 elements";
         ok = false;
         continue;
       }
@@ -483,8 +508,8 @@ std::string makeHeader(const CompileOptions &options,
      << "#include <string.h>\n"
      << "#include <sys/mman.h>\n#include <sys/stat.h>\n#include <unistd.h>\n\n"
      << "/* Maps `path` read-only and sets it as the weights: 0, or -1 with "
-        "a\n * message in err[errlen]. The mapping lives until the process "
-        "ends. */\n"
+        "a\n * message in err[errlen]. Call it once: the mapping lives until "
+        "the process\n * ends. */\n"
      << "static inline int " << p
      << "_load_weights(const char *path, char *err, size_t errlen) {\n"
      << "  int fd = open(path, O_RDONLY | O_CLOEXEC);\n"

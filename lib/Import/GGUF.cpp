@@ -11,6 +11,7 @@
 #include "lowbit/Import/MappedFile.h"
 
 #include <cstring>
+#include <unordered_set>
 
 namespace lowbit::gguf {
 
@@ -304,6 +305,7 @@ Status parse(const uint8_t *data, uint64_t size, File &out) {
     return error();
   }
   out.tensors.reserve(nTensors);
+  std::unordered_set<std::string> names; // duplicate check, O(n)
   for (uint64_t i = 0; i < nTensors; ++i) {
     TensorInfo t;
     uint32_t nDims;
@@ -350,11 +352,10 @@ Status parse(const uint8_t *data, uint64_t size, File &out) {
              std::to_string(out.alignment));
       return error();
     }
-    for (const TensorInfo &o : out.tensors)
-      if (o.name == t.name) {
-        c.fail("duplicate tensor name '" + t.name + "'");
-        return error();
-      }
+    if (!names.insert(t.name).second) {
+      c.fail("duplicate tensor name '" + t.name + "'");
+      return error();
+    }
     out.tensors.push_back(std::move(t));
   }
   out.dataOffset = (c.pos + out.alignment - 1) / out.alignment * out.alignment;

@@ -950,8 +950,13 @@ bool LlamaBuilder::build(std::string &text, std::string &errorOut) {
          pr + ", " + vl + " : " + tS + ", " + tkv + ") outs(" + oz + " : " +
          tO +
          ") {\n  ^bb0(%a: f32, %b: f32, %acc: f32):\n"
+         // Positions after pos add nothing, whatever the cache holds
+         // there (0 * NaN would not be 0).
+         "    %t = linalg.index 3 : index\n"
+         "    %late = arith.cmpi ugt, %t, %pi : index\n"
          "    %m = arith.mulf %a, %b : f32\n"
-         "    %s = arith.addf %acc, %m : f32\n"
+         "    %mm = arith.select %late, %zero, %m : f32\n"
+         "    %s = arith.addf %acc, %mm : f32\n"
          "    linalg.yield %s : f32\n  } -> " +
          tO);
     emit(on +
@@ -1066,6 +1071,11 @@ mlir::lowbit::importLlama(MLIRContext *ctx, const std::string &path,
                              "KV heads",
                              c.heads, c.kvHeads)
                    .str());
+  // Bounded before any product of them is formed (config values are
+  // arbitrary 64-bit integers).
+  if (c.heads > c.dim || c.headDim > c.dim || c.kvHeads > c.heads)
+    return bad("heads, KV heads and head size must not exceed the model "
+               "dimension");
   if (c.headDim % 2 || c.headDim * c.heads != c.dim)
     return bad("head size " + std::to_string(c.headDim) +
                " x heads must be the model dimension and even");
@@ -1078,10 +1088,18 @@ mlir::lowbit::importLlama(MLIRContext *ctx, const std::string &path,
                         c.contextLength > 0 ? c.contextLength : 2048, 2048);
   if (T <= 0 || T > (1 << 20))
     return bad("bad KV cache length " + std::to_string(T));
+  if (!std::isfinite(c.rmsEps) || c.rmsEps <= 0 || c.rmsEps > 1 ||
+      !std::isfinite(c.ropeTheta) || c.ropeTheta <= 1 || c.ropeTheta > 1e12)
+    return bad("RMSNorm epsilon must be in (0, 1] and the RoPE base in (1, "
+               "1e12]");
   const std::string &kv = options.kvCache;
   if (kv != "f32" && kv != "int8" && kv != "fp8" && kv != "int4" &&
       kv != "int2")
     return bad("unknown KV cache '" + kv + "' (f32, int8, fp8, int4, int2)");
+  if ((kv == "int4" && c.headDim % 2) || (kv == "int2" && c.headDim % 4))
+    return bad("a " + kv + " KV cache packs whole bytes of a head: head size " +
+               std::to_string(c.headDim) + " is not a multiple of " +
+               (kv == "int4" ? "2" : "4"));
   if ((kv == "int4" || kv == "int2") && T % kKiviGroup)
     return bad("a KIVI cache (" + kv +
                ") needs a cache length that is a "

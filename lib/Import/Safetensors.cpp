@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 namespace lowbit::safetensors {
 
@@ -75,6 +76,9 @@ struct Json {
   std::string error;
 
   static constexpr int kMaxDepth = 32;
+  /// Dimensions a shape may have (memory stays proportional to the
+  /// header: no 50-million-entry shape).
+  static constexpr size_t kMaxRank = 16;
 
   bool fail(const std::string &what) {
     if (error.empty())
@@ -329,6 +333,11 @@ struct Json {
         pos = at;
         return fail(std::string(what) + " must hold non-negative integers");
       }
+      if (out.size() == kMaxRank) {
+        pos = at;
+        return fail(std::string(what) + " has more than " +
+                    std::to_string(kMaxRank) + " entries");
+      }
       out.push_back(int64_t(v));
     } while (accept(','));
     return expect(']');
@@ -415,6 +424,7 @@ Status parse(const uint8_t *data, uint64_t size, File &out) {
   auto jsonError = [&]() { return Status::error("safetensors " + j.error); };
   std::vector<uint64_t> entryAt; // file offset of each tensor's key
   bool sawMetadata = false;
+  std::unordered_set<std::string> metadataKeys;
   j.expect('{');
   if (!j.accept('}')) {
     do {
@@ -445,9 +455,8 @@ Status parse(const uint8_t *data, uint64_t size, File &out) {
                            "__metadata__ value of '" + k + "' is not a string");
             if (!j.string(v))
               return jsonError();
-            for (const auto &kv : out.metadata)
-              if (kv.first == k)
-                return error(at, "duplicate __metadata__ key '" + k + "'");
+            if (!metadataKeys.insert(k).second)
+              return error(at, "duplicate __metadata__ key '" + k + "'");
             out.metadata.emplace_back(std::move(k), std::move(v));
           } while (j.accept(','));
           if (!j.expect('}'))

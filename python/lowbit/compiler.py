@@ -171,6 +171,8 @@ class CompiledModule:
     def generate(self, tokens, n, cache=None):
         """Greedy decoding with an imported model: feeds `tokens`, then
         returns `n` generated token ids."""
+        if not len(tokens):
+            raise ValueError("generate needs at least one prompt token")
         cache = cache if cache is not None else self.new_cache()
         logits = None
         for pos, t in enumerate(tokens):
@@ -187,21 +189,24 @@ class CompiledModule:
 
 
 def _run(cmd, progress=None):
-    """Runs lowbit-compile; `progress(line)` sees its stderr lines."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    err = []
-    for line in proc.stderr:
-        if progress and line.startswith("lowbit-quantize-weights: "):
-            progress(line)
-        else:
-            err.append(line)
-    proc.wait()
-    out = proc.stdout.read()
+    """Runs lowbit-compile; `progress(line)` sees its stderr lines. stdout
+    goes to a file (no pipe to fill while stderr is read)."""
+    with tempfile.TemporaryFile(mode="w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE,
+                                text=True)
+        err = []
+        for line in proc.stderr:
+            if progress and line.startswith("lowbit-quantize-weights: "):
+                progress(line)
+            else:
+                err.append(line)
+        proc.wait()
+        out.seek(0)
+        text = out.read()
     if proc.returncode != 0:
         raise CompileError("".join(err).strip() or
                            "lowbit-compile failed (%d)" % proc.returncode)
-    return out
+    return text
 
 
 def compile(ir_or_module, pipeline=None, target="x86_64", target_cpu="host",
@@ -223,9 +228,10 @@ def compile(ir_or_module, pipeline=None, target="x86_64", target_cpu="host",
     src = ir_or_module
     if isinstance(src, os.PathLike) or (
             isinstance(src, str) and "\n" not in src and
-            re.search(r"\.(mlir|gguf|safetensors)$", src) and
-            os.path.exists(src)):
+            re.search(r"\.(mlir|gguf|safetensors)$", src)):
         src = os.fspath(src)
+        if not os.path.exists(src):
+            raise FileNotFoundError(src)
     elif isinstance(src, str):
         path = output + ".input.mlir"
         with open(path, "w") as f:

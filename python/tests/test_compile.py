@@ -68,6 +68,9 @@ def test_compile_errors():
         m(np.zeros((3, 64), np.float32))
     with pytest.raises(TypeError, match="takes 1 arrays, got 2"):
         m(np.zeros((2, 64)), np.zeros((2, 64)))
+    with pytest.raises(FileNotFoundError):
+        lowbit.compile("no/such/model.gguf")
+
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +113,14 @@ def test_compile_llama_decode_and_generate(tiny_llama):
             m.decode(np.array([tok], np.int32), np.array([pos], np.int32),
                      k, v)
     assert np.array_equal(k, before)
+    # Cache positions after pos are never read into the result, even when
+    # they hold NaN (uninitialised C buffers).
+    kn, vn = m.new_cache()
+    kn[:, 1:] = np.nan
+    vn[:, 1:] = np.inf
+    logits = m.decode(np.array([TOKENS[0]], np.int32),
+                      np.array([0], np.int32), kn, vn)[0]
+    np.testing.assert_allclose(logits[0], ref[0], rtol=1e-5, atol=1e-4)
 
 
 def test_quantize_model_progress(tiny_llama, capfd):

@@ -21,6 +21,8 @@
 # CHECK: truncated blob: driver: {{.*}}: 4096 bytes, this model's weights are 49216
 # CHECK: dynamic shape: {{.*}}bad.mlir:1:1: error: entry point @f argument 0 is 'tensor<?x64xf32>'
 # CHECK: dynamic shape: no output written
+# CHECK: bad name: {{.*}}error: entry point @mlp-step: the C API names it <prefix>_mlp-step, so it must be a C identifier
+# CHECK: unreplaceable output: lowbit-compile: error: cannot write {{.*}}dir.so: a directory ['dir.so']
 # CHECK: unknown phase: lowbit-compile: error: unknown phase 'bogus'
 # CHECK: nvptx: {{.*}}error: target 'nvptx' is not supported by lowbit-compile yet
 
@@ -158,6 +160,17 @@ def main():
     left = [f for f in os.listdir(d) if f.startswith("bad.") and
             f != "bad.mlir"]
     print("dynamic shape:", "no output written" if not left else left)
+    dash = os.path.join(d, "dash.mlir")
+    open(dash, "w").write(module(w1, w2).replace("@mlp", '@"mlp-step"'))
+    r = run(["lowbit-compile", dash, "-o", os.path.join(d, "dash")])
+    assert r.returncode == 1
+    print("bad name:", r.stderr.strip().splitlines()[0])
+    os.makedirs(os.path.join(d, "dir.so"))
+    r = run(["lowbit-compile", src, "-o", os.path.join(d, "dir"),
+             "--shared"])
+    assert r.returncode == 1
+    left = sorted(f for f in os.listdir(d) if f.startswith("dir."))
+    print("unreplaceable output:", r.stderr.strip(), left)
     r = run(["lowbit-compile", src, "--compile-to=bogus"])
     assert r.returncode == 1
     print("unknown phase:", r.stderr.strip())

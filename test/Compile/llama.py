@@ -28,6 +28,7 @@
 # CHECK: not llama: lowbit-compile: error: {{.*}}architecture 'gpt2' is not a Llama-family decoder
 # CHECK: bad heads: lowbit-compile: error: {{.*}}4 attention heads are not a multiple of 3 KV heads
 # CHECK: no config.json: lowbit-compile: error: {{.*}}config.json: No such file or directory (a safetensors model needs its config.json beside it)
+# CHECK: absurd head_dim: lowbit-compile: error: {{.*}}heads, KV heads and head size must not exceed the model dimension
 # CHECK: truncated gguf: lowbit-compile: error: {{.*}}GGUF at byte {{[0-9]+}}: {{.*}}extends past the end of the file
 
 import os
@@ -169,6 +170,14 @@ def main():
     os.makedirs(nc)
     shutil.copy(os.path.join(std, "model.safetensors"), nc)
     bad("no config.json", os.path.join(nc, "model.safetensors"))
+    import json
+    hd = os.path.join(d, "headdim")
+    os.makedirs(hd)
+    shutil.copy(os.path.join(std, "model.safetensors"), hd)
+    cj = json.load(open(os.path.join(std, "config.json")))
+    cj["head_dim"] = (1 << 62) + 16  # 4 heads x this wraps to 64 in int64
+    json.dump(cj, open(os.path.join(hd, "config.json"), "w"))
+    bad("absurd head_dim", os.path.join(hd, "model.safetensors"))
     blob = open(os.path.join(d, "f32.gguf"), "rb").read()
     open(os.path.join(d, "cut.gguf"), "wb").write(blob[:len(blob) - 100])
     bad("truncated gguf", os.path.join(d, "cut.gguf"))

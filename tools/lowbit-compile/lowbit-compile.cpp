@@ -29,6 +29,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+
 using namespace mlir;
 namespace cl = llvm::cl;
 
@@ -97,6 +99,7 @@ static int fail(const llvm::Twine &msg) {
 }
 
 /// Writes `data` to a fresh temporary beside `path`; its name in `tmp`.
+/// On failure nothing is left behind.
 static bool writeTemp(StringRef path, ArrayRef<char> data, std::string &tmp) {
   llvm::SmallString<256> model(path);
   model += ".tmp%%%%%%";
@@ -105,10 +108,17 @@ static bool writeTemp(StringRef path, ArrayRef<char> data, std::string &tmp) {
   if (llvm::sys::fs::createUniqueFile(model, fd, name))
     return false;
   tmp = name.str().str();
-  llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-  os.write(data.data(), data.size());
-  os.close();
-  return !os.has_error();
+  bool ok;
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os.write(data.data(), data.size());
+    os.close();
+    ok = !os.has_error();
+    os.clear_error(); // reported here, not as a fatal error on destruction
+  }
+  if (!ok)
+    llvm::sys::fs::remove(tmp);
+  return ok;
 }
 
 int main(int argc, char **argv) {
@@ -225,6 +235,13 @@ int main(int argc, char **argv) {
   } else {
     moves.push_back({tmp, binPath});
   }
+  // A destination that cannot be replaced (a directory) is found before
+  // any is: then nothing changes. The library goes first, so a failure
+  // after it leaves a library whose set_weights rejects the old blob.
+  for (auto &m : moves)
+    if (llvm::sys::fs::is_directory(m.second))
+      return cleanup(), fail("cannot write " + m.second + ": a directory");
+  std::rotate(moves.begin(), moves.end() - 1, moves.end());
   for (auto &m : moves)
     if (std::error_code ec = llvm::sys::fs::rename(m.first, m.second))
       return cleanup(), fail("cannot write " + m.second + ": " + ec.message());
