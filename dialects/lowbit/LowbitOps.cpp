@@ -248,3 +248,106 @@ LogicalResult QMatmulOp::verify() {
            << n;
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// LaunchOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LaunchOp::verify() {
+  ArrayRef<int64_t> l = getLaunch();
+  if (l.size() != 7)
+    return emitOpError("[LB-G1] launch must be [gx, gy, gz, bx, by, bz, "
+                       "shared bytes], got ")
+           << l.size() << " values";
+  for (int i = 0; i < 6; ++i)
+    if (l[i] < 1)
+      return emitOpError("[LB-G1] grid and block sizes must be >= 1");
+  if (l[6] < 0)
+    return emitOpError("[LB-G1] shared bytes must be >= 0");
+  if (getOutputs().empty())
+    return emitOpError("[LB-G1] needs at least one output");
+  bool tensors = isa<RankedTensorType>(getOutputs().front().getType());
+  for (Value v : getOperands()) {
+    auto t = dyn_cast<ShapedType>(v.getType());
+    if (!t || (tensors ? !isa<RankedTensorType>(t) : !isa<MemRefType>(t)))
+      return emitOpError("[LB-G1] operands must be all ranked tensors or all "
+                         "memrefs");
+    if (!t.hasStaticShape())
+      return emitOpError("[LB-G1] operand of type ")
+             << t << " is not statically shaped";
+    Type e = t.getElementType();
+    if (!e.isIntOrFloat() || e.getIntOrFloatBitWidth() % 8)
+      return emitOpError("[LB-G1] operand of type ")
+             << t << " does not have whole-byte elements";
+  }
+  if (!tensors) {
+    if (getNumResults())
+      return emitOpError("[LB-G1] on memrefs there are no results");
+    return success();
+  }
+  if (getNumResults() != getOutputs().size())
+    return emitOpError("[LB-G1] needs one result per output");
+  for (auto [r, o] : llvm::zip(getResults(), getOutputs()))
+    if (r.getType() != o.getType())
+      return emitOpError("[LB-G1] result type ")
+             << r.getType() << " differs from its output's " << o.getType();
+  return success();
+}
+
+void LaunchOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  // On tensors the op is a value computation; on memrefs it reads its
+  // inputs and writes its outputs (and nothing else).
+  for (OpOperand &o : getInputsMutable())
+    if (isa<MemRefType>(o.get().getType()))
+      effects.emplace_back(MemoryEffects::Read::get(), &o,
+                           SideEffects::DefaultResource::get());
+  for (OpOperand &o : getOutputsMutable())
+    if (isa<MemRefType>(o.get().getType()))
+      effects.emplace_back(MemoryEffects::Write::get(), &o,
+                           SideEffects::DefaultResource::get());
+}
+
+bool LaunchOp::bufferizesToMemoryRead(OpOperand &operand,
+                                      const bufferization::AnalysisState &) {
+  // Outputs are written whole, never read.
+  return !isDpsInit(&operand);
+}
+
+bool LaunchOp::bufferizesToMemoryWrite(OpOperand &operand,
+                                       const bufferization::AnalysisState &) {
+  return isDpsInit(&operand);
+}
+
+bufferization::AliasingValueList
+LaunchOp::getAliasingValues(OpOperand &operand,
+                            const bufferization::AnalysisState &) {
+  if (isDpsInit(&operand))
+    return {
+        {getTiedOpResult(&operand), bufferization::BufferRelation::Equivalent}};
+  return {};
+}
+
+LogicalResult
+LaunchOp::bufferize(RewriterBase &rewriter,
+                    const bufferization::BufferizationOptions &options,
+                    bufferization::BufferizationState &state) {
+  SmallVector<Value> ins, outs;
+  for (Value v : getInputs()) {
+    FailureOr<Value> b = bufferization::getBuffer(rewriter, v, options, state);
+    if (failed(b))
+      return failure();
+    ins.push_back(*b);
+  }
+  for (Value v : getOutputs()) {
+    FailureOr<Value> b = bufferization::getBuffer(rewriter, v, options, state);
+    if (failed(b))
+      return failure();
+    outs.push_back(*b);
+  }
+  LaunchOp::create(rewriter, getLoc(), TypeRange(), getKernelAttr(),
+                   getLaunchAttr(), ins, outs);
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, outs);
+  return success();
+}

@@ -7,6 +7,8 @@ include "lowbit/LowbitBase.td"
 include "lowbit/LowbitAttrs.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 
 def Lowbit_QTensor : Type<CPred<"::llvm::isa<::mlir::lowbit::QTensorType>($_self)">,
                           "quantized tensor", "::mlir::lowbit::QTensorType">;
@@ -181,6 +183,45 @@ def Lowbit_QMatmulOp : Lowbit_Op<"qmatmul", [Pure]> {
   let results = (outs Lowbit_FloatTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Lowbit_LaunchOp : Lowbit_Op<"launch", [
+    AttrSizedOperandSegments, DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "A GPU kernel launch on whole buffers (lowbit-compile's nvptx target)";
+  let description = [{
+    Runs kernel `kernel` (a symbol of the module's `gpu.binary`) once with
+    grid, block and dynamic shared bytes `launch` = [gx, gy, gz, bx, by,
+    bz, shared]. Its parameters are `ins` then `outs`, in the kernel's
+    order: inputs are read, outputs written whole. Destination style: on
+    tensors the results are the outputs' new values; after bufferization it
+    works on memrefs and has no results. `lowbit-gpu-offload` creates it,
+    `lowbit-lower-launches` turns it into a call of lib/Runtime's
+    `lbrt_model_launch` (docs/Compile.md).
+
+    ```mlir
+    %y = lowbit.launch @lowbit_gpu::@w4a16_gemv_1x64x64_g32_f16 [2, 1, 1, 256, 1, 1, 0]
+        ins(%x, %w, %s : tensor<1x64xf16>, tensor<2x2x128xi32>, tensor<64x2xf16>)
+        outs(%e : tensor<1x64xf16>) -> tensor<1x64xf16>
+    ```
+  }];
+  let arguments = (ins SymbolRefAttr:$kernel, DenseI64ArrayAttr:$launch,
+                       Variadic<AnyShaped>:$inputs,
+                       Variadic<AnyShaped>:$outputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $kernel $launch (`ins` `(` $inputs^ `:` type($inputs) `)`)?
+    `outs` `(` $outputs `:` type($outputs) `)` attr-dict (`->` type($results)^)?
+  }];
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getOutputsMutable();
+    }
   }];
   let hasVerifier = 1;
 }

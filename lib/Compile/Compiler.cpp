@@ -6,9 +6,12 @@
 
 #include "lowbit/Compile/Compiler.h"
 
+#include "lowbit/Conversion/Passes.h"
 #include "lowbit/Pipelines/Pipelines.h"
+#include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -47,6 +50,7 @@ std::optional<CompilePhase> mlir::lowbit::parseCompilePhase(StringRef name) {
   return llvm::StringSwitch<std::optional<CompilePhase>>(name)
       .Case("input", CompilePhase::Input)
       .Case("quantized", CompilePhase::Quantized)
+      .Case("ptx", CompilePhase::PTX)
       .Case("llvm", CompilePhase::LLVM)
       .Case("llvm-ir", CompilePhase::LLVMIR)
       .Case("asm", CompilePhase::Assembly)
@@ -203,6 +207,8 @@ std::optional<ArrayRef<char>> constantBytes(LLVM::GlobalOp g) {
 }
 
 constexpr const char *kBaseSymbol = "__lowbit_weights";
+/// The PTX string of an nvptx model (lowbit-gpu-offload).
+constexpr const char *kPtxSymbol = "__lowbit_ptx";
 
 /// Moves the large constant globals into `blob` and rewrites each address
 /// of one into base + offset, the base a global that <prefix>_set_weights
@@ -284,6 +290,28 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
     return LLVM::ConstantOp::create(b, loc, t, b.getIntegerAttr(t, v));
   };
   b.setInsertionPointToEnd(module.getBody());
+
+  // nvptx: the runtime's model calls, and <prefix>_last_error.
+  bool gpu = options.target == "nvptx";
+  LLVM::LLVMFuncOp beginFn, endFn;
+  if (gpu) {
+    auto decl = [&](StringRef name, Type result, ArrayRef<Type> params) {
+      if (auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+        return f;
+      return LLVM::LLVMFuncOp::create(
+          b, loc, name, LLVM::LLVMFunctionType::get(result, params));
+    };
+    beginFn = decl("lbrt_model_begin", i32, {ptrTy});
+    endFn = decl("lbrt_model_end", i32, {ptrTy});
+    LLVM::LLVMFuncOp lastError = decl("lbrt_last_error", ptrTy, {});
+    auto fn = LLVM::LLVMFuncOp::create(b, loc, options.prefix + "_last_error",
+                                       LLVM::LLVMFunctionType::get(ptrTy, {}));
+    b.setInsertionPointToStart(fn.addEntryBlock(b));
+    LLVM::ReturnOp::create(
+        b, loc,
+        LLVM::CallOp::create(b, loc, lastError, ValueRange{}).getResult());
+    b.setInsertionPointToEnd(module.getBody());
+  }
 
   // set_weights: null -> -1, size -> -2, magic/fingerprint -> -3,
   // alignment -> -4.
@@ -409,8 +437,32 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
       LLVM::CondBrOp::create(b, loc, outside, rangeBad, call);
       b.setInsertionPointToStart(call);
     }
-    LLVM::CallOp::create(b, loc, inner, entry->getArguments());
-    LLVM::ReturnOp::create(b, loc, cst(i32, 0));
+    if (!gpu) {
+      LLVM::CallOp::create(b, loc, inner, entry->getArguments());
+      LLVM::ReturnOp::create(b, loc, cst(i32, 0));
+    } else {
+      // The GPU model's lock, driver and module first (-3 before anything
+      // runs when they fail), then -3 if a launch failed.
+      Block *cur = b.getInsertionBlock();
+      Value ptx = LLVM::AddressOfOp::create(b, loc, ptrTy, kPtxSymbol);
+      Value rc =
+          LLVM::CallOp::create(b, loc, beginFn, ValueRange{ptx}).getResult();
+      Value bad3 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, rc,
+                                        cst(i32, 0));
+      Block *gpuBad = b.createBlock(&fn.getBody());
+      LLVM::ReturnOp::create(b, loc, cst(i32, -3));
+      Block *call = b.createBlock(&fn.getBody());
+      b.setInsertionPointToEnd(cur);
+      LLVM::CondBrOp::create(b, loc, bad3, gpuBad, call);
+      b.setInsertionPointToStart(call);
+      LLVM::CallOp::create(b, loc, inner, entry->getArguments());
+      Value rc2 =
+          LLVM::CallOp::create(b, loc, endFn, ValueRange{ptx}).getResult();
+      Value bad4 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, rc2,
+                                        cst(i32, 0));
+      Value r = LLVM::SelectOp::create(b, loc, bad4, cst(i32, -3), cst(i32, 0));
+      LLVM::ReturnOp::create(b, loc, r);
+    }
     b.setInsertionPointToEnd(entry);
     LLVM::CondBrOp::create(b, loc, unset, bad, run);
   }
@@ -439,7 +491,21 @@ std::string makeHeader(const CompileOptions &options,
      << " * from any thread. Buffers are dense row-major arrays of the\n"
      << " * shapes below; f16/bf16 elements are passed as their bits.\n"
      << " * Entry points return 0, -1 when no weights are loaded, or -2\n"
-     << " * when an argument is outside its range (nothing is written). */\n"
+     << " * when an argument is outside its range (nothing is written)."
+     << (options.target == "nvptx"
+             ? "\n *\n * Target nvptx (" + options.sm +
+                   "): what the GPU kernels cover runs on the GPU through\n"
+                   " * lowbit's runtime, which opens the CUDA driver "
+                   "(libcuda.so.1, or\n * $LOWBIT_CUDA_DRIVER) at the "
+                   "first call, on device $LOWBIT_CUDA_DEVICE or 0.\n"
+                   " * Entry points return -3 when the driver, the device "
+                   "or a launch fails\n * (" +
+                   p +
+                   "_last_error() says why; after a failed launch the "
+                   "outputs\n * are undefined). Link: the library "
+                   "links lowbit's runtime; an object\n * file needs "
+                   "liblowbit_runtime.a -ldl -lstdc++. */\n"
+             : std::string(" */\n"))
      << "#ifndef " << P << "_H\n#define " << P << "_H\n\n"
      << "#include <stddef.h>\n#include <stdint.h>\n\n"
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
@@ -453,6 +519,9 @@ std::string makeHeader(const CompileOptions &options,
      << " * by the caller): 0, or -1 null, -2 wrong size, -3 not this "
         "model's\n * blob, -4 misaligned. */\n"
      << "int " << p << "_set_weights(const void *data, size_t size);\n\n";
+  if (options.target == "nvptx")
+    os << "/* The message of the last failure (-3) on this thread. */\n"
+       << "const char *" << p << "_last_error(void);\n\n";
   for (const EntryPoint &e : result.entryPoints) {
     os << "/* @" << e.name << ":";
     for (size_t i = 0; i < e.args.size(); ++i)
@@ -575,18 +644,28 @@ std::string makeManifest(const CompileOptions &options,
                            {"args", std::move(args)},
                            {"results", std::move(results)}});
   }
+  llvm::json::Array kernels;
+  for (const std::string &k : result.gpuKernels)
+    kernels.push_back(k);
   char fp[32];
   std::snprintf(fp, sizeof fp, "0x%016llx",
                 (unsigned long long)result.fingerprint);
-  llvm::json::Object root{{"format", "lowbit-compile manifest 1"},
-                          {"prefix", options.prefix},
-                          {"target", options.target},
-                          {"target_cpu", options.targetCpu},
-                          {"pipeline", options.pipeline},
-                          {"weights_size", int64_t(result.weights.size())},
-                          {"weights_fingerprint", fp},
-                          {"set_weights", options.prefix + "_set_weights"},
-                          {"entry_points", std::move(entries)}};
+  llvm::json::Object root{
+      {"format", "lowbit-compile manifest 1"},
+      {"prefix", options.prefix},
+      {"target", options.target},
+      {"sm", options.target == "nvptx" ? llvm::json::Value(options.sm)
+                                       : llvm::json::Value(nullptr)},
+      {"gpu_kernels", std::move(kernels)},
+      {"last_error", options.target == "nvptx"
+                         ? llvm::json::Value(options.prefix + "_last_error")
+                         : llvm::json::Value(nullptr)},
+      {"target_cpu", options.targetCpu},
+      {"pipeline", options.pipeline},
+      {"weights_size", int64_t(result.weights.size())},
+      {"weights_fingerprint", fp},
+      {"set_weights", options.prefix + "_set_weights"},
+      {"entry_points", std::move(entries)}};
   std::string out;
   llvm::raw_string_ostream os(out);
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
@@ -606,10 +685,12 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
                                           CompileResult &result) {
   MLIRContext *ctx = module.getContext();
   registerLowbitPasses();
-  if (options.target != "x86_64")
+  bool gpu = options.target == "nvptx";
+  if (options.target != "x86_64" && !gpu)
     return module.emitError()
-           << "target '" << options.target
-           << "' is not supported by lowbit-compile yet (x86_64 is)";
+           << "unknown target '" << options.target << "' (x86_64 or nvptx)";
+  if (options.stopAfter == CompilePhase::PTX && !gpu)
+    return module.emitError() << "phase 'ptx' needs --target=nvptx";
   if (!isCIdentifier(options.prefix))
     return module.emitError()
            << "prefix '" << options.prefix << "' is not a C identifier";
@@ -640,6 +721,42 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
   if (options.stopAfter == CompilePhase::Quantized) {
     result.phaseText = printOp(module);
     return success();
+  }
+
+  if (gpu) {
+    // GPU kernels for what they cover, the PTX, then lowbit.launch ops in
+    // the host code (docs/Compile.md).
+    PassManager pm(ctx);
+    pm.addPass(createLowbitPackWeights());
+    LowbitGPUKernelsOptions kernels;
+    kernels.chip = options.sm;
+    pm.addPass(createLowbitGPUKernels(kernels));
+    buildGPUToPTXPipeline(pm);
+    if (failed(pm.run(module)))
+      return failure();
+    if (options.stopAfter == CompilePhase::PTX) {
+      for (auto binary : module.getOps<gpu::BinaryOp>())
+        for (Attribute a : binary.getObjects())
+          result.phaseText +=
+              cast<gpu::ObjectAttr>(a).getObject().getValue().str();
+      if (result.phaseText.empty())
+        return module.emitError()
+               << "no GPU kernel covers an op of this module (no PTX)";
+      return success();
+    }
+    PassManager offload(ctx);
+    offload.addPass(createLowbitGPUOffload());
+    if (failed(offload.run(module)))
+      return failure();
+    module.walk([&](LaunchOp op) {
+      result.gpuKernels.push_back(
+          op.getKernel().getLeafReference().getValue().str());
+    });
+    if (result.gpuKernels.empty())
+      return module.emitError()
+             << "--target=nvptx: no GPU kernel covers an op of this module "
+                "(docs/CodegenGPU.md lists the kernels; use --target=x86_64)";
+    result.needsRuntime = true;
   }
 
   {
@@ -749,6 +866,12 @@ LogicalResult mlir::lowbit::linkSharedLibrary(const CompileResult &result,
     args.push_back("-lomp");
   if (result.needsRunnerUtils)
     args.push_back("-lmlir_c_runner_utils");
+  if (result.needsRuntime) {
+    args.push_back(LOWBIT_RUNTIME_ARCHIVE);
+    args.push_back("-ldl");
+    args.push_back("-lstdc++");
+    args.push_back("-lpthread");
+  }
   std::vector<StringRef> refs(args.begin(), args.end());
   std::string msg;
   int rc = llvm::sys::ExecuteAndWait(*cc, refs, std::nullopt, {}, 0, 0, &msg);

@@ -149,6 +149,9 @@ static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI,
     pm.addPass(createCanonicalizerPass());
   }
   pm.addPass(lowbit::createLowbitExpandIntrinsicCalls());
+  // GPU launches of the nvptx target become runtime calls (after buffer
+  // deallocation, which does not know llvm.call).
+  pm.addPass(lowbit::createLowbitLowerLaunches());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToSCFPass());

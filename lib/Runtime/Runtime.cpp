@@ -14,8 +14,10 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -424,6 +426,193 @@ lbrt_status lbrt_event_elapsed(lbrt_event *start, lbrt_event *end, float *ms) {
   LBRT_CHECK(end->ctx, eventSynchronize, end->event);
   LBRT_CHECK(end->ctx, eventElapsedTime, ms, start->event, end->event);
   return LBRT_OK;
+}
+
+} // extern "C"
+
+//===----------------------------------------------------------------------===//
+// Compiled models
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct ModelLaunch {
+  lbrt_kernel *kernel = nullptr;
+  std::vector<lbrt_devptr> scratch; // per buffer (0 for weights)
+};
+
+struct Model {
+  std::mutex lock; // held from lbrt_model_begin to lbrt_model_end
+  lbrt_context *ctx = nullptr;
+  lbrt_module *module = nullptr;
+  std::map<const int64_t *, ModelLaunch> launches; // by descriptor
+  std::map<std::pair<const void *, int64_t>, lbrt_devptr> weights;
+};
+
+std::mutex modelsLock;
+std::map<const char *, Model *> models; // by PTX; live until exit
+
+thread_local Model *current = nullptr;
+thread_local bool launchFailed = false;
+
+Model *modelFor(const char *ptx) {
+  std::lock_guard<std::mutex> g(modelsLock);
+  Model *&m = models[ptx];
+  if (!m)
+    m = new Model();
+  return m;
+}
+
+/// The launch's kernel and scratch buffers, made the first time.
+lbrt_status prepareLaunch(Model &m, const char *kernel, const int64_t *desc,
+                          ModelLaunch *&out) {
+  auto it = m.launches.find(desc);
+  if (it != m.launches.end()) {
+    out = &it->second;
+    return LBRT_OK;
+  }
+  ModelLaunch l;
+  if (lbrt_status s = lbrt_get_kernel(m.module, kernel, &l.kernel))
+    return s;
+  if (desc[6] > 48 * 1024)
+    if (lbrt_status s = lbrt_set_max_dynamic_shared(l.kernel, int(desc[6])))
+      return s;
+  int64_t n = desc[7];
+  l.scratch.assign(size_t(n), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t bytes = desc[8 + 2 * i], kind = desc[9 + 2 * i];
+    if (kind == 2)
+      continue;
+    if (lbrt_status s = lbrt_malloc(m.ctx, size_t(bytes ? bytes : 1),
+                                    &l.scratch[size_t(i)])) {
+      for (lbrt_devptr p : l.scratch)
+        lbrt_free(m.ctx, p);
+      return s;
+    }
+  }
+  out = &m.launches.emplace(desc, std::move(l)).first->second;
+  return LBRT_OK;
+}
+
+lbrt_status runLaunch(Model &m, const char *kernel, const int64_t *desc,
+                      void *const *buffers) {
+  for (int i = 0; i < 6; ++i)
+    if (desc[i] < 1 || desc[i] > 0x7fffffff)
+      return fail(LBRT_INVALID_ARGUMENT,
+                  "lbrt_model_launch(%s): bad launch descriptor", kernel);
+  ModelLaunch *l = nullptr;
+  if (lbrt_status s = prepareLaunch(m, kernel, desc, l))
+    return s;
+  int64_t n = desc[7];
+  std::vector<lbrt_devptr> args(size_t(n), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t bytes = desc[8 + 2 * i], kind = desc[9 + 2 * i];
+    if (!buffers[i] && bytes)
+      return fail(LBRT_INVALID_ARGUMENT,
+                  "lbrt_model_launch(%s): buffer %lld is null", kernel,
+                  (long long)i);
+    if (kind == 2) {
+      lbrt_devptr &w = m.weights[{buffers[i], bytes}];
+      if (!w) {
+        if (lbrt_status s = lbrt_malloc(m.ctx, size_t(bytes ? bytes : 1), &w))
+          return s;
+        if (lbrt_status s =
+                lbrt_copy_to_device(m.ctx, w, buffers[i], size_t(bytes))) {
+          lbrt_free(m.ctx, w);
+          w = 0;
+          return s;
+        }
+      }
+      args[size_t(i)] = w;
+      continue;
+    }
+    args[size_t(i)] = l->scratch[size_t(i)];
+    if (kind == 0)
+      if (lbrt_status s = lbrt_copy_to_device(m.ctx, args[size_t(i)],
+                                              buffers[i], size_t(bytes)))
+        return s;
+  }
+  std::vector<void *> params;
+  for (lbrt_devptr &p : args)
+    params.push_back(&p);
+  const unsigned grid[3] = {unsigned(desc[0]), unsigned(desc[1]),
+                            unsigned(desc[2])};
+  const unsigned block[3] = {unsigned(desc[3]), unsigned(desc[4]),
+                             unsigned(desc[5])};
+  if (lbrt_status s =
+          lbrt_launch(l->kernel, grid, block, unsigned(desc[6]), params.data()))
+    return s;
+  // Synchronous copies on the default stream wait for the kernel (and
+  // report its errors).
+  for (int64_t i = 0; i < n; ++i)
+    if (desc[9 + 2 * i] == 1)
+      if (lbrt_status s = lbrt_copy_to_host(m.ctx, buffers[i], args[size_t(i)],
+                                            size_t(desc[8 + 2 * i])))
+        return s;
+  return LBRT_OK;
+}
+
+} // namespace
+
+extern "C" {
+
+int32_t lbrt_model_begin(const char *ptx) {
+  if (!ptx) {
+    fail(LBRT_INVALID_ARGUMENT, "lbrt_model_begin: null PTX");
+    return -1;
+  }
+  Model *m = modelFor(ptx);
+  m->lock.lock();
+  if (!m->ctx) {
+    const char *env = std::getenv("LOWBIT_CUDA_DEVICE");
+    int device = env && *env ? std::atoi(env) : 0;
+    lbrt_context *ctx = nullptr;
+    if (lbrt_open(device, &ctx) != LBRT_OK) {
+      m->lock.unlock();
+      return -1;
+    }
+    lbrt_module *module = nullptr;
+    if (lbrt_load_ptx(ctx, ptx, &module) != LBRT_OK) {
+      lbrt_close(ctx);
+      m->lock.unlock();
+      return -1;
+    }
+    m->ctx = ctx;
+    m->module = module;
+  }
+  current = m;
+  launchFailed = false;
+  return 0;
+}
+
+int32_t lbrt_model_launch(const char *ptx, const char *kernel,
+                          const int64_t *desc, void *const *buffers) {
+  if (launchFailed)
+    return -1;
+  if (!current || !ptx || !kernel || !desc || !buffers) {
+    fail(LBRT_INVALID_ARGUMENT, "lbrt_model_launch: %s",
+         current ? "null argument" : "no lbrt_model_begin before it");
+    launchFailed = true;
+    return -1;
+  }
+  if (runLaunch(*current, kernel, desc, buffers) != LBRT_OK) {
+    launchFailed = true;
+    return -1;
+  }
+  return 0;
+}
+
+int32_t lbrt_model_end(const char *ptx) {
+  Model *m = current;
+  if (!m) {
+    fail(LBRT_INVALID_ARGUMENT, "lbrt_model_end: no lbrt_model_begin");
+    return -1;
+  }
+  current = nullptr;
+  bool failed = launchFailed;
+  launchFailed = false;
+  m->lock.unlock();
+  return failed ? -1 : 0;
 }
 
 } // extern "C"

@@ -61,10 +61,11 @@ def _dtype(buf):
 
 
 class _EntryPoint:
-    def __init__(self, lib, entry):
+    def __init__(self, lib, entry, last_error=None):
         self.name = entry["name"]
         self.fn = getattr(lib, entry["symbol"])
         self.fn.restype = ctypes.c_int
+        self.last_error = last_error
         self.args = entry["args"]
         self.results = entry["results"]
 
@@ -109,6 +110,9 @@ class _EntryPoint:
                              % (self.name, ", ".join(
                                  "argument %d in [%d, %d]" % (i, r[0], r[1])
                                  for i, r in bad)))
+        if rc == -3 and self.last_error is not None:
+            raise RuntimeError("%s: GPU failure: %s" % (
+                self.name, self.last_error().decode(errors="replace")))
         if rc != 0:
             raise RuntimeError("%s returned %d (weights not set)"
                                % (self.name, rc))
@@ -136,7 +140,11 @@ class CompiledModule:
         if rc != 0:
             raise RuntimeError("%s.weights: not this library's weights (%d)"
                                % (base, rc))
-        self.entry_points = {e["name"]: _EntryPoint(self._lib, e)
+        last_error = None
+        if self.manifest.get("last_error"):  # target nvptx
+            last_error = getattr(self._lib, self.manifest["last_error"])
+            last_error.restype = ctypes.c_char_p
+        self.entry_points = {e["name"]: _EntryPoint(self._lib, e, last_error)
                              for e in self.manifest["entry_points"]}
 
     @property
@@ -210,13 +218,17 @@ def _run(cmd, progress=None):
 
 
 def compile(ir_or_module, pipeline=None, target="x86_64", target_cpu="host",
-            output=None, prefix="model", max_seq=None, extra_args=()):
+            output=None, prefix="model", max_seq=None, extra_args=(),
+            sm=None):
     """Compiles MLIR text, or a path to a .mlir, .gguf or .safetensors
     model, and loads it.
 
     `pipeline` is a registered pipeline (``"lowbit-w4a8{group=32}"``) or a
     ``builtin.module(...)`` string; `target_cpu` selects the kernels
-    (``"host"``, ``"x86-64-v3"``, ...). The outputs go to `output` (a path
+    (``"host"``, ``"x86-64-v3"``, ...). `target="nvptx"` runs what the GPU
+    kernels cover on the GPU of compute capability `sm` (``"sm_90"``;
+    default sm_80); a GPU failure raises RuntimeError with the runtime's
+    message. The outputs go to `output` (a path
     without extension) or a temporary directory that lives as long as the
     returned module. Errors (bad IR, unsupported shapes, ...) raise
     :class:`CompileError` with the compiler's located diagnostics.
@@ -244,6 +256,8 @@ def compile(ir_or_module, pipeline=None, target="x86_64", target_cpu="host",
            "--target=" + target, "--target-cpu=" + target_cpu]
     if pipeline:
         cmd.append("--pipeline=" + pipeline)
+    if sm:
+        cmd.append("--sm=" + sm)
     if max_seq:
         cmd.append("--max-seq=%d" % max_seq)
     cmd += list(extra_args)

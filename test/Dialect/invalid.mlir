@@ -570,3 +570,57 @@ func.func @f(%c: tensor<4x8xi8>, %s: tensor<1x16xf32>) {
   %q = lowbit.pack %c, %s : tensor<4x8xi8>, tensor<1x16xf32> -> !lowbit.qtensor<4x16xi4, per_group<[0 : 4]>, asymmetric>
   return
 }
+
+// -----
+
+// LB-G1: launch is [grid x3, block x3, shared bytes].
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{[LB-G1] launch must be [gx, gy, gz, bx, by, bz, shared bytes], got 6 values}}
+  %y = lowbit.launch @m::@k [1, 1, 1, 32, 1, 1] outs(%x : tensor<4xf32>) -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+// LB-G1: an empty grid.
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{[LB-G1] grid and block sizes must be >= 1}}
+  %y = lowbit.launch @m::@k [0, 1, 1, 32, 1, 1, 0] outs(%x : tensor<4xf32>) -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+// LB-G1: tensors and memrefs mixed.
+func.func @f(%x: memref<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{[LB-G1] operands must be all ranked tensors or all memrefs}}
+  %r = lowbit.launch @m::@k [1, 1, 1, 32, 1, 1, 0] ins(%x : memref<4xf32>) outs(%y : tensor<4xf32>) -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// LB-G1: one result per output, of its type.
+func.func @f(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{[LB-G1] result type 'tensor<8xf32>' differs from its output's 'tensor<4xf32>'}}
+  %y = lowbit.launch @m::@k [1, 1, 1, 32, 1, 1, 0] outs(%x : tensor<4xf32>) -> tensor<8xf32>
+  return %y : tensor<8xf32>
+}
+
+// -----
+
+// LB-G1: buffers of whole bytes (i4 codes travel packed).
+func.func @f(%x: tensor<4xi4>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{[LB-G1] operand of type 'tensor<4xi4>' does not have whole-byte elements}}
+  %r = lowbit.launch @m::@k [1, 1, 1, 32, 1, 1, 0] ins(%x : tensor<4xi4>) outs(%y : tensor<4xf32>) -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// LB-G1: static shapes.
+func.func @f(%x: memref<?xf32>) {
+  // expected-error @+1 {{[LB-G1] operand of type 'memref<?xf32>' is not statically shaped}}
+  lowbit.launch @m::@k [1, 1, 1, 32, 1, 1, 0] outs(%x : memref<?xf32>)
+  return
+}

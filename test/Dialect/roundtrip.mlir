@@ -689,3 +689,18 @@ func.func @pack_unpack(%q: !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asym
   %p = lowbit.pack %c, %s, %z : tensor<32x2x8xi8>, tensor<1x2x16xf32>, tensor<1x2x16xi32> -> !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asymmetric>
   return %p : !lowbit.qtensor<32x2x16xi4, per_group<[0 : 32]>, asymmetric>
 }
+
+// -----
+
+// lowbit.launch: destination style on tensors (results are the outputs'
+// new values), no results on memrefs.
+// CHECK-LABEL: func.func @launch
+// CHECK: %[[Y:.*]] = lowbit.launch @lowbit_gpu::@k [2, 1, 1, 128, 1, 1, 0] ins(%arg0, %arg1 : tensor<1x64xf16>, tensor<2x2x128xi32>) outs(%arg2 : tensor<1x64xf16>) -> tensor<1x64xf16>
+// CHECK: lowbit.launch @lowbit_gpu::@k [1, 1, 1, 32, 1, 1, 0] ins(%arg3 : memref<4xf32>) outs(%arg4 : memref<4xf32>)
+// CHECK-NOT: ->
+// CHECK: return %[[Y]]
+func.func @launch(%x: tensor<1x64xf16>, %w: tensor<2x2x128xi32>, %e: tensor<1x64xf16>, %a: memref<4xf32>, %b: memref<4xf32>) -> tensor<1x64xf16> {
+  %y = lowbit.launch @lowbit_gpu::@k [2, 1, 1, 128, 1, 1, 0] ins(%x, %w : tensor<1x64xf16>, tensor<2x2x128xi32>) outs(%e : tensor<1x64xf16>) -> tensor<1x64xf16>
+  lowbit.launch @lowbit_gpu::@k [1, 1, 1, 32, 1, 1, 0] ins(%a : memref<4xf32>) outs(%b : memref<4xf32>)
+  return %y : tensor<1x64xf16>
+}

@@ -79,4 +79,30 @@ TEST(Runtime, NullArguments) {
   lbrt_event_destroy(nullptr);
 }
 
+TEST(Runtime, ModelWithoutDriver) {
+  // A compiled model's first call: no driver, -1 with the reason, and the
+  // model's lock is not left held (a second try fails the same way).
+  DriverPath env("/nonexistent/libcuda.so.1");
+  static const char ptx[] = ".version 8.0\n";
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(lbrt_model_begin(ptx), -1);
+    EXPECT_NE(std::string(lbrt_last_error())
+                  .find("cannot load the CUDA "
+                        "driver"),
+              std::string::npos)
+        << lbrt_last_error();
+  }
+}
+
+TEST(Runtime, ModelCallsOutOfOrder) {
+  static const int64_t desc[] = {1, 1, 1, 32, 1, 1, 0, 0};
+  void *buffers[1] = {nullptr};
+  EXPECT_EQ(lbrt_model_launch("ptx", "k", desc, buffers), -1);
+  EXPECT_NE(std::string(lbrt_last_error()).find("no lbrt_model_begin"),
+            std::string::npos)
+      << lbrt_last_error();
+  EXPECT_EQ(lbrt_model_end("ptx"), -1);
+  EXPECT_EQ(lbrt_model_begin(nullptr), -1);
+}
+
 } // namespace

@@ -1,13 +1,14 @@
 //===- lowbit-compile.cpp - ahead-of-time compiled lowbit models ----------===//
 //
 //   lowbit-compile model.mlir -o out [--pipeline=lowbit-w4a8{group=32}]
-//       [--target=x86_64] [--target-cpu=host|x86-64-v3|...] [--shared]
+//       [--target=x86_64|nvptx] [--target-cpu=host|x86-64-v3|...]
+//       [--sm=sm_80|sm_89|sm_90|...] [--shared]
 //       [--prefix=NAME] [--compile-to=PHASE]
 //
 // Writes out.o (or out.so with --shared), out.h (the C API), out.json
 // (the same for bindings) and out.weights (the blob the binary maps at
 // start); all of them or none.
-// --compile-to=input|quantized|llvm|llvm-ir|asm stops after that phase
+// --compile-to=input|quantized|ptx|llvm|llvm-ir|asm stops after that phase
 // and prints it. docs/Compile.md.
 //
 //===----------------------------------------------------------------------===//
@@ -60,8 +61,16 @@ static cl::opt<std::string>
                cl::desc("Output path without extension (writes .o or "
                         ".so, .h, .weights)"),
                cl::value_desc("path"));
-static cl::opt<std::string> target("target", cl::desc("Target: x86_64"),
-                                   cl::init("x86_64"));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("Target: x86_64, or nvptx (GPU kernels launched from "
+                    "x86_64 host code)"),
+           cl::init("x86_64"));
+static cl::opt<std::string>
+    sm("sm",
+       cl::desc("nvptx: the GPU's compute capability (sm_80, sm_86, "
+                "sm_89, sm_90, sm_90a)"),
+       cl::init("sm_80"));
 static cl::opt<std::string>
     targetCpu("target-cpu",
               cl::desc("CPU the code and kernels are for: host (this "
@@ -85,7 +94,8 @@ static cl::opt<bool> shared("shared",
 static cl::opt<std::string>
     compileTo("compile-to",
               cl::desc("Stop after a phase and print it: input, quantized, "
-                       "llvm, llvm-ir, asm (object: the full outputs)"),
+                       "ptx (nvptx), llvm, llvm-ir, asm (object: the full "
+                       "outputs)"),
               cl::init("object"));
 static cl::opt<int64_t>
     weightThreshold("weight-threshold",
@@ -131,13 +141,14 @@ int main(int argc, char **argv) {
       lowbit::parseCompilePhase(compileTo);
   if (!phase)
     return fail("unknown phase '" + compileTo +
-                "' (input, quantized, llvm, llvm-ir, asm, object)");
+                "' (input, quantized, ptx, llvm, llvm-ir, asm, object)");
   options.stopAfter = *phase;
   if (options.stopAfter == lowbit::CompilePhase::Object && outputBase.empty())
     return fail("-o is required (the outputs are -o's path plus .o or .so, "
                 ".h and .weights)");
   options.target = target;
   options.targetCpu = targetCpu;
+  options.sm = sm;
   options.pipeline = pipeline;
   options.sharedLibrary = shared;
   options.weightThreshold = weightThreshold;

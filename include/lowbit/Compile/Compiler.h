@@ -27,16 +27,21 @@ namespace mlir::lowbit {
 enum class CompilePhase {
   Input,     // parsed and verified
   Quantized, // after the quantization pipeline
+  PTX,       // (nvptx) the GPU kernels' PTX
   LLVM,      // LLVM dialect, weights externalized, C entry points added
   LLVMIR,    // LLVM IR, optimized
   Assembly,  // target assembly
   Object,    // the full outputs (object or shared library, header, blob)
 };
-/// "input", "quantized", "llvm", "llvm-ir", "asm", "object".
+/// "input", "quantized", "ptx", "llvm", "llvm-ir", "asm", "object".
 std::optional<CompilePhase> parseCompilePhase(StringRef name);
 
 struct CompileOptions {
-  std::string target = "x86_64"; // only x86_64 so far
+  /// "x86_64", or "nvptx": the ops GPU kernels cover run on the GPU
+  /// (launched through lib/Runtime), the rest on the x86_64 host.
+  std::string target = "x86_64";
+  /// (nvptx) the compute capability the PTX is generated for.
+  std::string sm = "sm_80";
   /// LLVM CPU name for code generation and the kernels' features (see
   /// lowbit-lower-to-cpu's target-cpu): "host" is this machine.
   std::string targetCpu = "host";
@@ -88,7 +93,9 @@ struct CompileResult {
   std::string phaseText;    // what --compile-to printed (phases before Object)
   std::vector<char> object; // relocatable object (Object phase)
   bool needsOpenMP = false; // the object calls libomp
-  bool needsRunnerUtils = false; // ... and MLIR's C runner utilities
+  bool needsRunnerUtils = false;       // ... and MLIR's C runner utilities
+  bool needsRuntime = false;           // ... and lib/Runtime (nvptx launches)
+  std::vector<std::string> gpuKernels; // (nvptx) the kernels launched
 };
 
 /// Compiles `module` (modified in place). Diagnostics go to the context's
@@ -97,8 +104,9 @@ LogicalResult compileModule(ModuleOp module, const CompileOptions &options,
                             CompileResult &result);
 
 /// Links `objectPath` into the shared library `soPath` with the system's
-/// C compiler driver (cc), adding libomp and MLIR's runner utilities when
-/// the object needs them. On failure `error` says why.
+/// C compiler driver (cc), adding libomp, MLIR's runner utilities and
+/// lowbit's GPU runtime (static, with -ldl) when the object needs them. On
+/// failure `error` says why.
 LogicalResult linkSharedLibrary(const CompileResult &result,
                                 StringRef objectPath, StringRef soPath,
                                 std::string &error);

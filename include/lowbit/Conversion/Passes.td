@@ -284,4 +284,41 @@ def LowbitWritePTX : Pass<"lowbit-write-ptx", "ModuleOp"> {
   ];
 }
 
+def LowbitGPUOffload : Pass<"lowbit-gpu-offload", "ModuleOp"> {
+  let summary = "Turn the ops lowbit-gpu-kernels annotated into lowbit.launch on their buffers";
+  let description = [{
+    The host side of `lowbit-compile --target=nvptx` (docs/Compile.md),
+    after `lowbit-gpu-kernels` and `lowbit-gpu-to-ptx`. The PTX of
+    `gpu.binary @lowbit_gpu` becomes the string global `__lowbit_ptx`, and
+    every op carrying `lowbit.gpu.kernel` becomes a `lowbit.launch` of its
+    kernel on the kernel's parameters in order: the qtensor operands'
+    parts (`lowbit.unpack`), destinations for the results (`tensor.empty`;
+    a quantized result is re-assembled by `lowbit.pack`). Constant 4-bit
+    weights are packed into the "mma-b" tiles here
+    (`numerics::packInt4MmaB`, one copy per constant); a 4-bit qmatmul with
+    weights that are not a constant keeps its CPU lowering (a warning says
+    so). Each operand's byte size is checked against the kernel's
+    parameter.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def LowbitLowerLaunches : Pass<"lowbit-lower-launches", "ModuleOp"> {
+  let summary = "Lower bufferized lowbit.launch ops to lib/Runtime calls";
+  let description = [{
+    After bufferization: each `lowbit.launch` on memrefs becomes a call
+    `lbrt_model_launch(__lowbit_ptx, kernel name, desc, buffers)`, where
+    `desc` is a constant array {grid x, y, z, block x, y, z, shared bytes,
+    n, then per buffer its bytes and kind} (kind 0 input, 1 output, 2 a
+    constant input: a weight, which the runtime uploads once) and
+    `buffers` the buffers' aligned addresses. Buffers that are not
+    contiguous are copied to and from contiguous ones.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // LOWBIT_CONVERSION_PASSES_TD

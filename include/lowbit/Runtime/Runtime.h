@@ -84,6 +84,29 @@ lbrt_status lbrt_event_record(lbrt_event *event);
 /* Milliseconds between two recorded events (waits for `end`). */
 lbrt_status lbrt_event_elapsed(lbrt_event *start, lbrt_event *end, float *ms);
 
+/* ---- Compiled models (lowbit-compile --target=nvptx, docs/Compile.md) ----
+ *
+ * What the host code of a compiled model calls; applications do not call
+ * these. A model is named by its embedded PTX (the pointer). Its state
+ * (context of device $LOWBIT_CUDA_DEVICE or 0, module, kernels, device
+ * copies of the weights, scratch buffers) is created at the first
+ * lbrt_model_begin and kept until the process ends. */
+
+/* Takes the model's lock and, the first time, opens the driver and
+ * JIT-loads the PTX: 0, or -1 (lock not held; lbrt_last_error says why). */
+int32_t lbrt_model_begin(const char *ptx);
+/* One launch between begin and end. desc = {grid x, y, z, block x, y, z,
+ * dynamic shared bytes, n, then per buffer: bytes, kind}, kind 0 an input
+ * (copied to the device), 1 an output (copied back after the kernel), 2 a
+ * constant input (a weight: copied once, kept on the device, keyed by its
+ * host address and size). buffers[i] is buffer i's host address. After a
+ * failure the following launches until end do nothing. 0 or -1. */
+int32_t lbrt_model_launch(const char *ptx, const char *kernel,
+                          const int64_t *desc, void *const *buffers);
+/* Releases the lock: 0, or -1 if a launch since begin failed (the first
+ * failure's message is lbrt_last_error()). */
+int32_t lbrt_model_end(const char *ptx);
+
 #ifdef __cplusplus
 }
 #endif

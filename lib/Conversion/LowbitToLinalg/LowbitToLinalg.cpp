@@ -991,6 +991,8 @@ LogicalResult mlir::lowbit::lowerLowbitOps(
   QTensorTypeConverter converter;
   ConversionTarget target(*ctx);
   target.addIllegalDialect<LowbitDialect>();
+  // GPU launches (lowbit-gpu-offload) work on plain tensors and bufferize.
+  target.addLegalOp<LaunchOp>();
   target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                          math::MathDialect, tensor::TensorDialect>();
   target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
