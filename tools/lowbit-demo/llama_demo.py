@@ -190,13 +190,17 @@ CONFIGS = [
       "--dequantize-gguf"]),
     ("W4A8 g32 (lowbit-w4a8)",
      ["--pipeline=lowbit-w4a8{group=32}", "--dequantize-gguf"]),
+    ("W4 g32 weight-only (RTN, f32 act.)",
+     ["--pipeline=builtin.module(lowbit-quantize-weights{"
+      "scheme='i4, per_group<[in : 32]>' method=rtn},"
+      "func.func(lowbit-fuse-dequant-matmul))", "--dequantize-gguf"]),
     ("MXFP4 weights (lowbit-mxfp4)",
      ["--pipeline=lowbit-mxfp4", "--dequantize-gguf"]),
     ("W8A8 + int8 KV cache", ["--kv-cache=int8"]),
     ("W8A8 + int4 KV cache (KIVI)", ["--kv-cache=int4"]),
 ]
 # The KV cache rows use the W8A8 weights.
-for _i in (5, 6):
+for _i in (6, 7):
     CONFIGS[_i] = (CONFIGS[_i][0], CONFIGS[2][1] + CONFIGS[_i][1])
 
 
