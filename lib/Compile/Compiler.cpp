@@ -32,6 +32,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -221,7 +222,9 @@ void externalizeWeights(ModuleOp module, const CompileOptions &options,
   llvm::StringMap<uint64_t> offsets;
   uint64_t count = 0;
   for (auto g : llvm::make_early_inc_range(module.getOps<LLVM::GlobalOp>())) {
-    if (!g.getConstant())
+    // GPU launch descriptors stay in the binary: the runtime keys its
+    // per-launch state by their address.
+    if (!g.getConstant() || g.getSymName().starts_with("__lowbit_launch_"))
       continue;
     std::optional<ArrayRef<char>> data = constantBytes(g);
     if (!data || int64_t(data->size()) < options.weightThreshold)
@@ -293,7 +296,7 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
 
   // nvptx: the runtime's model calls, and <prefix>_last_error.
   bool gpu = options.target == "nvptx";
-  LLVM::LLVMFuncOp beginFn, endFn;
+  LLVM::LLVMFuncOp beginFn, endFn, weightsChangedFn;
   if (gpu) {
     auto decl = [&](StringRef name, Type result, ArrayRef<Type> params) {
       if (auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
@@ -303,6 +306,7 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
     };
     beginFn = decl("lbrt_model_begin", i32, {ptrTy});
     endFn = decl("lbrt_model_end", i32, {ptrTy});
+    weightsChangedFn = decl("lbrt_model_weights_changed", i32, {ptrTy});
     LLVM::LLVMFuncOp lastError = decl("lbrt_last_error", ptrTy, {});
     auto fn = LLVM::LLVMFuncOp::create(b, loc, options.prefix + "_last_error",
                                        LLVM::LLVMFunctionType::get(ptrTy, {}));
@@ -361,6 +365,11 @@ LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
                -3);
     Value baseAddr = LLVM::AddressOfOp::create(b, loc, ptrTy, kBaseSymbol);
     LLVM::StoreOp::create(b, loc, p, baseAddr, /*alignment=*/8);
+    if (gpu) {
+      // The device copies of the old weights are stale now.
+      Value ptx = LLVM::AddressOfOp::create(b, loc, ptrTy, kPtxSymbol);
+      LLVM::CallOp::create(b, loc, weightsChangedFn, ValueRange{ptx});
+    }
     LLVM::ReturnOp::create(b, loc, cst(i32, 0));
   }
 
@@ -504,7 +513,10 @@ std::string makeHeader(const CompileOptions &options,
                    "_last_error() says why; after a failed launch the "
                    "outputs\n * are undefined). Link: the library "
                    "links lowbit's runtime; an object\n * file needs "
-                   "liblowbit_runtime.a -ldl -lstdc++. */\n"
+                   "liblowbit_runtime.a -ldl -lstdc++ -lpthread (-lomp "
+                   "too when the\n * host code has parallel loops). Calls "
+                   "into one model are serialized\n * (its GPU state is "
+                   "made at the first call and kept). */\n"
              : std::string(" */\n"))
      << "#ifndef " << P << "_H\n#define " << P << "_H\n\n"
      << "#include <stddef.h>\n#include <stdint.h>\n\n"
@@ -749,8 +761,9 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
     if (failed(offload.run(module)))
       return failure();
     module.walk([&](LaunchOp op) {
-      result.gpuKernels.push_back(
-          op.getKernel().getLeafReference().getValue().str());
+      std::string k = op.getKernel().getLeafReference().getValue().str();
+      if (!llvm::is_contained(result.gpuKernels, k))
+        result.gpuKernels.push_back(k);
     });
     if (result.gpuKernels.empty())
       return module.emitError()
@@ -847,6 +860,23 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
   return success();
 }
 
+/// The static GPU runtime: beside an installed lowbit-compile
+/// (<prefix>/lib), else in the build tree it was built in.
+static std::string runtimeArchive() {
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  if (!exe.empty()) {
+    SmallString<256> p(
+        llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
+    llvm::sys::path::append(p, "lib", "liblowbit_runtime.a");
+    if (llvm::sys::fs::exists(p))
+      return std::string(p);
+  }
+  if (llvm::sys::fs::exists(LOWBIT_RUNTIME_ARCHIVE))
+    return LOWBIT_RUNTIME_ARCHIVE;
+  return "";
+}
+
 LogicalResult mlir::lowbit::linkSharedLibrary(const CompileResult &result,
                                               StringRef objectPath,
                                               StringRef soPath,
@@ -867,7 +897,16 @@ LogicalResult mlir::lowbit::linkSharedLibrary(const CompileResult &result,
   if (result.needsRunnerUtils)
     args.push_back("-lmlir_c_runner_utils");
   if (result.needsRuntime) {
-    args.push_back(LOWBIT_RUNTIME_ARCHIVE);
+    std::string archive = runtimeArchive();
+    if (archive.empty()) {
+      error = "lowbit's GPU runtime (liblowbit_runtime.a) is not installed "
+              "beside lowbit-compile (lib/) nor in its build tree";
+      return failure();
+    }
+    args.push_back(archive);
+    // The runtime stays private to the library (no lbrt_* exports that
+    // another copy could bind to).
+    args.push_back("-Wl,--exclude-libs,ALL");
     args.push_back("-ldl");
     args.push_back("-lstdc++");
     args.push_back("-lpthread");

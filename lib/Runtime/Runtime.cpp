@@ -49,6 +49,8 @@ struct Driver {
   CUresult (*primaryCtxRelease)(CUdevice);
   CUresult (*ctxSetCurrent)(CUcontext);
   CUresult (*ctxSynchronize)();
+  CUresult (*ctxPushCurrent)(CUcontext);
+  CUresult (*ctxPopCurrent)(CUcontext *);
   CUresult (*moduleLoadDataEx)(CUmodule *, const void *, unsigned, int *,
                                void **);
   CUresult (*moduleUnload)(CUmodule);
@@ -181,6 +183,11 @@ lbrt_status lbrt_open(int device, lbrt_context **out) {
        "cuDevicePrimaryCtxRelease"},
       {resolve(lib, d.ctxSetCurrent, "cuCtxSetCurrent"), "cuCtxSetCurrent"},
       {resolve(lib, d.ctxSynchronize, "cuCtxSynchronize"), "cuCtxSynchronize"},
+      {resolve(lib, d.ctxPushCurrent, "cuCtxPushCurrent_v2",
+               "cuCtxPushCurrent"),
+       "cuCtxPushCurrent"},
+      {resolve(lib, d.ctxPopCurrent, "cuCtxPopCurrent_v2", "cuCtxPopCurrent"),
+       "cuCtxPopCurrent"},
       {resolve(lib, d.moduleLoadDataEx, "cuModuleLoadDataEx"),
        "cuModuleLoadDataEx"},
       {resolve(lib, d.moduleUnload, "cuModuleUnload"), "cuModuleUnload"},
@@ -561,6 +568,13 @@ int32_t lbrt_model_begin(const char *ptx) {
     fail(LBRT_INVALID_ARGUMENT, "lbrt_model_begin: null PTX");
     return -1;
   }
+  if (current) {
+    // Entry points do not call each other; a model's host code running
+    // inside another's would deadlock on the lock or lose its state.
+    fail(LBRT_INVALID_ARGUMENT,
+         "lbrt_model_begin: a model call is already running on this thread");
+    return -1;
+  }
   Model *m = modelFor(ptx);
   m->lock.lock();
   if (!m->ctx) {
@@ -579,6 +593,14 @@ int32_t lbrt_model_begin(const char *ptx) {
     }
     m->ctx = ctx;
     m->module = module;
+  }
+  // The model's context is current on this thread for the call (whatever
+  // thread calls), and the caller's own current context comes back at end.
+  CUresult r = m->ctx->d.ctxPushCurrent(m->ctx->ctx);
+  if (r != kSuccess) {
+    driverError(m->ctx->d, "cuCtxPushCurrent", r);
+    m->lock.unlock();
+    return -1;
   }
   current = m;
   launchFailed = false;
@@ -611,8 +633,39 @@ int32_t lbrt_model_end(const char *ptx) {
   current = nullptr;
   bool failed = launchFailed;
   launchFailed = false;
+  CUcontext popped = nullptr;
+  CUresult r = m->ctx->d.ctxPopCurrent(&popped);
+  if (r != kSuccess && !failed) {
+    driverError(m->ctx->d, "cuCtxPopCurrent", r);
+    failed = true;
+  }
   m->lock.unlock();
   return failed ? -1 : 0;
+}
+
+int32_t lbrt_model_weights_changed(const char *ptx) {
+  Model *m = nullptr;
+  {
+    std::lock_guard<std::mutex> g(modelsLock);
+    auto it = models.find(ptx);
+    if (it == models.end())
+      return 0;
+    m = it->second;
+  }
+  std::lock_guard<std::mutex> g(m->lock);
+  if (!m->ctx || m->weights.empty())
+    return 0;
+  int32_t rc = 0;
+  if (m->ctx->d.ctxPushCurrent(m->ctx->ctx) != kSuccess)
+    rc = -1;
+  for (auto &kv : m->weights)
+    if (rc == 0 && lbrt_free(m->ctx, kv.second) != LBRT_OK)
+      rc = -1;
+  m->weights.clear();
+  CUcontext popped = nullptr;
+  if (rc == 0)
+    m->ctx->d.ctxPopCurrent(&popped);
+  return rc;
 }
 
 } // extern "C"

@@ -16,16 +16,19 @@
 # CHECK: w4a16: rel err vs numpy {{[0-9.e-]+}}, vs x86_64 {{[0-9.e-]+}}: ok
 # CHECK: w8a8: rel err vs numpy {{[0-9.e-]+}}, vs x86_64 {{[0-9.e-]+}}: ok
 # CHECK: second call: same results, weights not copied again: ok
+# CHECK: other thread: same results: ok
+# CHECK: weights set again: uploaded again, same results: ok
 # CHECK: C driver (object file): {{.*}}rc 0, 120 + 144 outputs match: ok
 # CHECK: unsupported kernel: RuntimeError: step: GPU failure: cuLaunchKernel failed: CUDA_ERROR_NOT_SUPPORTED
 # CHECK: weights not constant: {{.*}}warning: runs on the CPU: the GPU kernel w4a16_gemv_3x40x64_g32_f16 reads weights packed at compile time
 # CHECK: nothing covered: {{.*}}error: --target=nvptx: no GPU kernel covers an op of this module
 # CHECK: unknown target: {{.*}}error: unknown target 'riscv' (x86_64 or nvptx)
 
-import json
+import ctypes
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 
@@ -183,6 +186,34 @@ def main():
                     second.count("launch ") == 3)
     assert same and weights_once, (first, second)
     print("second call: same results, weights not copied again: ok")
+
+    # Another thread: the runtime makes the model's context current there.
+    res = {}
+
+    def worker():
+        try:
+            res["out"] = gpu(x)
+        except Exception as e:  # reported below
+            res["out"] = e
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    out = res["out"]
+    assert not isinstance(out, Exception), out
+    assert np.array_equal(out[1], z_gpu)
+    print("other thread: same results: ok")
+
+    # set_weights again (the blob may have moved): the device copies are
+    # dropped and the next call uploads the weights again.
+    set_weights = getattr(gpu._lib, man["set_weights"])
+    blob = gpu._blob
+    assert set_weights(ctypes.c_void_p(blob.ctypes.data),
+                       ctypes.c_size_t(blob.size)) == 0
+    open(log, "w").close()
+    y3, z3 = gpu(x)
+    again = open(log).read()
+    assert np.array_equal(z3, z_gpu) and "copy to device 2048 bytes" in again
+    print("weights set again: uploaded again, same results: ok")
 
     # The object file in a C++ program (runtime, -ldl, -lstdc++ on the
     # link line, as the header says).

@@ -44,3 +44,18 @@ func.func @no_ptx(%x: memref<4xf32>, %y: memref<4xf32>) {
   lowbit.launch @lowbit_gpu::@k [1, 1, 1, 32, 1, 1, 0] ins(%x : memref<4xf32>) outs(%y : memref<4xf32>)
   return
 }
+
+// -----
+
+llvm.mlir.global internal constant @__lowbit_ptx("ptx\00")
+func.func @in_parallel(%x: memref<4xf32>, %y: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%c2) step (%c1) {
+    // expected-error @+1 {{lowbit-lower-launches: a GPU launch inside a parallel loop is not supported}}
+    lowbit.launch @lowbit_gpu::@k [1, 1, 1, 32, 1, 1, 0] ins(%x : memref<4xf32>) outs(%y : memref<4xf32>)
+    scf.reduce
+  }
+  return
+}

@@ -93,7 +93,9 @@ lbrt_status lbrt_event_elapsed(lbrt_event *start, lbrt_event *end, float *ms);
  * lbrt_model_begin and kept until the process ends. */
 
 /* Takes the model's lock and, the first time, opens the driver and
- * JIT-loads the PTX: 0, or -1 (lock not held; lbrt_last_error says why). */
+ * JIT-loads the PTX, then pushes the model's context on this thread: 0, or
+ * -1 (lock not held; lbrt_last_error says why). One model call per thread
+ * at a time. */
 int32_t lbrt_model_begin(const char *ptx);
 /* One launch between begin and end. desc = {grid x, y, z, block x, y, z,
  * dynamic shared bytes, n, then per buffer: bytes, kind}, kind 0 an input
@@ -106,6 +108,9 @@ int32_t lbrt_model_launch(const char *ptx, const char *kernel,
 /* Releases the lock: 0, or -1 if a launch since begin failed (the first
  * failure's message is lbrt_last_error()). */
 int32_t lbrt_model_end(const char *ptx);
+/* The model's weights moved (<prefix>_set_weights): frees their device
+ * copies, so the next launches upload them again. 0, or -1. */
+int32_t lbrt_model_weights_changed(const char *ptx);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #include "lowbit/Numerics/Numerics.h"
 #include "lowbit/Transforms/NumericsBridge.h"
 
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::lowbit {
@@ -264,6 +265,15 @@ struct LowbitLowerLaunchesPass
         op.emitError("lowbit-lower-launches: the launch is not bufferized");
         return signalPassFailure();
       }
+      // One launch at a time per model call: not from parallel loops
+      // (OpenMP threads have no model call of their own).
+      if (op->getParentOfType<scf::ParallelOp>() ||
+          op->getParentOfType<scf::ForallOp>() ||
+          op->getParentOfType<omp::ParallelOp>()) {
+        op.emitError("lowbit-lower-launches: a GPU launch inside a parallel "
+                     "loop is not supported");
+        return signalPassFailure();
+      }
       Location loc = op.getLoc();
       StringRef kernel = op.getKernel().getLeafReference().getValue();
       std::string &nameSym = kernelNames[kernel];
@@ -278,9 +288,11 @@ struct LowbitLowerLaunchesPass
       for (OpOperand &o : op->getOpOperands()) {
         auto t = cast<MemRefType>(o.get().getType());
         desc.push_back(bufferBytes(t));
-        desc.push_back(op.isDpsInit(&o)                     ? 1
-                       : isConstantGlobal(o.get(), symbols) ? 2
-                                                            : 0);
+        // A weight only when its own (contiguous) buffer is passed: a
+        // temporary copy lives for one call.
+        bool weight =
+            t.getLayout().isIdentity() && isConstantGlobal(o.get(), symbols);
+        desc.push_back(op.isDpsInit(&o) ? 1 : weight ? 2 : 0);
       }
       std::string descSym = ("__lowbit_launch_" + Twine(index)).str();
       auto descType = LLVM::LLVMArrayType::get(i64, desc.size());

@@ -12,7 +12,9 @@
 //     row or tensor, int8 W [N, K], f32 scales; Y = sx * sw * exact sum
 //   quantize_i8_rows_MxK_{f16,f32}: per-row amax / 127, round to nearest
 //     even, NaN to 0, clamp to [-128, 127]
-// Anything else fails with CUDA_ERROR_NOT_SUPPORTED. With
+// Anything else fails with CUDA_ERROR_NOT_SUPPORTED. Contexts are current
+// per thread (a stack, as in the driver): without one, memory, copies and
+// launches fail with CUDA_ERROR_INVALID_CONTEXT. With
 // $LOWBIT_FAKE_CUDA_LOG set, each launch and copy appends a line to it.
 //
 //===----------------------------------------------------------------------===//
@@ -31,9 +33,14 @@ namespace {
 
 using CUresult = int;
 constexpr CUresult kOk = 0, kInvalidValue = 1, kNotInitialized = 3,
-                   kNotFound = 500, kNotSupported = 801;
+                   kInvalidContext = 201, kNotFound = 500, kNotSupported = 801;
 
 bool initialized = false;
+int contextToken;
+// The driver's per-thread context stack: memory, copies and launches need
+// a current context, as with the real driver.
+thread_local std::vector<void *> contextStack;
+bool haveContext() { return !contextStack.empty() && contextStack.back(); }
 std::map<uintptr_t, size_t> allocations; // base -> bytes
 struct Function {
   std::string name;
@@ -219,6 +226,7 @@ extern "C" {
 
 CUresult cuGetErrorName(CUresult r, const char **s) {
   *s = r == kInvalidValue     ? "CUDA_ERROR_INVALID_VALUE"
+       : r == kInvalidContext ? "CUDA_ERROR_INVALID_CONTEXT"
        : r == kNotInitialized ? "CUDA_ERROR_NOT_INITIALIZED"
        : r == kNotFound       ? "CUDA_ERROR_NOT_FOUND"
        : r == kNotSupported   ? "CUDA_ERROR_NOT_SUPPORTED"
@@ -252,12 +260,29 @@ CUresult cuDeviceGetAttribute(int *v, int attr, int) {
   return kOk;
 }
 CUresult cuDevicePrimaryCtxRetain(void **ctx, int) {
-  static int token;
-  *ctx = &token;
+  *ctx = &contextToken;
   return kOk;
 }
 CUresult cuDevicePrimaryCtxRelease_v2(int) { return kOk; }
-CUresult cuCtxSetCurrent(void *) { return kOk; }
+CUresult cuCtxSetCurrent(void *ctx) {
+  if (contextStack.empty())
+    contextStack.push_back(ctx);
+  else
+    contextStack.back() = ctx;
+  return kOk;
+}
+CUresult cuCtxPushCurrent_v2(void *ctx) {
+  contextStack.push_back(ctx);
+  return kOk;
+}
+CUresult cuCtxPopCurrent_v2(void **ctx) {
+  if (contextStack.empty())
+    return kInvalidContext;
+  if (ctx)
+    *ctx = contextStack.back();
+  contextStack.pop_back();
+  return kOk;
+}
 CUresult cuCtxSynchronize() { return kOk; }
 CUresult cuModuleLoadDataEx(void **mod, const void *image, unsigned, int *,
                             void **) {
@@ -287,6 +312,8 @@ CUresult cuFuncSetAttribute(void *, int, int) { return kOk; }
 CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned shared,
                         void *, void **params, void **) {
+  if (!haveContext())
+    return kInvalidContext;
   const std::string &name = static_cast<Function *>(fn)->name;
   log("launch %s grid %u,%u,%u block %u,%u,%u shared %u", name.c_str(), gx, gy,
       gz, bx, by, bz, shared);
@@ -316,6 +343,8 @@ CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz,
   return kNotSupported;
 }
 CUresult cuMemAlloc_v2(uintptr_t *p, size_t bytes) {
+  if (!haveContext())
+    return kInvalidContext;
   void *mem = std::calloc(1, bytes ? bytes : 1);
   if (!mem)
     return 2; // CUDA_ERROR_OUT_OF_MEMORY
@@ -324,6 +353,8 @@ CUresult cuMemAlloc_v2(uintptr_t *p, size_t bytes) {
   return kOk;
 }
 CUresult cuMemFree_v2(uintptr_t p) {
+  if (!haveContext())
+    return kInvalidContext;
   auto it = allocations.find(p);
   if (it == allocations.end())
     return kInvalidValue;
@@ -333,6 +364,8 @@ CUresult cuMemFree_v2(uintptr_t p) {
 }
 CUresult cuMemcpyHtoD_v2(uintptr_t dst, const void *src, size_t n) {
   log("copy to device %zu bytes", n);
+  if (!haveContext())
+    return kInvalidContext;
   if (!inDevice(dst, n))
     return kInvalidValue;
   std::memcpy(reinterpret_cast<void *>(dst), src, n);
@@ -340,6 +373,8 @@ CUresult cuMemcpyHtoD_v2(uintptr_t dst, const void *src, size_t n) {
 }
 CUresult cuMemcpyDtoH_v2(void *dst, uintptr_t src, size_t n) {
   log("copy to host %zu bytes", n);
+  if (!haveContext())
+    return kInvalidContext;
   if (!inDevice(src, n))
     return kInvalidValue;
   std::memcpy(dst, reinterpret_cast<const void *>(src), n);
