@@ -665,7 +665,10 @@ std::string LlamaBuilder::linear(const std::string &x,
   std::string y = fresh();
   bool keep = options.keepGGUF && w->kind == Weight::GGUFBlocks &&
               (w->gguf == nx::GGUFKind::Q4_0 || w->gguf == nx::GGUFKind::Q8_0 ||
-               w->gguf == nx::GGUFKind::Q4_K);
+               w->gguf == nx::GGUFKind::Q4_K || w->gguf == nx::GGUFKind::Q4_1);
+  // q4_1 has a kernel for f32 activations (the weights' own values, no
+  // activation quantization); the others take int8 activations.
+  bool f32Act = w->gguf == nx::GGUFKind::Q4_1;
   if (keep) {
     int64_t rowBytes =
         in / nx::ggufBlockSize(w->gguf) * nx::ggufBlockBytes(w->gguf);
@@ -680,6 +683,12 @@ std::string LlamaBuilder::linear(const std::string &x,
     emit(wv + " = lowbit.constant codes(dense_resource<" + key + "> : tensor<" +
          std::to_string(out) + "x" + std::to_string(rowBytes) +
          "xi8>) : " + qt);
+    if (f32Act) {
+      emit(y + " = lowbit.qmatmul " + x + ", " + wv +
+           " {transpose_b} : " + f32Type({1, in}) + ", " + qt + " -> " +
+           f32Type({1, out}) + " loc(\"" + site + "\")");
+      return y;
+    }
     emit(xq + " = lowbit.quantize " + x + " : " + f32Type({1, in}) + " -> " +
          xt);
     emit(y + " = lowbit.qmatmul " + xq + ", " + wv + " {transpose_b} : " + xt +

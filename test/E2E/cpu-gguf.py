@@ -1,7 +1,7 @@
 # GGUF weights read as stored by lowbit-lower-to-cpu (docs/CodegenCPU.md):
 # q4_0, q8_0 and q4_K blocks (llama.cpp's bytes, from lowbit's quantizer that
 # test/GGUF checks against llama.cpp) times int8 activations quantized per row by
-# lowbit.quantize, on odd shapes (K with and without a tail of the
+# lowbit.quantize, and q4_1 blocks times f32 activations, on odd shapes (K with and without a tail of the
 # 128-input chunk, N and M tails, a GEMV over parallel units). GGUF has no
 # reference lowering, so the reference is numpy: f64 products of the
 # library's dequantized weights and activations (the same codes and scales
@@ -26,8 +26,10 @@
 # IR-DAG: func.func private @__lowbit_q8_0_i8_4x9x96_g32_f16
 # IR-DAG: func.func private @__lowbit_q4_k_i8_1x40x512_g32_f16(%{{.*}}: tensor<1x512xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x288xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
 # IR-DAG: func.func private @__lowbit_q4_k_i8_6x9x256_g32_f16
+# IR-DAG: func.func private @__lowbit_q4_1_f32_1x40x320_g32_f16(%{{.*}}: tensor<1x320xf32>, %{{.*}}: tensor<40x200xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
+# IR-DAG: func.func private @__lowbit_q4_1_f32_5x9x96_g32_f16
 # IR-NOT: lowbit.
-# CHECK: 7 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: 10 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 
 import os
 import sys
@@ -42,7 +44,9 @@ import lowbit  # noqa: E402
 # (M, N, K, block format)
 SHAPES = [(1, 40, 320, "q4_0"), (5, 9, 256, "q4_0"), (3, 17, 96, "q4_0"),
           (1, 40, 320, "q8_0"), (4, 9, 96, "q8_0"),
-          (1, 40, 512, "q4_k"), (6, 9, 256, "q4_k")]
+          (1, 40, 512, "q4_k"), (6, 9, 256, "q4_k"),
+          # q4_1 times f32 activations (no activation quantization).
+          (1, 40, 320, "q4_1"), (5, 9, 96, "q4_1"), (1, 3, 32, "q4_1")]
 
 
 def data():
@@ -61,7 +65,15 @@ def make(d):
         qt = "!lowbit.qtensor<%dx%dxgguf<%s>>" % (n, k, fmt)
         xt = "!lowbit.qtensor<%dx%dxi8, per_axis<0>>" % (m, k)
         rb = codes.shape[1]
-        funcs.append(f"""
+        if fmt == "q4_1":
+            funcs.append(f"""
+func.func @f{i}(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
+  %w = lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{rb}xi8>) : {qt}
+  %y = lowbit.qmatmul %x, %w {{transpose_b}} : tensor<{m}x{k}xf32>, {qt} -> tensor<{m}x{n}xf32>
+  return %y : tensor<{m}x{n}xf32>
+}}""")
+        else:
+            funcs.append(f"""
 func.func @f{i}(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
   %w = lowbit.constant codes({g.dense_int(codes, 8)} : tensor<{n}x{rb}xi8>) : {qt}
   %xq = lowbit.quantize %x : tensor<{m}x{k}xf32> -> {xt}
@@ -87,8 +99,9 @@ def check(d, out="cpu.out"):
     for (m, n, k, fmt, x, w), y in zip(data(), outs):
         y = y.reshape(m, n)
         wd = np.asarray(lowbit.quantize(w, fmt).dequantize(), np.float64)
-        xd = np.asarray(lowbit.quantize_scheme(x, "i8", blocks=(1, k))
-                        .dequantize(), np.float64)
+        xd = x.astype(np.float64) if fmt == "q4_1" else np.asarray(
+            lowbit.quantize_scheme(x, "i8", blocks=(1, k)).dequantize(),
+            np.float64)
         ref = xd @ wd.T
         err = np.abs(ref - y).max(1) / np.maximum(np.abs(ref).max(1), 1e-30)
         worst = max(worst, float(err.max()))

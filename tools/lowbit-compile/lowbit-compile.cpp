@@ -53,8 +53,8 @@ static cl::opt<std::string>
 static cl::opt<bool>
     dequantizeGGUF("dequantize-gguf",
                    cl::desc("Imported GGUF models: dequantize every weight to "
-                            "f32 (default: q4_0, q8_0 and q4_K stay as "
-                            "stored)"),
+                            "f32 (default: q4_0, q8_0, q4_K and q4_1 stay "
+                            "as stored)"),
                    cl::init(false));
 static cl::opt<std::string>
     outputBase("o",

@@ -182,7 +182,7 @@ def evaluate(model, text_ids, prompt_ids, gen):
 
 CONFIGS = [
     ("fp32", ["--dequantize-gguf"]),
-    ("GGUF q8_0 head + f32", []),
+    ("GGUF as stored (Q4_1, q8_0 head)", []),
     ("W8A8 (i8 per channel, i8 per token)",
      ["--pipeline=builtin.module(func.func(lowbit-quantize-matmuls{"
       "weight-scheme='i8, per_axis<out>' "

@@ -35,9 +35,10 @@ struct LlamaImportOptions {
   /// KV cache length (tokens) of the compiled decode step; 0: the model's
   /// context length, at most 2048.
   int64_t maxSeq = 0;
-  /// GGUF q4_0 / q8_0 / q4_K weights stay as stored (lowbit.constant of
-  /// the GGUF format, int8 activations); otherwise, and for other GGUF
-  /// block types, weights are dequantized to f32 at import.
+  /// GGUF q4_0 / q8_0 / q4_K (int8 activations) and q4_1 (f32
+  /// activations) weights stay as stored (lowbit.constant of the GGUF
+  /// format); otherwise, and for other GGUF block types, weights are
+  /// dequantized to f32 at import.
   bool keepGGUF = true;
   /// KV cache storage: "f32"; "int8" or "fp8" (E4M3), each token's keys
   /// and values quantized per head (one f32 scale per token and head);

@@ -92,6 +92,7 @@ struct W4Problem {
   bool q4_0 = false;       // GGUF q4_0 blocks read as stored (llama.cpp layout)
   bool q8_0 = false;       // GGUF q8_0 blocks read as stored
   bool q4_k = false;       // GGUF q4_K super-blocks read as stored
+  bool q4_1 = false;       // GGUF q4_1 blocks read as stored, f32 X
   bool ternary = false;    // ternary codes (2 bits), f32 scales
   bool emulateDot = false; // no VNNI: vpdpbusd as vpmaddubsw + vpmaddwd
   bool avx512 = true;      // 512-bit byte shuffles (vpshufb zmm) available
@@ -260,6 +261,20 @@ std::optional<W4Problem> matchW8(QMatmulOp op, const CpuTarget &target) {
 /// (nibble - 8) * d) and q8_0 (d, then 32 int8 codes; value q * d).
 std::optional<W4Problem> matchGGUF(QMatmulOp op, const CpuTarget &target) {
   QTensorType wt = matchWeights(op);
+  // q4_1 (block_q4_1: f16 d and m, then 16 bytes of nibbles laid out as in
+  // q4_0; value q * d + m, q in 0..15) times f32 activations: the
+  // W4A32 kernel reading the blocks.
+  if (wt && wt.getScheme().getGguf() == GGUFKind::Q4_1 &&
+      wt.getScheme().getExpressedType().isF32()) {
+    auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType());
+    if (!xt || xt.getRank() != 2 || !xt.hasStaticShape() ||
+        !xt.getElementType().isF32() || wt.getShape()[1] % 32 != 0)
+      return std::nullopt;
+    W4Problem p{xt.getDimSize(0), wt.getShape()[0], wt.getShape()[1], 32,
+                Float16Type::get(op.getContext())};
+    p.q4_1 = true;
+    return p;
+  }
   if (!wt ||
       (wt.getScheme().getGguf() != GGUFKind::Q4_0 &&
        wt.getScheme().getGguf() != GGUFKind::Q8_0 &&
@@ -653,9 +668,11 @@ public:
     four = splat(b, v16i, b.getI8IntegerAttr(4));
     padI8 = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
     padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+    // Low nibbles pair with X's even inputs and high ones with the odd
+    // (lowbit's packing); in a q4_1 block with the first and last 16.
     for (int64_t i = 0; i < 16; ++i) {
-      even.push_back(2 * i);
-      odd.push_back(2 * i + 1);
+      even.push_back(p.q4_1 ? i : 2 * i);
+      odd.push_back(p.q4_1 ? 16 + i : 2 * i + 1);
     }
     if (p.e2m1) {
       // MXFP4: codes decoded to 2 * value (exact int8) by vpshufb; the
@@ -681,15 +698,34 @@ protected:
     // f16/bf16 must each be rounded to it first (as the reference
     // dequantizes), so they are scaled per element.
     bool roundW = p.expressed && !p.expressed.isF32();
-    bool scaleSums = tm == 1 && !roundW;
+    // q4_1 decodes each weight (q * d + m, one FMA) before the products.
+    bool scaleSums = tm == 1 && !roundW && !p.q4_1;
     int64_t na = tm * tn;
     SmallVector<Value> init(na, zero);
     auto groups = scf::ForOp::create(
         tb, idx(tb, 0), idx(tb, p.k / p.g), idx(tb, 1), init,
         [&](OpBuilder &ob, Location l, Value gi, ValueRange acc) {
           ImplicitLocOpBuilder gb(l, ob);
-          SmallVector<Value> s;
+          SmallVector<Value> s, mins;
           for (int64_t r = 0; r < tn; ++r) {
+            if (p.q4_1) { // the block's f16 d and m, its first 4 bytes
+              Value dm = vector::TransferReadOp::create(
+                  gb, VectorType::get({4}, gb.getI8Type()), codes,
+                  ValueRange{add(gb, n0, r),
+                             arith::MulIOp::create(gb, gi, idx(gb, 20))},
+                  padI8, ArrayRef<bool>{true});
+              dm = vector::BitCastOp::create(
+                  gb, VectorType::get({2}, gb.getF16Type()), dm);
+              dm = arith::ExtFOp::create(
+                  gb, VectorType::get({2}, gb.getF32Type()), dm);
+              for (int64_t j = 0; j < 2; ++j) {
+                Value v =
+                    vector::ExtractOp::create(gb, dm, ArrayRef<int64_t>{j});
+                (j ? mins : s)
+                    .push_back(vector::BroadcastOp::create(gb, v16f, v));
+              }
+              continue;
+            }
             Value sc = tensor::ExtractOp::create(
                 gb, scales, ValueRange{add(gb, n0, r), gi});
             if (p.e2m1) { // E8M0 bits; halved: the table gives 2 * value
@@ -715,14 +751,23 @@ protected:
                 ImplicitLocOpBuilder cb(cl, cob);
                 Value k0 = arith::AddIOp::create(
                     cb, kg, arith::MulIOp::create(cb, ci, idx(cb, 32)));
-                Value kb = arith::DivUIOp::create(cb, k0, idx(cb, 2));
+                // q4_1: the block's 16 bytes of nibbles after d and m.
+                Value kb =
+                    p.q4_1
+                        ? add(cb, arith::MulIOp::create(cb, gi, idx(cb, 20)), 4)
+                        : arith::DivUIOp::create(cb, k0, idx(cb, 2))
+                              .getResult();
                 SmallVector<Value> lo, hi;
                 for (int64_t r = 0; r < tn; ++r) {
                   Value bytes = vector::TransferReadOp::create(
                       cb, v16i, codes, ValueRange{add(cb, n0, r), kb}, padI8,
                       ArrayRef<bool>{true});
                   Value l, h;
-                  if (p.e2m1) { // 2 * E2M1 value by table, as int8
+                  if (p.q4_1) { // unsigned nibbles q in 0..15
+                    Value low4v = splat(cb, v16i, cb.getI8IntegerAttr(0x0F));
+                    l = arith::AndIOp::create(cb, bytes, low4v);
+                    h = arith::ShRUIOp::create(cb, bytes, four);
+                  } else if (p.e2m1) { // 2 * E2M1 value by table, as int8
                     Value low = arith::AndIOp::create(cb, bytes, low4);
                     Value high = arith::AndIOp::create(
                         cb, arith::ShRUIOp::create(cb, bytes, four), low4);
@@ -739,7 +784,10 @@ protected:
                   }
                   Value lf = arith::SIToFPOp::create(cb, v16f, l);
                   Value hf = arith::SIToFPOp::create(cb, v16f, h);
-                  if (!scaleSums) {
+                  if (p.q4_1) {
+                    lf = vector::FMAOp::create(cb, lf, s[r], mins[r]);
+                    hf = vector::FMAOp::create(cb, hf, s[r], mins[r]);
+                  } else if (!scaleSums) {
                     lf = arith::MulFOp::create(cb, lf, s[r]);
                     hf = arith::MulFOp::create(cb, hf, s[r]);
                   }
@@ -1835,7 +1883,7 @@ protected:
 /// How many run-time parts the weights have: codes and scales; GGUF blocks
 /// carry their scales; NVFP4 adds the tensor scale.
 static unsigned expectedWeightParts(const W4Problem &p) {
-  if (p.q4_0 || p.q8_0 || p.q4_k)
+  if (p.q4_0 || p.q8_0 || p.q4_k || p.q4_1)
     return 1;
   return p.nvfp4 ? 3 : 2;
 }
@@ -1844,6 +1892,8 @@ static unsigned expectedWeightParts(const W4Problem &p) {
 static int64_t ggufRowBytes(const W4Problem &p) {
   if (p.q4_k)
     return p.k / 256 * 144;
+  if (p.q4_1)
+    return p.k / 32 * 20;
   return p.k / 32 * (p.q4_0 ? 18 : 34);
 }
 
@@ -1864,7 +1914,8 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   std::string st;
   llvm::raw_string_ostream os(st);
   p.scaleType.print(os);
-  std::string name = std::string(p.q4_k      ? "__lowbit_q4_k_"
+  std::string name = std::string(p.q4_1      ? "__lowbit_q4_1_"
+                                 : p.q4_k    ? "__lowbit_q4_k_"
                                  : p.q4_0    ? "__lowbit_q4_0_"
                                  : p.q8_0    ? "__lowbit_q8_0_"
                                  : p.ternary ? "__lowbit_ternary_"
@@ -1903,7 +1954,7 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   else if (p.w8 || p.f8)
     args.append(
         {RankedTensorType::get({p.n, p.k}, b.getI8Type()), p.wScales, yt});
-  else if (p.q4_0 || p.q8_0 || p.q4_k)
+  else if (p.q4_0 || p.q8_0 || p.q4_k || p.q4_1)
     args.append(
         {RankedTensorType::get({p.n, ggufRowBytes(p)}, b.getI8Type()), yt});
   else if (p.ternary)
@@ -1937,7 +1988,10 @@ func::FuncOp getOrCreateW4Kernel(OpBuilder &rewriter, ModuleOp module,
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
   Value y;
-  if (p.q4_0 || p.q8_0 || p.q4_k)
+  if (p.q4_1)
+    y = W4F32Kernel(b, p, arg(0), arg(1), Value())
+            .build(arg(2), ggufRowBytes(p));
+  else if (p.q4_0 || p.q8_0 || p.q4_k)
     y = W4I8Kernel(b, p, arg(0), arg(1), arg(2), Value(), Value())
             .build(arg(3), ggufRowBytes(p));
   else if (p.ternary)
