@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds what bench/gpu/run.sh needs on the GPU machine (which has no
 # LLVM): the PTX of bench/gpu/kernels.mlir for sm_80 and sm_90 and the
-# launch manifests, in bench/gpu/out. Run it here, after building lowbit:
+# launch manifests, and a model compiled by lowbit-compile --target=nvptx
+# (bench/gpu/model.py) with its x86_64 build's outputs, in bench/gpu/out. Run it here, after building lowbit:
 #   bench/gpu/prepare.sh [build-dir]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -18,5 +19,21 @@ for chip in sm_80 sm_90; do
       -o /dev/null
   fi
 done
+# An nvptx-compiled model (lowbit-compile --target=nvptx, issue 7) and its
+# x86_64 build's outputs (run here) for run.sh to compare with.
+compile="$build/bin/lowbit-compile"
+m="$out.tmp/model"
+python3 "$root/bench/gpu/model.py" make "$m"
+"$compile" "$m/model.mlir" -o "$m/x86_64" --prefix=model --shared
+python3 "$root/bench/gpu/model.py" run "$m/x86_64" "$m"
+for chip in sm_80 sm_90; do
+  "$compile" "$m/model.mlir" -o "$m/nvptx_$chip" --prefix=model --shared \
+    --target=nvptx --sm=$chip
+done
+rm "$m/model.mlir"
+# The GPU machine has no LLVM: bring the OpenMP runtime the host code uses.
+for lib in /usr/lib/llvm-22/lib/libomp.so*; do
+  [ -e "$lib" ] && cp -L "$lib" "$m/"
+done
 rm -rf "$out" && mv "$out.tmp" "$out"
-echo "prepare.sh: PTX and manifests in $out"
+echo "prepare.sh: PTX, manifests and the nvptx model in $out"

@@ -829,14 +829,76 @@ bool LlamaBuilder::build(std::string &text, std::string &errorOut) {
        "    linalg.yield %v : f32\n  } -> " +
        f32Type({2, half}));
 
-  // Token embedding row.
-  std::string emb = f32Constant("token_embd.weight", {V, D});
-  if (emb.empty())
-    return fail();
+  // Token embedding row: a GGUF q8_0 table kept as stored is decoded one
+  // row per step (q * d, exact in f32, as llama.cpp's dequantize_row_q8_0),
+  // from the same bytes the tied output head reads; anything else is an
+  // f32 table.
   std::string x = fresh();
-  emit(x + " = tensor.extract_slice " + emb + "[%ti, 0] [1, " +
-       std::to_string(D) + "] [1, 1] : " + f32Type({V, D}) + " to " +
-       f32Type({1, D}));
+  auto embIt = src.weights.find("token_embd.weight");
+  if (options.keepGGUF && embIt != src.weights.end() &&
+      embIt->second.kind == Weight::GGUFBlocks &&
+      embIt->second.gguf == nx::GGUFKind::Q8_0 && D % 32 == 0 &&
+      ArrayRef<int64_t>(embIt->second.shape) == ArrayRef<int64_t>{V, D}) {
+    int64_t nb = D / 32, rb = nb * 34;
+    std::string key = blob(
+        "token_embd.weight.blocks",
+        ArrayRef<char>((const char *)embIt->second.data, V * rb), 1, false);
+    std::string tb =
+        "tensor<" + std::to_string(V) + "x" + std::to_string(rb) + "xi8>";
+    std::string t1 = "tensor<1x" + std::to_string(rb) + "xi8>";
+    std::string t3 = "tensor<1x" + std::to_string(nb) + "x34xi8>";
+    std::string tq = "tensor<1x" + std::to_string(nb) + "x32xi8>";
+    std::string td = "tensor<1x" + std::to_string(nb) + "x1xi8>";
+    std::string tf = f32Type({1, nb, 32});
+    std::string all = fresh(), row = fresh(), blk = fresh(), q = fresh(),
+                lo = fresh(), hi = fresh(), e = fresh(), v = fresh();
+    emit(all + " = arith.constant dense_resource<" + key + "> : " + tb);
+    emit(row + " = tensor.extract_slice " + all + "[%ti, 0] [1, " +
+         std::to_string(rb) + "] [1, 1] : " + tb + " to " + t1);
+    emit(blk + " = tensor.expand_shape " + row +
+         " [[0], [1, 2]] output_shape [1, " + std::to_string(nb) +
+         ", 34] : " + t1 + " into " + t3);
+    auto slice = [&](const std::string &out, int64_t at, int64_t n,
+                     const std::string &type) {
+      emit(out + " = tensor.extract_slice " + blk + "[0, 0, " +
+           std::to_string(at) + "] [1, " + std::to_string(nb) + ", " +
+           std::to_string(n) + "] [1, 1, 1] : " + t3 + " to " + type);
+    };
+    slice(lo, 0, 1, td);
+    slice(hi, 1, 1, td);
+    slice(q, 2, 32, tq);
+    emit(e + " = tensor.empty() : " + tf);
+    emit(v +
+         " = linalg.generic {indexing_maps = [affine_map<(a, b, c) -> "
+         "(a, b, c)>, affine_map<(a, b, c) -> (a, b, 0)>, "
+         "affine_map<(a, b, c) -> (a, b, 0)>, affine_map<(a, b, c) -> "
+         "(a, b, c)>], iterator_types = [\"parallel\", \"parallel\", "
+         "\"parallel\"]} ins(" +
+         q + ", " + lo + ", " + hi + " : " + tq + ", " + td + ", " + td +
+         ") outs(" + e + " : " + tf +
+         ") {\n"
+         "  ^bb0(%eq: i8, %elo: i8, %ehi: i8, %eo: f32):\n"
+         "    %el = arith.extui %elo : i8 to i16\n"
+         "    %eh = arith.extui %ehi : i8 to i16\n"
+         "    %e8 = arith.constant 8 : i16\n"
+         "    %ehs = arith.shli %eh, %e8 : i16\n"
+         "    %ebits = arith.ori %ehs, %el : i16\n"
+         "    %edh = arith.bitcast %ebits : i16 to f16\n"
+         "    %ed = arith.extf %edh : f16 to f32\n"
+         "    %eqf = arith.sitofp %eq : i8 to f32\n"
+         "    %ev = arith.mulf %eqf, %ed : f32\n"
+         "    linalg.yield %ev : f32\n  } -> " +
+         tf);
+    emit(x + " = tensor.collapse_shape " + v + " [[0], [1, 2]] : " + tf +
+         " into " + f32Type({1, D}));
+  } else {
+    std::string emb = f32Constant("token_embd.weight", {V, D});
+    if (emb.empty())
+      return fail();
+    emit(x + " = tensor.extract_slice " + emb + "[%ti, 0] [1, " +
+         std::to_string(D) + "] [1, 1] : " + f32Type({V, D}) + " to " +
+         f32Type({1, D}));
+  }
 
   declareCache();
   if (options.kvCache == "int4" || options.kvCache == "int2") {

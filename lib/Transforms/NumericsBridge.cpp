@@ -2,6 +2,7 @@
 
 #include "lowbit/Transforms/NumericsBridge.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -157,6 +158,20 @@ ElementsAttr mlir::lowbit::createElementsAttr(RankedTensorType type,
         HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, align));
   }
   return DenseElementsAttr::getFromRawBuffer(type, bytes);
+}
+
+Value mlir::lowbit::createBytesConstantAfter(Operation *after,
+                                             RankedTensorType type,
+                                             ArrayRef<uint8_t> bytes,
+                                             StringRef name) {
+  OpBuilder b(after);
+  b.setInsertionPointAfter(after);
+  ElementsAttr attr = createElementsAttr(
+      type,
+      ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                     bytes.size()),
+      name);
+  return arith::ConstantOp::create(b, after->getLoc(), cast<TypedAttr>(attr));
 }
 
 ConstantOp mlir::lowbit::createQuantizedConstant(OpBuilder &b, Location loc,

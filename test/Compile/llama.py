@@ -19,6 +19,9 @@
 # CHECK: safetensors f32 tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: safetensors f16: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q4_0/q8_0 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf q8_0 embedding tied kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: q8_0 table: one copy in the weights blob
+# CHECK: gguf q4_1 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: caches: updated in place (llm_decode takes 5 buffers)
 # CHECK: token and position ranges: checked by the C entry point
 # CHECK: gguf f32 + lowbit-w4a8: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
@@ -118,6 +121,36 @@ def main():
     compare("gguf q4_0/q8_0 kept", got,
             r.decode(cfg, r.dequantized(w, types), TOKENS,
                      int8_inputs=set(types)))
+    # A q8_0 embedding table, tied as in SmolLM2's GGUF: rows decoded per
+    # step from the stored blocks, and the head reads the same bytes (one
+    # copy in the blob) with int8 inputs.
+    wt1 = r.make_weights(cfg, seed=3, tied=True)
+    types1 = {"token_embd.weight": gguf.GGMLQuantizationType.Q8_0}
+    path1 = os.path.join(d, "q8e.gguf")
+    r.write_gguf(path1, cfg, wt1, types1)
+    got1, _ = compile_and_run(d, path1)
+    compare("gguf q8_0 embedding tied kept", got1,
+            r.decode(cfg, r.dequantized(wt1, types1), TOKENS,
+                     int8_inputs={"token_embd.weight"}))
+    blob1 = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+    table = cfg.vocab * cfg.dim // 32 * 34
+    others = 4 * sum(v.size for k, v in wt1.items()
+                     if k != "token_embd.weight")
+    assert table + others <= blob1 < 1.5 * table + others, (blob1, table,
+                                                           others)
+    print("q8_0 table: one copy in the weights blob")
+    # q4_1 matrices read as stored with f32 inputs (and a q8_0 embedding,
+    # an f32 head: no int8 rounding of inputs, whose reference would
+    # depend on f32 noise at rounding boundaries).
+    w41 = r.make_weights(cfg, seed=4)
+    types41 = {n: gguf.GGMLQuantizationType.Q4_1 for n in w41
+               if n.startswith("blk") and "norm" not in n}
+    types41["token_embd.weight"] = gguf.GGMLQuantizationType.Q8_0
+    path41 = os.path.join(d, "q41.gguf")
+    r.write_gguf(path41, cfg, w41, types41)
+    got41, _ = compile_and_run(d, path41)
+    compare("gguf q4_1 kept", got41,
+            r.decode(cfg, r.dequantized(w41, types41), TOKENS))
     assert ("int llm_decode(const int32_t *arg0, const int32_t *arg1, "
             "float *arg2, float *arg3, float *result0);") in header, header
     print("caches: updated in place (llm_decode takes 5 buffers)")

@@ -36,6 +36,12 @@ readFloatElements(ElementsAttr attr,
 ElementsAttr createElementsAttr(RankedTensorType type, ArrayRef<char> bytes,
                                 StringRef name, size_t inlineLimit = 1024);
 
+/// An arith.constant of `type` holding `bytes` (a layout packed at compile
+/// time: int8 panels, mma-b tiles), created right after `after` so that it
+/// dominates every use of `after`'s result.
+Value createBytesConstantAfter(Operation *after, RankedTensorType type,
+                               ArrayRef<uint8_t> bytes, StringRef name);
+
 /// A `lowbit.constant` of type `type` holding the parts of `q` (which must
 /// have been quantized with toNumericsScheme(type)). Parts larger than
 /// `inlineLimit` bytes become dense_resource blobs named `name`,

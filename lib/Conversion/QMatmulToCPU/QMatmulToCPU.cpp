@@ -2287,17 +2287,11 @@ static LogicalResult collectPanelWeights(ModuleOp module,
           c.emitOpError("packing int8 panels: ") << st.message();
           return WalkResult::interrupt();
         }
-        OpBuilder b(c);
-        b.setInsertionPointAfter(c);
-        auto type = RankedTensorType::get(
-            {(p->n + 15) / 16, (p->k + 3) / 4, 64}, b.getI8Type());
-        ElementsAttr attr = createElementsAttr(
-            type,
-            ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
-                           bytes.size()),
-            "panels");
-        packed =
-            arith::ConstantOp::create(b, c.getLoc(), cast<TypedAttr>(attr));
+        packed = createBytesConstantAfter(
+            c,
+            RankedTensorType::get({(p->n + 15) / 16, (p->k + 3) / 4, 64},
+                                  IntegerType::get(c.getContext(), 8)),
+            bytes, "panels");
       }
       panels[mm] = packed;
       return WalkResult::advance();

@@ -148,17 +148,11 @@ struct LowbitGPUOffloadPass
             return c.emitOpError("packing mma-b tiles: ") << st.message();
           auto wt = cast<QTensorType>(c.getType());
           int64_t n = wt.getShape()[0], k = wt.getShape()[1];
-          OpBuilder cb(c);
-          cb.setInsertionPointAfter(c);
-          auto type = RankedTensorType::get({(n + 31) / 32, k / 32, 128},
-                                            cb.getI32Type());
-          ElementsAttr attr = createElementsAttr(
-              type,
-              ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
-                             bytes.size()),
-              "mma_b");
-          packed =
-              arith::ConstantOp::create(cb, c.getLoc(), cast<TypedAttr>(attr));
+          packed = createBytesConstantAfter(
+              c,
+              RankedTensorType::get({(n + 31) / 32, k / 32, 128},
+                                    IntegerType::get(c.getContext(), 32)),
+              bytes, "mma_b");
         }
         ValueRange parts = unpack(mm.getRhs());
         ins = {mm.getLhs(), packed, parts[1]};

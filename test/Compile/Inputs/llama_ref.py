@@ -215,5 +215,5 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
             x = x + mv(p + "ffn_down.weight", gt / (1 + np.exp(-gt)) * up)
         hn = rms(x, W["output_norm.weight"])
         out.append(mv("output.weight", hn) if "output.weight" in W
-                   else head @ hn)
+                   else mv("token_embd.weight", hn))
     return np.array(out)
