@@ -183,12 +183,13 @@ def w4a16_data(M, N, K, g, gen):
 
 
 def gemm8_problem(name):
-    m = re.match(r"(w8a8|fp8)_gemm_(\d+)x(\d+)x(\d+)_(xrow|xt)_(wrow|wt)_"
+    m = re.match(r"(w8a8|fp8|fp8_wgmma)_gemm_(\d+)x(\d+)x(\d+)_(xrow|xt)_"
+                 r"(wrow|wt)_"
                  r"(f16|f32)(?:_v\d+)?$", name)
     if not m:
         return None
     M, N, K = (int(v) for v in m.groups()[1:4])
-    return (m.group(1) == "fp8", M, N, K, m.group(5) == "xrow",
+    return (m.group(1).startswith("fp8"), M, N, K, m.group(5) == "xrow",
             m.group(6) == "wrow",
             torch.float16 if m.group(7) == "f16" else torch.float32)
 
@@ -305,7 +306,9 @@ def main():
     rt = Runtime(args.runtime)
     name, major, minor = rt.device()
     chip = "sm_%d%d" % (major, minor)
-    kdir = os.path.join(args.kernels, "sm_90" if major >= 9 else "sm_80")
+    # Hopper (9.0): the sm_90a build (the FP8 GEMM on wgmma).
+    kdir = os.path.join(args.kernels, "sm_90a" if (major, minor) == (9, 0)
+                        else "sm_90" if major >= 9 else "sm_80")
     manifest = json.load(open(os.path.join(kdir, "manifest.json")))
     modules = {}
     for key, fname in manifest["ptx"].items():

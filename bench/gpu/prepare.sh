@@ -11,7 +11,7 @@ opt="$build/bin/lowbit-opt"
 [ -x "$opt" ] || { echo "prepare.sh: no $opt (build lowbit first)" >&2; exit 1; }
 out="$root/bench/gpu/out"
 rm -rf "$out.tmp"
-for chip in sm_80 sm_90; do
+for chip in sm_80 sm_90 sm_90a; do
   "$opt" "$root/bench/gpu/kernels.mlir" --lowbit-gpu-kernels=chip=$chip \
     --lowbit-gpu-to-ptx --lowbit-write-ptx=dir="$out.tmp/$chip" -o /dev/null
   if [ -x /usr/local/cuda/bin/ptxas ]; then

@@ -24,7 +24,9 @@
 # CHECK: quantize_i8_rows_3x129_f32 ok (codes and scales bit-identical)
 # CHECK: quantize_fp8_rows_4x70_bf16 ok (codes and scales bit-identical)
 # CHECK: quantize_i8_rows_3x200_f16 ok (codes and scales bit-identical)
-# CHECK: 17 kernels, 0 wrong
+# CHECK: fp8_wgmma_gemm_67x33x80_xrow_wrow_f32 ok
+# CHECK: fp8_wgmma_gemm_130x70x208_xt_wrow_f16 ok
+# CHECK: 19 kernels, 0 wrong
 
 import os
 import re
@@ -60,6 +62,12 @@ PROBLEMS = [
     # Ties away from zero (round = nearest_away): cvt.rzi and a step.
     ("q_i8a", 3, 0, 200, None, "f16", None),
 ]
+# sm_90a: the FP8 GEMM on wgmma (shared memory descriptors, the
+# warpgroup's accumulator fragment), tails in M, N and K.
+PROBLEMS_90A = [
+    ("fp8", 67, 33, 80, "xrow_wrow", None, "f32"),
+    ("fp8", 130, 70, 208, "xt_wrow", None, "f16"),
+]
 
 
 def qtype(kind, n, k, g):
@@ -81,9 +89,9 @@ def eight(kind, rows, k, per_row):
         rows, k, el, "per_axis<0>" if per_row else "per_tensor")
 
 
-def module():
+def module(problems):
     funcs = []
-    for i, (kind, m, n, k, g, xe, ye) in enumerate(PROBLEMS):
+    for i, (kind, m, n, k, g, xe, ye) in enumerate(problems):
         if kind.startswith("q_"):
             xt = "tensor<%dx%dx%s>" % (m, k, xe)
             qt = "!lowbit.qtensor<%dx%dx%s : %s, per_axis<0>%s>" % (
@@ -250,21 +258,31 @@ def quantize_case(kind, m, k, xe, rng):
 def main():
     d = sys.argv[1]
     os.makedirs(d, exist_ok=True)
-    src = os.path.join(d, "problems.mlir")
+    rng = np.random.default_rng(7)
+    bad = total = 0
+    for chip, problems in (("sm_90", PROBLEMS), ("sm_90a", PROBLEMS_90A)):
+        b, n = run_chip(d, chip, problems, rng)
+        bad += b
+        total += n
+    print("%d kernels, %d wrong" % (total, bad))
+
+
+def run_chip(d, chip, problems, rng):
+    src = os.path.join(d, "problems_%s.mlir" % chip)
     with open(src, "w") as f:
-        f.write(module())
-    ir = subprocess.run(["lowbit-opt", src, "--lowbit-gpu-kernels=chip=sm_90"],
+        f.write(module(problems))
+    ir = subprocess.run(["lowbit-opt", src,
+                         "--lowbit-gpu-kernels=chip=" + chip],
                         check=True, capture_output=True, text=True).stdout
-    kernels_mlir = os.path.join(d, "kernels.mlir")
+    kernels_mlir = os.path.join(d, "kernels_%s.mlir" % chip)
     with open(kernels_mlir, "w") as f:
         f.write(ir)
     ops = re.findall(r"lowbit.gpu.kernel = @lowbit_gpu::@(\w+), "
                      r"lowbit.gpu.launch = array<i64: ([\d, ]+)>, "
                      r"lowbit.gpu.params = \[([^\]]*)\]", ir)
-    assert len(ops) == len(PROBLEMS), (len(ops), ops)
-    rng = np.random.default_rng(7)
+    assert len(ops) == len(problems), (len(ops), ops)
     bad = 0
-    for (name, launch, params), prob in zip(ops, PROBLEMS):
+    for (name, launch, params), prob in zip(ops, problems):
         shapes = []
         for p in re.findall(r"memref<([^>]*)>", params):
             dims = p.split("x")[:-1]
@@ -309,7 +327,7 @@ def main():
         bad += not ok
         print("%s %s (relative error %.2e, bound %.0e)"
               % (name, "ok" if ok else "WRONG", err, tol))
-    print("%d kernels, %d wrong" % (len(PROBLEMS), bad))
+    return bad, len(problems)
 
 
 if __name__ == "__main__":

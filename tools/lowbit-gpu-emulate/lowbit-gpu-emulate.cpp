@@ -171,6 +171,26 @@ struct Emulator {
                         SmallVectorImpl<std::vector<Val>> *yields);
   void execOp(Operation *op, ArrayRef<bool> active);
   void mma(Operation *op, ArrayRef<bool> active, StringRef kind);
+  void wgmma(Operation *op, ArrayRef<bool> active, StringRef text);
+
+  /// The shared-window address of workgroup buffer `bi`: the attributions
+  /// one after another, each 1024-byte aligned.
+  uint64_t sharedBase(unsigned bi) {
+    uint64_t at = 0;
+    for (unsigned i = fn.getNumArguments(); i < bi; ++i)
+      at = (at + buffers[i].bytes.size() + 1023) / 1024 * 1024;
+    return at;
+  }
+  /// The byte of shared memory at address `a`.
+  uint8_t sharedByte(uint64_t a) {
+    for (unsigned i = fn.getNumArguments(); i < buffers.size(); ++i) {
+      uint64_t b = sharedBase(i);
+      if (a >= b && a < b + buffers[i].bytes.size())
+        return buffers[i].bytes[a - b];
+    }
+    fatal("wgmma reads shared address " + Twine(a) +
+          ", outside every workgroup buffer");
+  }
 };
 
 void Emulator::run() {
@@ -495,6 +515,18 @@ void Emulator::execOp(Operation *op, ArrayRef<bool> active) {
     return elementwise(op, active, [](ArrayRef<uint64_t> in) { return in[0]; });
 
   // Memory.
+  if (auto x = dyn_cast<memref::ExtractAlignedPointerAsIndexOp>(op)) {
+    // Workgroup buffers have shared-window addresses (what wgmma's
+    // descriptors hold); parameters have none here.
+    for (unsigned t = 0; t < nThreads; ++t)
+      if (active[t]) {
+        unsigned bi = unsigned(at(t, x.getSource()).e[0]);
+        if (bi < fn.getNumArguments())
+          fatal("extract_aligned_pointer_as_index of a parameter");
+        env[t][x.getResult()] = Val{{sharedBase(bi)}};
+      }
+    return;
+  }
   if (auto l = dyn_cast<memref::LoadOp>(op)) {
     for (unsigned t = 0; t < nThreads; ++t) {
       if (!active[t])
@@ -580,6 +612,16 @@ void Emulator::execOp(Operation *op, ArrayRef<bool> active) {
   }
 
   // Vectors.
+  if (auto fe = dyn_cast<vector::FromElementsOp>(op)) {
+    for (unsigned t = 0; t < nThreads; ++t)
+      if (active[t]) {
+        Val r;
+        for (Value v : fe.getElements())
+          r.e.push_back(at(t, v).e[0]);
+        env[t][fe.getResult()] = r;
+      }
+    return;
+  }
   if (auto e = dyn_cast<vector::ExtractOp>(op)) {
     auto vt = cast<VectorType>(e.getSource().getType());
     ArrayRef<int64_t> pos = e.getStaticPosition();
@@ -693,6 +735,13 @@ void Emulator::execOp(Operation *op, ArrayRef<bool> active) {
         return fromFloat(a);
       });
     }
+    if (text.starts_with("fence.proxy.async") ||
+        text.starts_with("wgmma.fence") ||
+        text.starts_with("wgmma.commit_group") ||
+        text.starts_with("wgmma.wait_group"))
+      return; // lock step: every write is visible, every wgmma complete
+    if (text.contains("wgmma.mma_async"))
+      return wgmma(op, active, text);
     return mma(op, active, text);
   }
   if (auto ev = dyn_cast<LLVM::ExtractValueOp>(op)) {
@@ -879,6 +928,89 @@ void Emulator::mma(Operation *op, ArrayRef<bool> active, StringRef kind) {
       for (unsigned r = 0; r < 4; ++r)
         d.e.push_back(D[(g + (r / 2) * 8) * 8 + 2 * t + r % 2]);
       env[w + l][op->getResult(0)] = d;
+    }
+  }
+}
+
+/// wgmma.mma_async m64nNk32 .f32.e4m3.e4m3 (sm_90a) for each warpgroup
+/// (128 threads): A (64 x 32) and B (N x 32, K-major) from shared memory
+/// through their descriptors, no swizzle: start address (bits 0-13) << 4;
+/// element (r, k) at start + (r / 8) * SBO + (k / 16) * LBO + (r % 8) *
+/// 16 + k % 16, LBO (bits 16-29) << 4, SBO (bits 32-45) << 4. D = A B^T +
+/// (scale-d ? C : 0), products summed exactly (f64) and rounded to f32
+/// once. Operands: the descriptors, scale-d, then the N / 2 accumulators
+/// tied to the results; fragment of thread 32w + 4g + t: element 4j + r
+/// is row 16w + g + 8 (r / 2), column 8j + 2t + r % 2.
+void Emulator::wgmma(Operation *op, ArrayRef<bool> active, StringRef text) {
+  size_t shapeAt = text.find(".m64n");
+  if (shapeAt == StringRef::npos || !text.contains(".f32.e4m3.e4m3"))
+    fatal("unsupported wgmma: " + text);
+  unsigned n = 0;
+  if (text.drop_front(shapeAt + 5)
+          .take_while([](char c) { return c != 'k'; })
+          .getAsInteger(10, n) ||
+      !text.contains("k32") || n % 8 || op->getNumOperands() != 3 + n / 2)
+    fatal("unsupported wgmma shape: " + text);
+  MLIRContext *ctx = op->getContext();
+  Type e4m3 = Float8E4M3FNType::get(ctx), f32 = Float32Type::get(ctx);
+  for (unsigned w0 = 0; w0 < nThreads; w0 += 128) {
+    bool any = false, all = true;
+    for (unsigned l = 0; l < 128 && w0 + l < nThreads; ++l) {
+      any |= active[w0 + l];
+      all &= active[w0 + l];
+    }
+    if (!any)
+      continue;
+    if (!all || w0 + 128 > nThreads)
+      fatal("wgmma without its whole warpgroup");
+    uint64_t da = at(w0, op->getOperand(0)).e[0];
+    uint64_t db = at(w0, op->getOperand(1)).e[0];
+    bool scaleD = at(w0, op->getOperand(2)).e[0] & 0xFFFFFFFF;
+    for (unsigned l = 1; l < 128; ++l)
+      if (at(w0 + l, op->getOperand(0)).e[0] != da ||
+          at(w0 + l, op->getOperand(1)).e[0] != db)
+        fatal("wgmma descriptors differ across the warpgroup");
+    auto element = [&](uint64_t desc, unsigned r, unsigned k) {
+      if (desc >> 62)
+        fatal("wgmma descriptor with swizzling (not emulated)");
+      uint64_t start = (desc & 0x3FFF) << 4;
+      uint64_t lbo = ((desc >> 16) & 0x3FFF) << 4;
+      uint64_t sbo = ((desc >> 32) & 0x3FFF) << 4;
+      return sharedByte(start + (r / 8) * sbo + (k / 16) * lbo + (r % 8) * 16 +
+                        k % 16);
+    };
+    auto value = [&](uint8_t bits) {
+      APFloat v = toFloat(e4m3, bits);
+      bool lost;
+      v.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
+      return v.convertToDouble();
+    };
+    std::vector<double> A(64 * 32), B(n * 32);
+    for (unsigned r = 0; r < 64; ++r)
+      for (unsigned k = 0; k < 32; ++k)
+        A[r * 32 + k] = value(element(da, r, k));
+    for (unsigned c = 0; c < n; ++c)
+      for (unsigned k = 0; k < 32; ++k)
+        B[c * 32 + k] = value(element(db, c, k));
+    auto where = [](unsigned l, unsigned i, unsigned &row, unsigned &col) {
+      unsigned w = l / 32, g = l % 32 / 4, t = l % 4, j = i / 4, r = i % 4;
+      row = 16 * w + g + 8 * (r / 2);
+      col = 8 * j + 2 * t + r % 2;
+    };
+    for (unsigned l = 0; l < 128; ++l) {
+      Val d;
+      for (unsigned i = 0; i < n / 2; ++i) {
+        unsigned row, col;
+        where(l, i, row, col);
+        double sum = scaleD
+                         ? toFloat(f32, at(w0 + l, op->getOperand(3 + i)).e[0])
+                               .convertToDouble()
+                         : 0.0;
+        for (unsigned k = 0; k < 32; ++k)
+          sum += A[row * 32 + k] * B[col * 32 + k];
+        d.e.push_back(fromFloat(APFloat(float(sum))));
+      }
+      env[w0 + l][op->getResult(0)] = d;
     }
   }
 }

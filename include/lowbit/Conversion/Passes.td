@@ -245,7 +245,11 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
       of 64 inputs copied to shared memory with `cp.async` (zero-filled
       beyond M, N and K), exact int32 sums scaled once.
     - FP8 E4M3 GEMM (sm_89 and newer): the same with E4M3 operands and f32
-      accumulation (`mma.sync ... e4m3.e4m3.f32`, PTX ISA 8.4).
+      accumulation (`mma.sync ... e4m3.e4m3.f32`, PTX ISA 8.4). On sm_90a
+      it runs on Hopper's warpgroup tensor cores instead: one warpgroup per
+      64 x 64 tile, tiles in shared memory in wgmma's no-swizzle
+      core-matrix layout, `wgmma.mma_async m64n64k32` on shared memory
+      descriptors.
     - `lowbit.quantize` of f16/bf16/f32 activations [M, K] to int8 or
       E4M3 (sm_89+) with a dynamic f32 scale per row (what the W8A8 and
       FP8 GEMMs read): one block per row, amax by shuffles and shared

@@ -314,6 +314,68 @@ Value mmaInlineAsm(ImplicitLocOpBuilder &b, Value a, Value bv, Value c,
   return d;
 }
 
+/// Copies the block's 64 x 64-byte tiles of X (rows m0..) and W (rows
+/// n0..) at K offset `kt` into shared memory with cp.async, 16 bytes per
+/// thread and copy (rows or K beyond the matrix are zero-filled from a
+/// valid address), and waits for them. `dst(which, row, col)` gives the
+/// shared memory indices of a 16-byte chunk.
+static void
+copyTilesAsync(ImplicitLocOpBuilder &lb, const W8A8Problem &p, Value smem,
+               Value xq, Value wq, Value tid, Value m0, Value n0, Value kt,
+               function_ref<SmallVector<Value>(int64_t, Value, Value)> dst) {
+  SmallVector<Value> tokens;
+  for (int64_t i = 0; i < 2; ++i) {
+    Value c = arith::AddIOp::create(lb, tid, idx(lb, 128 * i));
+    Value row = arith::DivUIOp::create(lb, c, idx(lb, 4));
+    Value col = arith::MulIOp::create(
+        lb, arith::RemUIOp::create(lb, c, idx(lb, 4)), idx(lb, 16));
+    Value gk = arith::AddIOp::create(lb, kt, col);
+    Value kIn =
+        arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gk, idx(lb, p.k));
+    for (int64_t which = 0; which < 2; ++which) {
+      Value base = which ? n0 : m0;
+      int64_t bound = which ? p.n : p.m;
+      Value gr = arith::AddIOp::create(lb, base, row);
+      Value in = arith::AndIOp::create(
+          lb, kIn,
+          arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gr,
+                                idx(lb, bound)));
+      Value srow = arith::SelectOp::create(lb, in, gr, idx(lb, 0));
+      Value scol = arith::SelectOp::create(lb, in, gk, idx(lb, 0));
+      Value bytes = arith::SelectOp::create(lb, in, idx(lb, 16), idx(lb, 0));
+      auto copy = nvgpu::DeviceAsyncCopyOp::create(
+          lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), smem,
+          dst(which, row, col), which ? wq : xq, ValueRange{srow, scol},
+          lb.getIndexAttr(16), bytes, lb.getUnitAttr());
+      tokens.push_back(copy.getAsyncToken());
+    }
+  }
+  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+      lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), tokens);
+  nvgpu::DeviceAsyncWaitOp::create(lb, group, IntegerAttr());
+}
+
+/// Y[row, col] = v * sx[row] * sw[col] (rounded to Y's type) if the
+/// element is inside the matrix.
+static void storeScaled(ImplicitLocOpBuilder &b, const W8A8Problem &p, Value v,
+                        Value row, Value col, Value sx, Value sw, Value y) {
+  Value in = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, idx(b, p.m)),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col, idx(b, p.n)));
+  auto ifIn = scf::IfOp::create(b, in, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifIn.thenBlock());
+  Value f = isa<FloatType>(v.getType())
+                ? v
+                : arith::SIToFPOp::create(b, b.getF32Type(), v).getResult();
+  Value scale = arith::MulFOp::create(b, loadScale(b, sx, p.xPerRow, row),
+                                      loadScale(b, sw, p.wPerRow, col));
+  f = arith::MulFOp::create(b, f, scale);
+  if (!p.yElem.isF32())
+    f = arith::TruncFOp::create(b, p.yElem, f);
+  memref::StoreOp::create(b, f, y, ValueRange{row, col});
+}
+
 /// W8A8 GEMM on int8 tensor cores (mma.sync m16n8k32 s8 -> s32, sm_80+;
 /// with `fp8`, E4M3 -> f32, sm_89+):
 /// per K step, the block's 64 x 64-byte tiles of X and W go to shared
@@ -361,41 +423,12 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
       b, idx(b, 0), idx(b, p.k), idx(b, kTileK), init,
       [&](OpBuilder &ob, Location l, Value kt, ValueRange acc) {
         ImplicitLocOpBuilder lb(l, ob);
-        // cp.async: 256 chunks of 16 bytes per tile, 2 per thread.
-        SmallVector<Value> tokens;
-        for (int64_t i = 0; i < 2; ++i) {
-          Value c = add(lb, tid, 128 * i);
-          Value row = arith::DivUIOp::create(lb, c, idx(lb, 4));
-          Value col = arith::MulIOp::create(
-              lb, arith::RemUIOp::create(lb, c, idx(lb, 4)), idx(lb, 16));
-          Value gk = arith::AddIOp::create(lb, kt, col);
-          Value kIn = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gk,
-                                            idx(lb, p.k));
-          for (int64_t which = 0; which < 2; ++which) {
-            Value base = which ? n0 : m0;
-            int64_t bound = which ? p.n : p.m;
-            Value gr = arith::AddIOp::create(lb, base, row);
-            Value in = arith::AndIOp::create(
-                lb, kIn,
-                arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, gr,
-                                      idx(lb, bound)));
-            // Out of the matrix: 0 bytes read (zero fill) from a valid
-            // address.
-            Value srow = arith::SelectOp::create(lb, in, gr, idx(lb, 0));
-            Value scol = arith::SelectOp::create(lb, in, gk, idx(lb, 0));
-            Value bytes =
-                arith::SelectOp::create(lb, in, idx(lb, 16), idx(lb, 0));
-            auto copy = nvgpu::DeviceAsyncCopyOp::create(
-                lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), smem,
-                ValueRange{idx(lb, which), row, col}, which ? wq : xq,
-                ValueRange{srow, scol}, lb.getIndexAttr(16), bytes,
-                lb.getUnitAttr());
-            tokens.push_back(copy.getAsyncToken());
-          }
-        }
-        Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
-            lb, nvgpu::DeviceAsyncTokenType::get(lb.getContext()), tokens);
-        nvgpu::DeviceAsyncWaitOp::create(lb, group, IntegerAttr());
+        // cp.async: 256 chunks of 16 bytes per tile, 2 per thread, into
+        // rows padded to kSmemRow bytes.
+        copyTilesAsync(lb, p, smem, xq, wq, tid, m0, n0, kt,
+                       [&](int64_t which, Value row, Value col) {
+                         return SmallVector<Value>{idx(lb, which), row, col};
+                       });
         gpu::BarrierOp::create(lb);
         // FP8: each K tile's mma chain starts from zero and is added to
         // the f32 accumulators here, so that no more than 64 products pass
@@ -464,26 +497,161 @@ void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
               b, arith::AddIOp::create(b, m0, add(b, wm, 16 * mi + 8 * r)), g);
           Value col = arith::AddIOp::create(
               b, arith::AddIOp::create(b, n0, add(b, wn, 8 * ni + c)), t2);
-          Value in = arith::AndIOp::create(
-              b,
-              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row,
-                                    idx(b, p.m)),
-              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col,
-                                    idx(b, p.n)));
-          auto ifIn = scf::IfOp::create(b, in, /*withElseRegion=*/false);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(ifIn.thenBlock());
-          Value v = vector::ExtractOp::create(b, loop.getResult(mi * 4 + ni),
-                                              ArrayRef<int64_t>{r, c});
-          Value f = p.fp8 ? v : arith::SIToFPOp::create(b, f32, v).getResult();
-          Value scale =
-              arith::MulFOp::create(b, loadScale(b, sx, p.xPerRow, row),
-                                    loadScale(b, sw, p.wPerRow, col));
-          f = arith::MulFOp::create(b, f, scale);
-          if (!p.yElem.isF32())
-            f = arith::TruncFOp::create(b, p.yElem, f);
-          memref::StoreOp::create(b, f, y, ValueRange{row, col});
+          storeScaled(b, p,
+                      vector::ExtractOp::create(b, loop.getResult(mi * 4 + ni),
+                                                ArrayRef<int64_t>{r, c}),
+                      row, col, sx, sw, y);
         }
+  gpu::ReturnOp::create(b);
+  (void)i32;
+}
+
+/// An inline PTX statement without results (fences, wgmma group control).
+static void ptxStatement(ImplicitLocOpBuilder &b, StringRef text) {
+  LLVM::InlineAsmOp::create(b, Type(), ValueRange(), text, "",
+                            /*has_side_effects=*/true,
+                            /*is_align_stack=*/false,
+                            LLVM::tailcallkind::TailCallKind::None,
+                            LLVM::AsmDialectAttr(), ArrayAttr());
+}
+
+// wgmma's shared memory tiles without swizzle (K-major "interleave"): core
+// matrices of 8 rows x 16 bytes stored contiguously (128 bytes); along K
+// the next core matrix is kWgLBO bytes on, along M/N the next 8 rows
+// kWgSBO bytes on. A 64 x 64-byte tile is 8 x 4 core matrices (4 KiB).
+constexpr int64_t kWgLBO = 128, kWgSBO = 512, kWgTile = 4096;
+
+/// FP8 E4M3 GEMM on Hopper's warpgroup tensor cores (sm_90a): one
+/// warpgroup (4 warps, 128 threads) per 64 x 64 output tile, K in steps of
+/// 64. Per step the X and W tiles go to shared memory by cp.async in the
+/// core-matrix layout above (zero-filled beyond M, N, K), a proxy fence
+/// makes them visible to the tensor cores' async proxy, and two
+/// `wgmma.mma_async m64n64k32.f32.e4m3.e4m3` (shared memory descriptors
+/// for both operands) multiply them; as in the mma.sync kernel each step's
+/// chain starts from zero (scale-d = 0) and is added to f32 accumulators
+/// outside, and the exact-to-f32 sums are scaled by sx[m] sw[n] once. The
+/// accumulator fragment (PTX ISA, wgmma D for m64nN): thread 32w + 4g + t
+/// holds, for n8 block j, rows 16w + g (+ 8) and columns 8j + 2t (+ 1).
+void buildFp8Wgmma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
+                   const W8A8Problem &p) {
+  Block &entry = fn.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value xq = entry.getArgument(0), sx = entry.getArgument(1),
+        wq = entry.getArgument(2), sw = entry.getArgument(3),
+        y = entry.getArgument(4);
+  Value smem = fn.getWorkgroupAttributions()[0];
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
+  auto accType = VectorType::get({32}, f32);
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value m0 = arith::MulIOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, kTileM));
+  Value n0 = arith::MulIOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, kTileN));
+  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
+  Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
+  Value g = arith::DivUIOp::create(b, lane, idx(b, 4));
+  Value t = arith::RemUIOp::create(b, lane, idx(b, 4));
+  Value zeroAcc = arith::ConstantOp::create(
+      b, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.f)));
+  // The tiles' shared memory address, and a descriptor of the tile at
+  // byte `off` from it: start address >> 4 (bits 0-13), LBO >> 4 (16-29),
+  // SBO >> 4 (32-45), no swizzle (bits 62-63 zero).
+  Value base = arith::IndexCastOp::create(
+      b, i64, memref::ExtractAlignedPointerAsIndexOp::create(b, smem));
+  auto c64 = [&](ImplicitLocOpBuilder &lb, int64_t v) {
+    return arith::ConstantOp::create(lb, lb.getI64IntegerAttr(v)).getResult();
+  };
+  auto descriptor = [&](ImplicitLocOpBuilder &lb, int64_t off) {
+    Value a = arith::AddIOp::create(lb, base, c64(lb, off));
+    a = arith::ShRUIOp::create(
+        lb, arith::AndIOp::create(lb, a, c64(lb, 0x3FFFF)), c64(lb, 4));
+    return arith::OrIOp::create(
+               lb, a, c64(lb, ((kWgLBO >> 4) << 16) | ((kWgSBO >> 4) << 32)))
+        .getResult();
+  };
+  auto loop = scf::ForOp::create(
+      b, idx(b, 0), idx(b, p.k), idx(b, kTileK), ValueRange{zeroAcc},
+      [&](OpBuilder &ob, Location l, Value kt, ValueRange acc) {
+        ImplicitLocOpBuilder lb(l, ob);
+        copyTilesAsync(
+            lb, p, smem, xq, wq, tid, m0, n0, kt,
+            [&](int64_t which, Value row, Value col) {
+              // ((row / 8) * 4 + col / 16) * 128 + (row % 8) * 16.
+              Value core = arith::AddIOp::create(
+                  lb,
+                  arith::MulIOp::create(
+                      lb, arith::DivUIOp::create(lb, row, idx(lb, 8)),
+                      idx(lb, kWgSBO / kWgLBO)),
+                  arith::DivUIOp::create(lb, col, idx(lb, 16)));
+              Value off = arith::AddIOp::create(
+                  lb, arith::MulIOp::create(lb, core, idx(lb, kWgLBO)),
+                  arith::MulIOp::create(
+                      lb, arith::RemUIOp::create(lb, row, idx(lb, 8)),
+                      idx(lb, 16)));
+              return SmallVector<Value>{
+                  arith::AddIOp::create(lb, off, idx(lb, which * kWgTile))};
+            });
+        // cp.async wrote through the generic proxy; wgmma reads through
+        // the async proxy.
+        ptxStatement(lb, "fence.proxy.async.shared::cta;");
+        gpu::BarrierOp::create(lb);
+        ptxStatement(lb, "wgmma.fence.sync.aligned;");
+        SmallVector<Value> d(
+            32, arith::ConstantOp::create(lb, lb.getF32FloatAttr(0.f)));
+        for (int64_t ks = 0; ks < kTileK / 32; ++ks) {
+          // k32: two core matrices along K.
+          Value da = descriptor(lb, ks * 2 * kWgLBO);
+          Value db = descriptor(lb, kWgTile + ks * 2 * kWgLBO);
+          Value scaleD =
+              arith::ConstantOp::create(lb, lb.getI32IntegerAttr(ks));
+          std::string regs, cons;
+          for (int64_t i = 0; i < 32; ++i) {
+            regs += (i ? "," : "") + ("$" + std::to_string(i));
+            cons += "=f,";
+          }
+          cons += "l,l,r";
+          for (int64_t i = 0; i < 32; ++i)
+            cons += "," + std::to_string(i);
+          SmallVector<Value> operands{da, db, scaleD};
+          operands.append(d);
+          auto st = LLVM::LLVMStructType::getLiteral(
+              lb.getContext(), SmallVector<Type>(32, f32));
+          auto op = LLVM::InlineAsmOp::create(
+              lb, st, operands,
+              "{\n.reg .pred p;\nsetp.ne.b32 p, $34, 0;\n"
+              "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {" +
+                  regs + "}, $32, $33, p, 1, 1;\n}",
+              cons, /*has_side_effects=*/true, /*is_align_stack=*/false,
+              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+              ArrayAttr());
+          for (int64_t i = 0; i < 32; ++i)
+            d[i] = LLVM::ExtractValueOp::create(lb, op.getResult(0),
+                                                ArrayRef<int64_t>{i});
+        }
+        ptxStatement(lb, "wgmma.commit_group.sync.aligned;");
+        ptxStatement(lb, "wgmma.wait_group.sync.aligned 0;");
+        Value sum = vector::FromElementsOp::create(lb, accType, d);
+        Value next = arith::AddFOp::create(lb, acc[0], sum);
+        // The next step's copies overwrite the tiles.
+        gpu::BarrierOp::create(lb);
+        scf::YieldOp::create(lb, next);
+      });
+  // Epilogue: element 4j + r is row 16w + g + 8 (r / 2), column 8j + 2t +
+  // r % 2 of the tile.
+  Value rowBase = arith::AddIOp::create(
+      b, m0,
+      arith::AddIOp::create(b, arith::MulIOp::create(b, warp, idx(b, 16)), g));
+  Value colBase =
+      arith::AddIOp::create(b, n0, arith::MulIOp::create(b, t, idx(b, 2)));
+  for (int64_t i = 0; i < 32; ++i) {
+    int64_t j = i / 4, r = i % 4;
+    Value row = arith::AddIOp::create(b, rowBase, idx(b, 8 * (r / 2)));
+    Value col = arith::AddIOp::create(b, colBase, idx(b, 8 * j + r % 2));
+    storeScaled(
+        b, p,
+        vector::ExtractOp::create(b, loop.getResult(0), ArrayRef<int64_t>{i}),
+        row, col, sx, sw, y);
+  }
   gpu::ReturnOp::create(b);
   (void)i32;
 }
@@ -1160,6 +1328,8 @@ struct LowbitGPUKernelsPass
     c.drop_front(3)
         .take_while([](char ch) { return ch != 'a'; })
         .getAsInteger(10, sm);
+    // sm_90a: the architecture-specific features (wgmma).
+    bool archSpecific = c.ends_with("a");
     // What each covered qmatmul gets: a kernel (name, signature, shared
     // memory, builder) and its launch.
     struct Plan {
@@ -1227,9 +1397,26 @@ struct LowbitGPUKernelsPass
       } else if (std::optional<W8A8Problem> p =
                      sm >= 80 ? matchW8A8(op, /*fp8=*/false) : std::nullopt;
                  p || (sm >= 89 && (p = matchW8A8(op, /*fp8=*/true)))) {
-        // int8 mma.sync m16n8k32: sm_80+; E4M3: sm_89+.
+        // int8 mma.sync m16n8k32: sm_80+; E4M3: sm_89+, wgmma on sm_90a.
         W8A8Problem q = *p;
         auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+        if (q.fp8 && archSpecific && sm == 90) {
+          plans.push_back(Plan{
+              op,
+              "fp8_wgmma_gemm_" + std::to_string(q.m) + "x" +
+                  std::to_string(q.n) + "x" + std::to_string(q.k) +
+                  (q.xPerRow ? "_xrow" : "_xt") +
+                  (q.wPerRow ? "_wrow_" : "_wt_") + typeName(q.yElem),
+              w8a8Signature(ctx, q),
+              {MemRefType::get({2 * kWgTile}, IntegerType::get(ctx, 8), nullptr,
+                               wg)},
+              {(q.n + kTileN - 1) / kTileN, (q.m + kTileM - 1) / kTileM, 1},
+              {128, 1, 1},
+              [q](ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+                buildFp8Wgmma(b, fn, q);
+              }});
+          return;
+        }
         plans.push_back(
             Plan{op,
                  std::string(q.fp8 ? "fp8_gemm_" : "w8a8_gemm_") +
