@@ -376,6 +376,33 @@ static void storeScaled(ImplicitLocOpBuilder &b, const W8A8Problem &p, Value v,
   memref::StoreOp::create(b, f, y, ValueRange{row, col});
 }
 
+/// What both 8-bit GEMM kernels start with: their parameters (X codes, X
+/// scales, W codes, W scales, Y), the shared tiles, the thread's place
+/// (warp, g = lane / 4, t = lane % 4) and the block's first row and
+/// channel.
+struct GemmThread {
+  Value xq, sx, wq, sw, y, smem, tid, m0, n0, warp, g, t;
+  GemmThread(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn) {
+    Block &entry = fn.getBody().front();
+    b.setInsertionPointToStart(&entry);
+    xq = entry.getArgument(0);
+    sx = entry.getArgument(1);
+    wq = entry.getArgument(2);
+    sw = entry.getArgument(3);
+    y = entry.getArgument(4);
+    smem = fn.getWorkgroupAttributions()[0];
+    tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+    m0 = arith::MulIOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::y),
+                               idx(b, kTileM));
+    n0 = arith::MulIOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                               idx(b, kTileN));
+    warp = arith::DivUIOp::create(b, tid, idx(b, 32));
+    Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
+    g = arith::DivUIOp::create(b, lane, idx(b, 4));
+    t = arith::RemUIOp::create(b, lane, idx(b, 4));
+  }
+};
+
 /// W8A8 GEMM on int8 tensor cores (mma.sync m16n8k32 s8 -> s32, sm_80+;
 /// with `fp8`, E4M3 -> f32, sm_89+):
 /// per K step, the block's 64 x 64-byte tiles of X and W go to shared
@@ -386,26 +413,15 @@ static void storeScaled(ImplicitLocOpBuilder &b, const W8A8Problem &p, Value v,
 /// inputs. The exact int32 sums are scaled by sx[m] sw[n] once.
 void buildW8A8Gemm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                    const W8A8Problem &p) {
-  Block &entry = fn.getBody().front();
-  b.setInsertionPointToStart(&entry);
-  Value xq = entry.getArgument(0), sx = entry.getArgument(1),
-        wq = entry.getArgument(2), sw = entry.getArgument(3),
-        y = entry.getArgument(4);
-  Value smem = fn.getWorkgroupAttributions()[0];
+  GemmThread th(b, fn);
+  Value xq = th.xq, sx = th.sx, wq = th.wq, sw = th.sw, y = th.y,
+        smem = th.smem, tid = th.tid, m0 = th.m0, n0 = th.n0, warp = th.warp,
+        g = th.g, t = th.t;
   Type i8 = b.getI8Type(), i32 = b.getI32Type(), f32 = b.getF32Type();
   auto v4i8 = VectorType::get({4}, i8);
   auto aType = VectorType::get({4, 4}, i8);
   auto bType = VectorType::get({2, 4}, i8);
   auto cType = VectorType::get({2, 2}, p.fp8 ? f32 : i32);
-  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value m0 = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, kTileM));
-  Value n0 = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, kTileN));
-  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
-  Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
-  Value g = arith::DivUIOp::create(b, lane, idx(b, 4));
-  Value t = arith::RemUIOp::create(b, lane, idx(b, 4));
   Value t4 = arith::MulIOp::create(b, t, idx(b, 4));
   Value wm = arith::MulIOp::create(
       b, arith::DivUIOp::create(b, warp, idx(b, 2)), idx(b, 32));
@@ -534,23 +550,12 @@ constexpr int64_t kWgLBO = 128, kWgSBO = 512, kWgTile = 4096;
 /// holds, for n8 block j, rows 16w + g (+ 8) and columns 8j + 2t (+ 1).
 void buildFp8Wgmma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                    const W8A8Problem &p) {
-  Block &entry = fn.getBody().front();
-  b.setInsertionPointToStart(&entry);
-  Value xq = entry.getArgument(0), sx = entry.getArgument(1),
-        wq = entry.getArgument(2), sw = entry.getArgument(3),
-        y = entry.getArgument(4);
-  Value smem = fn.getWorkgroupAttributions()[0];
-  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
+  GemmThread th(b, fn);
+  Value xq = th.xq, sx = th.sx, wq = th.wq, sw = th.sw, y = th.y,
+        smem = th.smem, tid = th.tid, m0 = th.m0, n0 = th.n0, warp = th.warp,
+        g = th.g, t = th.t;
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
   auto accType = VectorType::get({32}, f32);
-  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value m0 = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::y), idx(b, kTileM));
-  Value n0 = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, kTileN));
-  Value warp = arith::DivUIOp::create(b, tid, idx(b, 32));
-  Value lane = arith::RemUIOp::create(b, tid, idx(b, 32));
-  Value g = arith::DivUIOp::create(b, lane, idx(b, 4));
-  Value t = arith::RemUIOp::create(b, lane, idx(b, 4));
   Value zeroAcc = arith::ConstantOp::create(
       b, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.f)));
   // The tiles' shared memory address, and a descriptor of the tile at
@@ -653,7 +658,6 @@ void buildFp8Wgmma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
         row, col, sx, sw, y);
   }
   gpu::ReturnOp::create(b);
-  (void)i32;
 }
 
 /// The W4A16 tensor-core kernel's configuration: warps along M (1 or 2),
