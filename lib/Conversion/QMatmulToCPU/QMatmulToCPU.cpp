@@ -700,7 +700,10 @@ protected:
     bool roundW = p.expressed && !p.expressed.isF32();
     // q4_1 decodes each weight (q * d + m, one FMA) before the products.
     bool scaleSums = tm == 1 && !roundW && !p.q4_1;
-    int64_t na = tm * tn;
+    // q4_1: the low and high nibbles' products go to two accumulators (two
+    // independent FMA chains instead of one of twice the length).
+    int64_t chains = p.q4_1 ? 2 : 1;
+    int64_t na = tm * tn * chains;
     SmallVector<Value> init(na, zero);
     auto groups = scf::ForOp::create(
         tb, idx(tb, 0), idx(tb, p.k / p.g), idx(tb, 1), init,
@@ -809,9 +812,10 @@ protected:
                   Value xe = vector::ShuffleOp::create(cb, xv, xv, even);
                   Value xo = vector::ShuffleOp::create(cb, xv, xv, odd);
                   for (int64_t r = 0; r < tn; ++r) {
-                    Value &o = out[i * tn + r];
+                    Value &o = out[(i * tn + r) * chains];
                     o = vector::FMAOp::create(cb, lo[r], xe, o);
-                    o = vector::FMAOp::create(cb, hi[r], xo, o);
+                    Value &oh = out[(i * tn + r) * chains + chains - 1];
+                    oh = vector::FMAOp::create(cb, hi[r], xo, oh);
                   }
                 }
                 scf::YieldOp::create(cb, out);
@@ -824,9 +828,12 @@ protected:
         });
     for (int64_t i = 0; i < tm; ++i)
       for (int64_t r = 0; r < tn; ++r) {
-        Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
-                                                groups.getResult(i * tn + r),
-                                                arith::FastMathFlags::reassoc);
+        Value v = groups.getResult((i * tn + r) * chains);
+        if (chains == 2)
+          v = arith::AddFOp::create(
+              tb, v, groups.getResult((i * tn + r) * chains + 1));
+        Value sum = vector::ReductionOp::create(
+            tb, vector::CombiningKind::ADD, v, arith::FastMathFlags::reassoc);
         if (p.yElem && !p.yElem.isF32())
           sum = arith::TruncFOp::create(tb, p.yElem, sum);
         y = store(tb, y, sum, add(tb, m0, i), add(tb, n0, r));
