@@ -209,7 +209,7 @@ std::optional<ArrayRef<char>> constantBytes(LLVM::GlobalOp g) {
 
 constexpr const char *kBaseSymbol = "__lowbit_weights";
 /// The PTX string of an nvptx model (lowbit-gpu-offload).
-constexpr const char *kPtxSymbol = "__lowbit_ptx";
+constexpr StringLiteral kPtxSymbol = gpunames::kPtxSymbol;
 
 /// Moves the large constant globals into `blob` and rewrites each address
 /// of one into base + offset, the base a global that <prefix>_set_weights
@@ -224,7 +224,8 @@ void externalizeWeights(ModuleOp module, const CompileOptions &options,
   for (auto g : llvm::make_early_inc_range(module.getOps<LLVM::GlobalOp>())) {
     // GPU launch descriptors stay in the binary: the runtime keys its
     // per-launch state by their address.
-    if (!g.getConstant() || g.getSymName().starts_with("__lowbit_launch_"))
+    if (!g.getConstant() ||
+        g.getSymName().starts_with(gpunames::kLaunchDescPrefix))
       continue;
     std::optional<ArrayRef<char>> data = constantBytes(g);
     if (!data || int64_t(data->size()) < options.weightThreshold)

@@ -601,16 +601,10 @@ Status parse(const uint8_t *data, uint64_t size, File &out) {
 }
 
 Status read(const std::string &path, File &out) {
-  std::shared_ptr<const uint8_t> mapping;
-  uint64_t size;
-  if (Status s = import::mapFile(path, mapping, size); !s.ok())
-    return s;
-  static const uint8_t empty = 0;
-  Status s = parse(mapping ? mapping.get() : &empty, size, out);
-  if (!s.ok())
-    return Status::error(path + ": " + s.message());
-  out.mapping = std::move(mapping);
-  return Status::success();
+  return import::mapAndParse(path, out,
+                             [](const uint8_t *data, uint64_t size, File &f) {
+                               return parse(data, size, f);
+                             });
 }
 
 } // namespace lowbit::safetensors

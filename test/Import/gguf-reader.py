@@ -38,16 +38,16 @@
 import os
 import random
 import struct
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "Inputs"))
+import inspect_checks as ic  # noqa: E402
+from inspect_checks import run  # noqa: E402
 
 import gguf
 import numpy as np
 
-
-def run(path):
-    r = subprocess.run(["lowbit-inspect", path], capture_output=True, text=True)
-    return r.returncode, r.stdout, r.stderr
 
 
 def main():
@@ -125,19 +125,9 @@ def main():
     assert rc == 0 and "tensor w q4_0 [64, 2] offset 0 bytes 72" in out, err
 
     def check(label, blob):
-        q = os.path.join(d, "bad.gguf")
-        open(q, "wb").write(blob)
-        rc, out, err = run(q)
-        assert rc == 1 and "error:" in err and "at byte" in err, (
-            label, rc, err)
-        print("%s: %s" % (label, err.strip().split("lowbit-inspect: ")[1]))
+        ic.check(d, ".gguf", label, blob)
 
-    for n in range(len(good)):
-        q = os.path.join(d, "cut.gguf")
-        open(q, "wb").write(good[:n])
-        rc, _, err = run(q)
-        assert rc == 1 and "error:" in err, (n, rc, err)
-    print("truncations: %d prefixes, all rejected cleanly" % len(good))
+    ic.check_truncations(d, ".gguf", good)
     check("bad magic", b"GGML" + good[4:])
     check("version 4", build(version=4))
     check("huge metadata count", build(n_kv=1 << 60))

@@ -45,19 +45,18 @@
 import os
 import random
 import struct
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "Inputs"))
+import inspect_checks as ic  # noqa: E402
+from inspect_checks import run  # noqa: E402
 
 import ml_dtypes
 import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-
-def run(path):
-    r = subprocess.run(["lowbit-inspect", path], capture_output=True,
-                       text=True)
-    return r.returncode, r.stdout, r.stderr
 
 
 def reference_accepts(path):
@@ -110,19 +109,9 @@ def main():
     assert rc == 0 and "tensor b U8 [2, 2] bytes 4..8" in out, err
 
     def check(label, blob):
-        q = os.path.join(d, "bad.safetensors")
-        open(q, "wb").write(blob)
-        rc, out, err = run(q)
-        assert rc == 1 and "error:" in err and "at byte" in err, (
-            label, rc, err)
-        print("%s: %s" % (label, err.strip().split("lowbit-inspect: ")[1]))
+        ic.check(d, ".safetensors", label, blob)
 
-    for n in range(len(good)):
-        q = os.path.join(d, "cut.safetensors")
-        open(q, "wb").write(good[:n])
-        rc, _, err = run(q)
-        assert rc == 1 and "error:" in err, (n, rc, err)
-    print("truncations: %d prefixes, all rejected cleanly" % len(good))
+    ic.check_truncations(d, ".safetensors", good)
 
     one = '{"a":{"dtype":"F32","shape":[%s],"data_offsets":[%s]}}'
     check("short file", b"\x10\0\0")

@@ -8,12 +8,12 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -25,6 +25,22 @@ namespace mlir::lowbit {
 
 #define GEN_PASS_DECL
 #include "lowbit/Conversion/Passes.h.inc"
+
+/// Names the GPU passes (lowbit-gpu-kernels, lowbit-write-ptx,
+/// lowbit-gpu-offload, lowbit-lower-launches) and lowbit-compile share
+/// (docs/CodegenGPU.md, docs/Compile.md).
+namespace gpunames {
+/// The gpu.module (then gpu.binary) holding the kernels.
+constexpr llvm::StringLiteral kModuleName = "lowbit_gpu";
+/// On an op a kernel covers: the kernel, its launch, its parameters.
+constexpr llvm::StringLiteral kKernelAttr = "lowbit.gpu.kernel";
+constexpr llvm::StringLiteral kLaunchAttr = "lowbit.gpu.launch";
+constexpr llvm::StringLiteral kParamsAttr = "lowbit.gpu.params";
+/// The host module's global holding the PTX (NUL-terminated).
+constexpr llvm::StringLiteral kPtxSymbol = "__lowbit_ptx";
+/// The launch descriptors' globals: `kLaunchDescPrefix` + index.
+constexpr llvm::StringLiteral kLaunchDescPrefix = "__lowbit_launch_";
+} // namespace gpunames
 
 /// Converts !lowbit.qtensor to its run-time parts (1:N): packed codes,
 /// scales, zero points and tensor scale; every other type is kept.

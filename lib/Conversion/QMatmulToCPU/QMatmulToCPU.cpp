@@ -99,7 +99,6 @@ struct W4Problem {
   bool f8 = false;         // FP8 E4M3 weights, one scale per channel/tensor
   bool f8Act = false;      // (f8) X is an FP8 E4M3 qtensor
   bool panels = false;     // (w8) weights in the int8 panel layout
-  bool f32w = false;       // plain f32 weights [N, K] (a linalg.matmul)
 };
 
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
@@ -2340,7 +2339,6 @@ static void lowerF32Matmuls(ModuleOp module) {
     p.k = xt.getDimSize(1);
     p.n = wt.getDimSize(0);
     p.g = p.k;
-    p.f32w = true;
     if (p.m < 1 || p.n < 1 || p.k < 1)
       continue;
     std::string name = "__lowbit_f32_" + std::to_string(p.m) + "x" +

@@ -26,11 +26,11 @@ namespace nx = ::lowbit::numerics;
 
 namespace {
 
-constexpr StringLiteral kGpuModuleName = "lowbit_gpu";
-constexpr StringLiteral kKernelAttr = "lowbit.gpu.kernel";
-constexpr StringLiteral kLaunchAttr = "lowbit.gpu.launch";
-constexpr StringLiteral kParamsAttr = "lowbit.gpu.params";
-constexpr StringLiteral kPtxSymbol = "__lowbit_ptx";
+using gpunames::kKernelAttr;
+using gpunames::kLaunchAttr;
+using gpunames::kParamsAttr;
+constexpr StringLiteral kGpuModuleName = gpunames::kModuleName;
+using gpunames::kPtxSymbol;
 
 /// Bytes of a statically shaped buffer of whole-byte elements.
 int64_t bufferBytes(ShapedType t) {
@@ -288,7 +288,7 @@ struct LowbitLowerLaunchesPass
             t.getLayout().isIdentity() && isConstantGlobal(o.get(), symbols);
         desc.push_back(op.isDpsInit(&o) ? 1 : weight ? 2 : 0);
       }
-      std::string descSym = ("__lowbit_launch_" + Twine(index)).str();
+      std::string descSym = (gpunames::kLaunchDescPrefix + Twine(index)).str();
       auto descType = LLVM::LLVMArrayType::get(i64, desc.size());
       LLVM::GlobalOp::create(
           mb, loc, descType, /*isConstant=*/true, LLVM::Linkage::Internal,

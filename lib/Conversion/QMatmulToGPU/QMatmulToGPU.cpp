@@ -30,10 +30,10 @@ using namespace mlir::lowbit;
 
 namespace {
 
-constexpr StringLiteral kGpuModuleName = "lowbit_gpu";
-constexpr StringLiteral kKernelAttr = "lowbit.gpu.kernel";
-constexpr StringLiteral kLaunchAttr = "lowbit.gpu.launch";
-constexpr StringLiteral kParamsAttr = "lowbit.gpu.params";
+using gpunames::kKernelAttr;
+using gpunames::kLaunchAttr;
+using gpunames::kParamsAttr;
+constexpr StringLiteral kGpuModuleName = gpunames::kModuleName;
 
 /// Y[M, N] = X[M, K] (f16) * W[N, K]^T, W int4 in groups of g along K with
 /// f16 scales.

@@ -117,14 +117,16 @@ void storeY(void *y, long i, float v, bool f16) {
     static_cast<float *>(y)[i] = v;
 }
 
+/// Kernel parameter i: a device pointer (the launch passes its address).
+void *dev(void **params, int i) {
+  return reinterpret_cast<void *>(*static_cast<uintptr_t *>(params[i]));
+}
+
 CUresult runW4A16(long m, long n, long k, long g, bool f16Out, void **params) {
-  auto dev = [&](int i) {
-    return reinterpret_cast<void *>(*static_cast<uintptr_t *>(params[i]));
-  };
-  const uint16_t *x = static_cast<const uint16_t *>(dev(0));
-  const uint8_t *tiles = static_cast<const uint8_t *>(dev(1));
-  const uint16_t *scales = static_cast<const uint16_t *>(dev(2));
-  void *y = dev(3);
+  const uint16_t *x = static_cast<const uint16_t *>(dev(params, 0));
+  const uint8_t *tiles = static_cast<const uint8_t *>(dev(params, 1));
+  const uint16_t *scales = static_cast<const uint16_t *>(dev(params, 2));
+  void *y = dev(params, 3);
   long kb = k / 32;
   if (!inDevice(uintptr_t(x), size_t(m * k * 2)) ||
       !inDevice(uintptr_t(tiles), size_t((n + 31) / 32 * kb * 512)) ||
@@ -159,14 +161,11 @@ CUresult runW4A16(long m, long n, long k, long g, bool f16Out, void **params) {
 
 CUresult runW8A8(long m, long n, long k, bool xRow, bool wRow, bool f16Out,
                  void **params) {
-  auto dev = [&](int i) {
-    return reinterpret_cast<void *>(*static_cast<uintptr_t *>(params[i]));
-  };
-  const int8_t *x = static_cast<const int8_t *>(dev(0));
-  const float *sx = static_cast<const float *>(dev(1));
-  const int8_t *w = static_cast<const int8_t *>(dev(2));
-  const float *sw = static_cast<const float *>(dev(3));
-  void *y = dev(4);
+  const int8_t *x = static_cast<const int8_t *>(dev(params, 0));
+  const float *sx = static_cast<const float *>(dev(params, 1));
+  const int8_t *w = static_cast<const int8_t *>(dev(params, 2));
+  const float *sw = static_cast<const float *>(dev(params, 3));
+  void *y = dev(params, 4);
   if (!inDevice(uintptr_t(x), size_t(m * k)) ||
       !inDevice(uintptr_t(sx), size_t(xRow ? m * 4 : 4)) ||
       !inDevice(uintptr_t(w), size_t(n * k)) ||
@@ -185,12 +184,9 @@ CUresult runW8A8(long m, long n, long k, bool xRow, bool wRow, bool f16Out,
 }
 
 CUresult runQuantize(long m, long k, bool f16In, void **params) {
-  auto dev = [&](int i) {
-    return reinterpret_cast<void *>(*static_cast<uintptr_t *>(params[i]));
-  };
-  const void *x = dev(0);
-  int8_t *codes = static_cast<int8_t *>(dev(1));
-  float *scales = static_cast<float *>(dev(2));
+  const void *x = dev(params, 0);
+  int8_t *codes = static_cast<int8_t *>(dev(params, 1));
+  float *scales = static_cast<float *>(dev(params, 2));
   if (!inDevice(uintptr_t(x), size_t(m * k * (f16In ? 2 : 4))) ||
       !inDevice(uintptr_t(codes), size_t(m * k)) ||
       !inDevice(uintptr_t(scales), size_t(m * 4)))
