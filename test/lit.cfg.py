@@ -3,6 +3,7 @@
 
 import os
 import shutil
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -25,12 +26,34 @@ config.substitutions = [s for s in config.substitutions if s[0] != "%python"]
 config.substitutions.append(("%python", '"%s"' % config.lowbit_python))
 if config.lowbit_enable_python == "ON":
     config.available_features.add("python-bindings")
+# ruff (pinned in python/requirements.txt) in that interpreter:
+# Python/ruff.test lints the repository's Python with it.
+try:
+    if subprocess.run([config.lowbit_python, "-m", "ruff", "--version"],
+                      stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode == 0:
+        config.available_features.add("ruff")
+except OSError:
+    pass
 
-# The host's AVX-512 VNNI (lowbit-lower-to-cpu's W4A8 kernel with the
-# default target-cpu=host; mlir-runner runs on this host).
+# The host's vector ISA as features: every CPU kernel variant the host can
+# execute runs in the suite. `x86-64-v3` (AVX2, FMA, F16C, BMI2: the AVX2
+# kernels, lowbit-lower-to-cpu's target-cpu=x86-64-v3), `avx512` (F, BW, DQ,
+# VL: x86-64-v4) and `avx512-vnni` (the VNNI kernels that target-cpu=host
+# picks there). Tests execute the host's own variant and the x86-64-v3 one,
+# and the AVX-512 ones under `%if avx512-vnni %{ ... %}`.
 try:
     with open("/proc/cpuinfo") as f:
-        if " avx512_vnni" in f.read():
+        flags = set()
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    if {"avx2", "fma", "f16c", "bmi2"} <= flags:
+        config.available_features.add("x86-64-v3")
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        config.available_features.add("avx512")
+        if "avx512_vnni" in flags:
             config.available_features.add("avx512-vnni")
 except OSError:
     pass

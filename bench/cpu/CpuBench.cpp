@@ -20,7 +20,8 @@
 // not ("hot"). Each result is checked against an fp64 dot product of the
 // fp32 data on sampled outputs (column err, ok).
 //
-// bench/README.md describes the columns and holds a full-size table.
+// bench/README.md describes the columns; bench/results/cpu-matmul.md holds
+// a full-size table.
 //
 //===----------------------------------------------------------------------===//
 

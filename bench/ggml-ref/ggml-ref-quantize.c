@@ -1,5 +1,4 @@
-//===- ggml-ref-quantize.c - llama.cpp's GGUF quantizers as a tool --*- C
-//-*-===//
+//===- ggml-ref-quantize.c - llama.cpp's quantizers as a tool -----*- C -*-===//
 //
 // The reference that test/GGUF holds lowbit-quantize to, byte for byte:
 //

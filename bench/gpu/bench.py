@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""lowbit's GPU kernels on a GPU (issue 6, docs/CodegenGPU.md).
+"""lowbit's GPU kernels on a GPU (docs/CodegenGPU.md).
 
 Loads the PTX that bench/gpu/prepare.sh made through lib/Runtime (ctypes;
 the CUDA driver is opened with dlopen), checks every kernel of the manifest
@@ -291,7 +291,6 @@ def run_gemm8(launch, prob, gen, reps):
             xs[i % copies], ws[i % copies].T, scale_a=one, scale_b=one,
             out_dtype=torch.float16), reps)
         row.update(cublas_fp8_us=ms_f8 * 1e3, vs_cublas_fp8=ms_f8 / ms)
-    del sets, w16
     return row
 
 

@@ -1,4 +1,4 @@
-// The problems bench/gpu times (issue 6: N = K = 8192): W4A16 GEMV for
+// The problems bench/gpu times (N = K = 8192): W4A16 GEMV for
 // M = 1 and 8 (int4 in groups of 128 with f16 scales, f16 activations and
 // output); W8A8 (int8 per token and per channel) and FP8 E4M3 (per
 // tensor) GEMMs for M = 1, 16, 128, f16 output; the W4A16 tensor-core

@@ -1,4 +1,4 @@
-"""An nvptx-compiled model on a GPU (lowbit-compile --target=nvptx, issue 7).
+"""An nvptx-compiled model on a GPU (lowbit-compile --target=nvptx).
 
     model.py make OUT     here: OUT/model.mlir (f16 activations; a W4A16
                           projection and an int8-quantized W8A8 one, random
@@ -45,12 +45,17 @@ def make(out):
     t4 = f"!lowbit.qtensor<{N}x{K}xi4 : f16, per_group<[1 : {G}]>, scale = f16>"
     t8 = f"!lowbit.qtensor<{N}x{K}xi8, per_axis<0>>"
     tx = f"!lowbit.qtensor<{M}x{K}xi8 : f16, per_axis<0>>"
-    text = f"""func.func @step(%x: tensor<{M}x{K}xf16>) -> (tensor<{M}x{N}xf16>, tensor<{M}x{N}xf32>) {{
-  %w4 = lowbit.constant codes(dense_resource<c4> : tensor<{N}x{K // 2}xi8>) scales(dense_resource<s4> : tensor<{N}x{K // G}xf16>) : {t4}
-  %y = lowbit.qmatmul %x, %w4 {{transpose_b}} : tensor<{M}x{K}xf16>, {t4} -> tensor<{M}x{N}xf16>
-  %w8 = lowbit.constant codes(dense_resource<c8> : tensor<{N}x{K}xi8>) scales(dense_resource<s8> : tensor<{N}xf32>) : {t8}
+    text = f"""func.func @step(%x: tensor<{M}x{K}xf16>)
+    -> (tensor<{M}x{N}xf16>, tensor<{M}x{N}xf32>) {{
+  %w4 = lowbit.constant codes(dense_resource<c4> : tensor<{N}x{K // 2}xi8>)
+      scales(dense_resource<s4> : tensor<{N}x{K // G}xf16>) : {t4}
+  %y = lowbit.qmatmul %x, %w4 {{transpose_b}}
+      : tensor<{M}x{K}xf16>, {t4} -> tensor<{M}x{N}xf16>
+  %w8 = lowbit.constant codes(dense_resource<c8> : tensor<{N}x{K}xi8>)
+      scales(dense_resource<s8> : tensor<{N}xf32>) : {t8}
   %xq = lowbit.quantize %x : tensor<{M}x{K}xf16> -> {tx}
-  %z = lowbit.qmatmul %xq, %w8 {{transpose_b}} : {tx}, {t8} -> tensor<{M}x{N}xf32>
+  %z = lowbit.qmatmul %xq, %w8 {{transpose_b}}
+      : {tx}, {t8} -> tensor<{M}x{N}xf32>
   return %y, %z : tensor<{M}x{N}xf16>, tensor<{M}x{N}xf32>
 }}
 {{-#

@@ -19,7 +19,7 @@ for chip in sm_80 sm_90 sm_90a; do
       -o /dev/null
   fi
 done
-# An nvptx-compiled model (lowbit-compile --target=nvptx, issue 7) and its
+# An nvptx-compiled model (lowbit-compile --target=nvptx) and its
 # x86_64 build's outputs (run here) for run.sh to compare with.
 compile="$build/bin/lowbit-compile"
 m="$out.tmp/model"

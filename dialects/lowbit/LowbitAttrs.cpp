@@ -1,5 +1,4 @@
-//===- LowbitAttrs.cpp - scheme attribute and qtensor type --------*- C++
-//-*-===//
+//===- LowbitAttrs.cpp - scheme attribute and qtensor type ------*- C++ -*-===//
 //
 // Parsing, printing and verification of #lowbit.scheme and !lowbit.qtensor.
 // Constraint ids ([LB-S*], [LB-T*]) refer to docs/Spec.md.

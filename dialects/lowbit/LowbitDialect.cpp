@@ -1,5 +1,4 @@
-//===- LowbitDialect.cpp - lowbit dialect registration ------------*- C++
-//-*-===//
+//===- LowbitDialect.cpp - lowbit dialect registration ----------*- C++ -*-===//
 
 #include "lowbit/LowbitDialect.h"
 

@@ -1,5 +1,4 @@
-//===- LowbitDialect.h - lowbit dialect ---------------------------*- C++
-//-*-===//
+//===- LowbitDialect.h - lowbit dialect -------------------------*- C++ -*-===//
 //
 // The lowbit dialect: quantization schemes, quantized tensor types and the
 // ops on them. docs/Design.md explains the design, docs/Spec.md the numbered

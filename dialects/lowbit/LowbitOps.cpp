@@ -1,5 +1,4 @@
-//===- LowbitOps.cpp - lowbit op verifiers and folders ------------*- C++
-//-*-===//
+//===- LowbitOps.cpp - lowbit op verifiers and folders ----------*- C++ -*-===//
 //
 // Constraint ids ([LB-Q*], [LB-D*], [LB-R*], [LB-C*], [LB-M*]) refer to
 // docs/Spec.md.

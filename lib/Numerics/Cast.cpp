@@ -46,10 +46,11 @@ uint8_t encodeE8M0(float x, bool saturate) {
     return 0xFF; // negative: no sign bit to saturate to
   if (mag == 0x7F800000u)
     return saturate ? 0xFE : 0xFF;
-  // fp32 subnormals (ml_dtypes, checked over all of them): anything above
-  // 2^-127 becomes 2^-126 (code 1), the rest 2^-127 (code 0).
+  // fp32 subnormals: the same rule as normal inputs. Within [2^-127,
+  // 2^-126) the half point is 1.5 * 2^-127 (0x00600000); anything below
+  // 2^-127 is nearest to 2^-127, the smallest E8M0 value (code 0).
   if ((mag >> 23) == 0)
-    return mag > 0x00400000u ? 0x01 : 0x00;
+    return mag >= 0x00600000u ? 0x01 : 0x00;
   // Normal: floor(log2 x), then round the significand half up.
   int e = exactIlogb(x);
   bool up = (mag >> 22) & 1u;

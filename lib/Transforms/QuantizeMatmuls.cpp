@@ -1,5 +1,4 @@
-//===- QuantizeMatmuls.cpp - linalg.matmul -> lowbit.qmatmul ------*- C++
-//-*-===//
+//===- QuantizeMatmuls.cpp - linalg.matmul -> lowbit.qmatmul ----*- C++ -*-===//
 
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"

@@ -1,7 +1,7 @@
 """Independent numpy references for lowbit's numerics, and comparison helpers.
 
 Nothing here calls lowbit: every rule is written from the published
-definitions (docs/Spec.md section 5, ../shared/NUMERICS.md, the OCP MX
+definitions (docs/Spec.md section 5, docs/Numerics.md, the OCP MX
 specification, ModelOpt's NVFP4 code) over numpy float32 arithmetic and
 ml_dtypes' conversions, so that a disagreement points at one of the two.
 """
@@ -14,7 +14,8 @@ F32 = np.float32
 # name -> (numpy/ml_dtypes type, bits, max finite)
 ELEMENT_TYPES = {
     "f16": (np.float16, 16, 65504.0),
-    "bf16": (ml_dtypes.bfloat16, 16, float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)),
+    "bf16": (ml_dtypes.bfloat16, 16,
+             float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)),
     "f8e4m3fn": (ml_dtypes.float8_e4m3fn, 8, 448.0),
     "f8e5m2": (ml_dtypes.float8_e5m2, 8, 57344.0),
     "f6e2m3fn": (ml_dtypes.float6_e2m3fn, 6, 7.5),
@@ -157,7 +158,8 @@ def ref_int(x, bits, group_size, asymmetric):
             hi = np.maximum(blocks.max(-1), F32(0))
             scale = ((hi - lo) / F32(qmax - qmin)).astype(F32)
             scale = np.where(scale == 0, F32(1), scale).astype(F32)
-            zp = np.clip(qmin + np.rint(-lo / scale), qmin, qmax).astype(np.int32)
+            zp = np.clip(qmin + np.rint(-lo / scale), qmin,
+                         qmax).astype(np.int32)
             q = np.clip(np.rint(blocks / scale[..., None]) + zp[..., None],
                         qmin, qmax).astype(np.int32)
             deq = (q - zp[..., None]).astype(F32) * scale[..., None]

@@ -272,7 +272,8 @@ def test_quantize_scheme_matches_named_formats_and_axes():
     (dict(element="i8", blocks=(4, 32)), "not a multiple of the block size"),
     (dict(element="i8", scale="f64"), "unknown scale type"),
     (dict(element="i8", rounding="down"), "nearest_even or nearest_away"),
-    (dict(element="f4e2m1fn", asymmetric=True), "asymmetric schemes need integer"),
+    (dict(element="f4e2m1fn", asymmetric=True),
+     "asymmetric schemes need integer"),
 ])
 def test_quantize_scheme_errors(kwargs, message):
     x = np.ones((6, 64), np.float32)

@@ -89,7 +89,8 @@ def layer(seed, rows=128, cols=512, tokens=2048, heldout=1024):
     channels and correlated, heavy-tailed noise, and Student-t weights."""
     rng = np.random.default_rng(seed)
     n = tokens + heldout
-    mix = rng.standard_normal((cols, cols)) * (0.3 / np.sqrt(cols)) + np.eye(cols)
+    mix = (rng.standard_normal((cols, cols)) * (0.3 / np.sqrt(cols))
+           + np.eye(cols))
     x = rng.standard_t(6, (n, cols)) @ mix
     x *= np.exp(rng.normal(0, 0.5, cols))  # log-normal channel scales
     salient = rng.choice(cols, 6, replace=False)

@@ -25,8 +25,10 @@ func.func @f(%x: tensor<2x{k}xf32>) -> tensor<2x{n}xf32> {{
   %w = arith.constant dense<[{rows}]> : tensor<{k}x{n}xf32>
   %z = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<2x{n}xf32>
-  %f = linalg.fill ins(%z : f32) outs(%e : tensor<2x{n}xf32>) -> tensor<2x{n}xf32>
-  %y = linalg.matmul ins(%x, %w : tensor<2x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<2x{n}xf32>) -> tensor<2x{n}xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<2x{n}xf32>)
+      -> tensor<2x{n}xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<2x{k}xf32>, tensor<{k}x{n}xf32>)
+      outs(%f : tensor<2x{n}xf32>) -> tensor<2x{n}xf32>
   return %y : tensor<2x{n}xf32>
 }}
 """

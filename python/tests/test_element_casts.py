@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 import lowbit
-from references import (ELEMENT_TYPES, F32, all_codes, assert_same_floats,
-                        assert_same_ints, ref_decode, ref_encode)
+from references import (
+    ELEMENT_TYPES,
+    F32,
+    all_codes,
+    assert_same_floats,
+    assert_same_ints,
+    ref_decode,
+    ref_encode,
+)
 
 ALL_TYPES = list(ELEMENT_TYPES)
 FLOAT_TYPES = [t for t in ALL_TYPES if t != "f8e8m0fnu"]
@@ -113,6 +120,22 @@ def test_e8m0_saturating_documented():
     want = [0x00, 0xFE, 0xFE, 0xFE, 0xFE, 0x7F, 0x7F, 0x00, 0x00, 0xFF, 0xFF]
     assert_same_ints(lowbit.cast(x, "f8e8m0fnu", saturate=True),
                      np.array(want, np.uint8), inputs=x, what="e8m0 saturate")
+
+
+def test_e8m0_subnormals_round_to_nearest():
+    """fp32 subnormals round like normal inputs (docs/Numerics.md): below
+    1.5 * 2^-127 the nearest E8M0 value is 2^-127 (0x00), from it on 2^-126
+    (0x01). Independent of the installed ml_dtypes (before 0.7.0 it rounded
+    every subnormal above 2^-127 up)."""
+    bits = np.array([0x00000001, 0x003FFFFF, 0x00400000, 0x00400001,
+                     0x004000AC, 0x005FFFFF, 0x00600000, 0x007FFFFF],
+                    np.uint32)
+    want = [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01]
+    x = bits.view(F32)
+    for saturate in (False, True):
+        assert_same_ints(lowbit.cast(x, "f8e8m0fnu", saturate=saturate),
+                         np.array(want, np.uint8), inputs=x,
+                         what="e8m0 subnormals")
 
 
 @pytest.mark.parametrize("name", FLOAT_TYPES)

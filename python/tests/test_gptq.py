@@ -143,7 +143,8 @@ def test_gptq_errors():
         lowbit.gptq(w, h[:32, :32], "i4")
     bad = w.copy()
     bad[2, 3] = np.nan
-    with pytest.raises(ValueError, match=r"weight element \[2, 3\] is not finite"):
+    with pytest.raises(ValueError,
+                       match=r"weight element \[2, 3\] is not finite"):
         lowbit.gptq(bad, h, "i4", group_size=32)
     with pytest.raises(ValueError, match="not a multiple"):
         lowbit.gptq(w, h, "i4", group_size=48)

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 import lowbit
-from references import (F32, MX_FORMATS, all_codes, assert_same_floats,
-                        assert_same_ints, ref_decode, ref_mx)
+from references import (
+    F32,
+    MX_FORMATS,
+    all_codes,
+    assert_same_floats,
+    assert_same_ints,
+    ref_decode,
+    ref_mx,
+)
 
 FORMATS = list(MX_FORMATS)
 

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 import lowbit
-from references import (F32, assert_same_floats, assert_same_ints, fhex,
-                        ref_nvfp4)
+from references import (
+    F32,
+    assert_same_floats,
+    assert_same_ints,
+    fhex,
+    ref_nvfp4,
+)
 
 FP4_TIES = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0]
 
@@ -80,7 +85,7 @@ def test_nvfp4_block_scale_underflow_uses_smallest_subnormal():
     x = np.zeros((1, 64), F32)
     x[0, 0] = 2688.0                     # S = 1
     x[0, 16:20] = [6 * 2.0**-11, -3 * 2.0**-11, 2.0**-12, 0.0]  # ratio 2^-11
-    x[0, 32:34] = [6 * 2.0**-10, 2.0**-10]                # ratio 2^-10: tie to 0
+    x[0, 32:34] = [6 * 2.0**-10, 2.0**-10]  # ratio 2^-10: tie to 0
     x[0, 48] = 6 * 2.0**-13
     q = lowbit.quantize(x, "nvfp4")
     assert q.scales.reshape(-1).tolist()[1:] == [1, 1, 1]

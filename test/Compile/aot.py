@@ -130,9 +130,9 @@ def main():
 
     r = run(["lowbit-compile", src, "--compile-to=llvm", "--prefix=mlp"])
     assert r.returncode == 0, r.stderr
-    print("llvm phase:", next(l.strip()[:len("llvm.func @mlp_mlp(")]
-                              for l in r.stdout.splitlines()
-                              if "llvm.func @mlp_mlp(" in l))
+    print("llvm phase:", next(line.strip()[:len("llvm.func @mlp_mlp(")]
+                              for line in r.stdout.splitlines()
+                              if "llvm.func @mlp_mlp(" in line))
 
     # The same model with other weights: same size, another fingerprint.
     other = os.path.join(d, "other.mlir")

@@ -45,7 +45,10 @@ RUNS = ("minmax", "avg-minmax", "percentile", "mse")
 
 def data():
     rng = np.random.default_rng(17)
-    acts = lambda: rng.standard_t(2, (T, K)).astype(np.float32)
+
+    def acts():
+        return rng.standard_t(2, (T, K)).astype(np.float32)
+
     calib = [acts() for _ in range(CALLS)]
     held = acts()
     w = (rng.standard_normal((K, N)) * 0.1).astype(np.float32)
@@ -94,7 +97,10 @@ def check(d):
               / np.linalg.norm(ref) for r in RUNS}
     for r in RUNS:
         print("%-12s %.5f" % (r, err[r]))
-    yes = lambda b: "yes" if b else "NO"
+
+    def yes(b):
+        return "yes" if b else "NO"
+
     print("mse < minmax: %s" % yes(err["mse"] < err["minmax"]))
     print("all finite: %s" % yes(all(np.isfinite(err[r]) for r in RUNS)))
 

@@ -40,7 +40,6 @@ def main():
     funcs, data = [], []
     for m, n, k in SHAPES:
         w = rng.standard_normal((n, k)).astype(np.float32)
-        wpath = os.path.join(d, "w_%dx%d.bin" % (n, k))
         name = "mm_%dx%dx%d" % (m, n, k)
         # The weights as a dense_resource blob (hex), like the importer's.
         blob = "0x04000000" + w.tobytes().hex()

@@ -7,7 +7,7 @@
 # library's dequantized weights and activations (the same codes and scales
 # the IR computes, bit for bit); relative error per output row below 1e-5.
 #
-# REQUIRES: python-bindings, avx512-vnni
+# REQUIRES: python-bindings, x86-64-v3
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: env PYTHONPATH=%lowbit_obj/python %python %s make %t
 # RUN: lowbit-opt %t/model.mlir --lowbit-lower-to-cpu | FileCheck %s --check-prefix=IR

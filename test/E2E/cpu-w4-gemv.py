@@ -10,8 +10,8 @@
 # reference lowering's within fp32 reassociation (relative error per output
 # row below 1e-5).
 #
-# This file runs the W4A32 cases; cpu-w4a8.test runs the W4A8 ones (hosts
-# with AVX-512 VNNI) through it.
+# This file runs the W4A32 cases; cpu-w4a8.test runs the W4A8 ones through
+# it.
 #
 # REQUIRES: python-bindings
 # RUN: rm -rf %t && mkdir -p %t
@@ -21,6 +21,10 @@
 # RUN: lowbit-opt %t/model.mlir --lowbit-reference-to-llvm | %run_cpu > %t/ref.out
 # RUN: lowbit-opt %t/model.mlir --lowbit-cpu-to-llvm | %run_cpu > %t/cpu.out
 # RUN: env PYTHONPATH=%lowbit_obj/python %python %s check %t f32 | FileCheck %s
+# The x86-64-v3 (AVX2) variants, wherever the host can run them:
+# RUN: %if x86-64-v3 %{ rm -rf %t/v3 && mkdir -p %t/v3 && cp %t/ref.out %t/v3/ref.out %}
+# RUN: %if x86-64-v3 %{ lowbit-opt %t/model.mlir --lowbit-cpu-to-llvm=target-cpu=x86-64-v3 | %run_cpu > %t/v3/cpu.out %}
+# RUN: %if x86-64-v3 %{ env PYTHONPATH=%lowbit_obj/python %python %s check %t/v3 f32 | FileCheck %s %}
 #
 # IR-DAG: func.func private @__lowbit_w4_f32_1x17x64_g32_f32(%{{.*}}: tensor<1x64xf32>, %{{.*}}: tensor<17x32xi8>, %{{.*}}: tensor<17x2xf32>, %{{.*}}: tensor<1x17xf32>) -> tensor<1x17xf32>
 # IR-DAG: func.func private @__lowbit_w4_f32_3x40x96_g32_f32

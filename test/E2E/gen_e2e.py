@@ -6,7 +6,7 @@
 Each test quantizes deterministic inputs with `lowbit.quantize`, dequantizes
 them and prints the f32 results as int32 bit patterns through mlir-runner.
 The expected values come from the independent numpy/ml_dtypes reference
-below, written from /work/shared/NUMERICS.md and the quantization rules of
+below, written from docs/Numerics.md and the quantization rules of
 docs/Spec.md, never from the tool's output. Every test also builds the
 qtensor from the reference's own packed codes, scales and zero points with
 `lowbit.constant` and checks its dequantization, so that the run-time layout
@@ -21,10 +21,9 @@ first (NaN passes through np.clip). fp4/fp6 casts always saturate.
 
 import math
 import os
-
-import ml_dtypes
 import re
 
+import ml_dtypes
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -591,7 +590,6 @@ def mx_input(seed, fmt):
     MXINT8)."""
     r = rng(seed)
     emax = 0 if fmt is None else fmt.emax
-    x = np.zeros((4, 64), np.float32)
     blocks = []
     # 0: amax = 2^emax -> X = 1: ties (midpoints) of the element grid.
     b0 = f32(r.uniform(-1, 1, 32)) * F32(2.0 ** emax)

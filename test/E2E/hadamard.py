@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 
-T, K, H, O = 16, 64, 40, 24
+T, K, H, OUT = 16, 64, 40, 24
 
 
 def make(d):
@@ -45,29 +45,29 @@ def make(d):
     x = rng.standard_normal((T, K)).astype(np.float32)
     x[:, [3, 17]] *= 50.0
     w1 = (rng.standard_t(3, (K, H)) * 0.05).astype(np.float32)
-    w2 = (rng.standard_t(3, (H, O)) * 0.05).astype(np.float32)
+    w2 = (rng.standard_t(3, (H, OUT)) * 0.05).astype(np.float32)
     mm = ("linalg.matmul ins(%{a}, %{w} : tensor<{T}x{k}xf32>, tensor<{k}x{n}xf32>) "
           "outs(%{z} : tensor<{T}x{n}xf32>) -> tensor<{T}x{n}xf32>")
     with open(os.path.join(d, "model.mlir"), "w") as f:
         f.write(f"""
 func.func private @printMemrefI32(tensor<*xi32>)
-func.func @net(%x: tensor<{T}x{K}xf32>) -> tensor<{T}x{O}xf32> {{
+func.func @net(%x: tensor<{T}x{K}xf32>) -> tensor<{T}x{OUT}xf32> {{
   %w1 = arith.constant {g.dense_f32(w1)} : tensor<{K}x{H}xf32>
-  %w2 = arith.constant {g.dense_f32(w2)} : tensor<{H}x{O}xf32>
+  %w2 = arith.constant {g.dense_f32(w2)} : tensor<{H}x{OUT}xf32>
   %c0 = arith.constant 0.0 : f32
   %e1 = tensor.empty() : tensor<{T}x{H}xf32>
   %z1 = linalg.fill ins(%c0 : f32) outs(%e1 : tensor<{T}x{H}xf32>) -> tensor<{T}x{H}xf32>
   %h = {mm.format(a="x", w="w1", z="z1", T=T, k=K, n=H)}
-  %e2 = tensor.empty() : tensor<{T}x{O}xf32>
-  %z2 = linalg.fill ins(%c0 : f32) outs(%e2 : tensor<{T}x{O}xf32>) -> tensor<{T}x{O}xf32>
-  %y = {mm.format(a="h", w="w2", z="z2", T=T, k=H, n=O)}
-  return %y : tensor<{T}x{O}xf32>
+  %e2 = tensor.empty() : tensor<{T}x{OUT}xf32>
+  %z2 = linalg.fill ins(%c0 : f32) outs(%e2 : tensor<{T}x{OUT}xf32>) -> tensor<{T}x{OUT}xf32>
+  %y = {mm.format(a="h", w="w2", z="z2", T=T, k=H, n=OUT)}
+  return %y : tensor<{T}x{OUT}xf32>
 }}
 func.func @main() {{
   %x = arith.constant {g.dense_f32(x)} : tensor<{T}x{K}xf32>
-  %y = call @net(%x) : (tensor<{T}x{K}xf32>) -> tensor<{T}x{O}xf32>
-  %b = arith.bitcast %y : tensor<{T}x{O}xf32> to tensor<{T}x{O}xi32>
-  %u = tensor.cast %b : tensor<{T}x{O}xi32> to tensor<*xi32>
+  %y = call @net(%x) : (tensor<{T}x{K}xf32>) -> tensor<{T}x{OUT}xf32>
+  %b = arith.bitcast %y : tensor<{T}x{OUT}xf32> to tensor<{T}x{OUT}xi32>
+  %u = tensor.cast %b : tensor<{T}x{OUT}xi32> to tensor<*xi32>
   call @printMemrefI32(%u) : (tensor<*xi32>) -> ()
   return
 }}
@@ -84,7 +84,10 @@ def read(path):
 def check(d):
     y = {k: read(os.path.join(d, k + ".out"))
          for k in ("fp32", "rot", "w8a8", "rot-w8a8", "w4", "rot-w4")}
-    rel = lambda a: np.linalg.norm(a - y["fp32"]) / np.linalg.norm(y["fp32"])
+
+    def rel(a):
+        return np.linalg.norm(a - y["fp32"]) / np.linalg.norm(y["fp32"])
+
     same = rel(y["rot"])
     print("rotated vs original: %.3g (%s 1e-5)" % (same, "<" if same < 1e-5 else ">="))
     for label, a, b in (("W8A8 per-tensor", "w8a8", "rot-w8a8"),

@@ -57,7 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 
-T, K, H, O, CALLS = 16, 256, 128, 64, 24
+T, K, H, OUT, CALLS = 16, 256, 128, 64, 24
 RUNS = ["w8a8", "w8a8-smoothquant", "w4a16-rtn", "w4a16-gptq",
         "w4-asym-rtn", "w4-hqq", "w4-asym-rtn-g128", "w4-awq", "w4a8",
         "mxfp4", "fp8"]
@@ -83,7 +83,7 @@ def data():
     held = acts()
     gamma = rng.uniform(0.5, 1.5, K).astype(np.float32)
     w1 = (rng.standard_t(6, (K, H)) * 0.05).astype(np.float32)
-    w2 = (rng.standard_t(6, (O, H)) * 0.05).astype(np.float32)  # [out, in]
+    w2 = (rng.standard_t(6, (OUT, H)) * 0.05).astype(np.float32)  # [out, in]
     return calib, held, gamma, w1, w2
 
 
@@ -99,7 +99,7 @@ def make(d):
     with open(os.path.join(d, "model.mlir"), "w") as f:
         f.write(f"""
 func.func private @printMemrefI32(tensor<*xi32>)
-func.func @net(%x: tensor<{T}x{K}xf32>) -> tensor<{T}x{O}xf32> {{
+func.func @net(%x: tensor<{T}x{K}xf32>) -> tensor<{T}x{OUT}xf32> {{
   %gamma = arith.constant {g.dense_f32(gamma)} : tensor<{K}xf32>
   %half = arith.constant 0.5 : f32
   %en = tensor.empty() : tensor<{T}x{K}xf32>
@@ -111,22 +111,22 @@ func.func @net(%x: tensor<{T}x{K}xf32>) -> tensor<{T}x{O}xf32> {{
       linalg.yield %r : f32
   }} -> tensor<{T}x{K}xf32>
   %w1 = arith.constant {g.dense_f32(w1)} : tensor<{K}x{H}xf32>
-  %w2 = arith.constant {g.dense_f32(w2)} : tensor<{O}x{H}xf32>
+  %w2 = arith.constant {g.dense_f32(w2)} : tensor<{OUT}x{H}xf32>
   %c0 = arith.constant 0.0 : f32
   %e1 = tensor.empty() : tensor<{T}x{H}xf32>
   %z1 = linalg.fill ins(%c0 : f32) outs(%e1 : tensor<{T}x{H}xf32>) -> tensor<{T}x{H}xf32>
   %h = linalg.matmul ins(%n, %w1 : tensor<{T}x{K}xf32>, tensor<{K}x{H}xf32>) outs(%z1 : tensor<{T}x{H}xf32>) -> tensor<{T}x{H}xf32> loc("up")
   %t = math.tanh %h : tensor<{T}x{H}xf32>
-  %e2 = tensor.empty() : tensor<{T}x{O}xf32>
-  %z2 = linalg.fill ins(%c0 : f32) outs(%e2 : tensor<{T}x{O}xf32>) -> tensor<{T}x{O}xf32>
-  %y = linalg.matmul indexing_maps = {tmaps} ins(%t, %w2 : tensor<{T}x{H}xf32>, tensor<{O}x{H}xf32>) outs(%z2 : tensor<{T}x{O}xf32>) -> tensor<{T}x{O}xf32> loc("down")
-  return %y : tensor<{T}x{O}xf32>
+  %e2 = tensor.empty() : tensor<{T}x{OUT}xf32>
+  %z2 = linalg.fill ins(%c0 : f32) outs(%e2 : tensor<{T}x{OUT}xf32>) -> tensor<{T}x{OUT}xf32>
+  %y = linalg.matmul indexing_maps = {tmaps} ins(%t, %w2 : tensor<{T}x{H}xf32>, tensor<{OUT}x{H}xf32>) outs(%z2 : tensor<{T}x{OUT}xf32>) -> tensor<{T}x{OUT}xf32> loc("down")
+  return %y : tensor<{T}x{OUT}xf32>
 }}
 func.func @main() {{
   %x = arith.constant {g.dense_f32(held)} : tensor<{T}x{K}xf32>
-  %y = call @net(%x) : (tensor<{T}x{K}xf32>) -> tensor<{T}x{O}xf32>
-  %b = arith.bitcast %y : tensor<{T}x{O}xf32> to tensor<{T}x{O}xi32>
-  %u = tensor.cast %b : tensor<{T}x{O}xi32> to tensor<*xi32>
+  %y = call @net(%x) : (tensor<{T}x{K}xf32>) -> tensor<{T}x{OUT}xf32>
+  %b = arith.bitcast %y : tensor<{T}x{OUT}xf32> to tensor<{T}x{OUT}xi32>
+  %u = tensor.cast %b : tensor<{T}x{OUT}xi32> to tensor<*xi32>
   call @printMemrefI32(%u) : (tensor<*xi32>) -> ()
   return
 }}
@@ -137,7 +137,7 @@ def read(path):
     text = open(path).read()
     m = re.search(r"data =\s*\n(.*)", text, re.S)
     v = np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))], np.int64)
-    return v.astype(np.int32).view(np.float32).reshape(T, O).astype(np.float64)
+    return v.astype(np.int32).view(np.float32).reshape(T, OUT).astype(np.float64)
 
 
 def check(d):
@@ -147,7 +147,10 @@ def check(d):
     print("pipeline           rel. error vs f32")
     for r in RUNS:
         print("%-18s %.5f" % (r, err[r]))
-    yes = lambda b: "yes" if b else "NO"
+
+    def yes(b):
+        return "yes" if b else "NO"
+
     print("ordering: smoothquant < w8a8: %s" % yes(err["w8a8-smoothquant"] < err["w8a8"]))
     print("ordering: gptq < rtn (4-bit): %s" % yes(err["w4a16-gptq"] < err["w4a16-rtn"]))
     print("ordering: awq < rtn (4-bit): %s" % yes(err["w4-awq"] < err["w4-asym-rtn-g128"]))

@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 import lowbit  # noqa: E402
 
-M, K, N, O = 8, 64, 128, 32
+M, K, N, OUT = 8, 64, 128, 32
 
 
 def model():
@@ -39,7 +39,7 @@ def model():
     x = rng.standard_normal((M, K)).astype(np.float32)
     x[:, 3] *= 20.0  # an outlier input channel
     w1 = (rng.standard_t(4, (K, N)) * 0.1).astype(np.float32)
-    w2 = (rng.standard_t(4, (O, N)) * 0.1).astype(np.float32)  # [out, in]
+    w2 = (rng.standard_t(4, (OUT, N)) * 0.1).astype(np.float32)  # [out, in]
     return x, w1, w2
 
 
@@ -50,23 +50,23 @@ def emit(path):
             "affine_map<(d0, d1, d2) -> (d0, d1)>]")
     text = f"""
 func.func private @printMemrefI32(tensor<*xi32>)
-func.func @mlp(%x: tensor<{M}x{K}xf32>) -> tensor<{M}x{O}xf32> {{
+func.func @mlp(%x: tensor<{M}x{K}xf32>) -> tensor<{M}x{OUT}xf32> {{
   %w1 = arith.constant {g.dense_f32(w1)} : tensor<{K}x{N}xf32>
-  %w2 = arith.constant {g.dense_f32(w2)} : tensor<{O}x{N}xf32>
+  %w2 = arith.constant {g.dense_f32(w2)} : tensor<{OUT}x{N}xf32>
   %c0 = arith.constant 0.0 : f32
   %e1 = tensor.empty() : tensor<{M}x{N}xf32>
   %z1 = linalg.fill ins(%c0 : f32) outs(%e1 : tensor<{M}x{N}xf32>) -> tensor<{M}x{N}xf32>
   %h = linalg.matmul ins(%x, %w1 : tensor<{M}x{K}xf32>, tensor<{K}x{N}xf32>) outs(%z1 : tensor<{M}x{N}xf32>) -> tensor<{M}x{N}xf32> loc("layers.0.up")
-  %e2 = tensor.empty() : tensor<{M}x{O}xf32>
-  %z2 = linalg.fill ins(%c0 : f32) outs(%e2 : tensor<{M}x{O}xf32>) -> tensor<{M}x{O}xf32>
-  %y = linalg.matmul indexing_maps = {maps} ins(%h, %w2 : tensor<{M}x{N}xf32>, tensor<{O}x{N}xf32>) outs(%z2 : tensor<{M}x{O}xf32>) -> tensor<{M}x{O}xf32> loc("lm_head")
-  return %y : tensor<{M}x{O}xf32>
+  %e2 = tensor.empty() : tensor<{M}x{OUT}xf32>
+  %z2 = linalg.fill ins(%c0 : f32) outs(%e2 : tensor<{M}x{OUT}xf32>) -> tensor<{M}x{OUT}xf32>
+  %y = linalg.matmul indexing_maps = {maps} ins(%h, %w2 : tensor<{M}x{N}xf32>, tensor<{OUT}x{N}xf32>) outs(%z2 : tensor<{M}x{OUT}xf32>) -> tensor<{M}x{OUT}xf32> loc("lm_head")
+  return %y : tensor<{M}x{OUT}xf32>
 }}
 func.func @main() {{
   %x = arith.constant {g.dense_f32(x)} : tensor<{M}x{K}xf32>
-  %y = call @mlp(%x) : (tensor<{M}x{K}xf32>) -> tensor<{M}x{O}xf32>
-  %b = arith.bitcast %y : tensor<{M}x{O}xf32> to tensor<{M}x{O}xi32>
-  %u = tensor.cast %b : tensor<{M}x{O}xi32> to tensor<*xi32>
+  %y = call @mlp(%x) : (tensor<{M}x{K}xf32>) -> tensor<{M}x{OUT}xf32>
+  %b = arith.bitcast %y : tensor<{M}x{OUT}xf32> to tensor<{M}x{OUT}xi32>
+  %u = tensor.cast %b : tensor<{M}x{OUT}xi32> to tensor<*xi32>
   call @printMemrefI32(%u) : (tensor<*xi32>) -> ()
   return
 }}
@@ -98,7 +98,7 @@ def check(out_path, config):
     text = open(out_path).read()
     m = re.search(r"data =\s*\n(.*)", text, re.S)
     got = np.array([int(v) for v in re.findall(r"-?\d+", m.group(1))],
-                   np.int64).astype(np.int32).view(np.float32).reshape(M, O)
+                   np.int64).astype(np.int32).view(np.float32).reshape(M, OUT)
     fp32 = seq_matmul(seq_matmul(x, w1), w2.T.copy())
     err = np.linalg.norm(got - fp32) / np.linalg.norm(fp32)
     same = got.view(np.int32) == want.view(np.int32)

@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_e2e as g  # noqa: E402
 
-M, K, N, O = 4, 64, 32, 16
+M, K, N, OUT = 4, 64, 32, 16
 
 
 def dense_ints(a, elem):
@@ -48,20 +48,20 @@ def make(d):
     c1 = rng.integers(0, 16, (K, N))                 # ui4, groups of 32 along K
     s1 = rng.uniform(0.01, 0.1, (K // 32, N)).astype(np.float32)
     z1 = rng.integers(0, 16, (K // 32, N)).astype(np.float32)
-    c2 = rng.integers(-128, 128, (O, N))             # i8 per output row, [O, N]
+    c2 = rng.integers(-128, 128, (OUT, N))             # i8 per output row, [OUT, N]
     c2[0, 0] = -128
-    s2 = rng.uniform(0.001, 0.01, (O,)).astype(np.float32)
-    c3 = rng.integers(-8, 8, (N, O))                 # i4 (-8 used: full_range), f16 scales per row
+    s2 = rng.uniform(0.001, 0.01, (OUT,)).astype(np.float32)
+    c3 = rng.integers(-8, 8, (N, OUT))                 # i4 (-8 used: full_range), f16 scales per row
     c3[1, 1] = -8
-    s3 = rng.uniform(0.01, 0.1, (N, O // 16)).astype(np.float16)
+    s3 = rng.uniform(0.01, 0.1, (N, OUT // 16)).astype(np.float16)
     tmaps = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, "
              "affine_map<(d0, d1, d2) -> (d0, d1)>]")
     s3txt = "dense<%s> : tensor<%dx%dxf16>" % (
-        g.dense_nd(s3.view(np.uint16), lambda v: "0x%04X" % int(v)), N, O // 16)
+        g.dense_nd(s3.view(np.uint16), lambda v: "0x%04X" % int(v)), N, OUT // 16)
     with open(os.path.join(d, "model.mlir"), "w") as f:
         f.write(f"""
 func.func private @printMemrefI32(tensor<*xi32>)
-func.func @net(%x: tensor<{M}x{K}xf32>) -> tensor<{M}x{O}xf32> {{
+func.func @net(%x: tensor<{M}x{K}xf32>) -> tensor<{M}x{OUT}xf32> {{
   %c1 = arith.constant {dense_ints(c1, "i4")}
   %s1 = arith.constant {g.dense_f32(s1)} : tensor<{K // 32}x{N}xf32>
   %z1 = arith.constant {g.dense_f32(z1)} : tensor<{K // 32}x{N}xf32>
@@ -80,41 +80,41 @@ func.func @net(%x: tensor<{M}x{K}xf32>) -> tensor<{M}x{O}xf32> {{
   %za = linalg.fill ins(%c0 : f32) outs(%ea : tensor<{M}x{N}xf32>) -> tensor<{M}x{N}xf32>
   %h = linalg.matmul ins(%x, %w1 : tensor<{M}x{K}xf32>, tensor<{K}x{N}xf32>) outs(%za : tensor<{M}x{N}xf32>) -> tensor<{M}x{N}xf32>
   %c2 = arith.constant {dense_ints(c2, "i8")}
-  %s2 = arith.constant {g.dense_f32(s2)} : tensor<{O}xf32>
-  %e2 = tensor.empty() : tensor<{O}x{N}xf32>
+  %s2 = arith.constant {g.dense_f32(s2)} : tensor<{OUT}xf32>
+  %e2 = tensor.empty() : tensor<{OUT}x{N}xf32>
   %w2 = linalg.generic {{indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}}
-      ins(%c2, %s2 : tensor<{O}x{N}xi8>, tensor<{O}xf32>) outs(%e2 : tensor<{O}x{N}xf32>) {{
+      ins(%c2, %s2 : tensor<{OUT}x{N}xi8>, tensor<{OUT}xf32>) outs(%e2 : tensor<{OUT}x{N}xf32>) {{
     ^bb0(%q: i8, %s: f32, %o: f32):
       %f = arith.sitofp %q : i8 to f32
       %m = arith.mulf %s, %f : f32
       linalg.yield %m : f32
-  }} -> tensor<{O}x{N}xf32>
-  %eb = tensor.empty() : tensor<{M}x{O}xf32>
-  %zb = linalg.fill ins(%c0 : f32) outs(%eb : tensor<{M}x{O}xf32>) -> tensor<{M}x{O}xf32>
-  %y = linalg.matmul indexing_maps = {tmaps} ins(%h, %w2 : tensor<{M}x{N}xf32>, tensor<{O}x{N}xf32>) outs(%zb : tensor<{M}x{O}xf32>) -> tensor<{M}x{O}xf32>
+  }} -> tensor<{OUT}x{N}xf32>
+  %eb = tensor.empty() : tensor<{M}x{OUT}xf32>
+  %zb = linalg.fill ins(%c0 : f32) outs(%eb : tensor<{M}x{OUT}xf32>) -> tensor<{M}x{OUT}xf32>
+  %y = linalg.matmul indexing_maps = {tmaps} ins(%h, %w2 : tensor<{M}x{N}xf32>, tensor<{OUT}x{N}xf32>) outs(%zb : tensor<{M}x{OUT}xf32>) -> tensor<{M}x{OUT}xf32>
   %c3 = arith.constant {dense_ints(c3, "i4")}
   %s3 = arith.constant {s3txt}
-  %e3 = tensor.empty() : tensor<{N}x{O}xf32>
+  %e3 = tensor.empty() : tensor<{N}x{OUT}xf32>
   %w3 = linalg.generic {{indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j floordiv 16)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}}
-      ins(%c3, %s3 : tensor<{N}x{O}xi4>, tensor<{N}x{O // 16}xf16>) outs(%e3 : tensor<{N}x{O}xf32>) {{
+      ins(%c3, %s3 : tensor<{N}x{OUT}xi4>, tensor<{N}x{OUT // 16}xf16>) outs(%e3 : tensor<{N}x{OUT}xf32>) {{
     ^bb0(%q: i4, %s: f16, %o: f32):
       %e = arith.extsi %q : i4 to i32
       %f = arith.sitofp %e : i32 to f32
       %sf = arith.extf %s : f16 to f32
       %m = arith.mulf %f, %sf : f32
       linalg.yield %m : f32
-  }} -> tensor<{N}x{O}xf32>
-  %y3 = linalg.matmul ins(%h, %w3 : tensor<{M}x{N}xf32>, tensor<{N}x{O}xf32>) outs(%zb : tensor<{M}x{O}xf32>) -> tensor<{M}x{O}xf32>
-  %r = arith.addf %y, %y3 : tensor<{M}x{O}xf32>
-  return %r : tensor<{M}x{O}xf32>
+  }} -> tensor<{N}x{OUT}xf32>
+  %y3 = linalg.matmul ins(%h, %w3 : tensor<{M}x{N}xf32>, tensor<{N}x{OUT}xf32>) outs(%zb : tensor<{M}x{OUT}xf32>) -> tensor<{M}x{OUT}xf32>
+  %r = arith.addf %y, %y3 : tensor<{M}x{OUT}xf32>
+  return %r : tensor<{M}x{OUT}xf32>
 }}
 func.func @main() {{
   %x = arith.constant {g.dense_f32(x)} : tensor<{M}x{K}xf32>
-  %y = call @net(%x) : (tensor<{M}x{K}xf32>) -> tensor<{M}x{O}xf32>
-  %y2 = call @net(%x) : (tensor<{M}x{K}xf32>) -> tensor<{M}x{O}xf32>
-  %yy = tensor.concat dim(0) %y, %y2 : (tensor<{M}x{O}xf32>, tensor<{M}x{O}xf32>) -> tensor<{2 * M}x{O}xf32>
-  %b = arith.bitcast %yy : tensor<{2 * M}x{O}xf32> to tensor<{2 * M}x{O}xi32>
-  %u = tensor.cast %b : tensor<{2 * M}x{O}xi32> to tensor<*xi32>
+  %y = call @net(%x) : (tensor<{M}x{K}xf32>) -> tensor<{M}x{OUT}xf32>
+  %y2 = call @net(%x) : (tensor<{M}x{K}xf32>) -> tensor<{M}x{OUT}xf32>
+  %yy = tensor.concat dim(0) %y, %y2 : (tensor<{M}x{OUT}xf32>, tensor<{M}x{OUT}xf32>) -> tensor<{2 * M}x{OUT}xf32>
+  %b = arith.bitcast %yy : tensor<{2 * M}x{OUT}xf32> to tensor<{2 * M}x{OUT}xi32>
+  %u = tensor.cast %b : tensor<{2 * M}x{OUT}xi32> to tensor<*xi32>
   call @printMemrefI32(%u) : (tensor<*xi32>) -> ()
   return
 }}

@@ -134,7 +134,10 @@ def check(d):
     y = {k: read(os.path.join(d, k + ".out"))
          for k in ("fp32", "smooth", "w8a8", "sq-w8a8", "int8-static",
                    "int8-dynamic")}
-    rel = lambda a: np.linalg.norm(a - y["fp32"]) / np.linalg.norm(y["fp32"])
+
+    def rel(a):
+        return np.linalg.norm(a - y["fp32"]) / np.linalg.norm(y["fp32"])
+
     same = rel(y["smooth"])
     print("smoothed vs original: %.3g (%s 1e-5)" % (same, "<" if same < 1e-5 else ">="))
     plain, sq = rel(y["w8a8"]), rel(y["sq-w8a8"])

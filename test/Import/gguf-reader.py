@@ -40,14 +40,13 @@ import random
 import struct
 import sys
 
+import gguf
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "Inputs"))
 import inspect_checks as ic  # noqa: E402
 from inspect_checks import run  # noqa: E402
-
-import gguf
-import numpy as np
-
 
 
 def main():

@@ -47,16 +47,15 @@ import random
 import struct
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "Inputs"))
-import inspect_checks as ic  # noqa: E402
-from inspect_checks import run  # noqa: E402
-
 import ml_dtypes
 import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "Inputs"))
+import inspect_checks as ic  # noqa: E402
+from inspect_checks import run  # noqa: E402
 
 
 def reference_accepts(path):

@@ -30,28 +30,35 @@ using namespace mlir;
 namespace calibration = ::lowbit::calibration;
 namespace numerics = ::lowbit::numerics;
 
+static llvm::cl::OptionCategory calibrateCategory("lowbit-calibrate options");
+
 static llvm::cl::opt<std::string> modelPath(llvm::cl::Positional,
                                             llvm::cl::desc("MODEL.mlir"),
-                                            llvm::cl::Required);
+                                            llvm::cl::Required,
+                                            llvm::cl::cat(calibrateCategory));
 static llvm::cl::opt<std::string>
     entry("entry", llvm::cl::desc("Function to run per calibration input"),
-          llvm::cl::Required);
+          llvm::cl::Required, llvm::cl::cat(calibrateCategory));
 static llvm::cl::list<std::string>
     inputs("input",
-           llvm::cl::desc("Arrays of one call: X.npy[,Y.npy...] (repeatable)"));
+           llvm::cl::desc("Arrays of one call: X.npy[,Y.npy...] (repeatable)"),
+           llvm::cl::cat(calibrateCategory));
 static llvm::cl::opt<std::string>
     inputsFrom("inputs-from",
-               llvm::cl::desc("File with one --input value per line"));
+               llvm::cl::desc("File with one --input value per line"),
+               llvm::cl::cat(calibrateCategory));
 static llvm::cl::opt<std::string> outDir("o", llvm::cl::desc("Output dir"),
-                                         llvm::cl::Required);
-static llvm::cl::opt<bool> gram("gram",
-                                llvm::cl::desc("Also accumulate X^T X"));
+                                         llvm::cl::Required,
+                                         llvm::cl::cat(calibrateCategory));
+static llvm::cl::opt<bool> gram("gram", llvm::cl::desc("Also accumulate X^T X"),
+                                llvm::cl::cat(calibrateCategory));
 static llvm::cl::opt<int64_t> bins("bins", llvm::cl::desc("Histogram bins"),
-                                   llvm::cl::init(2048));
+                                   llvm::cl::init(2048),
+                                   llvm::cl::cat(calibrateCategory));
 static llvm::cl::opt<int64_t>
     samples("samples",
             llvm::cl::desc("Keep the first N activation rows per site (AWQ)"),
-            llvm::cl::init(0));
+            llvm::cl::init(0), llvm::cl::cat(calibrateCategory));
 
 static int fail(const std::string &msg) {
   llvm::errs() << "lowbit-calibrate: error: " << msg << "\n";
@@ -60,6 +67,7 @@ static int fail(const std::string &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(calibrateCategory);
   llvm::cl::ParseCommandLineOptions(
       argc, argv, "lowbit-calibrate: activation statistics of a model\n");
   if (bins < 2 || (bins & (bins - 1)))

@@ -35,73 +35,75 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory compileCategory("lowbit-compile options");
+
 static cl::opt<std::string>
     inputFile(cl::Positional,
               cl::desc("<input.mlir | model.gguf | model.safetensors>"),
-              cl::Required);
+              cl::Required, cl::cat(compileCategory));
 static cl::opt<int64_t>
     maxSeq("max-seq",
            cl::desc("Imported models: KV cache length in tokens (0: the "
                     "model's context, at most 2048)"),
-           cl::init(0));
+           cl::init(0), cl::cat(compileCategory));
 static cl::opt<std::string>
     kvCache("kv-cache",
             cl::desc("Imported models: KV cache storage: f32, int8, fp8 (per "
                      "token and head), int4, int2 (KIVI: keys per channel, "
                      "values per token, the current 32-token group in f32)"),
-            cl::init("f32"));
+            cl::init("f32"), cl::cat(compileCategory));
 static cl::opt<bool>
     dequantizeGGUF("dequantize-gguf",
                    cl::desc("Imported GGUF models: dequantize every weight to "
                             "f32 (default: q4_0, q8_0, q4_K and q4_1 stay "
                             "as stored)"),
-                   cl::init(false));
+                   cl::init(false), cl::cat(compileCategory));
 static cl::opt<std::string>
     outputBase("o",
                cl::desc("Output path without extension (writes .o or "
                         ".so, .h, .weights)"),
-               cl::value_desc("path"));
+               cl::value_desc("path"), cl::cat(compileCategory));
 static cl::opt<std::string>
     target("target",
            cl::desc("Target: x86_64, or nvptx (GPU kernels launched from "
                     "x86_64 host code)"),
-           cl::init("x86_64"));
+           cl::init("x86_64"), cl::cat(compileCategory));
 static cl::opt<std::string>
     sm("sm",
        cl::desc("nvptx: the GPU's compute capability (sm_80, sm_86, "
                 "sm_89, sm_90, sm_90a)"),
-       cl::init("sm_80"));
+       cl::init("sm_80"), cl::cat(compileCategory));
 static cl::opt<std::string>
     targetCpu("target-cpu",
               cl::desc("CPU the code and kernels are for: host (this "
                        "machine), x86-64-v3, x86-64-v4, sapphirerapids, "
                        "znver4, ..."),
-              cl::init("host"));
+              cl::init("host"), cl::cat(compileCategory));
 static cl::opt<std::string>
     pipeline("pipeline",
              cl::desc("Quantization pipeline run first: a registered "
                       "pipeline (lowbit-w4a8{group=32}) or "
                       "builtin.module(...)"),
-             cl::init(""));
+             cl::init(""), cl::cat(compileCategory));
 static cl::opt<std::string>
     prefix("prefix",
            cl::desc("Prefix of the C symbols (default: the output's name)"),
-           cl::init(""));
+           cl::init(""), cl::cat(compileCategory));
 static cl::opt<bool> shared("shared",
                             cl::desc("Link a shared library (out.so) "
                                      "instead of an object (out.o)"),
-                            cl::init(false));
+                            cl::init(false), cl::cat(compileCategory));
 static cl::opt<std::string>
     compileTo("compile-to",
               cl::desc("Stop after a phase and print it: input, quantized, "
                        "ptx (nvptx), llvm, llvm-ir, asm (object: the full "
                        "outputs)"),
-              cl::init("object"));
+              cl::init("object"), cl::cat(compileCategory));
 static cl::opt<int64_t>
     weightThreshold("weight-threshold",
                     cl::desc("Constants of at least this many bytes go to "
                              "the weights blob"),
-                    cl::init(256));
+                    cl::init(256), cl::cat(compileCategory));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "lowbit-compile: error: " << msg << "\n";
@@ -134,6 +136,7 @@ static bool writeTemp(StringRef path, ArrayRef<char> data, std::string &tmp) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerTransformsPasses();
+  cl::HideUnrelatedOptions(compileCategory);
   cl::ParseCommandLineOptions(argc, argv, "lowbit ahead-of-time compiler\n");
 
   lowbit::CompileOptions options;

@@ -25,7 +25,6 @@ import time
 
 import numpy as np
 
-
 # ---------------------------------------------------------------------------
 # GGUF metadata and a byte-level BPE tokenizer (GPT-2 style, what the
 # model's tokenizer.ggml.model = "gpt2" vocabulary needs).
@@ -77,7 +76,8 @@ def bytes_to_unicode():
 
 class Tokenizer:
     # GPT-2's pre-tokenizer with Python's re (letters as [^\W\d_]).
-    PAT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d| ?[^\s\w]+|\s+(?!\S)|\s+""")
+    PAT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d"""
+                     r"""| ?[^\s\w]+|\s+(?!\S)|\s+""")
 
     def __init__(self, vocab):
         self.tokens = vocab["tokens"]
@@ -231,8 +231,8 @@ def write_synthetic(path):
 
     w.add_tensor("token_embd.weight",
                  rng.standard_normal((V, D)).astype(np.float32))
-    for l in range(L):
-        p = "blk.%d." % l
+    for layer in range(L):
+        p = "blk.%d." % layer
         w.add_tensor(p + "attn_norm.weight", np.ones(D, np.float32))
         w.add_tensor(p + "attn_q.weight", mat(H * hd, D))
         w.add_tensor(p + "attn_k.weight", mat(K * hd, D))
@@ -291,7 +291,8 @@ def main():
         name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:24]
         base = os.path.join(args.work, name)
         t0 = time.time()
-        res = subprocess.run([shutil.which(args.lowbit_compile) or args.lowbit_compile, args.model, "-o", base,
+        compiler = shutil.which(args.lowbit_compile) or args.lowbit_compile
+        res = subprocess.run([compiler, args.model, "-o", base,
                               "--prefix=llm", "--shared",
                               "--max-seq=%d" % args.max_seq] + flags,
                              capture_output=True, text=True)

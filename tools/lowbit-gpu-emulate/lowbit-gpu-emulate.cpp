@@ -47,17 +47,24 @@ using llvm::APInt;
 
 namespace {
 
+static llvm::cl::OptionCategory emulateCategory("lowbit-gpu-emulate options");
+
 llvm::cl::opt<std::string> inputFile(llvm::cl::Positional,
                                      llvm::cl::desc("<kernels.mlir>"),
-                                     llvm::cl::Required);
+                                     llvm::cl::Required,
+                                     llvm::cl::cat(emulateCategory));
 llvm::cl::opt<std::string> kernelName("kernel", llvm::cl::Required,
-                                      llvm::cl::desc("gpu.func to run"));
+                                      llvm::cl::desc("gpu.func to run"),
+                                      llvm::cl::cat(emulateCategory));
 llvm::cl::opt<std::string> gridOpt("grid", llvm::cl::Required,
-                                   llvm::cl::desc("X,Y,Z blocks"));
+                                   llvm::cl::desc("X,Y,Z blocks"),
+                                   llvm::cl::cat(emulateCategory));
 llvm::cl::list<std::string> argFiles("arg",
-                                     llvm::cl::desc("a parameter's bytes"));
+                                     llvm::cl::desc("a parameter's bytes"),
+                                     llvm::cl::cat(emulateCategory));
 llvm::cl::list<std::string>
-    writes("write", llvm::cl::desc("I=FILE: parameter I's bytes afterwards"));
+    writes("write", llvm::cl::desc("I=FILE: parameter I's bytes afterwards"),
+           llvm::cl::cat(emulateCategory));
 
 [[noreturn]] void fatal(const Twine &msg) {
   llvm::errs() << "lowbit-gpu-emulate: " << msg << "\n";
@@ -1019,6 +1026,7 @@ void Emulator::wgmma(Operation *op, ArrayRef<bool> active, StringRef text) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(emulateCategory);
   llvm::cl::ParseCommandLineOptions(argc, argv,
                                     "run a lowbit GPU kernel on the CPU\n");
   DialectRegistry registry;

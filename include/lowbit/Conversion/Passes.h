@@ -1,5 +1,4 @@
-//===- Passes.h - lowbit conversion passes ------------------------*- C++
-//-*-===//
+//===- Passes.h - lowbit conversion passes ----------------------*- C++ -*-===//
 
 #ifndef LOWBIT_CONVERSION_PASSES_H
 #define LOWBIT_CONVERSION_PASSES_H

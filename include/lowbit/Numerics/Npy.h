@@ -1,5 +1,4 @@
-//===- Npy.h - .npy files and atomic output ----------------------*- C++
-//-*-===//
+//===- Npy.h - .npy files and atomic output ---------------------*- C++ -*-===//
 //
 // Reading float arrays from NumPy .npy files (format versions 1-3) and
 // writing outputs so that a failure never leaves a half-written file: every

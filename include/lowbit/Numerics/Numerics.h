@@ -1,5 +1,4 @@
-//===- Numerics.h - lowbit's numerics library --------------------*- C++
-//-*-===//
+//===- Numerics.h - lowbit's numerics library -------------------*- C++ -*-===//
 //
 // Plain C++ (no MLIR/LLVM dependency): every element cast, scaled block
 // format and GGUF block format lowbit knows, bit-exact with the references
@@ -82,8 +81,9 @@ uint32_t encodeMiniFloat(const MiniFloatFormat &fmt, float x, bool saturate,
 float decodeMiniFloat(const MiniFloatFormat &fmt, uint32_t code);
 
 /// E8M0 (unsigned power of two, 0xFF = NaN), as ml_dtypes converts: normal
-/// inputs round the significand half up (1.5 * 2^k -> 2^(k+1)); fp32
-/// subnormals above 2^-127 give 2^-126 (0x01), the others 2^-127 (0x00);
+/// and subnormal inputs round the significand half up (1.5 * 2^k ->
+/// 2^(k+1); 1.5 * 2^-127 and above -> 0x01), smaller ones give 2^-127
+/// (0x00);
 /// zero, negatives, Inf, NaN and overflow give 0xFF unless `saturate` (then
 /// +-0 -> 0x00, overflow and +Inf -> 0xFE).
 uint8_t encodeE8M0(float x, bool saturate);

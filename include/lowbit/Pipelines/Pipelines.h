@@ -1,5 +1,4 @@
-//===- Pipelines.h - lowbit pipelines and registration ------------*- C++
-//-*-===//
+//===- Pipelines.h - lowbit pipelines and registration ----------*- C++ -*-===//
 //
 // One place that registers lowbit's dialects, passes and pipelines, used by
 // every tool (lowbit-opt now; lowbit-compile and Python later).

@@ -1,5 +1,4 @@
-//===- Passes.h - lowbit transformation passes --------------------*- C++
-//-*-===//
+//===- Passes.h - lowbit transformation passes ------------------*- C++ -*-===//
 
 #ifndef LOWBIT_TRANSFORMS_PASSES_H
 #define LOWBIT_TRANSFORMS_PASSES_H

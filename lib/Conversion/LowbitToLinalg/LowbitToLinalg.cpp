@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Codecs.h"
+#include "lowbit/Conversion/Codecs.h"
 #include "lowbit/Conversion/Passes.h"
 
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"

@@ -9,7 +9,7 @@
 
 #include "lowbit/Conversion/Passes.h"
 
-#include "../LowbitToLinalg/Codecs.h"
+#include "lowbit/Conversion/Codecs.h"
 
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -124,63 +124,6 @@ FunctionType w4a16Signature(MLIRContext *ctx, const W4A16Problem &p) {
     in.push_back(MemRefType::get(p.tensorScale.getShape(), b.getF32Type()));
   in.push_back(MemRefType::get({p.m, p.n}, p.yElem));
   return b.getFunctionType(in, {});
-}
-
-/// f32 bits -> f32.
-static Value bitsToF32(ImplicitLocOpBuilder &b, Value bits) {
-  return arith::BitcastOp::create(b, b.getF32Type(), bits);
-}
-
-/// An E8M0 scale byte (zero-extended in an i32) as f32, exactly: 2^(e -
-/// 127); 0x00 is 2^-127 (an f32 subnormal), 0xFF NaN.
-static Value decodeE8M0(ImplicitLocOpBuilder &b, Value e) {
-  Type i32 = b.getI32Type();
-  auto c = [&](int64_t v) {
-    return arith::ConstantOp::create(b, b.getIntegerAttr(i32, v));
-  };
-  Value normal = bitsToF32(b, arith::ShLIOp::create(b, e, c(23)));
-  Value v = arith::SelectOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, c(0)),
-      bitsToF32(b, c(0x00400000)), normal);
-  return arith::SelectOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, c(255)),
-      bitsToF32(b, c(0x7FC00000)), v);
-}
-
-/// An E4M3 (FN) byte (zero-extended in an i32) as f32, exactly: normal
-/// codes as f32 bits (exponent + 120), subnormal ones m * 2^-9, S.1111.111
-/// NaN.
-static Value decodeE4M3(ImplicitLocOpBuilder &b, Value v) {
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto c = [&](int64_t x) {
-    return arith::ConstantOp::create(b, b.getIntegerAttr(i32, x));
-  };
-  Value sign =
-      arith::ShLIOp::create(b, arith::AndIOp::create(b, v, c(0x80)), c(24));
-  Value e = arith::AndIOp::create(b, arith::ShRUIOp::create(b, v, c(3)), c(15));
-  Value m = arith::AndIOp::create(b, v, c(7));
-  Value normal =
-      bitsToF32(b, arith::OrIOp::create(
-                       b, sign,
-                       arith::OrIOp::create(
-                           b,
-                           arith::ShLIOp::create(
-                               b, arith::AddIOp::create(b, e, c(120)), c(23)),
-                           arith::ShLIOp::create(b, m, c(20)))));
-  Value sub = arith::MulFOp::create(
-      b, arith::SIToFPOp::create(b, f32, m),
-      arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f / 512)));
-  sub = arith::SelectOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ne, sign, c(0)),
-      arith::NegFOp::create(b, sub), sub);
-  Value r = arith::SelectOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, c(0)), sub,
-      normal);
-  return arith::SelectOp::create(
-      b,
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                            arith::AndIOp::create(b, v, c(0x7F)), c(0x7F)),
-      bitsToF32(b, c(0x7FC00000)), r);
 }
 
 /// Y[M, N] = sx sw sum_k X[m, k] W[n, k]: int8 X with an f32 scale per
@@ -907,7 +850,8 @@ void buildW4A16Mma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                   Value sv;
                   if (fp4) {
                     Value byte = arith::ExtUIOp::create(lb, i32, raw);
-                    sv = nv ? decodeE4M3(lb, byte) : decodeE8M0(lb, byte);
+                    sv = nv ? codecs::decodeE4M3(lb, byte)
+                            : codecs::decodeE8M0(lb, byte);
                     if (nv)
                       sv = arith::MulFOp::create(lb, sv, tensorScale);
                   } else {

@@ -36,8 +36,8 @@ def make_weights(cfg, seed=0, tied=False):
 
     w = {"token_embd.weight": rng.standard_normal(
         (cfg.vocab, D)).astype(np.float32)}
-    for l in range(cfg.layers):
-        p = "blk.%d." % l
+    for layer in range(cfg.layers):
+        p = "blk.%d." % layer
         w[p + "attn_norm.weight"] = norm(D)
         w[p + "attn_q.weight"] = mat(cfg.heads * hd, D)
         w[p + "attn_k.weight"] = mat(cfg.kv_heads * hd, D)
@@ -111,8 +111,8 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
         elif name == "output.weight":
             key = "lm_head.weight"
         else:
-            _, l, part, _ = name.split(".")
-            key = "model.layers.%s.%s.weight" % (l, HF_NAMES[part])
+            _, layer, part, _ = name.split(".")
+            key = "model.layers.%s.%s.weight" % (layer, HF_NAMES[part])
         hf[key] = a.astype(dtype)
     save_file(hf, os.path.join(d, "model.safetensors"))
     json.dump({
@@ -157,10 +157,9 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     The weights named in `int8_inputs` see their input quantized to int8
     with one scale per row (lowbit.fake_quant "int8"), as lowbit's kept
     GGUF weights do."""
-    D, H, K, hd = cfg.dim, cfg.heads, cfg.kv_heads, cfg.hd
+    H, K, hd = cfg.heads, cfg.kv_heads, cfg.hd
     G = H // K
     W = {k: v.astype(np.float64) for k, v in w.items()}
-    head = W.get("output.weight", W["token_embd.weight"])
     kc = np.zeros((cfg.layers, len(tokens), K, hd))
     vc = np.zeros_like(kc)
     freqs = np.float32(cfg.theta) ** (-2.0 * np.arange(hd // 2) / hd)
@@ -193,15 +192,15 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     out = []
     for pos, tok in enumerate(tokens):
         x = W["token_embd.weight"][tok].copy()
-        for l in range(cfg.layers):
-            p = "blk.%d." % l
+        for layer in range(cfg.layers):
+            p = "blk.%d." % layer
             h = rms(x, W[p + "attn_norm.weight"])
             q = rope(mv(p + "attn_q.weight", h).reshape(H, hd), pos)
             k = rope(mv(p + "attn_k.weight", h).reshape(K, hd), pos)
             v = mv(p + "attn_v.weight", h).reshape(K, hd)
-            kc[l, pos], vc[l, pos] = k, v
-            ks = kv_view(kc[l, :pos + 1], True, kv)
-            vs = kv_view(vc[l, :pos + 1], False, kv)
+            kc[layer, pos], vc[layer, pos] = k, v
+            ks = kv_view(kc[layer, :pos + 1], True, kv)
+            vs = kv_view(vc[layer, :pos + 1], False, kv)
             o = np.empty((H, hd))
             for hh in range(H):
                 g = hh // G

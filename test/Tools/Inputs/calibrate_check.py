@@ -52,7 +52,10 @@ def check(d):
     s = sites["proj/in"]
     assert s["file"] == "proj_in" and s["channels"] == K and s["tokens"] == 4 * M
     assert s["non_finite"] == 0 and s["gram"]
-    load = lambda n: np.load(os.path.join(d, "proj_in." + n + ".npy"))
+
+    def load(n):
+        return np.load(os.path.join(d, "proj_in." + n + ".npy"))
+
     # Exact: max/min reductions; sums and the Gram matrix to f32 rounding.
     assert np.array_equal(load("absmax"), np.abs(x).max(0))
     assert np.array_equal(load("min"), x.min(0))

@@ -1,12 +1,17 @@
-//===- Codecs.cpp - scalar encode/decode emitters -----------------*- C++
-//-*-===//
+//===- Codecs.cpp - element and scale encode/decode emitters --------------===//
+//
+// The IR form of docs/Spec.md's element rules (Codecs.h).
+//
+//===----------------------------------------------------------------------===//
 
-#include "Codecs.h"
+#include "lowbit/Conversion/Codecs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/TypeUtilities.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::lowbit;
@@ -164,16 +169,65 @@ Value codecs::ilogb(ImplicitLocOpBuilder &b, Value a) {
   return arith::SelectOp::create(b, isSub, sub, normal);
 }
 
+/// `v` (an integer or float scalar or vector) -> the same shape of `elem`.
+static Type withElement(Value v, Type elem) {
+  if (auto vt = dyn_cast<VectorType>(v.getType()))
+    return VectorType::get(vt.getShape(), elem);
+  return elem;
+}
+
+/// A constant of type `t` (a scalar or a vector splat).
+static Value constLike(ImplicitLocOpBuilder &b, Type t, Attribute v) {
+  if (auto vt = dyn_cast<VectorType>(t))
+    return arith::ConstantOp::create(b, vt, DenseElementsAttr::get(vt, v));
+  return arith::ConstantOp::create(b, cast<TypedAttr>(v));
+}
+
+/// An integer code widened to i32 (zero-extended), keeping its shape.
+static Value codeToI32(ImplicitLocOpBuilder &b, Value code) {
+  Type i32 = withElement(code, b.getI32Type());
+  if (getElementTypeOrSelf(code.getType()).getIntOrFloatBitWidth() < 32)
+    return arith::ExtUIOp::create(b, i32, code);
+  return code;
+}
+
 Value codecs::decodeE8M0(ImplicitLocOpBuilder &b, Value code) {
-  Value normal = arith::ShLIOp::create(b, code, constI32(b, 23));
-  Value isZero =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, code, constI32(b, 0));
-  Value bits =
-      arith::SelectOp::create(b, isZero, constI32(b, 0x00400000), normal);
-  Value isNaN = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, code,
-                                      constI32(b, ::lowbit::kE8M0NaN));
-  bits = arith::SelectOp::create(b, isNaN, constI32(b, 0x7fc00000), bits);
-  return arith::BitcastOp::create(b, b.getF32Type(), bits);
+  Value e = codeToI32(b, code);
+  Type i32 = e.getType(), f32 = withElement(e, b.getF32Type());
+  auto c = [&](int32_t v) { return constLike(b, i32, b.getI32IntegerAttr(v)); };
+  Value normal = arith::ShLIOp::create(b, e, c(23));
+  Value isZero = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, c(0));
+  Value bits = arith::SelectOp::create(b, isZero, c(0x00400000), normal);
+  Value isNaN = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e,
+                                      c(::lowbit::kE8M0NaN));
+  bits = arith::SelectOp::create(b, isNaN, c(0x7fc00000), bits);
+  return arith::BitcastOp::create(b, f32, bits);
+}
+
+Value codecs::decodeE4M3(ImplicitLocOpBuilder &b, Value code) {
+  Value x = codeToI32(b, code);
+  Type i32 = x.getType(), f32 = withElement(x, b.getF32Type());
+  auto c = [&](int32_t v) { return constLike(b, i32, b.getI32IntegerAttr(v)); };
+  Value em = arith::AndIOp::create(b, x, c(0x7F));
+  Value normal = arith::AddIOp::create(b, arith::ShLIOp::create(b, em, c(20)),
+                                       c(120 << 23));
+  Value sub = arith::BitcastOp::create(
+      b, i32,
+      arith::MulFOp::create(
+          b, arith::SIToFPOp::create(b, f32, em),
+          constLike(b, f32, b.getF32FloatAttr(std::ldexp(1.0f, -9)))));
+  Value isSub = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, em, c(8));
+  Value mag = arith::SelectOp::create(b, isSub, sub, normal);
+  Value sign =
+      arith::ShLIOp::create(b, arith::AndIOp::create(b, x, c(0x80)), c(24));
+  Value f =
+      arith::BitcastOp::create(b, f32, arith::OrIOp::create(b, mag, sign));
+  Value nan = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, em, c(0x7F));
+  return arith::SelectOp::create(
+      b, nan,
+      constLike(b, f32,
+                b.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
+      f);
 }
 
 Value codecs::toByte(ImplicitLocOpBuilder &b, Value v) {

@@ -1,14 +1,16 @@
-//===- Codecs.h - scalar encode/decode emitters -------------------*- C++
-//-*-===//
+//===- Codecs.h - element and scale encode/decode emitters ------*- C++ -*-===//
 //
-// Emit arith/math ops that compute one element's code or value, used inside
-// linalg.generic bodies by the reference lowering. Every rule here is stated
-// in docs/Spec.md.
+// Emit arith/math ops that compute an element's code or value: the one
+// implementation of each format's rules in IR, used by the reference
+// lowering (inside linalg.generic bodies) and by the CPU and GPU kernels.
+// Every rule here is stated in docs/Spec.md. The E8M0 and E4M3 decoders take
+// scalars or vectors of any integer width up to 32 (codes zero-extended);
+// the others take scalar i32/f32 values.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LOWBIT_CONVERSION_LOWBITTOLINALG_CODECS_H
-#define LOWBIT_CONVERSION_LOWBITTOLINALG_CODECS_H
+#ifndef LOWBIT_CONVERSION_CODECS_H
+#define LOWBIT_CONVERSION_CODECS_H
 
 #include "lowbit/LowbitDialect.h"
 #include "lowbit/Numerics/Formats.h"
@@ -34,8 +36,14 @@ Value decodeMiniFloat(ImplicitLocOpBuilder &b, Value code,
 /// floor(log2(|a|)) from the f32 exponent bits (subnormals included) for a
 /// finite non-zero `a`; the result is unspecified for 0, Inf and NaN.
 Value ilogb(ImplicitLocOpBuilder &b, Value a);
-/// E8M0 code (i32 0..255) -> f32 2^(code-127), NaN for 255.
+/// E8M0 code (0..255, an integer scalar or vector) -> f32 2^(code-127)
+/// exactly (code 0: 2^-127, an f32 subnormal), NaN for 255.
 Value decodeE8M0(ImplicitLocOpBuilder &b, Value code);
+/// E4M3 (FN) code (an integer scalar or vector, the low 8 bits) -> f32,
+/// exactly and without f32 subnormals (so under FTZ/DAZ too): normal codes
+/// as f32 bits (exponent + 120), subnormal ones m * 2^-9, then the sign;
+/// S.1111.111 is NaN.
+Value decodeE4M3(ImplicitLocOpBuilder &b, Value code);
 
 /// Round an f32 to an integral f32 with the given mode.
 Value roundF32(ImplicitLocOpBuilder &b, Value x, Rounding rounding);
@@ -54,4 +62,4 @@ Value storeScale(ImplicitLocOpBuilder &b, Value v, Type t);
 
 } // namespace mlir::lowbit::codecs
 
-#endif // LOWBIT_CONVERSION_LOWBITTOLINALG_CODECS_H
+#endif // LOWBIT_CONVERSION_CODECS_H
