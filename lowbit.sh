@@ -19,7 +19,7 @@ LLVM=/usr/lib/llvm-22
 APT_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
               libopenblas-dev liblapacke-dev libdnnl-dev libomp-22-dev
               libgtest-dev python3 python3-dev python3-pip python3-venv
-              pybind11-dev clang-22 libclang-rt-22-dev)
+              pybind11-dev clang-22 libclang-rt-22-dev clang-format-22)
 
 log() { printf '[lowbit] %s\n' "$*" >&2; }
 
@@ -283,6 +283,37 @@ llama_demo() {
     --work "$BUILD/demo" --text "$ROOT/tools/lowbit-demo/story.txt" "$@"
 }
 
+# The C++ sources' format (.clang-format): utils/check-format.sh lists the
+# files clang-format would change and fails.
+check_format() {
+  log "checking the format of lib/ dialects/ tools/ include/ (clang-format-22)"
+  CLANG_FORMAT="$LLVM/bin/clang-format" "$ROOT/utils/check-format.sh"
+}
+
+# lowbit's own code under AddressSanitizer + UndefinedBehaviorSanitizer
+# (LOWBIT_SANITIZE; LLVM is not instrumented), in $BUILD/sanitize: the
+# numerics library, the model readers, the GPU runtime and the tools built
+# on them, then their tests (GoogleTest, lowbit-quantize against llama.cpp's
+# quantizers, the readers against gguf-py and safetensors).
+SANITIZE_TARGETS=(LowbitLibraryTests lowbit-quantize lowbit-inspect
+                  ggml-ref-quantize lowbit_fake_cuda)
+SANITIZE_TESTS='(LOWBIT-Unit|GGUF/|Tools/lowbit-quantize|Import/(gguf|safetensors)-reader)'
+sanitize() {
+  local dir="$BUILD/sanitize"
+  if [ ! -f "$dir/build.ninja" ]; then
+    log "configuring $dir (ASan + UBSan)"
+    cmake -G Ninja -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release \
+      -DLOWBIT_SANITIZE=ON -DMLIR_DIR="$LLVM/lib/cmake/mlir" \
+      -DLLVM_EXTERNAL_LIT="$LLVM/bin/lit" "${CMAKE_EXTRA_ARGS[@]}" >/dev/null
+  fi
+  log "building the sanitized numerics, readers, runtime and tools"
+  ninja -C "$dir" "${SANITIZE_TARGETS[@]}"
+  log "running their tests under ASan + UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$LLVM/bin/lit" -sv "$dir/test" --filter "$SANITIZE_TESTS"
+}
+
 case "${1:-}" in
   demo)
     shift
@@ -302,8 +333,10 @@ case "${1:-}" in
     install_deps
     ensure_python
     fetch_llama_cpp
+    check_format
     build
     build check-lowbit
+    sanitize
     ;;
   *)
     echo "usage: $0 demo|test|mlp-demo" >&2

@@ -121,6 +121,7 @@ static void readNpy(const char *path, Npy *npy) {
   // An aligned copy (headers need not be padded to a multiple of 4).
   float *data = malloc((size_t)count * 4 + 4);
   memcpy(data, p + start + headerLen, (size_t)count * 4);
+  free((void *)p);
   npy->data = data;
 }
 
@@ -188,12 +189,17 @@ int main(int argc, char **argv) {
       type->quantizeRow(in.data + r * in.cols, blocks + r * rowBytes, in.cols);
     if (!roundtrip) {
       writeFile(argv[3], "", 0, blocks, (size_t)in.rows * rowBytes);
+      free(blocks);
+      free((void *)in.data);
       return 0;
     }
     float *out = malloc((size_t)(in.rows * in.cols + 1) * sizeof(float));
     for (long long r = 0; r < in.rows; ++r)
       type->dequantizeRow(blocks + r * rowBytes, out + r * in.cols, in.cols);
     writeNpy(argv[4], in.rank, in.shape, out);
+    free(out);
+    free(blocks);
+    free((void *)in.data);
     return 0;
   }
   if (argc == 7 && strcmp(argv[1], "--dequantize") == 0) {
@@ -216,6 +222,8 @@ int main(int argc, char **argv) {
     for (long long r = 0; r < shape[0]; ++r)
       type->dequantizeRow(blocks + r * rowBytes, out + r * shape[1], shape[1]);
     writeNpy(argv[6], 2, shape, out);
+    free(out);
+    free(blocks);
     return 0;
   }
   return usage();

@@ -27,6 +27,29 @@ def Lowbit_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let hasConstantMaterializer = 0;
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  // The discardable attributes lowbit's passes hand to each other
+  // (docs/Spec.md section "Discardable attributes", LB-A1 to LB-A6), read
+  // and written through the generated helpers (`getRangeAttrHelper()`, ...)
+  // and verified by the dialect.
+  let discardableAttrs = (ins
+    // LB-A1, on a function argument: its integer elements lie in [lo, hi].
+    "::mlir::DenseI64ArrayAttr":$range,
+    // LB-A2, on a function: per result it had before tying, the argument
+    // it was (updated in place) or -1.
+    "::mlir::ArrayAttr":$tied_results,
+    // LB-A3, on a function argument: W8A8 weights in the CPU kernels' int8
+    // panel layout.
+    "::mlir::UnitAttr":$packed,
+    // LB-A4, on a function declaration: the LLVM intrinsic it stands for.
+    "::mlir::StringAttr":$llvm_intrinsic,
+    // LB-A5, on a module: the calibration sites' names, in order.
+    "::mlir::ArrayAttr":$calibration_sites,
+    // LB-A6, on an op: not a calibration or quantization site.
+    "::mlir::UnitAttr":$not_a_site
+  );
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let extraClassDeclaration = [{
     void registerAttributesAndTypes();
   }];

@@ -117,7 +117,9 @@ calibration::run(ModuleOp module, const std::string &entry,
   if (failed(instrument.run(module)))
     return Status::error("instrumenting the model failed:\n" + diagnostics);
   std::vector<std::string> names;
-  if (auto sites = module->getAttrOfType<ArrayAttr>("lowbit.calibration_sites"))
+  if (auto sites = module->getAttrOfType<ArrayAttr>(
+          mlir::lowbit::LowbitDialect::CalibrationSitesAttrHelper::
+              getNameStr()))
     for (Attribute a : sites)
       names.push_back(cast<StringAttr>(a).str());
   PassManager lower(ctx);

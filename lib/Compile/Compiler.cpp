@@ -52,6 +52,8 @@ std::optional<CompilePhase> mlir::lowbit::parseCompilePhase(StringRef name) {
       .Case("input", CompilePhase::Input)
       .Case("quantized", CompilePhase::Quantized)
       .Case("ptx", CompilePhase::PTX)
+      .Case("lowered", CompilePhase::Lowered)
+      .Case("bufferized", CompilePhase::Bufferized)
       .Case("llvm", CompilePhase::LLVM)
       .Case("llvm-ir", CompilePhase::LLVMIR)
       .Case("asm", CompilePhase::Assembly)
@@ -736,31 +738,35 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
     return success();
   }
 
-  if (gpu) {
-    // GPU kernels for what they cover, the PTX, then lowbit.launch ops in
-    // the host code (docs/Compile.md).
+  // Code generation by phase (lib/Pipelines, docs/Design.md): lower, then
+  // bufferize, then llvm; --compile-to may stop after any of them.
+  CodegenOptions codegen;
+  codegen.backend = gpu ? Backend::NVPTX : Backend::CPU;
+  codegen.targetCpu = options.targetCpu;
+  codegen.chip = options.sm;
+  codegen.barePtrABI = true;
+  auto runPhase = [&](Phase phase) {
     PassManager pm(ctx);
-    pm.addPass(createLowbitPackWeights());
-    LowbitGPUKernelsOptions kernels;
-    kernels.chip = options.sm;
-    pm.addPass(createLowbitGPUKernels(kernels));
-    buildGPUToPTXPipeline(pm);
-    if (failed(pm.run(module)))
-      return failure();
+    addPhase(pm, phase, codegen);
+    return pm.run(module);
+  };
+  if (failed(runPhase(Phase::Lower)))
+    return failure();
+  if (gpu) {
+    // The PTX of the GPU kernels (docs/Compile.md), and the kernels the
+    // host code launches.
+    // lowbit-gpu-offload has moved it from the gpu.binary into a global.
+    std::string ptx;
+    if (auto global = module.lookupSymbol<LLVM::GlobalOp>(gpunames::kPtxSymbol))
+      if (auto text = dyn_cast_or_null<StringAttr>(global.getValueOrNull()))
+        ptx = text.getValue().rtrim('\0').str();
     if (options.stopAfter == CompilePhase::PTX) {
-      for (auto binary : module.getOps<gpu::BinaryOp>())
-        for (Attribute a : binary.getObjects())
-          result.phaseText +=
-              cast<gpu::ObjectAttr>(a).getObject().getValue().str();
-      if (result.phaseText.empty())
+      if (ptx.empty())
         return module.emitError()
                << "no GPU kernel covers an op of this module (no PTX)";
+      result.phaseText = std::move(ptx);
       return success();
     }
-    PassManager offload(ctx);
-    offload.addPass(createLowbitGPUOffload());
-    if (failed(offload.run(module)))
-      return failure();
     module.walk([&](LaunchOp op) {
       std::string k = op.getKernel().getLeafReference().getValue().str();
       if (!llvm::is_contained(result.gpuKernels, k))
@@ -772,16 +778,18 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
                 "(docs/CodegenGPU.md lists the kernels; use --target=x86_64)";
     result.needsRuntime = true;
   }
-
-  {
-    PassManager pm(ctx);
-    CPUToLLVMOptions cpu;
-    cpu.targetCpu = options.targetCpu;
-    cpu.barePtrABI = true;
-    buildCPUToLLVMPipeline(pm, cpu);
-    if (failed(pm.run(module)))
-      return failure();
+  if (options.stopAfter == CompilePhase::Lowered) {
+    result.phaseText = printOp(module);
+    return success();
   }
+  if (failed(runPhase(Phase::Bufferize)))
+    return failure();
+  if (options.stopAfter == CompilePhase::Bufferized) {
+    result.phaseText = printOp(module);
+    return success();
+  }
+  if (failed(runPhase(Phase::LLVM)))
+    return failure();
   externalizeWeights(module, options, result);
   if (failed(addCEntryPoints(module, options, result)))
     return failure();

@@ -1,39 +1,32 @@
-//===- Quantize.cpp - scaled block quantization and named formats ---------===//
+//===- Quantize.cpp - scaled block quantization ---------------------------===//
 //
 // One implementation of docs/Spec.md section 5 for every scheme with scales
 // (integers, minifloats with f32/E8M0/E4M3 scales, ternary) plus element
-// casts and GGUF rows. A block is a product of per-dimension block sizes;
-// the tensor is walked row by row (last axis contiguous), so every block
-// layout shares three passes: statistics, scales, codes.
+// casts and GGUF rows: quantize, quantizeStatic, dequantize, fakeQuant. A
+// block is a product of per-dimension block sizes; the tensor is walked row
+// by row (last axis contiguous), so every block layout shares three passes:
+// statistics, scales (MX's shared exponent and NVFP4's two levels
+// included), codes.
 //
 //===----------------------------------------------------------------------===//
 
 #include "MiniFloatImpl.h"
+#include "QTensorLayout.h"
 
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <sstream>
 
 namespace lowbit::numerics {
 
+using detail::getCode;
+using detail::product;
+using detail::putCode;
+using detail::rowBytes;
+using detail::scaleBytes;
+using detail::shapeString;
+
 namespace {
-
-int64_t product(const std::vector<int64_t> &v) {
-  int64_t p = 1;
-  for (int64_t d : v)
-    p *= d;
-  return p;
-}
-
-std::string shapeString(const std::vector<int64_t> &v) {
-  std::ostringstream os;
-  os << '[';
-  for (size_t i = 0; i < v.size(); ++i)
-    os << (i ? ", " : "") << v[i];
-  os << ']';
-  return os.str();
-}
 
 /// Multi-index of flat row-major position `flat`.
 std::vector<int64_t> unflatten(int64_t flat,
@@ -46,34 +39,9 @@ std::vector<int64_t> unflatten(int64_t flat,
   return idx;
 }
 
+/// `v` rounded to an integer by `r`.
 inline float roundF(float v, Rounding r) {
   return r == Rounding::NearestEven ? detail::roundEvenSmall(v) : std::round(v);
-}
-
-bool packs(unsigned bits) { return bits == 2 || bits == 4; }
-
-/// Bytes per row of packed codes for a last axis of `n` elements.
-int64_t rowBytes(const Scheme &s, int64_t n) {
-  if (s.kind == ElementKind::GGUF)
-    return n / ggufBlockSize(s.gguf) * ggufBlockBytes(s.gguf);
-  unsigned w = s.codeBits();
-  return packs(w) ? (n * w + 7) / 8 : n;
-}
-
-unsigned scaleBytes(ScaleType t) {
-  switch (t) {
-  case ScaleType::None:
-    return 0;
-  case ScaleType::F32:
-    return 4;
-  case ScaleType::F16:
-  case ScaleType::BF16:
-    return 2;
-  case ScaleType::E8M0:
-  case ScaleType::E4M3:
-    return 1;
-  }
-  return 0;
 }
 
 /// Rounds an fp32 scale to the storage type and writes it; returns the
@@ -149,24 +117,6 @@ struct BlockWalker {
 
 const MiniFloatFormat &elemFormat(const Scheme &s) {
   return *miniFloatFormat(s.minifloat);
-}
-
-void putCode(uint8_t *row, int64_t c, unsigned w, uint32_t code) {
-  if (w == 4) {
-    row[c >> 1] |= uint8_t((code & 0xF) << ((c & 1) * 4));
-  } else if (w == 2) {
-    row[c >> 2] |= uint8_t((code & 0x3) << ((c & 3) * 2));
-  } else {
-    row[c] = uint8_t(code & ((1u << w) - 1));
-  }
-}
-
-uint32_t getCode(const uint8_t *row, int64_t c, unsigned w) {
-  if (w == 4)
-    return (row[c >> 1] >> ((c & 1) * 4)) & 0xF;
-  if (w == 2)
-    return (row[c >> 2] >> ((c & 3) * 2)) & 0x3;
-  return row[c] & ((1u << w) - 1);
 }
 
 bool formatHoldsNaN(const Scheme &s) {
@@ -290,177 +240,6 @@ void encodeCodes(const float *x, const Scheme &s, const BlockWalker &bw,
 }
 
 } // namespace
-
-int32_t Scheme::qmin() const {
-  if (kind == ElementKind::Ternary)
-    return -1;
-  if (!isSigned)
-    return 0;
-  int32_t q = (1 << (bits - 1)) - 1;
-  if (isMX() || (symmetric && !fullRange))
-    return -q;
-  return -q - 1;
-}
-
-int32_t Scheme::qmax() const {
-  if (kind == ElementKind::Ternary)
-    return 1;
-  if (!isSigned)
-    return (1 << bits) - 1;
-  return (1 << (bits - 1)) - 1;
-}
-
-unsigned Scheme::codeBits() const {
-  switch (kind) {
-  case ElementKind::Int:
-    return bits;
-  case ElementKind::Ternary:
-    return 2;
-  case ElementKind::MiniFloat:
-    return elementBits(minifloat);
-  case ElementKind::GGUF:
-    return 0;
-  }
-  return 0;
-}
-
-int64_t QTensor::numElements() const { return product(shape); }
-
-std::vector<int64_t> QTensor::scaleShape() const {
-  std::vector<int64_t> s;
-  if (scheme.scale == ScaleType::None)
-    return s;
-  for (size_t d = 0; d < shape.size(); ++d)
-    s.push_back(scheme.blockSizes[d] ? shape[d] / scheme.blockSizes[d] : 0);
-  return s;
-}
-
-std::vector<int64_t> QTensor::codesShape() const {
-  std::vector<int64_t> s(shape.begin(), shape.end());
-  if (s.empty())
-    return {int64_t(codes.size())};
-  s.back() = rowBytes(scheme, shape.back());
-  return s;
-}
-
-float QTensor::scaleAt(int64_t i) const {
-  switch (scheme.scale) {
-  case ScaleType::None:
-    return 1.0f;
-  case ScaleType::F32: {
-    float v;
-    std::memcpy(&v, &scales[4 * i], 4);
-    return v;
-  }
-  case ScaleType::F16:
-    return halfBitsToFloat(uint16_t(scales[2 * i] | (scales[2 * i + 1] << 8)));
-  case ScaleType::BF16:
-    return bfloat16BitsToFloat(
-        uint16_t(scales[2 * i] | (scales[2 * i + 1] << 8)));
-  case ScaleType::E8M0:
-    return decodeE8M0(scales[i]);
-  case ScaleType::E4M3:
-    return decodeMiniFloat(kF8E4M3FN, scales[i]) * tensorScale;
-  }
-  return 1.0f;
-}
-
-Status verifyScheme(const Scheme &s, const std::vector<int64_t> &shape) {
-  // Sizes: every dimension >= 0, and the element count (times the 8 bits
-  // of the widest code) far from int64 overflow.
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0)
-      return Status::error("negative dimension in shape " + shapeString(shape));
-    if (d && n > (int64_t(1) << 56) / d)
-      return Status::error("shape " + shapeString(shape) + " is too large");
-    n *= d;
-  }
-  if (shape.size() > 64)
-    return Status::error("rank " + std::to_string(shape.size()) +
-                         " exceeds 64");
-  // The scheme-level rules of docs/Spec.md (LB-S*), as the IR verifier
-  // states them for #lowbit.scheme.
-  if (s.kind == ElementKind::Int && !s.isSigned && s.symmetric)
-    return Status::error("[LB-S4] unsigned integers need an asymmetric "
-                         "scheme");
-  if (s.fullRange &&
-      (s.kind != ElementKind::Int || !s.isSigned || !s.symmetric))
-    return Status::error("[LB-S5] full_range only for symmetric signed "
-                         "integers");
-  if (!s.saturate && !(s.kind == ElementKind::MiniFloat &&
-                       (s.minifloat == ElementType::F8E4M3FN ||
-                        s.minifloat == ElementType::F8E5M2)))
-    return Status::error("[LB-S11] no_saturate only for f8E4M3FN and f8E5M2");
-  if (s.scale == ScaleType::E4M3 && !(s.kind == ElementKind::MiniFloat &&
-                                      s.minifloat == ElementType::F4E2M1FN))
-    return Status::error("[LB-S8] E4M3 block scales with a tensor scale are "
-                         "NVFP4: f4E2M1FN elements only");
-  if (s.scale != ScaleType::None && s.kind != ElementKind::GGUF &&
-      shape.empty())
-    return Status::error("[LB-T1] a scheme with scales needs rank >= 1");
-  switch (s.kind) {
-  case ElementKind::Int:
-    if (s.bits < 2 || s.bits > 8)
-      return Status::error("integer width must be 2..8 bits, got " +
-                           std::to_string(s.bits));
-    break;
-  case ElementKind::MiniFloat:
-    if (s.minifloat == ElementType::F16 || s.minifloat == ElementType::BF16 ||
-        s.minifloat == ElementType::F8E8M0FNU)
-      return Status::error(std::string("element type ") +
-                           elementTypeName(s.minifloat) +
-                           " cannot be a quantized element");
-    break;
-  case ElementKind::Ternary:
-    if (!s.symmetric || s.scale != ScaleType::F32)
-      return Status::error("ternary is symmetric with f32 scales");
-    break;
-  case ElementKind::GGUF:
-    if (!ggufSupported(s.gguf))
-      return Status::error(std::string("GGUF ") + ggufName(s.gguf) +
-                           " is not implemented (supported: q4_0 q4_1 q5_0 "
-                           "q5_1 q8_0 q4_k q6_k gguf_mxfp4)");
-    if (shape.empty())
-      return Status::error("GGUF formats need an array of rank >= 1");
-    if (shape.back() % ggufBlockSize(s.gguf))
-      return Status::error("last axis has " + std::to_string(shape.back()) +
-                           " elements, not a multiple of the " +
-                           ggufName(s.gguf) + " block (" +
-                           std::to_string(ggufBlockSize(s.gguf)) + ")");
-    return Status::success();
-  }
-  if (s.scale == ScaleType::None) {
-    if (s.kind != ElementKind::MiniFloat)
-      return Status::error("only float elements can be cast without scales");
-    return Status::success();
-  }
-  if (s.scale == ScaleType::E8M0 &&
-      !(s.kind == ElementKind::MiniFloat ||
-        (s.kind == ElementKind::Int && s.bits == 8 && s.isSigned &&
-         s.symmetric)))
-    return Status::error("E8M0 scales need float elements or signed 8-bit "
-                         "symmetric integers (MXINT8)");
-  if ((s.scale == ScaleType::E4M3) != s.tensorScale)
-    return Status::error("E4M3 scales come with a tensor scale (NVFP4)");
-  if ((s.scale == ScaleType::E8M0 || s.scale == ScaleType::E4M3) &&
-      !s.symmetric)
-    return Status::error("8-bit float scales need a symmetric scheme");
-  if (!s.symmetric && s.kind != ElementKind::Int)
-    return Status::error("asymmetric schemes need integer elements");
-  if (s.blockSizes.size() != shape.size())
-    return Status::error("scheme has " + std::to_string(s.blockSizes.size()) +
-                         " block sizes for an array of rank " +
-                         std::to_string(shape.size()));
-  for (size_t d = 0; d < shape.size(); ++d) {
-    int64_t b = s.blockSizes[d];
-    if (b < 1 || shape[d] % b)
-      return Status::error(
-          "axis " + std::to_string(d) + " has " + std::to_string(shape[d]) +
-          " elements, not a multiple of the block size " + std::to_string(b));
-  }
-  return Status::success();
-}
 
 Status quantize(const float *x, const std::vector<int64_t> &shape,
                 const Scheme &s, QTensor &out, bool strict) {
@@ -730,289 +509,6 @@ Status fakeQuant(const float *x, const std::vector<int64_t> &shape,
   if (!st.ok())
     return st;
   return dequantize(q, out);
-}
-
-//===----------------------------------------------------------------------===//
-// Named formats
-//===----------------------------------------------------------------------===//
-
-namespace {
-struct NamedFormat {
-  const char *name;
-  const char *help;
-};
-const NamedFormat kFormats[] = {
-    {"f8e4m3fn", "FP8 E4M3 element cast (RNE, saturating), no scale"},
-    {"f8e5m2", "FP8 E5M2 element cast (RNE, saturating), no scale"},
-    {"f6e2m3fn", "FP6 E2M3 element cast, no scale"},
-    {"f6e3m2fn", "FP6 E3M2 element cast, no scale"},
-    {"f4e2m1fn", "FP4 E2M1 element cast, no scale"},
-    {"mxfp8_e4m3", "OCP MX: 32 x E4M3 + E8M0 scale"},
-    {"mxfp8_e5m2", "OCP MX: 32 x E5M2 + E8M0 scale"},
-    {"mxfp6_e2m3", "OCP MX: 32 x E2M3 + E8M0 scale"},
-    {"mxfp6_e3m2", "OCP MX: 32 x E3M2 + E8M0 scale"},
-    {"mxfp4", "OCP MX: 32 x E2M1 + E8M0 scale (RNE)"},
-    {"mxint8", "OCP MX: 32 x int8 (2^-6 units) + E8M0 scale"},
-    {"nvfp4", "NVFP4: 16 x E2M1 + E4M3 scale + f32 tensor scale"},
-    {"int8", "8-bit integer, f32 scale per row or --group-size"},
-    {"int4", "4-bit integer, f32 scale per row or --group-size"},
-    {"ternary", "BitNet b1.58 {-1,0,1}, absmean f32 scale per row or group"},
-    {"q4_0", "GGUF Q4_0 (llama.cpp block_q4_0, 32 per block)"},
-    {"q4_1", "GGUF Q4_1 (block_q4_1, 32 per block)"},
-    {"q5_0", "GGUF Q5_0 (block_q5_0, 32 per block)"},
-    {"q5_1", "GGUF Q5_1 (block_q5_1, 32 per block)"},
-    {"q8_0", "GGUF Q8_0 (block_q8_0, 32 per block)"},
-    {"q4_k", "GGUF Q4_K (block_q4_K, 256 per block)"},
-    {"q6_k", "GGUF Q6_K (block_q6_K, 256 per block)"},
-    {"gguf_mxfp4", "GGUF MXFP4 (block_mxfp4: log2f exponent, ties toward 0)"},
-};
-} // namespace
-
-const std::vector<std::string> &formatNames() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> v;
-    for (const NamedFormat &f : kFormats)
-      v.push_back(f.name);
-    return v;
-  }();
-  return names;
-}
-
-std::string describeFormat(const std::string &name) {
-  for (const NamedFormat &f : kFormats)
-    if (name == f.name)
-      return f.help;
-  return "";
-}
-
-Status checkFormatName(const std::string &name) {
-  if (!describeFormat(name).empty())
-    return Status::success();
-  std::string all;
-  for (const std::string &n : formatNames())
-    all += (all.empty() ? "" : " ") + n;
-  return Status::error("unknown format '" + name + "' (known: " + all + ")");
-}
-
-Status schemeForFormat(const std::string &name,
-                       const std::vector<int64_t> &shape,
-                       const FormatOptions &options, Scheme &out) {
-  Status known = checkFormatName(name);
-  if (!known.ok())
-    return known;
-  const bool grouped = name == "int8" || name == "int4" || name == "ternary";
-  const bool asymOk = name == "int8" || name == "int4";
-  if (options.groupSize != 0 && !grouped)
-    return Status::error("--group-size applies to int8, int4 and ternary, "
-                         "not " +
-                         name);
-  if (options.groupSize < 0)
-    return Status::error("--group-size must be >= 0");
-  if (options.asymmetric && !asymOk)
-    return Status::error("--asymmetric applies to int8 and int4, not " + name);
-  if (options.noSaturate && name != "f8e4m3fn" && name != "f8e5m2")
-    return Status::error("--no-saturate applies to f8e4m3fn and f8e5m2, not " +
-                         name);
-  if (shape.empty())
-    return Status::error("format " + name + " needs an array of rank >= 1");
-  Scheme s;
-  const int64_t cols = shape.back();
-  auto lastAxisBlocks = [&](int64_t block) {
-    s.blockSizes.assign(shape.size(), 1);
-    s.blockSizes.back() = block;
-  };
-  auto blockCheck = [&](int64_t block) -> Status {
-    if (cols % block)
-      return Status::error("last axis has " + std::to_string(cols) +
-                           " elements, not a multiple of the " + name +
-                           " block (" + std::to_string(block) + ")");
-    return Status::success();
-  };
-  static const struct {
-    const char *name;
-    ElementType type;
-  } kElems[] = {{"f8e4m3fn", ElementType::F8E4M3FN},
-                {"f8e5m2", ElementType::F8E5M2},
-                {"f6e2m3fn", ElementType::F6E2M3FN},
-                {"f6e3m2fn", ElementType::F6E3M2FN},
-                {"f4e2m1fn", ElementType::F4E2M1FN},
-                {"mxfp8_e4m3", ElementType::F8E4M3FN},
-                {"mxfp8_e5m2", ElementType::F8E5M2},
-                {"mxfp6_e2m3", ElementType::F6E2M3FN},
-                {"mxfp6_e3m2", ElementType::F6E3M2FN},
-                {"mxfp4", ElementType::F4E2M1FN}};
-  for (size_t i = 0; i < sizeof(kElems) / sizeof(kElems[0]); ++i) {
-    if (name != kElems[i].name)
-      continue;
-    s.kind = ElementKind::MiniFloat;
-    s.minifloat = kElems[i].type;
-    if (i < 5) {
-      s.scale = ScaleType::None;
-      s.saturate = !options.noSaturate;
-    } else {
-      s.scale = ScaleType::E8M0;
-      Status st = blockCheck(32);
-      if (!st.ok())
-        return st;
-      lastAxisBlocks(32);
-    }
-    out = s;
-    return Status::success();
-  }
-  if (name == "mxint8") {
-    s.kind = ElementKind::Int;
-    s.bits = 8;
-    s.scale = ScaleType::E8M0;
-    Status st = blockCheck(32);
-    if (!st.ok())
-      return st;
-    lastAxisBlocks(32);
-  } else if (name == "nvfp4") {
-    s.kind = ElementKind::MiniFloat;
-    s.minifloat = ElementType::F4E2M1FN;
-    s.scale = ScaleType::E4M3;
-    s.tensorScale = true;
-    Status st = blockCheck(16);
-    if (!st.ok())
-      return st;
-    lastAxisBlocks(16);
-  } else if (grouped) {
-    s.kind = name == "ternary" ? ElementKind::Ternary : ElementKind::Int;
-    s.bits = name == "int8" ? 8 : (name == "int4" ? 4 : 2);
-    s.symmetric = !options.asymmetric;
-    s.isSigned = !options.asymmetric;
-    int64_t g = options.groupSize ? options.groupSize : (cols ? cols : 1);
-    Status st = blockCheck(g);
-    if (!st.ok())
-      return st;
-    lastAxisBlocks(g);
-  } else {
-    s.kind = ElementKind::GGUF;
-    for (GGUFKind k :
-         {GGUFKind::Q4_0, GGUFKind::Q4_1, GGUFKind::Q5_0, GGUFKind::Q5_1,
-          GGUFKind::Q8_0, GGUFKind::Q4_K, GGUFKind::Q6_K, GGUFKind::MXFP4})
-      if (name == ggufName(k))
-        s.gguf = k;
-    s.scale = ScaleType::None;
-    Status st = blockCheck(ggufBlockSize(s.gguf));
-    if (!st.ok())
-      return st;
-  }
-  out = s;
-  return Status::success();
-}
-
-Status transposeMatrix(const QTensor &in, QTensor &out) {
-  const Scheme &s = in.scheme;
-  if (in.shape.size() != 2)
-    return Status::error("transposeMatrix: rank " +
-                         std::to_string(in.shape.size()) + ", not 2");
-  if (s.kind == ElementKind::GGUF)
-    return Status::error("transposeMatrix: GGUF blocks run along rows and "
-                         "cannot be transposed");
-  const int64_t rows = in.shape[0], cols = in.shape[1];
-  const unsigned w = s.codeBits();
-  const int64_t inRow = rowBytes(s, cols);
-  if (int64_t(in.codes.size()) != rows * inRow)
-    return Status::error("transposeMatrix: codes size does not match shape");
-  QTensor t;
-  t.scheme = s;
-  if (s.blockSizes.size() == 2)
-    t.scheme.blockSizes = {s.blockSizes[1], s.blockSizes[0]};
-  t.shape = {cols, rows};
-  t.tensorScale = in.tensorScale;
-  const int64_t outRow = rowBytes(s, rows);
-  t.codes.assign(size_t(cols * outRow), 0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      putCode(&t.codes[size_t(c * outRow)], r, w,
-              getCode(&in.codes[size_t(r * inRow)], c, w));
-  std::vector<int64_t> ss = in.scaleShape();
-  if (!ss.empty()) {
-    const unsigned sb = scaleBytes(s.scale);
-    const int64_t sr = ss[0], sc = ss[1];
-    if (int64_t(in.scales.size()) != sr * sc * sb)
-      return Status::error("transposeMatrix: scales size does not match");
-    t.scales.resize(in.scales.size());
-    for (int64_t r = 0; r < sr; ++r)
-      for (int64_t c = 0; c < sc; ++c)
-        std::memcpy(&t.scales[size_t((c * sr + r) * sb)],
-                    &in.scales[size_t((r * sc + c) * sb)], sb);
-    if (!in.zeroPoints.empty()) {
-      if (int64_t(in.zeroPoints.size()) != sr * sc)
-        return Status::error("transposeMatrix: zero points size mismatch");
-      t.zeroPoints.resize(in.zeroPoints.size());
-      for (int64_t r = 0; r < sr; ++r)
-        for (int64_t c = 0; c < sc; ++c)
-          t.zeroPoints[size_t(c * sr + r)] = in.zeroPoints[size_t(r * sc + c)];
-    }
-  }
-  out = std::move(t);
-  return Status::success();
-}
-
-int64_t panelBytes(int64_t n, int64_t k) {
-  return (n + kPanelChannels - 1) / kPanelChannels *
-         ((k + kPanelDepth - 1) / kPanelDepth) * kPanelChannels * kPanelDepth;
-}
-
-Status packInt8Panels(const QTensor &in, std::vector<uint8_t> &out) {
-  const Scheme &s = in.scheme;
-  if (in.shape.size() != 2)
-    return Status::error("packInt8Panels: rank " +
-                         std::to_string(in.shape.size()) + ", not 2");
-  if (s.kind != ElementKind::Int || s.bits != 8 || !s.isSigned)
-    return Status::error("packInt8Panels: codes are not signed 8-bit "
-                         "integers");
-  const int64_t n = in.shape[0], k = in.shape[1];
-  if (int64_t(in.codes.size()) != n * k)
-    return Status::error("packInt8Panels: codes size does not match shape");
-  const int64_t quads = (k + kPanelDepth - 1) / kPanelDepth;
-  const int64_t panel = quads * kPanelChannels * kPanelDepth;
-  out.assign(size_t(panelBytes(n, k)), 128);
-  for (int64_t r = 0; r < n; ++r) {
-    uint8_t *dst = &out[size_t(r / kPanelChannels * panel +
-                               r % kPanelChannels * kPanelDepth)];
-    const uint8_t *src = &in.codes[size_t(r * k)];
-    for (int64_t c = 0; c < k; ++c)
-      dst[c / kPanelDepth * kPanelChannels * kPanelDepth + c % kPanelDepth] =
-          uint8_t(src[c] ^ 0x80);
-  }
-  return Status::success();
-}
-
-Status packInt4MmaB(const QTensor &in, std::vector<uint8_t> &out) {
-  const Scheme &s = in.scheme;
-  if (in.shape.size() != 2)
-    return Status::error("packInt4MmaB: rank " +
-                         std::to_string(in.shape.size()) + ", not 2");
-  const bool int4 = s.kind == ElementKind::Int && s.bits == 4 && s.isSigned;
-  const bool e2m1 =
-      s.kind == ElementKind::MiniFloat && s.minifloat == ElementType::F4E2M1FN;
-  if (!int4 && !e2m1)
-    return Status::error("packInt4MmaB: codes are neither signed 4-bit "
-                         "integers nor E2M1");
-  const int64_t n = in.shape[0], k = in.shape[1];
-  if (k % 32)
-    return Status::error("packInt4MmaB: K = " + std::to_string(k) +
-                         " is not a multiple of 32");
-  if (int64_t(in.codes.size()) != n * (k / 2))
-    return Status::error("packInt4MmaB: codes size does not match shape");
-  const int64_t nb = (n + 31) / 32, kb = k / 32;
-  out.assign(size_t(nb * kb * 512), 0);
-  for (int64_t c = 0; c < n; ++c) {
-    const int64_t tileN = c / 32, ni = c % 32 / 8, g = c % 8;
-    for (int64_t kk = 0; kk < k; ++kk) {
-      const int64_t tileK = kk / 32, r = kk % 32;
-      const int64_t ks = r / 16, j = r % 16 / 8, t = r % 8 / 2, odd = r % 2;
-      const int64_t pos = 2 * ks + j + 4 * odd; // nibble in the word
-      uint8_t code = getCode(&in.codes[size_t(c * (k / 2))], kk, 4);
-      size_t at = size_t((tileN * kb + tileK) * 512 + 16 * (4 * g + t) +
-                         4 * ni + pos / 2);
-      out[at] |= uint8_t((code & 0xF) << (4 * (pos % 2)));
-    }
-  }
-  return Status::success();
 }
 
 } // namespace lowbit::numerics

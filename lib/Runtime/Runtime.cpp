@@ -457,14 +457,20 @@ struct Model {
 };
 
 std::mutex modelsLock;
-std::map<const char *, Model *> models; // by PTX; live until exit
+/// The models by PTX, live until exit: the map is never destroyed, so no
+/// exit-time destructor tears down driver state under a running thread (and
+/// leak checkers still reach every model through it).
+std::map<const char *, Model *> &models() {
+  static auto *byPtx = new std::map<const char *, Model *>();
+  return *byPtx;
+}
 
 thread_local Model *current = nullptr;
 thread_local bool launchFailed = false;
 
 Model *modelFor(const char *ptx) {
   std::lock_guard<std::mutex> g(modelsLock);
-  Model *&m = models[ptx];
+  Model *&m = models()[ptx];
   if (!m)
     m = new Model();
   return m;
@@ -647,8 +653,8 @@ int32_t lbrt_model_weights_changed(const char *ptx) {
   Model *m = nullptr;
   {
     std::lock_guard<std::mutex> g(modelsLock);
-    auto it = models.find(ptx);
-    if (it == models.end())
+    auto it = models().find(ptx);
+    if (it == models().end())
       return 0;
     m = it->second;
   }

@@ -9,6 +9,8 @@
 #ifndef LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
 #define LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
 
+#include "lowbit/LowbitDialect.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -33,7 +35,8 @@ struct Contraction {
 /// (accumulator = fill with 0) in one of the supported forms.
 /// Marks contractions a pass inserted that are not sites (e.g. the online
 /// Hadamard rotation): they stay in float.
-constexpr const char *kNotASite = "lowbit.not_a_site";
+constexpr llvm::StringLiteral kNotASite =
+    LowbitDialect::NotASiteAttrHelper::getNameStr();
 
 inline std::optional<Contraction> matchContraction(Operation *op) {
   if (op->hasAttr(kNotASite))

@@ -66,7 +66,8 @@ struct LowbitInstrumentCalibrationPass
     });
     if (failedAny)
       return signalPassFailure();
-    module->setAttr("lowbit.calibration_sites", ArrayAttr::get(ctx, names));
+    module->setAttr(LowbitDialect::CalibrationSitesAttrHelper::getNameStr(),
+                    ArrayAttr::get(ctx, names));
 
     if (entry.empty())
       return;

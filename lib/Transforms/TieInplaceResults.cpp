@@ -45,7 +45,9 @@ struct LowbitTieInplaceResultsPass
       ret->eraseOperands(drop);
       if (failed(f.eraseResults(drop)))
         return signalPassFailure();
-      f->setAttr("lowbit.tied_results", OpBuilder(f).getI64ArrayAttr(tied));
+      f->setAttr(
+          mlir::lowbit::LowbitDialect::TiedResultsAttrHelper::getNameStr(),
+          OpBuilder(f).getI64ArrayAttr(tied));
     }
   }
 };

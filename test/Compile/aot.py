@@ -28,17 +28,17 @@
 # CHECK: nvptx: {{.*}}error: --target=nvptx: no GPU kernel covers an op of this module
 
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 import lowbit
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "Inputs"))
+import testutil as tu  # noqa: E402
 
-def dense(a):
-    return "dense<[" + ",".join(
-        "[" + ",".join("%.9g" % v for v in r) + "]" for r in a) + "]>"
+dense = tu.dense_rows
 
 
 def module(w1, w2):
@@ -58,8 +58,7 @@ def module(w1, w2):
 """
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+run = tu.run
 
 
 def main():

@@ -36,7 +36,6 @@
 
 import os
 import shutil
-import subprocess
 import sys
 
 import gguf
@@ -46,11 +45,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "Inputs"))
 import llama_ref as r  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, "..", "Inputs"))
+import testutil as tu  # noqa: E402
+
 TOKENS = [1, 5, 9, 200, 17, 3, 3, 42, 255, 0, 77, 128]
 
 
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True)
+run = tu.run
 
 
 def compile_and_run(d, model, extra=()):

@@ -26,7 +26,6 @@
 
 import ctypes
 import os
-import subprocess
 import sys
 import threading
 
@@ -34,12 +33,14 @@ import numpy as np
 
 import lowbit
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "Inputs"))
+import testutil as tu  # noqa: E402
+
 M, N, K, G, N8 = 3, 40, 64, 32, 48
 
 
-def dense(a, fmt):
-    return "dense<[" + ",".join(
-        "[" + ",".join(fmt % v for v in r) + "]" for r in a) + "]>"
+dense = tu.dense_rows
 
 
 def module(q4, s4, q8, s8, weights_as_args=False):
@@ -101,7 +102,7 @@ int main(int argc, char **argv) {
 
 
 def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    r = tu.run(cmd, **kw)
     r.stderr = r.stderr[:3000]  # diagnostics quote whole constants
     return r
 

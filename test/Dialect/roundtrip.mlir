@@ -502,20 +502,21 @@ func.func @defaults_elided(%x: !lowbit.qtensor<4x8xi8 : f32, per_tensor, scale =
 
 // -----
 
-// Schemes as discardable attributes.
+// Schemes as discardable attributes (of another dialect: lowbit verifies
+// its own, docs/Spec.md LB-A1 to LB-A6).
 // CHECK-LABEL: func @scheme_attrs
-// CHECK-SAME: {lowbit.scheme = #lowbit.scheme<ternary, per_tensor>}
-// CHECK-SAME: lowbit.activations = #lowbit.scheme<i8, per_axis<0>>
-// CHECK-SAME: lowbit.gguf = #lowbit.scheme<gguf<q6_k> : f16>
-// CHECK-SAME: lowbit.mx = #lowbit.scheme<f4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>
-// CHECK-SAME: lowbit.nvfp4 = #lowbit.scheme<f4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>
-// CHECK-SAME: lowbit.weights = #lowbit.scheme<ui4, per_group<[1 : 128]>, asymmetric>
-func.func @scheme_attrs(%x: tensor<4xf32> {lowbit.scheme = #lowbit.scheme<ternary, per_tensor>}) attributes {
-    lowbit.activations = #lowbit.scheme<i8, per_axis<0>>,
-    lowbit.gguf = #lowbit.scheme<gguf<q6_k> : f16>,
-    lowbit.mx = #lowbit.scheme<f4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>,
-    lowbit.nvfp4 = #lowbit.scheme<f4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>,
-    lowbit.weights = #lowbit.scheme<ui4, per_group<[1 : 128]>, asymmetric>} {
+// CHECK-SAME: {test.scheme = #lowbit.scheme<ternary, per_tensor>}
+// CHECK-SAME: test.activations = #lowbit.scheme<i8, per_axis<0>>
+// CHECK-SAME: test.gguf = #lowbit.scheme<gguf<q6_k> : f16>
+// CHECK-SAME: test.mx = #lowbit.scheme<f4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>
+// CHECK-SAME: test.nvfp4 = #lowbit.scheme<f4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>
+// CHECK-SAME: test.weights = #lowbit.scheme<ui4, per_group<[1 : 128]>, asymmetric>
+func.func @scheme_attrs(%x: tensor<4xf32> {test.scheme = #lowbit.scheme<ternary, per_tensor>}) attributes {
+    test.activations = #lowbit.scheme<i8, per_axis<0>>,
+    test.gguf = #lowbit.scheme<gguf<q6_k> : f16>,
+    test.mx = #lowbit.scheme<f4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>,
+    test.nvfp4 = #lowbit.scheme<f4E2M1FN, per_group<[1 : 16]>, scale = f8E4M3FN, tensor_scale>,
+    test.weights = #lowbit.scheme<ui4, per_group<[1 : 128]>, asymmetric>} {
   return
 }
 

@@ -30,7 +30,6 @@
 # CHECK: all finite: yes
 
 import os
-import re
 import sys
 
 import numpy as np
@@ -85,10 +84,7 @@ func.func @main() {{
 
 
 def read(path):
-    text = open(path).read()
-    m = re.search(r"data =\s*\n(.*)", text, re.S)
-    v = np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))], np.int64)
-    return v.astype(np.int32).view(np.float32).astype(np.float64)
+    return g.printed_f32(path).astype(np.float64)
 
 
 def check(d):
@@ -98,11 +94,8 @@ def check(d):
     for r in RUNS:
         print("%-12s %.5f" % (r, err[r]))
 
-    def yes(b):
-        return "yes" if b else "NO"
-
-    print("mse < minmax: %s" % yes(err["mse"] < err["minmax"]))
-    print("all finite: %s" % yes(all(np.isfinite(err[r]) for r in RUNS)))
+    print("mse < minmax: %s" % g.yes(err["mse"] < err["minmax"]))
+    print("all finite: %s" % g.yes(all(np.isfinite(err[r]) for r in RUNS)))
 
 
 if __name__ == "__main__":

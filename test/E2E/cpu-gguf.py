@@ -83,11 +83,9 @@ func.func @f{i}(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
         body.append(f"""
   %x{i} = arith.constant {g.dense_f32(x)} : tensor<{m}x{k}xf32>
   %y{i} = call @f{i}(%x{i}) : (tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32>
-  %b{i} = arith.bitcast %y{i} : tensor<{m}x{n}xf32> to tensor<{m}x{n}xi32>
-  %u{i} = tensor.cast %b{i} : tensor<{m}x{n}xi32> to tensor<*xi32>
-  call @printMemrefI32(%u{i}) : (tensor<*xi32>) -> ()""")
+{g.print_f32_bits(i, f"%y{i}", (m, n))}""")
     with open(os.path.join(d, "model.mlir"), "w") as f:
-        f.write("func.func private @printMemrefI32(tensor<*xi32>)\n")
+        f.write(g.PRINT_DECL + "\n")
         f.write("\n".join(funcs))
         f.write("\nfunc.func @main() {" + "".join(body) + "\n  return\n}\n")
 
@@ -103,7 +101,7 @@ def check(d, out="cpu.out"):
             lowbit.quantize_scheme(x, "i8", blocks=(1, k)).dequantize(),
             np.float64)
         ref = xd @ wd.T
-        err = np.abs(ref - y).max(1) / np.maximum(np.abs(ref).max(1), 1e-30)
+        err = g.row_rel_err(ref, y)
         worst = max(worst, float(err.max()))
     print("%d shapes, max relative error %.3g (%s 1e-5)"
           % (len(SHAPES), worst, "<" if worst < 1e-5 else ">="))

@@ -294,9 +294,7 @@ func.func @p{i}(%x: {xin}, %w: {qt} {{lowbit.packed}}) -> {yt} {{{xdef}
   %x{i} = arith.constant {g.dense_f32(x)} : {xin}
   %w{i} = {pconst}
   %y{i} = call @p{i}(%x{i}, %w{i}) : ({xin}, {qt}) -> {yt}
-  %b{i} = arith.bitcast %y{i} : {yt} to tensor<{m}x{n}xi32>
-  %u{i} = tensor.cast %b{i} : tensor<{m}x{n}xi32> to tensor<*xi32>
-  call @printMemrefI32(%u{i}) : (tensor<*xi32>) -> ()""")
+{g.print_f32_bits(i, f"%y{i}", (m, n))}""")
         call = (f"%w{i} = {const}\n  %y{i} = call @f{i}(%x{i}, %w{i}) : "
                 f"({xin}, {qt})" if arg else
                 f"%y{i} = call @f{i}(%x{i}) : ({xin})")
@@ -307,16 +305,14 @@ func.func @p{i}(%x: {xin}, %w: {qt} {{lowbit.packed}}) -> {yt} {{{xdef}
         body.append(f"""
   %x{i} = arith.constant {xconst} : {xin}
   {call} -> {yt}{widen}
-  %b{i} = arith.bitcast {yv} : tensor<{m}x{n}xf32> to tensor<{m}x{n}xi32>
-  %u{i} = tensor.cast %b{i} : tensor<{m}x{n}xi32> to tensor<*xi32>
-  call @printMemrefI32(%u{i}) : (tensor<*xi32>) -> ()""")
+{g.print_f32_bits(i, yv, (m, n))}""")
     with open(os.path.join(d, "model.mlir"), "w") as f:
-        f.write("func.func private @printMemrefI32(tensor<*xi32>)\n")
+        f.write(g.PRINT_DECL + "\n")
         f.write("\n".join(funcs))
         f.write("\nfunc.func @main() {" + "".join(body) + "\n  return\n}\n")
     if pfuncs:
         with open(os.path.join(d, "packed.mlir"), "w") as f:
-            f.write("func.func private @printMemrefI32(tensor<*xi32>)\n")
+            f.write(g.PRINT_DECL + "\n")
             f.write("\n".join(pfuncs))
             f.write("\nfunc.func @main() {" + "".join(pbody)
                     + "\n  return\n}\n")
@@ -340,7 +336,7 @@ def check(d, name):
                        - bb.view(np.int16).astype(np.int32))
             ulps = max(ulps, int(d.max()))
             continue
-        err = np.abs(a - b).max(1) / np.maximum(np.abs(a).max(1), 1e-30)
+        err = g.row_rel_err(a, b)
         worst = max(worst, float(err.max()))
     print("%d shapes, max relative error %.3g (%s 1e-5)"
           % (len(shapes), worst, "<" if worst < 1e-5 else ">="))

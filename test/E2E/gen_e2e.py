@@ -296,6 +296,44 @@ def printed_f32_arrays(path):
     return out
 
 
+def printed_ints(path):
+    """Every integer after the first `data =` of a run's output (what one
+    printMemrefI32 printed, or several in a row), in order, as int64."""
+    text = open(path).read()
+    m = re.search(r"data =\s*\n(.*)", text, re.S)
+    return np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))],
+                    np.int64)
+
+
+def printed_f32(path):
+    """printed_ints read as f32 bit patterns: the f32 values (flat)."""
+    return printed_ints(path).astype(np.int32).view(np.float32)
+
+
+PRINT_DECL = "func.func private @printMemrefI32(tensor<*xi32>)"
+
+
+def print_f32_bits(name, value, shape):
+    """MLIR lines (a function body's) printing the f32 tensor `value` of
+    `shape` as int32 bit patterns with printMemrefI32 (PRINT_DECL); `name`
+    makes the temporaries' names unique."""
+    t = ttype(shape, "f32")
+    ti = ttype(shape, "i32")
+    return (f"  %b{name} = arith.bitcast {value} : {t} to {ti}\n"
+            f"  %u{name} = tensor.cast %b{name} : {ti} to tensor<*xi32>\n"
+            f"  call @printMemrefI32(%u{name}) : (tensor<*xi32>) -> ()")
+
+
+def row_rel_err(ref, got):
+    """Per row of 2-D results: the largest |ref - got| over the row's
+    largest |ref| (at least 1e-30)."""
+    return np.abs(ref - got).max(1) / np.maximum(np.abs(ref).max(1), 1e-30)
+
+
+def yes(b):
+    return "yes" if b else "NO"
+
+
 def hex32(v):
     return "0x%08X" % (int(np.asarray(v, np.float32).view(np.uint32)))
 

@@ -14,7 +14,6 @@
 # CHECK: gptq/rtn error ratio {{0\.[0-7][0-9]*}}
 
 import os
-import re
 import sys
 
 import numpy as np
@@ -71,10 +70,7 @@ func.func @main() {{
 
 
 def read(path):
-    text = open(path).read()
-    m = re.search(r"data =\s*\n(.*)", text, re.S)
-    v = np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))], np.int64)
-    return v.astype(np.int32).view(np.float32).reshape(T, N)
+    return g.printed_f32(path).reshape(T, N)
 
 
 def check(d):

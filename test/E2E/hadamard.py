@@ -28,7 +28,6 @@
 # CHECK: W4 RTN per-channel: {{[0-9.]+}} -> {{[0-9.]+}} (ratio 0.{{[0-8][0-9]*}})
 
 import os
-import re
 import sys
 
 import numpy as np
@@ -75,10 +74,7 @@ func.func @main() {{
 
 
 def read(path):
-    text = open(path).read()
-    m = re.search(r"data =\s*\n(.*)", text, re.S)
-    v = np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))], np.int64)
-    return v.astype(np.int32).view(np.float32).astype(np.float64)
+    return g.printed_f32(path).astype(np.float64)
 
 
 def check(d):

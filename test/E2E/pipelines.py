@@ -48,7 +48,6 @@
 # CHECK: all pipelines within bounds: yes
 
 import os
-import re
 import sys
 
 import numpy as np
@@ -134,10 +133,7 @@ func.func @main() {{
 
 
 def read(path):
-    text = open(path).read()
-    m = re.search(r"data =\s*\n(.*)", text, re.S)
-    v = np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))], np.int64)
-    return v.astype(np.int32).view(np.float32).reshape(T, OUT).astype(np.float64)
+    return g.printed_f32(path).reshape(T, OUT).astype(np.float64)
 
 
 def check(d):
@@ -148,20 +144,17 @@ def check(d):
     for r in RUNS:
         print("%-18s %.5f" % (r, err[r]))
 
-    def yes(b):
-        return "yes" if b else "NO"
-
-    print("ordering: smoothquant < w8a8: %s" % yes(err["w8a8-smoothquant"] < err["w8a8"]))
-    print("ordering: gptq < rtn (4-bit): %s" % yes(err["w4a16-gptq"] < err["w4a16-rtn"]))
-    print("ordering: awq < rtn (4-bit): %s" % yes(err["w4-awq"] < err["w4-asym-rtn-g128"]))
-    print("all pipelines within bounds: %s" % yes(all(err[r] < BOUND[r] for r in RUNS)))
+    print("ordering: smoothquant < w8a8: %s" % g.yes(err["w8a8-smoothquant"] < err["w8a8"]))
+    print("ordering: gptq < rtn (4-bit): %s" % g.yes(err["w4a16-gptq"] < err["w4a16-rtn"]))
+    print("ordering: awq < rtn (4-bit): %s" % g.yes(err["w4-awq"] < err["w4-asym-rtn-g128"]))
+    print("all pipelines within bounds: %s" % g.yes(all(err[r] < BOUND[r] for r in RUNS)))
 
 
 def compare(a, b):
     """Largest relative error per output row of run `b` against run `a`
     (cpu-pipelines.test: generated kernels against the reference)."""
     x, y = read(a), read(b)
-    err = np.abs(x - y).max(1) / np.maximum(np.abs(x).max(1), 1e-30)
+    err = g.row_rel_err(x, y)
     worst = float(err.max())
     print("max relative error %.3g (%s 1e-5)"
           % (worst, "<" if worst < 1e-5 else ">="))

@@ -24,7 +24,6 @@
 # SAME: 128/128 outputs bit-identical
 
 import os
-import re
 import sys
 
 import numpy as np
@@ -122,9 +121,7 @@ func.func @main() {{
 
 
 def read(path):
-    text = open(path).read()
-    m = re.search(r"data =\s*\n(.*)", text, re.S)
-    return np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))], np.int64)
+    return g.printed_ints(path)
 
 
 def check(d):

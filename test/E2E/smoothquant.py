@@ -46,7 +46,6 @@
 # CHECK: LLM.int8() static: {{[0-9.]+}} (ratio 0.{{[0-5][0-9]*}}), dynamic: {{[0-9.]+}} (ratio 0.{{[0-5][0-9]*}})
 
 import os
-import re
 import sys
 
 import numpy as np
@@ -124,10 +123,7 @@ func.func @main() {{
 
 
 def read(path):
-    text = open(path).read()
-    m = re.search(r"data =\s*\n(.*)", text, re.S)
-    v = np.array([int(t) for t in re.findall(r"-?\d+", m.group(1))], np.int64)
-    return v.astype(np.int32).view(np.float32).reshape(T, N).astype(np.float64)
+    return g.printed_f32(path).reshape(T, N).astype(np.float64)
 
 
 def check(d):

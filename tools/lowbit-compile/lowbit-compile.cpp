@@ -96,6 +96,7 @@ static cl::opt<bool> shared("shared",
 static cl::opt<std::string>
     compileTo("compile-to",
               cl::desc("Stop after a phase and print it: input, quantized, "
+                       "lowered, bufferized, "
                        "ptx (nvptx), llvm, llvm-ir, asm (object: the full "
                        "outputs)"),
               cl::init("object"), cl::cat(compileCategory));

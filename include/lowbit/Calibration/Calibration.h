@@ -65,10 +65,10 @@ struct SiteStats {
 /// How a static activation range is chosen from the statistics (the
 /// TFLite/StableHLO quantizer's calibration methods).
 enum class RangeMethod {
-  MinMax,        ///< min and max over all calibration data
-  AvgMinMax,     ///< averages of each call's min and max
-  Percentile,    ///< |x| at `percentile` of the |x| histogram, symmetric
-  MSE,           ///< the clip minimising the b-bit quantization MSE
+  MinMax,     ///< min and max over all calibration data
+  AvgMinMax,  ///< averages of each call's min and max
+  Percentile, ///< |x| at `percentile` of the |x| histogram, symmetric
+  MSE,        ///< the clip minimising the b-bit quantization MSE
 };
 
 /// The static range [lo, hi] of a site's activations (per tensor). For

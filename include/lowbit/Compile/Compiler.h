@@ -25,15 +25,18 @@ namespace mlir::lowbit {
 /// Where compilation stops (--compile-to): the module (or text) after
 /// that phase is what is printed.
 enum class CompilePhase {
-  Input,     // parsed and verified
-  Quantized, // after the quantization pipeline
-  PTX,       // (nvptx) the GPU kernels' PTX
-  LLVM,      // LLVM dialect, weights externalized, C entry points added
-  LLVMIR,    // LLVM IR, optimized
-  Assembly,  // target assembly
-  Object,    // the full outputs (object or shared library, header, blob)
+  Input,      // parsed and verified
+  Quantized,  // after the quantization pipeline
+  PTX,        // (nvptx) the GPU kernels' PTX
+  Lowered,    // lowbit ops lowered to kernels / the reference (phase lower)
+  Bufferized, // buffers, C entry-point ABI, threads (phase bufferize)
+  LLVM,       // LLVM dialect, weights externalized, C entry points added
+  LLVMIR,     // LLVM IR, optimized
+  Assembly,   // target assembly
+  Object,     // the full outputs (object or shared library, header, blob)
 };
-/// "input", "quantized", "ptx", "llvm", "llvm-ir", "asm", "object".
+/// "input", "quantized", "ptx", "lowered", "bufferized", "llvm", "llvm-ir",
+/// "asm", "object".
 std::optional<CompilePhase> parseCompilePhase(StringRef name);
 
 struct CompileOptions {

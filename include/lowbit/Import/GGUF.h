@@ -6,7 +6,7 @@
 // size before it is used: counts, string and array lengths, dimensions,
 // tensor types, alignment, offsets and byte sizes. A malformed file gives
 // an error naming the byte offset, never a crash or an allocation of
-// absurd size. Plain C++ (no MLIR), for lowbit-compile's importer (issue 7).
+// absurd size. Plain C++ (no MLIR), for lowbit-compile's importer.
 //
 //===----------------------------------------------------------------------===//
 

@@ -5,7 +5,10 @@
 // output head) as tensor-level MLIR, from a GGUF file or a safetensors
 // file with its config.json. Weights are not copied where the file holds
 // them as used: f32 tensors and kept GGUF blocks are dense_resource blobs
-// pointing into the mapped file. docs/Import.md.
+// pointing into the mapped file. The importer's parts: the file's weights
+// (WeightSource.h), the architecture read from its metadata
+// (Architecture.h) and the IR blocks built with OpBuilder
+// (lib/Import/Builders.h). docs/Import.md.
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,7 +63,9 @@ struct LlamaImportOptions {
 /// the caches (returned, updated in place), attends over positions 0..pos
 /// and returns the next-token logits. A quantized KV cache replaces each
 /// cache by its parts (docs/Import.md). Token and position are clamped to
-/// their ranges. Errors: null result, `error` says why.
+/// their ranges. Errors: null result, `error` says why (metadata that
+/// would change the results and that the importer does not implement
+/// included, naming the key or tensor).
 OwningOpRef<ModuleOp> importLlama(MLIRContext *ctx, const std::string &path,
                                   const LlamaImportOptions &options,
                                   LlamaConfig &config, std::string &error);

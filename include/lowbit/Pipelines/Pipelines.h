@@ -1,7 +1,8 @@
 //===- Pipelines.h - lowbit pipelines and registration ----------*- C++ -*-===//
 //
-// One place that registers lowbit's dialects, passes and pipelines, used by
-// every tool (lowbit-opt now; lowbit-compile and Python later).
+// Registration of lowbit's dialects, passes and named pipelines, and the
+// pipeline builders every tool uses (lowbit-opt, lowbit-compile, Python):
+// code generation by phase (Phases.cpp), quantization (Quantization.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +14,9 @@
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
 
+#include <optional>
+#include <string>
+
 namespace mlir::lowbit {
 
 /// The dialects lowbit's tools accept as input and produce.
@@ -21,11 +25,77 @@ void registerLowbitDialects(DialectRegistry &registry);
 /// Registers every lowbit pass and the named pipelines below.
 void registerLowbitPasses();
 
+/// The code generation phases every pipeline is built from (docs/Design.md,
+/// "Pipelines in phases"); quantization (a named pipeline) comes before,
+/// lowbit-compile's object emission after.
+enum class Phase {
+  /// Weights packed for the target; lowbit ops to kernels (CPU, GPU) or to
+  /// the reference lowering's linalg.
+  Lower,
+  /// One-shot bufferization, results to out-parameters (bare-pointer ABI),
+  /// deallocation, kernels' loops on OpenMP threads.
+  Bufferize,
+  /// Everything to the LLVM dialect.
+  LLVM,
+};
+/// "lower", "bufferize", "llvm"; nullopt for another name.
+std::optional<Phase> parsePhase(StringRef name);
+StringRef getPhaseName(Phase phase);
+/// The phases' names as command-line values (`stop-after=`).
+inline auto phaseValues() {
+  return llvm::cl::values(
+      clEnumValN(Phase::Lower, "lower", "after lowering lowbit ops"),
+      clEnumValN(Phase::Bufferize, "bufferize", "after bufferization"),
+      clEnumValN(Phase::LLVM, "llvm", "the LLVM dialect (all phases)"));
+}
+
+/// Where the code of the lower phase goes.
+enum class Backend {
+  /// The reference lowering (scalar loops): the numerics' definition.
+  Reference,
+  /// CPU vector kernels for what they cover, the reference for the rest.
+  CPU,
+  /// GPU kernels (PTX, launched from the host) for what they cover, then
+  /// as CPU.
+  NVPTX,
+};
+
+/// Typed options of the code generation phases.
+struct CodegenOptions {
+  Backend backend = Backend::CPU;
+  /// CPU whose features the kernels may use (lowbit-lower-to-cpu).
+  std::string targetCpu = "host";
+  /// (NVPTX) the compute capability (lowbit-gpu-kernels).
+  std::string chip = "sm_80";
+  /// Plain C entry points: tensor results become trailing output buffers,
+  /// every buffer a bare pointer (static shapes only).
+  bool barePtrABI = false;
+};
+
+/// The passes of one phase.
+void addPhase(OpPassManager &pm, Phase phase, const CodegenOptions &options);
+void addLowerPhase(OpPassManager &pm, const CodegenOptions &options);
+void addBufferizePhase(OpPassManager &pm, const CodegenOptions &options);
+void addLLVMPhase(OpPassManager &pm, const CodegenOptions &options);
+
+/// The phases from `lower` through `stopAfter`.
+void buildCodegenPipeline(OpPassManager &pm, const CodegenOptions &options,
+                          Phase stopAfter = Phase::LLVM);
+
+/// Options of `lowbit-reference-to-llvm`.
+struct ReferenceToLLVMOptions
+    : public PassPipelineOptions<ReferenceToLLVMOptions> {
+  Option<Phase> stopAfter{*this, "stop-after",
+                          llvm::cl::desc("Last code generation phase"),
+                          llvm::cl::init(Phase::LLVM), phaseValues()};
+};
+
 /// Reference lowering: lowbit ops -> linalg on tensors
 /// (`lowbit-lower-to-linalg`) -> buffers -> loops -> LLVM dialect, ready for
 /// mlir-runner or translation to LLVM IR. Registered as
 /// `lowbit-reference-to-llvm`.
-void buildReferenceToLLVMPipeline(OpPassManager &pm);
+void buildReferenceToLLVMPipeline(OpPassManager &pm,
+                                  const ReferenceToLLVMOptions &options = {});
 
 /// Options of `lowbit-cpu-to-llvm`.
 struct CPUToLLVMOptions : public PassPipelineOptions<CPUToLLVMOptions> {
@@ -40,6 +110,9 @@ struct CPUToLLVMOptions : public PassPipelineOptions<CPUToLLVMOptions> {
           "Plain C entry points: tensor results become trailing output "
           "buffers, every buffer a bare pointer (static shapes only)"),
       llvm::cl::init(false)};
+  Option<Phase> stopAfter{*this, "stop-after",
+                          llvm::cl::desc("Last code generation phase"),
+                          llvm::cl::init(Phase::LLVM), phaseValues()};
 };
 
 /// CPU code generation (docs/CodegenCPU.md): `lowbit-lower-to-cpu` (vector

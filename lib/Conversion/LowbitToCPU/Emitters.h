@@ -8,6 +8,8 @@
 #ifndef LOWBIT_CONVERSION_LOWBITTOCPU_EMITTERS_H
 #define LOWBIT_CONVERSION_LOWBITTOCPU_EMITTERS_H
 
+#include "lowbit/LowbitDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -18,7 +20,8 @@ namespace mlir::lowbit::cpu {
 
 /// The attribute of an intrinsic's declaration (a private func.func) that
 /// names the LLVM intrinsic; `lowbit-expand-intrinsic-calls` reads it.
-inline constexpr StringLiteral kLLVMIntrinsicAttr = "lowbit.llvm_intrinsic";
+inline constexpr StringLiteral kLLVMIntrinsicAttr =
+    LowbitDialect::LlvmIntrinsicAttrHelper::getNameStr();
 
 inline Value idx(ImplicitLocOpBuilder &b, int64_t v) {
   return arith::ConstantIndexOp::create(b, v);

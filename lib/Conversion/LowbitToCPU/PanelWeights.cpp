@@ -18,7 +18,8 @@ using namespace mlir;
 using namespace mlir::lowbit;
 using namespace mlir::lowbit::cpu;
 
-static constexpr StringLiteral kPackedArgAttr = "lowbit.packed";
+static constexpr StringLiteral kPackedArgAttr =
+    LowbitDialect::PackedAttrHelper::getNameStr();
 
 LogicalResult cpu::collectPanelWeights(ModuleOp module, const CpuTarget &target,
                                        PanelWeights &panels) {

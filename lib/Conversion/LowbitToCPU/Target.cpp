@@ -28,8 +28,12 @@ FailureOr<CpuTarget> CpuTarget::get(StringRef cpu, std::string &error) {
     }
     SmallVector<StringRef> list;
     llvm::X86::getFeaturesForCPU(cpu, list, /*NeedPlus=*/false);
-    for (StringRef f : list)
+    // The list names a CPU's own features, not the ones they imply
+    // (x86-64-v4 lists avx512bw but not avx512f): add those too.
+    for (StringRef f : list) {
       features[f] = true;
+      llvm::X86::updateImpliedFeatures(f, /*Enabled=*/true, features);
+    }
   }
   CpuTarget t;
   if (!features.lookup("avx2") || !features.lookup("fma"))

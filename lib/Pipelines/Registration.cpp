@@ -1,9 +1,11 @@
-//===- Pipelines.cpp - lowbit pipelines and registration ----------*- C++
-//-*-===//
+//===- Registration.cpp - dialects, passes, pipelines ---------------------===//
+//
+// One place that registers lowbit's dialects, passes and named pipelines
+// for every tool (lowbit-opt, lowbit-compile, the Python package).
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowbit/Pipelines/Pipelines.h"
-
-#include <mutex>
 
 #include "lowbit/Conversion/Passes.h"
 #include "lowbit/LowbitDialect.h"
@@ -60,6 +62,8 @@
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <mutex>
+
 using namespace mlir;
 
 void lowbit::registerLowbitDialects(DialectRegistry &registry) {
@@ -97,158 +101,6 @@ void lowbit::registerLowbitDialects(DialectRegistry &registry) {
   vector::registerConvertVectorToLLVMInterface(registry);
 }
 
-void lowbit::buildGPUToPTXPipeline(OpPassManager &pm) {
-  OpPassManager &k = pm.nest<gpu::GPUModuleOp>();
-  k.addPass(createSCFToControlFlowPass());
-  k.addPass(createConvertNVGPUToNVVMPass());
-  ConvertGpuOpsToNVVMOpsOptions nvvm;
-  nvvm.useBarePtrCallConv = true; // kernels take plain device pointers
-  k.addPass(createConvertGpuOpsToNVVMOps(nvvm));
-  k.addPass(createCanonicalizerPass());
-  k.addPass(createCSEPass());
-  k.addPass(createReconcileUnrealizedCastsPass());
-  GpuModuleToBinaryPassOptions bin;
-  bin.compilationTarget = "isa"; // PTX text, no CUDA toolkit needed
-  pm.addPass(createGpuModuleToBinaryPass(bin));
-}
-
-/// From lowbit-free tensor IR to the LLVM dialect.
-static void buildTensorsToLLVM(OpPassManager &pm, bool barePtrABI,
-                               bool openMP = false) {
-  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
-  pm.addPass(createCSEPass());
-  bufferization::OneShotBufferizePassOptions bufOpts;
-  bufOpts.bufferizeFunctionBoundaries = true;
-  bufOpts.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufOpts));
-  // Kernels write their destination argument in place: once the loops that
-  // carry it fold away, the result equal to it is dropped.
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
-  if (barePtrABI) {
-    // Arguments updated in place and returned (a KV cache) stop being
-    // results; the other results become caller-provided buffers, written
-    // in place.
-    pm.addPass(lowbit::createLowbitTieInplaceResults());
-    bufferization::BufferResultsToOutParamsPassOptions outOpts;
-    outOpts.hoistStaticAllocs = true;
-    outOpts.modifyPublicFunctions = true;
-    pm.addPass(bufferization::createBufferResultsToOutParamsPass(outOpts));
-  }
-  bufferization::BufferDeallocationPipelineOptions deallocOpts;
-  if (openMP) // the kernels' scf.forall over output channels
-    pm.addPass(createForallToParallelLoopPass());
-  bufferization::buildBufferDeallocationPipeline(pm, deallocOpts);
-  if (openMP) {
-    pm.addPass(createConvertSCFToOpenMPPass());
-    // Inlines the memref.alloca_scope it wraps loop bodies in (they hold no
-    // allocas), which scf-to-cf could not split into blocks.
-    pm.addPass(createCanonicalizerPass());
-  }
-  pm.addPass(lowbit::createLowbitExpandIntrinsicCalls());
-  // GPU launches of the nvptx target become runtime calls (after buffer
-  // deallocation, which does not know llvm.call).
-  pm.addPass(lowbit::createLowbitLowerLaunches());
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertVectorToSCFPass());
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertVectorToLLVMPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  ConvertFuncToLLVMPassOptions funcOpts;
-  funcOpts.useBarePtrCallConv = barePtrABI;
-  pm.addPass(createConvertFuncToLLVMPass(funcOpts));
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  // After func-to-llvm: this pass also converts functions, with the default
-  // (descriptor) calling convention.
-  if (openMP)
-    pm.addPass(createConvertOpenMPToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-  pm.addPass(createCanonicalizerPass());
-}
-
-void lowbit::buildReferenceToLLVMPipeline(OpPassManager &pm) {
-  pm.addPass(lowbit::createLowbitLowerToLinalg());
-  buildTensorsToLLVM(pm, /*barePtrABI=*/false);
-}
-
-void lowbit::buildCPUToLLVMPipeline(OpPassManager &pm,
-                                    const CPUToLLVMOptions &options) {
-  pm.addPass(lowbit::createLowbitPackWeights());
-  lowbit::LowbitLowerToCPUOptions cpuOpts;
-  cpuOpts.targetCpu = options.targetCpu;
-  pm.addPass(lowbit::createLowbitLowerToCPU(cpuOpts));
-  buildTensorsToLLVM(pm, options.barePtrABI, /*openMP=*/true);
-}
-
-namespace {
-std::string groupScheme(const char *element, int64_t group,
-                        const char *extra = "") {
-  return std::string(element) + ", per_group<[in : " + std::to_string(group) +
-         "]>" + extra;
-}
-
-void addQuantizeMatmuls(OpPassManager &pm, std::string weights,
-                        std::string activations) {
-  lowbit::LowbitQuantizeMatmulsOptions o;
-  o.weightScheme = std::move(weights);
-  o.activationScheme = std::move(activations);
-  pm.addNestedPass<func::FuncOp>(lowbit::createLowbitQuantizeMatmuls(o));
-  pm.addPass(lowbit::createLowbitFoldConstantQuantize());
-}
-
-void addQuantizeWeights(OpPassManager &pm, std::string scheme,
-                        std::string method = "rtn",
-                        const lowbit::QuantPipelineOptions *options = nullptr) {
-  lowbit::LowbitQuantizeWeightsOptions o;
-  o.scheme = std::move(scheme);
-  o.method = std::move(method);
-  if (options) {
-    o.calibration = options->calibration;
-    o.actOrder = options->actOrder;
-    o.staticGroups = options->actOrder;
-  }
-  pm.addPass(lowbit::createLowbitQuantizeWeights(o));
-  pm.addNestedPass<func::FuncOp>(lowbit::createLowbitFuseDequantMatmul());
-}
-} // namespace
-
-void lowbit::buildW8A8SmoothQuantPipeline(OpPassManager &pm,
-                                          const QuantPipelineOptions &options) {
-  LowbitSmoothQuantOptions sq;
-  sq.alpha = options.alpha;
-  sq.calibration = options.calibration;
-  pm.addPass(createLowbitSmoothQuant(sq));
-  addQuantizeMatmuls(pm, "i8, per_axis<out>", "i8, per_axis<out>");
-}
-
-void lowbit::buildW4A16GPTQPipeline(OpPassManager &pm,
-                                    const QuantPipelineOptions &options) {
-  addQuantizeWeights(pm, groupScheme("i4", options.group), "gptq", &options);
-}
-
-void lowbit::buildW4A8Pipeline(OpPassManager &pm,
-                               const QuantPipelineOptions &options) {
-  addQuantizeMatmuls(pm, groupScheme("i4", options.group), "i8, per_axis<out>");
-}
-
-void lowbit::buildMXFP4Pipeline(OpPassManager &pm,
-                                const QuantPipelineOptions &) {
-  addQuantizeWeights(pm, groupScheme("f4E2M1FN", 32, ", scale = f8E8M0FNU"));
-}
-
-void lowbit::buildFP8Pipeline(OpPassManager &pm, const QuantPipelineOptions &) {
-  addQuantizeMatmuls(pm, "f8E4M3FN, per_axis<out>", "f8E4M3FN, per_tensor");
-}
-
 namespace mlir::lowbit {
 static void registerLowbitPassesOnce();
 } // namespace mlir::lowbit
@@ -263,11 +115,11 @@ void lowbit::registerLowbitPasses() {
 void lowbit::registerLowbitPassesOnce() {
   registerLowbitConversionPasses();
   registerLowbitTransformsPasses();
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<ReferenceToLLVMOptions>(
       "lowbit-reference-to-llvm",
       "Reference lowering of lowbit ops down to the LLVM dialect (CPU, "
-      "scalar loops), for mlir-runner",
-      [](OpPassManager &pm) { buildReferenceToLLVMPipeline(pm); });
+      "scalar loops), for mlir-runner; stop-after=lower|bufferize|llvm",
+      buildReferenceToLLVMPipeline);
   PassPipelineRegistration<>(
       "lowbit-gpu-to-ptx",
       "The kernels of lowbit-gpu-kernels to PTX: gpu.module -> NVVM (bare "
@@ -277,7 +129,7 @@ void lowbit::registerLowbitPassesOnce() {
       "lowbit-cpu-to-llvm",
       "CPU code generation down to the LLVM dialect: vector kernels for the "
       "quantized matmuls they cover (lowbit-lower-to-cpu), the reference "
-      "lowering for every other op",
+      "lowering for every other op; stop-after=lower|bufferize|llvm",
       buildCPUToLLVMPipeline);
   PassPipelineRegistration<QuantPipelineOptions>(
       "lowbit-w8a8-smoothquant",

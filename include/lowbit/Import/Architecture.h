@@ -1,0 +1,100 @@
+//===- Architecture.h - what a decoder model computes -----------*- C++ -*-===//
+//
+// The second part of the model importer (docs/Import.md): a decoder's
+// hyper-parameters and its recipe (which norm, projections, RoPE style,
+// attention and MLP each layer uses, whether the head is tied to the
+// embedding), read from GGUF metadata or a Hugging Face config.json. Each
+// architecture the importer knows is one description in Architecture.cpp;
+// metadata that would change what the model computes and that the
+// importer does not implement is an error naming the key.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_IMPORT_ARCHITECTURE_H
+#define LOWBIT_IMPORT_ARCHITECTURE_H
+
+#include "lowbit/Import/WeightSource.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::lowbit::importer {
+
+/// How a layer normalizes its input.
+enum class NormKind {
+  /// x / sqrt(mean(x^2) + eps) * g.
+  RMSNorm,
+};
+
+/// Which two elements of a head RoPE rotates together.
+enum class RopeStyle {
+  /// (2i, 2i + 1): llama.cpp's llama weights (its converter permutes Q and
+  /// K to this order).
+  Interleaved,
+  /// (i, i + head size / 2): Hugging Face's rotate_half (GPT-NeoX).
+  Halves,
+};
+
+/// How a layer attends.
+enum class AttentionKind {
+  /// Grouped-query attention (heads a multiple of KV heads), causal over
+  /// the whole cache.
+  GroupedQuery,
+};
+
+/// A layer's feed-forward block.
+enum class MLPKind {
+  /// down(silu(gate(x)) * up(x)).
+  SwiGLU,
+};
+
+/// What one decoder layer computes: x += attention(rope(q, k), v) of the
+/// normed x, then x += mlp of the normed x. Weights by GGUF names
+/// (blk.N.attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm,
+/// ffn_gate, ffn_up, ffn_down).
+struct LayerRecipe {
+  NormKind norm = NormKind::RMSNorm;
+  RopeStyle rope = RopeStyle::Interleaved;
+  AttentionKind attention = AttentionKind::GroupedQuery;
+  MLPKind mlp = MLPKind::SwiGLU;
+};
+
+/// The numbers that size a decoder.
+struct HyperParameters {
+  int64_t dim = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0;
+  int64_t ffn = 0, vocab = 0;
+  /// The model's context length (tokens).
+  int64_t contextLength = 0;
+  double ropeTheta = 10000.0, rmsEps = 1e-5;
+};
+
+/// A decoder: its hyper-parameters and recipe.
+struct Architecture {
+  /// The description's name ("llama").
+  std::string name;
+  HyperParameters hp;
+  /// One recipe per layer.
+  std::vector<LayerRecipe> layers;
+  /// The norm before the head (output_norm).
+  NormKind finalNorm = NormKind::RMSNorm;
+  /// The head is the embedding table (no output.weight).
+  bool tiedHead = false;
+  /// Attention window in tokens (0: none) and the metadata key that set
+  /// it; the importer accepts a window only where it changes nothing (at
+  /// least the cache length).
+  int64_t slidingWindow = 0;
+  std::string slidingWindowKey;
+};
+
+/// Reads the architecture of `source` from its metadata (GGUF
+/// `general.architecture` or config.json `architectures`), renames a
+/// safetensors file's weights to GGUF's names, and checks that the
+/// hyper-parameters are consistent. `error` names the file and, for
+/// unsupported metadata, the key.
+bool describeArchitecture(WeightSource &source, Architecture &arch,
+                          std::string &error);
+
+} // namespace mlir::lowbit::importer
+
+#endif // LOWBIT_IMPORT_ARCHITECTURE_H

@@ -1,0 +1,493 @@
+//===- Architecture.cpp - what a decoder model computes -------------------===//
+//
+// See Architecture.h. The architectures the importer knows are the
+// descriptions in `kDescriptions` at the end: each names itself in GGUF
+// (`general.architecture`) and in config.json (`architectures`), reads its
+// hyper-parameters and recipe from either, and maps Hugging Face tensor
+// names to GGUF's. What every architecture shares (metadata that must be
+// off, the embedding table, consistency checks) is here once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/Import/Architecture.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+using namespace mlir::lowbit::importer;
+using llvm::StringRef;
+namespace gg = ::lowbit::gguf;
+
+/// `x` as "%g" prints it (4, 0.5, 1e+06).
+static std::string number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", x);
+  return buf;
+}
+
+//===----------------------------------------------------------------------===//
+// Reading metadata
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The `{arch}.` keys of a GGUF file, with errors that name them.
+class GGUFKeys {
+public:
+  GGUFKeys(const WeightSource &src, std::string arch, std::string &error)
+      : src(src), arch(std::move(arch)), error(error) {}
+
+  const gg::Value *find(StringRef key) const {
+    return src.ggufFile.find(arch + "." + key.str());
+  }
+  /// The full name of `key`.
+  std::string name(StringRef key) const { return arch + "." + key.str(); }
+
+  /// An integer key; false with `error` set when it is missing (and
+  /// `required`), not an integer or absurd.
+  bool integer(StringRef key, int64_t &out, bool required) {
+    const gg::Value *v = find(key);
+    if (!v) {
+      if (required)
+        error = src.path + ": missing " + name(key);
+      return !required;
+    }
+    switch (v->type) {
+    case gg::ValueType::UInt8:
+    case gg::ValueType::UInt16:
+    case gg::ValueType::UInt32:
+    case gg::ValueType::UInt64:
+      out = int64_t(v->u);
+      return v->u < (uint64_t(1) << 40) ||
+             (error = src.path + ": " + key.str() + " is absurd", false);
+    case gg::ValueType::Int8:
+    case gg::ValueType::Int16:
+    case gg::ValueType::Int32:
+    case gg::ValueType::Int64:
+      out = v->i;
+      return true;
+    default:
+      error = src.path + ": " + name(key) + " is not an integer";
+      return false;
+    }
+  }
+
+  /// A float key, left as is when missing or not a float.
+  void real(StringRef key, double &out) const {
+    const gg::Value *v = find(key);
+    if (v && (v->type == gg::ValueType::Float32 ||
+              v->type == gg::ValueType::Float64))
+      out = v->f;
+  }
+
+  /// A number of any type, or nullopt.
+  std::optional<double> number(StringRef key) const {
+    const gg::Value *v = find(key);
+    if (!v)
+      return std::nullopt;
+    switch (v->type) {
+    case gg::ValueType::UInt8:
+    case gg::ValueType::UInt16:
+    case gg::ValueType::UInt32:
+    case gg::ValueType::UInt64:
+    case gg::ValueType::Bool:
+      return double(v->u);
+    case gg::ValueType::Int8:
+    case gg::ValueType::Int16:
+    case gg::ValueType::Int32:
+    case gg::ValueType::Int64:
+      return double(v->i);
+    case gg::ValueType::Float32:
+    case gg::ValueType::Float64:
+      return v->f;
+    default:
+      return std::nullopt;
+    }
+  }
+
+  /// An error naming `key`: "{path}: {arch}.{key} {rest}".
+  bool fail(StringRef key, const std::string &rest) {
+    error = src.path + ": " + name(key) + " " + rest;
+    return false;
+  }
+
+  const WeightSource &src;
+  std::string arch;
+  std::string &error;
+};
+
+/// The keys of a config.json, with errors that name them.
+class ConfigKeys {
+public:
+  ConfigKeys(const WeightSource &src, std::string &error)
+      : src(src), o(src.config), error(error) {}
+
+  bool integer(const char *key, int64_t &out, bool required) {
+    std::optional<int64_t> v = o.getInteger(key);
+    if (!v) {
+      if (required)
+        error = src.configPath + ": missing integer '" + key + "'";
+      return !required;
+    }
+    out = *v;
+    return true;
+  }
+  void real(const char *key, double &out) const {
+    if (std::optional<double> v = o.getNumber(key))
+      out = *v;
+  }
+  /// Whether `key` is present and not null.
+  bool has(const char *key) const {
+    const llvm::json::Value *v = o.get(key);
+    return v && v->kind() != llvm::json::Value::Null;
+  }
+  /// An error naming the file: "{config.json}: {what}".
+  bool fail(const std::string &what) {
+    error = src.configPath + ": " + what;
+    return false;
+  }
+
+  const WeightSource &src;
+  const llvm::json::Object &o;
+  std::string &error;
+};
+
+/// One architecture the importer knows.
+struct Description {
+  /// Its name in lowbit ("llama") and in errors ("a Llama decoder").
+  const char *name;
+  const char *decoderName;
+  /// GGUF `general.architecture` values and config.json `architectures`
+  /// (and `model_type`) values it reads.
+  llvm::ArrayRef<llvm::StringLiteral> ggufNames, hfClasses, hfModelTypes;
+  /// Reads the hyper-parameters and recipe; `error` set on failure.
+  bool (*fromGGUF)(GGUFKeys &keys, Architecture &arch);
+  bool (*fromConfig)(ConfigKeys &keys, Architecture &arch);
+  /// A Hugging Face tensor name to GGUF's, or nullopt.
+  std::optional<std::string> (*hfTensorName)(StringRef hf);
+};
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// llama, mistral
+//===----------------------------------------------------------------------===//
+
+static bool llamaFromGGUF(GGUFKeys &keys, Architecture &arch) {
+  HyperParameters &c = arch.hp;
+  c.kvHeads = -1;
+  int64_t ropeDims = -1, keyLength = -1, valueLength = -1;
+  if (!keys.integer("embedding_length", c.dim, true) ||
+      !keys.integer("block_count", c.layers, true) ||
+      !keys.integer("feed_forward_length", c.ffn, true) ||
+      !keys.integer("attention.head_count", c.heads, true) ||
+      !keys.integer("attention.head_count_kv", c.kvHeads, false) ||
+      !keys.integer("context_length", c.contextLength, true) ||
+      !keys.integer("rope.dimension_count", ropeDims, false) ||
+      !keys.integer("attention.key_length", keyLength, false) ||
+      !keys.integer("attention.value_length", valueLength, false))
+    return false;
+  if (c.kvHeads < 0)
+    c.kvHeads = c.heads;
+  keys.real("attention.layer_norm_rms_epsilon", c.rmsEps);
+  keys.real("rope.freq_base", c.ropeTheta);
+  if (c.heads > 0)
+    c.headDim = c.dim / c.heads;
+  if (ropeDims >= 0 && ropeDims != c.headDim) {
+    keys.error = keys.src.path +
+                 ": partial rotary embeddings (rope.dimension_count " +
+                 std::to_string(ropeDims) + " of head size " +
+                 std::to_string(c.headDim) + ") are not supported";
+    return false;
+  }
+  for (auto [key, v] : {std::pair{"attention.key_length", keyLength},
+                        std::pair{"attention.value_length", valueLength}})
+    if (v >= 0 && v != c.headDim)
+      return keys.fail(key, std::to_string(v) +
+                                ": a head size other than embedding_length / "
+                                "head_count (" +
+                                std::to_string(c.headDim) +
+                                ") is not supported");
+  arch.layers.assign(c.layers > 0 ? c.layers : 0,
+                     LayerRecipe{NormKind::RMSNorm, RopeStyle::Interleaved,
+                                 AttentionKind::GroupedQuery, MLPKind::SwiGLU});
+  return true;
+}
+
+static bool llamaFromConfig(ConfigKeys &keys, Architecture &arch) {
+  HyperParameters &c = arch.hp;
+  c.kvHeads = -1;
+  c.headDim = -1;
+  if (!keys.integer("hidden_size", c.dim, true) ||
+      !keys.integer("num_hidden_layers", c.layers, true) ||
+      !keys.integer("intermediate_size", c.ffn, true) ||
+      !keys.integer("num_attention_heads", c.heads, true) ||
+      !keys.integer("num_key_value_heads", c.kvHeads, false) ||
+      !keys.integer("max_position_embeddings", c.contextLength, true) ||
+      !keys.integer("head_dim", c.headDim, false))
+    return false;
+  if (c.kvHeads < 0)
+    c.kvHeads = c.heads;
+  if (c.headDim < 0 && c.heads > 0)
+    c.headDim = c.dim / c.heads;
+  keys.real("rms_norm_eps", c.rmsEps);
+  keys.real("rope_theta", c.ropeTheta);
+  if (keys.has("rope_scaling"))
+    return keys.fail("rope_scaling is not supported yet");
+  // What Hugging Face's Llama and Mistral read that would change results.
+  if (std::optional<StringRef> act = keys.o.getString("hidden_act"))
+    if (*act != "silu")
+      return keys.fail("hidden_act '" + act->str() +
+                       "' is not supported (SwiGLU with silu)");
+  for (const char *bias : {"attention_bias", "mlp_bias"})
+    if (keys.o.getBoolean(bias).value_or(false))
+      return keys.fail(std::string(bias) +
+                       " is true: projections with biases are not supported");
+  if (std::optional<double> f = keys.o.getNumber("partial_rotary_factor"))
+    if (*f != 1.0)
+      return keys.fail("partial_rotary_factor " + number(*f) +
+                       ": partial rotary embeddings are not supported");
+  if (keys.has("sliding_window")) {
+    if (!keys.integer("sliding_window", arch.slidingWindow, true))
+      return false;
+    arch.slidingWindowKey = "sliding_window";
+  }
+  arch.layers.assign(c.layers > 0 ? c.layers : 0,
+                     LayerRecipe{NormKind::RMSNorm, RopeStyle::Halves,
+                                 AttentionKind::GroupedQuery, MLPKind::SwiGLU});
+  return true;
+}
+
+/// Hugging Face names of a Llama checkpoint -> GGUF's.
+static std::optional<std::string> llamaTensorName(StringRef hf) {
+  if (hf == "model.embed_tokens.weight")
+    return std::string("token_embd.weight");
+  if (hf == "model.norm.weight")
+    return std::string("output_norm.weight");
+  if (hf == "lm_head.weight")
+    return std::string("output.weight");
+  if (!hf.consume_front("model.layers."))
+    return std::nullopt;
+  auto [layer, rest] = hf.split('.');
+  static const std::pair<const char *, const char *> map[] = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+  };
+  for (auto [from, to] : map)
+    if (rest == from)
+      return "blk." + layer.str() + "." + to;
+  return std::nullopt;
+}
+
+/// The architectures the importer knows; the first is assumed for a
+/// config.json that names none. To add one: a description here, its
+/// recipe's new kinds in Architecture.h and their blocks in Builders.h.
+constexpr llvm::StringLiteral kLlamaNames[] = {"llama", "mistral"};
+constexpr llvm::StringLiteral kLlamaClasses[] = {"LlamaForCausalLM",
+                                                 "MistralForCausalLM"};
+static const Description kDescriptions[] = {
+    {"llama", "a Llama decoder", kLlamaNames, kLlamaClasses, kLlamaNames,
+     llamaFromGGUF, llamaFromConfig, llamaTensorName},
+};
+
+//===----------------------------------------------------------------------===//
+// What every architecture shares
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// GGUF `{arch}.` keys that change what a model computes, none of which
+/// the importer implements: accepted only with a value that means "off".
+struct InertKey {
+  const char *key, *what;
+  double off, alsoOff;
+};
+} // namespace
+
+static const InertKey kInertGGUFKeys[] = {
+    {"rope.scaling.factor", "RoPE scaling", 1, 0},
+    {"rope.scale_linear", "linear RoPE scaling", 1, 1},
+    {"rope.scaling.attn_factor", "a RoPE attention factor", 1, 1},
+    {"expert_count", "mixture of experts", 0, 0},
+    {"expert_used_count", "mixture of experts", 0, 0},
+    {"logit_scale", "scaled logits", 1, 1},
+    {"embedding_scale", "scaled embeddings", 1, 1},
+    {"residual_scale", "scaled residuals", 1, 1},
+    {"attention.clamp_kqv", "clamped Q, K and V", 0, 0},
+    {"attn_logit_softcapping", "attention logit soft-capping", 0, 0},
+    {"final_logit_softcapping", "logit soft-capping", 0, 0},
+};
+
+static bool checkGGUFKeys(GGUFKeys &keys, Architecture &arch) {
+  if (const gg::Value *v = keys.find("rope.scaling.type")) {
+    if (v->type != gg::ValueType::String)
+      return keys.fail("rope.scaling.type", "is not a string");
+    if (v->s != "none")
+      return keys.fail("rope.scaling.type",
+                       "'" + v->s + "': RoPE scaling is not supported");
+  }
+  for (const InertKey &k : kInertGGUFKeys)
+    if (std::optional<double> v = keys.number(k.key))
+      if (*v != k.off && *v != k.alsoOff)
+        return keys.fail(k.key,
+                         number(*v) + ": " + k.what + " is not supported");
+  if (keys.find("attention.layer_norm_epsilon"))
+    return keys.fail("attention.layer_norm_epsilon",
+                     "is set: LayerNorm is not supported (RMSNorm only)");
+  if (keys.find("attention.sliding_window")) {
+    if (!keys.integer("attention.sliding_window", arch.slidingWindow, true))
+      return false;
+    arch.slidingWindowKey = keys.name("attention.sliding_window");
+  }
+  // llama.cpp's converter stores Llama 3's rope scaling as per-frequency
+  // factors; ignoring them would change every position's rotation.
+  if (keys.src.find("rope_freqs.weight")) {
+    keys.error = keys.src.path + ": tensor 'rope_freqs.weight' (RoPE "
+                                 "frequency factors: Llama 3 rope scaling) "
+                                 "is not supported";
+    return false;
+  }
+  return true;
+}
+
+static bool describeGGUF(WeightSource &src, Architecture &arch,
+                         std::string &error) {
+  const gg::Value *name = src.ggufFile.find("general.architecture");
+  if (!name || name->type != gg::ValueType::String) {
+    error = src.path + ": no general.architecture";
+    return false;
+  }
+  std::vector<std::string> known;
+  for (const Description &d : kDescriptions) {
+    for (StringRef n : d.ggufNames) {
+      if (n != name->s) {
+        known.push_back(n.str());
+        continue;
+      }
+      arch.name = d.name;
+      GGUFKeys keys(src, name->s, error);
+      return d.fromGGUF(keys, arch) && checkGGUFKeys(keys, arch);
+    }
+  }
+  error = src.path + ": architecture '" + name->s +
+          "' is not a Llama-family decoder (" + llvm::join(known, ", ") + ")";
+  return false;
+}
+
+static bool describeConfig(WeightSource &src, Architecture &arch,
+                           std::string &error) {
+  ConfigKeys keys(src, error);
+  const Description *found = nullptr;
+  if (const llvm::json::Array *archs = keys.o.getArray("architectures")) {
+    std::vector<std::string> known;
+    for (const Description &d : kDescriptions)
+      for (StringRef c : d.hfClasses) {
+        known.push_back(c.str());
+        for (const llvm::json::Value &a : *archs)
+          if (!found && a.getAsString() == c)
+            found = &d;
+      }
+    if (!found)
+      return keys.fail("architectures name no " + llvm::join(known, " or "));
+  } else if (std::optional<StringRef> type = keys.o.getString("model_type")) {
+    for (const Description &d : kDescriptions)
+      if (!found && llvm::is_contained(d.hfModelTypes, *type))
+        found = &d;
+    if (!found)
+      return keys.fail("model_type '" + type->str() +
+                       "' is not a decoder the importer knows");
+  } else {
+    found = &kDescriptions[0];
+  }
+  arch.name = found->name;
+  if (!found->fromConfig(keys, arch))
+    return false;
+  if (!src.rename(
+          found->hfTensorName,
+          [](StringRef name) {
+            // Derived from rope_theta (rope_scaling is rejected above).
+            return name.ends_with("rotary_emb.inv_freq");
+          },
+          found->decoderName, error))
+    return false;
+  // Hugging Face ties the head to the embedding by this flag, whatever
+  // the checkpoint holds.
+  if (std::optional<bool> tied = keys.o.getBoolean("tie_word_embeddings")) {
+    const Weight *head = src.find("output.weight");
+    bool hasHead = head;
+    if (*tied && head) {
+      // A checkpoint may store the tied matrix twice; then it is the same.
+      const Weight *emb = src.find("token_embd.weight");
+      if (!emb || emb->kind != head->kind || emb->shape != head->shape ||
+          emb->bytes != head->bytes ||
+          std::memcmp(emb->data, head->data, head->bytes))
+        return keys.fail("tie_word_embeddings is true but the checkpoint's "
+                         "lm_head.weight differs from its embedding");
+    }
+    if (!*tied && !hasHead)
+      return keys.fail("tie_word_embeddings is false but the checkpoint has "
+                       "no lm_head.weight");
+  }
+  return true;
+}
+
+bool mlir::lowbit::importer::describeArchitecture(WeightSource &src,
+                                                  Architecture &arch,
+                                                  std::string &error) {
+  if (!(src.format == WeightSource::Format::GGUF
+            ? describeGGUF(src, arch, error)
+            : describeConfig(src, arch, error)))
+    return false;
+  HyperParameters &c = arch.hp;
+  const Weight *emb = src.find("token_embd.weight");
+  if (!emb || emb->shape.size() != 2) {
+    error = src.path + ": no token_embd.weight matrix";
+    return false;
+  }
+  c.vocab = emb->shape[0];
+  arch.tiedHead = !src.find("output.weight");
+  // The hyper-parameters must be self-consistent before any shape is
+  // trusted.
+  auto bad = [&](const std::string &what) {
+    error = src.path + ": " + what;
+    return false;
+  };
+  if (c.dim <= 0 || c.layers <= 0 || c.heads <= 0 || c.kvHeads <= 0 ||
+      c.ffn <= 0 || c.vocab <= 0 || c.headDim <= 0)
+    return bad("the model's dimensions must be positive");
+  if (c.heads % c.kvHeads)
+    return bad(llvm::formatv("{0} attention heads are not a multiple of {1} "
+                             "KV heads",
+                             c.heads, c.kvHeads)
+                   .str());
+  // Bounded before any product of them is formed (config values are
+  // arbitrary 64-bit integers).
+  if (c.heads > c.dim || c.headDim > c.dim || c.kvHeads > c.heads)
+    return bad("heads, KV heads and head size must not exceed the model "
+               "dimension");
+  if (c.headDim % 2 || c.headDim * c.heads != c.dim)
+    return bad("head size " + std::to_string(c.headDim) +
+               " x heads must be the model dimension and even");
+  if (c.dim > (1 << 16) || c.ffn > (1 << 18) || c.layers > 1024 ||
+      c.vocab > (1 << 22))
+    return bad("dimensions beyond what the importer accepts");
+  if (!std::isfinite(c.rmsEps) || c.rmsEps <= 0 || c.rmsEps > 1 ||
+      !std::isfinite(c.ropeTheta) || c.ropeTheta <= 1 || c.ropeTheta > 1e12)
+    return bad("RMSNorm epsilon must be in (0, 1] and the RoPE base in (1, "
+               "1e12]");
+  if (int64_t(arch.layers.size()) != c.layers)
+    return bad("importer bug: a recipe per layer expected");
+  return true;
+}

@@ -1,0 +1,578 @@
+//===- Builders.cpp - IR building blocks of a decoder step ----------------===//
+//
+// See Builders.h. Every block builds its ops in a fixed order at the
+// builder's insertion point; the generic ops' bodies use the step's shared
+// values (StepValues) from the enclosing function. The KV cache is in
+// KVCache.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Builders.h"
+
+#include "lowbit/LowbitDialect.h"
+#include "lowbit/Numerics/Formats.h"
+#include "lowbit/Numerics/Numerics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+using namespace mlir;
+using namespace mlir::lowbit::importer;
+namespace lb = mlir::lowbit;
+namespace nx = ::lowbit::numerics;
+
+using utils::IteratorType;
+constexpr IteratorType kPar = IteratorType::parallel;
+constexpr IteratorType kRed = IteratorType::reduction;
+
+static RankedTensorType f32Type(OpBuilder &b, ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(shape, b.getF32Type());
+}
+
+/// An affine map of `dims` dimensions onto `results` (dimension numbers;
+/// -1 is the constant 0).
+static AffineMap mapOf(MLIRContext *ctx, unsigned dims, ArrayRef<int> results) {
+  SmallVector<AffineExpr> exprs;
+  for (int r : results)
+    exprs.push_back(r < 0 ? getAffineConstantExpr(0, ctx)
+                          : getAffineDimExpr(r, ctx));
+  return AffineMap::get(dims, 0, exprs, ctx);
+}
+
+static Value empty(ImplicitLocOpBuilder &b, RankedTensorType type) {
+  return tensor::EmptyOp::create(b, type.getShape(), type.getElementType());
+}
+
+static Value fill(ImplicitLocOpBuilder &b, Value value, Value init) {
+  return linalg::FillOp::create(b, value, init).getResult(0);
+}
+
+/// A linalg.generic with one result of `init`'s type; `body` builds the
+/// region from its block arguments and returns the yielded value.
+static Value
+generic(ImplicitLocOpBuilder &b, ValueRange inputs, Value init,
+        ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+        function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> body) {
+  auto op = linalg::GenericOp::create(
+      b, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location loc, ValueRange args) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        linalg::YieldOp::create(ib, body(ib, args));
+      });
+  return op.getResult(0);
+}
+
+static Value expandShape(ImplicitLocOpBuilder &b, Value x,
+                         ArrayRef<int64_t> shape,
+                         ArrayRef<ReassociationIndices> groups) {
+  auto type = RankedTensorType::get(
+      shape, cast<RankedTensorType>(x.getType()).getElementType());
+  return tensor::ExpandShapeOp::create(b, type, x, groups);
+}
+
+static Value collapseShape(ImplicitLocOpBuilder &b, Value x,
+                           ArrayRef<ReassociationIndices> groups) {
+  return tensor::CollapseShapeOp::create(b, x, groups);
+}
+
+/// An f32 constant of `x` with 7 significant digits: the value the
+/// importer has always given its scalar constants (it wrote them as text
+/// with "%e"), kept so that imported modules compute what they did.
+static Value f32Scalar(ImplicitLocOpBuilder &b, double x) {
+  std::string text = llvm::formatv("{0:e}", x).str();
+  double parsed = 0;
+  (void)StringRef(text).getAsDouble(parsed);
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(float(parsed)));
+}
+
+//===----------------------------------------------------------------------===//
+// Weights
+//===----------------------------------------------------------------------===//
+
+DenseResourceElementsAttr WeightConstants::blob(StringRef key, ShapedType type,
+                                                ArrayRef<char> data,
+                                                size_t align, bool copy) {
+  auto it = blobs.find(key);
+  if (it != blobs.end())
+    return DenseResourceElementsAttr::get(type, it->second);
+  AsmResourceBlob blob;
+  if (copy || !llvm::isAddrAligned(llvm::Align(align), data.data())) {
+    blob =
+        HeapAsmResourceBlob::allocateAndCopyWithAlign(data, align,
+                                                      /*dataIsMutable=*/false);
+  } else {
+    // The blob keeps the mapping alive as long as the context holds it.
+    std::shared_ptr<const uint8_t> keep = source.mapping;
+    blob = UnmanagedAsmResourceBlob::allocateWithAlign(
+        data, align, [keep](void *, size_t, size_t) {});
+  }
+  auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
+  blobs.try_emplace(key, attr.getRawHandle());
+  return attr;
+}
+
+const Weight *WeightConstants::lookup(StringRef name, ArrayRef<int64_t> shape) {
+  const Weight *w = source.find(name);
+  if (!w) {
+    error = "the model has no tensor '" + name.str() + "'";
+    return nullptr;
+  }
+  usedNames.insert(name);
+  if (ArrayRef<int64_t>(w->shape) != shape) {
+    std::string got, want;
+    for (int64_t d : w->shape)
+      got += (got.empty() ? "" : "x") + std::to_string(d);
+    for (int64_t d : shape)
+      want += (want.empty() ? "" : "x") + std::to_string(d);
+    error = "tensor '" + name.str() + "' has shape " + got +
+            ", the config says " + want;
+    return nullptr;
+  }
+  return w;
+}
+
+Value WeightConstants::f32(StringRef name, ArrayRef<int64_t> shape) {
+  const Weight *w = lookup(name, shape);
+  if (!w)
+    return nullptr;
+  int64_t n = w->numElements();
+  RankedTensorType type = f32Type(b, shape);
+  DenseResourceElementsAttr attr;
+  if (w->kind == Weight::Kind::F32) {
+    attr = blob(name, type, ArrayRef<char>((const char *)w->data, n * 4), 4,
+                /*copy=*/false);
+  } else if (blobs.contains(name)) {
+    attr = blob(name, type, {}, 4, /*copy=*/true); // converted before
+  } else {
+    std::vector<float> f(n);
+    if (w->kind == Weight::Kind::F16 || w->kind == Weight::Kind::BF16) {
+      const auto &fmt =
+          w->kind == Weight::Kind::F16 ? ::lowbit::kF16 : ::lowbit::kBF16;
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, w->data + 2 * i, 2);
+        f[i] = nx::decodeMiniFloat(fmt, bits);
+      }
+    } else {
+      if (!nx::ggufSupported(w->gguf)) {
+        error = "tensor '" + name.str() + "' is GGUF " + nx::ggufName(w->gguf) +
+                ", which lowbit cannot dequantize yet";
+        return nullptr;
+      }
+      int64_t row = shape.back(), rows = n / row;
+      int64_t rowBytes =
+          row / nx::ggufBlockSize(w->gguf) * nx::ggufBlockBytes(w->gguf);
+      for (int64_t r = 0; r < rows; ++r)
+        nx::ggufDequantizeRow(w->gguf, w->data + r * rowBytes,
+                              f.data() + r * row, row);
+    }
+    attr = blob(name, type, ArrayRef<char>((const char *)f.data(), n * 4), 4,
+                /*copy=*/true);
+  }
+  return arith::ConstantOp::create(b, attr);
+}
+
+//===----------------------------------------------------------------------===//
+// Step values, embedding
+//===----------------------------------------------------------------------===//
+
+StepValues mlir::lowbit::importer::buildStepValues(ImplicitLocOpBuilder &b,
+                                                   const HyperParameters &hp,
+                                                   int64_t cacheLength,
+                                                   Value token, Value pos) {
+  StepValues v;
+  v.c0 = arith::ConstantIndexOp::create(b, 0);
+  v.c1 = arith::ConstantIndexOp::create(b, 1);
+  v.c2 = arith::ConstantIndexOp::create(b, 2);
+  v.cHalf = arith::ConstantIndexOp::create(b, hp.headDim / 2);
+  v.zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+  v.negInf = arith::ConstantOp::create(
+      b, b.getFloatAttr(b.getF32Type(),
+                        APFloat::getInf(APFloat::IEEEsingle(), true)));
+  v.dim = f32Scalar(b, double(hp.dim));
+  v.eps = f32Scalar(b, hp.rmsEps);
+  v.scale = f32Scalar(b, 1.0 / std::sqrt(double(hp.headDim)));
+  // Token and position, clamped to the vocabulary and the cache.
+  Value t32 = tensor::ExtractOp::create(b, token, ValueRange{v.c0});
+  Value p32 = tensor::ExtractOp::create(b, pos, ValueRange{v.c0});
+  Value i0 = arith::ConstantIntOp::create(b, 0, 32);
+  Value tMax = arith::ConstantIntOp::create(b, hp.vocab - 1, 32);
+  Value pMax = arith::ConstantIntOp::create(b, cacheLength - 1, 32);
+  Value t1 = arith::MaxSIOp::create(b, t32, i0);
+  Value t2 = arith::MinSIOp::create(b, t1, tMax);
+  Value p1 = arith::MaxSIOp::create(b, p32, i0);
+  Value p2 = arith::MinSIOp::create(b, p1, pMax);
+  v.token = arith::IndexCastOp::create(b, b.getIndexType(), t2);
+  v.pos = arith::IndexCastOp::create(b, b.getIndexType(), p2);
+  v.posF = arith::SIToFPOp::create(b, b.getF32Type(), p2);
+  return v;
+}
+
+Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
+                                             const StepValues &v,
+                                             WeightConstants &w,
+                                             const HyperParameters &hp,
+                                             bool keepGGUF) {
+  int64_t vocab = hp.vocab, dim = hp.dim;
+  MLIRContext *ctx = b.getContext();
+  const Weight *table = w.lookup("token_embd.weight", {vocab, dim});
+  if (!table)
+    return nullptr;
+  if (!(keepGGUF && table->kind == Weight::Kind::GGUFBlocks &&
+        table->gguf == nx::GGUFKind::Q8_0 && dim % 32 == 0)) {
+    Value emb = w.f32("token_embd.weight", {vocab, dim});
+    if (!emb)
+      return nullptr;
+    return tensor::ExtractSliceOp::create(
+        b, f32Type(b, {1, dim}), emb,
+        ArrayRef<OpFoldResult>{v.token, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(dim)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  }
+  // q8_0 blocks: a little-endian f16 scale d, then 32 int8 codes q.
+  int64_t nb = dim / 32, rb = nb * 34;
+  Type i8 = b.getI8Type();
+  auto all = RankedTensorType::get({vocab, rb}, i8);
+  Value blocks = arith::ConstantOp::create(
+      b, w.blob("token_embd.weight.blocks", all,
+                ArrayRef<char>((const char *)table->data, vocab * rb), 1,
+                /*copy=*/false));
+  Value row = tensor::ExtractSliceOp::create(
+      b, RankedTensorType::get({1, rb}, i8), blocks,
+      ArrayRef<OpFoldResult>{v.token, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(rb)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  Value blk = expandShape(b, row, {1, nb, 34}, {{0}, {1, 2}});
+  auto slice = [&](int64_t at, int64_t n) -> Value {
+    return tensor::ExtractSliceOp::create(
+        b, RankedTensorType::get({1, nb, n}, i8), blk,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                               b.getIndexAttr(at)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(nb),
+                               b.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                               b.getIndexAttr(1)});
+  };
+  Value lo = slice(0, 1), hi = slice(1, 1), q = slice(2, 32);
+  Value init = empty(b, f32Type(b, {1, nb, 32}));
+  Value rows =
+      generic(b, {q, lo, hi}, init,
+              {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1, -1}),
+               mapOf(ctx, 3, {0, 1, -1}), mapOf(ctx, 3, {0, 1, 2})},
+              {kPar, kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                Type i16 = ib.getI16Type();
+                Value el = arith::ExtUIOp::create(ib, i16, a[1]);
+                Value eh = arith::ExtUIOp::create(ib, i16, a[2]);
+                Value e8 = arith::ConstantIntOp::create(ib, 8, 16);
+                Value ehs = arith::ShLIOp::create(ib, eh, e8);
+                Value bits = arith::OrIOp::create(ib, ehs, el);
+                Value dh = arith::BitcastOp::create(ib, ib.getF16Type(), bits);
+                Value d = arith::ExtFOp::create(ib, ib.getF32Type(), dh);
+                Value qf = arith::SIToFPOp::create(ib, ib.getF32Type(), a[0]);
+                return arith::MulFOp::create(ib, qf, d).getResult();
+              });
+  return collapseShape(b, rows, {{0}, {1, 2}});
+}
+
+//===----------------------------------------------------------------------===//
+// Norms and linear layers
+//===----------------------------------------------------------------------===//
+
+Value mlir::lowbit::importer::buildRMSNorm(ImplicitLocOpBuilder &b,
+                                           const StepValues &v,
+                                           WeightConstants &w, Value x,
+                                           StringRef gamma) {
+  MLIRContext *ctx = b.getContext();
+  int64_t dim = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  Value g = w.f32(gamma, {dim});
+  if (!g)
+    return nullptr;
+  Value sumInit = fill(b, v.zero, empty(b, f32Type(b, {1})));
+  Value sumSq =
+      generic(b, {x}, sumInit, {mapOf(ctx, 2, {0, 1}), mapOf(ctx, 2, {0})},
+              {kPar, kRed}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
+                Value sq = arith::MulFOp::create(ib, a[0], a[0]);
+                return arith::AddFOp::create(ib, a[1], sq).getResult();
+              });
+  Value init = empty(b, f32Type(b, {1, dim}));
+  return generic(b, {x, sumSq, g}, init,
+                 {mapOf(ctx, 2, {0, 1}), mapOf(ctx, 2, {0}), mapOf(ctx, 2, {1}),
+                  mapOf(ctx, 2, {0, 1})},
+                 {kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                   Value mean = arith::DivFOp::create(ib, a[1], v.dim);
+                   Value var = arith::AddFOp::create(ib, mean, v.eps);
+                   Value r = math::RsqrtOp::create(ib, var);
+                   Value n = arith::MulFOp::create(ib, a[0], r);
+                   return arith::MulFOp::create(ib, n, a[2]).getResult();
+                 });
+}
+
+Value mlir::lowbit::importer::buildNorm(ImplicitLocOpBuilder &b,
+                                        const StepValues &v, WeightConstants &w,
+                                        NormKind kind, Value x,
+                                        StringRef gamma) {
+  switch (kind) {
+  case NormKind::RMSNorm:
+    return buildRMSNorm(b, v, w, x, gamma);
+  }
+  llvm_unreachable("unknown norm kind");
+}
+
+Value mlir::lowbit::importer::buildLinear(
+    ImplicitLocOpBuilder &b, const StepValues &v, WeightConstants &w, Value x,
+    StringRef name, int64_t out, int64_t in, StringRef site, bool keepGGUF) {
+  MLIRContext *ctx = b.getContext();
+  const Weight *wt = w.lookup(name, {out, in});
+  if (!wt)
+    return nullptr;
+  Location siteLoc = NameLoc::get(b.getStringAttr(site));
+  RankedTensorType outType = f32Type(b, {1, out});
+  bool keep =
+      keepGGUF && wt->kind == Weight::Kind::GGUFBlocks &&
+      (wt->gguf == nx::GGUFKind::Q4_0 || wt->gguf == nx::GGUFKind::Q8_0 ||
+       wt->gguf == nx::GGUFKind::Q4_K || wt->gguf == nx::GGUFKind::Q4_1);
+  if (keep) {
+    int64_t rowBytes =
+        in / nx::ggufBlockSize(wt->gguf) * nx::ggufBlockBytes(wt->gguf);
+    auto codesType = RankedTensorType::get({out, rowBytes}, b.getI8Type());
+    DenseResourceElementsAttr codes =
+        w.blob(name.str() + ".blocks", codesType,
+               ArrayRef<char>((const char *)wt->data, out * rowBytes), 1,
+               /*copy=*/false);
+    // The numerics library numbers GGUF formats as the dialect does.
+    auto scheme = lb::SchemeAttr::get(
+        ctx, b.getI8Type(), b.getF32Type(), lb::Granularity::None, 0, {}, {},
+        /*symmetric=*/true, /*fullRange=*/false, /*ternary=*/false, Type(),
+        /*tensorScale=*/false, lb::Rounding::NearestEven, /*saturate=*/true,
+        lb::GGUFKind(int(wt->gguf)));
+    auto wType = lb::QTensorType::get(ctx, {out, in}, scheme);
+    Value wq = lb::ConstantOp::create(b, wType, codes, ElementsAttr(),
+                                      ElementsAttr(), ElementsAttr());
+    // q4_1 has a kernel for f32 activations (the weights' own values, no
+    // activation quantization); the others take int8 activations.
+    Value lhs = x;
+    if (wt->gguf != nx::GGUFKind::Q4_1) {
+      auto rowScheme = lb::SchemeAttr::get(
+          ctx, b.getI8Type(), b.getF32Type(), lb::Granularity::PerAxis, 0, {},
+          {}, /*symmetric=*/true, /*fullRange=*/false, /*ternary=*/false,
+          b.getF32Type(), /*tensorScale=*/false, lb::Rounding::NearestEven,
+          /*saturate=*/true, lb::GGUFKind::None);
+      lhs = lb::QuantizeOp::create(
+          b, lb::QTensorType::get(ctx, {1, in}, rowScheme), x, Value(), Value(),
+          Value());
+    }
+    return lb::QMatmulOp::create(b, siteLoc, outType, lhs, wq,
+                                 /*transpose_b=*/true);
+  }
+  Value wf = w.f32(name, {out, in});
+  if (!wf)
+    return nullptr;
+  Value init = fill(b, v.zero, empty(b, outType));
+  auto mm = linalg::MatmulOp::create(b, siteLoc, TypeRange{outType},
+                                     ValueRange{x, wf}, ValueRange{init});
+  mm.setIndexingMapsAttr(b.getAffineMapArrayAttr(
+      {mapOf(ctx, 3, {0, 2}), mapOf(ctx, 3, {1, 2}), mapOf(ctx, 3, {0, 1})}));
+  return mm.getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// RoPE
+//===----------------------------------------------------------------------===//
+
+Value mlir::lowbit::importer::buildRopeTable(ImplicitLocOpBuilder &b,
+                                             const StepValues &v,
+                                             WeightConstants &w,
+                                             const HyperParameters &hp) {
+  MLIRContext *ctx = b.getContext();
+  int64_t hd = hp.headDim, half = hd / 2;
+  std::vector<float> freqs(half);
+  for (int64_t i = 0; i < half; ++i)
+    freqs[i] = float(std::pow(hp.ropeTheta, -2.0 * double(i) / double(hd)));
+  Value f = arith::ConstantOp::create(
+      b, w.blob("rope_freqs", f32Type(b, {half}),
+                ArrayRef<char>((const char *)freqs.data(), half * 4), 4,
+                /*copy=*/true));
+  Value init = empty(b, f32Type(b, {2, half}));
+  return generic(b, {}, init, {mapOf(ctx, 2, {0, 1})}, {kPar, kPar},
+                 [&](ImplicitLocOpBuilder &ib, ValueRange) {
+                   Value r = linalg::IndexOp::create(ib, uint64_t(0));
+                   Value i = linalg::IndexOp::create(ib, uint64_t(1));
+                   Value fi = tensor::ExtractOp::create(ib, f, ValueRange{i});
+                   Value ang = arith::MulFOp::create(ib, v.posF, fi);
+                   Value c = math::CosOp::create(ib, ang);
+                   Value s = math::SinOp::create(ib, ang);
+                   Value isCos = arith::CmpIOp::create(
+                       ib, arith::CmpIPredicate::eq, r, v.c0);
+                   return arith::SelectOp::create(ib, isCos, c, s).getResult();
+                 });
+}
+
+Value mlir::lowbit::importer::buildSplitHeads(ImplicitLocOpBuilder &b, Value x,
+                                              int64_t n, int64_t d) {
+  return expandShape(b, x, {1, n, d}, {{0}, {1, 2}});
+}
+
+Value mlir::lowbit::importer::buildRope(ImplicitLocOpBuilder &b,
+                                        const StepValues &v, Value x,
+                                        int64_t heads, int64_t headDim,
+                                        Value table, RopeStyle style) {
+  MLIRContext *ctx = b.getContext();
+  Value x3 = buildSplitHeads(b, x, heads, headDim);
+  Value init = empty(b, f32Type(b, {1, heads, headDim}));
+  return generic(
+      b, {}, init, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
+      [&](ImplicitLocOpBuilder &ib, ValueRange) {
+        Value h = linalg::IndexOp::create(ib, uint64_t(1));
+        Value j = linalg::IndexOp::create(ib, uint64_t(2));
+        // Element j's pair: its partner p, the frequency i, and whether j
+        // is the first of the two. The first gets x_j cos - x_p sin, the
+        // second x_j cos + x_p sin.
+        Value i, p, first;
+        switch (style) {
+        case RopeStyle::Interleaved: { // (2i, 2i + 1)
+          i = arith::DivUIOp::create(ib, j, v.c2);
+          p = arith::XOrIOp::create(ib, j, v.c1);
+          Value lo = arith::AndIOp::create(ib, j, v.c1);
+          first = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, lo, v.c0);
+          break;
+        }
+        case RopeStyle::Halves: { // (i, i + hd/2)
+          first =
+              arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, j, v.cHalf);
+          i = arith::RemUIOp::create(ib, j, v.cHalf);
+          Value up = arith::AddIOp::create(ib, j, v.cHalf);
+          Value down = arith::SubIOp::create(ib, j, v.cHalf);
+          p = arith::SelectOp::create(ib, first, up, down);
+          break;
+        }
+        }
+        Value xa = tensor::ExtractOp::create(ib, x3, ValueRange{v.c0, h, j});
+        Value xb = tensor::ExtractOp::create(ib, x3, ValueRange{v.c0, h, p});
+        Value c = tensor::ExtractOp::create(ib, table, ValueRange{v.c0, i});
+        Value s = tensor::ExtractOp::create(ib, table, ValueRange{v.c1, i});
+        Value ac = arith::MulFOp::create(ib, xa, c);
+        Value bs = arith::MulFOp::create(ib, xb, s);
+        Value minus = arith::SubFOp::create(ib, ac, bs);
+        Value plus = arith::AddFOp::create(ib, ac, bs);
+        return arith::SelectOp::create(ib, first, minus, plus).getResult();
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Attention, MLP, residual
+//===----------------------------------------------------------------------===//
+
+Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
+                                             const StepValues &v, Value q,
+                                             Value keys, Value values,
+                                             int64_t heads, int64_t kvHeads,
+                                             int64_t headDim) {
+  MLIRContext *ctx = b.getContext();
+  int64_t group = heads / kvHeads, hd = headDim;
+  int64_t tokens = cast<RankedTensorType>(keys.getType()).getDimSize(0);
+  // q as [KV heads, group, hd]: head h = g * group + r uses KV head g.
+  Value q2 = collapseShape(b, q, {{0, 1}, {2}});
+  Value q3 = expandShape(b, q2, {kvHeads, group, hd}, {{0, 1}, {2}});
+  RankedTensorType sType = f32Type(b, {kvHeads, group, tokens}),
+                   mType = f32Type(b, {kvHeads, group});
+  auto dotBody = [](ImplicitLocOpBuilder &ib, ValueRange a) {
+    Value m = arith::MulFOp::create(ib, a[0], a[1]);
+    return arith::AddFOp::create(ib, a[2], m).getResult();
+  };
+  Value sInit = fill(b, v.zero, empty(b, sType));
+  Value s = generic(b, {q3, keys}, sInit,
+                    {mapOf(ctx, 4, {0, 1, 3}), mapOf(ctx, 4, {2, 0, 3}),
+                     mapOf(ctx, 4, {0, 1, 2})},
+                    {kPar, kPar, kPar, kRed}, dotBody);
+  // Scale, and mask the positions after pos.
+  Value sm = generic(
+      b, {}, s, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
+      [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+        Value t = linalg::IndexOp::create(ib, uint64_t(2));
+        Value late =
+            arith::CmpIOp::create(ib, arith::CmpIPredicate::ugt, t, v.pos);
+        Value sc = arith::MulFOp::create(ib, a[0], v.scale);
+        return arith::SelectOp::create(ib, late, v.negInf, sc).getResult();
+      });
+  Value mEmpty = empty(b, mType);
+  Value mInit = fill(b, v.negInf, mEmpty);
+  Value mx =
+      generic(b, {sm}, mInit, {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1})},
+              {kPar, kPar, kRed}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
+                return arith::MaximumFOp::create(ib, a[1], a[0]).getResult();
+              });
+  Value pInit = empty(b, sType);
+  Value pr =
+      generic(b, {sm, mx}, pInit,
+              {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
+               mapOf(ctx, 3, {0, 1, 2})},
+              {kPar, kPar, kPar}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
+                Value d = arith::SubFOp::create(ib, a[0], a[1]);
+                return math::ExpOp::create(ib, d).getResult();
+              });
+  Value sumInit = fill(b, v.zero, mEmpty);
+  Value sum = generic(
+      b, {pr}, sumInit, {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1})},
+      {kPar, kPar, kRed}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
+        return arith::AddFOp::create(ib, a[1], a[0]).getResult();
+      });
+  RankedTensorType oType = f32Type(b, {kvHeads, group, hd});
+  Value oEmpty = empty(b, oType);
+  Value oInit = fill(b, v.zero, oEmpty);
+  Value o = generic(
+      b, {pr, values}, oInit,
+      {mapOf(ctx, 4, {0, 1, 3}), mapOf(ctx, 4, {3, 0, 2}),
+       mapOf(ctx, 4, {0, 1, 2})},
+      {kPar, kPar, kPar, kRed}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+        // Positions after pos add nothing, whatever the cache holds there
+        // (0 * NaN would not be 0).
+        Value t = linalg::IndexOp::create(ib, uint64_t(3));
+        Value late =
+            arith::CmpIOp::create(ib, arith::CmpIPredicate::ugt, t, v.pos);
+        Value m = arith::MulFOp::create(ib, a[0], a[1]);
+        Value mm = arith::SelectOp::create(ib, late, v.zero, m);
+        return arith::AddFOp::create(ib, a[2], mm).getResult();
+      });
+  Value on =
+      generic(b, {o, sum}, oEmpty,
+              {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
+               mapOf(ctx, 3, {0, 1, 2})},
+              {kPar, kPar, kPar}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
+                return arith::DivFOp::create(ib, a[0], a[1]).getResult();
+              });
+  Value flat = collapseShape(b, on, {{0, 1, 2}});
+  return expandShape(b, flat, {1, heads * hd}, {{0, 1}});
+}
+
+Value mlir::lowbit::importer::buildSwiGLU(ImplicitLocOpBuilder &b, Value gate,
+                                          Value up) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(gate.getType());
+  AffineMap id = mapOf(ctx, 2, {0, 1});
+  return generic(b, {gate, up}, empty(b, type), {id, id, id}, {kPar, kPar},
+                 [](ImplicitLocOpBuilder &ib, ValueRange a) {
+                   Value ng = arith::NegFOp::create(ib, a[0]);
+                   Value e = math::ExpOp::create(ib, ng);
+                   Value one =
+                       arith::ConstantOp::create(ib, ib.getF32FloatAttr(1.0f));
+                   Value den = arith::AddFOp::create(ib, one, e);
+                   Value silu = arith::DivFOp::create(ib, a[0], den);
+                   return arith::MulFOp::create(ib, silu, a[1]).getResult();
+                 });
+}
+
+Value mlir::lowbit::importer::buildAdd(ImplicitLocOpBuilder &b, Value a,
+                                       Value c) {
+  Value init = empty(b, cast<RankedTensorType>(a.getType()));
+  return linalg::AddOp::create(b, ValueRange{a, c}, ValueRange{init})
+      .getResult(0);
+}

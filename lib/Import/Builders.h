@@ -1,0 +1,190 @@
+//===- Builders.h - IR building blocks of a decoder step --------*- C++ -*-===//
+//
+// The third part of the model importer (docs/Import.md): the blocks a
+// decode step is made of (embedding, RMSNorm, linear layers, RoPE,
+// attention, KV cache, SwiGLU, residual adds), each built with an
+// ImplicitLocOpBuilder at its insertion point, on tensors of batch 1.
+// Weights come from `WeightConstants`: dense_resource blobs that point into
+// the mapped model file where it holds them as used (no copy). The ops are
+// the ones lowbit-compile's pipeline expects: f32 matmul sites are
+// `linalg.matmul` with transposed-B maps and a zero fill, kept GGUF blocks
+// are `lowbit.qmatmul {transpose_b}` of a `lowbit.constant`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_LIB_IMPORT_BUILDERS_H
+#define LOWBIT_LIB_IMPORT_BUILDERS_H
+
+#include "lowbit/Import/Architecture.h"
+#include "lowbit/Import/WeightSource.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <string>
+
+namespace mlir::lowbit::importer {
+
+/// The weights of a WeightSource as constants of the function being built.
+/// A weight the file holds as used (f32, or GGUF blocks kept as stored) is
+/// a dense_resource blob pointing into the mapped file; f16 and bf16 are
+/// converted and other GGUF blocks dequantized to f32 copies. Each blob is
+/// made once and shared (a tied head reads the embedding's). Records the
+/// weights used; errors go to `error`.
+class WeightConstants {
+public:
+  WeightConstants(ImplicitLocOpBuilder &b, const WeightSource &source)
+      : b(b), source(source) {}
+
+  /// The weight `name`, which must have `shape`; null (error set) if the
+  /// model has no such tensor or its shape differs.
+  const Weight *lookup(StringRef name, ArrayRef<int64_t> shape);
+
+  /// `arith.constant` of weight `name` as f32 of `shape`; null on error.
+  Value f32(StringRef name, ArrayRef<int64_t> shape);
+
+  /// A blob named `key` of `type`: `data` itself where it is aligned to
+  /// `align`, a copy otherwise or when `copy`. A key made before returns
+  /// the blob made then.
+  DenseResourceElementsAttr blob(StringRef key, ShapedType type,
+                                 ArrayRef<char> data, size_t align, bool copy);
+
+  /// Whether weight `name` was looked up.
+  bool used(StringRef name) const { return usedNames.contains(name); }
+
+  std::string error;
+
+private:
+  ImplicitLocOpBuilder &b;
+  const WeightSource &source;
+  llvm::StringMap<DenseResourceElementsHandle> blobs;
+  llvm::StringSet<> usedNames;
+};
+
+/// Values the blocks of one decode step share, made once at the top of the
+/// step function (in this order: the index constants 0, 1, 2 and head size
+/// / 2; f32 0 and -inf; the model width and RMSNorm epsilon; the attention
+/// scale 1/sqrt(head size); then the clamped token and position).
+struct StepValues {
+  Value c0, c1, c2, cHalf;
+  Value zero, negInf;
+  Value dim, eps, scale;
+  /// Token and position (index), clamped to the vocabulary and the cache;
+  /// the position as f32.
+  Value token, pos, posF;
+};
+
+/// Makes the StepValues of a step over `token` and `pos` (tensor<1xi32>
+/// arguments) for `hp` and a cache of `cacheLength` tokens.
+StepValues buildStepValues(ImplicitLocOpBuilder &b, const HyperParameters &hp,
+                           int64_t cacheLength, Value token, Value pos);
+
+/// The embedding row of the token [1, D]: a GGUF q8_0 table kept as stored
+/// (`keepGGUF`) is decoded one row per step from its blocks (q * d, exact
+/// in f32, as llama.cpp's dequantize_row_q8_0), anything else is a row of
+/// an f32 table. Null on error.
+Value buildEmbedding(ImplicitLocOpBuilder &b, const StepValues &v,
+                     WeightConstants &w, const HyperParameters &hp,
+                     bool keepGGUF);
+
+/// RMSNorm of x [1, D] with weight `gamma`: x / sqrt(mean(x^2) + eps) * g.
+/// Null on error.
+Value buildRMSNorm(ImplicitLocOpBuilder &b, const StepValues &v,
+                   WeightConstants &w, Value x, StringRef gamma);
+
+/// A norm of `kind` (RMSNorm so far).
+Value buildNorm(ImplicitLocOpBuilder &b, const StepValues &v,
+                WeightConstants &w, NormKind kind, Value x, StringRef gamma);
+
+/// x [1, in] times weight `name` [out, in] transposed, at site `site` (the
+/// op's NameLoc, which the quantization passes report): GGUF q4_0, q8_0
+/// and q4_K kept as stored (`keepGGUF`) are `lowbit.qmatmul` with x
+/// quantized to int8 per row, q4_1 with x in f32; anything else is a
+/// `linalg.matmul` of an f32 constant. Null on error.
+Value buildLinear(ImplicitLocOpBuilder &b, const StepValues &v,
+                  WeightConstants &w, Value x, StringRef name, int64_t out,
+                  int64_t in, StringRef site, bool keepGGUF);
+
+/// cos and sin of pos * theta^(-2i/hd) for i < hd/2, as [2, hd/2] (row 0
+/// cos, row 1 sin): computed once per step for every RoPE.
+Value buildRopeTable(ImplicitLocOpBuilder &b, const StepValues &v,
+                     WeightConstants &w, const HyperParameters &hp);
+
+/// RoPE of x [1, heads * hd] with `table` (buildRopeTable): [1, heads, hd].
+Value buildRope(ImplicitLocOpBuilder &b, const StepValues &v, Value x,
+                int64_t heads, int64_t headDim, Value table, RopeStyle style);
+
+/// Grouped-query attention of q [1, H, hd] (after RoPE) over `keys` and
+/// `values` [T, KV, hd] at positions 0..pos: softmax(q k^T * scale) v with
+/// the positions after pos masked; [1, H * hd].
+Value buildAttention(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
+                     Value keys, Value values, int64_t heads, int64_t kvHeads,
+                     int64_t headDim);
+
+/// silu(gate) * up, elementwise on [1, F].
+Value buildSwiGLU(ImplicitLocOpBuilder &b, Value gate, Value up);
+
+/// a + c on [1, n].
+Value buildAdd(ImplicitLocOpBuilder &b, Value a, Value c);
+
+/// [1, n * d] as [1, n, d].
+Value buildSplitHeads(ImplicitLocOpBuilder &b, Value x, int64_t n, int64_t d);
+
+/// The KV cache of a decode step: f32 keys and values, or a quantized
+/// cache's run-time parts (docs/Import.md), each a function argument that
+/// the step updates and returns.
+class KVCache {
+public:
+  /// The parts of a cache in `mode` (f32, int8, fp8, int4, int2) for
+  /// `layers` layers of `length` tokens.
+  KVCache(MLIRContext *ctx, StringRef mode, int64_t layers, int64_t length,
+          int64_t kvHeads, int64_t headDim);
+
+  /// KIVI's group of tokens (keys are quantized per channel over it).
+  static constexpr int64_t kKiviGroup = 32;
+
+  /// The parts' types, in argument order.
+  SmallVector<Type> types() const;
+  /// Starts the step: the parts are `args`; makes what every layer's step
+  /// shares (KIVI: the current group, its first position, the slot in it).
+  void begin(ImplicitLocOpBuilder &b, const StepValues &v, ValueRange args);
+  /// Writes layer `layer`'s new keys (`key`) or values [1, KV, HD] at pos
+  /// and returns the layer's keys or values for attention, [T, KV, HD] f32.
+  Value step(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+             Value fresh, int64_t layer);
+  /// The parts' current values, in argument order.
+  SmallVector<Value> results() const;
+
+private:
+  struct Part {
+    RankedTensorType type;
+    Value current;
+  };
+  void insert(ImplicitLocOpBuilder &b, size_t part, Value x,
+              ArrayRef<OpFoldResult> offsets);
+  Value extract(ImplicitLocOpBuilder &b, size_t part,
+                ArrayRef<OpFoldResult> offsets, ArrayRef<int64_t> sizes);
+  Value stepF32(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                Value fresh, int64_t layer);
+  Value stepPerToken(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                     Value fresh, int64_t layer);
+  Value stepKivi(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                 Value fresh, int64_t layer);
+
+  MLIRContext *ctx;
+  std::string mode;
+  int64_t length, kvHeads, headDim;
+  SmallVector<Part> parts;
+  /// KIVI: the current group's index, its first position and pos in it.
+  Value groupIndex, groupStart, slot;
+};
+
+} // namespace mlir::lowbit::importer
+
+#endif // LOWBIT_LIB_IMPORT_BUILDERS_H

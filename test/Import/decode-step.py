@@ -1,0 +1,229 @@
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s %t
+# RUN: lowbit-compile %t/f32.gguf --compile-to=input | FileCheck %s
+# RUN: lowbit-compile %t/q.gguf --compile-to=input | FileCheck %s --check-prefix=GGUF
+# RUN: lowbit-compile %t/hf/model.safetensors --compile-to=input | FileCheck %s --check-prefix=HF
+# RUN: lowbit-compile %t/f32.gguf --compile-to=input --kv-cache=int8 | FileCheck %s --check-prefix=INT8
+# RUN: lowbit-compile %t/f32.gguf --compile-to=input --kv-cache=int4 --max-seq=32 | FileCheck %s --check-prefix=KIVI
+#
+# The importer's decode step (docs/Import.md) for a tiny synthetic Llama
+# (width 32, 2 heads over 1 KV head of size 16, FFN 32, vocabulary 16, one
+# layer, context 8): the ops, their order and their shapes, which
+# lowbit-compile's pipeline matches (f32 matmul sites with transposed-B
+# maps, kept GGUF blocks, the q8_0 embedding row decode, the cache parts).
+# The numerics are checked by test/Compile/llama.py and kv-cache.py.
+
+# CHECK-DAG: #[[$MK:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+# CHECK-DAG: #[[$NK:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+# CHECK-DAG: #[[$MN:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+# CHECK-DAG: #[[$GRD:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+# CHECK-DAG: #[[$TGD:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d2, d0, d3)>
+# CHECK-DAG: #[[$DGT:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d3, d0, d2)>
+# CHECK-LABEL: func.func @decode(
+# CHECK-SAME: %[[TOKEN:[^:]+]]: tensor<1xi32> {lowbit.range = array<i64: 0, 15>},
+# CHECK-SAME: %[[POS:[^:]+]]: tensor<1xi32> {lowbit.range = array<i64: 0, 7>},
+# CHECK-SAME: %[[KC:[^:]+]]: tensor<1x8x1x16xf32>, %[[VC:[^:]+]]: tensor<1x8x1x16xf32>)
+# CHECK-SAME: -> (tensor<1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>)
+# Token and position, clamped to their ranges.
+# CHECK: %[[T:.*]] = tensor.extract %[[TOKEN]]
+# CHECK: %[[P:.*]] = tensor.extract %[[POS]]
+# CHECK: %[[T1:.*]] = arith.maxsi %[[T]]
+# CHECK: %[[T2:.*]] = arith.minsi %[[T1]]
+# CHECK: %[[P1:.*]] = arith.maxsi %[[P]]
+# CHECK: %[[P2:.*]] = arith.minsi %[[P1]]
+# CHECK: %[[TI:.*]] = arith.index_cast %[[T2]] : i32 to index
+# CHECK: %[[PI:.*]] = arith.index_cast %[[P2]] : i32 to index
+# CHECK: %[[PF:.*]] = arith.sitofp %[[P2]] : i32 to f32
+# RoPE's cos and sin of pos * theta^(-2i/d), once per step.
+# CHECK: %[[FREQS:.*]] = arith.constant dense_resource<rope_freqs> : tensor<8xf32>
+# CHECK: %[[COSSIN:.*]] = linalg.generic
+# CHECK: tensor.extract %[[FREQS]]
+# CHECK: arith.mulf %[[PF]]
+# CHECK: math.cos
+# CHECK: math.sin
+# CHECK: } -> tensor<2x8xf32>
+# The token's embedding row.
+# CHECK: %[[EMB:.*]] = arith.constant dense_resource<token_embd.weight> : tensor<16x32xf32>
+# CHECK: %[[X:.*]] = tensor.extract_slice %[[EMB]][%[[TI]], 0] [1, 32] [1, 1] : tensor<16x32xf32> to tensor<1x32xf32>
+# RMSNorm.
+# CHECK: %[[G:.*]] = arith.constant dense_resource<blk.0.attn_norm.weight> : tensor<32xf32>
+# CHECK: %[[SS:.*]] = linalg.generic {{.*}}["parallel", "reduction"]} ins(%[[X]] : tensor<1x32xf32>)
+# CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[X]], %[[SS]], %[[G]] :
+# CHECK: math.rsqrt
+# Q, K and V: matmul sites, B transposed, into a zero fill.
+# CHECK: %[[WQ:.*]] = arith.constant dense_resource<blk.0.attn_q.weight> : tensor<32x32xf32>
+# CHECK: %[[QZ:.*]] = linalg.fill
+# CHECK: %[[Q:.*]] = linalg.matmul indexing_maps = [#[[$MK]], #[[$NK]], #[[$MN]]] ins(%[[H]], %[[WQ]] : tensor<1x32xf32>, tensor<32x32xf32>) outs(%[[QZ]] : tensor<1x32xf32>)
+# CHECK: %[[WK:.*]] = arith.constant dense_resource<blk.0.attn_k.weight> : tensor<16x32xf32>
+# CHECK: %[[K:.*]] = linalg.matmul {{.*}}ins(%[[H]], %[[WK]] :
+# CHECK: %[[WV:.*]] = arith.constant dense_resource<blk.0.attn_v.weight> : tensor<16x32xf32>
+# CHECK: %[[V:.*]] = linalg.matmul {{.*}}ins(%[[H]], %[[WV]] :
+# RoPE on interleaved pairs (GGUF's order): the partner of j is j xor 1.
+# CHECK: %[[Q3:.*]] = tensor.expand_shape %[[Q]] {{\[\[}}0], [1, 2]] output_shape [1, 2, 16]
+# CHECK: %[[QR:.*]] = linalg.generic
+# CHECK: arith.divui
+# CHECK: arith.xori
+# CHECK: tensor.extract %[[Q3]]
+# CHECK: tensor.extract %[[COSSIN]]
+# CHECK: %[[K3:.*]] = tensor.expand_shape %[[K]]
+# CHECK: %[[KR:.*]] = linalg.generic
+# CHECK: tensor.extract %[[K3]]
+# CHECK: %[[V3:.*]] = tensor.expand_shape %[[V]]
+# The cache: this token written at [layer, pos], the layer read back.
+# CHECK: %[[KW:.*]] = tensor.insert_slice %[[KR]] into %[[KC]][0, %[[PI]], 0, 0] [1, 1, 1, 16] [1, 1, 1, 1]
+# CHECK: %[[KEYS:.*]] = tensor.extract_slice %[[KW]][0, 0, 0, 0] [1, 8, 1, 16] [1, 1, 1, 1] : tensor<1x8x1x16xf32> to tensor<8x1x16xf32>
+# CHECK: %[[VW:.*]] = tensor.insert_slice %[[V3]] into %[[VC]][0, %[[PI]], 0, 0]
+# CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VW]]
+# Attention: q as [KV heads, group, head size]; scores, the positions
+# after pos masked, softmax, the values' weighted sum.
+# CHECK: %[[QF:.*]] = tensor.collapse_shape %[[QR]]
+# CHECK: %[[QG:.*]] = tensor.expand_shape %[[QF]] {{\[\[}}0, 1], [2]] output_shape [1, 2, 16]
+# CHECK: %[[S:.*]] = linalg.generic {indexing_maps = [#[[$GRD]], #[[$TGD]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[QG]], %[[KEYS]] :
+# CHECK: %[[SM:.*]] = linalg.generic {{.*}} outs(%[[S]] :
+# CHECK: arith.cmpi ugt, %{{.*}}, %[[PI]]
+# CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[SM]] :
+# CHECK: arith.maximumf
+# CHECK: %[[E:.*]] = linalg.generic {{.*}} ins(%[[SM]], %[[MAX]] :
+# CHECK: math.exp
+# CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[E]] :
+# CHECK: %[[O:.*]] = linalg.generic {indexing_maps = [#[[$GRD]], #[[$DGT]], #{{.*}}], {{.*}} ins(%[[E]], %[[VALUES]] :
+# CHECK: %[[ON:.*]] = linalg.generic {{.*}} ins(%[[O]], %[[SUM]] :
+# CHECK: arith.divf
+# CHECK: %[[OF:.*]] = tensor.collapse_shape %[[ON]]
+# CHECK: %[[O2:.*]] = tensor.expand_shape %[[OF]]
+# Output projection, residual.
+# CHECK: %[[WO:.*]] = arith.constant dense_resource<blk.0.attn_output.weight>
+# CHECK: %[[ATT:.*]] = linalg.matmul {{.*}}ins(%[[O2]], %[[WO]] :
+# CHECK: %[[X1:.*]] = linalg.add ins(%[[X]], %[[ATT]] :
+# SwiGLU MLP, residual.
+# CHECK: dense_resource<blk.0.ffn_norm.weight>
+# CHECK: %[[H2:.*]] = linalg.generic {{.*}} ins(%[[X1]],
+# CHECK: %[[WG:.*]] = arith.constant dense_resource<blk.0.ffn_gate.weight>
+# CHECK: %[[GATE:.*]] = linalg.matmul {{.*}}ins(%[[H2]], %[[WG]] :
+# CHECK: %[[WU:.*]] = arith.constant dense_resource<blk.0.ffn_up.weight>
+# CHECK: %[[UP:.*]] = linalg.matmul {{.*}}ins(%[[H2]], %[[WU]] :
+# CHECK: %[[ACT:.*]] = linalg.generic {{.*}} ins(%[[GATE]], %[[UP]] :
+# CHECK: arith.negf
+# CHECK: math.exp
+# CHECK: %[[WD:.*]] = arith.constant dense_resource<blk.0.ffn_down.weight>
+# CHECK: %[[DOWN:.*]] = linalg.matmul {{.*}}ins(%[[ACT]], %[[WD]] :
+# CHECK: %[[X2:.*]] = linalg.add ins(%[[X1]], %[[DOWN]] :
+# The final norm and the head.
+# CHECK: dense_resource<output_norm.weight>
+# CHECK: %[[XN:.*]] = linalg.generic {{.*}} ins(%[[X2]],
+# CHECK: %[[WH:.*]] = arith.constant dense_resource<output.weight> : tensor<16x32xf32>
+# CHECK: %[[LOGITS:.*]] = linalg.matmul {{.*}}ins(%[[XN]], %[[WH]] :
+# CHECK: return %[[LOGITS]], %[[KW]], %[[VW]] : tensor<1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>
+
+# A GGUF file with a q8_0 embedding and a tied head, q4_0 and q4_1 layers,
+# kept as stored.
+# GGUF-LABEL: func.func @decode(
+# GGUF: %[[TABLE:.*]] = arith.constant dense_resource<token_embd.weight.blocks> : tensor<16x34xi8>
+# GGUF: %[[ROW:.*]] = tensor.extract_slice %[[TABLE]][%{{.*}}, 0] [1, 34] [1, 1]
+# GGUF: %[[BLK:.*]] = tensor.expand_shape %[[ROW]] {{\[\[}}0], [1, 2]] output_shape [1, 1, 34]
+# GGUF: %[[LO:.*]] = tensor.extract_slice %[[BLK]][0, 0, 0] [1, 1, 1]
+# GGUF: %[[HI:.*]] = tensor.extract_slice %[[BLK]][0, 0, 1] [1, 1, 1]
+# GGUF: %[[CODES:.*]] = tensor.extract_slice %[[BLK]][0, 0, 2] [1, 1, 32]
+# GGUF: %[[ROWF:.*]] = linalg.generic {{.*}} ins(%[[CODES]], %[[LO]], %[[HI]] :
+# GGUF: arith.bitcast %{{.*}} : i16 to f16
+# GGUF: tensor.collapse_shape %[[ROWF]]
+# q4_0: inputs quantized to int8 per row.
+# GGUF: %[[WQ:.*]] = lowbit.constant codes(dense_resource<blk.0.attn_q.weight.blocks> : tensor<32x18xi8>) : <32x32xgguf<q4_0>>
+# GGUF-NEXT: %[[XQ:.*]] = lowbit.quantize %{{.*}} : tensor<1x32xf32> -> <1x32xi8, per_axis<0>>
+# GGUF-NEXT: lowbit.qmatmul %[[XQ]], %[[WQ]] {transpose_b} : !lowbit.qtensor<1x32xi8, per_axis<0>>, !lowbit.qtensor<32x32xgguf<q4_0>> -> tensor<1x32xf32>
+# q4_1: f32 inputs.
+# GGUF: %[[WU:.*]] = lowbit.constant codes(dense_resource<blk.0.ffn_up.weight.blocks> : tensor<32x20xi8>) : <32x32xgguf<q4_1>>
+# GGUF-NEXT: lowbit.qmatmul %{{.*}}, %[[WU]] {transpose_b} : tensor<1x32xf32>, !lowbit.qtensor<32x32xgguf<q4_1>> -> tensor<1x32xf32>
+# The tied head reads the embedding's blocks.
+# GGUF: %[[WH:.*]] = lowbit.constant codes(dense_resource<token_embd.weight.blocks> : tensor<16x34xi8>) : <16x32xgguf<q8_0>>
+# GGUF-NEXT: %[[XH:.*]] = lowbit.quantize
+# GGUF-NEXT: %[[LOGITS:.*]] = lowbit.qmatmul %[[XH]], %[[WH]] {transpose_b}
+# GGUF-NEXT: return %[[LOGITS]],
+
+# Hugging Face: RoPE on halves (rotate_half), the tied head an f32 matmul
+# of the embedding.
+# HF-LABEL: func.func @decode(
+# HF: %[[HALF:.*]] = arith.constant 8 : index
+# HF: %[[EMB:.*]] = arith.constant dense_resource<token_embd.weight> : tensor<16x32xf32>
+# HF: %[[QR:.*]] = linalg.generic
+# HF: %[[J:.*]] = linalg.index 2 : index
+# HF-NEXT: %[[FIRST:.*]] = arith.cmpi ult, %[[J]], %[[HALF]] : index
+# HF-NEXT: arith.remui %[[J]], %[[HALF]] : index
+# HF-NEXT: %[[UP:.*]] = arith.addi %[[J]], %[[HALF]] : index
+# HF-NEXT: %[[DOWN:.*]] = arith.subi %[[J]], %[[HALF]] : index
+# HF-NEXT: arith.select %[[FIRST]], %[[UP]], %[[DOWN]] : index
+# HF: %[[HEAD:.*]] = arith.constant dense_resource<token_embd.weight> : tensor<16x32xf32>
+# HF: %[[LOGITS:.*]] = linalg.matmul {{.*}}ins(%{{.*}}, %[[HEAD]] : tensor<1x32xf32>, tensor<16x32xf32>)
+# HF: return %[[LOGITS]],
+
+# int8 KV cache: each token's keys and values quantized per head, kept as
+# codes and scales.
+# INT8-LABEL: func.func @decode(
+# INT8-SAME: %[[KC:[^:]+]]: tensor<1x8x1x16xi8>, %[[KS:[^:]+]]: tensor<1x8x1x1xf32>, %[[VC:[^:]+]]: tensor<1x8x1x16xi8>, %[[VS:[^:]+]]: tensor<1x8x1x1xf32>)
+# INT8: arith.index_cast
+# INT8-NEXT: %[[PI:.*]] = arith.index_cast %{{.*}} : i32 to index
+# INT8: %[[Q:.*]] = lowbit.quantize %{{.*}} : tensor<1x1x16xf32> -> <1x1x16xi8, per_group<[2 : 16]>>
+# INT8-NEXT: %[[PARTS:.*]]:2 = lowbit.unpack %[[Q]] : <1x1x16xi8, per_group<[2 : 16]>> -> tensor<1x1x16xi8>, tensor<1x1x1xf32>
+# INT8-NEXT: %[[KC1:.*]] = tensor.insert_slice %[[PARTS]]#0 into %[[KC]][0, %[[PI]], 0, 0] [1, 1, 1, 16]
+# INT8-NEXT: %[[KS1:.*]] = tensor.insert_slice %[[PARTS]]#1 into %[[KS]][0, %[[PI]], 0, 0] [1, 1, 1, 1]
+# INT8-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, 0, 0, 0] [1, 8, 1, 16]
+# INT8-NEXT: %[[SCALES:.*]] = tensor.extract_slice %[[KS1]][0, 0, 0, 0] [1, 8, 1, 1]
+# INT8-NEXT: %[[PK:.*]] = lowbit.pack %[[CODES]], %[[SCALES]] : tensor<8x1x16xi8>, tensor<8x1x1xf32> -> <8x1x16xi8, per_group<[2 : 16]>>
+# INT8-NEXT: %[[KEYS:.*]] = lowbit.dequantize %[[PK]] : <8x1x16xi8, per_group<[2 : 16]>> -> tensor<8x1x16xf32>
+# INT8: lowbit.unpack
+# INT8-NEXT: %[[VC1:.*]] = tensor.insert_slice %{{.*}}#0 into %[[VC]]
+# INT8-NEXT: %[[VS1:.*]] = tensor.insert_slice %{{.*}}#1 into %[[VS]]
+# INT8: linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]] :
+# INT8: return %{{.*}}, %[[KC1]], %[[KS1]], %[[VC1]], %[[VS1]] :
+
+# KIVI int4 cache: keys per channel over groups of 32 tokens, values per
+# token, the current group in an f32 window.
+# KIVI-LABEL: func.func @decode(
+# KIVI-SAME: %[[KC:[^:]+]]: tensor<1x32x1x8xi8>, %[[KS:[^:]+]]: tensor<1x1x1x16xf32>, %[[KZ:[^:]+]]: tensor<1x1x1x16xi32>, %[[KWIN:[^:]+]]: tensor<1x32x1x16xf32>,
+# KIVI-SAME: tensor<1x32x1x8xi8>, %{{.*}}: tensor<1x32x1x1xf32>, %{{.*}}: tensor<1x32x1x1xi32>, %{{.*}}: tensor<1x32x1x16xf32>)
+# KIVI: arith.index_cast
+# KIVI-NEXT: %[[PI:.*]] = arith.index_cast %{{.*}} : i32 to index
+# KIVI: %[[GRP:.*]] = arith.constant 32 : index
+# KIVI-NEXT: %[[GI:.*]] = arith.divui %[[PI]], %[[GRP]] : index
+# KIVI-NEXT: %[[SLOT:.*]] = arith.remui %[[PI]], %[[GRP]] : index
+# KIVI-NEXT: %[[G0:.*]] = arith.muli %[[GI]], %[[GRP]] : index
+# KIVI: %[[W1:.*]] = tensor.insert_slice %{{.*}} into %[[KWIN]][0, %[[SLOT]], 0, 0] [1, 1, 1, 16]
+# KIVI-NEXT: %[[WIN:.*]] = tensor.extract_slice %[[W1]][0, 0, 0, 0] [1, 32, 1, 16] [1, 1, 1, 1] : tensor<1x32x1x16xf32> to tensor<32x1x16xf32>
+# KIVI-NEXT: %[[Q:.*]] = lowbit.quantize %[[WIN]] : tensor<32x1x16xf32> -> <32x1x16xi4, per_group<[0 : 32]>, asymmetric>
+# KIVI-NEXT: %[[PARTS:.*]]:3 = lowbit.unpack %[[Q]]
+# KIVI-NEXT: %[[KC1:.*]] = tensor.insert_slice %[[PARTS]]#0 into %[[KC]][0, %[[G0]], 0, 0] [1, 32, 1, 8]
+# KIVI-NEXT: %[[KS1:.*]] = tensor.insert_slice %[[PARTS]]#1 into %[[KS]][0, %[[GI]], 0, 0] [1, 1, 1, 16]
+# KIVI-NEXT: %[[KZ1:.*]] = tensor.insert_slice %[[PARTS]]#2 into %[[KZ]][0, %[[GI]], 0, 0] [1, 1, 1, 16]
+# KIVI: %[[PK:.*]] = lowbit.pack %{{.*}}, %{{.*}}, %{{.*}} : tensor<32x1x8xi8>, tensor<1x1x16xf32>, tensor<1x1x16xi32> -> <32x1x16xi4, per_group<[0 : 32]>, asymmetric>
+# KIVI-NEXT: %[[DQ:.*]] = lowbit.dequantize %[[PK]] : {{.*}} -> tensor<32x1x16xf32>
+# KIVI-NEXT: %[[KEYS:.*]] = tensor.insert_slice %[[WIN]] into %[[DQ]][%[[G0]], 0, 0] [32, 1, 16] [1, 1, 1]
+# KIVI: lowbit.quantize %{{.*}} : tensor<32x1x16xf32> -> <32x1x16xi4, per_group<[2 : 16]>, asymmetric>
+# KIVI: linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]] :
+
+import os
+import sys
+
+import gguf
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "Compile", "Inputs"))
+import llama_ref as r  # noqa: E402
+
+
+def main():
+    d = sys.argv[1]
+    cfg = r.Config(dim=32, layers=1, heads=2, kv_heads=1, ffn=32, vocab=16,
+                   ctx=8)
+    r.write_gguf(os.path.join(d, "f32.gguf"), cfg, r.make_weights(cfg))
+    w = r.make_weights(cfg, seed=1, tied=True)
+    q4 = gguf.GGMLQuantizationType.Q4_0
+    types = {n: q4 for n in w if n.startswith("blk") and "norm" not in n}
+    types["blk.0.ffn_up.weight"] = gguf.GGMLQuantizationType.Q4_1
+    types["token_embd.weight"] = gguf.GGMLQuantizationType.Q8_0
+    r.write_gguf(os.path.join(d, "q.gguf"), cfg, w, types)
+    os.makedirs(os.path.join(d, "hf"))
+    r.write_safetensors(os.path.join(d, "hf"), cfg, w)
+
+
+if __name__ == "__main__":
+    main()
