@@ -66,6 +66,16 @@ def Lowbit_SchemeAttr : AttrDef<Lowbit_Dialect, "Scheme"> {
   }];
 }
 
+def Lowbit_CodesLayoutAttr
+    : EnumAttr<Lowbit_Dialect, Lowbit_CodesLayout, "layout"> {
+  let summary = "The layout of a constant's codes part";
+  let description = [{
+    `#lowbit<layout int8_panels>` or `#lowbit<layout mma_b>`: the codes
+    part of a `lowbit.constant` is packed for a kernel (docs/Spec.md,
+    LB-C2) instead of the run-time layout.
+  }];
+}
+
 def Lowbit_QTensorType : TypeDef<Lowbit_Dialect, "QTensor"> {
   let mnemonic = "qtensor";
   let summary = "A quantized tensor";

@@ -88,4 +88,17 @@ def Lowbit_GGUFKind : I32EnumAttr<"GGUFKind", "GGUF block format", [
   let genSpecializedAttr = 0;
 }
 
+// The layout of a `lowbit.constant`'s codes part when it is not the
+// run-time layout (docs/Spec.md, LB-C2): what lowbit-pack-weights produces
+// for the kernels that read it.
+def Lowbit_CodesLayout : I32EnumAttr<"CodesLayout", "layout of packed codes", [
+    // The CPU W8A8 kernel's int8 panels of 16 channels x 4 inputs
+    // (numerics::packInt8Panels).
+    I32EnumAttrCase<"Int8Panels", 1, "int8_panels">,
+    // The GPU 4-bit mma kernels' mma.sync B tiles (numerics::packInt4MmaB).
+    I32EnumAttrCase<"MmaB", 2, "mma_b">]> {
+  let cppNamespace = "::mlir::lowbit";
+  let genSpecializedAttr = 0;
+}
+
 #endif // LOWBIT_BASE_TD

@@ -152,9 +152,52 @@ static LogicalResult checkPart(Operation *op, StringRef name,
   return success();
 }
 
+RankedTensorType ConstantOp::getLayoutCodesType(QTensorType type,
+                                                CodesLayout layout) {
+  SchemeAttr s = type.getScheme();
+  if (type.getRank() != 2 || s.isGGUF())
+    return {};
+  int64_t n = type.getShape()[0], k = type.getShape()[1];
+  auto storage = dyn_cast<IntegerType>(s.getStorageType());
+  bool signedInt = storage && !storage.isUnsigned() && !s.getTernary();
+  MLIRContext *ctx = type.getContext();
+  switch (layout) {
+  case CodesLayout::Int8Panels:
+    // 16 channels x 4 inputs per 64-byte panel, padded.
+    if (!signedInt || storage.getWidth() != 8)
+      return {};
+    return RankedTensorType::get({(n + 15) / 16, (k + 3) / 4, 64},
+                                 IntegerType::get(ctx, 8));
+  case CodesLayout::MmaB:
+    // 32 x 32 tiles of 4-bit codes, 128 words each; N padded.
+    if (!((signedInt && storage.getWidth() == 4) ||
+          isa<Float4E2M1FNType>(s.getStorageType())) ||
+        k % 32)
+      return {};
+    return RankedTensorType::get({(n + 31) / 32, k / 32, 128},
+                                 IntegerType::get(ctx, 32));
+  }
+  return {};
+}
+
 LogicalResult ConstantOp::verify() {
   QTensorType t = getResult().getType();
-  if (failed(checkPart(*this, "codes", getCodes(), t.getCodesType())) ||
+  RankedTensorType codesType = t.getCodesType();
+  if (std::optional<CodesLayout> layout = getLayout()) {
+    codesType = getLayoutCodesType(t, *layout);
+    if (!codesType)
+      return emitOpError("[LB-C2] layout ")
+             << stringifyCodesLayout(*layout) << " cannot hold " << t
+             << (*layout == CodesLayout::Int8Panels
+                     ? ": it needs a rank-2 qtensor of signed 8-bit integers"
+                     : ": it needs a rank-2 qtensor of signed 4-bit integers "
+                       "or f4E2M1FN with K a multiple of 32");
+    if (getCodes().getType() != codesType)
+      return emitOpError("[LB-C2] codes in layout ")
+             << stringifyCodesLayout(*layout) << " must have type " << codesType
+             << ", got " << getCodes().getType();
+  }
+  if (failed(checkPart(*this, "codes", getCodes(), codesType)) ||
       failed(checkPart(*this, "scales", getScales(), t.getScalesType())) ||
       failed(checkPart(*this, "zero_points", getZeroPoints(),
                        t.getZeroPointsType())) ||

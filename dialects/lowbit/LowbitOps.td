@@ -108,18 +108,47 @@ def Lowbit_ConstantOp : Lowbit_Op<"constant", [Pure]> {
          scales(dense_resource<w0_s> : tensor<64xf32>)
          : !lowbit.qtensor<64x128xi4, per_axis<0>>
     ```
+
+    With `layout`, the codes part is packed for the kernel that reads it
+    (docs/Spec.md, LB-C2; `lowbit-pack-weights` produces it): the CPU
+    W8A8 kernel's int8 panels or the GPU 4-bit kernels' mma-b tiles. The
+    other parts keep their run-time types.
+
+    ```mlir
+    %p = lowbit.constant codes(dense_resource<p0> : tensor<4x32x64xi8>)
+         scales(dense_resource<p0_s> : tensor<64xf32>)
+         {layout = #lowbit<layout int8_panels>}
+         : !lowbit.qtensor<64x128xi8, per_axis<0>>
+    ```
   }];
   let arguments = (ins ElementsAttr:$codes,
                        OptionalAttr<ElementsAttr>:$scales,
                        OptionalAttr<ElementsAttr>:$zero_points,
-                       OptionalAttr<ElementsAttr>:$tensor_scale);
+                       OptionalAttr<ElementsAttr>:$tensor_scale,
+                       OptionalAttr<Lowbit_CodesLayoutAttr>:$layout);
   let results = (outs Lowbit_QTensor:$result);
   let assemblyFormat = [{
     `codes` `(` $codes `)` (`scales` `(` $scales^ `)`)?
     (`zero_points` `(` $zero_points^ `)`)?
     (`tensor_scale` `(` $tensor_scale^ `)`)? attr-dict `:` type($result)
   }];
+  let builders = [
+    // The run-time layout (no `layout`).
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::ElementsAttr":$codes,
+                   "::mlir::ElementsAttr":$scales,
+                   "::mlir::ElementsAttr":$zero_points,
+                   "::mlir::ElementsAttr":$tensor_scale), [{
+      build($_builder, $_state, result, codes, scales, zero_points,
+            tensor_scale, CodesLayoutAttr());
+    }]>
+  ];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The codes part's type in `layout` for a qtensor of type `type`, or
+    /// null when the layout cannot hold it (docs/Spec.md, LB-C2).
+    static ::mlir::RankedTensorType
+    getLayoutCodesType(QTensorType type, CodesLayout layout);
+  }];
 }
 
 def Lowbit_UnpackOp : Lowbit_Op<"unpack", [Pure]> {

@@ -72,8 +72,9 @@ bool DecodeStepBuilder::build(std::string &error) {
   llvm::append_range(results, cache->types());
   auto fn = func::FuncOp::create(b, "decode", b.getFunctionType(args, results));
   // Token and position ranges, which the C entry point checks.
-  fn.setArgAttr(0, "lowbit.range", b.getDenseI64ArrayAttr({0, hp.vocab - 1}));
-  fn.setArgAttr(1, "lowbit.range",
+  fn.setArgAttr(0, LowbitDialect::RangeAttrHelper::getNameStr(),
+                b.getDenseI64ArrayAttr({0, hp.vocab - 1}));
+  fn.setArgAttr(1, LowbitDialect::RangeAttrHelper::getNameStr(),
                 b.getDenseI64ArrayAttr({0, cacheLength - 1}));
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);

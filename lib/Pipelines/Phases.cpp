@@ -82,16 +82,28 @@ void lowbit::addLowerPhase(OpPassManager &pm, const CodegenOptions &options) {
     pm.addPass(createLowbitLowerToLinalg());
     return;
   }
-  // Weights in the layout the kernels read (docs/CodegenCPU.md).
-  pm.addPass(createLowbitPackWeights());
+  // Constant weights in the layouts the kernels read (lowbit-pack-weights,
+  // docs/CodegenCPU.md, docs/CodegenGPU.md).
+  LowbitPackWeightsOptions pack;
+  pack.targetCpu = options.targetCpu;
   if (options.backend == Backend::NVPTX) {
-    // GPU kernels for what they cover, their PTX, then lowbit.launch ops
-    // in the host code (docs/Compile.md); the rest as on the CPU.
+    // GPU kernels for what they cover, chosen on [N, K] weights; then the
+    // weights packed for the kernels chosen (mma-b tiles, the host's int8
+    // panels), their PTX, and lowbit.launch ops in the host code
+    // (docs/Compile.md); the rest as on the CPU.
+    LowbitPackWeightsOptions transpose;
+    transpose.kernelLayouts = false;
+    pm.addPass(createLowbitPackWeights(transpose));
     LowbitGPUKernelsOptions kernels;
     kernels.chip = options.chip;
     pm.addPass(createLowbitGPUKernels(kernels));
+    pack.target = PackTarget::NVPTX;
+    pack.chip = options.chip;
+    pm.addPass(createLowbitPackWeights(pack));
     buildGPUToPTXPipeline(pm);
     pm.addPass(createLowbitGPUOffload());
+  } else {
+    pm.addPass(createLowbitPackWeights(pack));
   }
   LowbitLowerToCPUOptions cpu;
   cpu.targetCpu = options.targetCpu;

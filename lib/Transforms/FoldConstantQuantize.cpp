@@ -1,6 +1,6 @@
 //===- FoldConstantQuantize.cpp - lowbit.quantize(constant) -> constant ---===//
 
-#include "lowbit/Transforms/NumericsBridge.h"
+#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/IR/Matchers.h"

@@ -1,7 +1,7 @@
 //===- FuseDequantMatmul.cpp - dequantize + contraction -> qmatmul --------===//
 
 #include "Contractions.h"
-#include "lowbit/Transforms/NumericsBridge.h"
+#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

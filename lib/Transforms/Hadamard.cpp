@@ -3,7 +3,7 @@
 #include "ActivationScale.h"
 #include "Contractions.h"
 #include "lowbit/Numerics/Algorithms.h"
-#include "lowbit/Transforms/NumericsBridge.h"
+#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

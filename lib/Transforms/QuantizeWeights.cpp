@@ -11,7 +11,7 @@
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Numerics/Algorithms.h"
-#include "lowbit/Transforms/NumericsBridge.h"
+#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -2,7 +2,7 @@
 
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
-#include "lowbit/Transforms/NumericsBridge.h"
+#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

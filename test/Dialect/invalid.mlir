@@ -402,6 +402,51 @@ func.func @f() {
 
 // -----
 
+// LB-C2: int8 panels of a [17, 34] matrix are [2, 9, 64] bytes.
+func.func @f() {
+  // expected-error @+1 {{[LB-C2] codes in layout int8_panels must have type 'tensor<2x9x64xi8>', got 'tensor<17x34xi8>'}}
+  %r = lowbit.constant codes(dense<0> : tensor<17x34xi8>) scales(dense<1.0> : tensor<17xf32>) {layout = #lowbit<layout int8_panels>} : !lowbit.qtensor<17x34xi8, per_axis<0>>
+  return
+}
+
+// -----
+
+// LB-C2: int8 panels hold signed 8-bit integers only.
+func.func @f() {
+  // expected-error @+1 {{[LB-C2] layout int8_panels cannot hold '!lowbit.qtensor<16x32xi4, per_axis<0>>': it needs a rank-2 qtensor of signed 8-bit integers}}
+  %r = lowbit.constant codes(dense<0> : tensor<1x8x64xi8>) scales(dense<1.0> : tensor<16xf32>) {layout = #lowbit<layout int8_panels>} : !lowbit.qtensor<16x32xi4, per_axis<0>>
+  return
+}
+
+// -----
+
+// LB-C2: mma-b tiles need K a multiple of 32.
+func.func @f() {
+  // expected-error @+1 {{[LB-C2] layout mma_b cannot hold '!lowbit.qtensor<32x48xi4 : f16, per_group<[1 : 16]>, scale = f16>': it needs a rank-2 qtensor of signed 4-bit integers or f4E2M1FN with K a multiple of 32}}
+  %r = lowbit.constant codes(dense<0> : tensor<1x1x128xi32>) scales(dense<1.0> : tensor<32x3xf16>) {layout = #lowbit<layout mma_b>} : !lowbit.qtensor<32x48xi4 : f16, per_group<[1 : 16]>, scale = f16>
+  return
+}
+
+// -----
+
+// LB-C2: mma-b tiles of a [40, 64] matrix are [2, 2, 128] words.
+func.func @f() {
+  // expected-error @+1 {{[LB-C2] codes in layout mma_b must have type 'tensor<2x2x128xi32>', got 'tensor<40x32xi8>'}}
+  %r = lowbit.constant codes(dense<0> : tensor<40x32xi8>) scales(dense<1.0> : tensor<40x2xf16>) {layout = #lowbit<layout mma_b>} : !lowbit.qtensor<40x64xi4 : f16, per_group<[1 : 32]>, scale = f16>
+  return
+}
+
+// -----
+
+// LB-C2: the other parts keep their run-time types (LB-C1).
+func.func @f() {
+  // expected-error @+1 {{[LB-C1] scales must have type 'tensor<16xf32>', got 'tensor<16xf16>'}}
+  %r = lowbit.constant codes(dense<0> : tensor<1x8x64xi8>) scales(dense<1.0> : tensor<16xf16>) {layout = #lowbit<layout int8_panels>} : !lowbit.qtensor<16x32xi8, per_axis<0>>
+  return
+}
+
+// -----
+
 // LB-C1: constant without its scales.
 func.func @f() {
   // expected-error @+1 {{[LB-C1] missing scales of type 'tensor<2xf32>'}}

@@ -705,3 +705,16 @@ func.func @launch(%x: tensor<1x64xf16>, %w: tensor<2x2x128xi32>, %e: tensor<1x64
   lowbit.launch @lowbit_gpu::@k [1, 1, 1, 32, 1, 1, 0] ins(%a : memref<4xf32>) outs(%b : memref<4xf32>)
   return %y : tensor<1x64xf16>
 }
+
+// -----
+
+// Constants whose codes are packed for a kernel (LB-C2): the layout prints
+// back, the other parts keep their run-time types.
+// CHECK-LABEL: func @packed_layouts
+// CHECK: lowbit.constant codes(dense<-127> : tensor<2x9x64xi8>) scales(dense<5.000000e-01> : tensor<17xf32>) {layout = #lowbit<layout int8_panels>} : <17x34xi8, per_axis<0>>
+// CHECK: lowbit.constant codes(dense<0> : tensor<2x2x128xi32>) scales(dense<1.000000e+00> : tensor<40x2xf8E8M0FNU>) {layout = #lowbit<layout mma_b>} : <40x64xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>
+func.func @packed_layouts() {
+  %p = lowbit.constant codes(dense<-127> : tensor<2x9x64xi8>) scales(dense<0.5> : tensor<17xf32>) {layout = #lowbit<layout int8_panels>} : !lowbit.qtensor<17x34xi8, per_axis<0>>
+  %m = lowbit.constant codes(dense<0> : tensor<2x2x128xi32>) scales(dense<1.0> : tensor<40x2xf8E8M0FNU>) {layout = #lowbit<layout mma_b>} : !lowbit.qtensor<40x64xf4E2M1FN, per_group<[1 : 32]>, scale = f8E8M0FNU>
+  return
+}

@@ -22,6 +22,14 @@
 
 namespace mlir::lowbit {
 
+/// The kernels lowbit-pack-weights packs constant weights for.
+enum class PackTarget {
+  /// lowbit-lower-to-cpu's kernels.
+  CPU,
+  /// The kernels lowbit-gpu-kernels chose, and the CPU's for the rest.
+  NVPTX,
+};
+
 #define GEN_PASS_DECL
 #include "lowbit/Conversion/Passes.h.inc"
 
@@ -62,6 +70,11 @@ LogicalResult lowerLowbitOps(
     ModuleOp module,
     function_ref<void(TypeConverter &, RewritePatternSet &)> addPatterns = {},
     function_ref<bool(Operation *)> handled = {});
+
+/// One arith.constant per part of `op`, of the lowered part types (8-bit
+/// float scales as their bytes, i8), created at `b`'s insertion point; the
+/// codes part as stored (in `op`'s layout when it has one).
+SmallVector<Value> createConstantParts(OpBuilder &b, ConstantOp op);
 
 #define GEN_PASS_REGISTRATION
 #include "lowbit/Conversion/Passes.h.inc"

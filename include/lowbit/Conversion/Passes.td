@@ -185,6 +185,64 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def LowbitPackWeights : Pass<"lowbit-pack-weights", "ModuleOp"> {
+  let summary = "Pack constant matmul weights into the layouts the kernels read";
+  let description = [{
+    The one place where constant weights are packed at compile time
+    (docs/CodegenCPU.md, docs/CodegenGPU.md). Values never change, only
+    their layout:
+    - a rank-2 `lowbit.qmatmul` whose right operand is a `lowbit.constant`
+      stored [K, N] (what `lowbit-quantize-matmuls` produces for
+      `linalg.matmul`) gets the transposed constant [N, K] and
+      `transpose_b` (codes repacked, scales and zero points transposed,
+      the scheme's axes swapped); GGUF weights are left alone;
+    - unless `kernel-layouts=0`, the constant weights of the qmatmuls whose
+      kernel reads a packed layout get a copy in that layout, recorded in
+      the constant (`layout`, docs/Spec.md LB-C2): with `target=cpu`, the
+      int8 panels of the W8A8 qmatmuls that the CPU int8 panel kernel
+      takes on `target-cpu`; with `target=nvptx` (after
+      `lowbit-gpu-kernels`), the mma-b tiles of the ops it gave a 4-bit
+      mma kernel, and the int8 panels of the W8A8 qmatmuls it left to the
+      host CPU. Which qmatmuls these are, each backend says
+      (include/lowbit/Conversion/WeightLayouts.h).
+
+    ```mlir
+    %w = lowbit.constant codes(dense<1> : tensor<16x32xi8>)
+         scales(dense<5.0e-01> : tensor<16xf32>)
+         : !lowbit.qtensor<16x32xi8, per_axis<0>>
+    %y = lowbit.qmatmul %xq, %w {transpose_b} : ...
+    ```
+    becomes (`target=cpu`, a CPU with AVX2 or AVX-512)
+    ```mlir
+    %w = lowbit.constant codes(dense<-127> : tensor<1x8x64xi8>)
+         scales(dense<5.0e-01> : tensor<16xf32>)
+         {layout = #lowbit<layout int8_panels>}
+         : !lowbit.qtensor<16x32xi8, per_axis<0>>
+    %y = lowbit.qmatmul %xq, %w {transpose_b} : ...
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "::mlir::lowbit::PackTarget",
+           /*default=*/"::mlir::lowbit::PackTarget::CPU",
+           "The kernels the weights are packed for",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::lowbit::PackTarget::CPU, "cpu",
+                        "lowbit-lower-to-cpu's kernels on target-cpu"),
+             clEnumValN(::mlir::lowbit::PackTarget::NVPTX, "nvptx",
+                        "the kernels lowbit-gpu-kernels chose for chip, "
+                        "the rest on target-cpu"))}]>,
+    Option<"targetCpu", "target-cpu", "std::string", /*default=*/"\"host\"",
+           "CPU whose kernels read the weights (as lowbit-lower-to-cpu)">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "GPU the kernels were chosen for (target=nvptx; must match "
+           "lowbit-gpu-kernels' chip)">,
+    Option<"kernelLayouts", "kernel-layouts", "bool", /*default=*/"true",
+           "Also pack the kernels' layouts; 0: only the [N, K] "
+           "transposition (what lowbit-gpu-kernels chooses kernels on)">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
 def LowbitExpandIntrinsicCalls
     : Pass<"lowbit-expand-intrinsic-calls", "ModuleOp"> {
   let summary = "Turn calls of LLVM-intrinsic declarations into llvm.call_intrinsic";

@@ -248,32 +248,6 @@ def LowbitFoldConstantQuantize
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
-def LowbitPackWeights : Pass<"lowbit-pack-weights", "ModuleOp"> {
-  let summary = "Lay constant matmul weights out per output channel ([N, K], transpose_b)";
-  let description = [{
-    Compile-time data layout for the CPU kernels (docs/CodegenCPU.md): a
-    rank-2 `lowbit.qmatmul` whose right operand is a `lowbit.constant`
-    stored [K, N] (what `lowbit-quantize-matmuls` and the pipelines produce
-    for `linalg.matmul`) gets a transposed constant [N, K] and
-    `transpose_b`, so each output channel's codes and scales are
-    contiguous, the layout the kernels of `lowbit-lower-to-cpu` read. The
-    values are unchanged (codes repacked, scales and zero points
-    transposed, the scheme's axes swapped). GGUF weights (blocks along
-    rows) are left alone. Part of `lowbit-cpu-to-llvm`.
-
-    ```mlir
-    %y = lowbit.qmatmul %x, %w : tensor<1x256xf32>,
-         !lowbit.qtensor<256x128xi4, per_group<[0 : 32]>> -> tensor<1x128xf32>
-    ```
-    becomes
-    ```mlir
-    %y = lowbit.qmatmul %x, %wt {transpose_b} : tensor<1x256xf32>,
-         !lowbit.qtensor<128x256xi4, per_group<[1 : 32]>> -> tensor<1x128xf32>
-    ```
-  }];
-  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
-}
-
 def LowbitTieInplaceResults
     : Pass<"lowbit-tie-inplace-results", "ModuleOp"> {
   let summary = "Drop buffer results that are arguments written in place";

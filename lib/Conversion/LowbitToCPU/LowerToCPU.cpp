@@ -89,10 +89,12 @@ struct QMatmulKernelLowering : OpConversionPattern<QMatmulOp> {
         w.size() != p->weightParts())
       return failure();
     SmallVector<Value> weights(w);
-    if (auto it = panels.find(op); it != panels.end()) {
+    if (auto it = panels.matmuls.find(op); it != panels.matmuls.end()) {
       p->layout = WeightLayout::Int8Panels;
-      Value packed = it->second;
-      if (!packed) {
+      if (!it->second.empty()) {
+        // A constant in layout int8_panels: its parts, panels first.
+        weights.assign(it->second.begin(), it->second.end());
+      } else {
         // An argument marked lowbit.packed: its [N, K] bytes are the
         // panels (N % 16 == 0, K % 4 == 0, checked by the pass).
         Location loc = op.getLoc();
@@ -100,11 +102,10 @@ struct QMatmulKernelLowering : OpConversionPattern<QMatmulOp> {
         Value flat = tensor::CollapseShapeOp::create(
             rewriter, loc, RankedTensorType::get({p->n * p->k}, i8), w[0],
             ArrayRef<ReassociationIndices>{{0, 1}});
-        packed = tensor::ExpandShapeOp::create(
+        weights[0] = tensor::ExpandShapeOp::create(
             rewriter, loc, RankedTensorType::get({p->n / 16, p->k / 4, 64}, i8),
             flat, ArrayRef<ReassociationIndices>{{0, 1, 2}});
       }
-      weights[0] = packed;
     }
     func::FuncOp fn = getOrCreateKernel(
         rewriter, op->getParentOfType<ModuleOp>(), *p, op.getLoc());
@@ -119,6 +120,24 @@ struct QMatmulKernelLowering : OpConversionPattern<QMatmulOp> {
     return success();
   }
   CpuTarget target;
+  const PanelWeights &panels;
+};
+
+/// A constant in layout int8_panels -> the parts created before the
+/// conversion (the panel kernel, its only reader, takes them as they are).
+struct PanelConstantLowering : OpConversionPattern<ConstantOp> {
+  PanelConstantLowering(const TypeConverter &tc, MLIRContext *ctx,
+                        const PanelWeights &panels)
+      : OpConversionPattern(tc, ctx, /*benefit=*/10), panels(panels) {}
+  LogicalResult
+  matchAndRewrite(ConstantOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto it = panels.constants.find(op);
+    if (it == panels.constants.end())
+      return rewriter.notifyMatchFailure(op, "not in layout int8_panels");
+    rewriter.replaceOpWithMultiple(op, {it->second});
+    return success();
+  }
   const PanelWeights &panels;
 };
 
@@ -166,4 +185,5 @@ void cpu::populateQMatmulKernelPatterns(const TypeConverter &converter,
                                         const PanelWeights &panels) {
   patterns.add<QMatmulKernelLowering>(converter, patterns.getContext(), target,
                                       panels);
+  patterns.add<PanelConstantLowering>(converter, patterns.getContext(), panels);
 }

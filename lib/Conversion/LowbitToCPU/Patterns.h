@@ -2,7 +2,7 @@
 //
 // What lowbit-lower-to-cpu is made of (LowerToCPU.cpp): kernel calls for
 // qmatmuls and f32 matmuls, vector code for activation quantization, and
-// the int8 panels of W8A8 weights packed before the conversion.
+// the int8 panels of W8A8 weights that lowbit-pack-weights packed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,16 +16,23 @@
 
 namespace mlir::lowbit::cpu {
 
-/// Where the W8A8 panel kernel gets its weights (docs/CodegenCPU.md): a
-/// constant packed at compile time (the value, created before the
-/// conversion), or a function argument marked `lowbit.packed` whose codes
-/// part already holds the panels' bytes (a null value).
-using PanelWeights = DenseMap<Operation *, Value>;
+/// Where the W8A8 panel kernel gets its weights (docs/CodegenCPU.md).
+struct PanelWeights {
+  /// The qmatmuls that get the panel kernel -> their weights' parts:
+  /// those of a constant in layout int8_panels (panels first), or none
+  /// for an argument marked `lowbit.packed` (its [N, K] codes part holds
+  /// the panels' bytes).
+  DenseMap<Operation *, SmallVector<Value>> matmuls;
+  /// Constants in layout int8_panels -> their parts, arith.constants
+  /// created before the conversion.
+  DenseMap<Operation *, SmallVector<Value>> constants;
+};
 
-/// The W8A8 matmuls that get the panel kernel: constant weights are packed
-/// now (numerics::packInt8Panels) into an arith.constant after the
-/// constant; arguments marked `lowbit.packed` are checked (only such
-/// qmatmuls may use them, N % 16 == 0, K % 4 == 0).
+/// The W8A8 matmuls that get the panel kernel: constants in layout
+/// int8_panels (packed by lowbit-pack-weights; any other layout, or a
+/// user other than such a qmatmul, is an error) and arguments marked
+/// `lowbit.packed` (only such qmatmuls may use them, N % 16 == 0,
+/// K % 4 == 0). Unused constants with a layout are erased.
 LogicalResult collectPanelWeights(ModuleOp module, const CpuTarget &target,
                                   PanelWeights &panels);
 

@@ -1,41 +1,35 @@
-//===- MmaBWeights.cpp - 4-bit weights packed into mma-b tiles ------------===//
+//===- MmaBWeights.cpp - which weights the 4-bit mma kernels read ---------===//
 //
-// lowbit-gpu-offload packs constant 4-bit weights once, at compile time,
-// into the tiles the w4-mma kernels read (numerics::packInt4MmaB,
-// docs/CodegenGPU.md).
+// The w4-mma kernels read their weights as mma-b tiles
+// (numerics::packInt4MmaB, docs/CodegenGPU.md): lowbit-pack-weights packs
+// the constant weights of the ops lowbit-gpu-kernels gave such a kernel,
+// and lowbit-gpu-offload hands the packed codes to the launch.
 //
 //===----------------------------------------------------------------------===//
 
-#include "Steps.h"
+#include "Registry.h"
 
-#include "lowbit/Numerics/Numerics.h"
-#include "lowbit/Transforms/NumericsBridge.h"
+#include "lowbit/Conversion/Passes.h"
+#include "lowbit/Conversion/WeightLayouts.h"
 
 using namespace mlir;
 using namespace mlir::lowbit;
 using namespace mlir::lowbit::nvptx;
-namespace nx = ::lowbit::numerics;
 
-FailureOr<Value>
-nvptx::getOrCreateMmaBWeights(ConstantOp c,
-                              DenseMap<Operation *, Value> &packedOf) {
-  Value &packed = packedOf[c];
-  if (packed)
-    return packed;
-  FailureOr<nx::QTensor> q = readQuantizedConstant(
-      c, [&] { return c.emitOpError("packing mma-b tiles: "); });
-  if (failed(q))
-    return failure();
-  std::vector<uint8_t> bytes;
-  nx::Status st = nx::packInt4MmaB(*q, bytes);
-  if (!st.ok())
-    return c.emitOpError("packing mma-b tiles: ") << st.message();
-  auto wt = cast<QTensorType>(c.getType());
-  int64_t n = wt.getShape()[0], k = wt.getShape()[1];
-  packed = createBytesConstantAfter(
-      c,
-      RankedTensorType::get({(n + 31) / 32, k / 32, 128},
-                            IntegerType::get(c.getContext(), 32)),
-      bytes, "mma_b");
-  return packed;
+bool mlir::lowbit::hasGPUKernel(Operation *op) {
+  return op->hasAttr(gpunames::kKernelAttr);
+}
+
+WeightLayoutChooser mlir::lowbit::getNVPTXWeightLayouts() {
+  return [](QMatmulOp op) -> std::optional<CodesLayout> {
+    auto kernel = op->getAttrOfType<SymbolRefAttr>(gpunames::kKernelAttr);
+    if (!kernel)
+      return std::nullopt;
+    KernelOperands operands =
+        getKernelOperands(kernel.getLeafReference().getValue());
+    if (operands == KernelOperands::MmaBWeights ||
+        operands == KernelOperands::MmaBWeightsAndTensorScale)
+      return CodesLayout::MmaB;
+    return std::nullopt;
+  };
 }

@@ -2,7 +2,8 @@
 //
 // The host side of lowbit-compile --target=nvptx (docs/Compile.md): the
 // ops that lowbit-gpu-kernels annotated become `lowbit.launch` on their
-// kernels' parameters, and the PTX a string global.
+// kernels' parameters (4-bit weights as the mma-b tiles lowbit-pack-weights
+// packed), and the PTX a string global.
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,7 +59,8 @@ struct LowbitGPUOffloadPass
       return signalPassFailure();
     }
 
-    DenseMap<Operation *, Value> packedOf; // constant -> mma-b tiles
+    // Constant in layout mma_b -> its parts.
+    DenseMap<Operation *, SmallVector<Value>> packedOf;
     bool ok = true;
     for (Operation *op : ops) {
       if (failed(offload(op, packedOf))) {
@@ -68,6 +70,10 @@ struct LowbitGPUOffloadPass
     }
     if (!ok)
       return signalPassFailure();
+    // The mma-b constants' readers are launches now.
+    for (auto &[c, parts] : packedOf)
+      if (c->use_empty())
+        c->erase();
 
     OpBuilder b(module.getContext());
     b.setInsertionPointToStart(module.getBody());
@@ -82,7 +88,8 @@ struct LowbitGPUOffloadPass
     op->removeAttr(gpunames::kParamsAttr);
   }
 
-  LogicalResult offload(Operation *op, DenseMap<Operation *, Value> &packedOf) {
+  LogicalResult offload(Operation *op,
+                        DenseMap<Operation *, SmallVector<Value>> &packedOf) {
     auto kernel = op->getAttrOfType<SymbolRefAttr>(gpunames::kKernelAttr);
     auto launch = op->getAttrOfType<DenseI64ArrayAttr>(gpunames::kLaunchAttr);
     auto params = op->getAttrOfType<ArrayAttr>(gpunames::kParamsAttr);
@@ -111,11 +118,22 @@ struct LowbitGPUOffloadPass
           stripAttrs(op);
           return success();
         }
-        FailureOr<Value> packed = getOrCreateMmaBWeights(c, packedOf);
-        if (failed(packed))
-          return failure();
-        ValueRange parts = unpack(mm.getRhs());
-        ins = {mm.getLhs(), *packed, parts[1]};
+        if (c.getLayout() != CodesLayout::MmaB)
+          return op->emitError("lowbit-gpu-offload: the GPU kernel ")
+                 << name
+                 << " reads its weights as mma-b tiles, and this "
+                    "lowbit.constant is not in layout mma_b (run "
+                    "lowbit-pack-weights{target=nvptx} after "
+                    "lowbit-gpu-kernels)";
+        // The packed codes and the other parts, as arith.constants once
+        // per constant (f8 scales as their bytes).
+        SmallVector<Value> &parts = packedOf[c];
+        if (parts.empty()) {
+          OpBuilder cb(c);
+          cb.setInsertionPointAfter(c);
+          parts = createConstantParts(cb, c);
+        }
+        ins = {mm.getLhs(), parts[0], parts[1]};
         if (operands == KernelOperands::MmaBWeightsAndTensorScale)
           ins.push_back(parts.back());
       } else if (operands == KernelOperands::EightBitParts) {

@@ -2,7 +2,7 @@
 //
 // What the GPU passes (GPUKernels.cpp, WritePTX.cpp, Offload.cpp,
 // LowerLaunches.cpp) are made of beyond the kernel families: the rounding
-// ops' PTX, the mma-b weight packing, and the host module's globals.
+// ops' PTX and the host module's globals.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,12 +22,6 @@ namespace mlir::lowbit::nvptx {
 /// cvt.rni; math.round (ties away) is cvt.rzi plus one step away from zero
 /// where the dropped fraction is at least 1/2.
 void replaceRoundingByPTX(gpu::GPUModuleOp module);
-
-/// The "mma-b" tiles (numerics::packInt4MmaB) of the constant 4-bit
-/// weights `c`, [N/32, K/32, 128] i32, as an arith.constant after it:
-/// created once per constant (`packedOf` remembers them).
-FailureOr<Value> getOrCreateMmaBWeights(ConstantOp c,
-                                        DenseMap<Operation *, Value> &packedOf);
 
 /// Bytes of a statically shaped buffer of whole-byte elements.
 int64_t getBufferBytes(ShapedType t);

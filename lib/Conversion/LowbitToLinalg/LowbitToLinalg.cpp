@@ -129,7 +129,48 @@ LogicalResult mlir::lowbit::lowerLowbitOps(
   populateLowbitToLinalgConversionPatterns(converter, patterns);
   if (addPatterns)
     addPatterns(converter, patterns);
-  return applyPartialConversion(module, target, std::move(patterns));
+  // The signature conversion replaces each qtensor argument or result by
+  // its parts but leaves the attribute dictionaries where they were:
+  // remember them and put each back on its value (a qtensor's own
+  // attributes do not carry over to its parts).
+  SmallVector<std::pair<func::FuncOp, SmallVector<DictionaryAttr>>> argAttrs,
+      resultAttrs;
+  auto remember = [&](func::FuncOp fn, TypeRange types, auto getAttrs,
+                      auto &saved) {
+    if (!llvm::any_of(types, [](Type t) { return isa<QTensorType>(t); }))
+      return;
+    SmallVector<DictionaryAttr> dicts;
+    for (Type t : types) {
+      DictionaryAttr d = getAttrs(dicts.size());
+      SmallVector<Type> parts;
+      if (auto q = dyn_cast<QTensorType>(t))
+        getLoweredPartTypes(q, parts);
+      else
+        parts.push_back(t);
+      for (size_t i = 0; i < parts.size(); ++i)
+        dicts.push_back(isa<QTensorType>(t) ? DictionaryAttr() : d);
+    }
+    saved.push_back({fn, std::move(dicts)});
+  };
+  module.walk([&](func::FuncOp fn) {
+    // Indices into the old signature while collecting the new one.
+    unsigned arg = 0, result = 0;
+    remember(
+        fn, fn.getArgumentTypes(),
+        [&](size_t) { return fn.getArgAttrDict(arg++); }, argAttrs);
+    remember(
+        fn, fn.getResultTypes(),
+        [&](size_t) { return fn.getResultAttrDict(result++); }, resultAttrs);
+  });
+  if (failed(applyPartialConversion(module, target, std::move(patterns))))
+    return failure();
+  for (auto &[fn, dicts] : argAttrs)
+    if (dicts.size() == fn.getNumArguments())
+      fn.setAllArgAttrs(dicts);
+  for (auto &[fn, dicts] : resultAttrs)
+    if (dicts.size() == fn.getNumResults())
+      fn.setAllResultAttrs(dicts);
+  return success();
 }
 
 namespace {
@@ -141,7 +182,7 @@ struct LowbitLowerToLinalgPass
     // lowbit-lower-to-cpu's kernel reads them.
     WalkResult r = getOperation().walk([](func::FuncOp fn) {
       for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
-        if (fn.getArgAttr(i, "lowbit.packed")) {
+        if (fn.getArgAttr(i, LowbitDialect::PackedAttrHelper::getNameStr())) {
           fn.emitError("argument ")
               << i
               << " is marked lowbit.packed (the CPU kernels' panel layout): "
@@ -151,6 +192,19 @@ struct LowbitLowerToLinalgPass
         }
       return WalkResult::advance();
     });
+    // So do constants packed for a kernel (LB-C2, lowbit-pack-weights).
+    if (!r.wasInterrupted())
+      r = getOperation().walk([](ConstantOp c) {
+        if (std::optional<CodesLayout> layout = c.getLayout()) {
+          c.emitOpError("has layout ")
+              << stringifyCodesLayout(*layout)
+              << " (codes packed for a kernel, docs/Spec.md LB-C2): the "
+                 "reference lowering reads only the run-time layout; use "
+                 "the backend whose kernel reads it";
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
     if (r.wasInterrupted() || failed(lowerLowbitOps(getOperation())))
       signalPassFailure();
   }

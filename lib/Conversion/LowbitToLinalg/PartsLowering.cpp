@@ -1,9 +1,10 @@
 //===- PartsLowering.cpp - lowbit.constant, pack and unpack ---------------===//
 //
 // The ops that move a quantized tensor's run-time parts as they are:
-// lowbit.constant becomes one arith.constant per part, lowbit.pack and
-// lowbit.unpack become the lowered parts themselves (f8 scales bitcast to
-// and from their i8 storage).
+// lowbit.constant becomes one arith.constant per part (createConstantParts,
+// which the backends also use for constants in their kernels' layouts),
+// lowbit.pack and lowbit.unpack become the lowered parts themselves (f8
+// scales bitcast to and from their i8 storage).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,37 +18,16 @@ using namespace mlir::lowbit::reference;
 
 namespace {
 
-/// lowbit.constant -> one arith.constant per part.
+/// lowbit.constant -> one arith.constant per part. A constant in a kernel
+/// layout (LB-C2) is not the reference's to read.
 struct ConstantLowering : OpConversionPattern<ConstantOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(ConstantOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    QTensorType t = op.getType();
-    SmallVector<Type> types;
-    getLoweredPartTypes(t, types);
-    SmallVector<Value> values;
-    size_t i = 0;
-    for (std::optional<ElementsAttr> attr :
-         {std::optional<ElementsAttr>(op.getCodes()), op.getScales(),
-          op.getZeroPoints(), op.getTensorScale()}) {
-      if (!attr)
-        continue;
-      auto want = cast<RankedTensorType>(types[i++]);
-      TypedAttr value = cast<TypedAttr>(*attr);
-      if (attr->getType() != want) {
-        // f8 scales travel as bytes: reinterpret the same storage.
-        if (auto dense = dyn_cast<DenseElementsAttr>(*attr))
-          value = dense.bitcast(want.getElementType());
-        else if (auto res = dyn_cast<DenseResourceElementsAttr>(*attr))
-          value = DenseResourceElementsAttr::get(want, res.getRawHandle());
-        else
-          return op.emitOpError("scales must be dense or dense_resource");
-      }
-      values.push_back(arith::ConstantOp::create(b, value));
-    }
-    rewriter.replaceOpWithMultiple(op, {values});
+    if (op.getLayout())
+      return rewriter.notifyMatchFailure(op, "codes in a kernel layout");
+    rewriter.replaceOpWithMultiple(op, {createConstantParts(rewriter, op)});
     return success();
   }
 };
@@ -94,6 +74,32 @@ struct PackLowering : OpConversionPattern<PackOp> {
 };
 
 } // namespace
+
+SmallVector<Value> mlir::lowbit::createConstantParts(OpBuilder &b,
+                                                     ConstantOp op) {
+  SmallVector<Type> types;
+  getLoweredPartTypes(op.getType(), types);
+  SmallVector<Value> values;
+  size_t i = 0;
+  for (std::optional<ElementsAttr> attr :
+       {std::optional<ElementsAttr>(op.getCodes()), op.getScales(),
+        op.getZeroPoints(), op.getTensorScale()}) {
+    if (!attr)
+      continue;
+    auto want = cast<RankedTensorType>(types[i++]);
+    auto value = cast<TypedAttr>(*attr);
+    // f8 scales travel as bytes: reinterpret the same storage. Codes in a
+    // kernel layout keep their own type.
+    if (attr->getType() != want && i != 1) {
+      if (auto dense = dyn_cast<DenseElementsAttr>(*attr))
+        value = dense.bitcast(want.getElementType());
+      else if (auto res = dyn_cast<DenseResourceElementsAttr>(*attr))
+        value = DenseResourceElementsAttr::get(want, res.getRawHandle());
+    }
+    values.push_back(arith::ConstantOp::create(b, op.getLoc(), value));
+  }
+  return values;
+}
 
 void mlir::lowbit::reference::populatePartsLoweringPatterns(
     TypeConverter &converter, RewritePatternSet &patterns) {

@@ -82,9 +82,9 @@ func.func @w8a8_gemm(%x: !lowbit.qtensor<7x64xi8, per_tensor>, %w: !lowbit.qtens
 
 // -----
 
-// Constant weights: packed at compile time into panels (code + 128; the
-// code 1 is the byte 129 = -127), handed to the panel kernel in place of
-// the [N, K] codes. Per quad of inputs, one 64-byte panel load meets a
+// Constant weights in layout int8_panels (lowbit-pack-weights packed them,
+// test/Transforms/pack-weights-layouts.mlir: code + 128; the code 1 is
+// the byte 129 = -127): their codes part goes to the panel kernel as is. Per quad of inputs, one 64-byte panel load meets a
 // broadcast of 4 bytes of X; every accumulator holds 16 outputs, written
 // with one vector store (lower-to-cpu-panels.mlir checks the sharing of
 // one packed copy).
@@ -108,7 +108,7 @@ func.func @w8a8_gemm(%x: !lowbit.qtensor<7x64xi8, per_tensor>, %w: !lowbit.qtens
 // CHECK: %[[Y0:.*]] = vector.transfer_write %{{.*}}, %[[KY]][%{{.*}}, %{{.*}}] {in_bounds = [true]} : vector<16xf32>, tensor<2x16xf32>
 // CHECK: vector.transfer_write %{{.*}}, %[[Y0]]
 func.func @w8a8_panels(%x: !lowbit.qtensor<2x32xi8, per_axis<0>>) -> tensor<2x16xf32> {
-  %w = lowbit.constant codes(dense<1> : tensor<16x32xi8>) scales(dense<0.5> : tensor<16xf32>) : !lowbit.qtensor<16x32xi8, per_axis<0>>
+  %w = lowbit.constant codes(dense<-127> : tensor<1x8x64xi8>) scales(dense<0.5> : tensor<16xf32>) {layout = #lowbit<layout int8_panels>} : !lowbit.qtensor<16x32xi8, per_axis<0>>
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<2x32xi8, per_axis<0>>, !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<2x16xf32>
   return %y : tensor<2x16xf32>
 }

@@ -41,3 +41,24 @@ func.func @packed_bad_shape(%x: tensor<2x32xf32>, %w: !lowbit.qtensor<24x32xi8, 
   %y = lowbit.qmatmul %xq, %w {transpose_b} : !lowbit.qtensor<2x32xi8, per_axis<0>>, !lowbit.qtensor<24x32xi8, per_axis<0>> -> tensor<2x24xf32>
   return %y : tensor<2x24xf32>
 }
+
+// -----
+
+// A constant in layout int8_panels (lowbit-pack-weights) is read only by
+// the W8A8 panel kernel: any other use is an error, never a misread.
+func.func @panels_not_w8(%x: tensor<1x32xf32>) -> tensor<16x32xf32> {
+  %w = lowbit.constant codes(dense<-127> : tensor<1x8x64xi8>) scales(dense<0.5> : tensor<16xf32>) {layout = #lowbit<layout int8_panels>} : !lowbit.qtensor<16x32xi8, per_axis<0>>
+  // expected-error @+1 {{weights in layout int8_panels must be the weights of W8A8 qmatmuls with transpose_b that the int8 panel kernel takes on this target}}
+  %d = lowbit.dequantize %w : !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<16x32xf32>
+  return %d : tensor<16x32xf32>
+}
+
+// -----
+
+// mma-b tiles are the GPU's 4-bit kernels' layout: no CPU kernel reads it.
+func.func @mma_b_on_cpu(%x: tensor<1x64xf16>) -> tensor<1x32xf16> {
+  // expected-error @+1 {{has layout mma_b, which no CPU kernel reads}}
+  %w = lowbit.constant codes(dense<286331153> : tensor<1x2x128xi32>) scales(dense<0.5> : tensor<32x2xf16>) {layout = #lowbit<layout mma_b>} : !lowbit.qtensor<32x64xi4 : f16, per_group<[1 : 32]>, scale = f16>
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x64xf16>, !lowbit.qtensor<32x64xi4 : f16, per_group<[1 : 32]>, scale = f16> -> tensor<1x32xf16>
+  return %y : tensor<1x32xf16>
+}

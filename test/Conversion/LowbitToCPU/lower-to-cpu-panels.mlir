@@ -1,9 +1,9 @@
-// RUN: lowbit-opt %s --lowbit-lower-to-cpu=target-cpu=znver4 | FileCheck %s
+// RUN: lowbit-opt %s --lowbit-pack-weights=target-cpu=znver4 --lowbit-lower-to-cpu=target-cpu=znver4 | FileCheck %s
 
 // A constant int8 weight used by two W8A8 qmatmuls (a GEMM and a GEMV) is
-// packed once, into panels of 16 channels x 4 inputs (code + 128: the code
-// 1 is the byte 129 = -127 as i8), placed after the constant; both kernels
-// read that one copy.
+// packed once by lowbit-pack-weights, into panels of 16 channels x 4
+// inputs (code + 128: the code 1 is the byte 129 = -127 as i8), placed
+// after the constant; both kernels read that one copy.
 // CHECK-LABEL: func.func @shared
 // CHECK: %[[P:.*]] = arith.constant dense<{{.*}}> : tensor<1x8x64xi8>
 // CHECK-NOT: arith.constant dense<{{.*}}> : tensor<1x8x64xi8>

@@ -1,19 +1,20 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-pack-weights --lowbit-gpu-kernels=chip=sm_90 --lowbit-gpu-to-ptx --lowbit-gpu-offload -verify-diagnostics | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-pack-weights=kernel-layouts=0 --lowbit-gpu-kernels=chip=sm_90 --lowbit-pack-weights="target=nvptx chip=sm_90" --lowbit-gpu-to-ptx --lowbit-gpu-offload -verify-diagnostics | FileCheck %s
 
 // The host side of lowbit-compile --target=nvptx: the PTX becomes a string
 // global; each covered op becomes lowbit.launch on the kernel's
-// parameters in order. Constant int4 weights are packed into the mma-b
-// tiles at compile time ([N/32, K/32, 128] i32; codes 0x11 give the words
-// 0x11111111); the scales are the constant's own part.
+// parameters in order. Constant int4 weights, which lowbit-pack-weights
+// packed into the mma-b tiles after lowbit-gpu-kernels chose the kernel
+// ([N/32, K/32, 128] i32; codes 0x11 give the words 0x11111111), go to
+// the launch as they are, with the constant's own scales.
 // CHECK-LABEL: llvm.mlir.global internal constant @__lowbit_ptx("//
 // CHECK-SAME: .visible .entry w4a16_gemv_1x32x64_g32_f16(
 // CHECK-NOT: gpu.binary
 // CHECK-LABEL: func.func @w4a16
-// CHECK: %[[W:.*]] = lowbit.constant
+// CHECK-NOT: lowbit.constant
 // CHECK: %[[P:.*]] = arith.constant dense<286331153> : tensor<1x2x128xi32>
-// CHECK: %[[U:.*]]:2 = lowbit.unpack %[[W]]
+// CHECK: %[[S:.*]] = arith.constant dense<5.000000e-01> : tensor<32x2xf16>
 // CHECK: %[[E:.*]] = tensor.empty() : tensor<1x32xf16>
-// CHECK: %[[Y:.*]] = lowbit.launch @lowbit_gpu::@w4a16_gemv_1x32x64_g32_f16 [1, 1, 1, 256, 1, 1, 0] ins(%arg0, %[[P]], %[[U]]#1 : tensor<1x64xf16>, tensor<1x2x128xi32>, tensor<32x2xf16>) outs(%[[E]] : tensor<1x32xf16>) -> tensor<1x32xf16>
+// CHECK: %[[Y:.*]] = lowbit.launch @lowbit_gpu::@w4a16_gemv_1x32x64_g32_f16 [1, 1, 1, 256, 1, 1, 0] ins(%arg0, %[[P]], %[[S]] : tensor<1x64xf16>, tensor<1x2x128xi32>, tensor<32x2xf16>) outs(%[[E]] : tensor<1x32xf16>) -> tensor<1x32xf16>
 // CHECK-NOT: lowbit.qmatmul
 // CHECK: return %[[Y]]
 func.func @w4a16(%x: tensor<1x64xf16>) -> tensor<1x32xf16> {

@@ -25,3 +25,13 @@ func.func @packed(%x: tensor<1x32xf32>, %w: !lowbit.qtensor<16x32xi8, per_axis<0
   %d = lowbit.dequantize %w : !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<16x32xf32>
   return %d : tensor<16x32xf32>
 }
+
+// -----
+
+// Nor does it read constants packed for a kernel (LB-C2).
+func.func @panels(%x: tensor<2x32xf32>) -> tensor<2x16xf32> {
+  // expected-error @+1 {{has layout int8_panels (codes packed for a kernel, docs/Spec.md LB-C2): the reference lowering reads only the run-time layout}}
+  %w = lowbit.constant codes(dense<-127> : tensor<1x8x64xi8>) scales(dense<0.5> : tensor<16xf32>) {layout = #lowbit<layout int8_panels>} : !lowbit.qtensor<16x32xi8, per_axis<0>>
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<2x32xf32>, !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<2x16xf32>
+  return %y : tensor<2x16xf32>
+}

@@ -4,11 +4,13 @@
 // include/lowbit/Numerics) and to put its results back into IR: the
 // library's view of a `!lowbit.qtensor` type, the float values of a
 // constant, and a `lowbit.constant` built from a numerics::QTensor.
+// Its own library (LowbitNumericsBridge: the dialect + Numerics) that the
+// quantization passes and weight packing link without linking each other.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LOWBIT_TRANSFORMS_NUMERICSBRIDGE_H
-#define LOWBIT_TRANSFORMS_NUMERICSBRIDGE_H
+#ifndef LOWBIT_NUMERICSBRIDGE_H
+#define LOWBIT_NUMERICSBRIDGE_H
 
 #include "lowbit/LowbitDialect.h"
 #include "lowbit/Numerics/Numerics.h"
@@ -58,4 +60,4 @@ readQuantizedConstant(ConstantOp op,
 
 } // namespace mlir::lowbit
 
-#endif // LOWBIT_TRANSFORMS_NUMERICSBRIDGE_H
+#endif // LOWBIT_NUMERICSBRIDGE_H

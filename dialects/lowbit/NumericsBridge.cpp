@@ -1,6 +1,12 @@
 //===- NumericsBridge.cpp - lowbit IR <-> numerics library ----------------===//
+//
+// `#lowbit.scheme` to numerics::Scheme, float elements attributes to
+// floats, and `lowbit.constant` to and from numerics::QTensor (parts as
+// inline or dense_resource elements). See NumericsBridge.h.
+//
+//===----------------------------------------------------------------------===//
 
-#include "lowbit/Transforms/NumericsBridge.h"
+#include "lowbit/NumericsBridge.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
