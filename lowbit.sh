@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # lowbit.sh: the two entry points of the README.
 #   ./lowbit.sh demo   compile the default model (SmolLM2-135M, a real
 #                      Llama-architecture model from PyPI) ahead of time,

@@ -1,5 +1,7 @@
 //===- GPTQBench.cpp - GPTQ time and quality on one layer -----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // lowbit-bench-gptq [--rows R] [--cols C] [--tokens T] [--group G] [--bits B]
 //
 // One synthetic layer W [rows x cols] (N(0, 0.02)) and T calibration tokens

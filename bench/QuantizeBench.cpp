@@ -1,5 +1,7 @@
 //===- QuantizeBench.cpp - Quantize throughput of lowbit's numerics ------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // lowbit-bench-quantize [--rows R] [--cols C] [--reps N] [--formats a,b,..]
 //
 // Single-thread throughput, in GB/s of fp32 input, of numerics::quantize for

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """lowbit quality bench: output error of the weight algorithms on a synthetic
 transformer block (bench/README.md, "quality.py").
 

@@ -1,5 +1,7 @@
 //===- LowbitModule.cpp - Python bindings of lowbit's numerics --*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The extension module `lowbit._lowbit`: a thin pybind11 layer over
 // LowbitNumerics (include/lowbit/Numerics/Numerics.h). It takes and returns
 // numpy arrays; float32 C-contiguous input is read in place, quantized parts

@@ -1,4 +1,6 @@
 # -*- Python -*-
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Policy for the lowbit test suite; lit.site.cfg.py only fills in paths.
 
 import os

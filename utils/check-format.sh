@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Checks that the C++ sources under lib/, dialects/, tools/ and include/ are
 # formatted as .clang-format says, without changing them.
 #   utils/check-format.sh            list the files clang-format would change

@@ -1,5 +1,7 @@
 //===- CpuBench.cpp - lowbit-bench-cpu: CPU matmul baselines --------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Prints one table: for each weight shape (K, N), each M (activation rows)
 // and each thread count, the time of Y[M,N] = X[M,K] * W[N,K]^T with
 //   - dram-read: a STREAM-style read/sum loop over a buffer far larger than

@@ -1,5 +1,7 @@
 //===- GgmlCpu.c - llama.cpp's CPU quantized dot products -------*- C -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The type table of GgmlCpu.h, and the three lookup tables that the CPU
 // backend's quants.c files refer to (defined and filled by ggml-cpu.c in
 // llama.cpp, which lowbit does not build).

@@ -1,5 +1,7 @@
 //===- GgmlCpu.h - llama.cpp's CPU quantized dot products -------*- C -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The baselines of lowbit-bench-cpu's ggml rows: llama.cpp's CPU backend
 // kernels (ggml/src/ggml-cpu/arch/x86/quants.c) for each weight type, called
 // the way ggml's mul_mat calls them (activations quantized once per call to

@@ -1,5 +1,7 @@
 //===- GgmlRef.c - llama.cpp's reference GGUF quantizers ------*- C -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The table of GgmlRef.h, and the four ggml.c symbols that ggml-quants.c
 // refers to (only from functions lowbit never calls: row validation and the
 // chunked quantize_* entry points), so that ggml-quants.c links without the

@@ -1,5 +1,7 @@
 //===- GgmlRef.h - llama.cpp's reference GGUF quantizers ------*- C -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // A small C table over the reference quantizers of llama.cpp's
 // ggml/src/ggml-quants.c (fetched by `lowbit.sh test`, see
 // LOWBIT_LLAMA_CPP_DIR). The harness ggml-ref-quantize, which test/GGUF

@@ -1,5 +1,7 @@
 //===- ggml-ref-quantize.c - llama.cpp's quantizers as a tool -----*- C -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The reference that test/GGUF holds lowbit-quantize to, byte for byte:
 //
 //   ggml-ref-quantize TYPE IN.npy OUT.bin
@@ -64,13 +66,13 @@ static void writeFile(const char *path, const void *header, size_t headerSize,
 typedef struct {
   int rank;
   long long shape[8];
-  const float *data;
+  float *data;
   long long rows, cols;
 } Npy;
 
 static void readNpy(const char *path, Npy *npy) {
   size_t size;
-  const unsigned char *p = readFile(path, &size);
+  unsigned char *p = readFile(path, &size);
   if (size < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
     fail("%s is not a .npy file", path);
   size_t headerLen, start;
@@ -121,7 +123,7 @@ static void readNpy(const char *path, Npy *npy) {
   // An aligned copy (headers need not be padded to a multiple of 4).
   float *data = malloc((size_t)count * 4 + 4);
   memcpy(data, p + start + headerLen, (size_t)count * 4);
-  free((void *)p);
+  free(p);
   npy->data = data;
 }
 
@@ -190,7 +192,7 @@ int main(int argc, char **argv) {
     if (!roundtrip) {
       writeFile(argv[3], "", 0, blocks, (size_t)in.rows * rowBytes);
       free(blocks);
-      free((void *)in.data);
+      free(in.data);
       return 0;
     }
     float *out = malloc((size_t)(in.rows * in.cols + 1) * sizeof(float));
@@ -199,7 +201,7 @@ int main(int argc, char **argv) {
     writeNpy(argv[4], in.rank, in.shape, out);
     free(out);
     free(blocks);
-    free((void *)in.data);
+    free(in.data);
     return 0;
   }
   if (argc == 7 && strcmp(argv[1], "--dequantize") == 0) {

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """lowbit's GPU kernels on a GPU (docs/CodegenGPU.md).
 
 Loads the PTX that bench/gpu/prepare.sh made through lib/Runtime (ctypes;

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """An nvptx-compiled model on a GPU (lowbit-compile --target=nvptx).
 
     model.py make OUT     here: OUT/model.mlir (f16 activations; a W4A16

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Builds what bench/gpu/run.sh needs on the GPU machine (which has no
 # LLVM): the PTX of bench/gpu/kernels.mlir for sm_80 and sm_90 and the
 # launch manifests, and a model compiled by lowbit-compile --target=nvptx

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # On the GPU machine (nvcc, cmake, PyTorch; no LLVM, no network): builds
 # lib/Runtime with plain CMake and runs bench.py on the PTX that
 # prepare.sh made. Extra arguments go to bench.py.

@@ -1,11 +1,13 @@
 //===- LowbitAttrs.cpp - scheme attribute and qtensor type ------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Parsing, printing and verification of #lowbit.scheme and !lowbit.qtensor.
 // Constraint ids ([LB-S*], [LB-T*]) refer to docs/Spec.md.
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "lowbit/Numerics/Numerics.h"
 
 #include "mlir/IR/DialectImplementation.h"
@@ -16,19 +18,19 @@ using namespace mlir;
 using namespace mlir::lowbit;
 
 #define GET_ATTRDEF_CLASSES
-#include "lowbit/LowbitAttrs.cpp.inc"
+#include "lowbit/Dialect/LowbitAttrs.cpp.inc"
 
 #define GET_TYPEDEF_CLASSES
-#include "lowbit/LowbitTypes.cpp.inc"
+#include "lowbit/Dialect/LowbitTypes.cpp.inc"
 
 void LowbitDialect::registerAttributesAndTypes() {
   addAttributes<
 #define GET_ATTRDEF_LIST
-#include "lowbit/LowbitAttrs.cpp.inc"
+#include "lowbit/Dialect/LowbitAttrs.cpp.inc"
       >();
   addTypes<
 #define GET_TYPEDEF_LIST
-#include "lowbit/LowbitTypes.cpp.inc"
+#include "lowbit/Dialect/LowbitTypes.cpp.inc"
       >();
 }
 

@@ -1,4 +1,8 @@
 //===- LowbitAttrs.td - lowbit attributes and types --------*- tablegen -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef LOWBIT_ATTRS_TD
 #define LOWBIT_ATTRS_TD

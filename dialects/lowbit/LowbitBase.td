@@ -1,5 +1,7 @@
 //===- LowbitBase.td - lowbit dialect definition -----------*- tablegen -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The lowbit dialect: quantized values as first-class, verified IR.
 //
 //===----------------------------------------------------------------------===//
@@ -45,7 +47,14 @@ def Lowbit_Dialect : Dialect {
     // LB-A5, on a module: the calibration sites' names, in order.
     "::mlir::ArrayAttr":$calibration_sites,
     // LB-A6, on an op: not a calibration or quantization site.
-    "::mlir::UnitAttr":$not_a_site
+    "::mlir::UnitAttr":$not_a_site,
+    // LB-A7, on an op a GPU kernel covers (lowbit-gpu-kernels, read by
+    // lowbit-gpu-offload and lowbit-write-ptx): the kernel, @module::@name.
+    "::mlir::SymbolRefAttr":$gpu_kernel,
+    // LB-A8, with it: grid x/y/z, block x/y/z, dynamic shared bytes.
+    "::mlir::DenseI64ArrayAttr":$gpu_launch,
+    // LB-A9, with it: the kernel's parameter types, in order.
+    "::mlir::ArrayAttr":$gpu_params
   );
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;

@@ -1,6 +1,10 @@
 //===- LowbitDialect.cpp - lowbit dialect registration ----------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -10,26 +14,20 @@
 using namespace mlir;
 using namespace mlir::lowbit;
 
-#include "lowbit/LowbitDialect.cpp.inc"
-#include "lowbit/LowbitEnums.cpp.inc"
+#include "lowbit/Dialect/LowbitDialect.cpp.inc"
+#include "lowbit/Dialect/LowbitEnums.cpp.inc"
 
 void LowbitDialect::initialize() {
   registerAttributesAndTypes();
   addOperations<
 #define GET_OP_LIST
-#include "lowbit/LowbitOps.cpp.inc"
+#include "lowbit/Dialect/LowbitOps.cpp.inc"
       >();
 }
 
 //===----------------------------------------------------------------------===//
 // Discardable attributes (docs/Spec.md, LB-A1 to LB-A6)
 //===----------------------------------------------------------------------===//
-
-/// Attributes another lowbit component declares and verifies: the GPU
-/// backend's launch annotations (docs/CodegenGPU.md).
-static bool isDeclaredElsewhere(StringRef name) {
-  return name.starts_with("lowbit.gpu.");
-}
 
 static LogicalResult unknownAttribute(Operation *op, NamedAttribute attr,
                                       StringRef where) {
@@ -81,8 +79,32 @@ LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
       name == PackedAttrHelper::getNameStr())
     return op->emitOpError("[LB-A1, LB-A3] ")
            << name << " belongs on a function argument";
-  if (isDeclaredElsewhere(name))
+  if (name == GpuKernelAttrHelper::getNameStr()) {
+    auto kernel = dyn_cast<SymbolRefAttr>(attr.getValue());
+    if (!kernel || kernel.getNestedReferences().size() != 1)
+      return op->emitOpError("[LB-A7] ")
+             << name << " is the kernel's @module::@name";
     return success();
+  }
+  if (name == GpuLaunchAttrHelper::getNameStr()) {
+    auto launch = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    if (!launch || launch.size() != 7 ||
+        llvm::any_of(launch.asArrayRef().take_front(6),
+                     [](int64_t v) { return v < 1; }) ||
+        launch[6] < 0)
+      return op->emitOpError("[LB-A8] ")
+             << name << " is array<i64: grid x, y, z, block x, y, z, shared "
+             << "bytes> (sizes >= 1, bytes >= 0)";
+    return success();
+  }
+  if (name == GpuParamsAttrHelper::getNameStr()) {
+    auto params = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!params ||
+        !llvm::all_of(params, [](Attribute a) { return isa<TypeAttr>(a); }))
+      return op->emitOpError("[LB-A9] ")
+             << name << " is an array of the kernel's parameter types";
+    return success();
+  }
   return unknownAttribute(op, attr, "on an operation");
 }
 

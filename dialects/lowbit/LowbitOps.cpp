@@ -1,11 +1,13 @@
 //===- LowbitOps.cpp - lowbit op verifiers and folders ----------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Constraint ids ([LB-Q*], [LB-D*], [LB-R*], [LB-C*], [LB-M*]) refer to
 // docs/Spec.md.
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -14,7 +16,7 @@ using namespace mlir;
 using namespace mlir::lowbit;
 
 #define GET_OP_CLASSES
-#include "lowbit/LowbitOps.cpp.inc"
+#include "lowbit/Dialect/LowbitOps.cpp.inc"
 
 LogicalResult
 mlir::lowbit::verifyStaticParts(function_ref<InFlightDiagnostic()> emitError,

@@ -1,4 +1,8 @@
 //===- LowbitOps.td - lowbit operations --------------------*- tablegen -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef LOWBIT_OPS_TD
 #define LOWBIT_OPS_TD

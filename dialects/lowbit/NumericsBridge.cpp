@@ -1,12 +1,14 @@
 //===- NumericsBridge.cpp - lowbit IR <-> numerics library ----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // `#lowbit.scheme` to numerics::Scheme, float elements attributes to
 // floats, and `lowbit.constant` to and from numerics::QTensor (parts as
 // inline or dense_resource elements). See NumericsBridge.h.
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/NumericsBridge.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"

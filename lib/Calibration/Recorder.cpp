@@ -1,4 +1,8 @@
 //===- Recorder.cpp - per-site activation statistics ----------------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Numerics/Algorithms.h"

@@ -1,4 +1,8 @@
 //===- Runner.cpp - JIT the instrumented model over calibration inputs ---===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Pipelines/Pipelines.h"

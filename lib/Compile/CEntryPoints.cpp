@@ -1,5 +1,7 @@
 //===- CEntryPoints.cpp - the C API's functions in LLVM IR ----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The functions the C header declares, built in the LLVM dialect once
 // the module is lowered: <prefix>_set_weights (checks the blob and sets
 // its address), <prefix>_last_error (nvptx), and one <prefix>_<name> per

@@ -1,5 +1,7 @@
 //===- CHeader.cpp - the C header and the JSON manifest -------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The text outputs that describe a compiled model: the C header (entry
 // points, weights macros, the header-only mmap loader) and the same
 // information in JSON (OUT.json) for bindings such as lowbit.compile.

@@ -1,5 +1,7 @@
 //===- Compiler.cpp - ahead-of-time compilation of lowbit modules ---------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // compileModule: the phases in order (input, quantized, lowered (with the
 // PTX on nvptx), bufferized, llvm, then Emit.cpp's llvm-ir, asm, object),
 // stopping after the one --compile-to names. The steps it runs live in

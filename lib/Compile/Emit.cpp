@@ -1,5 +1,7 @@
 //===- Emit.cpp - LLVM IR, object code, shared library --------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The end of lowbit-compile's pipeline: the LLVM-dialect module to LLVM
 // IR, optimized for the target CPU, then assembly or a relocatable
 // object; and linking that object into a shared library with the system's

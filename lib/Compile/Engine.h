@@ -1,5 +1,7 @@
 //===- Engine.h - what lowbit-compile's engine shares -----------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The steps of lowbit-compile's engine that compileModule (Compiler.cpp)
 // runs in order, each in its own file: the entry points (EntryPoints.cpp),
 // the weights blob (Weights.cpp), the C API functions (CEntryPoints.cpp),

@@ -1,5 +1,7 @@
 //===- EntryPoints.cpp - the entry points and their C signatures ----------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Which functions of a module are entry points of the compiled binary, and
 // the C signature of each (element types, shapes, lowbit.range), checked
 // before code generation: the C API's names must be C identifiers.

@@ -1,5 +1,7 @@
 //===- Weights.cpp - the weights blob -------------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Externalizing the weights: the large constant globals of the
 // LLVM-dialect module move into a separate blob (a 64-byte header, then
 // each constant 64-byte aligned; docs/Compile.md), and their uses load

@@ -1,5 +1,7 @@
 //===- Architecture.cpp - what a decoder model computes -------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // See Architecture.h. The architectures the importer knows are the
 // descriptions in `kDescriptions` at the end: each names itself in GGUF
 // (`general.architecture`) and in config.json (`architectures`), reads its

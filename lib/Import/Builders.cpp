@@ -1,5 +1,7 @@
 //===- Builders.cpp - IR building blocks of a decoder step ----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // See Builders.h. Every block builds its ops in a fixed order at the
 // builder's insertion point; the generic ops' bodies use the step's shared
 // values (StepValues) from the enclosing function. The KV cache is in
@@ -9,7 +11,7 @@
 
 #include "Builders.h"
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "lowbit/Numerics/Formats.h"
 #include "lowbit/Numerics/Numerics.h"
 

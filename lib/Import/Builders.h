@@ -1,5 +1,7 @@
 //===- Builders.h - IR building blocks of a decoder step --------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The third part of the model importer (docs/Import.md): the blocks a
 // decode step is made of (embedding, RMSNorm, linear layers, RoPE,
 // attention, KV cache, SwiGLU, residual adds), each built with an

@@ -1,5 +1,7 @@
 //===- GGUF.cpp - reading GGUF model files --------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // See GGUF.h. Every read goes through Cursor, which checks the remaining
 // bytes first; counts are checked against what the remaining bytes could
 // hold before anything is reserved.

@@ -1,5 +1,7 @@
 //===- KVCache.cpp - the KV cache of a decoder step -----------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // See Builders.h (KVCache) and docs/Import.md ("KV cache quantization").
 // A quantized cache is kept as its run-time parts: each step quantizes the
 // new keys or values (`lowbit.quantize`), writes their parts into plain
@@ -11,7 +13,7 @@
 
 #include "Builders.h"
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"

@@ -1,5 +1,7 @@
 //===- Llama.cpp - MLIR for a Llama-family decoder step -------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // See Llama.h and docs/Import.md. The importer in three parts: the model
 // file's weights (WeightSource.h), its architecture (Architecture.h) and
 // the IR blocks (Builders.h). This file puts them together: the decode
@@ -11,9 +13,9 @@
 #include "lowbit/Import/Llama.h"
 
 #include "Builders.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "lowbit/Import/Architecture.h"
 #include "lowbit/Import/WeightSource.h"
-#include "lowbit/LowbitDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

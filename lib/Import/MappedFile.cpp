@@ -1,4 +1,8 @@
 //===- MappedFile.cpp - a model file mapped read-only ---------------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowbit/Import/MappedFile.h"
 

@@ -1,5 +1,7 @@
 //===- Safetensors.cpp - reading safetensors model files ------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // See Safetensors.h. The JSON header is parsed in one pass against the
 // schema (no document tree): memory stays proportional to what is kept,
 // and unknown fields are skipped with bounded nesting.

@@ -1,5 +1,7 @@
 //===- WeightSource.cpp - the tensors of a model file ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // See WeightSource.h: GGUF and safetensors files to weights pointing into
 // the mapped file, config.json parsed for Architecture.cpp.
 //

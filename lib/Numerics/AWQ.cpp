@@ -1,5 +1,7 @@
 //===- AWQ.cpp - activation-aware weight quantization ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // mit-han-lab/llm-awq on one linear layer Y = X W^T: the grid search of
 // auto_scale.py (per input channel s = mean|x|^alpha, normalised, the
 // alpha whose fake-quantized W diag(s) diag(s)^-1 gives the smallest

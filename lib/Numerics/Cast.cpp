@@ -1,5 +1,7 @@
 //===- Cast.cpp - element casts, bit-exact with ml_dtypes -----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Every float element type is encoded and decoded by one routine
 // (MiniFloatImpl.h, shared with the block quantizers); this file adds E8M0,
 // the f16/bf16 descriptors and the element-type dispatch.

@@ -1,5 +1,7 @@
 //===- GGUF.cpp - llama.cpp block formats, byte-exact ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The reference quantizers of llama.cpp (ggml/src/ggml-quants.c,
 // quantize_row_*_ref) and the block structs of ggml-common.h, rewritten
 // from their documented arithmetic. Every fp32 expression keeps the

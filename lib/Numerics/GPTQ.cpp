@@ -1,5 +1,7 @@
 //===- GPTQ.cpp - GPTQ weight quantization --------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The loop of IST-DASLab/gptq (gptq.py, fasterquant) with lowbit's scale
 // rules: Cholesky of the damped Hessian, the upper Cholesky factor of its
 // inverse, then columns in lazy batches, each quantized with the current

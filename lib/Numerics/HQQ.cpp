@@ -1,5 +1,7 @@
 //===- HQQ.cpp - half-quadratic weight quantization -----------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The proximal solver of mobiusml/hqq (core/optimize.py,
 // optimize_weights_proximal_legacy) on lowbit's asymmetric integer groups.
 // HQQ splits || W - dequant(quant(W)) ||_p^p (p < 1) with an auxiliary

@@ -1,5 +1,7 @@
 //===- Hadamard.cpp - Hadamard matrices and rotations ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Hadamard matrices of order n = K * 2^m: a Paley matrix of order K (Paley
 // I for primes q = 3 mod 4, order q + 1; Paley II for primes q = 1 mod 4,
 // order 2 (q + 1)) or Sylvester's doubling, Kronecker with Sylvester's

@@ -1,5 +1,7 @@
 //===- KernelLayouts.cpp - codes re-laid out for the kernels --------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Re-layouts of a quantized matrix for code generation: the transpose of
 // codes, scales and zero points (transposeMatrix), the CPU kernels' int8
 // panels (panelBytes, packInt8Panels, docs/CodegenCPU.md) and the GPU

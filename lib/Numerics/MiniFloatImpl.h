@@ -1,5 +1,7 @@
 //===- MiniFloatImpl.h - inline minifloat encode/decode ---------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Private to lib/Numerics: the one implementation of float element casts,
 // inline so that the block quantizers' inner loops do not pay a call per
 // element. Cast.cpp exports it as encodeMiniFloat/decodeMiniFloat.

@@ -1,5 +1,7 @@
 //===- NamedFormats.cpp - the formats known by name -----------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The registry of named formats that lowbit-quantize and the Python
 // package offer (f8e4m3fn, mxfp4, nvfp4, int4, q4_k, ...): their names and
 // descriptions, and the scheme each name means for an array of a given

@@ -1,4 +1,8 @@
 //===- Npy.cpp - .npy reading, atomic writing -----------------------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowbit/Numerics/Npy.h"
 

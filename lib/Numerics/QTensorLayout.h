@@ -1,5 +1,7 @@
 //===- QTensorLayout.h - byte layout of a QTensor's parts -------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Private to lib/Numerics: the helpers the block quantizers (Quantize.cpp),
 // the scheme checks (Scheme.cpp) and the kernel re-layouts
 // (KernelLayouts.cpp) share: shapes as element counts and text, bytes per

@@ -1,5 +1,7 @@
 //===- Quantize.cpp - scaled block quantization ---------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // One implementation of docs/Spec.md section 5 for every scheme with scales
 // (integers, minifloats with f32/E8M0/E4M3 scales, ternary) plus element
 // casts and GGUF rows: quantize, quantizeStatic, dequantize, fakeQuant. A

@@ -1,5 +1,7 @@
 //===- Scheme.cpp - scheme rules and QTensor shapes -----------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What a scheme means before any data is seen: its code range (qmin, qmax)
 // and width, a QTensor's element count, scale and code shapes and scale
 // values, and verifyScheme, the scheme-level rules of docs/Spec.md (LB-S*,

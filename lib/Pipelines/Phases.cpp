@@ -1,5 +1,7 @@
 //===- Phases.cpp - code generation by phase ------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The code generation phases of docs/Design.md ("Pipelines in phases"):
 // lower (weights packed for the target, lowbit ops to kernels or the
 // reference lowering), bufferize, llvm. Every tool builds its pipeline here,

@@ -1,5 +1,7 @@
 //===- Quantization.cpp - the named quantization pipelines ----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The quantization pipelines of docs/Passes.md ("Pipelines"): each ends
 // with quantized constants and lowbit.qmatmul, ready for code generation.
 //

@@ -1,5 +1,7 @@
 //===- Registration.cpp - dialects, passes, pipelines ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // One place that registers lowbit's dialects, passes and named pipelines
 // for every tool (lowbit-opt, lowbit-compile, the Python package).
 //
@@ -8,7 +10,7 @@
 #include "lowbit/Pipelines/Pipelines.h"
 
 #include "lowbit/Conversion/Passes.h"
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"

@@ -1,5 +1,7 @@
 //===- Runtime.cpp - CUDA driver API through dlopen -----------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // lowbit's GPU runtime (docs/CodegenGPU.md): the few CUDA driver entry
 // points it needs, resolved from libcuda.so.1 at run time. The driver's
 // types are declared here as the driver ABI defines them (cuda.h is not

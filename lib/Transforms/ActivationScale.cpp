@@ -1,4 +1,8 @@
 //===- ActivationScale.cpp - per-channel activation scaling ---------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "ActivationScale.h"
 

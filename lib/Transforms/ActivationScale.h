@@ -1,5 +1,7 @@
 //===- ActivationScale.h - per-channel activation scaling -------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Private to lib/Transforms: what SmoothQuant and AWQ share. Both multiply
 // a weight's input channels by s and divide the activation by s, folding
 // 1/s into the producer when that is exact and safe.

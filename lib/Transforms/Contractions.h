@@ -1,5 +1,7 @@
 //===- Contractions.h - contraction sites for the weight passes -*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Private to lib/Transforms: recognising the contractions the passes
 // rewrite (linalg.matmul, its transposed-B form, linalg.batch_matmul, on
 // tensors, accumulating into a zero fill) and naming them.
@@ -9,7 +11,7 @@
 #ifndef LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
 #define LOWBIT_LIB_TRANSFORMS_CONTRACTIONS_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

@@ -1,6 +1,10 @@
 //===- FoldConstantQuantize.cpp - lowbit.quantize(constant) -> constant ---===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
-#include "lowbit/NumericsBridge.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/IR/Matchers.h"

@@ -1,7 +1,11 @@
 //===- FuseDequantMatmul.cpp - dequantize + contraction -> qmatmul --------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "Contractions.h"
-#include "lowbit/NumericsBridge.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -1,9 +1,13 @@
 //===- Hadamard.cpp - randomised Hadamard rotation of contraction inputs -===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "ActivationScale.h"
 #include "Contractions.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Numerics/Algorithms.h"
-#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

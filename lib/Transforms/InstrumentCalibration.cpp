@@ -1,4 +1,8 @@
 //===- InstrumentCalibration.cpp - record activations at every site ------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "Contractions.h"
 #include "lowbit/Transforms/Passes.h"

@@ -1,8 +1,12 @@
 //===- QuantizeMatmuls.cpp - linalg.matmul -> lowbit.qmatmul ----*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
-#include "lowbit/NumericsBridge.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/AsmParser/AsmParser.h"

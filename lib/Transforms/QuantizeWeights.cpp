@@ -1,5 +1,7 @@
 //===- QuantizeWeights.cpp - constant weights -> lowbit.constant ----------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // lowbit-quantize-weights: each contraction site's constant weight is
 // quantized by the numerics library and replaced by lowbit.dequantize of a
 // lowbit.constant. The pass decides (site, scheme, policy) and moves bytes;
@@ -10,8 +12,8 @@
 #include "ActivationScale.h"
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Numerics/Algorithms.h"
-#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

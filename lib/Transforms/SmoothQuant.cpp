@@ -1,10 +1,14 @@
 //===- SmoothQuant.cpp - migrate activation outliers into weights ---------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "ActivationScale.h"
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Numerics/Algorithms.h"
-#include "lowbit/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -1,8 +1,12 @@
 //===- SplitOutliers.cpp - LLM.int8() outlier splitting -------------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
-#include "lowbit/NumericsBridge.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

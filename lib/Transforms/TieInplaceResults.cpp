@@ -1,4 +1,8 @@
 //===- TieInplaceResults.cpp - results that are arguments written in place ===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowbit/Transforms/Passes.h"
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """lowbit: quantize numpy arrays with lowbit's numerics library.
 
 The functions here call the same C++ implementation as the compiler passes

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Ahead-of-time compilation from Python: ``lowbit.compile`` and
 ``lowbit.quantize_model`` (docs/Compile.md).
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Independent numpy references for lowbit's numerics, and comparison helpers.
 
 Nothing here calls lowbit: every rule is written from the published

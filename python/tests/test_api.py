@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """The Python API itself: shapes, input conversion, the parts of a
 QuantizedArray, tobytes() against lowbit-quantize, errors."""
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """AWQ against an independent numpy transcription of mit-han-lab/llm-awq's
 scale search (auto_scale.py) and clip search (auto_clip.py) on one linear
 layer, with lowbit's scale rules (docs/Spec.md section 5), and against

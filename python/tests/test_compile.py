@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """lowbit.compile and lowbit.quantize_model (python/lowbit/compiler.py):
 compiled modules called on numpy arrays, checked against numpy and against
 the numpy Llama decoder of test/Compile/Inputs/llama_ref.py."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Element casts (lowbit.cast / lowbit.decode, i.e. encodeElement and
 decodeElement) against ml_dtypes and numpy: every code of every format
 decoded, and a large fp32 set encoded in plain and saturating mode."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """GGUF block formats against gguf-py 0.19.0 (gguf.quants), whose numpy
 quantizers follow llama.cpp's reference quantizers (ggml-quants.c) in their
 non-FMA form: quantize byte for byte where gguf-py has a quantizer, and

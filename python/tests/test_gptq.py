@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """GPTQ against an independent numpy transcription of IST-DASLab/gptq's
 `fasterquant` loop (with lowbit's scale rules, docs/Spec.md section 5), and
 against round-to-nearest on the layer-output proxy loss tr(E H E^T)."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """HQQ against an independent numpy transcription of mobiusml/hqq's
 proximal solver (core/optimize.py, optimize_weights_proximal_legacy) as
 lowbit adapts it to integer zero points (docs/Numerics.md, "Weight

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """int8/int4 formats (symmetric and asymmetric, per row and per group)
 against the numpy reference of docs/Spec.md section 5 (references.ref_int):
 codes, scales and zero points exactly, dequantized values bit for bit."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """OCP MX formats against the numpy reference of the spec rule
 (references.ref_mx): shared_exp from the exact fp32 exponent of the block
 amax minus emax_elem, clamped to [-127, 127]; elements are ml_dtypes' RNE

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """NVFP4 against ModelOpt's division form (references.ref_nvfp4):
 S = amax/(6*448), s_b = e4m3(amax_b/(6*S)) (zero block 1.0),
 q = fp4 RNE(x/(s_b*S)) saturating, packed (q[2i+1] << 4) | q[2i]."""

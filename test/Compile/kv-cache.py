@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # REQUIRES: python-bindings
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: env PYTHONPATH=%lowbit_obj/python %python %s %t | FileCheck %s

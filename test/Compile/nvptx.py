@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # REQUIRES: python-bindings, ptxas
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: env PYTHONPATH=%lowbit_obj/python LOWBIT_FAKE_CUDA=%lowbit_obj/lib/liblowbit_fake_cuda.so %python %s %t %cxx | FileCheck %s

@@ -76,3 +76,27 @@ func.func @unknown_on_op(%a: tensor<2xf32>) -> tensor<2xf32> {
 func.func @range_on_function() attributes {lowbit.range = array<i64: 0, 1>} {
   return
 }
+
+// -----
+
+func.func @gpu_kernel_flat(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{[LB-A7] lowbit.gpu_kernel is the kernel's @module::@name}}
+  %0 = arith.addf %a, %a {lowbit.gpu_kernel = @k} : tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @gpu_launch_zero_block(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{[LB-A8] lowbit.gpu_launch is array<i64: grid x, y, z, block x, y, z, shared bytes> (sizes >= 1, bytes >= 0)}}
+  %0 = arith.addf %a, %a {lowbit.gpu_launch = array<i64: 1, 1, 1, 0, 1, 1, 0>} : tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @gpu_params_not_types(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{[LB-A9] lowbit.gpu_params is an array of the kernel's parameter types}}
+  %0 = arith.addf %a, %a {lowbit.gpu_params = [1 : i64]} : tensor<2xf32>
+  return %0 : tensor<2xf32>
+}

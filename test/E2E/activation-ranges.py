@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Static activation ranges from calibration (TFLite's MIN_MAX,
 # AVERAGE_MIN_MAX, HISTOGRAM_PERCENTILE, HISTOGRAM_MSE): lowbit-calibrate,
 # then lowbit-quantize-matmuls with a per-tensor int8 activation scheme and

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # GGUF weights read as stored by lowbit-lower-to-cpu (docs/CodegenCPU.md):
 # q4_0, q8_0 and q4_K blocks (llama.cpp's bytes, from lowbit's quantizer that
 # test/GGUF checks against llama.cpp) times int8 activations quantized per row by

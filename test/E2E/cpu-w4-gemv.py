@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # CPU code generation (docs/CodegenCPU.md): lowbit-lower-to-cpu turns
 # qmatmuls of weights stored per output channel into generated vector
 # kernels: int4 per-group weights with f32 activations (W4A32) or int8

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Cross-check: the numerics library (through the Python package) and the
 # MLIR reference lowering must agree bit for bit on the same arrays.
 #

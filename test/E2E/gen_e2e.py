@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Generates the bit-exact end-to-end numerics tests in test/E2E/.
 
     python3 test/E2E/gen_e2e.py        # rewrites every test/E2E/*.mlir it owns

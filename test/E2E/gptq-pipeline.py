@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Calibration to GPTQ through the tools: lowbit-calibrate --gram records the
 # Gram matrix of a layer's inputs (correlated, with outlier channels);
 # lowbit-quantize-weights{method=gptq} uses it; the quantized model runs on

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Randomised Hadamard rotation (QuaRot) end to end on the CPU: the rotated
 # model equals the original within 1e-5 (relative), and quantizing after
 # the rotation loses less than before it on outlier-heavy activations

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # The named quantization pipelines from lowbit-opt, end to end on a small
 # MLP with a norm-like producer and outlier activation channels:
 # lowbit-calibrate (with Gram matrices), each pipeline, then the reference

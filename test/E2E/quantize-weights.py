@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # lowbit-quantize-weights + lowbit-fuse-dequant-matmul, run on the CPU: the
 # model's output equals, bit for bit, a numpy reference that multiplies by
 # the library's fake-quantized weights (lowbit.quantize_scheme) with the

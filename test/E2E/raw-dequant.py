@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # Dequantize-matmul fusion of IR from other frontends: a linalg.generic that
 # dequantizes constant integer codes (extui/uitofp/subf/mulf, or
 # sitofp/mulf) feeding a matmul is raised to lowbit.constant +

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # SmoothQuant and LLM.int8() outlier splitting end to end: calibrate,
 # rewrite, run on the CPU.
 # In f32 the smoothed model equals the original within 1e-5 (relative);

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # RUN: %python %s %t | FileCheck %s
 #
 # Every kind of GPU kernel (lowbit-gpu-kernels, docs/CodegenGPU.md), run on
@@ -277,9 +279,9 @@ def run_chip(d, chip, problems, rng):
     kernels_mlir = os.path.join(d, "kernels_%s.mlir" % chip)
     with open(kernels_mlir, "w") as f:
         f.write(ir)
-    ops = re.findall(r"lowbit.gpu.kernel = @lowbit_gpu::@(\w+), "
-                     r"lowbit.gpu.launch = array<i64: ([\d, ]+)>, "
-                     r"lowbit.gpu.params = \[([^\]]*)\]", ir)
+    ops = re.findall(r"lowbit.gpu_kernel = @lowbit_gpu::@(\w+), "
+                     r"lowbit.gpu_launch = array<i64: ([\d, ]+)>, "
+                     r"lowbit.gpu_params = \[([^\]]*)\]", ir)
     assert len(ops) == len(problems), (len(ops), ops)
     bad = 0
     for (name, launch, params), prob in zip(ops, problems):

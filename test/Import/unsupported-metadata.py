@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t
 # RUN: not lowbit-compile %t/rope-freqs.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=FREQS

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Helpers shared by the Python tests outside test/E2E (test/E2E/gen_e2e.py
 holds the MLIR and mlir-runner helpers of the end-to-end generators).
 

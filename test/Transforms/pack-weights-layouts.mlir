@@ -37,10 +37,10 @@ func.func @w8a8_shared(%a: tensor<2x32xf32>, %b: tensor<1x32xf32>) -> (tensor<2x
 // GPU-LABEL: func.func @w4
 // GPU: %[[M:.*]] = lowbit.constant codes(dense<286331153> : tensor<1x2x128xi32>) scales(dense<5.000000e-01> : tensor<32x2xf16>) {layout = #lowbit<layout mma_b>}
 // GPU-NOT: lowbit.constant
-// GPU: lowbit.qmatmul %{{.*}}, %[[M]] {lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x32x64_g32_f16, transpose_b}
+// GPU: lowbit.qmatmul %{{.*}}, %[[M]] {lowbit.gpu_kernel = @lowbit_gpu::@w4a16_gemv_1x32x64_g32_f16, transpose_b}
 func.func @w4(%x: tensor<1x64xf16>) -> tensor<1x32xf16> {
   %w = lowbit.constant codes(dense<17> : tensor<32x32xi8>) scales(dense<0.5> : tensor<32x2xf16>) : !lowbit.qtensor<32x64xi4 : f16, per_group<[1 : 32]>, scale = f16>
-  %y = lowbit.qmatmul %x, %w {transpose_b, lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x32x64_g32_f16} : tensor<1x64xf16>, !lowbit.qtensor<32x64xi4 : f16, per_group<[1 : 32]>, scale = f16> -> tensor<1x32xf16>
+  %y = lowbit.qmatmul %x, %w {transpose_b, lowbit.gpu_kernel = @lowbit_gpu::@w4a16_gemv_1x32x64_g32_f16} : tensor<1x64xf16>, !lowbit.qtensor<32x64xi4 : f16, per_group<[1 : 32]>, scale = f16> -> tensor<1x32xf16>
   return %y : tensor<1x32xf16>
 }
 
@@ -56,7 +56,7 @@ func.func @w4(%x: tensor<1x64xf16>) -> tensor<1x32xf16> {
 func.func @w8a8_on_gpu(%a: tensor<2x32xf32>) -> tensor<2x16xf32> {
   %w = lowbit.constant codes(dense<1> : tensor<16x32xi8>) scales(dense<0.5> : tensor<16xf32>) : !lowbit.qtensor<16x32xi8, per_axis<0>>
   %aq = lowbit.quantize %a : tensor<2x32xf32> -> !lowbit.qtensor<2x32xi8, per_axis<0>>
-  %y = lowbit.qmatmul %aq, %w {transpose_b, lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_2x16x32_xrow_wrow_f32} : !lowbit.qtensor<2x32xi8, per_axis<0>>, !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<2x16xf32>
+  %y = lowbit.qmatmul %aq, %w {transpose_b, lowbit.gpu_kernel = @lowbit_gpu::@w8a8_gemm_2x16x32_xrow_wrow_f32} : !lowbit.qtensor<2x32xi8, per_axis<0>>, !lowbit.qtensor<16x32xi8, per_axis<0>> -> tensor<2x16xf32>
   return %y : tensor<2x16xf32>
 }
 

@@ -1,5 +1,7 @@
 //===- DialectTest.cpp - lowbit scheme and qtensor C++ API ------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Builds and queries #lowbit.scheme and !lowbit.qtensor through the C++ API:
 // construction and verification, the run-time part types (codes, scales,
 // zero points, tensor scale), code ranges, and parse/print round trips.
@@ -7,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/Diagnostics.h"

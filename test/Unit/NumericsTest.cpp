@@ -1,5 +1,7 @@
 //===- NumericsTest.cpp - the numerics library's C++ API ------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Hand-checked values for the rules of docs/Numerics.md that the
 // reference-driven conformance tests (python/tests, test/GGUF, test/E2E)
 // reach only indirectly: tie and overflow corners, E8M0, the constant and

@@ -1,5 +1,7 @@
 //===- RuntimeTest.cpp - lowbit's GPU runtime without a GPU ---------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What lib/Runtime does where there is no usable driver (CI, this
 // machine): clear statuses and messages, never a crash. With a GPU the
 // bench/gpu script exercises the rest.

@@ -1,4 +1,6 @@
 # -*- Python -*-
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
 # lowbit's GoogleTest binaries (every *Tests executable under build/test/Unit)
 # run as lit tests, so `ninja check-lowbit` runs them with the rest.
 

@@ -1,5 +1,7 @@
 //===- lowbit-calibrate.cpp - activation statistics of a model ------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 //   lowbit-calibrate MODEL.mlir --entry FN --input X.npy[,Y.npy...] ...
 //                    [--inputs-from LIST] [--gram] [--bins N] -o DIR
 //

@@ -1,5 +1,7 @@
 //===- lowbit-compile.cpp - ahead-of-time compiled lowbit models ----------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 //   lowbit-compile model.mlir -o out [--pipeline=lowbit-w4a8{group=32}]
 //       [--target=x86_64|nvptx] [--target-cpu=host|x86-64-v3|...]
 //       [--sm=sm_80|sm_89|sm_90|...] [--shared]

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """The README's main command (./lowbit.sh demo): a real Llama-architecture
 model compiled ahead of time by lowbit-compile, fp32 and quantized, run
 through the generated C API, and compared.

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Writes mlp.mlir, the demo's embedded default model (run once; the output is
 committed). A two-layer MLP y = relu(x W1) W2 with heavy-tailed weights and an
 input batch whose channels 3, 17, 40 and 58 are outliers (x15), the pattern

@@ -1,5 +1,7 @@
 //===- fuzz-safetensors.cpp - libFuzzer target for the safetensors reader -===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Built by tools/lowbit-fuzz/CMakeLists.txt with clang's
 // -fsanitize=fuzzer,address,undefined; run by test/Import/fuzz.test.
 //

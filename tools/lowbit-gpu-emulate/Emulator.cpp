@@ -1,5 +1,7 @@
 //===- Emulator.cpp - lock-step execution of a gpu.func -------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The executor: runs every block of the grid, every thread of a block in
 // lock step through the kernel's ops, and the control flow (scf.for,
 // scf.if) with a mask of active threads. Each op's semantics come from its

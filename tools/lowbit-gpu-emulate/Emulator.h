@@ -1,5 +1,7 @@
 //===- Emulator.h - lock-step CPU emulator of gpu.func kernels --*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What the parts of lowbit-gpu-emulate share: a thread's values (`Val`),
 // the kernel's buffers, the bit-level helpers on MLIR types, and the
 // `Emulator` that runs every thread of a block in lock step. The executor

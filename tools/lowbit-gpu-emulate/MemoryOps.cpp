@@ -1,5 +1,7 @@
 //===- MemoryOps.cpp - semantics of memref, vector and cp.async -----------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Loads and stores (bounds- and alignment-checked against the buffers'
 // static shapes), cp.async with its zero fill, and the vector ops that
 // build, take apart, bitcast and reduce per-thread vectors.

@@ -1,5 +1,7 @@
 //===- ScalarOps.cpp - semantics of arith, math and gpu ids ---------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Per-thread scalar and elementwise ops: constants, thread / block ids,
 // barriers (no-ops in lock step), integer arithmetic through APInt, float
 // arithmetic and conversions through APFloat with IEEE round-to-nearest-

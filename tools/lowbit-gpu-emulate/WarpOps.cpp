@@ -1,5 +1,7 @@
 //===- WarpOps.cpp - semantics of warp-collective ops ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The ops that read other lanes: gpu.shuffle (xor), nvgpu.mma.sync and its
 // inline-PTX forms (m16n8k16 bf16, m16n8k32 e4m3) with the PTX ISA's
 // fragment layouts, wgmma.mma_async on sm_90a reading shared memory

@@ -1,5 +1,7 @@
 //===- lowbit-gpu-emulate.cpp - run lowbit's GPU kernels on the CPU -------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Executes one `gpu.func` kernel of `lowbit-gpu-kernels`' output, before
 // its lowering to NVVM, on the CPU: every thread of every block in lock
 // step, op by op, with the PTX semantics of the ops the kernels use

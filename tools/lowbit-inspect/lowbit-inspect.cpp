@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 //===- lowbit-inspect.cpp - what a model file holds
 //------------------------===//
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 //===- lowbit-opt.cpp - lowbit optimizer driver -------------------*- C++
 //-*-===//
 

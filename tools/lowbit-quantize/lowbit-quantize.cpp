@@ -1,5 +1,7 @@
 //===- lowbit-quantize.cpp - quantize .npy arrays with lowbit's numerics --===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 //   lowbit-quantize --format NAME [--group-size G] [--asymmetric]
 //                   --roundtrip IN.npy -o OUT.npy
 //   lowbit-quantize --format NAME [--group-size G] [--asymmetric]

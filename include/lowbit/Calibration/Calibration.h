@@ -1,5 +1,7 @@
 //===- Calibration.h - activation statistics for the passes -----*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Calibration runs a function on calibration inputs through the CPU path
 // (the reference lowering, JIT-compiled) with every contraction site's
 // activations recorded (lowbit-instrument-calibration), and keeps per-site

@@ -1,5 +1,7 @@
 //===- Compiler.h - ahead-of-time compilation of lowbit modules -*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // lowbit-compile's engine (docs/Compile.md), shared by the tool and the
 // Python package: a module with tensor entry points goes through an
 // optional quantization pipeline and the CPU code generation pipeline to

@@ -1,5 +1,7 @@
 //===- Codecs.h - element and scale encode/decode emitters ------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Emit arith/math ops that compute an element's code or value: the one
 // implementation of each format's rules in IR, used by the reference
 // lowering (inside linalg.generic bodies) and by the CPU and GPU kernels.
@@ -12,7 +14,7 @@
 #ifndef LOWBIT_CONVERSION_CODECS_H
 #define LOWBIT_CONVERSION_CODECS_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "lowbit/Numerics/Formats.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 

@@ -1,9 +1,13 @@
 //===- Passes.h - lowbit conversion passes ----------------------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef LOWBIT_CONVERSION_PASSES_H
 #define LOWBIT_CONVERSION_PASSES_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -40,9 +44,13 @@ namespace gpunames {
 /// The gpu.module (then gpu.binary) holding the kernels.
 constexpr llvm::StringLiteral kModuleName = "lowbit_gpu";
 /// On an op a kernel covers: the kernel, its launch, its parameters.
-constexpr llvm::StringLiteral kKernelAttr = "lowbit.gpu.kernel";
-constexpr llvm::StringLiteral kLaunchAttr = "lowbit.gpu.launch";
-constexpr llvm::StringLiteral kParamsAttr = "lowbit.gpu.params";
+/// (Declared by the dialect: docs/Spec.md LB-A7 to LB-A9.)
+constexpr llvm::StringLiteral kKernelAttr =
+    LowbitDialect::GpuKernelAttrHelper::getNameStr();
+constexpr llvm::StringLiteral kLaunchAttr =
+    LowbitDialect::GpuLaunchAttrHelper::getNameStr();
+constexpr llvm::StringLiteral kParamsAttr =
+    LowbitDialect::GpuParamsAttrHelper::getNameStr();
 /// The host module's global holding the PTX (NUL-terminated).
 constexpr llvm::StringLiteral kPtxSymbol = "__lowbit_ptx";
 /// The launch descriptors' globals: `kLaunchDescPrefix` + index.

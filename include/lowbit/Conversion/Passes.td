@@ -1,4 +1,8 @@
 //===- Passes.td - lowbit conversion passes ----------------*- tablegen -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef LOWBIT_CONVERSION_PASSES_TD
 #define LOWBIT_CONVERSION_PASSES_TD
@@ -275,8 +279,8 @@ def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
     `lowbit.qmatmul` a kernel covers gets a `gpu.func` kernel in the
     module's `gpu.module @lowbit_gpu` (target `#nvvm.target<chip = ...>`;
     one kernel per problem shape), and the op gets two attributes saying
-    how to launch it: `lowbit.gpu.kernel` (the kernel's symbol) and
-    `lowbit.gpu.launch` (grid x, y, z, block x, y, z, dynamic shared
+    how to launch it: `lowbit.gpu_kernel` (the kernel's symbol) and
+    `lowbit.gpu_launch` (grid x, y, z, block x, y, z, dynamic shared
     bytes). Kernels take plain device pointers (bare-pointer memrefs):
     X, the weight codes, the weight scales, then Y. The host side (a
     runtime launch through lib/Runtime) is what `lowbit-compile` will
@@ -336,8 +340,8 @@ def LowbitWritePTX : Pass<"lowbit-write-ptx", "ModuleOp"> {
     `<dir>/<binary>.<chip>.ptx` for each PTX object and
     `<dir>/<binary>.manifest.json` listing, per kernel, its parameters
     (shapes and element types of the bare-pointer buffers) and the launch
-    of every qmatmul that uses it (`lowbit.gpu.kernel`,
-    `lowbit.gpu.launch`). Files are written whole or not at all
+    of every qmatmul that uses it (`lowbit.gpu_kernel`,
+    `lowbit.gpu_launch`). Files are written whole or not at all
     (temporary file, then rename).
   }];
   let options = [
@@ -352,7 +356,7 @@ def LowbitGPUOffload : Pass<"lowbit-gpu-offload", "ModuleOp"> {
     The host side of `lowbit-compile --target=nvptx` (docs/Compile.md),
     after `lowbit-gpu-kernels` and `lowbit-gpu-to-ptx`. The PTX of
     `gpu.binary @lowbit_gpu` becomes the string global `__lowbit_ptx`, and
-    every op carrying `lowbit.gpu.kernel` becomes a `lowbit.launch` of its
+    every op carrying `lowbit.gpu_kernel` becomes a `lowbit.launch` of its
     kernel on the kernel's parameters in order: the qtensor operands'
     parts (`lowbit.unpack`), destinations for the results (`tensor.empty`;
     a quantized result is re-assembled by `lowbit.pack`). Constant 4-bit

@@ -1,5 +1,7 @@
 //===- WeightLayouts.h - which weights the kernels read packed --*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What each backend tells lowbit-pack-weights (docs/Design.md, "Contracts
 // between passes"): for a qmatmul with constant weights, the layout its
 // kernel reads them in. The backends know their kernels; the pass packs
@@ -10,7 +12,7 @@
 #ifndef LOWBIT_CONVERSION_WEIGHTLAYOUTS_H
 #define LOWBIT_CONVERSION_WEIGHTLAYOUTS_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include <functional>
 #include <optional>

@@ -1,5 +1,7 @@
 //===- Architecture.h - what a decoder model computes -----------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The second part of the model importer (docs/Import.md): a decoder's
 // hyper-parameters and its recipe (which norm, projections, RoPE style,
 // attention and MLP each layer uses, whether the head is tied to the

@@ -1,5 +1,7 @@
 //===- GGUF.h - reading GGUF model files ------------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The GGUF container of llama.cpp (format versions 2 and 3): header,
 // metadata key/values, tensor infos and the aligned data section. The
 // reader maps the file read-only and checks everything against the file's

@@ -1,5 +1,7 @@
 //===- Llama.h - MLIR for a Llama-architecture decoder ----------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Builds the decode step of a Llama-family model (token embedding,
 // RMSNorm, RoPE, grouped-query attention over a KV cache, SwiGLU MLP,
 // output head) as tensor-level MLIR, from a GGUF file or a safetensors

@@ -1,5 +1,7 @@
 //===- MappedFile.h - a model file mapped read-only -------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The model readers (GGUF, safetensors) map their file read-only and keep
 // the mapping alive as long as anything points into it, so tensor data is
 // never copied. Plain C++ (no MLIR).

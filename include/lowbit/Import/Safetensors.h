@@ -1,5 +1,7 @@
 //===- Safetensors.h - reading safetensors model files ----------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The safetensors container (Hugging Face): an 8-byte little-endian header
 // size, a JSON header naming each tensor's dtype, shape and byte range,
 // and the tensors' bytes. The reader maps the file read-only, parses the

@@ -1,5 +1,7 @@
 //===- WeightSource.h - the tensors of a model file -------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The first part of the model importer (docs/Import.md): a model file
 // opened for import. GGUF (llama.cpp's container) or safetensors with the
 // Hugging Face config.json beside it. Each weight is its shape, how it is

@@ -1,5 +1,7 @@
 //===- Algorithms.h - weight quantization algorithms ------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Algorithms that choose codes (and scales) better than round-to-nearest,
 // on float arrays, without MLIR: GPTQ, AWQ and HQQ. Each returns
 // a numerics::QTensor in the scheme's own layout, so whatever algorithm

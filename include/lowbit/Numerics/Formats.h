@@ -1,5 +1,7 @@
 //===- Formats.h - element format descriptors -------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Plain C++ (no MLIR/LLVM): the bit-level description of every element and
 // scale format lowbit knows. The reference lowering, the numerics library and
 // code generation all read these tables; docs/Spec.md ("Element formats")

@@ -1,5 +1,7 @@
 //===- Npy.h - .npy files and atomic output ---------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Reading float arrays from NumPy .npy files (format versions 1-3) and
 // writing outputs so that a failure never leaves a half-written file: every
 // writer goes to a temporary file next to the target and renames it into

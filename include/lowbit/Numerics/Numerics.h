@@ -1,5 +1,7 @@
 //===- Numerics.h - lowbit's numerics library -------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Plain C++ (no MLIR/LLVM dependency): every element cast, scaled block
 // format and GGUF block format lowbit knows, bit-exact with the references
 // named in docs/Numerics.md. The passes, the tools (lowbit-quantize) and the

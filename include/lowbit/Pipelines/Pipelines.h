@@ -1,5 +1,7 @@
 //===- Pipelines.h - lowbit pipelines and registration ----------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Registration of lowbit's dialects, passes and named pipelines, and the
 // pipeline builders every tool uses (lowbit-opt, lowbit-compile, Python):
 // code generation by phase (Phases.cpp), quantization (Quantization.cpp).

@@ -1,5 +1,7 @@
 /*===- Runtime.h - lowbit's GPU runtime (C API) -----------------*- C -*-===*\
 |*                                                                          *|
+|* SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception                  *|
+|*                                                                          *|
 |* Loads PTX and launches kernels through the CUDA driver API, which it     *|
 |* opens at run time with dlopen("libcuda.so.1"): neither lowbit nor the    *|
 |* programs it compiles link against CUDA, and this library needs no LLVM   *|

@@ -1,9 +1,13 @@
 //===- Passes.h - lowbit transformation passes ------------------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef LOWBIT_TRANSFORMS_PASSES_H
 #define LOWBIT_TRANSFORMS_PASSES_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 

@@ -1,4 +1,8 @@
 //===- Passes.td - lowbit transformation passes ------------*- tablegen -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef LOWBIT_TRANSFORMS_PASSES_TD
 #define LOWBIT_TRANSFORMS_PASSES_TD

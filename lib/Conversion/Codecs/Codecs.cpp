@@ -1,5 +1,7 @@
 //===- Codecs.cpp - element and scale encode/decode emitters --------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The IR form of docs/Spec.md's element rules (Codecs.h).
 //
 //===----------------------------------------------------------------------===//

@@ -1,5 +1,7 @@
 //===- ActivationQuantize.cpp - int8 activations as vector code -----------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Dynamic quantization of f32 activations to int8 for the integer kernels,
 // with the reference lowering's operations so that codes and scales are
 // bit-identical to it (docs/Spec.md section 5).
@@ -10,7 +12,7 @@
 #include "Patterns.h"
 
 #include "lowbit/Conversion/Codecs.h"
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"

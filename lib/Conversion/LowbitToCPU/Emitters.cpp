@@ -1,5 +1,7 @@
 //===- Emitters.cpp - vector building blocks of the CPU kernels -----------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Shared by every CPU kernel family (Emitters.h).
 //
 //===----------------------------------------------------------------------===//

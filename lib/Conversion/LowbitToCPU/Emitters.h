@@ -1,5 +1,7 @@
 //===- Emitters.h - vector building blocks of the CPU kernels ---*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Small emitters every CPU kernel family shares: constants, LLVM intrinsic
 // declarations, AVX2's replacement for vpdpbusd, 512-bit halves, scales.
 //
@@ -8,7 +10,7 @@
 #ifndef LOWBIT_CONVERSION_LOWBITTOCPU_EMITTERS_H
 #define LOWBIT_CONVERSION_LOWBITTOCPU_EMITTERS_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

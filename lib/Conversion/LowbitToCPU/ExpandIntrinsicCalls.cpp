@@ -1,5 +1,7 @@
 //===- ExpandIntrinsicCalls.cpp - intrinsic calls to LLVM -----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Kernels call LLVM intrinsics through private func.func declarations
 // marked `lowbit.llvm_intrinsic` (Emitters.h), which cross bufferization
 // and deallocation as ordinary calls; this pass turns them into

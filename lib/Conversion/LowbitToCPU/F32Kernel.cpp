@@ -1,5 +1,7 @@
 //===- F32Kernel.cpp - f32 x f32 matmuls ----------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The f32 family: f32 weights [N, K] times f32 activations (the importer's
 // unquantized projections), FMA with 4 chains per GEMV channel, K tails
 // masked (docs/CodegenCPU.md).

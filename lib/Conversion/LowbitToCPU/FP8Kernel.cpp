@@ -1,5 +1,7 @@
 //===- FP8Kernel.cpp - FP8 E4M3 weights -----------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The fp8 family: FP8 E4M3 weights per output channel or tensor times f32
 // or FP8 E4M3 activations, decoded exactly to f32, FMA
 // (docs/CodegenCPU.md).

@@ -1,5 +1,7 @@
 //===- Int8Kernel.cpp - int8 x int8 (W8A8) --------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The int8 family: int8 weights per output channel or tensor times int8
 // activations (W8A8), on [N, K] rows or on int8 panels of 16 channels x 4
 // inputs packed at compile time (docs/CodegenCPU.md).

@@ -1,5 +1,7 @@
 //===- LowerToCPU.cpp - quantized matmuls to CPU kernels ------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The CPU lowering of docs/CodegenCPU.md. It is the reference lowering's
 // 1:N conversion (every qtensor becomes its parts, every lowbit op is
 // lowered) with kernel patterns of higher benefit: a qmatmul that a kernel

@@ -1,5 +1,7 @@
 //===- PanelWeights.cpp - W8A8 weights in int8 panels ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The W8A8 panel kernel reads int8 panels of 16 channels x 4 inputs: from
 // constants that lowbit-pack-weights packed (`layout = int8_panels`, the
 // choice getCPUWeightLayouts makes for it) or from function arguments

@@ -1,5 +1,7 @@
 //===- Patterns.h - the CPU lowering's patterns and steps -------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What lowbit-lower-to-cpu is made of (LowerToCPU.cpp): kernel calls for
 // qmatmuls and f32 matmuls, vector code for activation quantization, and
 // the int8 panels of W8A8 weights that lowbit-pack-weights packed.

@@ -1,5 +1,7 @@
 //===- Problem.cpp - reading a kernel problem off the IR ------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Which qmatmuls a CPU kernel may compute (docs/CodegenCPU.md): static
 // [N, K] weights with transpose_b, a rank-2 f32 result (f16/bf16 for float
 // activations), and per format the scale layouts the kernels read.

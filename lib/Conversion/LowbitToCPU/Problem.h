@@ -1,5 +1,7 @@
 //===- Problem.h - one matmul as the CPU kernels see it ---------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // A typed description of a matmul Y[M, N] = X[M, K] . W[N, K]^T that a CPU
 // kernel family may compute: the weights' and activations' formats, the
 // weights' layout, the scales' granularity and the vector ISA. The
@@ -13,7 +15,7 @@
 
 #include "Target.h"
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 

@@ -1,5 +1,7 @@
 //===- Registry.cpp - the CPU kernel families -----------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The list of families and the kernel functions' names and signatures.
 //
 //===----------------------------------------------------------------------===//

@@ -1,5 +1,7 @@
 //===- Registry.h - the CPU kernel families ---------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // One registry of kernel families. A family says which problems it
 // computes and emits the body of a kernel function for one; the registry
 // finds the family of a problem and creates the function (its name and

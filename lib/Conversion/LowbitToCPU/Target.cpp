@@ -1,5 +1,7 @@
 //===- Target.cpp - what a CPU offers the kernels -------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Features come from LLVM: the host's from llvm::sys::getHostCPUFeatures, a
 // named CPU's from the X86 target parser's feature list for it.
 //

@@ -1,5 +1,7 @@
 //===- Target.h - what a CPU offers the kernels -----------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The vector ISA the CPU kernels may use, from LLVM's own description of a
 // CPU (its subtarget features), never from a list of CPU names.
 //

@@ -1,5 +1,7 @@
 //===- TiledKernel.h - the loop nest every CPU kernel shares ----*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Outputs in tiles of MR rows of X by NR output channels, units of output
 // channels spread over threads (scf.forall), static tails. A kernel family
 // subclasses TiledKernel and emits one tile.

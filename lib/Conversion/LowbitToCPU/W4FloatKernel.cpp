@@ -1,5 +1,7 @@
 //===- W4FloatKernel.cpp - int4/MXFP4/q4_1 weights x float ----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The w4-float family: int4 (per group, f32/f16/bf16 scales) and MXFP4
 // weights, and GGUF q4_1 blocks, times f32, f16 or bf16 activations,
 // dequantized in registers, FMA (docs/CodegenCPU.md).

@@ -1,5 +1,7 @@
 //===- W4Int8Kernel.cpp - 4-bit, ternary, GGUF x int8 ---------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The w4-int8 family: int4, MXFP4, NVFP4 and ternary weights per group,
 // and GGUF q4_0, q8_0 and q4_K blocks read as stored, times int8
 // activations: integer dot products with AVX-512 VNNI (vpdpbusd), or

@@ -1,5 +1,7 @@
 //===- Emitters.cpp - building blocks of the GPU kernels ------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Inline PTX for what MLIR 22's gpu, nvgpu and nvvm ops do not offer.
 //
 //===----------------------------------------------------------------------===//

@@ -1,5 +1,7 @@
 //===- Emitters.h - building blocks of the GPU kernels ----------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Small emitters every GPU kernel family shares: constants, index
 // arithmetic, inline PTX (statements, mma.sync on the operand types MLIR
 // 22's ops do not take).

@@ -1,5 +1,7 @@
 //===- FP8WgmmaKernel.cpp - FP8 GEMM on Hopper's wgmma --------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The fp8-wgmma family: FP8 E4M3 X and W with f32 scales per row or per
 // tensor on Hopper's warpgroup tensor cores, sm_90a (docs/CodegenGPU.md).
 //

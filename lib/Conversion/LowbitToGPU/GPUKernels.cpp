@@ -1,9 +1,11 @@
 //===- GPUKernels.cpp - lowbit-gpu-kernels --------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // GPU code generation, first step (docs/CodegenGPU.md): every qmatmul and
 // quantize whose problem a kernel family (Registry.h) computes on the chip
 // gets a gpu.func kernel in `gpu.module @lowbit_gpu` (NVVM target), and
-// the op records how to launch it (lowbit.gpu.kernel, .launch, .params).
+// the op records how to launch it (lowbit.gpu_kernel, .launch, .params).
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,5 +1,7 @@
 //===- Gemm8MmaKernel.cpp - int8 and FP8 GEMMs on mma.sync ----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The gemm8-mma family: int8 (sm_80+) or FP8 E4M3 (sm_89+) X and W with
 // f32 scales per row or per tensor, on warp-level tensor cores
 // (docs/CodegenGPU.md).

@@ -1,5 +1,7 @@
 //===- GemmTiles.cpp - the 8-bit GEMMs' shared tiles ----------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Staging by cp.async, the thread's place and the scaled epilogue of the
 // 64 x 64-tile GEMMs.
 //

@@ -1,5 +1,7 @@
 //===- GemmTiles.h - the 8-bit GEMMs' shared tiles --------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What the int8/FP8 GEMM on mma.sync (Gemm8MmaKernel.cpp) and the FP8 GEMM
 // on wgmma (FP8WgmmaKernel.cpp) share: 64 x 64 output tiles, K steps of
 // 64 bytes copied to shared memory by cp.async, the thread's place, and

@@ -1,5 +1,7 @@
 //===- Host.cpp - the host module's buffers and globals -------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Helpers of lowbit-gpu-offload and lowbit-lower-launches.
 //
 //===----------------------------------------------------------------------===//

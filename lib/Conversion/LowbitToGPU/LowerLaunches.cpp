@@ -1,5 +1,7 @@
 //===- LowerLaunches.cpp - lowbit-lower-launches --------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // After bufferization: every lowbit.launch becomes a call of lib/Runtime's
 // lbrt_model_launch with the embedded PTX, the kernel's name, a constant
 // launch descriptor and the buffers' addresses (docs/Compile.md).

@@ -1,5 +1,7 @@
 //===- MmaBWeights.cpp - which weights the 4-bit mma kernels read ---------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The w4-mma kernels read their weights as mma-b tiles
 // (numerics::packInt4MmaB, docs/CodegenGPU.md): lowbit-pack-weights packs
 // the constant weights of the ops lowbit-gpu-kernels gave such a kernel,

@@ -1,5 +1,7 @@
 //===- Offload.cpp - lowbit-gpu-offload -----------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The host side of lowbit-compile --target=nvptx (docs/Compile.md): the
 // ops that lowbit-gpu-kernels annotated become `lowbit.launch` on their
 // kernels' parameters (4-bit weights as the mma-b tiles lowbit-pack-weights
@@ -94,7 +96,7 @@ struct LowbitGPUOffloadPass
     auto launch = op->getAttrOfType<DenseI64ArrayAttr>(gpunames::kLaunchAttr);
     auto params = op->getAttrOfType<ArrayAttr>(gpunames::kParamsAttr);
     if (!kernel || !launch || !params)
-      return op->emitError("lowbit-gpu-offload: incomplete lowbit.gpu.* "
+      return op->emitError("lowbit-gpu-offload: incomplete lowbit.gpu_* "
                            "attributes (run lowbit-gpu-kernels)");
     StringRef name = kernel.getLeafReference().getValue();
     ImplicitLocOpBuilder b(op->getLoc(), op);

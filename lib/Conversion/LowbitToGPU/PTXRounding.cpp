@@ -1,5 +1,7 @@
 //===- PTXRounding.cpp - rounding ops as PTX instructions -----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The kernels' PTX is not linked with libdevice (docs/CodegenGPU.md): the
 // rounding ops of the shared encoders become inline PTX before
 // lowbit-gpu-to-ptx lowers the kernels to NVVM.

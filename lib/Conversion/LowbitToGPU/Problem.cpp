@@ -1,5 +1,7 @@
 //===- Problem.cpp - one problem as the GPU kernels see it ----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Reading a KernelProblem off a qmatmul or quantize: the operands' formats
 // and layouts only; the kernel families decide what they compute.
 //

@@ -1,5 +1,7 @@
 //===- Problem.h - one problem as the GPU kernels see it --------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // A typed description of what a GPU kernel may compute: a matmul
 // Y[M, N] = X[M, K] . W[N, K]^T (the weights' and activations' formats,
 // the weights' layout, the scales' granularity) or the dynamic
@@ -14,7 +16,7 @@
 
 #include "Target.h"
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 

@@ -1,5 +1,7 @@
 //===- QuantizeRowsKernel.cpp - activation quantization per row -----------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The quantize-rows family: dynamic quantization of f16/bf16/f32
 // activations [M, K] to int8 or E4M3 (sm_89+) with an f32 scale per row,
 // what the 8-bit GEMMs read; codes and scales bit-identical to the

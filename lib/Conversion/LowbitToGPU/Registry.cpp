@@ -1,5 +1,7 @@
 //===- Registry.cpp - the GPU kernel families -----------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The list of families, and the kernels' names, parameters and creation.
 //
 //===----------------------------------------------------------------------===//

@@ -1,5 +1,7 @@
 //===- Registry.h - the GPU kernel families ---------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // One registry of GPU kernel families. A family says which problems it
 // computes, how it runs one (a configuration: grid, block, workgroup
 // buffers) and emits the body of the kernel; the registry finds the family

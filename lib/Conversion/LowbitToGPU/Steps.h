@@ -1,5 +1,7 @@
 //===- Steps.h - steps the GPU passes share ---------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What the GPU passes (GPUKernels.cpp, WritePTX.cpp, Offload.cpp,
 // LowerLaunches.cpp) are made of beyond the kernel families: the rounding
 // ops' PTX and the host module's globals.
@@ -9,7 +11,7 @@
 #ifndef LOWBIT_CONVERSION_LOWBITTOGPU_STEPS_H
 #define LOWBIT_CONVERSION_LOWBITTOGPU_STEPS_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"

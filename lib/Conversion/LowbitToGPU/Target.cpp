@@ -1,5 +1,7 @@
 //===- Target.cpp - what an NVIDIA GPU offers the kernels -----------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The compute capability read off the chip's name.
 //
 //===----------------------------------------------------------------------===//

@@ -1,5 +1,7 @@
 //===- Target.h - what an NVIDIA GPU offers the kernels ---------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The chip the GPU kernels are generated for (sm_80, sm_86, sm_89, sm_90,
 // sm_90a) and what its compute capability offers them: which mma.sync
 // operand types, FP8, wgmma; CUDA's grid limits.

@@ -1,5 +1,7 @@
 //===- W4MmaKernel.cpp - 4-bit weights on mma.sync ------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The w4-mma family: int4 (f16 scales), MXFP4 and NVFP4 weights in "mma-b"
 // tiles times f16/bf16 activations, for every M, on warp-level tensor
 // cores (mma.sync m16n8k16), sm_80+ (docs/CodegenGPU.md).

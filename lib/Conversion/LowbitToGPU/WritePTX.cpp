@@ -1,5 +1,7 @@
 //===- WritePTX.cpp - lowbit-write-ptx ------------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // After lowbit-gpu-to-ptx: the PTX of every gpu.binary in a file per chip,
 // and manifest.json listing every launch (kernel, grid, block, shared
 // bytes, parameters), written whole or not at all (docs/CodegenGPU.md).

@@ -1,5 +1,7 @@
 //===- CodePacking.cpp - sub-byte packing of codes on tensors -------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The run-time layout of 2- and 4-bit codes (docs/Spec.md, "Run-time
 // layout"): codes along the last axis, low bits first, the last axis
 // padded to whole bytes. `packCodes` turns one code per byte into that

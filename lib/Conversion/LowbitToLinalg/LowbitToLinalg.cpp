@@ -1,5 +1,7 @@
 //===- LowbitToLinalg.cpp - reference lowering of lowbit ops --------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The executable definition of lowbit's semantics (docs/Spec.md). Every
 // !lowbit.qtensor becomes its run-time parts, every op becomes linalg.generic
 // and arith/math on tensors. Quantization works on a "blocked" view of the

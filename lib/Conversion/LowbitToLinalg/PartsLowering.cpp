@@ -1,5 +1,7 @@
 //===- PartsLowering.cpp - lowbit.constant, pack and unpack ---------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The ops that move a quantized tensor's run-time parts as they are:
 // lowbit.constant becomes one arith.constant per part (createConstantParts,
 // which the backends also use for constants in their kernels' layouts),

@@ -1,5 +1,7 @@
 //===- QMatmulLowering.cpp - lowbit.qmatmul to a linalg contraction -------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The reference lowering of lowbit.qmatmul: the quantized operands
 // dequantized (emitDequantize), then one linalg.generic contraction
 // accumulating in f32 over [batch,] m, n, k, B optionally transposed.

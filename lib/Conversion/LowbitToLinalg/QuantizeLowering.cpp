@@ -1,5 +1,7 @@
 //===- QuantizeLowering.cpp - quantize, dequantize, requantize ------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The scalar rules of docs/Spec.md ("Quantization rules": scale kinds,
 // element encode / decode), the per-block statistics and scales of dynamic
 // quantization, the quantize / dequantize emitters on the blocked view,

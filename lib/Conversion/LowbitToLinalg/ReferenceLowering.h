@@ -1,5 +1,7 @@
 //===- ReferenceLowering.h - what the lowering files share ------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The pieces the files of the lowbit-to-linalg reference lowering share:
 // the lowered part types, a quantized tensor's run-time parts (`Parts`),
 // tensor-level builders (`TensorBuilder`), the quantize / dequantize

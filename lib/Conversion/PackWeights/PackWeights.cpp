@@ -1,5 +1,7 @@
 //===- PackWeights.cpp - constant weights in the kernels' layouts ---------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // lowbit-pack-weights, the one place where constant weights are packed at
 // compile time: [K, N] weights transposed to [N, K] with `transpose_b`,
 // then the layouts the kernels read (int8 panels, mma-b tiles), recorded
@@ -12,7 +14,7 @@
 
 #include "lowbit/Conversion/Passes.h"
 #include "lowbit/Conversion/WeightLayouts.h"
-#include "lowbit/NumericsBridge.h"
+#include "lowbit/Dialect/NumericsBridge.h"
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_LOWBITPACKWEIGHTS

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // A C++ program linking an ahead-of-time compiled model (lowbit-compile
 // with --prefix=mlp, entry point @mlp): test/Compile/aot.py builds it
 // against each output.

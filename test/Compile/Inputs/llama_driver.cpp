@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Runs an ahead-of-time compiled Llama decoder (lowbit-compile of a
 // .gguf or .safetensors with --prefix=llm): test/Compile/llama.py.
 //

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """A numpy Llama decoder (the reference of test/Compile/llama.py) and a
 tiny GGUF / safetensors model writer.
 

@@ -10,7 +10,7 @@
 // X per row, W per channel, f16 Y; M = 67, N = 33, K = 80: partial tiles
 // in M, N and K.
 // CHECK-LABEL: func.func @fp8
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@fp8_wgmma_gemm_67x33x80_xrow_wrow_f16, lowbit.gpu.launch = array<i64: 1, 2, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<67x80xi8>, memref<67xf32>, memref<33x80xi8>, memref<33xf32>, memref<67x33xf16>]
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@fp8_wgmma_gemm_67x33x80_xrow_wrow_f16, lowbit.gpu_launch = array<i64: 1, 2, 1, 128, 1, 1, 0>, lowbit.gpu_params = [memref<67x80xi8>, memref<67xf32>, memref<33x80xi8>, memref<33xf32>, memref<67x33xf16>]
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx84">]
 // CHECK-LABEL: gpu.func @fp8_wgmma_gemm_67x33x80_xrow_wrow_f16(
 // CHECK-SAME: %[[XQ:.*]]: memref<67x80xi8>, %[[SX:.*]]: memref<67xf32>, %[[WQ:.*]]: memref<33x80xi8>, %[[SW:.*]]: memref<33xf32>, %[[Y:.*]]: memref<67x33xf16>)
@@ -54,7 +54,7 @@
 // CHECK: memref.store %{{.*}}, %[[Y]]
 // CHECK: gpu.return
 // SM90-LABEL: func.func @fp8
-// SM90: lowbit.gpu.kernel = @lowbit_gpu::@fp8_gemm_67x33x80_xrow_wrow_f16
+// SM90: lowbit.gpu_kernel = @lowbit_gpu::@fp8_gemm_67x33x80_xrow_wrow_f16
 // SM90-NOT: wgmma
 func.func @fp8(%x: !lowbit.qtensor<67x80xf8E4M3FN, per_axis<0>>, %w: !lowbit.qtensor<33x80xf8E4M3FN, per_axis<0>>) -> tensor<67x33xf16> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<67x80xf8E4M3FN, per_axis<0>>, !lowbit.qtensor<33x80xf8E4M3FN, per_axis<0>> -> tensor<67x33xf16>
@@ -65,7 +65,7 @@ func.func @fp8(%x: !lowbit.qtensor<67x80xf8E4M3FN, per_axis<0>>, %w: !lowbit.qte
 
 // int8 has no wgmma kernel: on sm_90a it keeps mma.sync.
 // CHECK-LABEL: func.func @int8
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_16x64x64_xt_wt_f32
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@w8a8_gemm_16x64x64_xt_wt_f32
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
 // CHECK-NOT: wgmma
 func.func @int8(%x: !lowbit.qtensor<16x64xi8, per_tensor>, %w: !lowbit.qtensor<64x64xi8, per_tensor>) -> tensor<16x64xf32> {

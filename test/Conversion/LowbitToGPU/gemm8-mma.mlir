@@ -9,7 +9,7 @@
 // int8, X per row and W per channel, f16 Y; N = 70 and M = 5 leave
 // partial tiles (2 x 1 blocks). Exact int32 sums.
 // CHECK-LABEL: func.func @int8
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_5x70x48_xrow_wrow_f16, lowbit.gpu.launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<5x48xi8>, memref<5xf32>, memref<70x48xi8>, memref<70xf32>, memref<5x70xf16>]
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@w8a8_gemm_5x70x48_xrow_wrow_f16, lowbit.gpu_launch = array<i64: 2, 1, 1, 128, 1, 1, 0>, lowbit.gpu_params = [memref<5x48xi8>, memref<5xf32>, memref<70x48xi8>, memref<70xf32>, memref<5x70xf16>]
 // The int8 kernel needs no more than PTX ISA 8.0.
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_89", features = "+ptx80">]
 // CHECK-LABEL: gpu.func @w8a8_gemm_5x70x48_xrow_wrow_f16(
@@ -33,7 +33,7 @@
 // CHECK: memref.store %{{.*}}, %[[Y]][%{{.*}}, %{{.*}}] : memref<5x70xf16>
 // CHECK: gpu.return
 // SM80-LABEL: func.func @int8
-// SM80: lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_5x70x48_xrow_wrow_f16
+// SM80: lowbit.gpu_kernel = @lowbit_gpu::@w8a8_gemm_5x70x48_xrow_wrow_f16
 // SM80: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">]
 func.func @int8(%x: !lowbit.qtensor<5x48xi8, per_axis<0>>, %w: !lowbit.qtensor<70x48xi8, per_axis<0>>) -> tensor<5x70xf16> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<5x48xi8, per_axis<0>>, !lowbit.qtensor<70x48xi8, per_axis<0>> -> tensor<5x70xf16>
@@ -46,7 +46,7 @@ func.func @int8(%x: !lowbit.qtensor<5x48xi8, per_axis<0>>, %w: !lowbit.qtensor<7
 // 8.4); each K tile's chain starts from zero and is added to the f32
 // accumulators outside the tensor cores. sm_80 has no FP8: no kernel.
 // CHECK-LABEL: func.func @fp8
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@fp8_gemm_67x33x80_xt_wt_f32, lowbit.gpu.launch = array<i64: 1, 2, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<67x80xi8>, memref<f32>, memref<33x80xi8>, memref<f32>, memref<67x33xf32>]
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@fp8_gemm_67x33x80_xt_wt_f32, lowbit.gpu_launch = array<i64: 1, 2, 1, 128, 1, 1, 0>, lowbit.gpu_params = [memref<67x80xi8>, memref<f32>, memref<33x80xi8>, memref<f32>, memref<67x33xf32>]
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_89", features = "+ptx84">]
 // CHECK-LABEL: gpu.func @fp8_gemm_67x33x80_xt_wt_f32(
 // CHECK-SAME: %[[XQ:.*]]: memref<67x80xi8>, %[[SX:.*]]: memref<f32>, %[[WQ:.*]]: memref<33x80xi8>, %[[SW:.*]]: memref<f32>, %[[Y:.*]]: memref<67x33xf32>)
@@ -62,7 +62,7 @@ func.func @int8(%x: !lowbit.qtensor<5x48xi8, per_axis<0>>, %w: !lowbit.qtensor<7
 // CHECK-NOT: arith.truncf
 // CHECK: memref.store %{{.*}}, %[[Y]]
 // SM80-LABEL: func.func @fp8
-// SM80-NOT: lowbit.gpu.kernel
+// SM80-NOT: lowbit.gpu_kernel
 // SM80-NOT: gpu.module
 func.func @fp8(%x: !lowbit.qtensor<67x80xf8E4M3FN, per_tensor>, %w: !lowbit.qtensor<33x80xf8E4M3FN, per_tensor>) -> tensor<67x33xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<67x80xf8E4M3FN, per_tensor>, !lowbit.qtensor<33x80xf8E4M3FN, per_tensor> -> tensor<67x33xf32>
@@ -74,7 +74,7 @@ func.func @fp8(%x: !lowbit.qtensor<67x80xf8E4M3FN, per_tensor>, %w: !lowbit.qten
 // Not the family's: K not a multiple of 16 (cp.async's 16-byte rows),
 // int8 activations with FP8 weights, a bf16 result.
 // CHECK-LABEL: func.func @uncovered
-// CHECK-NOT: lowbit.gpu.kernel
+// CHECK-NOT: lowbit.gpu_kernel
 // CHECK-NOT: gpu.module
 func.func @uncovered(%x: !lowbit.qtensor<4x40xi8, per_tensor>, %w: !lowbit.qtensor<16x40xi8, per_tensor>, %x2: !lowbit.qtensor<4x32xi8, per_tensor>, %w2: !lowbit.qtensor<16x32xf8E4M3FN, per_tensor>, %w3: !lowbit.qtensor<16x32xi8, per_tensor>) -> (tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xbf16>) {
   %a = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<4x40xi8, per_tensor>, !lowbit.qtensor<16x40xi8, per_tensor> -> tensor<4x16xf32>

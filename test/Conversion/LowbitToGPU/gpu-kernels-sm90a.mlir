@@ -7,9 +7,9 @@
 // 32 << 32 = 137439477760); two m64n64k32 per K step of 64, the first with
 // scale-d = 0.
 // CHECK-LABEL: func.func @fp8
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@fp8_wgmma_gemm_128x256x512_xt_wrow_f16, lowbit.gpu.launch = array<i64: 4, 2, 1, 128, 1, 1, 0>
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@fp8_wgmma_gemm_128x256x512_xt_wrow_f16, lowbit.gpu_launch = array<i64: 4, 2, 1, 128, 1, 1, 0>
 // CHECK-LABEL: func.func @w8a8
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w8a8_gemm_
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@w8a8_gemm_
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx84">]
 // CHECK: gpu.func @fp8_wgmma_gemm_128x256x512_xt_wrow_f16({{.*}}) workgroup(%{{.*}} : memref<8192xi8, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: memref.extract_aligned_pointer_as_index

@@ -46,7 +46,7 @@ func.func @w8a8(%x: tensor<2x32xf16>, %w: !lowbit.qtensor<16x32xi8, per_axis<0>>
 // the op keeps its CPU lowering, without the launch attributes.
 // CHECK-LABEL: func.func @runtime_weights
 // CHECK: lowbit.qmatmul
-// CHECK-NOT: lowbit.gpu.kernel
+// CHECK-NOT: lowbit.gpu_kernel
 // CHECK-NOT: lowbit.launch
 func.func @runtime_weights(%x: tensor<1x64xf16>, %w: !lowbit.qtensor<32x64xi4 : f16, per_group<[1 : 32]>, scale = f16>) -> tensor<1x32xf16> {
   // expected-warning @+1 {{runs on the CPU: the GPU kernel w4a16_gemv_1x32x64_g32_f16 reads weights packed at compile time}}

@@ -10,7 +10,7 @@
 
 // int8 from f16, K = 300 (3 steps of 128, the last partial).
 // CHECK-LABEL: func.func @int8
-// CHECK: lowbit.quantize {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@quantize_i8_rows_5x300_f16, lowbit.gpu.launch = array<i64: 5, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<5x300xf16>, memref<5x300xi8>, memref<5xf32>]
+// CHECK: lowbit.quantize {{.*}}lowbit.gpu_kernel = @lowbit_gpu::@quantize_i8_rows_5x300_f16, lowbit.gpu_launch = array<i64: 5, 1, 1, 128, 1, 1, 0>, lowbit.gpu_params = [memref<5x300xf16>, memref<5x300xi8>, memref<5xf32>]
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_89", features = "+ptx80">]
 // CHECK-LABEL: gpu.func @quantize_i8_rows_5x300_f16(
 // CHECK-SAME: %[[X:.*]]: memref<5x300xf16>, %[[CODES:.*]]: memref<5x300xi8>, %[[SCALES:.*]]: memref<5xf32>)
@@ -38,7 +38,7 @@
 // CHECK: memref.store %[[CODE]], %[[CODES]][%[[ROW]], %{{.*}}] : memref<5x300xi8>
 // CHECK: gpu.return
 // SM80-LABEL: func.func @int8
-// SM80: lowbit.gpu.kernel = @lowbit_gpu::@quantize_i8_rows_5x300_f16
+// SM80: lowbit.gpu_kernel = @lowbit_gpu::@quantize_i8_rows_5x300_f16
 func.func @int8(%x: tensor<5x300xf16>) -> !lowbit.qtensor<5x300xi8 : f16, per_axis<0>> {
   %q = lowbit.quantize %x : tensor<5x300xf16> -> !lowbit.qtensor<5x300xi8 : f16, per_axis<0>>
   return %q : !lowbit.qtensor<5x300xi8 : f16, per_axis<0>>
@@ -49,7 +49,7 @@ func.func @int8(%x: tensor<5x300xf16>) -> !lowbit.qtensor<5x300xi8 : f16, per_ax
 // E4M3 from bf16: qmax 448, the shared E4M3 encoder (integer arithmetic).
 // sm_80 has no FP8: no kernel.
 // CHECK-LABEL: func.func @fp8
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@quantize_fp8_rows_4x70_bf16, lowbit.gpu.launch = array<i64: 4, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<4x70xbf16>, memref<4x70xi8>, memref<4xf32>]
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@quantize_fp8_rows_4x70_bf16, lowbit.gpu_launch = array<i64: 4, 1, 1, 128, 1, 1, 0>, lowbit.gpu_params = [memref<4x70xbf16>, memref<4x70xi8>, memref<4xf32>]
 // CHECK-LABEL: gpu.func @quantize_fp8_rows_4x70_bf16(
 // CHECK-SAME: %[[X:.*]]: memref<4x70xbf16>, %[[CODES:.*]]: memref<4x70xi8>, %[[SCALES:.*]]: memref<4xf32>)
 // CHECK: %[[QMAX:.*]] = arith.constant 4.480000e+02 : f32
@@ -59,7 +59,7 @@ func.func @int8(%x: tensor<5x300xf16>) -> !lowbit.qtensor<5x300xi8 : f16, per_ax
 // CHECK: arith.bitcast %{{.*}} : f32 to i32
 // CHECK: memref.store %{{.*}}, %[[CODES]]
 // SM80-LABEL: func.func @fp8
-// SM80-NOT: lowbit.gpu.kernel
+// SM80-NOT: lowbit.gpu_kernel
 // SM80-NOT: gpu.module
 func.func @fp8(%x: tensor<4x70xbf16>) -> !lowbit.qtensor<4x70xf8E4M3FN : bf16, per_axis<0>> {
   %q = lowbit.quantize %x : tensor<4x70xbf16> -> !lowbit.qtensor<4x70xf8E4M3FN : bf16, per_axis<0>>
@@ -71,7 +71,7 @@ func.func @fp8(%x: tensor<4x70xbf16>) -> !lowbit.qtensor<4x70xf8E4M3FN : bf16, p
 // Ties away from zero (round = nearest_away): math.round becomes cvt.rzi
 // and a step away from zero where the dropped fraction is at least 1/2.
 // CHECK-LABEL: func.func @away
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@quantize_i8_rows_3x200_f32
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@quantize_i8_rows_3x200_f32
 // CHECK-LABEL: gpu.func @quantize_i8_rows_3x200_f32(
 // CHECK: %[[T:.*]] = llvm.inline_asm "cvt.rzi.f32.f32 $0, $1;", "=f,f" %{{.*}} : (f32) -> f32
 // CHECK: %[[HALF:.*]] = arith.constant 5.000000e-01 : f32
@@ -81,7 +81,7 @@ func.func @fp8(%x: tensor<4x70xbf16>) -> !lowbit.qtensor<4x70xf8E4M3FN : bf16, p
 // CHECK-NOT: math.round
 // CHECK: gpu.return
 // SM80-LABEL: func.func @away
-// SM80: lowbit.gpu.kernel = @lowbit_gpu::@quantize_i8_rows_3x200_f32
+// SM80: lowbit.gpu_kernel = @lowbit_gpu::@quantize_i8_rows_3x200_f32
 func.func @away(%x: tensor<3x200xf32>) -> !lowbit.qtensor<3x200xi8, per_axis<0>, round = nearest_away> {
   %q = lowbit.quantize %x : tensor<3x200xf32> -> !lowbit.qtensor<3x200xi8, per_axis<0>, round = nearest_away>
   return %q : !lowbit.qtensor<3x200xi8, per_axis<0>, round = nearest_away>
@@ -91,7 +91,7 @@ func.func @away(%x: tensor<3x200xf32>) -> !lowbit.qtensor<3x200xi8, per_axis<0>,
 
 // Not the family's: one scale for the whole tensor (a grid-wide amax).
 // CHECK-LABEL: func.func @per_tensor
-// CHECK-NOT: lowbit.gpu.kernel
+// CHECK-NOT: lowbit.gpu_kernel
 // CHECK-NOT: gpu.module
 func.func @per_tensor(%x: tensor<4x64xf16>) -> !lowbit.qtensor<4x64xi8 : f16, per_tensor> {
   %q = lowbit.quantize %x : tensor<4x64xf16> -> !lowbit.qtensor<4x64xi8 : f16, per_tensor>

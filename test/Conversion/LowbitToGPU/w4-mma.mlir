@@ -5,14 +5,14 @@
 // MXFP4 and NVFP4 weights in mma-b tiles times f16/bf16 activations on
 // mma.sync m16n8k16, sm_80 and newer. sm_75 has no such tensor cores: no
 // kernel.
-// SM75-NOT: lowbit.gpu.kernel
+// SM75-NOT: lowbit.gpu_kernel
 // SM75-NOT: gpu.module
 
 // int4, M <= 16 (decode, "gemv"): 8 warps (256 threads) share a
 // 32-channel weight column and split K; each has its own X tile and the
 // partial 16 x 32 tiles meet in the second workgroup buffer.
 // CHECK-LABEL: func.func @int4_decode
-// CHECK: lowbit.qmatmul {{.*}}lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemv_1x40x64_g32_f16, lowbit.gpu.launch = array<i64: 2, 1, 1, 256, 1, 1, 0>, lowbit.gpu.params = [memref<1x64xf16>, memref<2x2x128xi32>, memref<40x2xf16>, memref<1x40xf16>]
+// CHECK: lowbit.qmatmul {{.*}}lowbit.gpu_kernel = @lowbit_gpu::@w4a16_gemv_1x40x64_g32_f16, lowbit.gpu_launch = array<i64: 2, 1, 1, 256, 1, 1, 0>, lowbit.gpu_params = [memref<1x64xf16>, memref<2x2x128xi32>, memref<40x2xf16>, memref<1x40xf16>]
 // CHECK: gpu.module @lowbit_gpu [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">]
 // CHECK-LABEL: gpu.func @w4a16_gemv_1x40x64_g32_f16(
 // CHECK-SAME: %[[X:.*]]: memref<1x64xf16>, %[[CODES:.*]]: memref<2x2x128xi32>, %[[SCALES:.*]]: memref<40x2xf16>, %[[Y:.*]]: memref<1x40xf16>)
@@ -51,7 +51,7 @@ func.func @int4_decode(%x: tensor<1x64xf16>, %w: !lowbit.qtensor<40x64xi4, per_g
 // outputs, block barriers, the bf16 magic 0x43004300 (128 + u), and
 // mma.sync on bf16 as inline PTX.
 // CHECK-LABEL: func.func @int4_gemm_bf16
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@w4a16_gemm_32x40x64_g32_xbf16_f32, lowbit.gpu.launch = array<i64: 1, 1, 1, 128, 1, 1, 0>, lowbit.gpu.params = [memref<32x64xbf16>, memref<2x2x128xi32>, memref<40x2xf16>, memref<32x40xf32>]
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@w4a16_gemm_32x40x64_g32_xbf16_f32, lowbit.gpu_launch = array<i64: 1, 1, 1, 128, 1, 1, 0>, lowbit.gpu_params = [memref<32x64xbf16>, memref<2x2x128xi32>, memref<40x2xf16>, memref<32x40xf32>]
 // CHECK-LABEL: gpu.func @w4a16_gemm_32x40x64_g32_xbf16_f32(
 // CHECK-SAME: %[[X:.*]]: memref<32x64xbf16>, %[[CODES:.*]]: memref<2x2x128xi32>, %[[SCALES:.*]]: memref<40x2xf16>, %[[Y:.*]]: memref<32x40xf32>)
 // CHECK-SAME: workgroup(%[[XS:.*]] : memref<1x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
@@ -78,7 +78,7 @@ func.func @int4_gemm_bf16(%x: tensor<32x64xbf16>, %w: !lowbit.qtensor<40x64xi4, 
 // 0x00080008, 0x00070007), times 2^14 in f32; E8M0 scales decoded from
 // their bytes (i8 parameter).
 // CHECK-LABEL: func.func @mxfp4
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@mxfp4_gemv_1x40x64_g32_f16, {{.*}}lowbit.gpu.params = [memref<1x64xf16>, memref<2x2x128xi32>, memref<40x2xi8>, memref<1x40xf16>]
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@mxfp4_gemv_1x40x64_g32_f16, {{.*}}lowbit.gpu_params = [memref<1x64xf16>, memref<2x2x128xi32>, memref<40x2xi8>, memref<1x40xf16>]
 // CHECK-LABEL: gpu.func @mxfp4_gemv_1x40x64_g32_f16(
 // CHECK-SAME: %[[X:.*]]: memref<1x64xf16>, %[[CODES:.*]]: memref<2x2x128xi32>, %[[SCALES:.*]]: memref<40x2xi8>, %[[Y:.*]]: memref<1x40xf16>)
 // CHECK-DAG: %[[M7:.*]] = arith.constant 458759 : i32
@@ -103,7 +103,7 @@ func.func @mxfp4(%x: tensor<1x64xf16>, %w: !lowbit.qtensor<40x64xf4E2M1FN, per_g
 // NVFP4: groups of 16, E4M3 scales times the f32 tensor scale, a parameter
 // before Y.
 // CHECK-LABEL: func.func @nvfp4
-// CHECK: lowbit.gpu.kernel = @lowbit_gpu::@nvfp4_gemv_2x40x64_g16_f32, {{.*}}lowbit.gpu.params = [memref<2x64xf16>, memref<2x2x128xi32>, memref<40x4xi8>, memref<f32>, memref<2x40xf32>]
+// CHECK: lowbit.gpu_kernel = @lowbit_gpu::@nvfp4_gemv_2x40x64_g16_f32, {{.*}}lowbit.gpu_params = [memref<2x64xf16>, memref<2x2x128xi32>, memref<40x4xi8>, memref<f32>, memref<2x40xf32>]
 // CHECK-LABEL: gpu.func @nvfp4_gemv_2x40x64_g16_f32(
 // CHECK-SAME: %[[X:.*]]: memref<2x64xf16>, %[[CODES:.*]]: memref<2x2x128xi32>, %[[SCALES:.*]]: memref<40x4xi8>, %[[TS:.*]]: memref<f32>, %[[Y:.*]]: memref<2x40xf32>)
 // CHECK: %[[T:.*]] = memref.load %[[TS]][] : memref<f32>
@@ -121,7 +121,7 @@ func.func @nvfp4(%x: tensor<2x64xf16>, %w: !lowbit.qtensor<40x64xf4E2M1FN, per_g
 // Not the family's: K not a multiple of 32 (a lane's 16-byte chunk), f32
 // activations.
 // CHECK-LABEL: func.func @uncovered
-// CHECK-NOT: lowbit.gpu.kernel
+// CHECK-NOT: lowbit.gpu_kernel
 // CHECK-NOT: gpu.module
 func.func @uncovered(%x: tensor<1x48xf16>, %w: !lowbit.qtensor<8x48xi4, per_group<[1 : 48]>, scale = f16>, %xf: tensor<1x64xf32>, %w2: !lowbit.qtensor<8x64xi4, per_group<[1 : 32]>, scale = f16>) -> (tensor<1x8xf16>, tensor<1x8xf32>) {
   %a = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x48xf16>, !lowbit.qtensor<8x48xi4, per_group<[1 : 48]>, scale = f16> -> tensor<1x8xf16>

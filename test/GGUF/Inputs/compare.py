@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Explains a difference between lowbit's and llama.cpp's GGUF outputs.
 
   compare.py blocks FORMAT IN.npy LOWBIT.bin LLAMA.bin

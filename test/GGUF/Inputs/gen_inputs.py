@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Inputs of the GGUF conformance tests: float32 .npy files in OUT_DIR.
 
 Usage: gen_inputs.py OUT_DIR

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """What test/Import/gguf-reader.py and safetensors-reader.py both do with
 lowbit-inspect: run it on a file, expect a located error on a corrupted
 one, and reject every truncation of a good one cleanly."""

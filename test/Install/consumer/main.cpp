@@ -1,12 +1,14 @@
 //===- main.cpp - uses an installed lowbit --------------------------------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // Loads the lowbit dialect, queries a parsed !lowbit.qtensor and runs
 // lowbit-lower-to-linalg (registered by name) on a small module.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Conversion/Passes.h"
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -1,5 +1,7 @@
 //===- FakeCuda.cpp - a CUDA driver stand-in for tests without a GPU ------===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // liblowbit_fake_cuda.so exports the driver entry points lib/Runtime opens
 // ($LOWBIT_CUDA_DRIVER names it). "Device" memory is host memory (every
 // copy is checked against its allocation), modules are the PTX text

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Inputs for lowbit-calibrate.test and the check of its statistics against
 numpy (argv: make DIR | check DIR)."""
 import json

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+
 """Input arrays for lowbit-quantize.test (written into the directory argv[1])."""
 import os
 import sys

@@ -1,13 +1,15 @@
 //===- LowbitDialect.h - lowbit dialect -------------------------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // The lowbit dialect: quantization schemes, quantized tensor types and the
 // ops on them. docs/Design.md explains the design, docs/Spec.md the numbered
 // constraints that the verifiers quote.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LOWBIT_LOWBITDIALECT_H
-#define LOWBIT_LOWBITDIALECT_H
+#ifndef LOWBIT_DIALECT_LOWBITDIALECT_H
+#define LOWBIT_DIALECT_LOWBITDIALECT_H
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
@@ -19,18 +21,18 @@
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
-#include "lowbit/LowbitEnums.h.inc"
+#include "lowbit/Dialect/LowbitEnums.h.inc"
 
-#include "lowbit/LowbitDialect.h.inc"
+#include "lowbit/Dialect/LowbitDialect.h.inc"
 
 #define GET_ATTRDEF_CLASSES
-#include "lowbit/LowbitAttrs.h.inc"
+#include "lowbit/Dialect/LowbitAttrs.h.inc"
 
 #define GET_TYPEDEF_CLASSES
-#include "lowbit/LowbitTypes.h.inc"
+#include "lowbit/Dialect/LowbitTypes.h.inc"
 
 #define GET_OP_CLASSES
-#include "lowbit/LowbitOps.h.inc"
+#include "lowbit/Dialect/LowbitOps.h.inc"
 
 namespace mlir::lowbit {
 
@@ -47,4 +49,4 @@ LogicalResult verifyStaticParts(function_ref<InFlightDiagnostic()> emitError,
 
 } // namespace mlir::lowbit
 
-#endif // LOWBIT_LOWBITDIALECT_H
+#endif // LOWBIT_DIALECT_LOWBITDIALECT_H

@@ -1,5 +1,7 @@
 //===- NumericsBridge.h - lowbit IR <-> numerics library --------*- C++ -*-===//
 //
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
 // What passes need to hand weights to the numerics library (plain C++,
 // include/lowbit/Numerics) and to put its results back into IR: the
 // library's view of a `!lowbit.qtensor` type, the float values of a
@@ -9,10 +11,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LOWBIT_NUMERICSBRIDGE_H
-#define LOWBIT_NUMERICSBRIDGE_H
+#ifndef LOWBIT_DIALECT_NUMERICSBRIDGE_H
+#define LOWBIT_DIALECT_NUMERICSBRIDGE_H
 
-#include "lowbit/LowbitDialect.h"
+#include "lowbit/Dialect/LowbitDialect.h"
 #include "lowbit/Numerics/Numerics.h"
 
 #include "mlir/IR/Builders.h"
@@ -60,4 +62,4 @@ readQuantizedConstant(ConstantOp op,
 
 } // namespace mlir::lowbit
 
-#endif // LOWBIT_NUMERICSBRIDGE_H
+#endif // LOWBIT_DIALECT_NUMERICSBRIDGE_H
