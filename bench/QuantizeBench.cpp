@@ -45,18 +45,12 @@ struct BenchRow {
 // int8/int4 are lowbit's integer formats (symmetric, fp32 scales); the others
 // have fixed block sizes.
 const BenchRow benchRows[] = {
-    {"int8 per-row", "int8", 0},
-    {"int4 g128", "int4", 128},
-    {"mxfp4", "mxfp4", 0},
-    {"nvfp4", "nvfp4", 0},
-    {"q4_0", "q4_0", 0},
-    {"q4_1", "q4_1", 0},
-    {"q5_0", "q5_0", 0},
-    {"q5_1", "q5_1", 0},
-    {"q8_0", "q8_0", 0},
-    {"gguf_mxfp4", "gguf_mxfp4", 0},
-    {"q4_k", "q4_k", 0},
-    {"q6_k", "q6_k", 0},
+    {"int8 per-row", "int8", 0}, {"int4 g128", "int4", 128},
+    {"mxfp4", "mxfp4", 0},       {"nvfp4", "nvfp4", 0},
+    {"q4_0", "q4_0", 0},         {"q4_1", "q4_1", 0},
+    {"q5_0", "q5_0", 0},         {"q5_1", "q5_1", 0},
+    {"q8_0", "q8_0", 0},         {"gguf_mxfp4", "gguf_mxfp4", 0},
+    {"q4_k", "q4_k", 0},         {"q6_k", "q6_k", 0},
 };
 
 double now() {

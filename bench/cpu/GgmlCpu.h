@@ -22,16 +22,15 @@ extern "C" {
 
 typedef void (*LowbitGgmlQuantizeRow)(const float *x, void *y, int64_t k);
 typedef void (*LowbitGgmlVecDot)(int n, float *s, size_t bs, const void *vx,
-                                 size_t bx, const void *vy, size_t by,
-                                 int nrc);
+                                 size_t bx, const void *vy, size_t by, int nrc);
 
 typedef struct LowbitGgmlCpuType {
-  const char *name;        // "q4_0", "q8_0", "q4_k", "mxfp4"
-  int64_t blockSize;       // weights per block
-  size_t blockBytes;       // bytes per weight block
+  const char *name;  // "q4_0", "q8_0", "q4_k", "mxfp4"
+  int64_t blockSize; // weights per block
+  size_t blockBytes; // bytes per weight block
   // llama.cpp's reference quantizer (ggml-quants.c): weights, untimed.
   LowbitGgmlQuantizeRow quantizeWeights;
-  const char *actName;     // "q8_0" or "q8_K": the type's vec_dot_type
+  const char *actName; // "q8_0" or "q8_K": the type's vec_dot_type
   int64_t actBlockSize;
   size_t actBlockBytes;
   // The CPU backend's from_float of vec_dot_type: activations, timed.

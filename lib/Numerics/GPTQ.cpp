@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "QTensorLayout.h"
 #include "lowbit/Numerics/Algorithms.h"
 
 #include <cblas.h>
@@ -22,23 +23,6 @@
 namespace lowbit::numerics {
 
 namespace {
-
-/// The bytes of one scale element of `t`.
-size_t scaleElemBytes(ScaleType t) {
-  switch (t) {
-  case ScaleType::F32:
-    return 4;
-  case ScaleType::F16:
-  case ScaleType::BF16:
-    return 2;
-  case ScaleType::E8M0:
-  case ScaleType::E4M3:
-    return 1;
-  case ScaleType::None:
-    return 0;
-  }
-  return 0;
-}
 
 /// Upper Cholesky factor U of H^-1 (H^-1 = U^T U), column-major n x n, for
 /// H (column-major, overwritten). Fails if H is not positive definite.
@@ -125,8 +109,8 @@ Status gptq(const float *w, int64_t rows, int64_t cols, const float *h,
   } else {
     params.scheme = scheme;
     params.shape = shape;
-    params.scales.assign(size_t(rows * groups) * scaleElemBytes(scheme.scale),
-                         0);
+    params.scales.assign(
+        size_t(rows * groups) * detail::scaleBytes(scheme.scale), 0);
     if (!scheme.symmetric)
       params.zeroPoints.assign(size_t(rows * groups), 0);
   }
@@ -169,7 +153,7 @@ Status gptq(const float *w, int64_t rows, int64_t cols, const float *h,
   // One column of codes: the values of column `c` (rows values, stride
   // cols in `src`) quantized with group `grp`'s parameters; returns the
   // dequantized values in `deq`.
-  const size_t sb = scaleElemBytes(scheme.scale);
+  const size_t sb = detail::scaleBytes(scheme.scale);
   Scheme colScheme = scheme;
   colScheme.blockSizes = {1, 1};
   QTensor col;
@@ -320,7 +304,7 @@ Status transpose2D(const QTensor &in, QTensor &out) {
     for (int64_t c = 0; c < cols; ++c)
       t[size_t(c * rows + r)] = v[size_t(r * cols + c)];
   const int64_t br = rows / s.blockSizes[0], bc = cols / s.blockSizes[1];
-  const size_t sb = scaleElemBytes(s.scale);
+  const size_t sb = detail::scaleBytes(s.scale);
   QTensor q;
   q.scheme = s;
   q.scheme.blockSizes = {s.blockSizes[1], s.blockSizes[0]};

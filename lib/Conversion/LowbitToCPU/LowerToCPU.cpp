@@ -157,12 +157,6 @@ struct LowbitLowerToCPUPass
     PanelWeights panels;
     if (failed(collectPanelWeights(getOperation(), *target, panels)))
       return signalPassFailure();
-    // The marks have been read: the conversion replaces the qtensor
-    // arguments they are on by their parts.
-    getOperation().walk([](func::FuncOp fn) {
-      for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
-        fn.removeArgAttr(i, LowbitDialect::PackedAttrHelper::getNameStr());
-    });
     auto handled = [&](Operation *op) {
       auto mm = dyn_cast<QMatmulOp>(op);
       return mm && hasGGUFKernel(mm, *target);
