@@ -14,7 +14,7 @@ opt="$build/bin/lowbit-opt"
 out="$root/bench/gpu/out"
 rm -rf "$out.tmp"
 for chip in sm_80 sm_90 sm_90a; do
-  "$opt" "$root/bench/gpu/kernels.mlir" --lowbit-gpu-kernels=chip=$chip \
+  "$opt" "$root/bench/gpu/kernels.mlir" --lowbit-lower-to-gpu=chip=$chip \
     --lowbit-gpu-to-ptx --lowbit-write-ptx=dir="$out.tmp/$chip" -o /dev/null
   if [ -x /usr/local/cuda/bin/ptxas ]; then
     /usr/local/cuda/bin/ptxas -arch=$chip "$out.tmp/$chip/lowbit_gpu.$chip.ptx" \

@@ -48,8 +48,8 @@ def Lowbit_Dialect : Dialect {
     "::mlir::ArrayAttr":$calibration_sites,
     // LB-A6, on an op: not a calibration or quantization site.
     "::mlir::UnitAttr":$not_a_site,
-    // LB-A7, on an op a GPU kernel covers (lowbit-gpu-kernels, read by
-    // lowbit-gpu-offload and lowbit-write-ptx): the kernel, @module::@name.
+    // LB-A7, on an op a GPU kernel covers (lowbit-lower-to-gpu, read by
+    // lowbit-offload-to-gpu and lowbit-write-ptx): the kernel, @module::@name.
     "::mlir::SymbolRefAttr":$gpu_kernel,
     // LB-A8, with it: grid x/y/z, block x/y/z, dynamic shared bytes.
     "::mlir::DenseI64ArrayAttr":$gpu_launch,

@@ -233,7 +233,7 @@ def Lowbit_LaunchOp : Lowbit_Op<"launch", [
     bz, shared]. Its parameters are `ins` then `outs`, in the kernel's
     order: inputs are read, outputs written whole. Destination style: on
     tensors the results are the outputs' new values; after bufferization it
-    works on memrefs and has no results. `lowbit-gpu-offload` creates it,
+    works on memrefs and has no results. `lowbit-offload-to-gpu` creates it,
     `lowbit-lower-launches` turns it into a call of lib/Runtime's
     `lbrt_model_launch` (docs/Compile.md).
 

@@ -22,9 +22,8 @@ using namespace mlir::lowbit;
 namespace nx = ::lowbit::numerics;
 
 FailureOr<nx::Scheme>
-mlir::lowbit::toNumericsScheme(QTensorType type,
-                               function_ref<InFlightDiagnostic()> emitError) {
-  SchemeAttr s = type.getScheme();
+mlir::lowbit::toNumericsElement(SchemeAttr s,
+                                function_ref<InFlightDiagnostic()> emitError) {
   nx::Scheme out;
   Type storage = s.getStorageType();
   if (s.isGGUF()) {
@@ -32,11 +31,6 @@ mlir::lowbit::toNumericsScheme(QTensorType type,
     out.gguf = nx::GGUFKind(int(s.getGguf())); // same values (static_assert
                                                // in LowbitAttrs.cpp)
     out.scale = nx::ScaleType::None;
-    if (!nx::ggufSupported(out.gguf)) {
-      emitError() << "GGUF " << stringifyGGUFKind(s.getGguf())
-                  << " has no quantizer in the numerics library yet";
-      return failure();
-    }
     return out;
   }
   if (s.getTernary()) {
@@ -83,8 +77,6 @@ mlir::lowbit::toNumericsScheme(QTensorType type,
                   << " is not known to the numerics library";
       return failure();
     }
-    SmallVector<int64_t> blocks = type.getBlockSizes();
-    out.blockSizes.assign(blocks.begin(), blocks.end());
   }
   out.tensorScale = s.getTensorScale();
   out.symmetric = s.getSymmetric();
@@ -93,9 +85,106 @@ mlir::lowbit::toNumericsScheme(QTensorType type,
   out.rounding = s.getRounding() == Rounding::NearestAway
                      ? nx::Rounding::NearestAway
                      : nx::Rounding::NearestEven;
+  return out;
+}
+
+SchemeAttr mlir::lowbit::getSchemeAttr(
+    function_ref<InFlightDiagnostic()> emitError, MLIRContext *ctx,
+    const nx::Scheme &element, Type expressed, Granularity granularity,
+    int64_t axis, ArrayRef<int64_t> groupAxes, ArrayRef<int64_t> groupSizes) {
+  Type storage;
+  switch (element.kind) {
+  case nx::ElementKind::GGUF:
+    return SchemeAttr::getChecked(
+        emitError, ctx, IntegerType::get(ctx, 8), expressed, Granularity::None,
+        0, {}, {}, true, false, false, Type(), false, Rounding::NearestEven,
+        true, GGUFKind(int(element.gguf)));
+  case nx::ElementKind::Ternary:
+    storage = IntegerType::get(ctx, 2);
+    break;
+  case nx::ElementKind::Int:
+    storage = IntegerType::get(ctx, element.bits,
+                               element.isSigned ? IntegerType::Signless
+                                                : IntegerType::Unsigned);
+    break;
+  case nx::ElementKind::MiniFloat:
+    switch (element.minifloat) {
+    case nx::ElementType::F8E4M3FN:
+      storage = Float8E4M3FNType::get(ctx);
+      break;
+    case nx::ElementType::F8E5M2:
+      storage = Float8E5M2Type::get(ctx);
+      break;
+    case nx::ElementType::F6E2M3FN:
+      storage = Float6E2M3FNType::get(ctx);
+      break;
+    case nx::ElementType::F6E3M2FN:
+      storage = Float6E3M2FNType::get(ctx);
+      break;
+    case nx::ElementType::F4E2M1FN:
+      storage = Float4E2M1FNType::get(ctx);
+      break;
+    default:
+      emitError() << nx::elementTypeName(element.minifloat)
+                  << " cannot be a quantized element";
+      return {};
+    }
+    break;
+  }
+  Type scale;
+  switch (element.scale) {
+  case nx::ScaleType::None:
+    break;
+  case nx::ScaleType::F32:
+    scale = Float32Type::get(ctx);
+    break;
+  case nx::ScaleType::F16:
+    scale = Float16Type::get(ctx);
+    break;
+  case nx::ScaleType::BF16:
+    scale = BFloat16Type::get(ctx);
+    break;
+  case nx::ScaleType::E8M0:
+    scale = Float8E8M0FNUType::get(ctx);
+    break;
+  case nx::ScaleType::E4M3:
+    scale = Float8E4M3FNType::get(ctx);
+    break;
+  }
+  // A granularity without a scale type has the default (f32) scales.
+  if (granularity != Granularity::None && !scale)
+    scale = Float32Type::get(ctx);
+  return SchemeAttr::getChecked(
+      emitError, ctx, storage, expressed, granularity, axis, groupAxes,
+      groupSizes, element.symmetric, element.fullRange,
+      element.kind == nx::ElementKind::Ternary, scale, element.tensorScale,
+      element.rounding == nx::Rounding::NearestAway ? Rounding::NearestAway
+                                                    : Rounding::NearestEven,
+      element.saturate, GGUFKind::None);
+}
+
+FailureOr<nx::Scheme>
+mlir::lowbit::toNumericsScheme(QTensorType type,
+                               function_ref<InFlightDiagnostic()> emitError) {
+  SchemeAttr s = type.getScheme();
+  FailureOr<nx::Scheme> out = toNumericsElement(s, emitError);
+  if (failed(out))
+    return failure();
+  if (s.isGGUF()) {
+    if (!nx::ggufSupported(out->gguf)) {
+      emitError() << "GGUF " << stringifyGGUFKind(s.getGguf())
+                  << " has no quantizer in the numerics library yet";
+      return failure();
+    }
+    return out;
+  }
+  if (s.hasScales()) {
+    SmallVector<int64_t> blocks = type.getBlockSizes();
+    out->blockSizes.assign(blocks.begin(), blocks.end());
+  }
   nx::Status st =
-      nx::verifyScheme(out, std::vector<int64_t>(type.getShape().begin(),
-                                                 type.getShape().end()));
+      nx::verifyScheme(*out, std::vector<int64_t>(type.getShape().begin(),
+                                                  type.getShape().end()));
   if (!st.ok()) {
     emitError() << st.message();
     return failure();

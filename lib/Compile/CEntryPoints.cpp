@@ -24,7 +24,7 @@ using namespace mlir;
 using namespace mlir::lowbit;
 using namespace mlir::lowbit::compiler;
 
-/// The PTX string of an nvptx model (lowbit-gpu-offload).
+/// The PTX string of an nvptx model (lowbit-offload-to-gpu).
 static constexpr StringLiteral kPtxSymbol = gpunames::kPtxSymbol;
 
 /// <prefix>_set_weights(ptr, size) -> i32 and, for each entry point,

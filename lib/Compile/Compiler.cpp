@@ -110,7 +110,7 @@ LogicalResult mlir::lowbit::compileModule(ModuleOp module,
   if (gpu) {
     // The PTX of the GPU kernels (docs/Compile.md), and the kernels the
     // host code launches.
-    // lowbit-gpu-offload has moved it from the gpu.binary into a global.
+    // lowbit-offload-to-gpu has moved it from the gpu.binary into a global.
     std::string ptx;
     if (auto global = module.lookupSymbol<LLVM::GlobalOp>(gpunames::kPtxSymbol))
       if (auto text = dyn_cast_or_null<StringAttr>(global.getValueOrNull()))

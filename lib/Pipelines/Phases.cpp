@@ -96,14 +96,14 @@ void lowbit::addLowerPhase(OpPassManager &pm, const CodegenOptions &options) {
     LowbitPackWeightsOptions transpose;
     transpose.kernelLayouts = false;
     pm.addPass(createLowbitPackWeights(transpose));
-    LowbitGPUKernelsOptions kernels;
+    LowbitLowerToGPUOptions kernels;
     kernels.chip = options.chip;
-    pm.addPass(createLowbitGPUKernels(kernels));
+    pm.addPass(createLowbitLowerToGPU(kernels));
     pack.target = PackTarget::NVPTX;
     pack.chip = options.chip;
     pm.addPass(createLowbitPackWeights(pack));
     buildGPUToPTXPipeline(pm);
-    pm.addPass(createLowbitGPUOffload());
+    pm.addPass(createLowbitOffloadToGPU());
   } else {
     pm.addPass(createLowbitPackWeights(pack));
   }

@@ -9,6 +9,7 @@
 
 #include "lowbit/Pipelines/Pipelines.h"
 
+#include "lowbit/Transforms/OperandScheme.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -16,61 +17,73 @@
 using namespace mlir;
 
 namespace {
-std::string groupScheme(const char *element, int64_t group,
-                        const char *extra = "") {
-  return std::string(element) + ", per_group<[in : " + std::to_string(group) +
-         "]>" + extra;
+using Axis = mlir::lowbit::SchemeAxis;
+using Scheme = mlir::lowbit::OperandScheme;
+namespace nx = ::lowbit::numerics;
+
+/// Signed integers of `bits` bits, symmetric, in groups of `group` along
+/// the reduction axis.
+Scheme intGroups(unsigned bits, int64_t group) {
+  return Scheme::perGroup(Scheme::intElement(bits), Axis::in(), group);
 }
 
-void addQuantizeMatmuls(OpPassManager &pm, std::string weights,
-                        std::string activations) {
-  lowbit::LowbitQuantizeMatmulsOptions o;
-  o.weightScheme = std::move(weights);
-  o.activationScheme = std::move(activations);
-  pm.addNestedPass<func::FuncOp>(lowbit::createLowbitQuantizeMatmuls(o));
-  pm.addPass(lowbit::createLowbitFoldConstantQuantize());
+/// Signed 8-bit integers, one scale per output channel (weights) or per
+/// token (activations).
+Scheme int8PerChannel() {
+  return Scheme::perAxis(Scheme::intElement(8), Axis::out());
 }
 
-void addQuantizeWeights(OpPassManager &pm, std::string scheme,
-                        std::string method = "rtn",
-                        const lowbit::QuantPipelineOptions *options = nullptr) {
-  lowbit::LowbitQuantizeWeightsOptions o;
-  o.scheme = std::move(scheme);
+void addQuantizeMatmuls(OpPassManager &pm, const Scheme &weights,
+                        const Scheme &activations) {
+  pm.addNestedPass<func::FuncOp>(
+      mlir::lowbit::createLowbitQuantizeMatmuls(weights, activations));
+  pm.addPass(mlir::lowbit::createLowbitFoldConstantQuantize());
+}
+
+void addQuantizeWeights(
+    OpPassManager &pm, const Scheme &scheme, std::string method = "rtn",
+    const mlir::lowbit::QuantPipelineOptions *options = nullptr) {
+  mlir::lowbit::LowbitQuantizeWeightsOptions o;
   o.method = std::move(method);
   if (options) {
     o.calibration = options->calibration;
     o.actOrder = options->actOrder;
     o.staticGroups = options->actOrder;
   }
-  pm.addPass(lowbit::createLowbitQuantizeWeights(o));
-  pm.addNestedPass<func::FuncOp>(lowbit::createLowbitFuseDequantMatmul());
+  pm.addPass(mlir::lowbit::createLowbitQuantizeWeights(scheme, o));
+  pm.addNestedPass<func::FuncOp>(mlir::lowbit::createLowbitFuseDequantMatmul());
 }
 } // namespace
 
-void lowbit::buildW8A8SmoothQuantPipeline(OpPassManager &pm,
-                                          const QuantPipelineOptions &options) {
-  LowbitSmoothQuantOptions sq;
+void mlir::lowbit::buildW8A8SmoothQuantPipeline(
+    OpPassManager &pm, const QuantPipelineOptions &options) {
+  LowbitSmoothActivationsOptions sq;
   sq.alpha = options.alpha;
   sq.calibration = options.calibration;
-  pm.addPass(createLowbitSmoothQuant(sq));
-  addQuantizeMatmuls(pm, "i8, per_axis<out>", "i8, per_axis<out>");
+  pm.addPass(createLowbitSmoothActivations(sq));
+  addQuantizeMatmuls(pm, int8PerChannel(), int8PerChannel());
 }
 
-void lowbit::buildW4A16GPTQPipeline(OpPassManager &pm,
-                                    const QuantPipelineOptions &options) {
-  addQuantizeWeights(pm, groupScheme("i4", options.group), "gptq", &options);
+void mlir::lowbit::buildW4A16GPTQPipeline(OpPassManager &pm,
+                                          const QuantPipelineOptions &options) {
+  addQuantizeWeights(pm, intGroups(4, options.group), "gptq", &options);
 }
 
-void lowbit::buildW4A8Pipeline(OpPassManager &pm,
-                               const QuantPipelineOptions &options) {
-  addQuantizeMatmuls(pm, groupScheme("i4", options.group), "i8, per_axis<out>");
+void mlir::lowbit::buildW4A8Pipeline(OpPassManager &pm,
+                                     const QuantPipelineOptions &options) {
+  addQuantizeMatmuls(pm, intGroups(4, options.group), int8PerChannel());
 }
 
-void lowbit::buildMXFP4Pipeline(OpPassManager &pm,
-                                const QuantPipelineOptions &) {
-  addQuantizeWeights(pm, groupScheme("f4E2M1FN", 32, ", scale = f8E8M0FNU"));
+void mlir::lowbit::buildMXFP4Pipeline(OpPassManager &pm,
+                                      const QuantPipelineOptions &) {
+  nx::Scheme fp4 = Scheme::floatElement(nx::ElementType::F4E2M1FN);
+  fp4.scale = nx::ScaleType::E8M0;
+  addQuantizeWeights(pm, Scheme::perGroup(fp4, Axis::in(), 32));
 }
 
-void lowbit::buildFP8Pipeline(OpPassManager &pm, const QuantPipelineOptions &) {
-  addQuantizeMatmuls(pm, "f8E4M3FN, per_axis<out>", "f8E4M3FN, per_tensor");
+void mlir::lowbit::buildFP8Pipeline(OpPassManager &pm,
+                                    const QuantPipelineOptions &) {
+  nx::Scheme fp8 = Scheme::floatElement(nx::ElementType::F8E4M3FN);
+  addQuantizeMatmuls(pm, Scheme::perAxis(fp8, Axis::out()),
+                     Scheme::perTensor(fp8));
 }

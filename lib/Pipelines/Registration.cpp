@@ -124,7 +124,7 @@ void lowbit::registerLowbitPassesOnce() {
       buildReferenceToLLVMPipeline);
   PassPipelineRegistration<>(
       "lowbit-gpu-to-ptx",
-      "The kernels of lowbit-gpu-kernels to PTX: gpu.module -> NVVM (bare "
+      "The kernels of lowbit-lower-to-gpu to PTX: gpu.module -> NVVM (bare "
       "pointers) -> gpu.binary holding the NVPTX backend's PTX",
       [](OpPassManager &pm) { buildGPUToPTXPipeline(pm); });
   PassPipelineRegistration<CPUToLLVMOptions>(

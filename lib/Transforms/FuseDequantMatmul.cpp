@@ -209,10 +209,21 @@ bool raiseRawDequant(linalg::GenericOp g) {
   for (int32_t v : c)
     lo = std::min(lo, v);
 
-  // The scheme, written as text and parsed by the dialect's own parser.
-  std::string text = (r->isUnsigned ? "ui" : "i") + std::to_string(width);
-  SmallVector<std::string> groups;
-  int64_t ones = 0, fulls = 0, axis = -1;
+  // The scheme: integer codes of the raw IR's width and signedness, the
+  // granularity its scale map implies. One the dialect rejects just means
+  // "not raised".
+  nx::Scheme element;
+  element.kind = nx::ElementKind::Int;
+  element.bits = width;
+  element.isSigned = !r->isUnsigned;
+  element.symmetric = !(zps || r->isUnsigned);
+  element.fullRange = element.symmetric && lo == -(1 << (width - 1));
+  element.scale = scaleElem.isF16()    ? nx::ScaleType::F16
+                  : scaleElem.isBF16() ? nx::ScaleType::BF16
+                                       : nx::ScaleType::F32;
+  Granularity granularity = Granularity::PerGroup;
+  int64_t ones = 0, fulls = 0, axis = 0;
+  SmallVector<int64_t> groupAxes, groupSizes;
   for (size_t d = 0; d < shape.size(); ++d) {
     if ((*blocks)[d] == 1) {
       ++ones;
@@ -220,41 +231,27 @@ bool raiseRawDequant(linalg::GenericOp g) {
     } else if ((*blocks)[d] == shape[d]) {
       ++fulls;
     }
+    if ((*blocks)[d] > 1) {
+      groupAxes.push_back(int64_t(d));
+      groupSizes.push_back((*blocks)[d]);
+    }
   }
   if (fulls == int64_t(shape.size()))
-    text += ", per_tensor";
+    granularity = Granularity::PerTensor;
   else if (ones == 1 && fulls == int64_t(shape.size()) - 1)
-    text += ", per_axis<" + std::to_string(axis) + ">";
-  else {
-    text += ", per_group<[";
-    bool first = true;
-    for (size_t d = 0; d < shape.size(); ++d)
-      if ((*blocks)[d] > 1) {
-        text += (first ? "" : ", ") + std::to_string(d) + " : " +
-                std::to_string((*blocks)[d]);
-        first = false;
-      }
-    text += "]>";
-  }
-  const bool asymmetric = zps || r->isUnsigned;
-  if (asymmetric)
-    text += ", asymmetric";
-  else if (lo == -(1 << (width - 1)))
-    text += ", full_range";
-  if (!scaleElem.isF32()) {
-    std::string name;
-    llvm::raw_string_ostream os(name);
-    os << scaleElem;
-    text += ", scale = " + name;
+    granularity = Granularity::PerAxis;
+  if (granularity != Granularity::PerGroup) {
+    groupAxes.clear();
+    groupSizes.clear();
   }
   auto noError = [&]() { return g.emitRemark("raw dequantize: "); };
   MLIRContext *ctx = g.getContext();
   SchemeAttr scheme;
   {
-    // A scheme the dialect rejects just means "not raised".
     ScopedDiagnosticHandler quiet(ctx, [](Diagnostic &) { return success(); });
-    scheme =
-        parseSchemeForOperand(ctx, text, 0, 0, int64_t(shape.size()), noError);
+    scheme = getSchemeAttr(
+        noError, ctx, element, Float32Type::get(ctx), granularity,
+        granularity == Granularity::PerAxis ? axis : 0, groupAxes, groupSizes);
   }
   if (!scheme)
     return false;
@@ -290,7 +287,7 @@ bool raiseRawDequant(linalg::GenericOp g) {
       q.scales.push_back(uint8_t(h >> 8));
     }
   }
-  if (asymmetric)
+  if (!element.symmetric)
     q.zeroPoints = zps ? z : std::vector<int32_t>(size_t(nb), 0);
   std::vector<float> values(c.size()), back(c.size());
   for (size_t i = 0; i < c.size(); ++i) {

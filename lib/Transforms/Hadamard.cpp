@@ -16,7 +16,7 @@
 #include "llvm/ADT/MapVector.h"
 
 namespace mlir::lowbit {
-#define GEN_PASS_DEF_LOWBITHADAMARD
+#define GEN_PASS_DEF_LOWBITAPPLYHADAMARD
 #include "lowbit/Transforms/Passes.h.inc"
 } // namespace mlir::lowbit
 
@@ -26,8 +26,8 @@ namespace nx = ::lowbit::numerics;
 
 namespace {
 
-struct LowbitHadamardPass
-    : mlir::lowbit::impl::LowbitHadamardBase<LowbitHadamardPass> {
+struct LowbitApplyHadamardPass
+    : mlir::lowbit::impl::LowbitApplyHadamardBase<LowbitApplyHadamardPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -52,7 +52,7 @@ struct LowbitHadamardPass
     std::vector<float> r = nx::hadamardRotation(k, seed);
     Operation *first = sites.front().first.op;
     if (r.empty()) {
-      first->emitRemark("lowbit-hadamard: no Hadamard matrix of order ")
+      first->emitRemark("lowbit-apply-hadamard: no Hadamard matrix of order ")
           << k << "; site '" << sites.front().second << "' left alone";
       return success();
     }
@@ -76,7 +76,8 @@ struct LowbitHadamardPass
       ElementsAttr attr;
       (void)matchPattern(c.rhs, m_Constant(&attr));
       auto emitError = [&, &name = name, &c = c]() {
-        return c.op->emitOpError("lowbit-hadamard (site '") << name << "'): ";
+        return c.op->emitOpError("lowbit-apply-hadamard (site '")
+               << name << "'): ";
       };
       FailureOr<std::vector<float>> w = readFloatElements(attr, emitError);
       if (failed(w))

@@ -7,9 +7,9 @@
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Dialect/NumericsBridge.h"
+#include "lowbit/Transforms/OperandScheme.h"
 #include "lowbit/Transforms/Passes.h"
 
-#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Diagnostics.h"
@@ -24,72 +24,16 @@ using namespace mlir;
 using namespace mlir::lowbit;
 namespace nx = ::lowbit::numerics;
 
-SchemeAttr mlir::lowbit::parseSchemeForOperand(
-    MLIRContext *ctx, StringRef text, int64_t inAxis, int64_t outAxis,
-    int64_t rank, function_ref<InFlightDiagnostic()> emitError) {
-  // Resolve axis names, then parse as "#lowbit.scheme<...>".
-  std::string body;
-  StringRef rest = text;
-  while (!rest.empty()) {
-    size_t pos = rest.find_first_of("<[,:");
-    if (pos == StringRef::npos) {
-      body += rest.str();
-      break;
-    }
-    body += rest.take_front(pos + 1).str();
-    rest = rest.drop_front(pos + 1);
-    StringRef trimmed = rest.ltrim();
-    body += std::string(rest.size() - trimmed.size(), ' ');
-    rest = trimmed;
-    auto replace = [&](StringRef name, int64_t v) {
-      if (rest.starts_with(name) &&
-          (rest.size() == name.size() || !llvm::isAlnum(rest[name.size()]))) {
-        body += std::to_string(v);
-        rest = rest.drop_front(name.size());
-        return true;
-      }
-      return false;
-    };
-    (void)(replace("in", inAxis) || replace("out", outAxis) ||
-           replace("last", rank - 1));
-  }
-  std::string full = "#lowbit.scheme<" + body + ">";
-  size_t numRead = 0;
-  // The parser reports at a location inside the option string, not in the
-  // IR: capture its message and attach it to the caller's diagnostic.
-  std::string parserMessage;
-  Attribute attr;
-  {
-    ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &diag) {
-      if (parserMessage.empty())
-        parserMessage = diag.str();
-      return success();
-    });
-    attr = parseAttribute(full, ctx, Type(), &numRead);
-  }
-  auto scheme = dyn_cast_or_null<SchemeAttr>(attr);
-  if (!scheme || numRead != full.size()) {
-    InFlightDiagnostic diag = emitError();
-    diag << "invalid scheme '" << text << "'";
-    if (!parserMessage.empty())
-      diag << ": " << parserMessage;
-    return {};
-  }
-  return scheme;
-}
-
 FailureOr<Value> mlir::lowbit::quantizeOperand(OpBuilder &b, Operation *op,
-                                               Value v, StringRef text,
+                                               Value v, const OperandScheme &s,
                                                int64_t inAxis, int64_t outAxis,
                                                StringRef passName) {
   auto t = cast<RankedTensorType>(v.getType());
   auto emitError = [&] { return op->emitOpError(passName) << ": "; };
-  SchemeAttr scheme = parseSchemeForOperand(op->getContext(), text, inAxis,
-                                            outAxis, t.getRank(), emitError);
+  SchemeAttr scheme = s.resolve(op->getContext(), t.getElementType(), inAxis,
+                                outAxis, t.getRank(), emitError);
   if (!scheme)
     return failure();
-  if (scheme.getExpressedType() != t.getElementType())
-    scheme = scheme.withExpressedType(t.getElementType());
   auto qt = QTensorType::getChecked(emitError, op->getContext(), t.getShape(),
                                     scheme);
   if (!qt)
@@ -103,10 +47,19 @@ struct LowbitQuantizeMatmulsPass
     : mlir::lowbit::impl::LowbitQuantizeMatmulsBase<LowbitQuantizeMatmulsPass> {
   using Base::Base;
 
-  FailureOr<Value> quantize(OpBuilder &b, Operation *op, Value v,
-                            StringRef text, int64_t inAxis, int64_t outAxis) {
-    return quantizeOperand(b, op, v, text, inAxis, outAxis,
-                           "lowbit-quantize-matmuls");
+  /// The schemes as values, when a pipeline built the pass from them;
+  /// otherwise the options' text is parsed where it is used, so that
+  /// errors point at a site.
+  std::optional<OperandScheme> weights, activations;
+
+  FailureOr<OperandScheme> schemeOf(const std::optional<OperandScheme> &value,
+                                    StringRef text, Operation *op,
+                                    StringRef prefix) {
+    if (value)
+      return *value;
+    return OperandScheme::parse(op->getContext(), text, [&] {
+      return op->emitOpError(prefix) << ": ";
+    });
   }
 
   std::vector<::lowbit::calibration::SiteStats> stats;
@@ -120,7 +73,11 @@ struct LowbitQuantizeMatmulsPass
     auto emitError = [&]() {
       return op->emitOpError(pass) << " (site '" << name << "'): ";
     };
-    FailureOr<Value> dyn = quantize(b, op, x, activationScheme, 1, 0);
+    FailureOr<OperandScheme> scheme =
+        schemeOf(activations, activationScheme, op, pass);
+    if (failed(scheme))
+      return failure();
+    FailureOr<Value> dyn = quantizeOperand(b, op, x, *scheme, 1, 0, pass);
     if (failed(dyn))
       return failure();
     auto q = dyn->getDefiningOp<QuantizeOp>();
@@ -218,18 +175,25 @@ struct LowbitQuantizeMatmulsPass
       OpBuilder b(op);
       const std::string prefix =
           ("lowbit-quantize-matmuls (site '" + name + "')").str();
-      FailureOr<Value> qw = quantizeOperand(b, op, c.rhs, weightScheme,
-                                            c.inAxis(), c.outAxis(), prefix);
+      FailureOr<Value> qw = failure();
+      if (FailureOr<OperandScheme> w =
+              schemeOf(weights, weightScheme, op, prefix);
+          succeeded(w))
+        qw = quantizeOperand(b, op, c.rhs, *w, c.inAxis(), c.outAxis(), prefix);
       if (failed(qw)) {
         failedAny = true;
         return;
       }
       Value lhs = c.lhs;
-      if (!activationScheme.empty() && c.rank == 2) {
-        FailureOr<Value> qa =
-            activationCalibration.empty()
-                ? quantizeOperand(b, op, lhs, activationScheme, 1, 0, prefix)
-                : quantizeStatic(b, op, lhs, name);
+      if ((activations || !activationScheme.empty()) && c.rank == 2) {
+        FailureOr<Value> qa = failure();
+        if (!activationCalibration.empty()) {
+          qa = quantizeStatic(b, op, lhs, name);
+        } else if (FailureOr<OperandScheme> a =
+                       schemeOf(activations, activationScheme, op, prefix);
+                   succeeded(a)) {
+          qa = quantizeOperand(b, op, lhs, *a, 1, 0, prefix);
+        }
         if (failed(qa)) {
           failedAny = true;
           return;
@@ -246,3 +210,14 @@ struct LowbitQuantizeMatmulsPass
   }
 };
 } // namespace
+
+std::unique_ptr<Pass> mlir::lowbit::createLowbitQuantizeMatmuls(
+    const OperandScheme &weights, std::optional<OperandScheme> activations,
+    LowbitQuantizeMatmulsOptions options) {
+  options.weightScheme = weights.str();
+  options.activationScheme = activations ? activations->str() : "";
+  auto pass = std::make_unique<LowbitQuantizeMatmulsPass>(options);
+  pass->weights = weights;
+  pass->activations = std::move(activations);
+  return pass;
+}

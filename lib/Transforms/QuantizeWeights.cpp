@@ -14,6 +14,7 @@
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Dialect/NumericsBridge.h"
 #include "lowbit/Numerics/Algorithms.h"
+#include "lowbit/Transforms/OperandScheme.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -42,6 +43,26 @@ struct PolicyEntry {
 struct LowbitQuantizeWeightsPass
     : mlir::lowbit::impl::LowbitQuantizeWeightsBase<LowbitQuantizeWeightsPass> {
   using Base::Base;
+
+  /// The pass's scheme as a value, when a pipeline built the pass from one.
+  std::optional<OperandScheme> typedScheme;
+
+  /// The scheme of a site's weight `wType`: `text` is the pass's own
+  /// scheme option (taken as a value when there is one) or a policy
+  /// entry's, parsed here so that errors point at the site.
+  SchemeAttr resolveScheme(const std::string &text, const Contraction &c,
+                           RankedTensorType wType,
+                           function_ref<InFlightDiagnostic()> emitError) {
+    MLIRContext *ctx = c.op->getContext();
+    FailureOr<OperandScheme> s =
+        &text == &scheme && typedScheme
+            ? FailureOr<OperandScheme>(*typedScheme)
+            : OperandScheme::parse(ctx, text, emitError);
+    if (failed(s))
+      return {};
+    return s->resolve(ctx, wType.getElementType(), c.inAxis(), c.outAxis(),
+                      wType.getRank(), emitError);
+  }
 
   LogicalResult parsePolicy(SmallVectorImpl<PolicyEntry> &entries) {
     SmallVector<StringRef> items;
@@ -98,14 +119,13 @@ struct LowbitQuantizeWeightsPass
     if (failed(parsePolicy(entries)))
       return signalPassFailure();
 
-    auto schemeFor = [&](StringRef name) {
-      std::string text = scheme;
+    // The scheme text of a site (the first matching policy entry's, else
+    // the pass's own); empty when the policy keeps the site in float.
+    auto schemeFor = [&](StringRef name) -> const std::string & {
       for (const PolicyEntry &e : entries)
-        if (e.glob.match(name)) {
-          text = e.scheme;
-          break;
-        }
-      return text;
+        if (e.glob.match(name))
+          return e.scheme;
+      return scheme;
     };
     if (method == "awq") {
       if (failed(runAWQ(schemeFor)))
@@ -118,7 +138,7 @@ struct LowbitQuantizeWeightsPass
     bool failedAny = false;
     int64_t quantized = 0;
     forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
-      std::string text = schemeFor(name);
+      const std::string &text = schemeFor(name);
       if (text.empty())
         return; // kept in float by the policy
       Operation *weightOp = c.rhs.getDefiningOp();
@@ -142,7 +162,8 @@ struct LowbitQuantizeWeightsPass
   /// weights concatenated along the outputs, as llm-awq does for q/k/v),
   /// each weight stored quantized as W diag(s), and the activation divided
   /// by s (folded into its producer when possible).
-  LogicalResult runAWQ(llvm::function_ref<std::string(StringRef)> schemeFor) {
+  LogicalResult
+  runAWQ(llvm::function_ref<const std::string &(StringRef)> schemeFor) {
     struct AwqSite {
       Contraction c;
       std::string name;
@@ -152,7 +173,7 @@ struct LowbitQuantizeWeightsPass
     llvm::MapVector<Value, SmallVector<AwqSite>> groups;
     bool failedAny = false;
     forEachSite(getOperation(), [&](Contraction &c, StringRef name) {
-      std::string text = schemeFor(name);
+      const std::string &text = schemeFor(name);
       ElementsAttr values;
       if (text.empty() || c.rank != 2 ||
           !matchPattern(c.rhs, m_Constant(&values)))
@@ -169,15 +190,11 @@ struct LowbitQuantizeWeightsPass
         return;
       }
       auto wType = cast<RankedTensorType>(c.rhs.getType());
-      SchemeAttr sa =
-          parseSchemeForOperand(op->getContext(), text, c.inAxis(), c.outAxis(),
-                                wType.getRank(), emitError);
+      SchemeAttr sa = resolveScheme(text, c, wType, emitError);
       if (!sa) {
         failedAny = true;
         return;
       }
-      if (sa.getExpressedType() != wType.getElementType())
-        sa = sa.withExpressedType(wType.getElementType());
       auto qType = QTensorType::getChecked(emitError, op->getContext(),
                                            wType.getShape(), sa);
       FailureOr<std::vector<float>> w =
@@ -374,7 +391,7 @@ struct LowbitQuantizeWeightsPass
   }
 
   LogicalResult
-  quantizeSite(const Contraction &c, StringRef name, StringRef text,
+  quantizeSite(const Contraction &c, StringRef name, const std::string &text,
                Operation *weightOp, ElementsAttr values,
                llvm::DenseMap<std::pair<Operation *, Type>, Value> &done) {
     Operation *op = c.op;
@@ -383,13 +400,9 @@ struct LowbitQuantizeWeightsPass
              << name << "'): ";
     };
     auto wType = cast<RankedTensorType>(c.rhs.getType());
-    SchemeAttr schemeAttr =
-        parseSchemeForOperand(op->getContext(), text, c.inAxis(), c.outAxis(),
-                              wType.getRank(), emitError);
+    SchemeAttr schemeAttr = resolveScheme(text, c, wType, emitError);
     if (!schemeAttr)
       return failure();
-    if (schemeAttr.getExpressedType() != wType.getElementType())
-      schemeAttr = schemeAttr.withExpressedType(wType.getElementType());
     auto qType = QTensorType::getChecked(emitError, op->getContext(),
                                          wType.getShape(), schemeAttr);
     if (!qType)
@@ -428,3 +441,11 @@ struct LowbitQuantizeWeightsPass
 };
 
 } // namespace
+
+std::unique_ptr<Pass> mlir::lowbit::createLowbitQuantizeWeights(
+    const OperandScheme &scheme, LowbitQuantizeWeightsOptions options) {
+  options.scheme = scheme.str();
+  auto pass = std::make_unique<LowbitQuantizeWeightsPass>(options);
+  pass->typedScheme = scheme;
+  return pass;
+}

@@ -19,7 +19,7 @@
 #include <cmath>
 
 namespace mlir::lowbit {
-#define GEN_PASS_DEF_LOWBITSMOOTHQUANT
+#define GEN_PASS_DEF_LOWBITSMOOTHACTIVATIONS
 #include "lowbit/Transforms/Passes.h.inc"
 } // namespace mlir::lowbit
 
@@ -35,25 +35,27 @@ struct Site {
   std::string name;
 };
 
-struct LowbitSmoothQuantPass
-    : mlir::lowbit::impl::LowbitSmoothQuantBase<LowbitSmoothQuantPass> {
+struct LowbitSmoothActivationsPass
+    : mlir::lowbit::impl::LowbitSmoothActivationsBase<
+          LowbitSmoothActivationsPass> {
   using Base::Base;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (calibration.empty()) {
-      module.emitError() << "lowbit-smoothquant: needs calibration=DIR "
+      module.emitError() << "lowbit-smooth-activations: needs calibration=DIR "
                             "(statistics of lowbit-calibrate)";
       return signalPassFailure();
     }
     if (!(alpha >= 0.0 && alpha <= 1.0)) {
-      module.emitError() << "lowbit-smoothquant: alpha must be in [0, 1]";
+      module.emitError()
+          << "lowbit-smooth-activations: alpha must be in [0, 1]";
       return signalPassFailure();
     }
     std::vector<cal::SiteStats> stats;
     nx::Status st = cal::readStatistics(calibration, stats, false);
     if (!st.ok()) {
-      module.emitError() << "lowbit-smoothquant: " << st.message();
+      module.emitError() << "lowbit-smooth-activations: " << st.message();
       return signalPassFailure();
     }
     // Sites with a constant f32 2-D weight, grouped by their activation.
@@ -82,10 +84,10 @@ struct LowbitSmoothQuantPass
         if (st.name == s.name)
           found = &st;
       if (!found || found->channels == 0)
-        return s.c.op->emitOpError("lowbit-smoothquant (site '")
+        return s.c.op->emitOpError("lowbit-smooth-activations (site '")
                << s.name << "'): no calibration statistics in " << calibration;
       if (found->channels != k)
-        return s.c.op->emitOpError("lowbit-smoothquant (site '")
+        return s.c.op->emitOpError("lowbit-smooth-activations (site '")
                << s.name << "'): statistics have " << found->channels
                << " channels, the activation " << k;
       for (int64_t j = 0; j < k; ++j)
@@ -98,7 +100,7 @@ struct LowbitSmoothQuantPass
       ElementsAttr attr;
       (void)matchPattern(s.c.rhs, m_Constant(&attr));
       auto emitError = [&]() {
-        return s.c.op->emitOpError("lowbit-smoothquant (site '")
+        return s.c.op->emitOpError("lowbit-smooth-activations (site '")
                << s.name << "'): ";
       };
       FailureOr<std::vector<float>> w = readFloatElements(attr, emitError);

@@ -7,6 +7,7 @@
 #include "Contractions.h"
 #include "lowbit/Calibration/Calibration.h"
 #include "lowbit/Dialect/NumericsBridge.h"
+#include "lowbit/Transforms/OperandScheme.h"
 #include "lowbit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -224,10 +225,17 @@ struct LowbitSplitOutliersPass
                   b, loc, wt, DenseElementsAttr::get(wt, ArrayRef<float>(*w)))
                   .getResult()
             : c.rhs;
+    auto schemeError = [&] { return op->emitOpError(kPass) << ": "; };
+    FailureOr<OperandScheme> xScheme =
+        OperandScheme::parse(op->getContext(), activationScheme, schemeError);
+    FailureOr<OperandScheme> wScheme =
+        OperandScheme::parse(op->getContext(), weightScheme, schemeError);
+    if (failed(xScheme) || failed(wScheme))
+      return failure();
     FailureOr<Value> qx =
-        quantizeOperand(b, op, regular, activationScheme, 1, 0, kPass);
-    FailureOr<Value> qw = quantizeOperand(b, op, wReg, weightScheme, c.inAxis(),
-                                          c.outAxis(), kPass);
+        quantizeOperand(b, op, regular, *xScheme, 1, 0, kPass);
+    FailureOr<Value> qw =
+        quantizeOperand(b, op, wReg, *wScheme, c.inAxis(), c.outAxis(), kPass);
     if (failed(qx) || failed(qw))
       return failure();
     Value y = QMatmulOp::create(b, loc, yt, *qx, *qw, c.transposeB).getResult();

@@ -338,7 +338,7 @@ def smoothquant_scales(x_absmax, w_absmax, alpha=0.5):
     1e-5, from the activations' max |x| per input channel and the weights'
     max |w| per input channel (over every linear sharing the input). The
     weights are multiplied by s and the activations divided by it; the
-    same function as the lowbit-smoothquant pass."""
+    same function as the lowbit-smooth-activations pass."""
     return _lowbit.smoothquant_scales(
         _as_float32(x_absmax).reshape(-1), _as_float32(w_absmax).reshape(-1),
         float(alpha))

@@ -229,7 +229,7 @@ def test_awq_errors():
 
 def test_smoothquant_scales():
     # The other activation-aware per-channel scale (mit-han-lab/smoothquant
-    # smooth.py), the library function the lowbit-smoothquant pass uses.
+    # smooth.py), the library function the lowbit-smooth-activations pass uses.
     rng = np.random.default_rng(3)
     xmax = np.abs(rng.standard_normal(64)).astype(F32) * 10
     wmax = np.abs(rng.standard_normal(64)).astype(F32) * 0.1

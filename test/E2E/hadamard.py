@@ -9,7 +9,7 @@
 # REQUIRES: python-bindings
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s make %t
-# RUN: lowbit-opt %t/model.mlir --lowbit-hadamard=seed=3 -o %t/rot.mlir
+# RUN: lowbit-opt %t/model.mlir --lowbit-apply-hadamard=seed=3 -o %t/rot.mlir
 # RUN: FileCheck --check-prefix=IR %s < %t/rot.mlir
 # RUN: lowbit-opt %t/model.mlir --lowbit-reference-to-llvm | %run_cpu > %t/fp32.out
 # RUN: lowbit-opt %t/rot.mlir --lowbit-reference-to-llvm | %run_cpu > %t/rot.out

@@ -12,7 +12,7 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s make %t
 # RUN: lowbit-calibrate %t/model.mlir --entry net --inputs-from %t/inputs.txt -o %t/stats
-# RUN: lowbit-opt %t/model.mlir --lowbit-smoothquant=calibration=%t/stats -o %t/smooth.mlir
+# RUN: lowbit-opt %t/model.mlir --lowbit-smooth-activations=calibration=%t/stats -o %t/smooth.mlir
 # RUN: FileCheck --check-prefix=IR %s < %t/smooth.mlir
 # RUN: lowbit-opt %t/model.mlir --lowbit-reference-to-llvm | %run_cpu > %t/fp32.out
 # RUN: lowbit-opt %t/smooth.mlir --lowbit-reference-to-llvm | %run_cpu > %t/smooth.out

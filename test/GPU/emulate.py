@@ -2,7 +2,7 @@
 #
 # RUN: %python %s %t | FileCheck %s
 #
-# Every kind of GPU kernel (lowbit-gpu-kernels, docs/CodegenGPU.md), run on
+# Every kind of GPU kernel (lowbit-lower-to-gpu, docs/CodegenGPU.md), run on
 # the CPU by lowbit-gpu-emulate (the ops' PTX semantics, all threads in lock
 # step) on random data with partial tiles, against a float64 reference of
 # the documented numerics (the worst row's or column's relative error). No GPU needed: this checks the kernels' indexing,
@@ -274,7 +274,7 @@ def run_chip(d, chip, problems, rng):
     with open(src, "w") as f:
         f.write(module(problems))
     ir = subprocess.run(["lowbit-opt", src,
-                         "--lowbit-gpu-kernels=chip=" + chip],
+                         "--lowbit-lower-to-gpu=chip=" + chip],
                         check=True, capture_output=True, text=True).stdout
     kernels_mlir = os.path.join(d, "kernels_%s.mlir" % chip)
     with open(kernels_mlir, "w") as f:

@@ -30,7 +30,7 @@ func.func @w8a8_shared(%a: tensor<2x32xf32>, %b: tensor<1x32xf32>) -> (tensor<2x
 // -----
 
 // int4 weights: the CPU kernels read [N, K] rows (no layout); a qmatmul
-// that lowbit-gpu-kernels gave a 4-bit mma kernel gets the mma-b tiles
+// that lowbit-lower-to-gpu gave a 4-bit mma kernel gets the mma-b tiles
 // ([N/32, K/32, 128] i32; codes 0x11 make the words 0x11111111).
 // CPU-LABEL: func.func @w4
 // CPU-NOT: layout
@@ -46,7 +46,7 @@ func.func @w4(%x: tensor<1x64xf16>) -> tensor<1x32xf16> {
 
 // -----
 
-// A W8A8 qmatmul that lowbit-gpu-kernels gave a GPU kernel reads the
+// A W8A8 qmatmul that lowbit-lower-to-gpu gave a GPU kernel reads the
 // run-time parts: no layout for the GPU's own ops (target=cpu knows only
 // the CPU's kernels).
 // CPU-LABEL: func.func @w8a8_on_gpu
@@ -62,7 +62,7 @@ func.func @w8a8_on_gpu(%a: tensor<2x32xf32>) -> tensor<2x16xf32> {
 
 // -----
 
-// target=nvptx follows the kernels lowbit-gpu-kernels chose: for another
+// target=nvptx follows the kernels lowbit-lower-to-gpu chose: for another
 // chip they are not the ones asked for.
 module attributes {gpu.container_module} {
   // CHIP: error: lowbit-pack-weights: the kernels were chosen for sm_80, not chip=sm_90

@@ -2,7 +2,7 @@
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
-// Executes one `gpu.func` kernel of `lowbit-gpu-kernels`' output, before
+// Executes one `gpu.func` kernel of `lowbit-lower-to-gpu`' output, before
 // its lowering to NVVM, on the CPU: every thread of every block in lock
 // step, op by op, with the PTX semantics of the ops the kernels use
 // (docs/CodegenGPU.md, "Testing without a GPU"). Floats are IEEE through

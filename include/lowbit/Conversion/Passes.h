@@ -30,15 +30,15 @@ namespace mlir::lowbit {
 enum class PackTarget {
   /// lowbit-lower-to-cpu's kernels.
   CPU,
-  /// The kernels lowbit-gpu-kernels chose, and the CPU's for the rest.
+  /// The kernels lowbit-lower-to-gpu chose, and the CPU's for the rest.
   NVPTX,
 };
 
 #define GEN_PASS_DECL
 #include "lowbit/Conversion/Passes.h.inc"
 
-/// Names the GPU passes (lowbit-gpu-kernels, lowbit-write-ptx,
-/// lowbit-gpu-offload, lowbit-lower-launches) and lowbit-compile share
+/// Names the GPU passes (lowbit-lower-to-gpu, lowbit-write-ptx,
+/// lowbit-offload-to-gpu, lowbit-lower-launches) and lowbit-compile share
 /// (docs/CodegenGPU.md, docs/Compile.md).
 namespace gpunames {
 /// The gpu.module (then gpu.binary) holding the kernels.

@@ -39,7 +39,7 @@ def LowbitLowerToLinalg : Pass<"lowbit-lower-to-linalg", "ModuleOp"> {
   ];
 }
 
-def LowbitFromQuant : Pass<"lowbit-from-quant", "ModuleOp"> {
+def LowbitConvertFromQuant : Pass<"lowbit-convert-from-quant", "ModuleOp"> {
   let summary = "Convert upstream quant types and casts into lowbit";
   let description = [{
     `quant.qcast` to `!quant.uniform` (per-layer, per-axis, sub-channel)
@@ -66,10 +66,10 @@ def LowbitFromQuant : Pass<"lowbit-from-quant", "ModuleOp"> {
                            "::mlir::lowbit::LowbitDialect"];
 }
 
-def LowbitToQuant : Pass<"lowbit-to-quant", "ModuleOp"> {
+def LowbitConvertToQuant : Pass<"lowbit-convert-to-quant", "ModuleOp"> {
   let summary = "Convert lowbit quantize/dequantize with static integer parameters to upstream quant";
   let description = [{
-    The inverse of `lowbit-from-quant` where upstream can represent the
+    The inverse of `lowbit-convert-from-quant` where upstream can represent the
     scheme: integer codes, f32 scales given as constants, per-tensor,
     per-axis or per-group granularity. Anything else (float element formats,
     E8M0 scales, dynamic scales, packed constants) is reported.
@@ -205,7 +205,7 @@ def LowbitPackWeights : Pass<"lowbit-pack-weights", "ModuleOp"> {
       the constant (`layout`, docs/Spec.md LB-C2): with `target=cpu`, the
       int8 panels of the W8A8 qmatmuls that the CPU int8 panel kernel
       takes on `target-cpu`; with `target=nvptx` (after
-      `lowbit-gpu-kernels`), the mma-b tiles of the ops it gave a 4-bit
+      `lowbit-lower-to-gpu`), the mma-b tiles of the ops it gave a 4-bit
       mma kernel, and the int8 panels of the W8A8 qmatmuls it left to the
       host CPU. Which qmatmuls these are, each backend says
       (include/lowbit/Conversion/WeightLayouts.h).
@@ -233,16 +233,16 @@ def LowbitPackWeights : Pass<"lowbit-pack-weights", "ModuleOp"> {
              clEnumValN(::mlir::lowbit::PackTarget::CPU, "cpu",
                         "lowbit-lower-to-cpu's kernels on target-cpu"),
              clEnumValN(::mlir::lowbit::PackTarget::NVPTX, "nvptx",
-                        "the kernels lowbit-gpu-kernels chose for chip, "
+                        "the kernels lowbit-lower-to-gpu chose for chip, "
                         "the rest on target-cpu"))}]>,
     Option<"targetCpu", "target-cpu", "std::string", /*default=*/"\"host\"",
            "CPU whose kernels read the weights (as lowbit-lower-to-cpu)">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "GPU the kernels were chosen for (target=nvptx; must match "
-           "lowbit-gpu-kernels' chip)">,
+           "lowbit-lower-to-gpu' chip)">,
     Option<"kernelLayouts", "kernel-layouts", "bool", /*default=*/"true",
            "Also pack the kernels' layouts; 0: only the [N, K] "
-           "transposition (what lowbit-gpu-kernels chooses kernels on)">
+           "transposition (what lowbit-lower-to-gpu chooses kernels on)">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
@@ -272,7 +272,7 @@ def LowbitExpandIntrinsicCalls
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
-def LowbitGPUKernels : Pass<"lowbit-gpu-kernels", "ModuleOp"> {
+def LowbitLowerToGPU : Pass<"lowbit-lower-to-gpu", "ModuleOp"> {
   let summary = "Generate GPU kernels (gpu.func, NVVM target) for quantized matmuls";
   let description = [{
     GPU code generation, first step (docs/CodegenGPU.md). Every
@@ -350,11 +350,11 @@ def LowbitWritePTX : Pass<"lowbit-write-ptx", "ModuleOp"> {
   ];
 }
 
-def LowbitGPUOffload : Pass<"lowbit-gpu-offload", "ModuleOp"> {
-  let summary = "Turn the ops lowbit-gpu-kernels annotated into lowbit.launch on their buffers";
+def LowbitOffloadToGPU : Pass<"lowbit-offload-to-gpu", "ModuleOp"> {
+  let summary = "Turn the ops lowbit-lower-to-gpu annotated into lowbit.launch on their buffers";
   let description = [{
     The host side of `lowbit-compile --target=nvptx` (docs/Compile.md),
-    after `lowbit-gpu-kernels` and `lowbit-gpu-to-ptx`. The PTX of
+    after `lowbit-lower-to-gpu` and `lowbit-gpu-to-ptx`. The PTX of
     `gpu.binary @lowbit_gpu` becomes the string global `__lowbit_ptx`, and
     every op carrying `lowbit.gpu_kernel` becomes a `lowbit.launch` of its
     kernel on the kernel's parameters in order: the qtensor operands'

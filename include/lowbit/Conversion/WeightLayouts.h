@@ -31,12 +31,12 @@ using WeightLayoutChooser =
 FailureOr<WeightLayoutChooser> getCPUWeightLayouts(StringRef targetCpu,
                                                    std::string &error);
 
-/// The kernels lowbit-gpu-kernels chose (LowbitToGPU/MmaBWeights.cpp):
+/// The kernels lowbit-lower-to-gpu chose (LowbitToGPU/MmaBWeights.cpp):
 /// mma-b tiles for the ops it gave a 4-bit mma kernel. Ops it did not
 /// annotate are not its to answer for (nullopt).
 WeightLayoutChooser getNVPTXWeightLayouts();
 
-/// Whether lowbit-gpu-kernels gave `op` a kernel (the host does not run
+/// Whether lowbit-lower-to-gpu gave `op` a kernel (the host does not run
 /// it).
 bool hasGPUKernel(Operation *op);
 

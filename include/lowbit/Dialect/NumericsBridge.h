@@ -24,6 +24,24 @@
 
 namespace mlir::lowbit {
 
+/// The element format, scale type and options of `scheme` as a
+/// numerics::Scheme without block sizes (those need a shape).
+FailureOr<::lowbit::numerics::Scheme>
+toNumericsElement(SchemeAttr scheme,
+                  function_ref<InFlightDiagnostic()> emitError);
+
+/// The inverse of toNumericsElement: the `#lowbit.scheme` with `element`'s
+/// format, scale type and options, expressed type `expressed` and the
+/// given granularity (a granularity with ScaleType::None takes f32
+/// scales); null after reporting through `emitError` when the dialect
+/// rejects it.
+SchemeAttr getSchemeAttr(function_ref<InFlightDiagnostic()> emitError,
+                         MLIRContext *ctx,
+                         const ::lowbit::numerics::Scheme &element,
+                         Type expressed, Granularity granularity,
+                         int64_t axis = 0, ArrayRef<int64_t> groupAxes = {},
+                         ArrayRef<int64_t> groupSizes = {});
+
 /// The numerics::Scheme of `type` (its shape fixes the block sizes).
 FailureOr<::lowbit::numerics::Scheme>
 toNumericsScheme(QTensorType type,

@@ -67,7 +67,7 @@ struct CodegenOptions {
   Backend backend = Backend::CPU;
   /// CPU whose features the kernels may use (lowbit-lower-to-cpu).
   std::string targetCpu = "host";
-  /// (NVPTX) the compute capability (lowbit-gpu-kernels).
+  /// (NVPTX) the compute capability (lowbit-lower-to-gpu).
   std::string chip = "sm_80";
   /// Plain C entry points: tensor results become trailing output buffers,
   /// every buffer a bare pointer (static shapes only).

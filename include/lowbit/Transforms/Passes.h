@@ -11,24 +11,34 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 
+#include <optional>
+
 namespace mlir::lowbit {
 
 #define GEN_PASS_DECL
 #include "lowbit/Transforms/Passes.h.inc"
 
-/// Parses a scheme body ("i8, per_axis<out>") for a tensor of `shape` used
-/// as operand of a contraction over axis `inAxis`; `in`, `out` and `last`
-/// name axes. Returns null and reports through `emitError` on bad input.
-SchemeAttr parseSchemeForOperand(MLIRContext *ctx, StringRef text,
-                                 int64_t inAxis, int64_t outAxis, int64_t rank,
-                                 function_ref<InFlightDiagnostic()> emitError);
+struct OperandScheme; // lowbit/Transforms/OperandScheme.h
 
-/// `lowbit.quantize` of `v` (dynamic scales) with the scheme body `text`
-/// resolved for an operand whose contracted axis is `inAxis` and output
-/// axis `outAxis`; diagnostics go to `op`, prefixed with `passName`.
+/// `lowbit.quantize` of `v` (dynamic scales) with `scheme` resolved for an
+/// operand whose contracted axis is `inAxis` and output axis `outAxis`;
+/// diagnostics go to `op`, prefixed with `passName`.
 FailureOr<Value> quantizeOperand(OpBuilder &b, Operation *op, Value v,
-                                 StringRef text, int64_t inAxis,
+                                 const OperandScheme &scheme, int64_t inAxis,
                                  int64_t outAxis, StringRef passName);
+
+/// `lowbit-quantize-weights` with its scheme given as a value (the
+/// `scheme` of `options` is replaced by its text form).
+std::unique_ptr<Pass>
+createLowbitQuantizeWeights(const OperandScheme &scheme,
+                            LowbitQuantizeWeightsOptions options = {});
+
+/// `lowbit-quantize-matmuls` with its schemes given as values; without
+/// `activations`, activations stay in float.
+std::unique_ptr<Pass>
+createLowbitQuantizeMatmuls(const OperandScheme &weights,
+                            std::optional<OperandScheme> activations,
+                            LowbitQuantizeMatmulsOptions options = {});
 
 #define GEN_PASS_REGISTRATION
 #include "lowbit/Transforms/Passes.h.inc"

@@ -82,7 +82,7 @@ def LowbitQuantizeWeights : Pass<"lowbit-quantize-weights", "ModuleOp"> {
     the calibration samples (lowbit-calibrate --samples N), jointly for the
     sites that share an activation; the weights are stored as W diag(s)
     and the activation is divided by s, folded into a norm's weight when
-    possible (as lowbit-smoothquant does).
+    possible (as lowbit-smooth-activations does).
 
     Before:
     ```mlir
@@ -190,7 +190,7 @@ def LowbitInstrumentCalibration
                            "::mlir::tensor::TensorDialect"];
 }
 
-def LowbitSmoothQuant : Pass<"lowbit-smoothquant", "ModuleOp"> {
+def LowbitSmoothActivations : Pass<"lowbit-smooth-activations", "ModuleOp"> {
   let summary = "Migrate activation outliers into the weights (SmoothQuant)";
   let description = [{
     SmoothQuant (Xiao et al.; mit-han-lab/smoothquant `smooth.py`). For
@@ -322,7 +322,7 @@ def LowbitSplitOutliers : Pass<"lowbit-split-outliers", "func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
-def LowbitHadamard : Pass<"lowbit-hadamard", "ModuleOp"> {
+def LowbitApplyHadamard : Pass<"lowbit-apply-hadamard", "ModuleOp"> {
   let summary = "Randomised Hadamard rotation of contraction inputs (QuaRot)";
   let description = [{
     Incoherence processing (QuaRot, QuIP#): for every group of 2-D sites

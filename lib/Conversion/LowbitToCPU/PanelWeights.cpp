@@ -89,7 +89,7 @@ static LogicalResult collectPackedConstants(func::FuncOp fn,
       return c.emitOpError("has layout ")
              << stringifyCodesLayout(layout)
              << ", which no CPU kernel reads (the GPU's 4-bit mma kernels "
-                "take it through lowbit-gpu-offload)";
+                "take it through lowbit-offload-to-gpu)";
     for (Operation *user : c->getUsers()) {
       auto mm = dyn_cast<QMatmulOp>(user);
       if (!mm || mm.getRhs() != c.getResult() ||

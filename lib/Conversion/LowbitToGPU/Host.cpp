@@ -2,7 +2,7 @@
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
-// Helpers of lowbit-gpu-offload and lowbit-lower-launches.
+// Helpers of lowbit-offload-to-gpu and lowbit-lower-launches.
 //
 //===----------------------------------------------------------------------===//
 

@@ -54,7 +54,7 @@ struct LowbitLowerLaunchesPass
       return;
     if (!module.lookupSymbol<LLVM::GlobalOp>(gpunames::kPtxSymbol)) {
       launches.front().emitError("lowbit-lower-launches: no @")
-          << gpunames::kPtxSymbol << " (run lowbit-gpu-offload)";
+          << gpunames::kPtxSymbol << " (run lowbit-offload-to-gpu)";
       return signalPassFailure();
     }
     OpBuilder mb(ctx);

@@ -4,8 +4,8 @@
 //
 // The w4-mma kernels read their weights as mma-b tiles
 // (numerics::packInt4MmaB, docs/CodegenGPU.md): lowbit-pack-weights packs
-// the constant weights of the ops lowbit-gpu-kernels gave such a kernel,
-// and lowbit-gpu-offload hands the packed codes to the launch.
+// the constant weights of the ops lowbit-lower-to-gpu gave such a kernel,
+// and lowbit-offload-to-gpu hands the packed codes to the launch.
 //
 //===----------------------------------------------------------------------===//
 

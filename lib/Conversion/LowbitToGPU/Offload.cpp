@@ -1,9 +1,10 @@
-//===- Offload.cpp - lowbit-gpu-offload -----------------------------------===//
+//===- Offload.cpp - lowbit-offload-to-gpu
+//-----------------------------------===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The host side of lowbit-compile --target=nvptx (docs/Compile.md): the
-// ops that lowbit-gpu-kernels annotated become `lowbit.launch` on their
+// ops that lowbit-lower-to-gpu annotated become `lowbit.launch` on their
 // kernels' parameters (4-bit weights as the mma-b tiles lowbit-pack-weights
 // packed), and the PTX a string global.
 //
@@ -15,7 +16,7 @@
 #include "lowbit/Conversion/Passes.h"
 
 namespace mlir::lowbit {
-#define GEN_PASS_DEF_LOWBITGPUOFFLOAD
+#define GEN_PASS_DEF_LOWBITOFFLOADTOGPU
 #include "lowbit/Conversion/Passes.h.inc"
 } // namespace mlir::lowbit
 
@@ -25,8 +26,8 @@ using namespace mlir::lowbit::nvptx;
 
 namespace {
 
-struct LowbitGPUOffloadPass
-    : mlir::lowbit::impl::LowbitGPUOffloadBase<LowbitGPUOffloadPass> {
+struct LowbitOffloadToGPUPass
+    : mlir::lowbit::impl::LowbitOffloadToGPUBase<LowbitOffloadToGPUPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<Operation *> ops;
@@ -38,7 +39,7 @@ struct LowbitGPUOffloadPass
     if (ops.empty() && !binary)
       return;
     if (!binary) {
-      ops.front()->emitError("lowbit-gpu-offload: no gpu.binary @")
+      ops.front()->emitError("lowbit-offload-to-gpu: no gpu.binary @")
           << gpunames::kModuleName << " (run lowbit-gpu-to-ptx first)";
       return signalPassFailure();
     }
@@ -48,7 +49,7 @@ struct LowbitGPUOffloadPass
       if (obj.getFormat() == gpu::CompilationTarget::Assembly &&
           isa<NVVM::NVVMTargetAttr>(obj.getTarget())) {
         if (!ptx.empty()) {
-          binary.emitError("lowbit-gpu-offload: one PTX object per binary "
+          binary.emitError("lowbit-offload-to-gpu: one PTX object per binary "
                            "(one chip) is supported");
           return signalPassFailure();
         }
@@ -56,7 +57,7 @@ struct LowbitGPUOffloadPass
       }
     }
     if (ptx.empty()) {
-      binary.emitError("lowbit-gpu-offload: the binary holds no PTX (run "
+      binary.emitError("lowbit-offload-to-gpu: the binary holds no PTX (run "
                        "gpu-module-to-binary{format=isa})");
       return signalPassFailure();
     }
@@ -96,8 +97,8 @@ struct LowbitGPUOffloadPass
     auto launch = op->getAttrOfType<DenseI64ArrayAttr>(gpunames::kLaunchAttr);
     auto params = op->getAttrOfType<ArrayAttr>(gpunames::kParamsAttr);
     if (!kernel || !launch || !params)
-      return op->emitError("lowbit-gpu-offload: incomplete lowbit.gpu_* "
-                           "attributes (run lowbit-gpu-kernels)");
+      return op->emitError("lowbit-offload-to-gpu: incomplete lowbit.gpu_* "
+                           "attributes (run lowbit-lower-to-gpu)");
     StringRef name = kernel.getLeafReference().getValue();
     ImplicitLocOpBuilder b(op->getLoc(), op);
     SmallVector<Value> ins;
@@ -121,12 +122,12 @@ struct LowbitGPUOffloadPass
           return success();
         }
         if (c.getLayout() != CodesLayout::MmaB)
-          return op->emitError("lowbit-gpu-offload: the GPU kernel ")
+          return op->emitError("lowbit-offload-to-gpu: the GPU kernel ")
                  << name
                  << " reads its weights as mma-b tiles, and this "
                     "lowbit.constant is not in layout mma_b (run "
                     "lowbit-pack-weights{target=nvptx} after "
-                    "lowbit-gpu-kernels)";
+                    "lowbit-lower-to-gpu)";
         // The packed codes and the other parts, as arith.constants once
         // per constant (f8 scales as their bytes).
         SmallVector<Value> &parts = packedOf[c];
@@ -143,25 +144,25 @@ struct LowbitGPUOffloadPass
         ValueRange w = unpack(mm.getRhs());
         ins = {x[0], x[1], w[0], w[1]};
       } else {
-        return op->emitError("lowbit-gpu-offload: unknown kernel kind ")
+        return op->emitError("lowbit-offload-to-gpu: unknown kernel kind ")
                << name;
       }
       outTypes.push_back(mm.getType());
     } else if (auto qz = dyn_cast<QuantizeOp>(op)) {
       if (operands != KernelOperands::QuantizeRows)
-        return op->emitError("lowbit-gpu-offload: unknown kernel kind ")
+        return op->emitError("lowbit-offload-to-gpu: unknown kernel kind ")
                << name;
       ins = {qz.getInput()};
       SmallVector<Type> parts;
       qz.getType().getPartTypes(parts);
       outTypes.append(parts);
     } else {
-      return op->emitError("lowbit-gpu-offload: no launch for this op");
+      return op->emitError("lowbit-offload-to-gpu: no launch for this op");
     }
 
     // The operands must be the kernel's parameters, byte for byte.
     if (params.size() != ins.size() + outTypes.size())
-      return op->emitError("lowbit-gpu-offload: kernel ")
+      return op->emitError("lowbit-offload-to-gpu: kernel ")
              << name << " takes " << params.size() << " buffers, the op gives "
              << ins.size() + outTypes.size();
     SmallVector<Type> all(ValueRange(ins).getTypes());
@@ -171,7 +172,7 @@ struct LowbitGPUOffloadPass
       auto st = dyn_cast<RankedTensorType>(t);
       if (!st || !st.hasStaticShape() ||
           getBufferBytes(pt) != getBufferBytes(st))
-        return op->emitError("lowbit-gpu-offload: kernel ")
+        return op->emitError("lowbit-offload-to-gpu: kernel ")
                << name << " parameter " << i << " is " << pt
                << ", the op gives " << t;
     }

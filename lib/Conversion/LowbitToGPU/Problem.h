@@ -63,7 +63,7 @@ enum class WeightLayout {
   Rows,
   /// 4-bit codes in tiles of 32 channels x 32 inputs holding each lane's
   /// mma.sync B fragments (numerics::packInt4MmaB, docs/CodegenGPU.md),
-  /// packed by lowbit-gpu-offload.
+  /// packed by lowbit-offload-to-gpu.
   MmaB,
 };
 

@@ -83,7 +83,7 @@ gpu::GPUFuncOp getOrCreateKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                                  const KernelProblem &p,
                                  const KernelConfig &config, Location loc);
 
-/// The operands a kernel takes, read off its name (what lowbit-gpu-offload
+/// The operands a kernel takes, read off its name (what lowbit-offload-to-gpu
 /// sees of a kernel).
 enum class KernelOperands {
   /// X, the weights' mma-b tiles and scales (4-bit weights).

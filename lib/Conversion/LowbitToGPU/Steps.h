@@ -2,7 +2,7 @@
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
-// What the GPU passes (GPUKernels.cpp, WritePTX.cpp, Offload.cpp,
+// What the GPU passes (LowerToGPU.cpp, WritePTX.cpp, Offload.cpp,
 // LowerLaunches.cpp) are made of beyond the kernel families: the rounding
 // ops' PTX and the host module's globals.
 //

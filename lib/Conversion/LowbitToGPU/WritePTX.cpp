@@ -99,11 +99,11 @@ struct LowbitWritePTXPass
     }
     if (!any) {
       module.emitError("lowbit-write-ptx: no gpu.binary (run "
-                       "lowbit-gpu-kernels and lowbit-gpu-to-ptx first)");
+                       "lowbit-lower-to-gpu and lowbit-gpu-to-ptx first)");
       return signalPassFailure();
     }
     // The manifest: every annotated launch, with the kernel's parameters
-    // as lowbit-gpu-kernels recorded them (the gpu.module is gone).
+    // as lowbit-lower-to-gpu recorded them (the gpu.module is gone).
     llvm::json::Array entries;
     module.walk([&](Operation *op) {
       auto kernel = op->getAttrOfType<SymbolRefAttr>(gpunames::kKernelAttr);

@@ -113,7 +113,7 @@ LogicalResult mlir::lowbit::lowerLowbitOps(
   QTensorTypeConverter converter;
   ConversionTarget target(*ctx);
   target.addIllegalDialect<LowbitDialect>();
-  // GPU launches (lowbit-gpu-offload) work on plain tensors and bufferize.
+  // GPU launches (lowbit-offload-to-gpu) work on plain tensors and bufferize.
   target.addLegalOp<LaunchOp>();
   target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                          math::MathDialect, tensor::TensorDialect>();

@@ -73,7 +73,7 @@ struct LowbitPackWeightsPass
     if (target == PackTarget::NVPTX) {
       if (failed(checkChip()))
         return signalPassFailure();
-      // The ops lowbit-gpu-kernels took are the GPU's; the rest are the
+      // The ops lowbit-lower-to-gpu took are the GPU's; the rest are the
       // host's.
       choose = [gpu = getNVPTXWeightLayouts(), cpu = *cpu](QMatmulOp op) {
         return hasGPUKernel(op) ? gpu(op) : cpu(op);

@@ -3,9 +3,10 @@
 //===- QuantInterop.cpp - upstream quant <-> lowbit ---------------*- C++
 //-*-===//
 //
-// lowbit-from-quant and lowbit-to-quant. Upstream's sub-channel block sizes
-// default to the whole dimension for unlisted axes, lowbit's per_group to 1;
-// both directions translate explicitly (docs/Spec.md, "Interop").
+// lowbit-convert-from-quant and lowbit-convert-to-quant. Upstream's sub-channel
+// block sizes default to the whole dimension for unlisted axes, lowbit's
+// per_group to 1; both directions translate explicitly (docs/Spec.md,
+// "Interop").
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,8 +17,8 @@
 #include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::lowbit {
-#define GEN_PASS_DEF_LOWBITFROMQUANT
-#define GEN_PASS_DEF_LOWBITTOQUANT
+#define GEN_PASS_DEF_LOWBITCONVERTFROMQUANT
+#define GEN_PASS_DEF_LOWBITCONVERTTOQUANT
 #include "lowbit/Conversion/Passes.h.inc"
 } // namespace mlir::lowbit
 
@@ -52,12 +53,12 @@ FailureOr<Translated> translateFromQuant(Operation *op, RankedTensorType t) {
   auto st = dyn_cast<quant::UniformQuantizedSubChannelType>(t.getElementType());
   auto base = dyn_cast<quant::QuantizedType>(t.getElementType());
   if (!qt && !at && !st)
-    return op->emitOpError("lowbit-from-quant: ")
+    return op->emitOpError("lowbit-convert-from-quant: ")
            << t.getElementType() << " is not a uniform quantized type";
   MLIRContext *ctx = op->getContext();
   auto storage = dyn_cast<IntegerType>(base.getStorageType());
   if (!storage || storage.getWidth() < 2 || storage.getWidth() > 8)
-    return op->emitOpError("lowbit-from-quant: storage type ")
+    return op->emitOpError("lowbit-convert-from-quant: storage type ")
            << base.getStorageType()
            << " is not representable (lowbit takes integers of 2 to 8 bits)";
   unsigned w = storage.getWidth();
@@ -68,7 +69,7 @@ FailureOr<Translated> translateFromQuant(Operation *op, RankedTensorType t) {
                             : (smin == 0 && smax == (int64_t(1) << w) - 1);
   bool narrow = isSigned && smin == -(full - 1) && smax == full - 1;
   if (!fullRange && !narrow)
-    return op->emitOpError("lowbit-from-quant: storage range [")
+    return op->emitOpError("lowbit-convert-from-quant: storage range [")
            << smin << ", " << smax << "] of " << t.getElementType()
            << " is not representable (lowbit takes the full range, or the "
               "symmetric narrow range of signed types)";
@@ -114,11 +115,14 @@ FailureOr<Translated> translateFromQuant(Operation *op, RankedTensorType t) {
   bool allZero = llvm::all_of(zps, [](int64_t z) { return z == 0; });
   bool symmetric = isSigned && allZero;
   if (narrow && !symmetric)
-    return op->emitOpError("lowbit-from-quant: a narrow storage range with "
-                           "non-zero zero points is not representable");
+    return op->emitOpError(
+        "lowbit-convert-from-quant: a narrow storage range with "
+        "non-zero zero points is not representable");
   Type lbStorage = IntegerType::get(
       ctx, w, isSigned ? IntegerType::Signless : IntegerType::Unsigned);
-  auto emitError = [&] { return op->emitOpError("lowbit-from-quant: "); };
+  auto emitError = [&] {
+    return op->emitOpError("lowbit-convert-from-quant: ");
+  };
   SchemeAttr scheme = SchemeAttr::getChecked(
       emitError, ctx, lbStorage, base.getExpressedType(), gran, axis,
       ArrayRef<int64_t>(groupAxes), ArrayRef<int64_t>(groupSizes), symmetric,
@@ -146,8 +150,9 @@ FailureOr<Translated> translateFromQuant(Operation *op, RankedTensorType t) {
   return r;
 }
 
-struct LowbitFromQuantPass
-    : mlir::lowbit::impl::LowbitFromQuantBase<LowbitFromQuantPass> {
+struct LowbitConvertFromQuantPass
+    : mlir::lowbit::impl::LowbitConvertFromQuantBase<
+          LowbitConvertFromQuantPass> {
   void runOnOperation() override {
     SmallVector<quant::QuantizeCastOp> casts;
     getOperation()->walk(
@@ -157,7 +162,8 @@ struct LowbitFromQuantPass
     for (quant::QuantizeCastOp op : casts) {
       auto t = dyn_cast<RankedTensorType>(op.getType());
       if (!t) {
-        op.emitOpError("lowbit-from-quant: only ranked tensors are supported");
+        op.emitOpError(
+            "lowbit-convert-from-quant: only ranked tensors are supported");
         failedAny = true;
         reported.insert(op);
         continue;
@@ -172,8 +178,9 @@ struct LowbitFromQuantPass
       for (Operation *user : op->getUsers())
         if (!isa<quant::DequantizeCastOp>(user) &&
             reported.insert(user).second) {
-          user->emitOpError("lowbit-from-quant: cannot convert a use of a "
-                            "quantized value other than quant.dcast");
+          user->emitOpError(
+              "lowbit-convert-from-quant: cannot convert a use of a "
+              "quantized value other than quant.dcast");
           badUse = true;
         }
       if (badUse) {
@@ -205,7 +212,9 @@ struct LowbitFromQuantPass
                                              op->getResultTypes()))
         if (auto rt = dyn_cast<ShapedType>(t))
           if (isa<quant::QuantizedType>(rt.getElementType())) {
-            op->emitOpError("lowbit-from-quant: cannot convert an op on ") << t;
+            op->emitOpError(
+                "lowbit-convert-from-quant: cannot convert an op on ")
+                << t;
             failedAny = true;
             return;
           }
@@ -221,17 +230,20 @@ FailureOr<Type> translateToQuant(QuantizeOp op) {
   QTensorType t = op.getType();
   SchemeAttr s = t.getScheme();
   if (!s.isInteger() || s.getTernary() || !isa<Float32Type>(s.getScaleType()))
-    return op.emitOpError("lowbit-to-quant: only integer schemes with f32 "
-                          "scales have an upstream equivalent");
+    return op.emitOpError(
+        "lowbit-convert-to-quant: only integer schemes with f32 "
+        "scales have an upstream equivalent");
   if (s.getRounding() != Rounding::NearestEven)
-    return op.emitOpError("lowbit-to-quant: upstream quant has no rounding "
-                          "mode; only round = nearest_even converts");
+    return op.emitOpError(
+        "lowbit-convert-to-quant: upstream quant has no rounding "
+        "mode; only round = nearest_even converts");
   DenseElementsAttr scales, zps;
   if (!op.getScales() || !matchPattern(op.getScales(), m_Constant(&scales)))
-    return op.emitOpError("lowbit-to-quant: scales must be constants "
+    return op.emitOpError("lowbit-convert-to-quant: scales must be constants "
                           "(upstream quant has no dynamic scales)");
   if (op.getZeroPoints() && !matchPattern(op.getZeroPoints(), m_Constant(&zps)))
-    return op.emitOpError("lowbit-to-quant: zero points must be constants");
+    return op.emitOpError(
+        "lowbit-convert-to-quant: zero points must be constants");
   MLIRContext *ctx = op.getContext();
   auto storage = cast<IntegerType>(s.getStorageType());
   bool isSigned = !storage.isUnsigned();
@@ -272,11 +284,12 @@ FailureOr<Type> translateToQuant(QuantizeOp op) {
   default:
     break;
   }
-  return op.emitOpError("lowbit-to-quant: scheme has no upstream equivalent");
+  return op.emitOpError(
+      "lowbit-convert-to-quant: scheme has no upstream equivalent");
 }
 
-struct LowbitToQuantPass
-    : mlir::lowbit::impl::LowbitToQuantBase<LowbitToQuantPass> {
+struct LowbitConvertToQuantPass
+    : mlir::lowbit::impl::LowbitConvertToQuantBase<LowbitConvertToQuantPass> {
   void runOnOperation() override {
     bool failedAny = false;
     llvm::SmallPtrSet<Operation *, 8> reported;
@@ -292,8 +305,9 @@ struct LowbitToQuantPass
       bool badUse = false;
       for (Operation *user : op->getUsers())
         if (!isa<DequantizeOp>(user) && reported.insert(user).second) {
-          user->emitOpError("lowbit-to-quant: only lowbit.dequantize uses of "
-                            "a converted value are supported");
+          user->emitOpError(
+              "lowbit-convert-to-quant: only lowbit.dequantize uses of "
+              "a converted value are supported");
           badUse = true;
         }
       if (badUse) {
@@ -318,7 +332,7 @@ struct LowbitToQuantPass
     getOperation()->walk([&](Operation *op) {
       if (isa_and_nonnull<LowbitDialect>(op->getDialect()) &&
           !alreadyReported(op, reported)) {
-        op->emitOpError("lowbit-to-quant: no upstream equivalent");
+        op->emitOpError("lowbit-convert-to-quant: no upstream equivalent");
         failedAny = true;
       }
     });

@@ -1,5 +1,5 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_90a | FileCheck %s
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_90 | FileCheck %s --check-prefix=SM90
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_90a | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_90 | FileCheck %s --check-prefix=SM90
 
 // The fp8-wgmma family (lib/Conversion/LowbitToGPU/FP8WgmmaKernel.cpp):
 // FP8 E4M3 X and W on Hopper's warpgroup tensor cores, sm_90a only (plain

@@ -1,5 +1,5 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_89 | FileCheck %s
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_80 | FileCheck %s --check-prefix=SM80
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_89 | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_80 | FileCheck %s --check-prefix=SM80
 
 // The gemm8-mma family (lib/Conversion/LowbitToGPU/Gemm8MmaKernel.cpp):
 // int8 (sm_80+) or FP8 E4M3 (sm_89+) X and W with f32 scales per row or

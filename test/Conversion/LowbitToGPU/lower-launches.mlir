@@ -40,7 +40,7 @@ func.func @f(%x: memref<64xf32>, %y: memref<16xf32>, %big: memref<8x8xf32>, %out
 // -----
 
 func.func @no_ptx(%x: memref<4xf32>, %y: memref<4xf32>) {
-  // expected-error @+1 {{lowbit-lower-launches: no @__lowbit_ptx (run lowbit-gpu-offload)}}
+  // expected-error @+1 {{lowbit-lower-launches: no @__lowbit_ptx (run lowbit-offload-to-gpu)}}
   lowbit.launch @lowbit_gpu::@k [1, 1, 1, 32, 1, 1, 0] ins(%x : memref<4xf32>) outs(%y : memref<4xf32>)
   return
 }

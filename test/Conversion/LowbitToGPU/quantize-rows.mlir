@@ -1,5 +1,5 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_89 | FileCheck %s
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_80 | FileCheck %s --check-prefix=SM80
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_89 | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_80 | FileCheck %s --check-prefix=SM80
 
 // The quantize-rows family (lib/Conversion/LowbitToGPU/QuantizeRowsKernel.cpp):
 // dynamic quantization of activations [M, K] to int8 or E4M3 (sm_89+)

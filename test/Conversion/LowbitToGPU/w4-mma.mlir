@@ -1,5 +1,5 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_80 | FileCheck %s
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_75 | FileCheck %s --check-prefix=SM75
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_80 | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_75 | FileCheck %s --check-prefix=SM75
 
 // The w4-mma family (lib/Conversion/LowbitToGPU/W4MmaKernel.cpp): int4,
 // MXFP4 and NVFP4 weights in mma-b tiles times f16/bf16 activations on

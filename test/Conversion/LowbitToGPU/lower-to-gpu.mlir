@@ -1,4 +1,4 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-gpu-kernels=chip=sm_90 -verify-diagnostics | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-gpu=chip=sm_90 -verify-diagnostics | FileCheck %s
 
 // W4A16 with M <= 16 (decode): a gpu.func kernel in gpu.module
 // @lowbit_gpu (NVVM target), and on the qmatmul how to launch it: one

@@ -1,9 +1,9 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-pack-weights=kernel-layouts=0 --lowbit-gpu-kernels=chip=sm_90 --lowbit-pack-weights="target=nvptx chip=sm_90" --lowbit-gpu-to-ptx --lowbit-gpu-offload -verify-diagnostics | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-pack-weights=kernel-layouts=0 --lowbit-lower-to-gpu=chip=sm_90 --lowbit-pack-weights="target=nvptx chip=sm_90" --lowbit-gpu-to-ptx --lowbit-offload-to-gpu -verify-diagnostics | FileCheck %s
 
 // The host side of lowbit-compile --target=nvptx: the PTX becomes a string
 // global; each covered op becomes lowbit.launch on the kernel's
 // parameters in order. Constant int4 weights, which lowbit-pack-weights
-// packed into the mma-b tiles after lowbit-gpu-kernels chose the kernel
+// packed into the mma-b tiles after lowbit-lower-to-gpu chose the kernel
 // ([N/32, K/32, 128] i32; codes 0x11 give the words 0x11111111), go to
 // the launch as they are, with the constant's own scales.
 // CHECK-LABEL: llvm.mlir.global internal constant @__lowbit_ptx("//

@@ -1,4 +1,4 @@
-//===- GPUKernels.cpp - lowbit-gpu-kernels --------------------------------===//
+//===- LowerToGPU.cpp - lowbit-lower-to-gpu -------------------------------===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
@@ -15,7 +15,7 @@
 #include "lowbit/Conversion/Passes.h"
 
 namespace mlir::lowbit {
-#define GEN_PASS_DEF_LOWBITGPUKERNELS
+#define GEN_PASS_DEF_LOWBITLOWERTOGPU
 #include "lowbit/Conversion/Passes.h.inc"
 } // namespace mlir::lowbit
 
@@ -34,8 +34,8 @@ struct Plan {
   KernelConfig config;
 };
 
-struct LowbitGPUKernelsPass
-    : mlir::lowbit::impl::LowbitGPUKernelsBase<LowbitGPUKernelsPass> {
+struct LowbitLowerToGPUPass
+    : mlir::lowbit::impl::LowbitLowerToGPUBase<LowbitLowerToGPUPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -44,7 +44,7 @@ struct LowbitGPUKernelsPass
     std::string error;
     FailureOr<GpuTarget> target = GpuTarget::get(chip, error);
     if (failed(target)) {
-      module.emitError() << "lowbit-gpu-kernels: " << error;
+      module.emitError() << "lowbit-lower-to-gpu: " << error;
       return signalPassFailure();
     }
     SmallVector<Plan, 0> plans;

@@ -1,4 +1,4 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-from-quant | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-convert-from-quant | FileCheck %s
 
 // Upstream !quant.uniform casts become lowbit ops with static parameters
 // (docs/Spec.md, "Interop").

@@ -1,5 +1,5 @@
-// RUN: lowbit-opt %s --lowbit-hadamard | FileCheck %s
-// RUN: lowbit-opt %s --lowbit-hadamard | lowbit-opt --lowbit-split-outliers=mode=dynamic | FileCheck %s --check-prefix=SPLIT
+// RUN: lowbit-opt %s --lowbit-apply-hadamard | FileCheck %s
+// RUN: lowbit-opt %s --lowbit-apply-hadamard | lowbit-opt --lowbit-split-outliers=mode=dynamic | FileCheck %s --check-prefix=SPLIT
 //
 // A site inside a region and one after it share X: the rotation goes right
 // after X's definition (here the function start), where it dominates both;

@@ -1,4 +1,4 @@
-// RUN: lowbit-opt %s --lowbit-gpu-kernels=chip=sm_90a | FileCheck %s
+// RUN: lowbit-opt %s --lowbit-lower-to-gpu=chip=sm_90a | FileCheck %s
 
 // sm_90a: the FP8 GEMM runs on wgmma. One warpgroup (128 threads) per
 // 64 x 64 tile; X's and W's 64 x 64-byte tiles share one 8 KiB workgroup

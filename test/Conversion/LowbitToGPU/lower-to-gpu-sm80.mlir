@@ -1,4 +1,4 @@
-// RUN: lowbit-opt %s --lowbit-gpu-kernels=chip=sm_80 | FileCheck %s
+// RUN: lowbit-opt %s --lowbit-lower-to-gpu=chip=sm_80 | FileCheck %s
 
 // On sm_80 the int8 GEMM has a kernel (PTX ISA 8.0); FP8 mma.sync needs
 // sm_89, so the FP8 qmatmul gets none.

@@ -1,6 +1,6 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-to-quant | FileCheck %s
+// RUN: lowbit-opt %s -split-input-file --lowbit-convert-to-quant | FileCheck %s
 
-// The inverse of lowbit-from-quant where upstream quant can represent the
+// The inverse of lowbit-convert-from-quant where upstream quant can represent the
 // scheme (docs/Spec.md, "Interop").
 
 // CHECK-LABEL: func @per_tensor
