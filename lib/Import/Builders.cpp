@@ -395,10 +395,16 @@ Value mlir::lowbit::importer::buildRopeTable(ImplicitLocOpBuilder &b,
                                              WeightConstants &w,
                                              const HyperParameters &hp) {
   MLIRContext *ctx = b.getContext();
-  int64_t hd = hp.headDim, half = hd / 2;
-  std::vector<float> freqs(half);
-  for (int64_t i = 0; i < half; ++i)
-    freqs[i] = float(std::pow(hp.ropeTheta, -2.0 * double(i) / double(hd)));
+  int64_t half = hp.headDim / 2;
+  // The factors of rope_freqs.weight are part of ropeFrequencies (read by
+  // the architecture description); the tensor counts as read here.
+  if (!hp.ropeScaling.freqFactors.empty() &&
+      !w.lookup("rope_freqs.weight", {half}))
+    return {};
+  std::vector<float> freqs;
+  for (double f : ropeFrequencies(hp))
+    freqs.push_back(float(f));
+  const double attentionFactor = ropeAttentionFactor(hp);
   Value f = arith::ConstantOp::create(
       b, w.blob("rope_freqs", f32Type(b, {half}),
                 ArrayRef<char>((const char *)freqs.data(), half * 4), 4,
@@ -412,6 +418,12 @@ Value mlir::lowbit::importer::buildRopeTable(ImplicitLocOpBuilder &b,
                    Value ang = arith::MulFOp::create(ib, v.posF, fi);
                    Value c = math::CosOp::create(ib, ang);
                    Value s = math::SinOp::create(ib, ang);
+                   if (attentionFactor != 1.0) { // YaRN
+                     Value af = arith::ConstantOp::create(
+                         ib, ib.getF32FloatAttr(float(attentionFactor)));
+                     c = arith::MulFOp::create(ib, c, af);
+                     s = arith::MulFOp::create(ib, s, af);
+                   }
                    Value isCos = arith::CmpIOp::create(
                        ib, arith::CmpIPredicate::eq, r, v.c0);
                    return arith::SelectOp::create(ib, isCos, c, s).getResult();

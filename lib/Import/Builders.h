@@ -113,8 +113,10 @@ Value buildLinear(ImplicitLocOpBuilder &b, const StepValues &v,
                   WeightConstants &w, Value x, StringRef name, int64_t out,
                   int64_t in, StringRef site, bool keepGGUF);
 
-/// cos and sin of pos * theta^(-2i/hd) for i < hd/2, as [2, hd/2] (row 0
-/// cos, row 1 sin): computed once per step for every RoPE.
+/// cos and sin of pos * f_i for the RoPE frequencies f_i of `hp`
+/// (ropeFrequencies: theta^(-2i/hd), scaled), times the attention factor
+/// (YaRN), as [2, hd/2] (row 0 cos, row 1 sin): computed once per step for
+/// every RoPE.
 Value buildRopeTable(ImplicitLocOpBuilder &b, const StepValues &v,
                      WeightConstants &w, const HyperParameters &hp);
 

@@ -88,6 +88,8 @@ bool DecodeStepBuilder::build(std::string &error) {
     return false;
   };
   Value ropeTable = buildRopeTable(b, v, weights, hp);
+  if (!ropeTable)
+    return fail();
   Value x = buildEmbedding(b, v, weights, hp, options.keepGGUF);
   if (!x)
     return fail();

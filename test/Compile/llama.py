@@ -57,34 +57,10 @@ run = tu.run
 
 
 def compile_and_run(d, model, extra=()):
-    out = os.path.join(d, "out")
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    base = os.path.join(out, "llm")
-    res = run(["lowbit-compile", model, "-o", base, "--max-seq=16",
-               "--shared"] + list(extra))
-    assert res.returncode == 0 and not res.stderr, res.stderr  # no warning
-    exe = os.path.join(out, "driver")
-    res = run([CXX, "-O1", "-I" + out,
-               os.path.join(HERE, "Inputs", "llama_driver.cpp"),
-               base + ".so", "-Wl,-rpath," + out, "-o", exe])
-    assert res.returncode == 0, res.stderr
-    tok = os.path.join(out, "tokens.i32")
-    np.array(TOKENS, dtype=np.int32).tofile(tok)
-    logits = os.path.join(out, "logits.f32")
-    res = run([exe, base + ".weights", tok, logits])
-    assert res.returncode == 0, res.stderr
-    header = open(base + ".h").read()
-    return np.fromfile(logits, dtype=np.float32).reshape(len(TOKENS), -1), \
-        header
+    return r.compile_and_run(d, model, TOKENS, CXX, extra)
 
 
-def compare(label, got, ref):
-    err = (np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)).max()
-    top = int((got.argmax(1) == ref.argmax(1)).sum())
-    assert err < 1e-5 and top == len(TOKENS), (label, err, top)
-    print("%s: %d steps, max rel err %.2g, top-1 %d/%d: ok"
-          % (label, len(TOKENS), err, top, len(TOKENS)))
+compare = r.compare
 
 
 def main():

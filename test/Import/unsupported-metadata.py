@@ -13,6 +13,8 @@
 # RUN: lowbit-compile %t/window.gguf --compile-to=input --max-seq=4 | FileCheck %s --check-prefix=WINDOW-OK
 # RUN: not lowbit-compile %t/bias.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=BIAS
 # RUN: not lowbit-compile %t/hf-rope-scaling/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-ROPE
+# RUN: not lowbit-compile %t/hf-rope-dynamic/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-ROPE-TYPE
+# RUN: not lowbit-compile %t/hf-rope-key/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-ROPE-KEY
 # RUN: not lowbit-compile %t/hf-act/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-ACT
 # RUN: not lowbit-compile %t/hf-bias/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-BIAS
 # RUN: not lowbit-compile %t/hf-window/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-WINDOW
@@ -21,13 +23,15 @@
 # RUN: not lowbit-compile %t/hf-type/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-TYPE
 #
 # Model metadata that would change what the model computes and that the
-# importer does not implement (docs/Import.md): each is an error naming
-# the key or tensor, never silently ignored. Tiny synthetic Llama models
+# importer does not implement (docs/Import.md), or that is malformed: each
+# is an error naming the key or tensor, never silently ignored. (The RoPE
+# scaling the importer does implement is checked by
+# test/Compile/rope-scaling.py.) Tiny synthetic Llama models
 # (width 32, 2 heads of 16, one layer, context 8), each with one addition.
 
-# FREQS: error: {{.*}}rope-freqs.gguf: tensor 'rope_freqs.weight' (RoPE frequency factors: Llama 3 rope scaling) is not supported
-# ROPE-TYPE: error: {{.*}}rope-type.gguf: llama.rope.scaling.type 'yarn': RoPE scaling is not supported
-# ROPE-FACTOR: error: {{.*}}rope-factor.gguf: llama.rope.scaling.factor 4: RoPE scaling is not supported
+# FREQS: error: {{.*}}rope-freqs.gguf: tensor 'rope_freqs.weight' must be f32 of 8 elements (half the head size)
+# ROPE-TYPE: error: {{.*}}rope-type.gguf: llama.rope.scaling.type 'yarn': RoPE scaling of this type is not supported (linear, or Llama 3's rope_freqs.weight)
+# ROPE-FACTOR: error: {{.*}}rope-factor.gguf: llama.rope.scaling.factor 4 with rope.scaling.type 'none': a scaling factor without a type
 # EXPERTS: error: {{.*}}experts.gguf: llama.expert_count 8: mixture of experts is not supported
 # KEY-LENGTH: error: {{.*}}key-length.gguf: llama.attention.key_length 32: a head size other than embedding_length / head_count (16) is not supported
 # LOGIT-SCALE: error: {{.*}}logit-scale.gguf: llama.logit_scale 0.5: scaled logits is not supported
@@ -35,7 +39,9 @@
 # WINDOW: error: {{.*}}window.gguf: llama.attention.sliding_window 4: sliding-window attention (a window shorter than the 8-token cache) is not supported
 # WINDOW-OK: func.func @decode
 # BIAS: error: {{.*}}bias.gguf: tensor 'blk.0.attn_q.bias' is not part of llama's recipe (the importer would ignore it)
-# HF-ROPE: error: {{.*}}config.json: rope_scaling is not supported yet
+# HF-ROPE: error: {{.*}}config.json: rope_scaling needs 'original_max_position_embeddings'
+# HF-ROPE-TYPE: error: {{.*}}config.json: rope_scaling rope_type 'dynamic' is not supported (default, linear, llama3, yarn)
+# HF-ROPE-KEY: error: {{.*}}config.json: rope_scaling key 'short_factor' is not understood for rope_type 'linear'
 # HF-ACT: error: {{.*}}config.json: hidden_act 'gelu' is not supported (SwiGLU with silu)
 # HF-BIAS: error: {{.*}}config.json: attention_bias is true: projections with biases are not supported
 # HF-WINDOW: error: {{.*}}model.safetensors: sliding_window 4: sliding-window attention (a window shorter than the 8-token cache) is not supported
@@ -98,12 +104,13 @@ def main():
     d = sys.argv[1]
     w = r.make_weights(CFG)
     freqs = dict(w)
-    freqs["rope_freqs.weight"] = np.ones(CFG.hd // 2, dtype=np.float32)
+    freqs["rope_freqs.weight"] = np.ones(CFG.hd, dtype=np.float32)
     write_gguf(os.path.join(d, "rope-freqs.gguf"), freqs)
     write_gguf(os.path.join(d, "rope-type.gguf"), w,
                [("add_string", "llama.rope.scaling.type", "yarn")])
     write_gguf(os.path.join(d, "rope-factor.gguf"), w,
-               [("add_float32", "llama.rope.scaling.factor", 4.0)])
+               [("add_string", "llama.rope.scaling.type", "none"),
+                ("add_float32", "llama.rope.scaling.factor", 4.0)])
     write_gguf(os.path.join(d, "experts.gguf"), w,
                [("add_uint32", "llama.expert_count", 8)])
     write_gguf(os.path.join(d, "key-length.gguf"), w,
@@ -120,6 +127,11 @@ def main():
 
     write_hf(os.path.join(d, "hf-rope-scaling"), w,
              rope_scaling={"rope_type": "llama3", "factor": 8.0})
+    write_hf(os.path.join(d, "hf-rope-dynamic"), w,
+             rope_scaling={"rope_type": "dynamic", "factor": 2.0})
+    write_hf(os.path.join(d, "hf-rope-key"), w,
+             rope_scaling={"type": "linear", "factor": 2.0,
+                           "short_factor": [1.0]})
     write_hf(os.path.join(d, "hf-act"), w, hidden_act="gelu")
     write_hf(os.path.join(d, "hf-bias"), w, attention_bias=True)
     write_hf(os.path.join(d, "hf-window"), w, sliding_window=4)

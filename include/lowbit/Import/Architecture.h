@@ -62,6 +62,38 @@ struct LayerRecipe {
   MLPKind mlp = MLPKind::SwiGLU;
 };
 
+/// How RoPE's frequencies are scaled for contexts longer than the model
+/// was trained on (docs/Import.md, "RoPE scaling").
+struct RopeScaling {
+  enum class Kind {
+    None,
+    /// Every frequency divided by `factor` (position interpolation).
+    Linear,
+    /// Llama 3: low frequencies divided by `factor`, high ones kept, a
+    /// smooth blend between (Hugging Face's `rope_type: llama3`).
+    Llama3,
+    /// YaRN as Hugging Face computes it: a ramp between interpolated and
+    /// extrapolated frequencies, and cos/sin scaled by an attention factor.
+    YaRN,
+  };
+  Kind kind = Kind::None;
+  double factor = 1;
+  /// The context length the model was trained on before scaling (Llama 3,
+  /// YaRN; 0: the model's context length).
+  int64_t originalContext = 0;
+  /// Llama 3.
+  double lowFreqFactor = 1, highFreqFactor = 4;
+  /// YaRN.
+  double betaFast = 32, betaSlow = 1;
+  /// YaRN: the attention factor if given (< 0: derived from factor,
+  /// mscale and mscaleAllDim).
+  double attentionFactor = -1, mscale = 0, mscaleAllDim = 0;
+  bool truncate = true;
+  /// GGUF `rope_freqs.weight` (llama.cpp's converter stores Llama 3's
+  /// scaling this way): frequency i is divided by factor i.
+  std::vector<float> freqFactors;
+};
+
 /// The numbers that size a decoder.
 struct HyperParameters {
   int64_t dim = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0;
@@ -69,7 +101,16 @@ struct HyperParameters {
   /// The model's context length (tokens).
   int64_t contextLength = 0;
   double ropeTheta = 10000.0, rmsEps = 1e-5;
+  RopeScaling ropeScaling;
 };
+
+/// RoPE's angular frequencies: pair i of a head turns by position x
+/// result[i] (theta^(-2i/headDim), then scaled as `hp.ropeScaling` says).
+std::vector<double> ropeFrequencies(const HyperParameters &hp);
+
+/// What RoPE multiplies its cos and sin by (YaRN's attention factor; 1
+/// otherwise).
+double ropeAttentionFactor(const HyperParameters &hp);
 
 /// A decoder: its hyper-parameters and recipe.
 struct Architecture {

@@ -5,24 +5,103 @@ tiny GGUF / safetensors model writer.
 
 The reference follows llama.cpp and Hugging Face: RMSNorm (x / sqrt(mean
 x^2 + eps) * g), RoPE at theta^(-2i/d) on interleaved pairs (GGUF) or
-halves (HF), grouped-query attention with a KV cache, SwiGLU, tied or
-separate output head. Computed in float64 from the same float32 weights.
+halves (HF), scaled as Hugging Face's `rope_scaling` says (linear, llama3,
+yarn), grouped-query attention with a KV cache, SwiGLU, tied or separate
+output head. Computed in float64 from the same float32 weights.
 """
 
 import json
+import math
 import os
+import shutil
+import subprocess
 
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Config:
     def __init__(self, dim=64, layers=2, heads=4, kv_heads=2, ffn=96,
-                 vocab=256, ctx=64, theta=10000.0, eps=1e-5):
+                 vocab=256, ctx=64, theta=10000.0, eps=1e-5,
+                 rope_scaling=None):
         self.dim, self.layers, self.heads, self.kv_heads = (dim, layers,
                                                             heads, kv_heads)
         self.ffn, self.vocab, self.ctx = ffn, vocab, ctx
         self.theta, self.eps = theta, eps
         self.hd = dim // heads
+        # Hugging Face's config.json `rope_scaling` (None: unscaled).
+        self.rope_scaling = rope_scaling
+
+
+def rope_frequencies(cfg):
+    """(frequencies [hd/2], attention factor) of RoPE with
+    cfg.rope_scaling applied, by the formulas of Hugging Face's
+    transformers (modeling_rope_utils: _compute_linear_scaling_parameters,
+    _compute_llama3_parameters, _compute_yarn_parameters)."""
+    hd, base = cfg.hd, cfg.theta
+    inv = base ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
+    rs = cfg.rope_scaling
+    kind = rs and (rs.get("rope_type") or rs.get("type"))
+    if not kind or kind == "default":
+        return inv, 1.0
+    factor = rs["factor"]
+    if kind == "linear":
+        return inv / factor, 1.0
+    orig = rs.get("original_max_position_embeddings") or cfg.ctx
+    if kind == "llama3":
+        low, high = rs["low_freq_factor"], rs["high_freq_factor"]
+        wavelen = 2 * math.pi / inv
+        scaled = np.where(wavelen > orig / low, inv / factor, inv)
+        smooth = (orig / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = (wavelen >= orig / high) & (wavelen <= orig / low)
+        return np.where(medium, smoothed, scaled), 1.0
+    assert kind == "yarn", kind
+
+    def mscale(scale, m=1.0):
+        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+    att = rs.get("attention_factor")
+    if att is None:
+        if rs.get("mscale") and rs.get("mscale_all_dim"):
+            att = mscale(factor, rs["mscale"]) / mscale(factor,
+                                                        rs["mscale_all_dim"])
+        else:
+            att = mscale(factor)
+
+    def corr(rot):
+        return hd * math.log(orig / (rot * 2 * math.pi)) / (2 * math.log(base))
+
+    lo, hi = corr(rs.get("beta_fast", 32)), corr(rs.get("beta_slow", 1))
+    if rs.get("truncate", True):
+        lo, hi = math.floor(lo), math.ceil(hi)
+    lo, hi = max(lo, 0), min(hi, hd - 1)
+    if lo == hi:
+        hi += 0.001
+    ramp = np.clip((np.arange(hd // 2) - lo) / (hi - lo), 0, 1)
+    extra = 1 - ramp
+    return inv / factor * (1 - extra) + inv * extra, att
+
+
+def llama3_rope_factors(rs, hd, base):
+    """GGUF `rope_freqs.weight` for a Llama 3 `rope_scaling`, as llama.cpp's
+    converter (convert_hf_to_gguf.py) computes it: frequency i is divided
+    by factor i."""
+    factor, low, high = (rs["factor"], rs["low_freq_factor"],
+                         rs["high_freq_factor"])
+    orig = rs["original_max_position_embeddings"]
+    out = []
+    for f in base ** (-np.arange(0, hd, 2, dtype=np.float64) / hd):
+        wavelen = 2 * math.pi / f
+        if wavelen < orig / high:
+            out.append(1.0)
+        elif wavelen > orig / low:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
 
 
 def make_weights(cfg, seed=0, tied=False):
@@ -55,11 +134,14 @@ def make_weights(cfg, seed=0, tied=False):
     return w
 
 
-def write_gguf(path, cfg, w, types=None):
+def write_gguf(path, cfg, w, types=None, keys=()):
     """`types`: GGUF name -> gguf.GGMLQuantizationType for quantized ones
-    (the weights' float values are quantized by gguf-py)."""
+    (the weights' float values are quantized by gguf-py); `keys`: more
+    metadata as (GGUFWriter method, key, value)."""
     import gguf
     wr = gguf.GGUFWriter(path, "llama")
+    for method, key, value in keys:
+        getattr(wr, method)(key, value)
     wr.add_context_length(cfg.ctx)
     wr.add_embedding_length(cfg.dim)
     wr.add_block_count(cfg.layers)
@@ -124,6 +206,7 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
         "vocab_size": cfg.vocab, "max_position_embeddings": cfg.ctx,
         "rms_norm_eps": cfg.eps, "rope_theta": cfg.theta,
         "tie_word_embeddings": "output.weight" not in w,
+        "rope_scaling": cfg.rope_scaling,
     }, open(os.path.join(d, "config.json"), "w"))
 
 
@@ -164,7 +247,7 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     W = {k: v.astype(np.float64) for k, v in w.items()}
     kc = np.zeros((cfg.layers, len(tokens), K, hd))
     vc = np.zeros_like(kc)
-    freqs = np.float32(cfg.theta) ** (-2.0 * np.arange(hd // 2) / hd)
+    freqs, att = rope_frequencies(cfg)
     freqs = freqs.astype(np.float32).astype(np.float64)
 
     def mv(name, x):
@@ -179,7 +262,7 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
 
     def rope(x, pos):  # x [heads, hd]
         ang = pos * freqs
-        c, s = np.cos(ang), np.sin(ang)
+        c, s = att * np.cos(ang), att * np.sin(ang)
         y = np.empty_like(x)
         if interleaved:
             a, b = x[:, 0::2], x[:, 1::2]
@@ -218,3 +301,42 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
         out.append(mv("output.weight", hn) if "output.weight" in W
                    else mv("token_embd.weight", hn))
     return np.array(out)
+
+
+def compile_and_run(d, model, tokens, cxx, extra=()):
+    """Compiles `model` with lowbit-compile into a shared library, links
+    it into llama_driver.cpp and feeds it `tokens`: (logits [n, vocab],
+    the generated C header)."""
+    out = os.path.join(d, "out")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    base = os.path.join(out, "llm")
+    res = subprocess.run(["lowbit-compile", model, "-o", base, "--max-seq=16",
+                          "--shared"] + list(extra), capture_output=True,
+                         text=True)
+    assert res.returncode == 0 and not res.stderr, res.stderr  # no warning
+    exe = os.path.join(out, "driver")
+    res = subprocess.run([cxx, "-O1", "-I" + out,
+                          os.path.join(HERE, "llama_driver.cpp"),
+                          base + ".so", "-Wl,-rpath," + out, "-o", exe],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    tok = os.path.join(out, "tokens.i32")
+    np.array(tokens, dtype=np.int32).tofile(tok)
+    logits = os.path.join(out, "logits.f32")
+    res = subprocess.run([exe, base + ".weights", tok, logits],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    header = open(base + ".h").read()
+    return (np.fromfile(logits, dtype=np.float32).reshape(len(tokens), -1),
+            header)
+
+
+def compare(label, got, ref):
+    """Asserts every step's logits within 1e-5 of the reference's largest
+    (relative) and the same top-1 token, and prints the figures."""
+    err = (np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)).max()
+    top = int((got.argmax(1) == ref.argmax(1)).sum())
+    assert err < 1e-5 and top == len(ref), (label, err, top)
+    print("%s: %d steps, max rel err %.2g, top-1 %d/%d: ok"
+          % (label, len(ref), err, top, len(ref)))
