@@ -333,7 +333,12 @@ static bool readGGUFRopeScaling(GGUFKeys &keys, HyperParameters &c) {
 // llama, mistral
 //===----------------------------------------------------------------------===//
 
-static bool llamaFromGGUF(GGUFKeys &keys, Architecture &arch) {
+/// What every GGUF decoder states the same way (`{arch}.embedding_length`,
+/// `block_count`, ...), with `recipe` for each layer. The head size is
+/// `attention.key_length` when given (Qwen3's is not the width / heads),
+/// else the width / heads.
+static bool decoderFromGGUF(GGUFKeys &keys, Architecture &arch,
+                            const LayerRecipe &recipe) {
   HyperParameters &c = arch.hp;
   c.kvHeads = -1;
   int64_t ropeDims = -1, keyLength = -1, valueLength = -1;
@@ -351,8 +356,15 @@ static bool llamaFromGGUF(GGUFKeys &keys, Architecture &arch) {
     c.kvHeads = c.heads;
   keys.real("attention.layer_norm_rms_epsilon", c.rmsEps);
   keys.real("rope.freq_base", c.ropeTheta);
-  if (c.heads > 0)
+  if (keyLength >= 0)
+    c.headDim = keyLength;
+  else if (c.heads > 0)
     c.headDim = c.dim / c.heads;
+  if (valueLength >= 0 && valueLength != c.headDim)
+    return keys.fail("attention.value_length",
+                     std::to_string(valueLength) +
+                         ": a value head size other than the key head size (" +
+                         std::to_string(c.headDim) + ") is not supported");
   if (ropeDims >= 0 && ropeDims != c.headDim) {
     keys.error = keys.src.path +
                  ": partial rotary embeddings (rope.dimension_count " +
@@ -360,21 +372,19 @@ static bool llamaFromGGUF(GGUFKeys &keys, Architecture &arch) {
                  std::to_string(c.headDim) + ") are not supported";
     return false;
   }
-  for (auto [key, v] : {std::pair{"attention.key_length", keyLength},
-                        std::pair{"attention.value_length", valueLength}})
-    if (v >= 0 && v != c.headDim)
-      return keys.fail(key, std::to_string(v) +
-                                ": a head size other than embedding_length / "
-                                "head_count (" +
-                                std::to_string(c.headDim) +
-                                ") is not supported");
-  arch.layers.assign(c.layers > 0 ? c.layers : 0,
-                     LayerRecipe{NormKind::RMSNorm, RopeStyle::Interleaved,
-                                 AttentionKind::GroupedQuery, MLPKind::SwiGLU});
+  arch.layers.assign(c.layers > 0 ? c.layers : 0, recipe);
   return true;
 }
 
-static bool llamaFromConfig(ConfigKeys &keys, Architecture &arch) {
+static bool llamaFromGGUF(GGUFKeys &keys, Architecture &arch) {
+  return decoderFromGGUF(keys, arch, LayerRecipe{});
+}
+
+/// What every config.json decoder states the same way (`hidden_size`,
+/// `num_hidden_layers`, ...), with `recipe` (RoPE on halves) for each
+/// layer.
+static bool decoderFromConfig(ConfigKeys &keys, Architecture &arch,
+                              const LayerRecipe &recipe) {
   HyperParameters &c = arch.hp;
   c.kvHeads = -1;
   c.headDim = -1;
@@ -407,18 +417,55 @@ static bool llamaFromConfig(ConfigKeys &keys, Architecture &arch) {
     if (*f != 1.0)
       return keys.fail("partial_rotary_factor " + number(*f) +
                        ": partial rotary embeddings are not supported");
-  if (keys.has("sliding_window")) {
+  // Qwen2/Qwen3 state a window that is off unless use_sliding_window.
+  if (keys.has("sliding_window") &&
+      keys.o.getBoolean("use_sliding_window").value_or(true)) {
     if (!keys.integer("sliding_window", arch.slidingWindow, true))
       return false;
     arch.slidingWindowKey = "sliding_window";
   }
-  arch.layers.assign(c.layers > 0 ? c.layers : 0,
-                     LayerRecipe{NormKind::RMSNorm, RopeStyle::Halves,
-                                 AttentionKind::GroupedQuery, MLPKind::SwiGLU});
+  arch.layers.assign(c.layers > 0 ? c.layers : 0, recipe);
   return true;
 }
 
-/// Hugging Face names of a Llama checkpoint -> GGUF's.
+static bool llamaFromConfig(ConfigKeys &keys, Architecture &arch) {
+  LayerRecipe recipe;
+  recipe.rope = RopeStyle::Halves;
+  return decoderFromConfig(keys, arch, recipe);
+}
+
+//===----------------------------------------------------------------------===//
+// qwen2 (Q, K, V biases), qwen3 (per-head Q and K norms)
+//===----------------------------------------------------------------------===//
+
+/// Qwen2 and Qwen3 rotate halves in GGUF too (llama.cpp's converter does
+/// not permute their Q and K).
+static LayerRecipe qwenRecipe(bool qwen3) {
+  LayerRecipe recipe;
+  recipe.rope = RopeStyle::Halves;
+  recipe.qkvBias = !qwen3;
+  recipe.qkNorm = qwen3;
+  return recipe;
+}
+
+static bool qwen2FromGGUF(GGUFKeys &keys, Architecture &arch) {
+  return decoderFromGGUF(keys, arch, qwenRecipe(false));
+}
+static bool qwen3FromGGUF(GGUFKeys &keys, Architecture &arch) {
+  return decoderFromGGUF(keys, arch, qwenRecipe(true));
+}
+static bool qwen2FromConfig(ConfigKeys &keys, Architecture &arch) {
+  return decoderFromConfig(keys, arch, qwenRecipe(false));
+}
+static bool qwen3FromConfig(ConfigKeys &keys, Architecture &arch) {
+  return decoderFromConfig(keys, arch, qwenRecipe(true));
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor names
+//===----------------------------------------------------------------------===//
+
+/// Hugging Face names of a Llama-family checkpoint -> GGUF's.
 static std::optional<std::string> llamaTensorName(StringRef hf) {
   if (hf == "model.embed_tokens.weight")
     return std::string("token_embd.weight");
@@ -439,6 +486,11 @@ static std::optional<std::string> llamaTensorName(StringRef hf) {
       {"mlp.gate_proj.weight", "ffn_gate.weight"},
       {"mlp.up_proj.weight", "ffn_up.weight"},
       {"mlp.down_proj.weight", "ffn_down.weight"},
+      {"self_attn.q_proj.bias", "attn_q.bias"},
+      {"self_attn.k_proj.bias", "attn_k.bias"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"},
   };
   for (auto [from, to] : map)
     if (rest == from)
@@ -452,9 +504,17 @@ static std::optional<std::string> llamaTensorName(StringRef hf) {
 constexpr llvm::StringLiteral kLlamaNames[] = {"llama", "mistral"};
 constexpr llvm::StringLiteral kLlamaClasses[] = {"LlamaForCausalLM",
                                                  "MistralForCausalLM"};
+constexpr llvm::StringLiteral kQwen2Names[] = {"qwen2"};
+constexpr llvm::StringLiteral kQwen2Classes[] = {"Qwen2ForCausalLM"};
+constexpr llvm::StringLiteral kQwen3Names[] = {"qwen3"};
+constexpr llvm::StringLiteral kQwen3Classes[] = {"Qwen3ForCausalLM"};
 static const Description kDescriptions[] = {
     {"llama", "a Llama decoder", kLlamaNames, kLlamaClasses, kLlamaNames,
      llamaFromGGUF, llamaFromConfig, llamaTensorName},
+    {"qwen2", "a Qwen2 decoder", kQwen2Names, kQwen2Classes, kQwen2Names,
+     qwen2FromGGUF, qwen2FromConfig, llamaTensorName},
+    {"qwen3", "a Qwen3 decoder", kQwen3Names, kQwen3Classes, kQwen3Names,
+     qwen3FromGGUF, qwen3FromConfig, llamaTensorName},
 };
 
 //===----------------------------------------------------------------------===//
@@ -521,7 +581,8 @@ static bool describeGGUF(WeightSource &src, Architecture &arch,
     }
   }
   error = src.path + ": architecture '" + name->s +
-          "' is not a Llama-family decoder (" + llvm::join(known, ", ") + ")";
+          "' is not a decoder the importer knows (" + llvm::join(known, ", ") +
+          ")";
   return false;
 }
 
@@ -616,12 +677,11 @@ bool mlir::lowbit::importer::describeArchitecture(WeightSource &src,
   if (c.heads > c.dim || c.headDim > c.dim || c.kvHeads > c.heads)
     return bad("heads, KV heads and head size must not exceed the model "
                "dimension");
-  if (c.headDim % 2 || c.headDim * c.heads != c.dim)
-    return bad("head size " + std::to_string(c.headDim) +
-               " x heads must be the model dimension and even");
   if (c.dim > (1 << 16) || c.ffn > (1 << 18) || c.layers > 1024 ||
-      c.vocab > (1 << 22))
+      c.vocab > (1 << 22) || c.heads * c.headDim > (1 << 18))
     return bad("dimensions beyond what the importer accepts");
+  if (c.headDim % 2)
+    return bad("head size " + std::to_string(c.headDim) + " must be even");
   if (!std::isfinite(c.rmsEps) || c.rmsEps <= 0 || c.rmsEps > 1 ||
       !std::isfinite(c.ropeTheta) || c.ropeTheta <= 1 || c.ropeTheta > 1e12)
     return bad("RMSNorm epsilon must be in (0, 1] and the RoPE base in (1, "

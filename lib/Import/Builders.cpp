@@ -200,6 +200,7 @@ StepValues mlir::lowbit::importer::buildStepValues(ImplicitLocOpBuilder &b,
   v.negInf = arith::ConstantOp::create(
       b, b.getFloatAttr(b.getF32Type(),
                         APFloat::getInf(APFloat::IEEEsingle(), true)));
+  v.width = hp.dim;
   v.dim = f32Scalar(b, double(hp.dim));
   v.eps = f32Scalar(b, hp.rmsEps);
   v.scale = f32Scalar(b, 1.0 / std::sqrt(double(hp.headDim)));
@@ -294,28 +295,69 @@ Value mlir::lowbit::importer::buildRMSNorm(ImplicitLocOpBuilder &b,
                                            WeightConstants &w, Value x,
                                            StringRef gamma) {
   MLIRContext *ctx = b.getContext();
-  int64_t dim = cast<RankedTensorType>(x.getType()).getDimSize(1);
-  Value g = w.f32(gamma, {dim});
+  auto xType = cast<RankedTensorType>(x.getType());
+  const unsigned rank = unsigned(xType.getRank());
+  const int64_t n = xType.getShape().back();
+  Value g = w.f32(gamma, {n});
   if (!g)
     return nullptr;
-  Value sumInit = fill(b, v.zero, empty(b, f32Type(b, {1})));
+  // Over the last dimension; the others are rows.
+  SmallVector<int> all, rows;
+  for (unsigned d = 0; d < rank; ++d) {
+    all.push_back(int(d));
+    if (d + 1 < rank)
+      rows.push_back(int(d));
+  }
+  SmallVector<utils::IteratorType> sumIters(rank - 1, kPar), iters(rank, kPar);
+  sumIters.push_back(kRed);
+  Value sumInit =
+      fill(b, v.zero, empty(b, f32Type(b, xType.getShape().drop_back())));
   Value sumSq =
-      generic(b, {x}, sumInit, {mapOf(ctx, 2, {0, 1}), mapOf(ctx, 2, {0})},
-              {kPar, kRed}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
+      generic(b, {x}, sumInit, {mapOf(ctx, rank, all), mapOf(ctx, rank, rows)},
+              sumIters, [](ImplicitLocOpBuilder &ib, ValueRange a) {
                 Value sq = arith::MulFOp::create(ib, a[0], a[0]);
                 return arith::AddFOp::create(ib, a[1], sq).getResult();
               });
-  Value init = empty(b, f32Type(b, {1, dim}));
+  Value count = n == v.width ? v.dim : f32Scalar(b, double(n));
+  Value init = empty(b, xType);
   return generic(b, {x, sumSq, g}, init,
-                 {mapOf(ctx, 2, {0, 1}), mapOf(ctx, 2, {0}), mapOf(ctx, 2, {1}),
-                  mapOf(ctx, 2, {0, 1})},
-                 {kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                   Value mean = arith::DivFOp::create(ib, a[1], v.dim);
+                 {mapOf(ctx, rank, all), mapOf(ctx, rank, rows),
+                  mapOf(ctx, rank, {int(rank - 1)}), mapOf(ctx, rank, all)},
+                 iters, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                   Value mean = arith::DivFOp::create(ib, a[1], count);
                    Value var = arith::AddFOp::create(ib, mean, v.eps);
                    Value r = math::RsqrtOp::create(ib, var);
-                   Value n = arith::MulFOp::create(ib, a[0], r);
-                   return arith::MulFOp::create(ib, n, a[2]).getResult();
+                   Value nx = arith::MulFOp::create(ib, a[0], r);
+                   return arith::MulFOp::create(ib, nx, a[2]).getResult();
                  });
+}
+
+Value mlir::lowbit::importer::buildHeadNorm(ImplicitLocOpBuilder &b,
+                                            const StepValues &v,
+                                            WeightConstants &w, NormKind kind,
+                                            Value x, int64_t heads,
+                                            int64_t headDim, StringRef gamma) {
+  Value perHead = expandShape(b, x, {1, heads, headDim}, {{0}, {1, 2}});
+  Value normed = buildNorm(b, v, w, kind, perHead, gamma);
+  if (!normed)
+    return nullptr;
+  return collapseShape(b, normed, {{0}, {1, 2}});
+}
+
+Value mlir::lowbit::importer::buildBias(ImplicitLocOpBuilder &b,
+                                        WeightConstants &w, Value x,
+                                        StringRef name) {
+  MLIRContext *ctx = b.getContext();
+  auto xType = cast<RankedTensorType>(x.getType());
+  Value bias = w.f32(name, {xType.getDimSize(1)});
+  if (!bias)
+    return nullptr;
+  return generic(
+      b, {x, bias}, empty(b, xType),
+      {mapOf(ctx, 2, {0, 1}), mapOf(ctx, 2, {1}), mapOf(ctx, 2, {0, 1})},
+      {kPar, kPar}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
+        return arith::AddFOp::create(ib, a[0], a[1]).getResult();
+      });
 }
 
 Value mlir::lowbit::importer::buildNorm(ImplicitLocOpBuilder &b,

@@ -77,6 +77,8 @@ struct StepValues {
   Value c0, c1, c2, cHalf;
   Value zero, negInf;
   Value dim, eps, scale;
+  /// The model width that `dim` holds.
+  int64_t width = 0;
   /// Token and position (index), clamped to the vocabulary and the cache;
   /// the position as f32.
   Value token, pos, posF;
@@ -95,10 +97,20 @@ Value buildEmbedding(ImplicitLocOpBuilder &b, const StepValues &v,
                      WeightConstants &w, const HyperParameters &hp,
                      bool keepGGUF);
 
-/// RMSNorm of x [1, D] with weight `gamma`: x / sqrt(mean(x^2) + eps) * g.
-/// Null on error.
+/// RMSNorm over the last dimension of x ([1, D], or [1, heads, D]) with
+/// weight `gamma` [D]: x / sqrt(mean(x^2) + eps) * g. Null on error.
 Value buildRMSNorm(ImplicitLocOpBuilder &b, const StepValues &v,
                    WeightConstants &w, Value x, StringRef gamma);
+
+/// `kind` norm of each head of x [1, heads * headDim] with the weights
+/// `gamma` [headDim] shared by the heads (Qwen3's Q and K norms).
+Value buildHeadNorm(ImplicitLocOpBuilder &b, const StepValues &v,
+                    WeightConstants &w, NormKind kind, Value x, int64_t heads,
+                    int64_t headDim, StringRef gamma);
+
+/// x [1, n] + the weight `name` [n]; null on error.
+Value buildBias(ImplicitLocOpBuilder &b, WeightConstants &w, Value x,
+                StringRef name);
 
 /// A norm of `kind` (RMSNorm so far).
 Value buildNorm(ImplicitLocOpBuilder &b, const StepValues &v,

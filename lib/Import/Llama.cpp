@@ -140,6 +140,22 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
   Value val = k ? linear(h, "attn_v", numKV * hd, dim) : nullptr;
   if (!val)
     return nullptr;
+  if (recipe.qkvBias) {
+    q = buildBias(b, weights, q, p + "attn_q.bias");
+    k = q ? buildBias(b, weights, k, p + "attn_k.bias") : nullptr;
+    val = k ? buildBias(b, weights, val, p + "attn_v.bias") : nullptr;
+    if (!val)
+      return nullptr;
+  }
+  if (recipe.qkNorm) {
+    q = buildHeadNorm(b, v, weights, recipe.norm, q, numHeads, hd,
+                      p + "attn_q_norm.weight");
+    k = q ? buildHeadNorm(b, v, weights, recipe.norm, k, numKV, hd,
+                          p + "attn_k_norm.weight")
+          : nullptr;
+    if (!k)
+      return nullptr;
+  }
   Value qr = buildRope(b, v, q, numHeads, hd, ropeTable, recipe.rope);
   Value kr = buildRope(b, v, k, numKV, hd, ropeTable, recipe.rope);
   Value v3 = buildSplitHeads(b, val, numKV, hd);

@@ -33,7 +33,7 @@
 # ROPE-TYPE: error: {{.*}}rope-type.gguf: llama.rope.scaling.type 'yarn': RoPE scaling of this type is not supported (linear, or Llama 3's rope_freqs.weight)
 # ROPE-FACTOR: error: {{.*}}rope-factor.gguf: llama.rope.scaling.factor 4 with rope.scaling.type 'none': a scaling factor without a type
 # EXPERTS: error: {{.*}}experts.gguf: llama.expert_count 8: mixture of experts is not supported
-# KEY-LENGTH: error: {{.*}}key-length.gguf: llama.attention.key_length 32: a head size other than embedding_length / head_count (16) is not supported
+# KEY-LENGTH: error: {{.*}}key-length.gguf: llama.attention.value_length 32: a value head size other than the key head size (16) is not supported
 # LOGIT-SCALE: error: {{.*}}logit-scale.gguf: llama.logit_scale 0.5: scaled logits is not supported
 # LAYER-NORM: error: {{.*}}layer-norm.gguf: llama.attention.layer_norm_epsilon is set: LayerNorm is not supported (RMSNorm only)
 # WINDOW: error: {{.*}}window.gguf: llama.attention.sliding_window 4: sliding-window attention (a window shorter than the 8-token cache) is not supported
@@ -47,7 +47,7 @@
 # HF-WINDOW: error: {{.*}}model.safetensors: sliding_window 4: sliding-window attention (a window shorter than the 8-token cache) is not supported
 # HF-UNTIED: error: {{.*}}config.json: tie_word_embeddings is false but the checkpoint has no lm_head.weight
 # HF-TIED: error: {{.*}}config.json: tie_word_embeddings is true but the checkpoint's lm_head.weight differs from its embedding
-# HF-TYPE: error: {{.*}}config.json: model_type 'qwen2' is not a decoder the importer knows
+# HF-TYPE: error: {{.*}}config.json: model_type 'gpt2' is not a decoder the importer knows
 
 import json
 import os
@@ -114,7 +114,7 @@ def main():
     write_gguf(os.path.join(d, "experts.gguf"), w,
                [("add_uint32", "llama.expert_count", 8)])
     write_gguf(os.path.join(d, "key-length.gguf"), w,
-               [("add_uint32", "llama.attention.key_length", 32)])
+               [("add_uint32", "llama.attention.value_length", 32)])
     write_gguf(os.path.join(d, "logit-scale.gguf"), w,
                [("add_float32", "llama.logit_scale", 0.5)])
     write_gguf(os.path.join(d, "layer-norm.gguf"), w,
@@ -140,7 +140,7 @@ def main():
     write_hf(os.path.join(d, "hf-untied"), untied, tie_word_embeddings=False)
     write_hf(os.path.join(d, "hf-tied"), w, tie_word_embeddings=True)
     write_hf(os.path.join(d, "hf-type"), w, architectures=None,
-             model_type="qwen2")
+             model_type="gpt2")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ enum class MLPKind {
 };
 
 /// What one decoder layer computes: x += attention(rope(q, k), v) of the
-/// normed x, then x += mlp of the normed x. Weights by GGUF names
+/// normed x, then x += mlp of the normed x. The head size need not be the
+/// width / heads (Qwen3): Q is [heads x head size], attn_output maps that
+/// back to the width. Weights by GGUF names
 /// (blk.N.attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm,
 /// ffn_gate, ffn_up, ffn_down).
 struct LayerRecipe {
@@ -60,6 +62,12 @@ struct LayerRecipe {
   RopeStyle rope = RopeStyle::Interleaved;
   AttentionKind attention = AttentionKind::GroupedQuery;
   MLPKind mlp = MLPKind::SwiGLU;
+  /// The Q, K and V projections add a bias (blk.N.attn_{q,k,v}.bias):
+  /// Qwen2.
+  bool qkvBias = false;
+  /// Q and K are normalized per head (`norm`, weights
+  /// blk.N.attn_{q,k}_norm.weight of the head size) before RoPE: Qwen3.
+  bool qkNorm = false;
 };
 
 /// How RoPE's frequencies are scaled for contexts longer than the model

@@ -24,12 +24,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class Config:
     def __init__(self, dim=64, layers=2, heads=4, kv_heads=2, ffn=96,
                  vocab=256, ctx=64, theta=10000.0, eps=1e-5,
-                 rope_scaling=None):
+                 rope_scaling=None, arch="llama", head_dim=None):
         self.dim, self.layers, self.heads, self.kv_heads = (dim, layers,
                                                             heads, kv_heads)
         self.ffn, self.vocab, self.ctx = ffn, vocab, ctx
         self.theta, self.eps = theta, eps
-        self.hd = dim // heads
+        self.hd = head_dim or dim // heads
+        # llama, qwen2 (Q, K, V biases) or qwen3 (per-head Q and K norms).
+        self.arch = arch
         # Hugging Face's config.json `rope_scaling` (None: unscaled).
         self.rope_scaling = rope_scaling
 
@@ -124,6 +126,14 @@ def make_weights(cfg, seed=0, tied=False):
         w[p + "attn_k.weight"] = mat(cfg.kv_heads * hd, D)
         w[p + "attn_v.weight"] = mat(cfg.kv_heads * hd, D)
         w[p + "attn_output.weight"] = mat(D, cfg.heads * hd)
+        if cfg.arch == "qwen2":
+            for part, n in (("q", cfg.heads), ("k", cfg.kv_heads),
+                            ("v", cfg.kv_heads)):
+                w[p + "attn_%s.bias" % part] = (
+                    0.5 * rng.standard_normal(n * hd)).astype(np.float32)
+        if cfg.arch == "qwen3":
+            w[p + "attn_q_norm.weight"] = norm(hd)
+            w[p + "attn_k_norm.weight"] = norm(hd)
         w[p + "ffn_norm.weight"] = norm(D)
         w[p + "ffn_gate.weight"] = mat(F, D)
         w[p + "ffn_up.weight"] = mat(F, D)
@@ -139,9 +149,12 @@ def write_gguf(path, cfg, w, types=None, keys=()):
     (the weights' float values are quantized by gguf-py); `keys`: more
     metadata as (GGUFWriter method, key, value)."""
     import gguf
-    wr = gguf.GGUFWriter(path, "llama")
+    wr = gguf.GGUFWriter(path, cfg.arch)
     for method, key, value in keys:
         getattr(wr, method)(key, value)
+    if cfg.hd != cfg.dim // cfg.heads:
+        wr.add_key_length(cfg.hd)
+        wr.add_value_length(cfg.hd)
     wr.add_context_length(cfg.ctx)
     wr.add_embedding_length(cfg.dim)
     wr.add_block_count(cfg.layers)
@@ -178,8 +191,11 @@ HF_NAMES = {
     "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
     "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
     "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
-    "ffn_down": "mlp.down_proj",
+    "ffn_down": "mlp.down_proj", "attn_q_norm": "self_attn.q_norm",
+    "attn_k_norm": "self_attn.k_norm",
 }
+HF_CLASSES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
+              "qwen3": "Qwen3ForCausalLM"}
 
 
 def write_safetensors(d, cfg, w, dtype=np.float32):
@@ -195,12 +211,13 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
         elif name == "output.weight":
             key = "lm_head.weight"
         else:
-            _, layer, part, _ = name.split(".")
-            key = "model.layers.%s.%s.weight" % (layer, HF_NAMES[part])
+            _, layer, part, kind = name.split(".")
+            key = "model.layers.%s.%s.%s" % (layer, HF_NAMES[part], kind)
         hf[key] = a.astype(dtype)
     save_file(hf, os.path.join(d, "model.safetensors"))
     json.dump({
-        "architectures": ["LlamaForCausalLM"], "hidden_size": cfg.dim,
+        "architectures": [HF_CLASSES[cfg.arch]], "hidden_size": cfg.dim,
+        "head_dim": cfg.hd,
         "num_hidden_layers": cfg.layers, "num_attention_heads": cfg.heads,
         "num_key_value_heads": cfg.kv_heads, "intermediate_size": cfg.ffn,
         "vocab_size": cfg.vocab, "max_position_embeddings": cfg.ctx,
@@ -257,8 +274,18 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
             x = x.astype(np.float64)
         return W[name] @ x
 
-    def rms(x, g):
-        return x / np.sqrt(np.mean(x * x) + cfg.eps) * g
+    def rms(x, g):  # over the last axis
+        return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True)
+                           + cfg.eps) * g
+
+    def proj(p, part, h, heads):
+        y = mv(p + "attn_%s.weight" % part, h)
+        if p + "attn_%s.bias" % part in W:
+            y = y + W[p + "attn_%s.bias" % part]
+        y = y.reshape(heads, hd)
+        if p + "attn_%s_norm.weight" % part in W:
+            y = rms(y, W[p + "attn_%s_norm.weight" % part])
+        return y
 
     def rope(x, pos):  # x [heads, hd]
         ang = pos * freqs
@@ -280,9 +307,9 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
         for layer in range(cfg.layers):
             p = "blk.%d." % layer
             h = rms(x, W[p + "attn_norm.weight"])
-            q = rope(mv(p + "attn_q.weight", h).reshape(H, hd), pos)
-            k = rope(mv(p + "attn_k.weight", h).reshape(K, hd), pos)
-            v = mv(p + "attn_v.weight", h).reshape(K, hd)
+            q = rope(proj(p, "q", h, H), pos)
+            k = rope(proj(p, "k", h, K), pos)
+            v = proj(p, "v", h, K)
             kc[layer, pos], vc[layer, pos] = k, v
             ks = kv_view(kc[layer, :pos + 1], True, kv)
             vs = kv_view(vc[layer, :pos + 1], False, kv)

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s %t %cxx | FileCheck %s
+#
+# The Qwen2 and Qwen3 architecture descriptions of the importer
+# (docs/Import.md): tiny models (width 64, 4 heads over 2 KV heads) written
+# as GGUF (gguf-py, architecture qwen2/qwen3) and as Hugging Face
+# safetensors with config.json (Qwen2ForCausalLM/Qwen3ForCausalLM),
+# compiled with lowbit-compile and run for 12 decode steps against the
+# float64 numpy decoder of Inputs/llama_ref.py: Qwen2 adds biases to Q, K
+# and V; Qwen3 normalizes Q and K per head (RMSNorm) before RoPE and has a
+# head size (32) other than width / heads (16). Both rotate halves in GGUF
+# as in Hugging Face. Each model is first shown to differ from the same
+# weights without the architecture's addition.
+#
+# CHECK: qwen2 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: qwen2 safetensors: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: qwen3 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: qwen3 safetensors tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: qwen2 without biases: lowbit-compile: error: {{.*}}the model has no tensor 'blk.0.attn_q.bias'
+
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "Inputs"))
+import llama_ref as r  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "..", "Inputs"))
+import testutil as tu  # noqa: E402
+
+TOKENS = [1, 5, 9, 200, 17, 3, 3, 42, 255, 0, 77, 128]
+
+
+def main():
+    d, cxx = sys.argv[1], sys.argv[2]
+
+    def check(label, model, cfg, w):
+        got, _ = r.compile_and_run(d, model, TOKENS, cxx)
+        ref = r.decode(cfg, w, TOKENS, interleaved=False)
+        # Without the biases or the Q/K norms the logits are others.
+        plain = {k: v for k, v in w.items()
+                 if not k.endswith((".bias", "_q_norm.weight",
+                                    "_k_norm.weight"))}
+        other = r.decode(cfg, plain, TOKENS, interleaved=False)
+        diff = np.abs(ref - other).max() / np.abs(other).max()
+        assert diff > 1e-3, (label, "the addition changes nothing", diff)
+        r.compare(label, got, ref)
+
+    for arch, tied in (("qwen2", False), ("qwen3", True)):
+        cfg = r.Config(arch=arch, head_dim=32 if arch == "qwen3" else None)
+        w = r.make_weights(cfg, seed=11, tied=tied)
+        path = os.path.join(d, arch + ".gguf")
+        r.write_gguf(path, cfg, w)
+        check(arch + " gguf", path, cfg, w)
+        hf = os.path.join(d, arch + "-hf")
+        os.makedirs(hf)
+        r.write_safetensors(hf, cfg, w)
+        check(arch + " safetensors" + (" tied" if tied else ""),
+              os.path.join(hf, "model.safetensors"), cfg, w)
+
+    # A Qwen2 file without its biases: an error, not a model without them.
+    cfg = r.Config(arch="qwen2")
+    w = {k: v for k, v in r.make_weights(cfg, seed=11).items()
+         if not k.endswith(".bias")}
+    path = os.path.join(d, "nobias.gguf")
+    r.write_gguf(path, cfg, w)
+    res = tu.run(["lowbit-compile", path, "-o", os.path.join(d, "bad"),
+                  "--max-seq=16"])
+    assert res.returncode == 1, res
+    print("qwen2 without biases: %s" % res.stderr.strip().splitlines()[0])
+
+
+if __name__ == "__main__":
+    main()
