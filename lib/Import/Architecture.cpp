@@ -462,6 +462,33 @@ static bool qwen3FromConfig(ConfigKeys &keys, Architecture &arch) {
 }
 
 //===----------------------------------------------------------------------===//
+// phi3 (fused Q/K/V and gate/up matrices)
+//===----------------------------------------------------------------------===//
+
+static LayerRecipe phi3Recipe() {
+  LayerRecipe recipe;
+  recipe.rope = RopeStyle::Halves;
+  recipe.fusedQKV = true;
+  recipe.mlp = MLPKind::FusedSwiGLU;
+  return recipe;
+}
+
+static bool phi3FromGGUF(GGUFKeys &keys, Architecture &arch) {
+  // The 128k-context models' long/short RoPE factors are not implemented.
+  for (const char *t :
+       {"rope_factors_long.weight", "rope_factors_short.weight"})
+    if (keys.src.find(t)) {
+      keys.error = keys.src.path + ": tensor '" + t +
+                   "' (Phi-3's LongRoPE) is not supported";
+      return false;
+    }
+  return decoderFromGGUF(keys, arch, phi3Recipe());
+}
+static bool phi3FromConfig(ConfigKeys &keys, Architecture &arch) {
+  return decoderFromConfig(keys, arch, phi3Recipe());
+}
+
+//===----------------------------------------------------------------------===//
 // Tensor names
 //===----------------------------------------------------------------------===//
 
@@ -489,6 +516,8 @@ static std::optional<std::string> llamaTensorName(StringRef hf) {
       {"self_attn.q_proj.bias", "attn_q.bias"},
       {"self_attn.k_proj.bias", "attn_k.bias"},
       {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.qkv_proj.weight", "attn_qkv.weight"},
+      {"mlp.gate_up_proj.weight", "ffn_up.weight"},
       {"self_attn.q_norm.weight", "attn_q_norm.weight"},
       {"self_attn.k_norm.weight", "attn_k_norm.weight"},
   };
@@ -506,6 +535,8 @@ constexpr llvm::StringLiteral kLlamaClasses[] = {"LlamaForCausalLM",
                                                  "MistralForCausalLM"};
 constexpr llvm::StringLiteral kQwen2Names[] = {"qwen2"};
 constexpr llvm::StringLiteral kQwen2Classes[] = {"Qwen2ForCausalLM"};
+constexpr llvm::StringLiteral kPhi3Names[] = {"phi3"};
+constexpr llvm::StringLiteral kPhi3Classes[] = {"Phi3ForCausalLM"};
 constexpr llvm::StringLiteral kQwen3Names[] = {"qwen3"};
 constexpr llvm::StringLiteral kQwen3Classes[] = {"Qwen3ForCausalLM"};
 static const Description kDescriptions[] = {
@@ -515,6 +546,8 @@ static const Description kDescriptions[] = {
      qwen2FromGGUF, qwen2FromConfig, llamaTensorName},
     {"qwen3", "a Qwen3 decoder", kQwen3Names, kQwen3Classes, kQwen3Names,
      qwen3FromGGUF, qwen3FromConfig, llamaTensorName},
+    {"phi3", "a Phi-3 decoder", kPhi3Names, kPhi3Classes, kPhi3Names,
+     phi3FromGGUF, phi3FromConfig, llamaTensorName},
 };
 
 //===----------------------------------------------------------------------===//

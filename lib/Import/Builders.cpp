@@ -344,6 +344,15 @@ Value mlir::lowbit::importer::buildHeadNorm(ImplicitLocOpBuilder &b,
   return collapseShape(b, normed, {{0}, {1, 2}});
 }
 
+Value mlir::lowbit::importer::buildSlice(ImplicitLocOpBuilder &b, Value x,
+                                         int64_t offset, int64_t size) {
+  return tensor::ExtractSliceOp::create(
+      b, f32Type(b, {1, size}), x,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(size)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
 Value mlir::lowbit::importer::buildBias(ImplicitLocOpBuilder &b,
                                         WeightConstants &w, Value x,
                                         StringRef name) {

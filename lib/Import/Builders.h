@@ -108,6 +108,10 @@ Value buildHeadNorm(ImplicitLocOpBuilder &b, const StepValues &v,
                     WeightConstants &w, NormKind kind, Value x, int64_t heads,
                     int64_t headDim, StringRef gamma);
 
+/// Columns [offset, offset + size) of x [1, n].
+Value buildSlice(ImplicitLocOpBuilder &b, Value x, int64_t offset,
+                 int64_t size);
+
 /// x [1, n] + the weight `name` [n]; null on error.
 Value buildBias(ImplicitLocOpBuilder &b, WeightConstants &w, Value x,
                 StringRef name);

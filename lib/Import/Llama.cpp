@@ -135,9 +135,19 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
   Value h = buildNorm(b, v, weights, recipe.norm, x, p + "attn_norm.weight");
   if (!h)
     return nullptr;
-  Value q = linear(h, "attn_q", numHeads * hd, dim);
-  Value k = q ? linear(h, "attn_k", numKV * hd, dim) : nullptr;
-  Value val = k ? linear(h, "attn_v", numKV * hd, dim) : nullptr;
+  Value q, k, val;
+  if (recipe.fusedQKV) {
+    Value qkv = linear(h, "attn_qkv", (numHeads + 2 * numKV) * hd, dim);
+    if (!qkv)
+      return nullptr;
+    q = buildSlice(b, qkv, 0, numHeads * hd);
+    k = buildSlice(b, qkv, numHeads * hd, numKV * hd);
+    val = buildSlice(b, qkv, (numHeads + numKV) * hd, numKV * hd);
+  } else {
+    q = linear(h, "attn_q", numHeads * hd, dim);
+    k = q ? linear(h, "attn_k", numKV * hd, dim) : nullptr;
+    val = k ? linear(h, "attn_v", numKV * hd, dim) : nullptr;
+  }
   if (!val)
     return nullptr;
   if (recipe.qkvBias) {
@@ -184,6 +194,15 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
     Value up = gate ? linear(h2, "ffn_up", hp.ffn, dim) : nullptr;
     if (!up)
       return nullptr;
+    mlp = linear(buildSwiGLU(b, gate, up), "ffn_down", dim, hp.ffn);
+    break;
+  }
+  case MLPKind::FusedSwiGLU: {
+    Value gateUp = linear(h2, "ffn_up", 2 * hp.ffn, dim);
+    if (!gateUp)
+      return nullptr;
+    Value gate = buildSlice(b, gateUp, 0, hp.ffn);
+    Value up = buildSlice(b, gateUp, hp.ffn, hp.ffn);
     mlp = linear(buildSwiGLU(b, gate, up), "ffn_down", dim, hp.ffn);
     break;
   }

@@ -49,6 +49,9 @@ enum class AttentionKind {
 enum class MLPKind {
   /// down(silu(gate(x)) * up(x)).
   SwiGLU,
+  /// SwiGLU with gate and up in one matrix (blk.N.ffn_up [2 x FFN, D],
+  /// gate the first half): Phi-3.
+  FusedSwiGLU,
 };
 
 /// What one decoder layer computes: x += attention(rope(q, k), v) of the
@@ -68,6 +71,9 @@ struct LayerRecipe {
   /// Q and K are normalized per head (`norm`, weights
   /// blk.N.attn_{q,k}_norm.weight of the head size) before RoPE: Qwen3.
   bool qkNorm = false;
+  /// Q, K and V come from one matrix (blk.N.attn_qkv, rows Q then K then
+  /// V): Phi-3.
+  bool fusedQKV = false;
 };
 
 /// How RoPE's frequencies are scaled for contexts longer than the model

@@ -30,7 +30,8 @@ class Config:
         self.ffn, self.vocab, self.ctx = ffn, vocab, ctx
         self.theta, self.eps = theta, eps
         self.hd = head_dim or dim // heads
-        # llama, qwen2 (Q, K, V biases) or qwen3 (per-head Q and K norms).
+        # llama, qwen2 (Q, K, V biases), qwen3 (per-head Q and K norms) or
+    # phi3 (fused Q/K/V and gate/up matrices).
         self.arch = arch
         # Hugging Face's config.json `rope_scaling` (None: unscaled).
         self.rope_scaling = rope_scaling
@@ -138,6 +139,11 @@ def make_weights(cfg, seed=0, tied=False):
         w[p + "ffn_gate.weight"] = mat(F, D)
         w[p + "ffn_up.weight"] = mat(F, D)
         w[p + "ffn_down.weight"] = mat(D, F)
+        if cfg.arch == "phi3":  # fused: Q, K, V rows; gate, up rows
+            w[p + "attn_qkv.weight"] = np.concatenate(
+                [w.pop(p + "attn_%s.weight" % x) for x in "qkv"])
+            w[p + "ffn_up.weight"] = np.concatenate(
+                [w.pop(p + "ffn_gate.weight"), w.pop(p + "ffn_up.weight")])
     w["output_norm.weight"] = norm(D)
     if not tied:
         w["output.weight"] = mat(cfg.vocab, D)
@@ -195,7 +201,8 @@ HF_NAMES = {
     "attn_k_norm": "self_attn.k_norm",
 }
 HF_CLASSES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
-              "qwen3": "Qwen3ForCausalLM"}
+              "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM"}
+HF_FUSED = {"attn_qkv": "self_attn.qkv_proj", "ffn_up": "mlp.gate_up_proj"}
 
 
 def write_safetensors(d, cfg, w, dtype=np.float32):
@@ -212,7 +219,9 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
             key = "lm_head.weight"
         else:
             _, layer, part, kind = name.split(".")
-            key = "model.layers.%s.%s.%s" % (layer, HF_NAMES[part], kind)
+            hf_part = (HF_FUSED[part] if cfg.arch == "phi3"
+                       and part in HF_FUSED else HF_NAMES[part])
+            key = "model.layers.%s.%s.%s" % (layer, hf_part, kind)
         hf[key] = a.astype(dtype)
     save_file(hf, os.path.join(d, "model.safetensors"))
     json.dump({
@@ -279,6 +288,10 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
                            + cfg.eps) * g
 
     def proj(p, part, h, heads):
+        if p + "attn_qkv.weight" in W:  # fused: this part's rows
+            at = {"q": 0, "k": H * hd, "v": (H + K) * hd}[part]
+            y = mv(p + "attn_qkv.weight", h)[at:at + heads * hd]
+            return y.reshape(heads, hd)
         y = mv(p + "attn_%s.weight" % part, h)
         if p + "attn_%s.bias" % part in W:
             y = y + W[p + "attn_%s.bias" % part]
@@ -321,8 +334,11 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
                 o[hh] = (e / e.sum()) @ vs[:, g]
             x = x + mv(p + "attn_output.weight", o.reshape(-1))
             h = rms(x, W[p + "ffn_norm.weight"])
-            gt = mv(p + "ffn_gate.weight", h)
-            up = mv(p + "ffn_up.weight", h)
+            if p + "ffn_gate.weight" in W:
+                gt = mv(p + "ffn_gate.weight", h)
+                up = mv(p + "ffn_up.weight", h)
+            else:  # fused: gate rows, then up rows
+                gt, up = np.split(mv(p + "ffn_up.weight", h), 2)
             x = x + mv(p + "ffn_down.weight", gt / (1 + np.exp(-gt)) * up)
         hn = rms(x, W["output_norm.weight"])
         out.append(mv("output.weight", hn) if "output.weight" in W

@@ -3,21 +3,24 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t %cxx | FileCheck %s
 #
-# The Qwen2 and Qwen3 architecture descriptions of the importer
-# (docs/Import.md): tiny models (width 64, 4 heads over 2 KV heads) written
-# as GGUF (gguf-py, architecture qwen2/qwen3) and as Hugging Face
-# safetensors with config.json (Qwen2ForCausalLM/Qwen3ForCausalLM),
+# The importer's architecture descriptions beyond Llama (docs/Import.md):
+# tiny models (width 64, 4 heads over 2 KV heads) written as GGUF (gguf-py,
+# architecture qwen2/qwen3/phi3) and as Hugging Face safetensors with
+# config.json (Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM),
 # compiled with lowbit-compile and run for 12 decode steps against the
-# float64 numpy decoder of Inputs/llama_ref.py: Qwen2 adds biases to Q, K
+# float64 numpy decoder of Inputs/llama_ref.py. Qwen2 adds biases to Q, K
 # and V; Qwen3 normalizes Q and K per head (RMSNorm) before RoPE and has a
-# head size (32) other than width / heads (16). Both rotate halves in GGUF
-# as in Hugging Face. Each model is first shown to differ from the same
+# head size (32) other than width / heads (16); Phi-3 keeps Q, K and V in
+# one matrix and gate and up in another. All rotate halves in GGUF as in
+# Hugging Face. Qwen models are first shown to differ from the same
 # weights without the architecture's addition.
 #
 # CHECK: qwen2 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen2 safetensors: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen3 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen3 safetensors tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: phi3 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: phi3 safetensors: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen2 without biases: lowbit-compile: error: {{.*}}the model has no tensor 'blk.0.attn_q.bias'
 
 import os
@@ -45,12 +48,13 @@ def main():
         plain = {k: v for k, v in w.items()
                  if not k.endswith((".bias", "_q_norm.weight",
                                     "_k_norm.weight"))}
-        other = r.decode(cfg, plain, TOKENS, interleaved=False)
-        diff = np.abs(ref - other).max() / np.abs(other).max()
-        assert diff > 1e-3, (label, "the addition changes nothing", diff)
+        if len(plain) < len(w):
+            other = r.decode(cfg, plain, TOKENS, interleaved=False)
+            diff = np.abs(ref - other).max() / np.abs(other).max()
+            assert diff > 1e-3, (label, "the addition changes nothing", diff)
         r.compare(label, got, ref)
 
-    for arch, tied in (("qwen2", False), ("qwen3", True)):
+    for arch, tied in (("qwen2", False), ("qwen3", True), ("phi3", False)):
         cfg = r.Config(arch=arch, head_dim=32 if arch == "qwen3" else None)
         w = r.make_weights(cfg, seed=11, tied=tied)
         path = os.path.join(d, arch + ".gguf")
