@@ -404,11 +404,18 @@ static bool decoderFromConfig(ConfigKeys &keys, Architecture &arch,
   keys.real("rope_theta", c.ropeTheta);
   if (!readConfigRopeScaling(keys, c))
     return false;
-  // What Hugging Face's Llama and Mistral read that would change results.
-  if (std::optional<StringRef> act = keys.o.getString("hidden_act"))
-    if (*act != "silu")
-      return keys.fail("hidden_act '" + act->str() +
-                       "' is not supported (SwiGLU with silu)");
+  // What Hugging Face's decoders read that would change results.
+  const bool gelu = recipe.mlp == MLPKind::GeGLU;
+  for (const char *key : {"hidden_act", "hidden_activation"})
+    if (std::optional<StringRef> act = keys.o.getString(key))
+      if (*act != (gelu ? "gelu_pytorch_tanh" : "silu"))
+        return keys.fail(
+            std::string(key) + " '" + act->str() + "' is not supported (" +
+            (gelu ? "GeGLU with gelu_pytorch_tanh" : "SwiGLU with silu") + ")");
+  for (const char *cap : {"final_logit_softcapping", "attn_logit_softcapping"})
+    if (keys.has(cap))
+      return keys.fail(std::string(cap) + " is set: soft-capping is not "
+                                          "supported");
   for (const char *bias : {"attention_bias", "mlp_bias"})
     if (keys.o.getBoolean(bias).value_or(false))
       return keys.fail(std::string(bias) +
@@ -459,6 +466,73 @@ static bool qwen2FromConfig(ConfigKeys &keys, Architecture &arch) {
 }
 static bool qwen3FromConfig(ConfigKeys &keys, Architecture &arch) {
   return decoderFromConfig(keys, arch, qwenRecipe(true));
+}
+
+//===----------------------------------------------------------------------===//
+// gemma3
+//===----------------------------------------------------------------------===//
+
+/// Gemma 3: norms around attention and MLP (before and after), per-head Q
+/// and K norms, GeGLU, RoPE on halves, an embedding scaled by sqrt(width),
+/// and every sixth layer global: the others attend locally (a window) with
+/// their own RoPE base. `plusOne`: Hugging Face's (1 + w) norm weights
+/// (GGUF stores w + 1).
+static void gemma3Recipe(Architecture &arch, bool plusOne, int64_t pattern) {
+  LayerRecipe recipe;
+  recipe.norm = plusOne ? NormKind::RMSNormPlusOne : NormKind::RMSNorm;
+  recipe.rope = RopeStyle::Halves;
+  recipe.mlp = MLPKind::GeGLU;
+  recipe.qkNorm = true;
+  recipe.postNorms = true;
+  arch.finalNorm = recipe.norm;
+  for (auto [l, r] : llvm::enumerate(arch.layers)) {
+    r = recipe;
+    r.local = pattern > 0 && (int64_t(l) + 1) % pattern != 0;
+  }
+  arch.hp.embeddingScale = std::sqrt(double(arch.hp.dim));
+}
+
+static bool gemma3FromGGUF(GGUFKeys &keys, Architecture &arch) {
+  if (!decoderFromGGUF(keys, arch, LayerRecipe{}))
+    return false;
+  // llama.cpp fixes what GGUF does not state: six layers a period, the
+  // local RoPE base 10000, scores scaled by 1 / sqrt(head size).
+  gemma3Recipe(arch, /*plusOne=*/false, 6);
+  arch.hp.ropeThetaLocal = 10000.0;
+  return true;
+}
+
+static bool gemma3FromConfig(ConfigKeys &keys, Architecture &arch) {
+  LayerRecipe base;
+  base.mlp = MLPKind::GeGLU; // decoderFromConfig checks the activation
+  if (!decoderFromConfig(keys, arch, base))
+    return false;
+  HyperParameters &c = arch.hp;
+  int64_t pattern = 6;
+  if (!keys.integer("sliding_window_pattern", pattern, false))
+    return false;
+  gemma3Recipe(arch, /*plusOne=*/true, pattern);
+  // Newer configs list each layer's kind instead of a period.
+  if (const llvm::json::Array *types = keys.o.getArray("layer_types")) {
+    if (int64_t(types->size()) != c.layers)
+      return keys.fail("layer_types must name each of the " +
+                       std::to_string(c.layers) + " layers");
+    for (auto [l, t] : llvm::enumerate(*types)) {
+      std::optional<StringRef> kind = t.getAsString();
+      if (!kind || (*kind != "sliding_attention" && *kind != "full_attention"))
+        return keys.fail("layer_types holds something other than "
+                         "sliding_attention and full_attention");
+      arch.layers[l].local = *kind == "sliding_attention";
+    }
+  }
+  c.ropeThetaLocal = 10000.0;
+  keys.real("rope_local_base_freq", c.ropeThetaLocal);
+  double scalar = double(c.headDim);
+  keys.real("query_pre_attn_scalar", scalar);
+  if (!(scalar > 0))
+    return keys.fail("query_pre_attn_scalar must be positive");
+  c.attentionScale = 1.0 / std::sqrt(scalar);
+  return true;
 }
 
 //===----------------------------------------------------------------------===//
@@ -527,6 +601,24 @@ static std::optional<std::string> llamaTensorName(StringRef hf) {
   return std::nullopt;
 }
 
+/// Gemma 3's Hugging Face names -> GGUF's: its four norms a layer, then as
+/// Llama.
+static std::optional<std::string> gemma3TensorName(StringRef hf) {
+  StringRef rest = hf;
+  if (rest.consume_front("model.layers.")) {
+    auto [layer, part] = rest.split('.');
+    static const std::pair<const char *, const char *> map[] = {
+        {"post_attention_layernorm.weight", "post_attention_norm.weight"},
+        {"pre_feedforward_layernorm.weight", "ffn_norm.weight"},
+        {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"},
+    };
+    for (auto [from, to] : map)
+      if (part == from)
+        return "blk." + layer.str() + "." + to;
+  }
+  return llamaTensorName(hf);
+}
+
 /// The architectures the importer knows; the first is assumed for a
 /// config.json that names none. To add one: a description here, its
 /// recipe's new kinds in Architecture.h and their blocks in Builders.h.
@@ -535,6 +627,9 @@ constexpr llvm::StringLiteral kLlamaClasses[] = {"LlamaForCausalLM",
                                                  "MistralForCausalLM"};
 constexpr llvm::StringLiteral kQwen2Names[] = {"qwen2"};
 constexpr llvm::StringLiteral kQwen2Classes[] = {"Qwen2ForCausalLM"};
+constexpr llvm::StringLiteral kGemma3Names[] = {"gemma3"};
+constexpr llvm::StringLiteral kGemma3Classes[] = {"Gemma3ForCausalLM"};
+constexpr llvm::StringLiteral kGemma3Types[] = {"gemma3_text", "gemma3"};
 constexpr llvm::StringLiteral kPhi3Names[] = {"phi3"};
 constexpr llvm::StringLiteral kPhi3Classes[] = {"Phi3ForCausalLM"};
 constexpr llvm::StringLiteral kQwen3Names[] = {"qwen3"};
@@ -548,6 +643,8 @@ static const Description kDescriptions[] = {
      qwen3FromGGUF, qwen3FromConfig, llamaTensorName},
     {"phi3", "a Phi-3 decoder", kPhi3Names, kPhi3Classes, kPhi3Names,
      phi3FromGGUF, phi3FromConfig, llamaTensorName},
+    {"gemma3", "a Gemma 3 decoder", kGemma3Names, kGemma3Classes, kGemma3Types,
+     gemma3FromGGUF, gemma3FromConfig, gemma3TensorName},
 };
 
 //===----------------------------------------------------------------------===//

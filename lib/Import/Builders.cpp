@@ -203,7 +203,9 @@ StepValues mlir::lowbit::importer::buildStepValues(ImplicitLocOpBuilder &b,
   v.width = hp.dim;
   v.dim = f32Scalar(b, double(hp.dim));
   v.eps = f32Scalar(b, hp.rmsEps);
-  v.scale = f32Scalar(b, 1.0 / std::sqrt(double(hp.headDim)));
+  v.scale =
+      f32Scalar(b, hp.attentionScale > 0 ? hp.attentionScale
+                                         : 1.0 / std::sqrt(double(hp.headDim)));
   // Token and position, clamped to the vocabulary and the cache.
   Value t32 = tensor::ExtractOp::create(b, token, ValueRange{v.c0});
   Value p32 = tensor::ExtractOp::create(b, pos, ValueRange{v.c0});
@@ -293,7 +295,7 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
 Value mlir::lowbit::importer::buildRMSNorm(ImplicitLocOpBuilder &b,
                                            const StepValues &v,
                                            WeightConstants &w, Value x,
-                                           StringRef gamma) {
+                                           StringRef gamma, bool plusOne) {
   MLIRContext *ctx = b.getContext();
   auto xType = cast<RankedTensorType>(x.getType());
   const unsigned rank = unsigned(xType.getRank());
@@ -320,16 +322,21 @@ Value mlir::lowbit::importer::buildRMSNorm(ImplicitLocOpBuilder &b,
               });
   Value count = n == v.width ? v.dim : f32Scalar(b, double(n));
   Value init = empty(b, xType);
-  return generic(b, {x, sumSq, g}, init,
-                 {mapOf(ctx, rank, all), mapOf(ctx, rank, rows),
-                  mapOf(ctx, rank, {int(rank - 1)}), mapOf(ctx, rank, all)},
-                 iters, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                   Value mean = arith::DivFOp::create(ib, a[1], count);
-                   Value var = arith::AddFOp::create(ib, mean, v.eps);
-                   Value r = math::RsqrtOp::create(ib, var);
-                   Value nx = arith::MulFOp::create(ib, a[0], r);
-                   return arith::MulFOp::create(ib, nx, a[2]).getResult();
-                 });
+  return generic(
+      b, {x, sumSq, g}, init,
+      {mapOf(ctx, rank, all), mapOf(ctx, rank, rows),
+       mapOf(ctx, rank, {int(rank - 1)}), mapOf(ctx, rank, all)},
+      iters, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+        Value mean = arith::DivFOp::create(ib, a[1], count);
+        Value var = arith::AddFOp::create(ib, mean, v.eps);
+        Value r = math::RsqrtOp::create(ib, var);
+        Value nx = arith::MulFOp::create(ib, a[0], r);
+        Value g = a[2];
+        if (plusOne)
+          g = arith::AddFOp::create(
+              ib, arith::ConstantOp::create(ib, ib.getF32FloatAttr(1)), g);
+        return arith::MulFOp::create(ib, nx, g).getResult();
+      });
 }
 
 Value mlir::lowbit::importer::buildHeadNorm(ImplicitLocOpBuilder &b,
@@ -375,7 +382,9 @@ Value mlir::lowbit::importer::buildNorm(ImplicitLocOpBuilder &b,
                                         StringRef gamma) {
   switch (kind) {
   case NormKind::RMSNorm:
-    return buildRMSNorm(b, v, w, x, gamma);
+    return buildRMSNorm(b, v, w, x, gamma, /*plusOne=*/false);
+  case NormKind::RMSNormPlusOne:
+    return buildRMSNorm(b, v, w, x, gamma, /*plusOne=*/true);
   }
   llvm_unreachable("unknown norm kind");
 }
@@ -444,7 +453,8 @@ Value mlir::lowbit::importer::buildLinear(
 Value mlir::lowbit::importer::buildRopeTable(ImplicitLocOpBuilder &b,
                                              const StepValues &v,
                                              WeightConstants &w,
-                                             const HyperParameters &hp) {
+                                             const HyperParameters &hp,
+                                             StringRef name) {
   MLIRContext *ctx = b.getContext();
   int64_t half = hp.headDim / 2;
   // The factors of rope_freqs.weight are part of ropeFrequencies (read by
@@ -457,7 +467,7 @@ Value mlir::lowbit::importer::buildRopeTable(ImplicitLocOpBuilder &b,
     freqs.push_back(float(f));
   const double attentionFactor = ropeAttentionFactor(hp);
   Value f = arith::ConstantOp::create(
-      b, w.blob("rope_freqs", f32Type(b, {half}),
+      b, w.blob(name, f32Type(b, {half}),
                 ArrayRef<char>((const char *)freqs.data(), half * 4), 4,
                 /*copy=*/true));
   Value init = empty(b, f32Type(b, {2, half}));
@@ -632,6 +642,45 @@ Value mlir::lowbit::importer::buildSwiGLU(ImplicitLocOpBuilder &b, Value gate,
                    Value den = arith::AddFOp::create(ib, one, e);
                    Value silu = arith::DivFOp::create(ib, a[0], den);
                    return arith::MulFOp::create(ib, silu, a[1]).getResult();
+                 });
+}
+
+Value mlir::lowbit::importer::buildGeGLU(ImplicitLocOpBuilder &b, Value gate,
+                                         Value up) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(gate.getType());
+  AffineMap id = mapOf(ctx, 2, {0, 1});
+  return generic(
+      b, {gate, up}, empty(b, type), {id, id, id}, {kPar, kPar},
+      [](ImplicitLocOpBuilder &ib, ValueRange a) {
+        // gelu_tanh(x) = x (1 + tanh(u)) / 2 = x / (1 + exp(-2u)), with
+        // u = sqrt(2 / pi) (x + 0.044715 x^3).
+        auto cst = [&](double c) -> Value {
+          return arith::ConstantOp::create(ib, ib.getF32FloatAttr(float(c)));
+        };
+        Value x = a[0];
+        Value x3 = arith::MulFOp::create(
+            ib, arith::MulFOp::create(ib, x, x).getResult(), x);
+        Value inner = arith::AddFOp::create(
+            ib, x, arith::MulFOp::create(ib, cst(0.044715), x3).getResult());
+        Value m2u = arith::MulFOp::create(
+            ib, cst(-2.0 * std::sqrt(2.0 / 3.14159265358979323846)), inner);
+        Value den = arith::AddFOp::create(
+            ib, cst(1.0), math::ExpOp::create(ib, m2u).getResult());
+        Value gelu = arith::DivFOp::create(ib, x, den);
+        return arith::MulFOp::create(ib, gelu, a[1]).getResult();
+      });
+}
+
+Value mlir::lowbit::importer::buildScale(ImplicitLocOpBuilder &b, Value x,
+                                         double factor) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  AffineMap id = mapOf(ctx, 2, {0, 1});
+  Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(float(factor)));
+  return generic(b, {x}, empty(b, type), {id, id}, {kPar, kPar},
+                 [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                   return arith::MulFOp::create(ib, a[0], c).getResult();
                  });
 }
 

@@ -99,8 +99,11 @@ Value buildEmbedding(ImplicitLocOpBuilder &b, const StepValues &v,
 
 /// RMSNorm over the last dimension of x ([1, D], or [1, heads, D]) with
 /// weight `gamma` [D]: x / sqrt(mean(x^2) + eps) * g. Null on error.
+/// With `plusOne`, the weight is (1 + gamma) (Gemma as Hugging Face
+/// stores it).
 Value buildRMSNorm(ImplicitLocOpBuilder &b, const StepValues &v,
-                   WeightConstants &w, Value x, StringRef gamma);
+                   WeightConstants &w, Value x, StringRef gamma,
+                   bool plusOne = false);
 
 /// `kind` norm of each head of x [1, heads * headDim] with the weights
 /// `gamma` [headDim] shared by the heads (Qwen3's Q and K norms).
@@ -133,8 +136,10 @@ Value buildLinear(ImplicitLocOpBuilder &b, const StepValues &v,
 /// (ropeFrequencies: theta^(-2i/hd), scaled), times the attention factor
 /// (YaRN), as [2, hd/2] (row 0 cos, row 1 sin): computed once per step for
 /// every RoPE.
+/// The frequencies are the constant `name`.
 Value buildRopeTable(ImplicitLocOpBuilder &b, const StepValues &v,
-                     WeightConstants &w, const HyperParameters &hp);
+                     WeightConstants &w, const HyperParameters &hp,
+                     StringRef name = "rope_freqs");
 
 /// RoPE of x [1, heads * hd] with `table` (buildRopeTable): [1, heads, hd].
 Value buildRope(ImplicitLocOpBuilder &b, const StepValues &v, Value x,
@@ -149,6 +154,13 @@ Value buildAttention(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
 
 /// silu(gate) * up, elementwise on [1, F].
 Value buildSwiGLU(ImplicitLocOpBuilder &b, Value gate, Value up);
+
+/// gelu_tanh(gate) * up (Gemma's GeGLU, GELU with the tanh
+/// approximation), elementwise on [1, F].
+Value buildGeGLU(ImplicitLocOpBuilder &b, Value gate, Value up);
+
+/// x [1, n] * factor.
+Value buildScale(ImplicitLocOpBuilder &b, Value x, double factor);
 
 /// a + c on [1, n].
 Value buildAdd(ImplicitLocOpBuilder &b, Value a, Value c);

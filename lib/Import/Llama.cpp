@@ -90,12 +90,22 @@ bool DecodeStepBuilder::build(std::string &error) {
   Value ropeTable = buildRopeTable(b, v, weights, hp);
   if (!ropeTable)
     return fail();
+  // Local layers' RoPE: their own base, no scaling (Gemma 3).
+  Value localTable;
+  if (llvm::any_of(arch.layers, [](const LayerRecipe &r) { return r.local; })) {
+    HyperParameters local = hp;
+    local.ropeTheta = hp.ropeThetaLocal;
+    local.ropeScaling = RopeScaling();
+    localTable = buildRopeTable(b, v, weights, local, "rope_freqs_local");
+  }
   Value x = buildEmbedding(b, v, weights, hp, options.keepGGUF);
   if (!x)
     return fail();
+  if (hp.embeddingScale != 1.0)
+    x = buildScale(b, x, hp.embeddingScale);
   cache->begin(b, v, entry->getArguments().drop_front(2));
   for (auto [l, recipe] : llvm::enumerate(arch.layers)) {
-    x = layer(l, recipe, x, ropeTable);
+    x = layer(l, recipe, x, recipe.local ? localTable : ropeTable);
     if (!x)
       return fail();
   }
@@ -180,6 +190,9 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
     break;
   }
   Value o = linear(att, "attn_output", dim, numHeads * hd);
+  if (o && recipe.postNorms)
+    o = buildNorm(b, v, weights, recipe.norm, o,
+                  p + "post_attention_norm.weight");
   if (!o)
     return nullptr;
   x = buildAdd(b, x, o);
@@ -197,6 +210,14 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
     mlp = linear(buildSwiGLU(b, gate, up), "ffn_down", dim, hp.ffn);
     break;
   }
+  case MLPKind::GeGLU: {
+    Value gate = linear(h2, "ffn_gate", hp.ffn, dim);
+    Value up = gate ? linear(h2, "ffn_up", hp.ffn, dim) : nullptr;
+    if (!up)
+      return nullptr;
+    mlp = linear(buildGeGLU(b, gate, up), "ffn_down", dim, hp.ffn);
+    break;
+  }
   case MLPKind::FusedSwiGLU: {
     Value gateUp = linear(h2, "ffn_up", 2 * hp.ffn, dim);
     if (!gateUp)
@@ -207,6 +228,9 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
     break;
   }
   }
+  if (mlp && recipe.postNorms)
+    mlp =
+        buildNorm(b, v, weights, recipe.norm, mlp, p + "post_ffw_norm.weight");
   if (!mlp)
     return nullptr;
   return buildAdd(b, x, mlp);

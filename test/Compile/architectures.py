@@ -11,9 +11,13 @@
 # float64 numpy decoder of Inputs/llama_ref.py. Qwen2 adds biases to Q, K
 # and V; Qwen3 normalizes Q and K per head (RMSNorm) before RoPE and has a
 # head size (32) other than width / heads (16); Phi-3 keeps Q, K and V in
-# one matrix and gate and up in another. All rotate halves in GGUF as in
-# Hugging Face. Qwen models are first shown to differ from the same
-# weights without the architecture's addition.
+# one matrix and gate and up in another; Gemma 3 (six layers: five local
+# with RoPE base 10000, one global with base 1e6) scales the embedding by
+# sqrt(width), normalizes Q and K per head and the attention and MLP
+# outputs, gates with GELU (tanh), and its Hugging Face norms are 1 + w
+# where GGUF stores w + 1. All rotate halves in GGUF as in Hugging Face.
+# Qwen and Gemma models are first shown to differ from the same weights
+# without the architecture's additions.
 #
 # CHECK: qwen2 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen2 safetensors: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
@@ -21,6 +25,9 @@
 # CHECK: qwen3 safetensors tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: phi3 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: phi3 safetensors: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gemma3 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gemma3 safetensors tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gemma3 safetensors, query_pre_attn_scalar 24: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen2 without biases: lowbit-compile: error: {{.*}}the model has no tensor 'blk.0.attn_q.bias'
 
 import os
@@ -47,15 +54,21 @@ def main():
         # Without the biases or the Q/K norms the logits are others.
         plain = {k: v for k, v in w.items()
                  if not k.endswith((".bias", "_q_norm.weight",
-                                    "_k_norm.weight"))}
+                                    "_k_norm.weight",
+                                    "post_attention_norm.weight",
+                                    "post_ffw_norm.weight"))}
         if len(plain) < len(w):
             other = r.decode(cfg, plain, TOKENS, interleaved=False)
             diff = np.abs(ref - other).max() / np.abs(other).max()
             assert diff > 1e-3, (label, "the addition changes nothing", diff)
         r.compare(label, got, ref)
 
-    for arch, tied in (("qwen2", False), ("qwen3", True), ("phi3", False)):
-        cfg = r.Config(arch=arch, head_dim=32 if arch == "qwen3" else None)
+    for arch, tied in (("qwen2", False), ("qwen3", True), ("phi3", False),
+                       ("gemma3", True)):
+        gemma = arch == "gemma3"
+        cfg = r.Config(arch=arch, head_dim=32 if arch == "qwen3" else None,
+                       layers=6 if gemma else 2,
+                       theta=1e6 if gemma else 10000.0)
         w = r.make_weights(cfg, seed=11, tied=tied)
         path = os.path.join(d, arch + ".gguf")
         r.write_gguf(path, cfg, w)
@@ -65,6 +78,16 @@ def main():
         r.write_safetensors(hf, cfg, w)
         check(arch + " safetensors" + (" tied" if tied else ""),
               os.path.join(hf, "model.safetensors"), cfg, w)
+
+    # Gemma 3 with a score scale other than 1 / sqrt(head size).
+    cfg = r.Config(arch="gemma3", layers=6, theta=1e6)
+    cfg.attn_scale = 24 ** -0.5
+    w = r.make_weights(cfg, seed=12, tied=True)
+    hf = os.path.join(d, "gemma3-scalar")
+    os.makedirs(hf)
+    r.write_safetensors(hf, cfg, w)
+    check("gemma3 safetensors, query_pre_attn_scalar 24",
+          os.path.join(hf, "model.safetensors"), cfg, w)
 
     # A Qwen2 file without its biases: an error, not a model without them.
     cfg = r.Config(arch="qwen2")

@@ -27,6 +27,9 @@ namespace mlir::lowbit::importer {
 enum class NormKind {
   /// x / sqrt(mean(x^2) + eps) * g.
   RMSNorm,
+  /// x / sqrt(mean(x^2) + eps) * (1 + g): Gemma as Hugging Face stores it
+  /// (llama.cpp's converter adds the 1 to the GGUF weights).
+  RMSNormPlusOne,
 };
 
 /// Which two elements of a head RoPE rotates together.
@@ -52,6 +55,8 @@ enum class MLPKind {
   /// SwiGLU with gate and up in one matrix (blk.N.ffn_up [2 x FFN, D],
   /// gate the first half): Phi-3.
   FusedSwiGLU,
+  /// down(gelu_tanh(gate(x)) * up(x)): Gemma.
+  GeGLU,
 };
 
 /// What one decoder layer computes: x += attention(rope(q, k), v) of the
@@ -74,6 +79,13 @@ struct LayerRecipe {
   /// Q, K and V come from one matrix (blk.N.attn_qkv, rows Q then K then
   /// V): Phi-3.
   bool fusedQKV = false;
+  /// The attention and MLP outputs are normalized (`norm`, weights
+  /// blk.N.post_attention_norm and blk.N.post_ffw_norm) before their
+  /// residual adds: Gemma 3.
+  bool postNorms = false;
+  /// A local (sliding-window) layer: RoPE with the local base
+  /// (HyperParameters::ropeThetaLocal) and no scaling: Gemma 3.
+  bool local = false;
 };
 
 /// How RoPE's frequencies are scaled for contexts longer than the model
@@ -116,6 +128,12 @@ struct HyperParameters {
   int64_t contextLength = 0;
   double ropeTheta = 10000.0, rmsEps = 1e-5;
   RopeScaling ropeScaling;
+  /// The RoPE base of local layers (LayerRecipe::local).
+  double ropeThetaLocal = 10000.0;
+  /// What scores are scaled by before the softmax (0: 1 / sqrt(headDim)).
+  double attentionScale = 0;
+  /// What the embedding row is multiplied by (Gemma: sqrt(dim)).
+  double embeddingScale = 1;
 };
 
 /// RoPE's angular frequencies: pair i of a head turns by position x

@@ -30,11 +30,21 @@ class Config:
         self.ffn, self.vocab, self.ctx = ffn, vocab, ctx
         self.theta, self.eps = theta, eps
         self.hd = head_dim or dim // heads
-        # llama, qwen2 (Q, K, V biases), qwen3 (per-head Q and K norms) or
-    # phi3 (fused Q/K/V and gate/up matrices).
+        # llama, qwen2 (Q, K, V biases), qwen3 (per-head Q and K norms),
+        # phi3 (fused Q/K/V and gate/up matrices) or gemma3 (see decode).
         self.arch = arch
+        # Gemma 3: the local layers' RoPE base, the period of global
+        # layers (llama.cpp's fixed 6 for GGUF) and the score scale (None:
+        # 1 / sqrt(head size)).
+        self.theta_local, self.pattern, self.attn_scale = 10000.0, 6, None
         # Hugging Face's config.json `rope_scaling` (None: unscaled).
         self.rope_scaling = rope_scaling
+
+
+def is_local(cfg, layer):
+    """Gemma 3: whether `layer` attends locally (all but every
+    cfg.pattern-th)."""
+    return cfg.arch == "gemma3" and (layer + 1) % cfg.pattern != 0
 
 
 def rope_frequencies(cfg):
@@ -139,6 +149,11 @@ def make_weights(cfg, seed=0, tied=False):
         w[p + "ffn_gate.weight"] = mat(F, D)
         w[p + "ffn_up.weight"] = mat(F, D)
         w[p + "ffn_down.weight"] = mat(D, F)
+        if cfg.arch == "gemma3":
+            w[p + "attn_q_norm.weight"] = norm(hd)
+            w[p + "attn_k_norm.weight"] = norm(hd)
+            w[p + "post_attention_norm.weight"] = norm(D)
+            w[p + "post_ffw_norm.weight"] = norm(D)
         if cfg.arch == "phi3":  # fused: Q, K, V rows; gate, up rows
             w[p + "attn_qkv.weight"] = np.concatenate(
                 [w.pop(p + "attn_%s.weight" % x) for x in "qkv"])
@@ -201,7 +216,12 @@ HF_NAMES = {
     "attn_k_norm": "self_attn.k_norm",
 }
 HF_CLASSES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
-              "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM"}
+              "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM",
+              "gemma3": "Gemma3ForCausalLM"}
+# Gemma 3's norms: GGUF's names -> Hugging Face's.
+HF_GEMMA3 = {"post_attention_norm": "post_attention_layernorm",
+             "ffn_norm": "pre_feedforward_layernorm",
+             "post_ffw_norm": "post_feedforward_layernorm"}
 HF_FUSED = {"attn_qkv": "self_attn.qkv_proj", "ffn_up": "mlp.gate_up_proj"}
 
 
@@ -220,11 +240,15 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
         else:
             _, layer, part, kind = name.split(".")
             hf_part = (HF_FUSED[part] if cfg.arch == "phi3"
-                       and part in HF_FUSED else HF_NAMES[part])
+                       and part in HF_FUSED else
+                       HF_GEMMA3[part] if cfg.arch == "gemma3"
+                       and part in HF_GEMMA3 else HF_NAMES[part])
             key = "model.layers.%s.%s.%s" % (layer, hf_part, kind)
+        if cfg.arch == "gemma3" and name.endswith("norm.weight"):
+            a = a - np.float32(1)  # Hugging Face's Gemma norms are 1 + w
         hf[key] = a.astype(dtype)
     save_file(hf, os.path.join(d, "model.safetensors"))
-    json.dump({
+    config = {
         "architectures": [HF_CLASSES[cfg.arch]], "hidden_size": cfg.dim,
         "head_dim": cfg.hd,
         "num_hidden_layers": cfg.layers, "num_attention_heads": cfg.heads,
@@ -233,7 +257,15 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
         "rms_norm_eps": cfg.eps, "rope_theta": cfg.theta,
         "tie_word_embeddings": "output.weight" not in w,
         "rope_scaling": cfg.rope_scaling,
-    }, open(os.path.join(d, "config.json"), "w"))
+    }
+    if cfg.arch == "gemma3":
+        config.update({
+            "hidden_activation": "gelu_pytorch_tanh",
+            "rope_local_base_freq": cfg.theta_local,
+            "sliding_window_pattern": cfg.pattern,
+            "query_pre_attn_scalar": (cfg.attn_scale ** -2 if cfg.attn_scale
+                                      else cfg.hd)})
+    json.dump(config, open(os.path.join(d, "config.json"), "w"))
 
 
 KIVI_GROUP = 32
@@ -275,6 +307,11 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     vc = np.zeros_like(kc)
     freqs, att = rope_frequencies(cfg)
     freqs = freqs.astype(np.float32).astype(np.float64)
+    gemma = cfg.arch == "gemma3"
+    # Gemma 3's local layers: their own base, no scaling.
+    local_freqs = (cfg.theta_local ** (-np.arange(0, hd, 2) / hd)).astype(
+        np.float32).astype(np.float64)
+    scale = cfg.attn_scale if gemma and cfg.attn_scale else 1 / np.sqrt(hd)
 
     def mv(name, x):
         if name in int8_inputs:
@@ -300,9 +337,13 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
             y = rms(y, W[p + "attn_%s_norm.weight" % part])
         return y
 
-    def rope(x, pos):  # x [heads, hd]
-        ang = pos * freqs
-        c, s = att * np.cos(ang), att * np.sin(ang)
+    def rope(x, pos, local=False):  # x [heads, hd]
+        if local:
+            ang = pos * local_freqs
+            c, s = np.cos(ang), np.sin(ang)
+        else:
+            ang = pos * freqs
+            c, s = att * np.cos(ang), att * np.sin(ang)
         y = np.empty_like(x)
         if interleaved:
             a, b = x[:, 0::2], x[:, 1::2]
@@ -317,11 +358,14 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     out = []
     for pos, tok in enumerate(tokens):
         x = W["token_embd.weight"][tok].copy()
+        if gemma:
+            x = x * np.float32(np.sqrt(np.float32(cfg.dim)))
         for layer in range(cfg.layers):
             p = "blk.%d." % layer
+            loc = is_local(cfg, layer)
             h = rms(x, W[p + "attn_norm.weight"])
-            q = rope(proj(p, "q", h, H), pos)
-            k = rope(proj(p, "k", h, K), pos)
+            q = rope(proj(p, "q", h, H), pos, loc)
+            k = rope(proj(p, "k", h, K), pos, loc)
             v = proj(p, "v", h, K)
             kc[layer, pos], vc[layer, pos] = k, v
             ks = kv_view(kc[layer, :pos + 1], True, kv)
@@ -329,17 +373,28 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
             o = np.empty((H, hd))
             for hh in range(H):
                 g = hh // G
-                s = ks[:, g] @ q[hh] / np.sqrt(hd)
+                s = ks[:, g] @ q[hh] * scale
                 e = np.exp(s - s.max())
                 o[hh] = (e / e.sum()) @ vs[:, g]
-            x = x + mv(p + "attn_output.weight", o.reshape(-1))
+            o = mv(p + "attn_output.weight", o.reshape(-1))
+            if p + "post_attention_norm.weight" in W:
+                o = rms(o, W[p + "post_attention_norm.weight"])
+            x = x + o
             h = rms(x, W[p + "ffn_norm.weight"])
             if p + "ffn_gate.weight" in W:
                 gt = mv(p + "ffn_gate.weight", h)
                 up = mv(p + "ffn_up.weight", h)
             else:  # fused: gate rows, then up rows
                 gt, up = np.split(mv(p + "ffn_up.weight", h), 2)
-            x = x + mv(p + "ffn_down.weight", gt / (1 + np.exp(-gt)) * up)
+            if gemma:  # GELU, tanh approximation
+                u = np.sqrt(2 / np.pi) * (gt + 0.044715 * gt ** 3)
+                act = 0.5 * gt * (1 + np.tanh(u))
+            else:
+                act = gt / (1 + np.exp(-gt))
+            m = mv(p + "ffn_down.weight", act * up)
+            if p + "post_ffw_norm.weight" in W:
+                m = rms(m, W[p + "post_ffw_norm.weight"])
+            x = x + m
         hn = rms(x, W["output_norm.weight"])
         out.append(mv("output.weight", hn) if "output.weight" in W
                    else mv("token_embd.weight", hn))
