@@ -6,11 +6,14 @@
 // (Architecture.h, RopeScaling), in double precision: linear position
 // interpolation, Llama 3's frequency-dependent scaling, YaRN's ramp (with
 // its attention factor) as Hugging Face's transformers define them, and
-// llama.cpp's per-frequency factors (GGUF `rope_freqs.weight`).
+// llama.cpp's per-frequency factors (GGUF `rope_freqs.weight`); and the
+// readers of the scaling from GGUF keys and config.json (MetadataKeys.h).
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Import/Architecture.h"
+#include "MetadataKeys.h"
+
+#include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
 #include <cmath>
@@ -103,4 +106,158 @@ double mlir::lowbit::importer::ropeAttentionFactor(const HyperParameters &hp) {
     return yarnMscale(s.factor, s.mscale) /
            yarnMscale(s.factor, s.mscaleAllDim);
   return yarnMscale(s.factor, 1.0);
+}
+
+//===----------------------------------------------------------------------===//
+// Reading the scaling from metadata
+//===----------------------------------------------------------------------===//
+
+/// config.json's `rope_scaling` (or `rope_parameters`): types default,
+/// linear, llama3 and yarn; any other type, or a key the type does not
+/// define, is an error naming it.
+bool mlir::lowbit::importer::readConfigRopeScaling(ConfigKeys &keys,
+                                                   HyperParameters &c) {
+  const char *key = keys.has("rope_scaling")      ? "rope_scaling"
+                    : keys.has("rope_parameters") ? "rope_parameters"
+                                                  : nullptr;
+  if (!key)
+    return true;
+  const llvm::json::Object *r = keys.o.getObject(key);
+  if (!r)
+    return keys.fail(std::string(key) + " is not an object");
+  std::optional<StringRef> type = r->getString("rope_type");
+  if (!type)
+    type = r->getString("type");
+  if (!type)
+    return keys.fail(std::string(key) + " has no rope_type");
+  static const std::pair<StringRef, std::vector<StringRef>> kKeys[] = {
+      {"default", {}},
+      {"linear", {"factor"}},
+      {"llama3",
+       {"factor", "low_freq_factor", "high_freq_factor",
+        "original_max_position_embeddings"}},
+      {"yarn",
+       {"factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
+        "attention_factor", "mscale", "mscale_all_dim", "truncate"}},
+  };
+  const std::vector<StringRef> *known = nullptr;
+  for (const auto &[name, names] : kKeys)
+    if (name == *type)
+      known = &names;
+  if (!known)
+    return keys.fail(std::string(key) + " rope_type '" + type->str() +
+                     "' is not supported (default, linear, llama3, yarn)");
+  for (const auto &kv : *r) {
+    StringRef k = kv.first;
+    if (k == "rope_type" || k == "type" || k == "rope_theta" ||
+        llvm::is_contained(*known, k))
+      continue;
+    return keys.fail(std::string(key) + " key '" + k.str() +
+                     "' is not understood for rope_type '" + type->str() + "'");
+  }
+  if (std::optional<double> theta = r->getNumber("rope_theta"))
+    c.ropeTheta = *theta;
+  RopeScaling &s = c.ropeScaling;
+  auto number = [&](StringRef name, double &out, bool required) {
+    const llvm::json::Value *v = r->get(name);
+    if (!v || v->kind() == llvm::json::Value::Null)
+      return !required ||
+             keys.fail(std::string(key) + " needs '" + name.str() + "'");
+    std::optional<double> x = v->getAsNumber();
+    if (!x || !std::isfinite(*x) || *x <= 0 || *x > 1e9)
+      return keys.fail(std::string(key) + " '" + name.str() +
+                       "' must be a positive number");
+    out = *x;
+    return true;
+  };
+  double original = 0;
+  if (*type == "default")
+    return true;
+  if (!number("factor", s.factor, true) ||
+      !number("original_max_position_embeddings", original, *type == "llama3"))
+    return false;
+  s.originalContext = int64_t(original);
+  if (*type == "linear") {
+    s.kind = RopeScaling::Kind::Linear;
+  } else if (*type == "llama3") {
+    s.kind = RopeScaling::Kind::Llama3;
+    if (!number("low_freq_factor", s.lowFreqFactor, true) ||
+        !number("high_freq_factor", s.highFreqFactor, true))
+      return false;
+    if (s.highFreqFactor <= s.lowFreqFactor)
+      return keys.fail(std::string(key) +
+                       " high_freq_factor must exceed low_freq_factor");
+  } else {
+    s.kind = RopeScaling::Kind::YaRN;
+    if (!number("beta_fast", s.betaFast, false) ||
+        !number("beta_slow", s.betaSlow, false) ||
+        !number("attention_factor", s.attentionFactor, false) ||
+        !number("mscale", s.mscale, false) ||
+        !number("mscale_all_dim", s.mscaleAllDim, false))
+      return false;
+    if (const llvm::json::Value *t = r->get("truncate")) {
+      std::optional<bool> b = t->getAsBoolean();
+      if (!b)
+        return keys.fail(std::string(key) + " 'truncate' must be a boolean");
+      s.truncate = *b;
+    }
+  }
+  return true;
+}
+
+/// GGUF's RoPE scaling as llama.cpp reads it: `rope.scaling.type` (linear
+/// when absent) with `rope.scaling.factor` (or the older
+/// `rope.scale_linear`), and the per-frequency factors of the tensor
+/// `rope_freqs.weight`. Other types are errors naming the key.
+bool mlir::lowbit::importer::readGGUFRopeScaling(GGUFKeys &keys,
+                                                 HyperParameters &c) {
+  RopeScaling &s = c.ropeScaling;
+  std::string type = "linear";
+  if (const gg::Value *v = keys.find("rope.scaling.type")) {
+    if (v->type != gg::ValueType::String)
+      return keys.fail("rope.scaling.type", "is not a string");
+    type = v->s;
+  }
+  double factor = keys.number("rope.scaling.factor").value_or(0);
+  const char *factorKey = "rope.scaling.factor";
+  if (factor == 0) {
+    factor = keys.number("rope.scale_linear").value_or(0);
+    factorKey = "rope.scale_linear";
+  }
+  if (!std::isfinite(factor) || factor < 0 || factor > 1e9)
+    return keys.fail(factorKey, number(factor) + " is not a scaling factor");
+  const bool scaled = factor != 0 && factor != 1;
+  if (type == "linear") {
+    if (scaled) {
+      s.kind = RopeScaling::Kind::Linear;
+      s.factor = factor;
+    }
+  } else if (type != "none") {
+    return keys.fail("rope.scaling.type",
+                     "'" + type +
+                         "': RoPE scaling of this type is not supported "
+                         "(linear, or Llama 3's rope_freqs.weight)");
+  } else if (scaled) {
+    return keys.fail(factorKey, number(factor) +
+                                    " with rope.scaling.type 'none': a "
+                                    "scaling factor without a type");
+  }
+  const Weight *w = keys.src.find("rope_freqs.weight");
+  if (!w)
+    return true;
+  const int64_t half = c.headDim / 2;
+  auto bad = [&](const std::string &what) {
+    keys.error = keys.src.path + ": tensor 'rope_freqs.weight' " + what;
+    return false;
+  };
+  if (w->kind != Weight::Kind::F32 || w->shape.size() != 1 ||
+      w->shape[0] != half)
+    return bad("must be f32 of " + std::to_string(half) +
+               " elements (half the head size)");
+  s.freqFactors.resize(size_t(half));
+  std::memcpy(s.freqFactors.data(), w->data, size_t(half) * 4);
+  for (float f : s.freqFactors)
+    if (!std::isfinite(f) || f <= 0)
+      return bad("holds " + number(f) + ": factors must be positive");
+  return true;
 }

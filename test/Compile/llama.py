@@ -30,7 +30,7 @@
 # CHECK: w4a8 vs fp32: rel L2 err {{[0-9.]+}}, top-1 {{[0-9]+}}/12
 # CHECK: missing tensor: lowbit-compile: error: {{.*}}the model has no tensor 'blk.1.ffn_up.weight'
 # CHECK: wrong shape: lowbit-compile: error: {{.*}}tensor 'blk.0.attn_k.weight' has shape 64x64, the config says 32x64
-# CHECK: not llama: lowbit-compile: error: {{.*}}architecture 'gpt2' is not a decoder the importer knows (llama, mistral, qwen2, qwen3, phi3)
+# CHECK: not llama: lowbit-compile: error: {{.*}}architecture 'gpt2' is not a decoder the importer knows (llama, mistral, qwen2, qwen3, phi3, gemma3)
 # CHECK: bad heads: lowbit-compile: error: {{.*}}4 attention heads are not a multiple of 3 KV heads
 # CHECK: no config.json: lowbit-compile: error: {{.*}}config.json: No such file or directory (a safetensors model needs its config.json beside it)
 # CHECK: absurd head_dim: lowbit-compile: error: {{.*}}heads, KV heads and head size must not exceed the model dimension
