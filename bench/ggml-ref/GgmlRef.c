@@ -5,7 +5,8 @@
 // The table of GgmlRef.h, and the four ggml.c symbols that ggml-quants.c
 // refers to (only from functions lowbit never calls: row validation and the
 // chunked quantize_* entry points), so that ggml-quants.c links without the
-// rest of ggml.
+// rest of ggml. The iq4 value table (kvalues_iq4nl) comes with ggml-quants.c,
+// which includes ggml-common.h's tables.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,9 +32,35 @@ LOWBIT_GGML_REF(q4_1)
 LOWBIT_GGML_REF(q5_0)
 LOWBIT_GGML_REF(q5_1)
 LOWBIT_GGML_REF(q8_0)
+LOWBIT_GGML_REF(q2_K)
+LOWBIT_GGML_REF(q3_K)
 LOWBIT_GGML_REF(q4_K)
+LOWBIT_GGML_REF(q5_K)
 LOWBIT_GGML_REF(q6_K)
 LOWBIT_GGML_REF(mxfp4)
+LOWBIT_GGML_REF(iq4_xs)
+LOWBIT_GGML_REF(tq1_0)
+LOWBIT_GGML_REF(tq2_0)
+
+// quantize_row_iq4_nl_ref leaves its local L[32] (the block's codes) as it
+// was for a block whose largest |x| is below 1e-15, and packs it anyway: such
+// a block repeats the codes of the block before it in the row, and the first
+// block of a row reads uninitialised stack. lowbit defines those codes as
+// zero (and carries them over within a row, as llama.cpp does); zeroing the
+// stack the reference is about to use makes its bytes the same, and
+// deterministic.
+static __attribute__((noinline)) void zeroStackBelow(void) {
+  volatile unsigned char scratch[8192];
+  for (size_t i = 0; i < sizeof(scratch); ++i)
+    scratch[i] = 0;
+}
+static void refQuantize_iq4_nl(const float *x, void *y, int64_t k) {
+  zeroStackBelow();
+  quantize_row_iq4_nl_ref(x, (block_iq4_nl *)y, k);
+}
+static void refDequantize_iq4_nl(const void *x, float *y, int64_t k) {
+  dequantize_row_iq4_nl((const block_iq4_nl *)x, y, k);
+}
 
 #define LOWBIT_GGML_ENTRY(lname, gtype, qk)                                    \
   {#lname, qk, sizeof(block_##gtype), refQuantize_##gtype,                     \
@@ -45,9 +72,16 @@ static const GgmlRefType types[] = {
     LOWBIT_GGML_ENTRY(q5_0, q5_0, QK5_0),
     LOWBIT_GGML_ENTRY(q5_1, q5_1, QK5_1),
     LOWBIT_GGML_ENTRY(q8_0, q8_0, QK8_0),
+    LOWBIT_GGML_ENTRY(q2_k, q2_K, QK_K),
+    LOWBIT_GGML_ENTRY(q3_k, q3_K, QK_K),
     LOWBIT_GGML_ENTRY(q4_k, q4_K, QK_K),
+    LOWBIT_GGML_ENTRY(q5_k, q5_K, QK_K),
     LOWBIT_GGML_ENTRY(q6_k, q6_K, QK_K),
     LOWBIT_GGML_ENTRY(gguf_mxfp4, mxfp4, QK_MXFP4),
+    LOWBIT_GGML_ENTRY(iq4_nl, iq4_nl, QK4_NL),
+    LOWBIT_GGML_ENTRY(iq4_xs, iq4_xs, QK_K),
+    LOWBIT_GGML_ENTRY(tq1_0, tq1_0, QK_K),
+    LOWBIT_GGML_ENTRY(tq2_0, tq2_0, QK_K),
 };
 
 const GgmlRefType *ggmlRefTypes(size_t *count) {
@@ -86,9 +120,16 @@ static const struct {
     {GGML_TYPE_Q5_0, "q5_0", QK5_0, sizeof(block_q5_0)},
     {GGML_TYPE_Q5_1, "q5_1", QK5_1, sizeof(block_q5_1)},
     {GGML_TYPE_Q8_0, "q8_0", QK8_0, sizeof(block_q8_0)},
+    {GGML_TYPE_Q2_K, "q2_K", QK_K, sizeof(block_q2_K)},
+    {GGML_TYPE_Q3_K, "q3_K", QK_K, sizeof(block_q3_K)},
     {GGML_TYPE_Q4_K, "q4_K", QK_K, sizeof(block_q4_K)},
+    {GGML_TYPE_Q5_K, "q5_K", QK_K, sizeof(block_q5_K)},
     {GGML_TYPE_Q6_K, "q6_K", QK_K, sizeof(block_q6_K)},
     {GGML_TYPE_MXFP4, "mxfp4", QK_MXFP4, sizeof(block_mxfp4)},
+    {GGML_TYPE_IQ4_NL, "iq4_nl", QK4_NL, sizeof(block_iq4_nl)},
+    {GGML_TYPE_IQ4_XS, "iq4_xs", QK_K, sizeof(block_iq4_xs)},
+    {GGML_TYPE_TQ1_0, "tq1_0", QK_K, sizeof(block_tq1_0)},
+    {GGML_TYPE_TQ2_0, "tq2_0", QK_K, sizeof(block_tq2_0)},
 };
 
 static int traitIndex(enum ggml_type type) {

@@ -33,8 +33,8 @@ typedef struct GgmlRefType {
   void (*dequantizeRow)(const void *x, float *y, int64_t k);
 } GgmlRefType;
 
-// The type named `name` (q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q6_k gguf_mxfp4), or
-// NULL.
+// The type named `name` (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k
+// gguf_mxfp4 iq4_nl iq4_xs tq1_0 tq2_0), or NULL.
 const GgmlRefType *ggmlRefFind(const char *name);
 // All types, `*count` of them.
 const GgmlRefType *ggmlRefTypes(size_t *count);

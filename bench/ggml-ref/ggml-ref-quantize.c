@@ -14,8 +14,9 @@
 //   ggml-ref-quantize --dequantize TYPE IN.bin ROWS COLS OUT.npy
 //       block structs (for example lowbit's) decoded by dequantize_row_<TYPE>
 //
-// TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q6_k gguf_mxfp4. Inputs are little-endian
-// float32 C-order .npy files (format versions 1-3).
+// TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k gguf_mxfp4 iq4_nl
+// iq4_xs tq1_0 tq2_0. Inputs are little-endian float32 C-order .npy files
+// (format versions 1-3).
 //
 //===----------------------------------------------------------------------===//
 
@@ -154,7 +155,9 @@ static void writeNpy(const char *path, int rank, const long long *shape,
 static const GgmlRefType *findType(const char *name) {
   const GgmlRefType *type = ggmlRefFind(name);
   if (!type)
-    fail("unknown type '%s' (q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q6_k gguf_mxfp4)", name);
+    fail("unknown type '%s' (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k "
+         "q6_k gguf_mxfp4 iq4_nl iq4_xs tq1_0 tq2_0)",
+         name);
   return type;
 }
 
@@ -172,7 +175,8 @@ static int usage(void) {
           "usage: %s TYPE IN.npy OUT.bin\n"
           "       %s --roundtrip TYPE IN.npy OUT.npy\n"
           "       %s --dequantize TYPE IN.bin ROWS COLS OUT.npy\n"
-          "TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q6_k gguf_mxfp4\n",
+          "TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k gguf_mxfp4\n"
+          "      iq4_nl iq4_xs tq1_0 tq2_0\n",
           argv0, argv0, argv0);
   return 2;
 }

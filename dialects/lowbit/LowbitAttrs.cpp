@@ -45,7 +45,11 @@ static ::lowbit::numerics::GGUFKind toNumerics(GGUFKind kind) {
       int(GGUFKind::Q4_0) == int(::lowbit::numerics::GGUFKind::Q4_0) &&
           int(GGUFKind::Q5_1) == int(::lowbit::numerics::GGUFKind::Q5_1) &&
           int(GGUFKind::Q4_K) == int(::lowbit::numerics::GGUFKind::Q4_K) &&
-          int(GGUFKind::MXFP4) == int(::lowbit::numerics::GGUFKind::MXFP4),
+          int(GGUFKind::MXFP4) == int(::lowbit::numerics::GGUFKind::MXFP4) &&
+          int(GGUFKind::IQ4_NL) == int(::lowbit::numerics::GGUFKind::IQ4_NL) &&
+          int(GGUFKind::IQ4_XS) == int(::lowbit::numerics::GGUFKind::IQ4_XS) &&
+          int(GGUFKind::TQ1_0) == int(::lowbit::numerics::GGUFKind::TQ1_0) &&
+          int(GGUFKind::TQ2_0) == int(::lowbit::numerics::GGUFKind::TQ2_0),
       "lowbit::GGUFKind and numerics::GGUFKind must agree");
   return ::lowbit::numerics::GGUFKind(int(kind));
 }

@@ -92,7 +92,11 @@ def Lowbit_GGUFKind : I32EnumAttr<"GGUFKind", "GGUF block format", [
     I32EnumAttrCase<"Q4_K", 8, "q4_k">,
     I32EnumAttrCase<"Q5_K", 9, "q5_k">,
     I32EnumAttrCase<"Q6_K", 10, "q6_k">,
-    I32EnumAttrCase<"MXFP4", 11, "mxfp4">]> {
+    I32EnumAttrCase<"MXFP4", 11, "mxfp4">,
+    I32EnumAttrCase<"IQ4_NL", 12, "iq4_nl">,
+    I32EnumAttrCase<"IQ4_XS", 13, "iq4_xs">,
+    I32EnumAttrCase<"TQ1_0", 14, "tq1_0">,
+    I32EnumAttrCase<"TQ2_0", 15, "tq2_0">]> {
   let cppNamespace = "::mlir::lowbit";
   let genSpecializedAttr = 0;
 }

@@ -48,6 +48,14 @@ static std::optional<nx::GGUFKind> ggufKindOf(uint32_t ggmlType) {
     return nx::GGUFKind::Q5_K;
   case 14:
     return nx::GGUFKind::Q6_K;
+  case 20:
+    return nx::GGUFKind::IQ4_NL;
+  case 23:
+    return nx::GGUFKind::IQ4_XS;
+  case 34:
+    return nx::GGUFKind::TQ1_0;
+  case 35:
+    return nx::GGUFKind::TQ2_0;
   case 39:
     return nx::GGUFKind::MXFP4;
   default:

@@ -7,60 +7,19 @@
 // from their documented arithmetic. Every fp32 expression keeps the
 // reference's evaluation order and is compiled without FMA contraction, so
 // x*id + 8.5f rounds twice exactly as the non-contracted reference does.
-// docs/Numerics.md lists the layouts.
+// docs/Numerics.md lists the layouts. This file holds the 32-element
+// formats, the format table and the row entry points; the K-quants are in
+// GGUFKQuants.cpp, IQ4_NL/IQ4_XS and TQ1_0/TQ2_0 in GGUFIQuants.cpp.
 //
 //===----------------------------------------------------------------------===//
 
-#include "MiniFloatImpl.h"
-
-#include <cmath>
-#include <cstring>
+#include "GGUFImpl.h"
 
 namespace lowbit::numerics {
 
+using namespace gguf_detail;
+
 namespace {
-
-constexpr int kQK = 32;
-constexpr int kQKK = 256;
-
-// IEEE half: ggml's GGML_FP32_TO_FP16 rounds to nearest even (and
-// overflows to Inf), as the non-saturating encoder does.
-
-inline void storeHalf(uint8_t *p, float x) {
-  static const detail::MiniFloatEncoder enc(kF16, /*sat=*/false,
-                                            Rounding::NearestEven);
-  uint32_t h = enc.encode(x);
-  p[0] = uint8_t(h);
-  p[1] = uint8_t(h >> 8);
-}
-inline float loadHalf(const uint8_t *p) {
-  return detail::decodeMiniFloatInline(kF16, uint32_t(p[0] | (p[1] << 8)));
-}
-
-/// llama.cpp's nearest_int: round to nearest even through the magic
-/// constant 1.5 * 2^23 (valid for |f| <= 2^22 - 1).
-inline int nearestInt(float f) {
-  float v = f + 12582912.f;
-  int32_t i;
-  std::memcpy(&i, &v, sizeof(i));
-  return (i & 0x007FFFFF) - 0x00400000;
-}
-
-/// llama.cpp's (int8_t)f and (uint8_t)f as x86-64 evaluates them
-/// (cvttss2si to int32, keep the low byte; NaN and values beyond int32 give
-/// INT32_MIN). C leaves out-of-range conversions undefined; they happen in
-/// the reference for blocks whose 1/d overflows (subnormal d), and
-/// llama.cpp's bytes there are x86's, so lowbit computes them explicitly.
-inline uint8_t lowByteOfTrunc(float f) {
-  int32_t i = (f != f || f >= 2147483648.0f || f < -2147483648.0f) ? INT32_MIN
-                                                                   : int32_t(f);
-  return uint8_t(uint32_t(i) & 0xFFu);
-}
-inline int8_t toInt8(float f) { return int8_t(lowByteOfTrunc(f)); }
-inline uint8_t toUInt8(float f) { return lowByteOfTrunc(f); }
-
-inline int imin(int a, int b) { return a < b ? a : b; }
-inline int imax(int a, int b) { return a > b ? a : b; }
 
 /// Signed value of the first element of largest magnitude (ties: first).
 inline float signedAbsMax(const float *x, int n, float &amax) {
@@ -214,259 +173,6 @@ void quantizeMXFP4(const float *x, uint8_t *y) {
   }
 }
 
-// make_qkx2_quants: asymmetric scale and min of one sub-block, weighted
-// least squares over a grid of candidate scales.
-float makeQKX2Quants(int n, int nmax, const float *x, const float *weights,
-                     uint8_t *L, float *theMin, uint8_t *Laux, float rmin,
-                     float rdelta, int nstep) {
-  float min = x[0];
-  float max = x[0];
-  float sumW = weights[0];
-  float sumX = sumW * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min)
-      min = x[i];
-    if (x[i] > max)
-      max = x[i];
-    float w = weights[i];
-    sumW += w;
-    sumX += w * x[i];
-  }
-  if (min > 0)
-    min = 0;
-  if (max == min) {
-    for (int i = 0; i < n; ++i)
-      L[i] = 0;
-    *theMin = -min;
-    return 0.f;
-  }
-  float iscale = nmax / (max - min);
-  float scale = 1 / iscale;
-  float bestError = 0;
-  for (int i = 0; i < n; ++i) {
-    int l = nearestInt(iscale * (x[i] - min));
-    L[i] = uint8_t(imax(0, imin(nmax, l)));
-    float diff = scale * L[i] + min - x[i];
-    diff = diff * diff;
-    bestError += weights[i] * diff;
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * is + nmax) / (max - min);
-    float sumL = 0, sumL2 = 0, sumXL = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearestInt(iscale * (x[i] - min));
-      l = imax(0, imin(nmax, l));
-      Laux[i] = uint8_t(l);
-      float w = weights[i];
-      sumL += w * l;
-      sumL2 += w * l * l;
-      sumXL += w * l * x[i];
-    }
-    float D = sumW * sumL2 - sumL * sumL;
-    if (D > 0) {
-      float thisScale = (sumW * sumXL - sumX * sumL) / D;
-      float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = sumXL / sumL2;
-      }
-      float curError = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = thisScale * Laux[i] + thisMin - x[i];
-        diff = diff * diff;
-        curError += weights[i] * diff;
-      }
-      if (curError < bestError) {
-        for (int i = 0; i < n; ++i)
-          L[i] = Laux[i];
-        bestError = curError;
-        scale = thisScale;
-        min = thisMin;
-      }
-    }
-  }
-  *theMin = -min;
-  return scale;
-}
-
-// make_qx_quants with rmse_type = 1 and no importance weights: symmetric
-// scale of one sub-block, refined over 18 candidate scales.
-float makeQXQuants(int n, int nmax, const float *x, int8_t *L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < 1e-15f) { // GROUP_MAX_EPS: all zero
-    for (int i = 0; i < n; ++i)
-      L[i] = 0;
-    return 0.f;
-  }
-  float iscale = -nmax / max;
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    int l = nearestInt(iscale * x[i]);
-    l = imax(-nmax, imin(nmax - 1, l));
-    L[i] = int8_t(l + nmax);
-    float w = x[i] * x[i];
-    sumlx += w * x[i] * l;
-    suml2 += w * l * l;
-  }
-  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0)
-      continue;
-    iscale = -(nmax + 0.1f * is) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearestInt(iscale * x[i]);
-      l = imax(-nmax, imin(nmax - 1, l));
-      float w = x[i] * x[i];
-      sumlx += w * x[i] * l;
-      suml2 += w * l * l;
-    }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) {
-        int l = nearestInt(iscale * x[i]);
-        L[i] = int8_t(nmax + imax(-nmax, imin(nmax - 1, l)));
-      }
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
-
-// Q4_K: d(f16) dmin(f16) scales[12] qs[128]; 8 sub-blocks of 32 with 6-bit
-// scale and min indices packed as in get_scale_min_k4.
-inline void scaleMinK4(int j, const uint8_t *q, uint8_t &d, uint8_t &m) {
-  if (j < 4) {
-    d = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    d = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    m = uint8_t((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-  }
-}
-
-void quantizeQ4_K(const float *x, uint8_t *y) {
-  uint8_t L[kQKK], Laux[32];
-  float weights[32], mins[kQKK / 32], scales[kQKK / 32];
-  float maxScale = 0, maxMin = 0;
-  for (int j = 0; j < kQKK / 32; ++j) {
-    float sumX2 = 0;
-    for (int l = 0; l < 32; ++l)
-      sumX2 += x[32 * j + l] * x[32 * j + l];
-    float avX = std::sqrt(sumX2 / 32);
-    for (int l = 0; l < 32; ++l)
-      weights[l] = avX + std::fabs(x[32 * j + l]);
-    scales[j] = makeQKX2Quants(32, 15, x + 32 * j, weights, L + 32 * j,
-                               &mins[j], Laux, -1.f, 0.1f, 20);
-    if (scales[j] > maxScale)
-      maxScale = scales[j];
-    if (mins[j] > maxMin)
-      maxMin = mins[j];
-  }
-  uint8_t *sc = y + 4;
-  std::memset(sc, 0, 12);
-  float invScale = maxScale > 0 ? 63.f / maxScale : 0.f;
-  float invMin = maxMin > 0 ? 63.f / maxMin : 0.f;
-  for (int j = 0; j < kQKK / 32; ++j) {
-    uint8_t ls = uint8_t(nearestInt(invScale * scales[j]));
-    uint8_t lm = uint8_t(nearestInt(invMin * mins[j]));
-    ls = ls < 63 ? ls : 63;
-    lm = lm < 63 ? lm : 63;
-    if (j < 4) {
-      sc[j] = ls;
-      sc[j + 4] = lm;
-    } else {
-      sc[j + 4] = uint8_t((ls & 0xF) | ((lm & 0xF) << 4));
-      sc[j - 4] |= uint8_t((ls >> 4) << 6);
-      sc[j - 0] |= uint8_t((lm >> 4) << 6);
-    }
-  }
-  storeHalf(y, maxScale / 63.f);
-  storeHalf(y + 2, maxMin / 63.f);
-  const float dAll = loadHalf(y), dminAll = loadHalf(y + 2);
-  for (int j = 0; j < kQKK / 32; ++j) {
-    uint8_t s, m;
-    scaleMinK4(j, sc, s, m);
-    const float d = dAll * s;
-    if (d == 0.0f)
-      continue;
-    const float dm = dminAll * m;
-    for (int ii = 0; ii < 32; ++ii) {
-      int l = nearestInt((x[32 * j + ii] + dm) / d);
-      L[32 * j + ii] = uint8_t(imax(0, imin(15, l)));
-    }
-  }
-  uint8_t *q = y + 16;
-  for (int j = 0; j < kQKK; j += 64) {
-    for (int l = 0; l < 32; ++l)
-      q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
-    q += 32;
-  }
-}
-
-// Q6_K: ql[128] qh[64] int8 scales[16] d(f16); 16 sub-blocks of 16.
-void quantizeQ6_K(const float *x, uint8_t *y) {
-  int8_t L[kQKK];
-  float scales[kQKK / 16];
-  float maxScale = 0, maxAbsScale = 0;
-  for (int ib = 0; ib < kQKK / 16; ++ib) {
-    const float scale = makeQXQuants(16, 32, x + 16 * ib, L + 16 * ib);
-    scales[ib] = scale;
-    const float absScale = std::fabs(scale);
-    if (absScale > maxAbsScale) {
-      maxAbsScale = absScale;
-      maxScale = scale;
-    }
-  }
-  uint8_t *ql = y, *qh = y + 128;
-  int8_t *sc = reinterpret_cast<int8_t *>(y + 192);
-  uint8_t *dp = y + 208;
-  if (maxAbsScale < 1e-15f) {
-    std::memset(y, 0, 210);
-    storeHalf(dp, 0.f);
-    return;
-  }
-  float iscale = -128.f / maxScale;
-  storeHalf(dp, 1 / iscale);
-  for (int ib = 0; ib < kQKK / 16; ++ib)
-    sc[ib] = int8_t(imin(127, nearestInt(iscale * scales[ib])));
-  const float dAll = loadHalf(dp);
-  for (int j = 0; j < kQKK / 16; ++j) {
-    float d = dAll * sc[j];
-    if (d == 0.0f)
-      continue;
-    for (int ii = 0; ii < 16; ++ii) {
-      int l = nearestInt(x[16 * j + ii] / d);
-      l = imax(-32, imin(31, l));
-      L[16 * j + ii] = int8_t(l + 32);
-    }
-  }
-  for (int j = 0; j < kQKK; j += 128) {
-    for (int l = 0; l < 32; ++l) {
-      const uint8_t q1 = L[j + l + 0] & 0xF;
-      const uint8_t q2 = L[j + l + 32] & 0xF;
-      const uint8_t q3 = L[j + l + 64] & 0xF;
-      const uint8_t q4 = L[j + l + 96] & 0xF;
-      ql[l + 0] = uint8_t(q1 | (q3 << 4));
-      ql[l + 32] = uint8_t(q2 | (q4 << 4));
-      qh[l] = uint8_t((uint8_t(L[j + l]) >> 4) |
-                      ((uint8_t(L[j + l + 32]) >> 4) << 2) |
-                      ((uint8_t(L[j + l + 64]) >> 4) << 4) |
-                      ((uint8_t(L[j + l + 96]) >> 4) << 6));
-    }
-    ql += 64;
-    qh += 32;
-  }
-}
-
 void dequantizeBlock(GGUFKind kind, const uint8_t *b, float *y) {
   switch (kind) {
   case GGUFKind::Q4_0: {
@@ -527,52 +233,24 @@ void dequantizeBlock(GGUFKind kind, const uint8_t *b, float *y) {
     }
     return;
   }
-  case GGUFKind::Q4_K: {
-    const float d = loadHalf(b), min = loadHalf(b + 2);
-    const uint8_t *sc = b + 4, *q = b + 16;
-    int is = 0;
-    for (int j = 0; j < kQKK; j += 64) {
-      uint8_t s, m;
-      scaleMinK4(is + 0, sc, s, m);
-      const float d1 = d * s, m1 = min * m;
-      scaleMinK4(is + 1, sc, s, m);
-      const float d2 = d * s, m2 = min * m;
-      for (int l = 0; l < 32; ++l)
-        *y++ = d1 * float(q[l] & 0xF) - m1;
-      for (int l = 0; l < 32; ++l)
-        *y++ = d2 * float(q[l] >> 4) - m2;
-      q += 32;
-      is += 2;
-    }
-    return;
-  }
-  case GGUFKind::Q6_K: {
-    const uint8_t *ql = b, *qh = b + 128;
-    const int8_t *sc = reinterpret_cast<const int8_t *>(b + 192);
-    const float d = loadHalf(b + 208);
-    for (int n = 0; n < kQKK; n += 128) {
-      for (int l = 0; l < 32; ++l) {
-        int is = l / 16;
-        const int8_t q1 =
-            int8_t((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        const int8_t q2 =
-            int8_t((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        const int8_t q3 =
-            int8_t((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        const int8_t q4 =
-            int8_t((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-        y[l + 0] = d * sc[is + 0] * q1;
-        y[l + 32] = d * sc[is + 2] * q2;
-        y[l + 64] = d * sc[is + 4] * q3;
-        y[l + 96] = d * sc[is + 6] * q4;
-      }
-      y += 128;
-      ql += 64;
-      qh += 32;
-      sc += 8;
-    }
-    return;
-  }
+  case GGUFKind::Q2_K:
+    return dequantizeQ2_K(b, y);
+  case GGUFKind::Q3_K:
+    return dequantizeQ3_K(b, y);
+  case GGUFKind::Q4_K:
+    return dequantizeQ4_K(b, y);
+  case GGUFKind::Q5_K:
+    return dequantizeQ5_K(b, y);
+  case GGUFKind::Q6_K:
+    return dequantizeQ6_K(b, y);
+  case GGUFKind::IQ4_NL:
+    return dequantizeIQ4_NL(b, y);
+  case GGUFKind::IQ4_XS:
+    return dequantizeIQ4_XS(b, y);
+  case GGUFKind::TQ1_0:
+    return dequantizeTQ1_0(b, y);
+  case GGUFKind::TQ2_0:
+    return dequantizeTQ2_0(b, y);
   default: // not ggufSupported(): verifyScheme rejects these
     return;
   }
@@ -593,12 +271,16 @@ constexpr GGUFInfo kGGUF[] = {
     {GGUFKind::Q5_0, "q5_0", 32, 22, true},
     {GGUFKind::Q5_1, "q5_1", 32, 24, true},
     {GGUFKind::Q8_0, "q8_0", 32, 34, true},
-    {GGUFKind::Q2_K, "q2_k", 256, 84, false},
-    {GGUFKind::Q3_K, "q3_k", 256, 110, false},
+    {GGUFKind::Q2_K, "q2_k", 256, 84, true},
+    {GGUFKind::Q3_K, "q3_k", 256, 110, true},
     {GGUFKind::Q4_K, "q4_k", 256, 144, true},
-    {GGUFKind::Q5_K, "q5_k", 256, 176, false},
+    {GGUFKind::Q5_K, "q5_k", 256, 176, true},
     {GGUFKind::Q6_K, "q6_k", 256, 210, true},
     {GGUFKind::MXFP4, "gguf_mxfp4", 32, 17, true},
+    {GGUFKind::IQ4_NL, "iq4_nl", 32, 18, true},
+    {GGUFKind::IQ4_XS, "iq4_xs", 256, 136, true},
+    {GGUFKind::TQ1_0, "tq1_0", 256, 54, true},
+    {GGUFKind::TQ2_0, "tq2_0", 256, 66, true},
 };
 const GGUFInfo &info(GGUFKind kind) {
   for (const GGUFInfo &i : kGGUF)
@@ -615,6 +297,8 @@ bool ggufSupported(GGUFKind kind) { return info(kind).supported; }
 
 void ggufQuantizeRow(GGUFKind kind, const float *x, uint8_t *out, int64_t n) {
   const int64_t bs = ggufBlockSize(kind), bb = ggufBlockBytes(kind);
+  if (kind == GGUFKind::IQ4_NL) // codes carry over between blocks of a row
+    return quantizeIQ4_NLRow(x, out, n / bs);
   for (int64_t i = 0; i < n / bs; ++i, x += bs, out += bb) {
     switch (kind) {
     case GGUFKind::Q4_0:
@@ -632,11 +316,29 @@ void ggufQuantizeRow(GGUFKind kind, const float *x, uint8_t *out, int64_t n) {
     case GGUFKind::Q8_0:
       quantizeQ8_0(x, out);
       break;
+    case GGUFKind::Q2_K:
+      quantizeQ2_K(x, out);
+      break;
+    case GGUFKind::Q3_K:
+      quantizeQ3_K(x, out);
+      break;
     case GGUFKind::Q4_K:
       quantizeQ4_K(x, out);
       break;
+    case GGUFKind::Q5_K:
+      quantizeQ5_K(x, out);
+      break;
     case GGUFKind::Q6_K:
       quantizeQ6_K(x, out);
+      break;
+    case GGUFKind::IQ4_XS:
+      quantizeIQ4_XS(x, out);
+      break;
+    case GGUFKind::TQ1_0:
+      quantizeTQ1_0(x, out);
+      break;
+    case GGUFKind::TQ2_0:
+      quantizeTQ2_0(x, out);
       break;
     case GGUFKind::MXFP4:
       quantizeMXFP4(x, out);

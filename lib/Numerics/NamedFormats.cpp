@@ -45,9 +45,16 @@ const NamedFormat kFormats[] = {
     {"q5_0", "GGUF Q5_0 (block_q5_0, 32 per block)"},
     {"q5_1", "GGUF Q5_1 (block_q5_1, 32 per block)"},
     {"q8_0", "GGUF Q8_0 (block_q8_0, 32 per block)"},
+    {"q2_k", "GGUF Q2_K (block_q2_K, 256 per block)"},
+    {"q3_k", "GGUF Q3_K (block_q3_K, 256 per block)"},
     {"q4_k", "GGUF Q4_K (block_q4_K, 256 per block)"},
+    {"q5_k", "GGUF Q5_K (block_q5_K, 256 per block)"},
     {"q6_k", "GGUF Q6_K (block_q6_K, 256 per block)"},
     {"gguf_mxfp4", "GGUF MXFP4 (block_mxfp4: log2f exponent, ties toward 0)"},
+    {"iq4_nl", "GGUF IQ4_NL (block_iq4_nl, 32 per block, non-linear)"},
+    {"iq4_xs", "GGUF IQ4_XS (block_iq4_xs, 256 per block, non-linear)"},
+    {"tq1_0", "GGUF TQ1_0 (block_tq1_0, 256 ternary per block, 1.69 bpw)"},
+    {"tq2_0", "GGUF TQ2_0 (block_tq2_0, 256 ternary per block, 2.06 bpw)"},
 };
 
 } // namespace
@@ -174,7 +181,9 @@ Status schemeForFormat(const std::string &name,
     s.kind = ElementKind::GGUF;
     for (GGUFKind k :
          {GGUFKind::Q4_0, GGUFKind::Q4_1, GGUFKind::Q5_0, GGUFKind::Q5_1,
-          GGUFKind::Q8_0, GGUFKind::Q4_K, GGUFKind::Q6_K, GGUFKind::MXFP4})
+          GGUFKind::Q8_0, GGUFKind::Q2_K, GGUFKind::Q3_K, GGUFKind::Q4_K,
+          GGUFKind::Q5_K, GGUFKind::Q6_K, GGUFKind::MXFP4, GGUFKind::IQ4_NL,
+          GGUFKind::IQ4_XS, GGUFKind::TQ1_0, GGUFKind::TQ2_0})
       if (name == ggufName(k))
         s.gguf = k;
     s.scale = ScaleType::None;

@@ -148,7 +148,8 @@ Status verifyScheme(const Scheme &s, const std::vector<int64_t> &shape) {
     if (!ggufSupported(s.gguf))
       return Status::error(std::string("GGUF ") + ggufName(s.gguf) +
                            " is not implemented (supported: q4_0 q4_1 q5_0 "
-                           "q5_1 q8_0 q4_k q6_k gguf_mxfp4)");
+                           "q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k gguf_mxfp4 "
+                           "iq4_nl iq4_xs tq1_0 tq2_0)");
     if (shape.empty())
       return Status::error("GGUF formats need an array of rank >= 1");
     if (shape.back() % ggufBlockSize(s.gguf))

@@ -19,12 +19,21 @@ GGUF = {
     "q5_0": T.Q5_0,
     "q5_1": T.Q5_1,
     "q8_0": T.Q8_0,
+    "q2_k": T.Q2_K,
+    "q3_k": T.Q3_K,
     "q4_k": T.Q4_K,
+    "q5_k": T.Q5_K,
     "q6_k": T.Q6_K,
     "gguf_mxfp4": T.MXFP4,
+    "iq4_nl": T.IQ4_NL,
+    "iq4_xs": T.IQ4_XS,
+    "tq1_0": T.TQ1_0,
+    "tq2_0": T.TQ2_0,
 }
-# gguf-py 0.19.0 has numpy quantizers for these (none for the K-quants).
-WITH_QUANTIZER = ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "gguf_mxfp4"]
+# gguf-py 0.19.0 has numpy quantizers for these (none for the K-quants and
+# the iq4 formats).
+WITH_QUANTIZER = ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "gguf_mxfp4",
+                  "tq1_0", "tq2_0"]
 
 
 def tie_rows(fmt):
@@ -91,16 +100,16 @@ def test_gguf_quantize_matches_gguf_py(fmt):
     expected = quants.quantize(x, GGUF[fmt])
     assert q.scales is None and q.zero_points is None
     assert q.codes.shape == expected.shape
-    block_bytes = quants.GGML_QUANT_SIZES[GGUF[fmt]][1]
+    block_elems, block_bytes = quants.GGML_QUANT_SIZES[GGUF[fmt]]
     # Compare block by block so a failure names the block.
     actual_blocks = q.codes.reshape(-1, block_bytes)
     expected_blocks = expected.reshape(-1, block_bytes)
     bad = np.nonzero((actual_blocks != expected_blocks).any(axis=1))[0]
     if bad.size:
         b = int(bad[0])
-        per_row = x.shape[1] // 32
+        per_row = x.shape[1] // block_elems
         row, col = divmod(b, per_row)
-        block = x[row, col * 32:(col + 1) * 32]
+        block = x[row, col * block_elems:(col + 1) * block_elems]
         pytest.fail(
             f"{fmt}: {bad.size} of {len(actual_blocks)} blocks differ; first "
             f"is row {row} block {col}:\n  input {block.tolist()}\n"

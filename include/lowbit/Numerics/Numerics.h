@@ -106,8 +106,9 @@ int exactIlogb(float x);
 enum class ElementKind { Int, MiniFloat, Ternary, GGUF };
 enum class ScaleType { None, F32, F16, BF16, E8M0, E4M3 };
 /// GGUF block formats, numbered as the dialect's GGUFKind enum (which
-/// converts by value). Quantize/dequantize cover ggufSupported() kinds; the
-/// others have their geometry only.
+/// converts by value). Quantize/dequantize cover ggufSupported() kinds (at
+/// present all of them); a kind without a quantizer would have its geometry
+/// only.
 enum class GGUFKind {
   Q4_0 = 1,
   Q4_1 = 2,
@@ -120,6 +121,10 @@ enum class GGUFKind {
   Q5_K = 9,
   Q6_K = 10,
   MXFP4 = 11,
+  IQ4_NL = 12,
+  IQ4_XS = 13,
+  TQ1_0 = 14,
+  TQ2_0 = 15,
 };
 
 /// A plain-C++ mirror of `#lowbit.scheme` (docs/Spec.md sections 1-5).
@@ -233,7 +238,7 @@ Status fakeQuant(const float *x, const std::vector<int64_t> &shape,
 /// (ggml-common.h), for every kind.
 int64_t ggufBlockSize(GGUFKind kind);
 int64_t ggufBlockBytes(GGUFKind kind);
-/// lowbit-quantize's name ("q4_k", "gguf_mxfp4").
+/// lowbit-quantize's name ("q4_k", "gguf_mxfp4", "iq4_nl").
 const char *ggufName(GGUFKind kind);
 /// Whether quantize/dequantize implement `kind`.
 bool ggufSupported(GGUFKind kind);
