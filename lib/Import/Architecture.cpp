@@ -204,6 +204,7 @@ static void gemma3Recipe(Architecture &arch, bool plusOne, int64_t pattern) {
   for (auto [l, r] : llvm::enumerate(arch.layers)) {
     r = recipe;
     r.local = pattern > 0 && (int64_t(l) + 1) % pattern != 0;
+    r.windowed = r.local;
   }
   arch.hp.embeddingScale = std::sqrt(double(arch.hp.dim));
 }
@@ -534,5 +535,14 @@ bool mlir::lowbit::importer::describeArchitecture(WeightSource &src,
                "1e12]");
   if (int64_t(arch.layers.size()) != c.layers)
     return bad("importer bug: a recipe per layer expected");
+  if (arch.slidingWindow < 0)
+    return bad(arch.slidingWindowKey + " must not be negative");
+  // A window the description gave no layers to is every layer's
+  // (Mistral).
+  if (arch.slidingWindow > 0 &&
+      llvm::none_of(arch.layers,
+                    [](const LayerRecipe &r) { return r.windowed; }))
+    for (LayerRecipe &r : arch.layers)
+      r.windowed = true;
   return true;
 }

@@ -550,7 +550,7 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
                                              const StepValues &v, Value q,
                                              Value keys, Value values,
                                              int64_t heads, int64_t kvHeads,
-                                             int64_t headDim) {
+                                             int64_t headDim, int64_t window) {
   MLIRContext *ctx = b.getContext();
   int64_t group = heads / kvHeads, hd = headDim;
   int64_t tokens = cast<RankedTensorType>(keys.getType()).getDimSize(0);
@@ -568,16 +568,29 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
                     {mapOf(ctx, 4, {0, 1, 3}), mapOf(ctx, 4, {2, 0, 3}),
                      mapOf(ctx, 4, {0, 1, 2})},
                     {kPar, kPar, kPar, kRed}, dotBody);
-  // Scale, and mask the positions after pos.
-  Value sm = generic(
-      b, {}, s, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
-      [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-        Value t = linalg::IndexOp::create(ib, uint64_t(2));
-        Value late =
-            arith::CmpIOp::create(ib, arith::CmpIPredicate::ugt, t, v.pos);
-        Value sc = arith::MulFOp::create(ib, a[0], v.scale);
-        return arith::SelectOp::create(ib, late, v.negInf, sc).getResult();
-      });
+  // Position t is attended when t <= pos and, with a window, when
+  // t > pos - window (the last `window` positions).
+  Value cWindow = window > 0
+                      ? arith::ConstantIndexOp::create(b, window).getResult()
+                      : Value();
+  auto masked = [&](ImplicitLocOpBuilder &ib, Value t) -> Value {
+    Value late = arith::CmpIOp::create(ib, arith::CmpIPredicate::ugt, t, v.pos);
+    if (!cWindow)
+      return late;
+    Value reach = arith::AddIOp::create(ib, t, cWindow);
+    Value early =
+        arith::CmpIOp::create(ib, arith::CmpIPredicate::ule, reach, v.pos);
+    return arith::OrIOp::create(ib, late, early);
+  };
+  // Scale, and mask the positions not attended.
+  Value sm =
+      generic(b, {}, s, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
+              [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                Value t = linalg::IndexOp::create(ib, uint64_t(2));
+                Value sc = arith::MulFOp::create(ib, a[0], v.scale);
+                return arith::SelectOp::create(ib, masked(ib, t), v.negInf, sc)
+                    .getResult();
+              });
   Value mEmpty = empty(b, mType);
   Value mInit = fill(b, v.negInf, mEmpty);
   Value mx =
@@ -608,13 +621,11 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
       {mapOf(ctx, 4, {0, 1, 3}), mapOf(ctx, 4, {3, 0, 2}),
        mapOf(ctx, 4, {0, 1, 2})},
       {kPar, kPar, kPar, kRed}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-        // Positions after pos add nothing, whatever the cache holds there
-        // (0 * NaN would not be 0).
+        // Positions not attended add nothing, whatever the cache holds
+        // there (0 * NaN would not be 0).
         Value t = linalg::IndexOp::create(ib, uint64_t(3));
-        Value late =
-            arith::CmpIOp::create(ib, arith::CmpIPredicate::ugt, t, v.pos);
         Value m = arith::MulFOp::create(ib, a[0], a[1]);
-        Value mm = arith::SelectOp::create(ib, late, v.zero, m);
+        Value mm = arith::SelectOp::create(ib, masked(ib, t), v.zero, m);
         return arith::AddFOp::create(ib, a[2], mm).getResult();
       });
   Value on =

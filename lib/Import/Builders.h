@@ -147,10 +147,11 @@ Value buildRope(ImplicitLocOpBuilder &b, const StepValues &v, Value x,
 
 /// Grouped-query attention of q [1, H, hd] (after RoPE) over `keys` and
 /// `values` [T, KV, hd] at positions 0..pos: softmax(q k^T * scale) v with
-/// the positions after pos masked; [1, H * hd].
+/// the positions after pos masked, and with a `window` > 0 also those at
+/// or before pos - window (sliding-window attention); [1, H * hd].
 Value buildAttention(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
                      Value keys, Value values, int64_t heads, int64_t kvHeads,
-                     int64_t headDim);
+                     int64_t headDim, int64_t window = 0);
 
 /// silu(gate) * up, elementwise on [1, F].
 Value buildSwiGLU(ImplicitLocOpBuilder &b, Value gate, Value up);

@@ -186,7 +186,8 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
   Value att;
   switch (recipe.attention) {
   case AttentionKind::GroupedQuery:
-    att = buildAttention(b, v, qr, keys, values, numHeads, numKV, hd);
+    att = buildAttention(b, v, qr, keys, values, numHeads, numKV, hd,
+                         recipe.windowed ? arch.slidingWindow : 0);
     break;
   }
   Value o = linear(att, "attn_output", dim, numHeads * hd);
@@ -258,11 +259,6 @@ mlir::lowbit::importLlama(MLIRContext *ctx, const std::string &path,
                               2048);
   if (cacheLength <= 0 || cacheLength > (1 << 20))
     return bad("bad KV cache length " + std::to_string(cacheLength));
-  if (arch.slidingWindow > 0 && arch.slidingWindow < cacheLength)
-    return bad(arch.slidingWindowKey + " " +
-               std::to_string(arch.slidingWindow) +
-               ": sliding-window attention (a window shorter than the " +
-               std::to_string(cacheLength) + "-token cache) is not supported");
   const std::string &kv = options.kvCache;
   if (kv != "f32" && kv != "int8" && kv != "fp8" && kv != "int4" &&
       kv != "int2")

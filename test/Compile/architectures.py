@@ -17,7 +17,9 @@
 # outputs, gates with GELU (tanh), and its Hugging Face norms are 1 + w
 # where GGUF stores w + 1. All rotate halves in GGUF as in Hugging Face.
 # Qwen and Gemma models are first shown to differ from the same weights
-# without the architecture's additions.
+# without the architecture's additions. Sliding-window attention (a window
+# shorter than the 16-token cache) on every layer (Mistral) and on Gemma
+# 3's local layers, each first shown to change the logits.
 #
 # CHECK: qwen2 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen2 safetensors: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
@@ -28,6 +30,9 @@
 # CHECK: gemma3 gguf: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gemma3 safetensors tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gemma3 safetensors, query_pre_attn_scalar 24: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: mistral gguf, window 4: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: mistral safetensors, window 4: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gemma3 gguf, window 3 on local layers: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: qwen2 without biases: lowbit-compile: error: {{.*}}the model has no tensor 'blk.0.attn_q.bias'
 
 import os
@@ -88,6 +93,36 @@ def main():
     r.write_safetensors(hf, cfg, w)
     check("gemma3 safetensors, query_pre_attn_scalar 24",
           os.path.join(hf, "model.safetensors"), cfg, w)
+
+    # Sliding windows shorter than the cache.
+    def windowed(label, cfg, w, model):
+        got, _ = r.compile_and_run(d, model, TOKENS, cxx)
+        interleaved = cfg.arch == "llama" and model.endswith(".gguf")
+        ref = r.decode(cfg, w, TOKENS, interleaved=interleaved)
+        window, cfg.window = cfg.window, None
+        other = r.decode(cfg, w, TOKENS, interleaved=interleaved)
+        cfg.window = window
+        diff = np.abs(ref - other).max() / np.abs(other).max()
+        assert diff > 1e-3, (label, "the window changes nothing", diff)
+        r.compare(label, got, ref)
+
+    cfg = r.Config()
+    cfg.window = 4
+    w = r.make_weights(cfg, seed=13)
+    path = os.path.join(d, "mistral.gguf")
+    r.write_gguf(path, cfg, w)
+    windowed("mistral gguf, window 4", cfg, w, path)
+    hf = os.path.join(d, "mistral-hf")
+    os.makedirs(hf)
+    r.write_safetensors(hf, cfg, w)
+    windowed("mistral safetensors, window 4", cfg, w,
+             os.path.join(hf, "model.safetensors"))
+    cfg = r.Config(arch="gemma3", layers=6, theta=1e6)
+    cfg.window = 3
+    w = r.make_weights(cfg, seed=14, tied=True)
+    path = os.path.join(d, "gemma3-window.gguf")
+    r.write_gguf(path, cfg, w)
+    windowed("gemma3 gguf, window 3 on local layers", cfg, w, path)
 
     # A Qwen2 file without its biases: an error, not a model without them.
     cfg = r.Config(arch="qwen2")

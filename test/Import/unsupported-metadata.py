@@ -9,8 +9,6 @@
 # RUN: not lowbit-compile %t/key-length.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=KEY-LENGTH
 # RUN: not lowbit-compile %t/logit-scale.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=LOGIT-SCALE
 # RUN: not lowbit-compile %t/layer-norm.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=LAYER-NORM
-# RUN: not lowbit-compile %t/window.gguf --compile-to=input --max-seq=8 2>&1 | FileCheck %s --check-prefix=WINDOW
-# RUN: lowbit-compile %t/window.gguf --compile-to=input --max-seq=4 | FileCheck %s --check-prefix=WINDOW-OK
 # RUN: not lowbit-compile %t/bias.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=BIAS
 # RUN: not lowbit-compile %t/hf-rope-scaling/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-ROPE
 # RUN: not lowbit-compile %t/hf-rope-dynamic/model.safetensors --compile-to=input 2>&1 | FileCheck %s --check-prefix=HF-ROPE-TYPE
@@ -36,15 +34,13 @@
 # KEY-LENGTH: error: {{.*}}key-length.gguf: llama.attention.value_length 32: a value head size other than the key head size (16) is not supported
 # LOGIT-SCALE: error: {{.*}}logit-scale.gguf: llama.logit_scale 0.5: scaled logits is not supported
 # LAYER-NORM: error: {{.*}}layer-norm.gguf: llama.attention.layer_norm_epsilon is set: LayerNorm is not supported (RMSNorm only)
-# WINDOW: error: {{.*}}window.gguf: llama.attention.sliding_window 4: sliding-window attention (a window shorter than the 8-token cache) is not supported
-# WINDOW-OK: func.func @decode
 # BIAS: error: {{.*}}bias.gguf: tensor 'blk.0.attn_q.bias' is not part of llama's recipe (the importer would ignore it)
 # HF-ROPE: error: {{.*}}config.json: rope_scaling needs 'original_max_position_embeddings'
 # HF-ROPE-TYPE: error: {{.*}}config.json: rope_scaling rope_type 'dynamic' is not supported (default, linear, llama3, yarn)
 # HF-ROPE-KEY: error: {{.*}}config.json: rope_scaling key 'short_factor' is not understood for rope_type 'linear'
 # HF-ACT: error: {{.*}}config.json: hidden_act 'gelu' is not supported (SwiGLU with silu)
 # HF-BIAS: error: {{.*}}config.json: attention_bias is true: projections with biases are not supported
-# HF-WINDOW: error: {{.*}}model.safetensors: sliding_window 4: sliding-window attention (a window shorter than the 8-token cache) is not supported
+# HF-WINDOW: error: {{.*}}model.safetensors: sliding_window must not be negative
 # HF-UNTIED: error: {{.*}}config.json: tie_word_embeddings is false but the checkpoint has no lm_head.weight
 # HF-TIED: error: {{.*}}config.json: tie_word_embeddings is true but the checkpoint's lm_head.weight differs from its embedding
 # HF-TYPE: error: {{.*}}config.json: model_type 'gpt2' is not a decoder the importer knows
@@ -119,8 +115,6 @@ def main():
                [("add_float32", "llama.logit_scale", 0.5)])
     write_gguf(os.path.join(d, "layer-norm.gguf"), w,
                [("add_float32", "llama.attention.layer_norm_epsilon", 1e-5)])
-    write_gguf(os.path.join(d, "window.gguf"), w,
-               [("add_uint32", "llama.attention.sliding_window", 4)])
     bias = dict(w)
     bias["blk.0.attn_q.bias"] = np.zeros(CFG.dim, dtype=np.float32)
     write_gguf(os.path.join(d, "bias.gguf"), bias)
@@ -134,7 +128,7 @@ def main():
                            "short_factor": [1.0]})
     write_hf(os.path.join(d, "hf-act"), w, hidden_act="gelu")
     write_hf(os.path.join(d, "hf-bias"), w, attention_bias=True)
-    write_hf(os.path.join(d, "hf-window"), w, sliding_window=4)
+    write_hf(os.path.join(d, "hf-window"), w, sliding_window=-4)
     untied = dict(w)
     del untied["output.weight"]
     write_hf(os.path.join(d, "hf-untied"), untied, tie_word_embeddings=False)

@@ -83,7 +83,9 @@ struct LayerRecipe {
   /// blk.N.post_attention_norm and blk.N.post_ffw_norm) before their
   /// residual adds: Gemma 3.
   bool postNorms = false;
-  /// A local (sliding-window) layer: RoPE with the local base
+  /// Attends only the last Architecture::slidingWindow positions.
+  bool windowed = false;
+  /// A local layer: RoPE with the local base
   /// (HyperParameters::ropeThetaLocal) and no scaling: Gemma 3.
   bool local = false;
 };
@@ -155,9 +157,9 @@ struct Architecture {
   NormKind finalNorm = NormKind::RMSNorm;
   /// The head is the embedding table (no output.weight).
   bool tiedHead = false;
-  /// Attention window in tokens (0: none) and the metadata key that set
-  /// it; the importer accepts a window only where it changes nothing (at
-  /// least the cache length).
+  /// Attention window in tokens (0: none) of the `windowed` layers (all
+  /// layers when the description marks none), and the metadata key that
+  /// set it.
   int64_t slidingWindow = 0;
   std::string slidingWindowKey;
 };

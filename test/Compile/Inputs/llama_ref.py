@@ -37,6 +37,9 @@ class Config:
         # layers (llama.cpp's fixed 6 for GGUF) and the score scale (None:
         # 1 / sqrt(head size)).
         self.theta_local, self.pattern, self.attn_scale = 10000.0, 6, None
+        # Sliding-window attention (None: none): all layers, or Gemma 3's
+        # local ones.
+        self.window = None
         # Hugging Face's config.json `rope_scaling` (None: unscaled).
         self.rope_scaling = rope_scaling
 
@@ -176,6 +179,8 @@ def write_gguf(path, cfg, w, types=None, keys=()):
     if cfg.hd != cfg.dim // cfg.heads:
         wr.add_key_length(cfg.hd)
         wr.add_value_length(cfg.hd)
+    if cfg.window:
+        wr.add_sliding_window(cfg.window)
     wr.add_context_length(cfg.ctx)
     wr.add_embedding_length(cfg.dim)
     wr.add_block_count(cfg.layers)
@@ -258,6 +263,8 @@ def write_safetensors(d, cfg, w, dtype=np.float32):
         "tie_word_embeddings": "output.weight" not in w,
         "rope_scaling": cfg.rope_scaling,
     }
+    if cfg.window:
+        config["sliding_window"] = cfg.window
     if cfg.arch == "gemma3":
         config.update({
             "hidden_activation": "gelu_pytorch_tanh",
@@ -370,6 +377,8 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
             kc[layer, pos], vc[layer, pos] = k, v
             ks = kv_view(kc[layer, :pos + 1], True, kv)
             vs = kv_view(vc[layer, :pos + 1], False, kv)
+            if cfg.window and (not gemma or loc):  # the last `window`
+                ks, vs = ks[-cfg.window:], vs[-cfg.window:]
             o = np.empty((H, hd))
             for hh in range(H):
                 g = hh // G
