@@ -35,6 +35,8 @@ int64_t KernelProblem::rowBytes() const {
     return k / 32 * 18;
   case WeightFormat::GGUFQ4_1:
     return k / 32 * 20;
+  case WeightFormat::GGUFQ5_0:
+    return k / 32 * 22;
   case WeightFormat::GGUFQ8_0:
     return k / 32 * 34;
   case WeightFormat::GGUFQ4_K:
@@ -223,7 +225,9 @@ mlir::lowbit::cpu::describeInt8Matmul(QMatmulOp op, const CpuTarget &target) {
 /// are the block's first 16 codes and high nibbles the last 16; value
 /// (nibble - 8) * d), q8_0 (d, then 32 int8 codes; value q * d) and q4_K.
 /// Times f32 activations: q4_1 (block_q4_1: f16 d and m, then 16 bytes of
-/// nibbles laid out as in q4_0; value q * d + m, q in 0..15).
+/// nibbles laid out as in q4_0; value q * d + m, q in 0..15). q5_0
+/// (block_q5_0: f16 d, a 32-bit qh whose bit j is code j's fifth bit, then
+/// nibbles as in q4_0; value (q - 16) * d) times int8 activations too.
 static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
                                               const CpuTarget &target) {
   QTensorType wt = matchWeights(op);
@@ -244,6 +248,8 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
   WeightFormat format;
   if (kind == GGUFKind::Q4_0)
     format = WeightFormat::GGUFQ4_0;
+  else if (kind == GGUFKind::Q5_0)
+    format = WeightFormat::GGUFQ5_0;
   else if (kind == GGUFKind::Q8_0)
     format = WeightFormat::GGUFQ8_0;
   else if (kind == GGUFKind::Q4_K)

@@ -40,6 +40,7 @@ enum class WeightFormat {
   /// GGUF blocks read as stored, in llama.cpp's bytes.
   GGUFQ4_0,
   GGUFQ4_1,
+  GGUFQ5_0,
   GGUFQ8_0,
   GGUFQ4_K,
   /// Plain f32 weights (linalg.matmul).
@@ -103,9 +104,12 @@ struct KernelProblem {
   bool isFP8() const { return weights == WeightFormat::FP8E4M3; }
   bool isQ4_0() const { return weights == WeightFormat::GGUFQ4_0; }
   bool isQ4_1() const { return weights == WeightFormat::GGUFQ4_1; }
+  bool isQ5_0() const { return weights == WeightFormat::GGUFQ5_0; }
   bool isQ8_0() const { return weights == WeightFormat::GGUFQ8_0; }
   bool isQ4K() const { return weights == WeightFormat::GGUFQ4_K; }
-  bool isGGUF() const { return isQ4_0() || isQ4_1() || isQ8_0() || isQ4K(); }
+  bool isGGUF() const {
+    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K();
+  }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;
   }

@@ -57,6 +57,8 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q4_0";
   case WeightFormat::GGUFQ4_1:
     return "q4_1";
+  case WeightFormat::GGUFQ5_0:
+    return "q5_0";
   case WeightFormat::GGUFQ8_0:
     return "q8_0";
   case WeightFormat::GGUFQ4_K:
@@ -123,6 +125,7 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
     break;
   case WeightFormat::GGUFQ4_0:
   case WeightFormat::GGUFQ4_1:
+  case WeightFormat::GGUFQ5_0:
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
     args.push_back(rows(p.rowBytes()));

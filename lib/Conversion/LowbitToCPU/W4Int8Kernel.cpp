@@ -3,7 +3,7 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The w4-int8 family: int4, MXFP4, NVFP4 and ternary weights per group,
-// and GGUF q4_0, q8_0 and q4_K blocks read as stored, times int8
+// and GGUF q4_0, q5_0, q8_0 and q4_K blocks read as stored, times int8
 // activations: integer dot products with AVX-512 VNNI (vpdpbusd), or
 // emulated exactly with vpmaddubsw + vpmaddwd on AVX2 (docs/CodegenCPU.md).
 //
@@ -57,10 +57,11 @@ public:
     zeroF = splat(b, v16f, b.getF32FloatAttr(0.f));
     zeroI = splat(b, v16i32, b.getI32IntegerAttr(0));
     low4 = splat(b, v64i8, b.getI8IntegerAttr(0x0F));
-    // u = value + bias, unsigned: int4/q4_0 q + 8, E2M1 2v + 12, ternary
-    // q + 2, q8_0 q + 128 (as the byte 0x80).
+    // u = value + bias, unsigned: int4/q4_0 q + 8, q5_0 q + 16, E2M1 2v +
+    // 12, ternary q + 2, q8_0 q + 128 (as the byte 0x80).
     // (q8_0 on AVX2: signed codes directly, no bias.)
     int64_t bias = p.isFP4()       ? 12
+                   : p.isQ5_0()    ? 16
                    : p.isTernary() ? 2
                    : p.isQ8_0()    ? (p.emulatesDot() ? 0 : -128)
                                    : 8;
@@ -98,7 +99,8 @@ public:
     segments.resize(cpb);
     for (int64_t j = 0; j < cpb; ++j)
       for (int64_t i = 0; i < 64; ++i)
-        segments[j].push_back(p.isQ4_0()  ? 32 * (i / 16) + 16 * j + i % 16
+        segments[j].push_back(p.isQ4_0() || p.isQ5_0()
+                                  ? 32 * (i / 16) + 16 * j + i % 16
                               : p.isQ4K() ? 64 * (i / 32) + 32 * j + i % 32
                                           : cpb * i + j);
     chunks = (p.k + chunkIn - 1) / chunkIn;
@@ -207,15 +209,21 @@ protected:
     laneSums = rows.getResult(1);
   }
 
-  /// Chunk `c` of GGUF row `row` (q4_0: 4 blocks of 18 bytes, q8_0: 2 of
-  /// 34): the blocks' 64 bytes of codes (after each block's f16 scale d)
-  /// and the d's, spread over the lanes of their blocks. Blocks past K
-  /// (tail) read as zeros.
+  /// Chunk `c` of GGUF row `row` (q4_0: 4 blocks of 18 bytes, q5_0: 4 of
+  /// 22, q8_0: 2 of 34): the blocks' 64 bytes of codes (after each block's
+  /// f16 scale d, and q5_0's 4 bytes of fifth bits) and the d's, spread
+  /// over the lanes of their blocks; q5_0: `high`, the fifth bits of the
+  /// codes of each segment, as 0 or 16 in its bytes' positions. Blocks
+  /// past K (tail) read as zeros.
   void readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c, bool full,
-                Value &bytes, Value &sw) {
-    Type f32 = cb.getF32Type(), f16 = cb.getF16Type();
-    int64_t blocks = p.isQ8_0() ? 2 : 4, blockBytes = p.isQ8_0() ? 34 : 18,
-            dataBytes = 64 / blocks;
+                Value &bytes, Value &sw, SmallVectorImpl<Value> &high) {
+    Type f32 = cb.getF32Type(), f16 = cb.getF16Type(), i32 = cb.getI32Type();
+    int64_t blocks = p.isQ8_0() ? 2 : 4,
+            blockBytes = p.isQ8_0()   ? 34
+                         : p.isQ5_0() ? 22
+                                      : 18,
+            dataBytes = 64 / blocks, dataAt = p.isQ5_0() ? 6 : 2;
+    SmallVector<Value> highParts[2];
     Value base = arith::MulIOp::create(cb, c, idx(cb, blocks * blockBytes));
     auto vData = VectorType::get({dataBytes}, cb.getI8Type());
     auto v2i8 = VectorType::get({2}, cb.getI8Type());
@@ -223,36 +231,68 @@ protected:
     for (int64_t j = 0; j < blocks; ++j) {
       Value off = add(cb, base, blockBytes * j);
       parts.push_back(vector::TransferReadOp::create(
-          cb, vData, codes, ValueRange{row, add(cb, off, 2)}, padI8,
+          cb, vData, codes, ValueRange{row, add(cb, off, dataAt)}, padI8,
           ArrayRef<bool>{full}));
+      if (p.isQ5_0()) {
+        // qh (little-endian u32): bit 16 s + i is the fifth bit of the
+        // code in byte i's nibble s; as 16 * bit in byte i of segment s.
+        Value qh = vector::TransferReadOp::create(
+            cb, VectorType::get({4}, cb.getI8Type()), codes,
+            ValueRange{row, add(cb, off, 2)}, padI8, ArrayRef<bool>{full});
+        qh = vector::BitCastOp::create(cb, VectorType::get({1}, i32), qh);
+        auto v16i32 = VectorType::get({16}, i32);
+        Value all = vector::BroadcastOp::create(
+            cb, v16i32,
+            vector::ExtractOp::create(cb, qh, ArrayRef<int64_t>{0}));
+        for (int64_t s = 0; s < 2; ++s) {
+          SmallVector<Attribute> shifts;
+          for (int64_t i = 0; i < 16; ++i)
+            shifts.push_back(cb.getI32IntegerAttr(16 * s + i));
+          Value bits = arith::ShRUIOp::create(
+              cb, all,
+              arith::ConstantOp::create(
+                  cb, v16i32, DenseElementsAttr::get(v16i32, shifts)));
+          bits = arith::AndIOp::create(
+              cb, bits, splat(cb, v16i32, cb.getI32IntegerAttr(1)));
+          bits = arith::ShLIOp::create(
+              cb, bits, splat(cb, v16i32, cb.getI32IntegerAttr(4)));
+          highParts[s].push_back(arith::TruncIOp::create(
+              cb, VectorType::get({16}, cb.getI8Type()), bits));
+        }
+      }
       Value h = vector::TransferReadOp::create(
           cb, v2i8, codes, ValueRange{row, off}, padI8, ArrayRef<bool>{full});
       h = vector::BitCastOp::create(cb, VectorType::get({1}, f16), h);
       h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
       d.push_back(vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}));
     }
-    // Concatenate the blocks' codes pairwise.
-    while (parts.size() > 1) {
-      SmallVector<Value> next;
-      for (size_t i = 0; i < parts.size(); i += 2) {
-        int64_t n = cast<VectorType>(parts[i].getType()).getNumElements();
-        SmallVector<int64_t> both;
-        for (int64_t e = 0; e < 2 * n; ++e)
-          both.push_back(e);
-        next.push_back(
-            vector::ShuffleOp::create(cb, parts[i], parts[i + 1], both));
-      }
-      parts = next;
-    }
-    bytes = parts[0];
+    bytes = concat(cb, parts);
+    if (p.isQ5_0())
+      for (int64_t s = 0; s < 2; ++s)
+        high.push_back(concat(cb, highParts[s]));
     Value ds =
         vector::FromElementsOp::create(cb, VectorType::get({blocks}, f32), d);
     sw = vector::ShuffleOp::create(cb, ds, ds, laneGroup);
   }
 
+  /// The concatenation of `parts` (a power of two of equal vectors).
+  static Value concat(ImplicitLocOpBuilder &cb, ArrayRef<Value> parts) {
+    if (parts.size() == 1)
+      return parts.front();
+    size_t half = parts.size() / 2;
+    Value lo = concat(cb, parts.take_front(half));
+    Value hi = concat(cb, parts.drop_front(half));
+    int64_t n = cast<VectorType>(lo.getType()).getNumElements();
+    SmallVector<int64_t> both;
+    for (int64_t e = 0; e < 2 * n; ++e)
+      both.push_back(e);
+    return vector::ShuffleOp::create(cb, lo, hi, both);
+  }
+
   /// The chunk's codes of row `row` as unsigned u = value + bias, one
-  /// vector per segment.
-  SmallVector<Value> decodeSegments(ImplicitLocOpBuilder &cb, Value bytes) {
+  /// vector per segment (q5_0: with the fifth bits `high`).
+  SmallVector<Value> decodeSegments(ImplicitLocOpBuilder &cb, Value bytes,
+                                    ArrayRef<Value> high = {}) {
     if (p.isQ8_0())
       return {arith::XOrIOp::create(cb, bytes, bias8)};
     if (p.isTernary()) {
@@ -270,6 +310,9 @@ protected:
                                     low4);
     if (p.isQ4_0()) // the nibble is already q + 8
       return {l, h};
+    if (p.isQ5_0()) // nibble | 16 * fifth bit is already q + 16
+      return {arith::OrIOp::create(cb, l, high[0]),
+              arith::OrIOp::create(cb, h, high[1])};
     return {biased(cb, l), biased(cb, h)};
   }
 
@@ -301,10 +344,11 @@ protected:
     SmallVector<Value> sw;
     for (int64_t r = 0; r < tn; ++r) {
       Value row = add(cb, n0, r);
-      if (p.isQ4_0() || p.isQ8_0()) {
+      if (p.isQ4_0() || p.isQ5_0() || p.isQ8_0()) {
         Value bytes, s;
-        readGGUF(cb, row, c, full, bytes, s);
-        u.push_back(decodeSegments(cb, bytes));
+        SmallVector<Value> high;
+        readGGUF(cb, row, c, full, bytes, s, high);
+        u.push_back(decodeSegments(cb, bytes, high));
         sw.push_back(s);
         continue;
       }
@@ -569,6 +613,7 @@ static bool acceptsW4Int8(const KernelProblem &p) {
   case WeightFormat::NVFP4:
   case WeightFormat::Ternary:
   case WeightFormat::GGUFQ4_0:
+  case WeightFormat::GGUFQ5_0:
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
     return p.hasInt8Activations();

@@ -2,8 +2,8 @@
 // RUN: lowbit-opt %s --lowbit-lower-to-cpu=target-cpu=x86-64-v3 -split-input-file | FileCheck %s --check-prefixes=CHECK,AVX2
 
 // The w4-int8 kernel family (W4Int8Kernel.cpp, docs/CodegenCPU.md): int4,
-// MXFP4, NVFP4 and ternary weights per group, GGUF q4_0, q8_0 and q4_K
-// blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
+// MXFP4, NVFP4 and ternary weights per group, GGUF q4_0, q5_0, q8_0 and
+// q4_K blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
 // the integer dot products are vpdpbusd; on AVX2 (x86-64-v3) they are
 // emulated exactly with vpmaddubsw + vpmaddwd on 256-bit halves, and the
 // FP4 table lookup is the 256-bit vpshufb. Both targets lower the same
@@ -167,6 +167,30 @@ func.func @ternary_i8(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qt
 // CHECK: vector.fma
 func.func @q4_0(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<2x128xgguf<q4_0>>) -> tensor<1x2xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x128xi8, per_axis<0>>, !lowbit.qtensor<2x128xgguf<q4_0>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF q5_0 read as stored: 22 bytes a block (f16 d, the 32 fifth bits qh,
+// 16 bytes of nibbles). As q4_0, plus qh read as an i32 per block, its
+// bits 0-15 and 16-31 shifted into place (16 * bit) and or-ed into the low
+// and high nibbles: u = q + 16.
+// CHECK-LABEL: func.func @q5_0(
+// CHECK: call @__lowbit_q5_0_i8_1x2x128_g32_f16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x128xi8>, tensor<1xf32>, tensor<2x88xi8>, tensor<1x2xf32>) -> tensor<1x2xf32>
+// CHECK-LABEL: func.func private @__lowbit_q5_0_i8_1x2x128_g32_f16(
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x88xi8>, vector<16xi8>
+// CHECK: %[[QH:.*]] = vector.transfer_read %{{.*}} : tensor<2x88xi8>, vector<4xi8>
+// CHECK: vector.bitcast %[[QH]] : vector<4xi8> to vector<1xi32>
+// CHECK: arith.shrui %{{.*}}, %{{.*}} : vector<16xi32>
+// CHECK: arith.trunci %{{.*}} : vector<16xi32> to vector<16xi8>
+// CHECK: arith.ori %{{.*}}, %{{.*}} : vector<64xi8>
+// CHECK: arith.ori %{{.*}}, %{{.*}} : vector<64xi8>
+// VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_vpdpbusd_512(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_pmadd_ub_sw(
+// CHECK: vector.fma
+func.func @q5_0(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<2x128xgguf<q5_0>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x128xi8, per_axis<0>>, !lowbit.qtensor<2x128xgguf<q5_0>> -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
 
