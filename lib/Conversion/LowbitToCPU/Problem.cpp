@@ -41,6 +41,8 @@ int64_t KernelProblem::rowBytes() const {
     return k / 32 * 34;
   case WeightFormat::GGUFQ4_K:
     return k / 256 * 144;
+  case WeightFormat::GGUFQ6_K:
+    return k / 256 * 210;
   case WeightFormat::F32:
     return k * 4;
   }
@@ -227,7 +229,9 @@ mlir::lowbit::cpu::describeInt8Matmul(QMatmulOp op, const CpuTarget &target) {
 /// Times f32 activations: q4_1 (block_q4_1: f16 d and m, then 16 bytes of
 /// nibbles laid out as in q4_0; value q * d + m, q in 0..15). q5_0
 /// (block_q5_0: f16 d, a 32-bit qh whose bit j is code j's fifth bit, then
-/// nibbles as in q4_0; value (q - 16) * d) times int8 activations too.
+/// nibbles as in q4_0; value (q - 16) * d) and q6_K (block_q6_K: 256
+/// inputs, low nibbles ql, high 2 bits qh, int8 scales per 16, f16 d;
+/// value d sc (q - 32)) times int8 activations too.
 static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
                                               const CpuTarget &target) {
   QTensorType wt = matchWeights(op);
@@ -254,10 +258,12 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     format = WeightFormat::GGUFQ8_0;
   else if (kind == GGUFKind::Q4_K)
     format = WeightFormat::GGUFQ4_K;
+  else if (kind == GGUFKind::Q6_K)
+    format = WeightFormat::GGUFQ6_K;
   else
     return std::nullopt;
   KernelProblem p = makeProblem(format, n, k, 32, f16);
-  if (p.k % (p.isQ4K() ? 256 : 32) != 0 ||
+  if (p.k % (p.isQ4K() || p.isQ6K() ? 256 : 32) != 0 ||
       !matchInt8Activations(op, p, target, /*fullU8=*/p.isQ8_0()))
     return std::nullopt;
   return p;

@@ -43,6 +43,7 @@ enum class WeightFormat {
   GGUFQ5_0,
   GGUFQ8_0,
   GGUFQ4_K,
+  GGUFQ6_K,
   /// Plain f32 weights (linalg.matmul).
   F32,
 };
@@ -107,8 +108,9 @@ struct KernelProblem {
   bool isQ5_0() const { return weights == WeightFormat::GGUFQ5_0; }
   bool isQ8_0() const { return weights == WeightFormat::GGUFQ8_0; }
   bool isQ4K() const { return weights == WeightFormat::GGUFQ4_K; }
+  bool isQ6K() const { return weights == WeightFormat::GGUFQ6_K; }
   bool isGGUF() const {
-    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K();
+    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K() || isQ6K();
   }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;

@@ -63,6 +63,8 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q8_0";
   case WeightFormat::GGUFQ4_K:
     return "q4_k";
+  case WeightFormat::GGUFQ6_K:
+    return "q6_k";
   case WeightFormat::F32:
     return "f32";
   }
@@ -128,6 +130,7 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::GGUFQ5_0:
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
+  case WeightFormat::GGUFQ6_K:
     args.push_back(rows(p.rowBytes()));
     break;
   case WeightFormat::NVFP4:

@@ -3,7 +3,7 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The w4-int8 family: int4, MXFP4, NVFP4 and ternary weights per group,
-// and GGUF q4_0, q5_0, q8_0 and q4_K blocks read as stored, times int8
+// and GGUF q4_0, q5_0, q8_0, q4_K and q6_K blocks read as stored, times int8
 // activations: integer dot products with AVX-512 VNNI (vpdpbusd), or
 // emulated exactly with vpmaddubsw + vpmaddwd on AVX2 (docs/CodegenCPU.md).
 //
@@ -62,6 +62,7 @@ public:
     // (q8_0 on AVX2: signed codes directly, no bias.)
     int64_t bias = p.isFP4()       ? 12
                    : p.isQ5_0()    ? 16
+                   : p.isQ6K()     ? 32
                    : p.isTernary() ? 2
                    : p.isQ8_0()    ? (p.emulatesDot() ? 0 : -128)
                                    : 8;
@@ -102,6 +103,7 @@ public:
         segments[j].push_back(p.isQ4_0() || p.isQ5_0()
                                   ? 32 * (i / 16) + 16 * j + i % 16
                               : p.isQ4K() ? 64 * (i / 32) + 32 * j + i % 32
+                              : p.isQ6K() ? 64 * j + i
                                           : cpb * i + j);
     chunks = (p.k + chunkIn - 1) / chunkIn;
     fullChunks = p.k / chunkIn;
@@ -138,8 +140,9 @@ protected:
     Value arranged = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * chunkIn}, i8);
     // Lane sums (i32, 16 per chunk); q4_K: sub-block sums (f32, 4 per
-    // chunk).
-    int64_t sumsPerChunk = p.isQ4K() ? 4 : 16;
+    // chunk); q6_K: 32 x the lane sums of each segment (i32, 2 x 16 per
+    // chunk: its segments have scales of their own).
+    int64_t sumsPerChunk = p.isQ4K() ? 4 : p.isQ6K() ? 32 : 16;
     Value sums = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk},
         p.isQ4K() ? Type(b.getF32Type()) : i32);
@@ -169,6 +172,12 @@ protected:
                           .getResult();
                   if (p.isQ4K()) // sum of x per lane, per segment
                     segSums.push_back(dpbusd(cb, zeroI, ones, seg));
+                  else if (p.isQ6K()) // 32 x that, written per segment
+                    sm = vector::TransferWriteOp::create(
+                             cb, dpbusd(cb, zeroI, bias8, seg), sm,
+                             ValueRange{m, add(cb, s0, 16 * j)},
+                             ArrayRef<bool>{true})
+                             .getResult();
                   else
                     sum = dpbusd(cb, sum, bias8, seg);
                 }
@@ -196,7 +205,7 @@ protected:
                                       arith::MulIOp::create(cb, c, idx(cb, 4))},
                            ArrayRef<bool>{true})
                            .getResult();
-                } else {
+                } else if (!p.isQ6K()) {
                   sm = vector::TransferWriteOp::create(
                            cb, sum, sm, ValueRange{m, s0}, ArrayRef<bool>{true})
                            .getResult();
@@ -535,18 +544,124 @@ protected:
     return out;
   }
 
+  /// q6_K super-block `sb` (256 inputs, 210 bytes: ql[128] low nibbles,
+  /// qh[64] high 2 bits, 16 int8 scales, f16 d; value d sc (q - 32)) for
+  /// outputs [m0, m0 + tm) x [n0, n0 + tn): two 128-input halves. Half h
+  /// holds 64 bytes of ql whose low nibbles are its inputs 0-63 and high
+  /// nibbles 64-127, and 32 bytes of qh whose 2-bit fields 0, 1, 2, 3 are
+  /// the high bits of inputs l, l + 32, l + 64, l + 96. u = q + 32 (at most
+  /// 63); each segment's lanes take the scales of their sub-blocks of 16
+  /// and subtract 32 x their own lane sums.
+  SmallVector<Value> superBlockQ6K(ImplicitLocOpBuilder &cb, Value sb,
+                                   ValueRange acc, Value m0, Value n0,
+                                   int64_t tm, int64_t tn) {
+    Type f32 = cb.getF32Type(), i8 = cb.getI8Type();
+    Value base = arith::MulIOp::create(cb, sb, idx(cb, 210));
+    auto vf16 = VectorType::get({16}, f32);
+    auto v32i8 = VectorType::get({32}, i8);
+    Value two = splat(cb, v32i8, cb.getI8IntegerAttr(2));
+    // Per output channel: the 16 scales d sc.
+    SmallVector<Value> sc16;
+    for (int64_t r = 0; r < tn; ++r) {
+      Value row = add(cb, n0, r);
+      Value sc = vector::TransferReadOp::create(
+          cb, VectorType::get({16}, i8), codes,
+          ValueRange{row, add(cb, base, 192)}, padI8, ArrayRef<bool>{true});
+      Value hd = vector::TransferReadOp::create(
+          cb, VectorType::get({2}, i8), codes,
+          ValueRange{row, add(cb, base, 208)}, padI8, ArrayRef<bool>{true});
+      Value d = arith::ExtFOp::create(
+          cb, VectorType::get({1}, f32),
+          vector::BitCastOp::create(cb, VectorType::get({1}, cb.getF16Type()),
+                                    hd)
+              .getResult());
+      d = vector::ExtractOp::create(cb, d, ArrayRef<int64_t>{0});
+      sc16.push_back(
+          arith::MulFOp::create(cb, arith::SIToFPOp::create(cb, vf16, sc),
+                                vector::BroadcastOp::create(cb, vf16, d)));
+    }
+    Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
+    SmallVector<Value> out(acc);
+    for (int64_t h = 0; h < 2; ++h) {
+      Value c = add(cb, arith::MulIOp::create(cb, sb, idx(cb, 2)), h);
+      Value k0 = arith::MulIOp::create(cb, c, idx(cb, 128));
+      // Lane l of segment j: sub-block 8h + 4j + l / 4.
+      auto lanes = [&](int64_t j) {
+        SmallVector<int64_t> l;
+        for (int64_t i = 0; i < 16; ++i)
+          l.push_back(8 * h + 4 * j + i / 4);
+        return l;
+      };
+      SmallVector<std::array<Value, 2>> u, sw;
+      for (int64_t r = 0; r < tn; ++r) {
+        Value row = add(cb, n0, r);
+        Value ql = vector::TransferReadOp::create(
+            cb, v64i8, codes, ValueRange{row, add(cb, base, 64 * h)}, padI8,
+            ArrayRef<bool>{true});
+        Value qh = vector::TransferReadOp::create(
+            cb, v32i8, codes, ValueRange{row, add(cb, base, 128 + 32 * h)},
+            padI8, ArrayRef<bool>{true});
+        // [qh, qh >> 2]: bits 0-1 and 4-5 of byte i are the high bits of
+        // segment 0's and segment 1's input i.
+        Value qhd = concat(cb, {qh, arith::ShRUIOp::create(cb, qh, two)});
+        Value hi0 = arith::ShLIOp::create(
+            cb, arith::AndIOp::create(cb, qhd, three), four);
+        Value hi1 = arith::ShLIOp::create(
+            cb,
+            arith::AndIOp::create(cb, arith::ShRUIOp::create(cb, qhd, four),
+                                  three),
+            four);
+        Value lo = arith::AndIOp::create(cb, ql, low4);
+        Value hn = arith::AndIOp::create(
+            cb, arith::ShRUIOp::create(cb, ql, four), low4);
+        u.push_back({arith::OrIOp::create(cb, lo, hi0),
+                     arith::OrIOp::create(cb, hn, hi1)});
+        sw.push_back(
+            {vector::ShuffleOp::create(cb, sc16[r], sc16[r], lanes(0)),
+             vector::ShuffleOp::create(cb, sc16[r], sc16[r], lanes(1))});
+      }
+      for (int64_t i = 0; i < tm; ++i) {
+        Value m = add(cb, m0, i);
+        std::array<Value, 2> xs, corr;
+        for (int64_t j = 0; j < 2; ++j) {
+          xs[j] = vector::TransferReadOp::create(
+              cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
+              ArrayRef<bool>{true});
+          corr[j] = vector::TransferReadOp::create(
+              cb, v16i32, laneSums,
+              ValueRange{m, add(cb, arith::MulIOp::create(cb, c, idx(cb, 32)),
+                                16 * j)},
+              cz, ArrayRef<bool>{true});
+        }
+        for (int64_t r = 0; r < tn; ++r) {
+          Value &o = out[i * tn + r];
+          for (int64_t j = 0; j < 2; ++j) {
+            Value q = arith::SubIOp::create(
+                cb, dpbusd(cb, zeroI, u[r][j], xs[j]), corr[j]);
+            o = vector::FMAOp::create(cb, arith::SIToFPOp::create(cb, v16f, q),
+                                      sw[r][j], o);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
              int64_t tn) override {
     SmallVector<Value> acc(tm * tn, zeroF);
-    if (p.isQ4K()) {
-      // Then the 8-wide min-term accumulators.
-      acc.append(tm * tn, splat(tb, VectorType::get({8}, tb.getF32Type()),
-                                tb.getF32FloatAttr(0.f)));
+    if (p.isQ4K() || p.isQ6K()) {
+      // q4_K: then the 8-wide min-term accumulators.
+      if (p.isQ4K())
+        acc.append(tm * tn, splat(tb, VectorType::get({8}, tb.getF32Type()),
+                                  tb.getF32FloatAttr(0.f)));
       auto loop = scf::ForOp::create(
           tb, idx(tb, 0), idx(tb, p.k / 256), idx(tb, 1), acc,
           [&](OpBuilder &ob, Location l, Value sb, ValueRange a) {
             ImplicitLocOpBuilder cb(l, ob);
-            scf::YieldOp::create(cb, superBlock(cb, sb, a, m0, n0, tm, tn));
+            scf::YieldOp::create(
+                cb, p.isQ4K() ? superBlock(cb, sb, a, m0, n0, tm, tn)
+                              : superBlockQ6K(cb, sb, a, m0, n0, tm, tn));
           });
       acc = SmallVector<Value>(loop.getResults());
     } else if (fullChunks) {
@@ -558,7 +673,7 @@ protected:
           });
       acc = SmallVector<Value>(loop.getResults());
     }
-    if (!p.isQ4K() && chunks > fullChunks)
+    if (!p.isQ4K() && !p.isQ6K() && chunks > fullChunks)
       acc = chunk(tb, idx(tb, fullChunks), acc, m0, n0, tm, tn, false);
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
@@ -616,6 +731,7 @@ static bool acceptsW4Int8(const KernelProblem &p) {
   case WeightFormat::GGUFQ5_0:
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
+  case WeightFormat::GGUFQ6_K:
     return p.hasInt8Activations();
   default:
     return false;

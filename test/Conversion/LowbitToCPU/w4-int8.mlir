@@ -2,8 +2,8 @@
 // RUN: lowbit-opt %s --lowbit-lower-to-cpu=target-cpu=x86-64-v3 -split-input-file | FileCheck %s --check-prefixes=CHECK,AVX2
 
 // The w4-int8 kernel family (W4Int8Kernel.cpp, docs/CodegenCPU.md): int4,
-// MXFP4, NVFP4 and ternary weights per group, GGUF q4_0, q5_0, q8_0 and
-// q4_K blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
+// MXFP4, NVFP4 and ternary weights per group, GGUF q4_0, q5_0, q8_0, q4_K
+// and q6_K blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
 // the integer dot products are vpdpbusd; on AVX2 (x86-64-v3) they are
 // emulated exactly with vpmaddubsw + vpmaddwd on 256-bit halves, and the
 // FP4 table lookup is the 256-bit vpshufb. Both targets lower the same
@@ -196,6 +196,33 @@ func.func @q5_0(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<
 
 // -----
 
+// GGUF q6_K read as stored: 210 bytes a super-block of 256 (ql, qh, 16 int8
+// scales, f16 d at byte 208). A loop over super-blocks, two halves each:
+// [qh, qh >> 2] gives each segment's high 2 bits (and 3, shifted by 4 for
+// the second), or-ed into the nibbles (u = q + 32); the int8 scales times d
+// spread 4 lanes each; 32 x the segment's own lane sums subtracted.
+// CHECK-LABEL: func.func @q6_k(
+// CHECK: call @__lowbit_q6_k_i8_1x2x256_g32_f16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x256xi8>, tensor<1xf32>, tensor<2x210xi8>, tensor<1x2xf32>) -> tensor<1x2xf32>
+// CHECK-LABEL: func.func private @__lowbit_q6_k_i8_1x2x256_g32_f16(
+// CHECK: scf.for
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x210xi8>, vector<16xi8>
+// CHECK: vector.bitcast %{{.*}} : vector<2xi8> to vector<1xf16>
+// CHECK: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x210xi8>, vector<64xi8>
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x210xi8>, vector<32xi8>
+// CHECK: arith.shrui %{{.*}}, %{{.*}} : vector<32xi8>
+// CHECK: arith.ori %{{.*}}, %{{.*}} : vector<64xi8>
+// VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_vpdpbusd_512(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_pmadd_ub_sw(
+// CHECK: arith.subi %{{.*}}, %{{.*}} : vector<16xi32>
+// CHECK: vector.fma
+func.func @q6_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<q6_k>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<q6_k>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
 // GGUF q8_0 (f16 d, 32 int8 codes): with VNNI the codes are made unsigned
 // by an xor with 0x80; on AVX2 they stay signed and the dot product takes
 // the sign trick (vpsignb, |w|).
@@ -270,3 +297,4 @@ func.func @w4a8_f16_expressed(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !l
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x128xi8, per_axis<0>>, !lowbit.qtensor<2x128xi4 : f16, per_group<[1 : 32]>> -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
+
