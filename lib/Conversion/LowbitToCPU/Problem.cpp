@@ -43,6 +43,8 @@ int64_t KernelProblem::rowBytes() const {
     return k / 256 * 144;
   case WeightFormat::GGUFQ6_K:
     return k / 256 * 210;
+  case WeightFormat::GGUFTQ2_0:
+    return k / 256 * 66;
   case WeightFormat::F32:
     return k * 4;
   }
@@ -231,7 +233,8 @@ mlir::lowbit::cpu::describeInt8Matmul(QMatmulOp op, const CpuTarget &target) {
 /// (block_q5_0: f16 d, a 32-bit qh whose bit j is code j's fifth bit, then
 /// nibbles as in q4_0; value (q - 16) * d) and q6_K (block_q6_K: 256
 /// inputs, low nibbles ql, high 2 bits qh, int8 scales per 16, f16 d;
-/// value d sc (q - 32)) times int8 activations too.
+/// value d sc (q - 32)) and tq2_0 (block_tq2_0: 256 inputs, 2-bit codes
+/// four per byte, f16 d; value (q - 1) d) times int8 activations too.
 static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
                                               const CpuTarget &target) {
   QTensorType wt = matchWeights(op);
@@ -260,10 +263,14 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     format = WeightFormat::GGUFQ4_K;
   else if (kind == GGUFKind::Q6_K)
     format = WeightFormat::GGUFQ6_K;
+  else if (kind == GGUFKind::TQ2_0)
+    format = WeightFormat::GGUFTQ2_0;
   else
     return std::nullopt;
-  KernelProblem p = makeProblem(format, n, k, 32, f16);
-  if (p.k % (p.isQ4K() || p.isQ6K() ? 256 : 32) != 0 ||
+  // One scale per 32 inputs, or per 256 (tq2_0's single d a block).
+  bool tq = format == WeightFormat::GGUFTQ2_0;
+  KernelProblem p = makeProblem(format, n, k, tq ? 256 : 32, f16);
+  if (p.k % (p.isQ4K() || p.isQ6K() || tq ? 256 : 32) != 0 ||
       !matchInt8Activations(op, p, target, /*fullU8=*/p.isQ8_0()))
     return std::nullopt;
   return p;

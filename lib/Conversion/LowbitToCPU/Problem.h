@@ -44,6 +44,7 @@ enum class WeightFormat {
   GGUFQ8_0,
   GGUFQ4_K,
   GGUFQ6_K,
+  GGUFTQ2_0,
   /// Plain f32 weights (linalg.matmul).
   F32,
 };
@@ -109,8 +110,10 @@ struct KernelProblem {
   bool isQ8_0() const { return weights == WeightFormat::GGUFQ8_0; }
   bool isQ4K() const { return weights == WeightFormat::GGUFQ4_K; }
   bool isQ6K() const { return weights == WeightFormat::GGUFQ6_K; }
+  bool isTQ2_0() const { return weights == WeightFormat::GGUFTQ2_0; }
   bool isGGUF() const {
-    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K() || isQ6K();
+    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K() || isQ6K() ||
+           isTQ2_0();
   }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;

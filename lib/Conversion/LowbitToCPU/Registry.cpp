@@ -65,6 +65,8 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q4_k";
   case WeightFormat::GGUFQ6_K:
     return "q6_k";
+  case WeightFormat::GGUFTQ2_0:
+    return "tq2_0";
   case WeightFormat::F32:
     return "f32";
   }
@@ -131,6 +133,7 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
   case WeightFormat::GGUFQ6_K:
+  case WeightFormat::GGUFTQ2_0:
     args.push_back(rows(p.rowBytes()));
     break;
   case WeightFormat::NVFP4:

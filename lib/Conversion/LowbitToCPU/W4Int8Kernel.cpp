@@ -3,7 +3,8 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The w4-int8 family: int4, MXFP4, NVFP4 and ternary weights per group,
-// and GGUF q4_0, q5_0, q8_0, q4_K and q6_K blocks read as stored, times int8
+// and GGUF q4_0, q5_0, q8_0, q4_K, q6_K and tq2_0 blocks read as stored,
+// times int8
 // activations: integer dot products with AVX-512 VNNI (vpdpbusd), or
 // emulated exactly with vpmaddubsw + vpmaddwd on AVX2 (docs/CodegenCPU.md).
 //
@@ -48,7 +49,7 @@ public:
         xScales(xScales), codes(codes), scales(scales),
         tensorScale(tensorScale) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-    cpb = p.isTernary() ? 4 : p.isQ8_0() ? 1 : 2;
+    cpb = p.isTernary() || p.isTQ2_0() ? 4 : p.isQ8_0() ? 1 : 2;
     chunkIn = 64 * cpb;
     v64i8 = VectorType::get({64}, i8);
     vChunk = VectorType::get({chunkIn}, i8);
@@ -64,6 +65,7 @@ public:
                    : p.isQ5_0()    ? 16
                    : p.isQ6K()     ? 32
                    : p.isTernary() ? 2
+                   : p.isTQ2_0()   ? 1
                    : p.isQ8_0()    ? (p.emulatesDot() ? 0 : -128)
                                    : 8;
     bias8 = splat(b, v64i8, b.getI8IntegerAttr(bias));
@@ -102,9 +104,10 @@ public:
       for (int64_t i = 0; i < 64; ++i)
         segments[j].push_back(p.isQ4_0() || p.isQ5_0()
                                   ? 32 * (i / 16) + 16 * j + i % 16
-                              : p.isQ4K() ? 64 * (i / 32) + 32 * j + i % 32
-                              : p.isQ6K() ? 64 * j + i
-                                          : cpb * i + j);
+                              : p.isQ4K()   ? 64 * (i / 32) + 32 * j + i % 32
+                              : p.isQ6K()   ? 64 * j + i
+                              : p.isTQ2_0() ? 128 * (i / 32) + 32 * j + i % 32
+                                            : cpb * i + j);
     chunks = (p.k + chunkIn - 1) / chunkIn;
     fullChunks = p.k / chunkIn;
     // Lane l (4 bytes of each segment: 4 cpb consecutive inputs) -> its
@@ -227,11 +230,19 @@ protected:
   void readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c, bool full,
                 Value &bytes, Value &sw, SmallVectorImpl<Value> &high) {
     Type f32 = cb.getF32Type(), f16 = cb.getF16Type(), i32 = cb.getI32Type();
-    int64_t blocks = p.isQ8_0() ? 2 : 4,
-            blockBytes = p.isQ8_0()   ? 34
-                         : p.isQ5_0() ? 22
-                                      : 18,
-            dataBytes = 64 / blocks, dataAt = p.isQ5_0() ? 6 : 2;
+    // (tq2_0: one block of 66 bytes, its 64 bytes of codes first, then d.)
+    int64_t blocks = p.isQ8_0()    ? 2
+                     : p.isTQ2_0() ? 1
+                                   : 4,
+            blockBytes = p.isQ8_0()    ? 34
+                         : p.isQ5_0()  ? 22
+                         : p.isTQ2_0() ? 66
+                                       : 18,
+            dataBytes = 64 / blocks,
+            dataAt = p.isQ5_0()    ? 6
+                     : p.isTQ2_0() ? 0
+                                   : 2,
+            dAt = p.isTQ2_0() ? 64 : 0;
     SmallVector<Value> highParts[2];
     Value base = arith::MulIOp::create(cb, c, idx(cb, blocks * blockBytes));
     auto vData = VectorType::get({dataBytes}, cb.getI8Type());
@@ -270,7 +281,8 @@ protected:
         }
       }
       Value h = vector::TransferReadOp::create(
-          cb, v2i8, codes, ValueRange{row, off}, padI8, ArrayRef<bool>{full});
+          cb, v2i8, codes, ValueRange{row, add(cb, off, dAt)}, padI8,
+          ArrayRef<bool>{full});
       h = vector::BitCastOp::create(cb, VectorType::get({1}, f16), h);
       h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
       d.push_back(vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}));
@@ -304,13 +316,14 @@ protected:
                                     ArrayRef<Value> high = {}) {
     if (p.isQ8_0())
       return {arith::XOrIOp::create(cb, bytes, bias8)};
-    if (p.isTernary()) {
+    if (p.isTernary() || p.isTQ2_0()) {
       SmallVector<Value> u;
       for (int64_t j = 0; j < 4; ++j) {
         Value sh = splat(cb, v64i8, cb.getI8IntegerAttr(2 * j));
         Value c = j ? arith::ShRUIOp::create(cb, bytes, sh).getResult() : bytes;
-        u.push_back(arith::XOrIOp::create(
-            cb, arith::AndIOp::create(cb, c, three), bias8));
+        Value q = arith::AndIOp::create(cb, c, three);
+        // tq2_0's code is already q + 1.
+        u.push_back(p.isTQ2_0() ? q : arith::XOrIOp::create(cb, q, bias8));
       }
       return u;
     }
@@ -353,7 +366,7 @@ protected:
     SmallVector<Value> sw;
     for (int64_t r = 0; r < tn; ++r) {
       Value row = add(cb, n0, r);
-      if (p.isQ4_0() || p.isQ5_0() || p.isQ8_0()) {
+      if (p.isQ4_0() || p.isQ5_0() || p.isQ8_0() || p.isTQ2_0()) {
         Value bytes, s;
         SmallVector<Value> high;
         readGGUF(cb, row, c, full, bytes, s, high);
@@ -732,6 +745,7 @@ static bool acceptsW4Int8(const KernelProblem &p) {
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
   case WeightFormat::GGUFQ6_K:
+  case WeightFormat::GGUFTQ2_0:
     return p.hasInt8Activations();
   default:
     return false;

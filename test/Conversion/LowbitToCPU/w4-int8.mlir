@@ -2,8 +2,8 @@
 // RUN: lowbit-opt %s --lowbit-lower-to-cpu=target-cpu=x86-64-v3 -split-input-file | FileCheck %s --check-prefixes=CHECK,AVX2
 
 // The w4-int8 kernel family (W4Int8Kernel.cpp, docs/CodegenCPU.md): int4,
-// MXFP4, NVFP4 and ternary weights per group, GGUF q4_0, q5_0, q8_0, q4_K
-// and q6_K blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
+// MXFP4, NVFP4 and ternary weights per group, GGUF q4_0, q5_0, q8_0, q4_K,
+// q6_K and tq2_0 blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
 // the integer dot products are vpdpbusd; on AVX2 (x86-64-v3) they are
 // emulated exactly with vpmaddubsw + vpmaddwd on 256-bit halves, and the
 // FP4 table lookup is the 256-bit vpshufb. Both targets lower the same
@@ -218,6 +218,25 @@ func.func @q5_0(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<
 // CHECK: vector.fma
 func.func @q6_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<q6_k>>) -> tensor<1x2xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<q6_k>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF tq2_0 (BitNet b1.58 as llama.cpp stores it): 66 bytes a block of
+// 256, 64 bytes of 2-bit codes (q + 1) then f16 d; one block a chunk, its
+// d on every lane; byte i's field l is input 128 (i / 32) + 32 l + i % 32.
+// CHECK-LABEL: func.func @tq2_0(
+// CHECK: call @__lowbit_tq2_0_i8_1x2x256_g256_f16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x256xi8>, tensor<1xf32>, tensor<2x66xi8>, tensor<1x2xf32>) -> tensor<1x2xf32>
+// CHECK-LABEL: func.func private @__lowbit_tq2_0_i8_1x2x256_g256_f16(
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x66xi8>, vector<64xi8>
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x66xi8>, vector<2xi8>
+// CHECK: arith.andi %{{.*}}, %{{.*}} : vector<64xi8>
+// VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_vpdpbusd_512(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_pmadd_ub_sw(
+// CHECK: vector.fma
+func.func @tq2_0(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<tq2_0>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<tq2_0>> -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
 
