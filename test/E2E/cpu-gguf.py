@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
 # GGUF weights read as stored by lowbit-lower-to-cpu (docs/CodegenCPU.md):
-# q4_0, q5_0, q8_0, q4_K, q6_K and tq2_0 blocks (llama.cpp's bytes, from lowbit's quantizer that
+# q4_0, q5_0, q8_0, q4_K, q6_K, tq2_0 and iq4_nl blocks (llama.cpp's bytes, from lowbit's quantizer that
 # test/GGUF checks against llama.cpp) times int8 activations quantized per row by
 # lowbit.quantize, and q4_1 blocks times f32 activations, on odd shapes (K with and without a tail of the
 # 128-input chunk, N and M tails, a GEMV over parallel units). GGUF has no
@@ -35,10 +35,12 @@
 # IR-DAG: func.func private @__lowbit_q6_k_i8_6x9x256_g32_f16
 # IR-DAG: func.func private @__lowbit_tq2_0_i8_1x40x512_g256_f16(%{{.*}}: tensor<1x512xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x132xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
 # IR-DAG: func.func private @__lowbit_tq2_0_i8_5x9x256_g256_f16
+# IR-DAG: func.func private @__lowbit_iq4_nl_i8_1x40x320_g32_f16(%{{.*}}: tensor<1x320xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x180xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
+# IR-DAG: func.func private @__lowbit_iq4_nl_i8_5x9x96_g32_f16
 # IR-DAG: func.func private @__lowbit_q4_1_f32_1x40x320_g32_f16(%{{.*}}: tensor<1x320xf32>, %{{.*}}: tensor<40x200xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
 # IR-DAG: func.func private @__lowbit_q4_1_f32_5x9x96_g32_f16
 # IR-NOT: lowbit.
-# CHECK: 17 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# CHECK: 19 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 
 import os
 import sys
@@ -57,6 +59,7 @@ SHAPES = [(1, 40, 320, "q4_0"), (5, 9, 256, "q4_0"), (3, 17, 96, "q4_0"),
           (1, 40, 512, "q4_k"), (6, 9, 256, "q4_k"),
           (1, 40, 512, "q6_k"), (6, 9, 256, "q6_k"),
           (1, 40, 512, "tq2_0"), (5, 9, 256, "tq2_0"),
+          (1, 40, 320, "iq4_nl"), (5, 9, 96, "iq4_nl"),
           # q4_1 times f32 activations (no activation quantization).
           (1, 40, 320, "q4_1"), (5, 9, 96, "q4_1"), (1, 3, 32, "q4_1")]
 

@@ -45,6 +45,8 @@ int64_t KernelProblem::rowBytes() const {
     return k / 256 * 210;
   case WeightFormat::GGUFTQ2_0:
     return k / 256 * 66;
+  case WeightFormat::GGUFIQ4_NL:
+    return k / 32 * 18;
   case WeightFormat::F32:
     return k * 4;
   }
@@ -234,7 +236,9 @@ mlir::lowbit::cpu::describeInt8Matmul(QMatmulOp op, const CpuTarget &target) {
 /// nibbles as in q4_0; value (q - 16) * d) and q6_K (block_q6_K: 256
 /// inputs, low nibbles ql, high 2 bits qh, int8 scales per 16, f16 d;
 /// value d sc (q - 32)) and tq2_0 (block_tq2_0: 256 inputs, 2-bit codes
-/// four per byte, f16 d; value (q - 1) d) times int8 activations too.
+/// four per byte, f16 d; value (q - 1) d) and iq4_nl (block_iq4_nl: f16
+/// d, nibbles laid out as in q4_0; value d kvalues_iq4nl[nibble]) times
+/// int8 activations too.
 static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
                                               const CpuTarget &target) {
   QTensorType wt = matchWeights(op);
@@ -265,13 +269,16 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     format = WeightFormat::GGUFQ6_K;
   else if (kind == GGUFKind::TQ2_0)
     format = WeightFormat::GGUFTQ2_0;
+  else if (kind == GGUFKind::IQ4_NL)
+    format = WeightFormat::GGUFIQ4_NL;
   else
     return std::nullopt;
   // One scale per 32 inputs, or per 256 (tq2_0's single d a block).
   bool tq = format == WeightFormat::GGUFTQ2_0;
   KernelProblem p = makeProblem(format, n, k, tq ? 256 : 32, f16);
   if (p.k % (p.isQ4K() || p.isQ6K() || tq ? 256 : 32) != 0 ||
-      !matchInt8Activations(op, p, target, /*fullU8=*/p.isQ8_0()))
+      !matchInt8Activations(op, p, target,
+                            /*fullU8=*/p.isQ8_0() || p.isIQ4NL()))
     return std::nullopt;
   return p;
 }

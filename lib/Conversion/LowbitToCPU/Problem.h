@@ -45,6 +45,7 @@ enum class WeightFormat {
   GGUFQ4_K,
   GGUFQ6_K,
   GGUFTQ2_0,
+  GGUFIQ4_NL,
   /// Plain f32 weights (linalg.matmul).
   F32,
 };
@@ -111,9 +112,10 @@ struct KernelProblem {
   bool isQ4K() const { return weights == WeightFormat::GGUFQ4_K; }
   bool isQ6K() const { return weights == WeightFormat::GGUFQ6_K; }
   bool isTQ2_0() const { return weights == WeightFormat::GGUFTQ2_0; }
+  bool isIQ4NL() const { return weights == WeightFormat::GGUFIQ4_NL; }
   bool isGGUF() const {
     return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K() || isQ6K() ||
-           isTQ2_0();
+           isTQ2_0() || isIQ4NL();
   }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;

@@ -67,6 +67,8 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q6_k";
   case WeightFormat::GGUFTQ2_0:
     return "tq2_0";
+  case WeightFormat::GGUFIQ4_NL:
+    return "iq4_nl";
   case WeightFormat::F32:
     return "f32";
   }
@@ -134,6 +136,7 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::GGUFQ4_K:
   case WeightFormat::GGUFQ6_K:
   case WeightFormat::GGUFTQ2_0:
+  case WeightFormat::GGUFIQ4_NL:
     args.push_back(rows(p.rowBytes()));
     break;
   case WeightFormat::NVFP4:

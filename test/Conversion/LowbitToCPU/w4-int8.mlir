@@ -3,7 +3,7 @@
 
 // The w4-int8 kernel family (W4Int8Kernel.cpp, docs/CodegenCPU.md): int4,
 // MXFP4, NVFP4 and ternary weights per group, GGUF q4_0, q5_0, q8_0, q4_K,
-// q6_K and tq2_0 blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
+// q6_K, tq2_0 and iq4_nl blocks read as stored, times int8 activations. With AVX-512 VNNI (znver4)
 // the integer dot products are vpdpbusd; on AVX2 (x86-64-v3) they are
 // emulated exactly with vpmaddubsw + vpmaddwd on 256-bit halves, and the
 // FP4 table lookup is the 256-bit vpshufb. Both targets lower the same
@@ -237,6 +237,25 @@ func.func @q6_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<
 // CHECK: vector.fma
 func.func @tq2_0(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<tq2_0>>) -> tensor<1x2xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<tq2_0>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF iq4_nl (f16 d, nibbles as in q4_0 indexing llama.cpp's 16 int8
+// values): a vpshufb table lookup; with VNNI the values + 128 (as q8_0's
+// codes), on AVX2 signed values and the sign trick.
+// CHECK-LABEL: func.func @iq4_nl(
+// CHECK: call @__lowbit_iq4_nl_i8_1x2x128_g32_f16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x128xi8>, tensor<1xf32>, tensor<2x72xi8>, tensor<1x2xf32>) -> tensor<1x2xf32>
+// CHECK-LABEL: func.func private @__lowbit_iq4_nl_i8_1x2x128_g32_f16(
+// VNNI: arith.constant dense<[1, 24, 45, 63, 79, 93, 106, 118, -127, -115, -103, -90, -75, -59, -39, -15,
+// AVX2: arith.constant dense<[-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+// VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_pshuf_b_512(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_pshuf_b(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_psign_b(
+// CHECK: vector.fma
+func.func @iq4_nl(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<2x128xgguf<iq4_nl>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x128xi8, per_axis<0>>, !lowbit.qtensor<2x128xgguf<iq4_nl>> -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
 
