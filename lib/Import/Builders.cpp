@@ -100,9 +100,10 @@ static Value f32Scalar(ImplicitLocOpBuilder &b, double x) {
 // Weights
 //===----------------------------------------------------------------------===//
 
-DenseResourceElementsAttr WeightConstants::blob(StringRef key, ShapedType type,
-                                                ArrayRef<char> data,
-                                                size_t align, bool copy) {
+DenseResourceElementsAttr
+WeightConstants::blob(StringRef key, ShapedType type, ArrayRef<char> data,
+                      size_t align, bool copy,
+                      std::shared_ptr<const void> owner) {
   auto it = blobs.find(key);
   if (it != blobs.end())
     return DenseResourceElementsAttr::get(type, it->second);
@@ -112,10 +113,12 @@ DenseResourceElementsAttr WeightConstants::blob(StringRef key, ShapedType type,
         HeapAsmResourceBlob::allocateAndCopyWithAlign(data, align,
                                                       /*dataIsMutable=*/false);
   } else {
-    // The blob keeps the mapping alive as long as the context holds it.
-    std::shared_ptr<const uint8_t> keep = source.mapping;
+    // The blob keeps the mapping (every shard's) alive as long as the
+    // context holds it.
+    std::vector<std::shared_ptr<const uint8_t>> keep = source.shards;
+    keep.push_back(source.mapping);
     blob = UnmanagedAsmResourceBlob::allocateWithAlign(
-        data, align, [keep](void *, size_t, size_t) {});
+        data, align, [keep, owner](void *, size_t, size_t) {});
   }
   auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
   blobs.try_emplace(key, attr.getRawHandle());
@@ -156,7 +159,15 @@ Value WeightConstants::f32(StringRef name, ArrayRef<int64_t> shape) {
     attr = blob(name, type, {}, 4, /*copy=*/true); // converted before
   } else {
     std::vector<float> f(n);
-    if (w->kind == Weight::Kind::F16 || w->kind == Weight::Kind::BF16) {
+    if (w->kind == Weight::Kind::Quantized) {
+      // The checkpoint's numbers, (q - z) * s, in the file's input order.
+      const QuantizedWeight &q = *w->quant;
+      int64_t rows = shape[0], cols = shape[1];
+      for (int64_t o = 0; o < rows; ++o)
+        for (int64_t j = 0; j < cols; ++j)
+          f[o * cols + (q.inputOrder.empty() ? j : q.inputOrder[j])] =
+              q.value(o, j, rows, cols);
+    } else if (w->kind == Weight::Kind::F16 || w->kind == Weight::Kind::BF16) {
       const auto &fmt =
           w->kind == Weight::Kind::F16 ? ::lowbit::kF16 : ::lowbit::kBF16;
       for (int64_t i = 0; i < n; ++i) {
@@ -435,6 +446,8 @@ Value mlir::lowbit::importer::buildLinear(
     return lb::QMatmulOp::create(b, siteLoc, outType, lhs, wq,
                                  /*transpose_b=*/true);
   }
+  if (wt->kind == Weight::Kind::Quantized)
+    return buildPrequantizedLinear(b, w, x, name, *wt, siteLoc);
   Value wf = w.f32(name, {out, in});
   if (!wf)
     return nullptr;

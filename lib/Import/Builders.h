@@ -53,9 +53,11 @@ public:
 
   /// A blob named `key` of `type`: `data` itself where it is aligned to
   /// `align`, a copy otherwise or when `copy`. A key made before returns
-  /// the blob made then.
+  /// the blob made then. `data` lies in the mapped file(s), or in memory
+  /// that `owner` keeps alive (the blob then keeps `owner`).
   DenseResourceElementsAttr blob(StringRef key, ShapedType type,
-                                 ArrayRef<char> data, size_t align, bool copy);
+                                 ArrayRef<char> data, size_t align, bool copy,
+                                 std::shared_ptr<const void> owner = nullptr);
 
   /// Whether weight `name` was looked up.
   bool used(StringRef name) const { return usedNames.contains(name); }
@@ -126,11 +128,20 @@ Value buildNorm(ImplicitLocOpBuilder &b, const StepValues &v,
 /// x [1, in] times weight `name` [out, in] transposed, at site `site` (the
 /// op's NameLoc, which the quantization passes report): GGUF q4_0, q8_0
 /// and q4_K kept as stored (`keepGGUF`) are `lowbit.qmatmul` with x
-/// quantized to int8 per row, q4_1 with x in f32; anything else is a
+/// quantized to int8 per row, q4_1 with x in f32; pre-quantized safetensors
+/// weights are buildPrequantizedLinear; anything else is a
 /// `linalg.matmul` of an f32 constant. Null on error.
 Value buildLinear(ImplicitLocOpBuilder &b, const StepValues &v,
                   WeightConstants &w, Value x, StringRef name, int64_t out,
                   int64_t in, StringRef site, bool keepGGUF);
+
+/// x [1, in] times the pre-quantized weight `wt` (a Quantized weight
+/// [out, in] named `name`): `lowbit.qmatmul {transpose_b}` of a
+/// `lowbit.constant` holding the checkpoint's codes, scales and zero
+/// points, x permuted first where the weight's columns are (act-order).
+Value buildPrequantizedLinear(ImplicitLocOpBuilder &b, WeightConstants &w,
+                              Value x, StringRef name, const Weight &wt,
+                              Location site);
 
 /// cos and sin of pos * f_i for the RoPE frequencies f_i of `hp`
 /// (ropeFrequencies: theta^(-2i/hd), scaled), times the attention factor

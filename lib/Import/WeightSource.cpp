@@ -9,11 +9,16 @@
 
 #include "lowbit/Import/WeightSource.h"
 
+#include "Prequantized.h"
 #include "lowbit/Import/Safetensors.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+
+#include <algorithm>
 
 using namespace mlir::lowbit::importer;
 namespace nx = ::lowbit::numerics;
@@ -97,14 +102,10 @@ static bool openGGUF(WeightSource &src, std::string &error) {
   return true;
 }
 
-static bool openSafetensors(WeightSource &src, std::string &error) {
-  ::lowbit::safetensors::File f;
-  if (nx::Status s = ::lowbit::safetensors::read(src.path, f); !s.ok()) {
-    error = s.message();
-    return false;
-  }
-  src.mapping = f.mapping;
-  llvm::SmallString<256> cfgPath(llvm::sys::path::parent_path(src.path));
+/// Reads `dir`/config.json into `src`.
+static bool readConfig(WeightSource &src, llvm::StringRef dir,
+                       std::string &error) {
+  llvm::SmallString<256> cfgPath(dir);
   llvm::sys::path::append(cfgPath, "config.json");
   src.configPath = cfgPath.str().str();
   auto buf = llvm::MemoryBuffer::getFile(cfgPath);
@@ -125,11 +126,135 @@ static bool openSafetensors(WeightSource &src, std::string &error) {
     return false;
   }
   src.config = std::move(*o);
+  return true;
+}
+
+/// Maps the safetensors file `path` and adds its tensors to `raw`. With
+/// `listed` (a sharded checkpoint's weight_map), every tensor must be
+/// listed for this file, and a tensor already read from another shard is
+/// an error.
+static bool addSafetensors(WeightSource &src, const std::string &path,
+                           const std::map<std::string, std::string> *listed,
+                           std::map<std::string, RawTensor> &raw,
+                           std::string &error) {
+  ::lowbit::safetensors::File f;
+  if (nx::Status s = ::lowbit::safetensors::read(path, f); !s.ok()) {
+    error = s.message();
+    return false;
+  }
+  if (!src.mapping)
+    src.mapping = f.mapping;
+  src.shards.push_back(f.mapping);
+  std::string file = llvm::sys::path::filename(path).str();
   for (const ::lowbit::safetensors::TensorInfo &t : f.tensors) {
+    auto [it, fresh] = raw.try_emplace(t.name);
+    if (!fresh) {
+      error = path + ": tensor '" + t.name + "' is also in shard '" +
+              it->second.file + "'";
+      return false;
+    }
+    if (listed) {
+      auto l = listed->find(t.name);
+      if (l == listed->end() || l->second != file) {
+        error = path + ": tensor '" + t.name + "' is in this shard but " +
+                (l == listed->end()
+                     ? "the weight_map does not list it"
+                     : "the weight_map names shard '" + l->second + "'");
+        return false;
+      }
+    }
+    RawTensor &r = it->second;
+    r.dtype = t.dtype;
+    r.shape = t.shape;
+    r.data = f.data() + f.dataOffset + t.begin;
+    r.bytes = t.end - t.begin;
+    r.file = file;
+  }
+  return true;
+}
+
+/// The shards of the index `path` (its weight_map, tensor to file) into
+/// `raw`, each shard once.
+static bool addSharded(WeightSource &src, const std::string &path,
+                       std::map<std::string, RawTensor> &raw,
+                       std::string &error) {
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf) {
+    error = path + ": " + buf.getError().message();
+    return false;
+  }
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buf)->getBuffer());
+  if (!json) {
+    error = path + ": " + llvm::toString(json.takeError());
+    return false;
+  }
+  const llvm::json::Object *o = json->getAsObject();
+  const llvm::json::Object *map = o ? o->getObject("weight_map") : nullptr;
+  if (!map) {
+    error = path + ": no 'weight_map' object (a sharded checkpoint's index "
+                   "maps each tensor to its shard)";
+    return false;
+  }
+  std::map<std::string, std::string> listed;
+  std::vector<std::string> files;
+  for (const auto &[name, file] : *map) {
+    std::optional<llvm::StringRef> f = file.getAsString();
+    if (!f || f->empty() || f->contains('/') || f->contains('\\') ||
+        *f == "." || *f == "..") {
+      error = path + ": weight_map: tensor '" + name.str() +
+              "' names no shard file in the index's directory";
+      return false;
+    }
+    listed[name.str()] = f->str();
+    if (llvm::find(files, f->str()) == files.end())
+      files.push_back(f->str());
+  }
+  std::sort(files.begin(), files.end());
+  llvm::StringRef dir = llvm::sys::path::parent_path(path);
+  for (const std::string &file : files) {
+    llvm::SmallString<256> shard(dir);
+    llvm::sys::path::append(shard, file);
+    if (!llvm::sys::fs::exists(shard)) {
+      error = path + ": shard '" + file + "' (of tensor '";
+      for (const auto &[name, f] : listed)
+        if (f == file) {
+          error += name;
+          break;
+        }
+      error += "') does not exist";
+      return false;
+    }
+    if (!addSafetensors(src, shard.str().str(), &listed, raw, error))
+      return false;
+  }
+  for (const auto &[name, file] : listed)
+    if (!raw.count(name)) {
+      error = path + ": weight_map names tensor '" + name + "' in shard '" +
+              file + "', which lacks it";
+      return false;
+    }
+  return true;
+}
+
+static bool openSafetensors(WeightSource &src, bool sharded,
+                            std::string &error) {
+  if (!readConfig(src, llvm::sys::path::parent_path(src.path), error))
+    return false;
+  std::map<std::string, RawTensor> raw;
+  if (!(sharded ? addSharded(src, src.path, raw, error)
+                : addSafetensors(src, src.path, nullptr, raw, error)))
+    return false;
+  if (!readPrequantized(src.config, src.configPath, raw, src.weights, error)) {
+    if (llvm::StringRef(error).starts_with("tensor '"))
+      error = src.path + ": " + error;
+    return false;
+  }
+  for (const auto &[name, t] : raw) {
     Weight w;
     w.shape = t.shape;
-    w.data = f.data() + f.dataOffset + t.begin;
-    w.bytes = t.end - t.begin;
+    w.data = t.data;
+    w.bytes = t.bytes;
     using DT = ::lowbit::safetensors::DType;
     if (t.dtype == DT::F32) {
       w.kind = Weight::Kind::F32;
@@ -138,12 +263,16 @@ static bool openSafetensors(WeightSource &src, std::string &error) {
     } else if (t.dtype == DT::BF16) {
       w.kind = Weight::Kind::BF16;
     } else {
-      error = src.path + ": tensor '" + t.name + "' is " +
+      error = (sharded ? t.file : src.path) + ": tensor '" + name + "' is " +
               ::lowbit::safetensors::dtypeName(t.dtype) +
-              " (the importer reads F32, F16 and BF16)";
+              " (the importer reads F32, F16 and BF16" +
+              (src.config.getObject("quantization_config")
+                   ? ", and the quantized matrices of the "
+                     "quantization_config)"
+                   : ")");
       return false;
     }
-    src.weights[t.name] = w;
+    src.weights[name] = w;
   }
   return true;
 }
@@ -151,9 +280,28 @@ static bool openSafetensors(WeightSource &src, std::string &error) {
 bool WeightSource::open(const std::string &path, WeightSource &out,
                         std::string &error) {
   out.path = path;
-  if (llvm::StringRef(path).ends_with(".safetensors")) {
+  llvm::StringRef p(path);
+  if (llvm::sys::fs::is_directory(path)) {
+    // A model directory: its index when sharded, else model.safetensors.
+    llvm::SmallString<256> file(p);
+    llvm::sys::path::append(file, "model.safetensors.index.json");
+    bool sharded = llvm::sys::fs::exists(file);
+    if (!sharded) {
+      file = p;
+      llvm::sys::path::append(file, "model.safetensors");
+      if (!llvm::sys::fs::exists(file)) {
+        error = path + ": a model directory needs model.safetensors or "
+                       "model.safetensors.index.json";
+        return false;
+      }
+    }
+    out.path = file.str().str();
     out.format = Format::Safetensors;
-    return openSafetensors(out, error);
+    return openSafetensors(out, sharded, error);
+  }
+  if (p.ends_with(".safetensors") || p.ends_with(".safetensors.index.json")) {
+    out.format = Format::Safetensors;
+    return openSafetensors(out, p.ends_with(".json"), error);
   }
   out.format = Format::GGUF;
   return openGGUF(out, error);

@@ -41,7 +41,8 @@ static cl::OptionCategory compileCategory("lowbit-compile options");
 
 static cl::opt<std::string>
     inputFile(cl::Positional,
-              cl::desc("<input.mlir | model.gguf | model.safetensors>"),
+              cl::desc("<input.mlir | model.gguf | model.safetensors | "
+                       "model.safetensors.index.json | model directory>"),
               cl::Required, cl::cat(compileCategory));
 static cl::opt<int64_t>
     maxSeq("max-seq",
@@ -178,7 +179,11 @@ int main(int argc, char **argv) {
   std::string err;
   OwningOpRef<ModuleOp> module;
   StringRef in = inputFile;
-  if (in.ends_with(".gguf") || in.ends_with(".safetensors")) {
+  // A model: GGUF, safetensors, a sharded checkpoint's index or a model
+  // directory (WeightSource::open).
+  if (in.ends_with(".gguf") || in.ends_with(".safetensors") ||
+      in.ends_with(".safetensors.index.json") ||
+      llvm::sys::fs::is_directory(in)) {
     lowbit::LlamaImportOptions io;
     io.maxSeq = maxSeq;
     io.keepGGUF = !dequantizeGGUF;

@@ -32,9 +32,46 @@
 
 namespace mlir::lowbit::importer {
 
+/// A matrix [out, in] of a pre-quantized safetensors checkpoint (GPTQ,
+/// AWQ, compressed-tensors; Prequantized.cpp) in lowbit's layout, its
+/// numbers exactly the checkpoint's: element (o, j) is (q - z) * s with
+/// q the code of row o, column j, and s, z the scale and zero point of
+/// its block. Column j holds input `inputOrder[j]` (identity when empty):
+/// GPTQ's act-order checkpoints are permuted so that groups are
+/// contiguous, and the activations are permuted likewise.
+struct QuantizedWeight {
+  enum class Element { UInt4, UInt8, Int4, Int8, F8E4M3FN };
+  enum class Scale { F16, BF16, F32 };
+  Element element = Element::UInt4;
+  Scale scale = Scale::F16;
+  /// The checkpoint format, for messages ("GPTQ", "AWQ", ...).
+  std::string format;
+  /// Rows and columns per scale: {1, g} per group, {1, in} per output
+  /// channel, {out, in} per tensor.
+  int64_t blockRows = 1, blockCols = 1;
+  /// Codes [out, in] row-major; 4-bit codes two per byte, element 2i in
+  /// the low nibble (numerics::QTensor's layout).
+  std::vector<uint8_t> codes;
+  /// Scales in their storage encoding (little-endian), row-major
+  /// [out / blockRows, in / blockCols].
+  std::vector<uint8_t> scales;
+  /// Zero points, one per scale; empty when symmetric.
+  std::vector<int32_t> zeroPoints;
+  std::vector<int64_t> inputOrder;
+
+  bool fourBit() const {
+    return element == Element::UInt4 || element == Element::Int4;
+  }
+  /// The code of element (o, j) as an integer (FP8: its bits).
+  int32_t code(int64_t o, int64_t j, int64_t in) const;
+  float scaleAt(int64_t i) const;
+  /// Element (o, j) in f32: (q - z) * s, or decode(q) * s for FP8.
+  float value(int64_t o, int64_t j, int64_t out, int64_t in) const;
+};
+
 /// A weight as the file holds it.
 struct Weight {
-  enum class Kind { F32, F16, BF16, GGUFBlocks };
+  enum class Kind { F32, F16, BF16, GGUFBlocks, Quantized };
   Kind kind = Kind::F32;
   /// Row-major, outermost first ([out, in] for a matrix; GGUF's dims
   /// reversed).
@@ -44,6 +81,8 @@ struct Weight {
   /// The weight's bytes in the mapped file, and how many.
   const uint8_t *data = nullptr;
   uint64_t bytes = 0;
+  /// A Quantized weight's parts (`data` points to its codes).
+  std::shared_ptr<const QuantizedWeight> quant;
 
   int64_t numElements() const;
 };
@@ -54,8 +93,12 @@ public:
   enum class Format { GGUF, Safetensors };
 
   /// Opens `path`: a `.safetensors` file (with `config.json` from the same
-  /// directory), anything else as GGUF. Fails on a malformed file, a
-  /// missing or malformed config.json, or a tensor whose storage the
+  /// directory), a sharded checkpoint's `*.safetensors.index.json` or its
+  /// directory (every shard its `weight_map` names), anything else as
+  /// GGUF. A checkpoint whose config.json has a `quantization_config`
+  /// (GPTQ, AWQ, compressed-tensors) has its quantized matrices read as
+  /// Quantized weights. Fails on a malformed file, a missing or malformed
+  /// config.json, an inconsistent index, or a tensor whose storage the
   /// importer does not read; `error` names the file.
   static bool open(const std::string &path, WeightSource &out,
                    std::string &error);
@@ -82,8 +125,11 @@ public:
   /// The weights by name: GGUF's names, or a safetensors file's own
   /// (Hugging Face) names until `rename`.
   std::map<std::string, Weight> weights;
-  /// The mapped file; every Weight::data points into it.
+  /// The mapped file (the first shard of a sharded checkpoint); every
+  /// Weight::data points into it, into `shards` or into a Weight::quant.
   std::shared_ptr<const uint8_t> mapping;
+  /// Every mapped shard of a sharded checkpoint.
+  std::vector<std::shared_ptr<const uint8_t>> shards;
 };
 
 } // namespace mlir::lowbit::importer
