@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
@@ -409,10 +410,12 @@ Value mlir::lowbit::importer::buildLinear(
     return nullptr;
   Location siteLoc = NameLoc::get(b.getStringAttr(site));
   RankedTensorType outType = f32Type(b, {1, out});
-  bool keep =
-      keepGGUF && wt->kind == Weight::Kind::GGUFBlocks &&
-      (wt->gguf == nx::GGUFKind::Q4_0 || wt->gguf == nx::GGUFKind::Q8_0 ||
-       wt->gguf == nx::GGUFKind::Q4_K || wt->gguf == nx::GGUFKind::Q4_1);
+  bool keep = keepGGUF && wt->kind == Weight::Kind::GGUFBlocks &&
+              llvm::is_contained({nx::GGUFKind::Q4_0, nx::GGUFKind::Q4_1,
+                                  nx::GGUFKind::Q5_0, nx::GGUFKind::Q8_0,
+                                  nx::GGUFKind::Q4_K, nx::GGUFKind::Q6_K,
+                                  nx::GGUFKind::IQ4_NL, nx::GGUFKind::TQ2_0},
+                                 wt->gguf);
   if (keep) {
     int64_t rowBytes =
         in / nx::ggufBlockSize(wt->gguf) * nx::ggufBlockBytes(wt->gguf);
