@@ -277,7 +277,9 @@ check_format() {
 # (LOWBIT_SANITIZE; LLVM is not instrumented), in $BUILD/sanitize: the
 # numerics library, the model readers, the GPU runtime and the tools built
 # on them, then their tests (GoogleTest, lowbit-quantize against llama.cpp's
-# quantizers, the readers against gguf-py and safetensors).
+# quantizers, the readers against gguf-py and safetensors). llama.cpp's
+# reference quantizers (ggml-ref-quantize) are built there uninstrumented
+# (bench/CMakeLists.txt says why).
 SANITIZE_TARGETS=(LowbitLibraryTests lowbit-quantize lowbit-inspect
                   ggml-ref-quantize lowbit_fake_cuda)
 SANITIZE_TESTS='(LOWBIT-Unit|GGUF/|Tools/lowbit-quantize|Import/(gguf|safetensors)-reader)'
