@@ -31,7 +31,6 @@ names the host CPU and its ISA.
 """
 
 import argparse
-import ctypes
 import json
 import os
 import re
@@ -133,43 +132,11 @@ def worker_llama(a):
               open(a.out, "w"))
 
 
-class Compiled:
-    """A library of lowbit-compile through its manifest (BASE.json), as in
-    tools/lowbit-demo/llama_demo.py."""
-
-    def __init__(self, base):
-        import numpy as np
-        types = {"float": np.float32, "int8_t": np.int8, "int32_t": np.int32}
-        self.manifest = json.load(open(base + ".json"))
-        self.lib = ctypes.CDLL(base + ".so")
-        self.blob = np.memmap(base + ".weights", dtype=np.uint8, mode="r")
-        rc = getattr(self.lib, self.manifest["set_weights"])(
-            ctypes.c_void_p(self.blob.ctypes.data),
-            ctypes.c_size_t(self.blob.size))
-        if rc != 0:
-            raise RuntimeError("%s.weights: set_weights returned %d"
-                               % (base, rc))
-        entry = self.manifest["entry_points"][0]
-        self.fn = getattr(self.lib, entry["symbol"])
-        self.tok = np.zeros(1, np.int32)
-        self.pos = np.zeros(1, np.int32)
-        self.cache = [np.zeros(x["shape"], types[x["c_type"]])
-                      for x in entry["args"] if x["updated_in_place"]]
-        self.logits = np.zeros(entry["results"][0]["shape"], np.float32)
-        P = ctypes.c_void_p
-        self.args = [P(x.ctypes.data) for x in
-                     [self.tok, self.pos] + self.cache + [self.logits]]
-
-    def step(self, token, pos):
-        self.tok[0], self.pos[0] = token, pos
-        if self.fn(*self.args) != 0:
-            raise RuntimeError("decode step failed at position %d" % pos)
-        return self.logits[0]
-
-
 def worker_lowbit(a):
     """The compiled model: the same ids, one decode step each."""
     import numpy as np
+    sys.path.insert(0, os.path.join(ROOT, "tools", "lowbit-demo"))
+    from llama_demo import Compiled  # the demo's runner of a compiled model
     ids = json.load(open(a.ids))
     base_rss = vm("VmRSS")
     m = Compiled(a.base)

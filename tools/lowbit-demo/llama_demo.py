@@ -153,7 +153,7 @@ class Compiled:
     def step(self, token, pos):
         self.tok[0], self.pos[0] = token, pos
         if self.fn(*self.args) != 0:
-            raise RuntimeError("decode failed")
+            raise RuntimeError("decode step failed at position %d" % pos)
         return self.logits[0]
 
 

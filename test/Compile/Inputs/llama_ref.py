@@ -194,7 +194,7 @@ def write_gguf(path, cfg, w, types=None, keys=()):
         if t is None:
             wr.add_tensor(name, a)
         else:
-            q = quantize_gguf(a, t)
+            q = gguf.quantize(a, t)
             wr.add_tensor(name, q, raw_shape=q.shape, raw_dtype=t)
     wr.write_header_to_file()
     wr.write_kv_data_to_file()
@@ -202,24 +202,12 @@ def write_gguf(path, cfg, w, types=None, keys=()):
     wr.close()
 
 
-def quantize_gguf(a, t):
-    """The GGUF blocks of `a` [rows, k]: gguf-py's quantizer, or, for the
-    types it has none of (the K-quants, iq4), lowbit's (byte-exact with
-    llama.cpp's reference, test/GGUF)."""
-    import gguf
-    try:
-        return gguf.quantize(a, t)
-    except NotImplementedError:
-        import lowbit
-        return np.asarray(lowbit.quantize(a, t.name.lower()).codes, np.uint8)
-
-
 def dequantized(w, types):
     """The weights as the model holds them after GGUF quantization."""
     import gguf
     out = dict(w)
     for name, t in (types or {}).items():
-        out[name] = gguf.dequantize(quantize_gguf(w[name], t), t).astype(
+        out[name] = gguf.dequantize(gguf.quantize(w[name], t), t).astype(
             np.float32).reshape(w[name].shape)
     return out
 
