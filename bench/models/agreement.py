@@ -7,6 +7,7 @@ pipeline).
 
     agreement.py [--models smollm2,gemma3,qwen2.5] [--tokens 128]
                  [--gen 32] [--max-seq 256] [--offline] [--deps DIR]
+                 [--kv-cache f16] [--f32-kv]
 
 Per model: fetch the GGUF when missing (bench/models/fetch.py; --offline
 skips missing models instead), compile it, tokenize the bundled text
@@ -20,6 +21,11 @@ skips missing models instead), compile it, tokenize the bundled text
   (VmHWM; its Python + numpy baseline before the library loads is shown
   apart) against the GGUF file, and llama.cpp's peak RSS;
 - compile time, and decode tok/s of both (median greedy step).
+
+The KV caches: llama.cpp's default f16 cache (flash attention off), and
+lowbit-compile --kv-cache=f16, the same numerics (docs/Import.md);
+--f32-kv makes llama.cpp's cache f32 and lowbit's f32 too, unless
+--kv-cache names lowbit's.
 
 lowbit and llama.cpp each run in a child process of their own (this
 script with --worker), niced, with --threads threads (OMP_NUM_THREADS,
@@ -97,7 +103,8 @@ def worker_llama(a):
     import llama_cpp
     import numpy as np
     base_rss = vm("VmRSS")
-    kv = {"type_k": 0, "type_v": 0} if a.f32_kv else {}  # GGML_TYPE_F32
+    # GGML_TYPE_F32; llama.cpp's default is GGML_TYPE_F16.
+    kv = {"type_k": 0, "type_v": 0} if a.f32_kv else {}
     llm = llama_cpp.Llama(model_path=a.model, logits_all=True,
                           n_ctx=a.max_seq, n_threads=a.threads,
                           n_threads_batch=a.threads, verbose=False, **kv)
@@ -174,6 +181,8 @@ def run_worker(kind, args, extra):
            "--threads", str(args.threads), "--max-seq", str(args.max_seq),
            "--tokens", str(args.tokens), "--gen", str(args.gen),
            "--prompt-tokens", str(args.prompt_tokens)] + extra
+    if args.f32_kv:
+        cmd.append("--f32-kv")
     res = subprocess.run(cmd, env=child_env(args.threads),
                          preexec_fn=lambda: os.nice(args.nice),
                          capture_output=True, text=True)
@@ -184,7 +193,8 @@ def run_worker(kind, args, extra):
 
 def compile_model(args, model, base):
     cmd = [args.lowbit_compile, model, "-o", base, "--prefix=llm", "--shared",
-           "--max-seq=%d" % args.max_seq] + args.compile_flag
+           "--max-seq=%d" % args.max_seq,
+           "--kv-cache=%s" % args.kv_cache] + args.compile_flag
     t0 = time.time()
     res = subprocess.run(cmd, env=child_env(args.threads),
                          preexec_fn=lambda: os.nice(args.nice),
@@ -293,9 +303,10 @@ def report(args, rows):
         print("llama.cpp: llama-cpp-python %s" % ver)
     print("text: %s, %d tokens teacher forced (llama.cpp's tokenizer, BOS "
           "as the model says); greedy: %d tokens after the first %d; "
-          "KV cache %d tokens" % (os.path.relpath(args.text, ROOT),
-                                  args.tokens, args.gen, args.prompt_tokens,
-                                  args.max_seq))
+          "KV cache %d tokens, llama.cpp's %s, lowbit's %s"
+          % (os.path.relpath(args.text, ROOT), args.tokens, args.gen,
+             args.prompt_tokens, args.max_seq,
+             "f32" if args.f32_kv else "f16", args.kv_cache))
     print()
     print("| model | tokens | greedy = llama.cpp | top-1 | mean KL | max KL "
           "| GGUF file | .weights | peak RSS lowbit (base) "
@@ -379,17 +390,27 @@ def main():
     ap.add_argument("--compile-flag", action="append", default=[],
                     help="an extra lowbit-compile flag (a diagnostic: the "
                     "goals are for the weights as stored, no flag)")
+    ap.add_argument("--kv-cache",
+                    choices=["f32", "f16", "int8", "fp8", "int4", "int2"],
+                    help="lowbit's KV cache (lowbit-compile --kv-cache; "
+                    "default: f16 as llama.cpp's, f32 with --f32-kv)")
+    ap.add_argument("--f32-kv", action="store_true",
+                    help="llama.cpp's KV cache in f32 instead of its default "
+                    "f16 (and lowbit's, unless --kv-cache is given)")
     # Workers.
     ap.add_argument("--worker", choices=["llama", "lowbit"],
                     help=argparse.SUPPRESS)
     for w in ("--model", "--out", "--base", "--ids"):
         ap.add_argument(w, help=argparse.SUPPRESS)
-    ap.add_argument("--f32-kv", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker == "llama":
         return worker_llama(args)
     if args.worker == "lowbit":
         return worker_lowbit(args)
+    if args.kv_cache is None:
+        args.kv_cache = "f32" if args.f32_kv else "f16"
+    if any(f.startswith("--kv-cache") for f in args.compile_flag):
+        ap.error("lowbit's KV cache is --kv-cache, not a --compile-flag")
     keys = [k for k in re.split(r"[,\s]+", args.models) if k]
     args.known_misses = [k for k in args.known_misses.split(",") if k]
     for k in keys + args.known_misses:

@@ -200,6 +200,7 @@ static void gemma3Recipe(Architecture &arch, bool plusOne, int64_t pattern) {
   recipe.mlp = MLPKind::GeGLU;
   recipe.qkNorm = true;
   recipe.postNorms = true;
+  recipe.scaleQueriesFirst = true;
   arch.finalNorm = recipe.norm;
   for (auto [l, r] : llvm::enumerate(arch.layers)) {
     r = recipe;
@@ -260,6 +261,7 @@ static LayerRecipe phi3Recipe() {
   LayerRecipe recipe;
   recipe.rope = RopeStyle::Halves;
   recipe.fusedQKV = true;
+  recipe.scaleQueriesFirst = true;
   recipe.mlp = MLPKind::FusedSwiGLU;
   return recipe;
 }

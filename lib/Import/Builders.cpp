@@ -244,8 +244,18 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
   const Weight *table = w.lookup("token_embd.weight", {vocab, dim});
   if (!table)
     return nullptr;
-  if (!(keepGGUF && table->kind == Weight::Kind::GGUFBlocks &&
-        table->gguf == nx::GGUFKind::Q8_0 && dim % 32 == 0)) {
+  // The formats of 32-input blocks whose row this decodes: q8_0 (f16 d,
+  // 32 int8 codes; d q), q4_0 / q5_0 (d, [q5: 32 fifth bits qh], 16 bytes
+  // of nibbles, the block's first 16 codes low; d (q - 8 or 16)) and q4_1
+  // / q5_1 (d, m, [qh], nibbles; d q + m).
+  nx::GGUFKind kind = table->gguf;
+  bool decodes = keepGGUF && table->kind == Weight::Kind::GGUFBlocks &&
+                 dim % 32 == 0 &&
+                 llvm::is_contained({nx::GGUFKind::Q8_0, nx::GGUFKind::Q4_0,
+                                     nx::GGUFKind::Q4_1, nx::GGUFKind::Q5_0,
+                                     nx::GGUFKind::Q5_1},
+                                    kind);
+  if (!decodes) {
     Value emb = w.f32("token_embd.weight", {vocab, dim});
     if (!emb)
       return nullptr;
@@ -255,8 +265,13 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(dim)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   }
-  // q8_0 blocks: a little-endian f16 scale d, then 32 int8 codes q.
-  int64_t nb = dim / 32, rb = nb * 34;
+  // One token's row of blocks, decoded per step from the stored bytes.
+  int64_t bb = nx::ggufBlockBytes(kind), nb = dim / 32, rb = nb * bb;
+  bool q8 = kind == nx::GGUFKind::Q8_0;
+  bool hasMin = kind == nx::GGUFKind::Q4_1 || kind == nx::GGUFKind::Q5_1;
+  bool hasHigh = kind == nx::GGUFKind::Q5_0 || kind == nx::GGUFKind::Q5_1;
+  int64_t qhAt = hasMin ? 4 : 2, qsAt = qhAt + (hasHigh ? 4 : 0);
+  int64_t offset = hasMin ? 0 : hasHigh ? 16 : 8;
   Type i8 = b.getI8Type();
   auto all = RankedTensorType::get({vocab, rb}, i8);
   Value blocks = arith::ConstantOp::create(
@@ -268,35 +283,73 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
       ArrayRef<OpFoldResult>{v.token, b.getIndexAttr(0)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(rb)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  Value blk = expandShape(b, row, {1, nb, 34}, {{0}, {1, 2}});
-  auto slice = [&](int64_t at, int64_t n) -> Value {
-    return tensor::ExtractSliceOp::create(
-        b, RankedTensorType::get({1, nb, n}, i8), blk,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
-                               b.getIndexAttr(at)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(nb),
-                               b.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                               b.getIndexAttr(1)});
-  };
-  Value lo = slice(0, 1), hi = slice(1, 1), q = slice(2, 32);
+  Value blk = expandShape(b, row, {1, nb, bb}, {{0}, {1, 2}});
   Value init = empty(b, f32Type(b, {1, nb, 32}));
-  Value rows =
-      generic(b, {q, lo, hi}, init,
-              {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1, -1}),
-               mapOf(ctx, 3, {0, 1, -1}), mapOf(ctx, 3, {0, 1, 2})},
-              {kPar, kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                Type i16 = ib.getI16Type();
-                Value el = arith::ExtUIOp::create(ib, i16, a[1]);
-                Value eh = arith::ExtUIOp::create(ib, i16, a[2]);
-                Value e8 = arith::ConstantIntOp::create(ib, 8, 16);
-                Value ehs = arith::ShLIOp::create(ib, eh, e8);
-                Value bits = arith::OrIOp::create(ib, ehs, el);
-                Value dh = arith::BitcastOp::create(ib, ib.getF16Type(), bits);
-                Value d = arith::ExtFOp::create(ib, ib.getF32Type(), dh);
-                Value qf = arith::SIToFPOp::create(ib, ib.getF32Type(), a[0]);
-                return arith::MulFOp::create(ib, qf, d).getResult();
-              });
+  Value rows = generic(
+      b, {}, init, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
+      [&](ImplicitLocOpBuilder &ib, ValueRange) {
+        Type i32 = ib.getI32Type(), f32 = ib.getF32Type();
+        Value bi = linalg::IndexOp::create(ib, uint64_t(1));
+        Value j = linalg::IndexOp::create(ib, uint64_t(2));
+        auto byteAt = [&](Value at) {
+          return tensor::ExtractOp::create(
+                     ib, blk,
+                     ValueRange{arith::ConstantIndexOp::create(ib, 0), bi, at})
+              .getResult();
+        };
+        auto cIdx = [&](int64_t c) {
+          return arith::ConstantIndexOp::create(ib, c).getResult();
+        };
+        auto cI32 = [&](int64_t c) {
+          return arith::ConstantIntOp::create(ib, c, 32).getResult();
+        };
+        // Little-endian unsigned bytes [at, at + n) as an i32.
+        auto word = [&](int64_t at, int n) {
+          Value r;
+          for (int e = 0; e < n; ++e) {
+            Value u = arith::ExtUIOp::create(ib, i32, byteAt(cIdx(at + e)));
+            if (e)
+              u = arith::ShLIOp::create(ib, u, cI32(8 * e));
+            r = r ? arith::OrIOp::create(ib, r, u).getResult() : u;
+          }
+          return r;
+        };
+        auto half = [&](int64_t at) {
+          Value bits =
+              arith::TruncIOp::create(ib, ib.getI16Type(), word(at, 2));
+          Value h = arith::BitcastOp::create(ib, ib.getF16Type(), bits);
+          return arith::ExtFOp::create(ib, f32, h).getResult();
+        };
+        Value d = half(0);
+        if (q8) {
+          Value q = byteAt(arith::AddIOp::create(ib, j, cIdx(2)));
+          Value qf = arith::SIToFPOp::create(ib, f32, q);
+          return arith::MulFOp::create(ib, qf, d).getResult();
+        }
+        // Code j: the low nibble of byte j (j < 16) or the high nibble of
+        // byte j - 16, and with qh its fifth bit, bit j.
+        Value c16 = cIdx(16);
+        Value at = arith::AddIOp::create(ib, arith::RemUIOp::create(ib, j, c16),
+                                         cIdx(qsAt));
+        Value byte = arith::ExtUIOp::create(ib, i32, byteAt(at));
+        Value high =
+            arith::CmpIOp::create(ib, arith::CmpIPredicate::uge, j, c16);
+        Value q = arith::SelectOp::create(
+            ib, high, arith::ShRUIOp::create(ib, byte, cI32(4)),
+            arith::AndIOp::create(ib, byte, cI32(15)));
+        if (hasHigh) {
+          Value j32 = arith::IndexCastOp::create(ib, i32, j);
+          Value bit = arith::AndIOp::create(
+              ib, arith::ShRUIOp::create(ib, word(qhAt, 4), j32), cI32(1));
+          q = arith::OrIOp::create(ib, q,
+                                   arith::ShLIOp::create(ib, bit, cI32(4)));
+        }
+        if (offset)
+          q = arith::SubIOp::create(ib, q, cI32(offset));
+        Value qd =
+            arith::MulFOp::create(ib, arith::SIToFPOp::create(ib, f32, q), d);
+        return hasMin ? arith::AddFOp::create(ib, qd, half(2)).getResult() : qd;
+      });
   return collapseShape(b, rows, {{0}, {1, 2}});
 }
 
@@ -410,15 +463,13 @@ Value mlir::lowbit::importer::buildLinear(
     return nullptr;
   Location siteLoc = NameLoc::get(b.getStringAttr(site));
   RankedTensorType outType = f32Type(b, {1, out});
-  // q5_0, q6_K, iq4_nl and tq2_0 have kernels too, but with int8
-  // activations quantized per row (one scale), not per block of 32 or 256
-  // as llama.cpp's q8_0/q8_K: on real models (Qwen2.5's ffn_down inputs
-  // carry large outliers) that moved the logits too far from llama.cpp's
-  // (bench/results/models-agreement.md), so those stay dequantized until
-  // activations are quantized per block.
+  // The GGUF formats with a CPU kernel stay in their blocks.
   bool keep = keepGGUF && wt->kind == Weight::Kind::GGUFBlocks &&
               llvm::is_contained({nx::GGUFKind::Q4_0, nx::GGUFKind::Q4_1,
-                                  nx::GGUFKind::Q8_0, nx::GGUFKind::Q4_K},
+                                  nx::GGUFKind::Q5_0, nx::GGUFKind::Q8_0,
+                                  nx::GGUFKind::Q4_K, nx::GGUFKind::Q5_K,
+                                  nx::GGUFKind::Q6_K, nx::GGUFKind::IQ4_NL,
+                                  nx::GGUFKind::IQ4_XS, nx::GGUFKind::TQ2_0},
                                  wt->gguf);
   if (keep) {
     int64_t rowBytes =
@@ -437,18 +488,23 @@ Value mlir::lowbit::importer::buildLinear(
     auto wType = lb::QTensorType::get(ctx, {out, in}, scheme);
     Value wq = lb::ConstantOp::create(b, wType, codes, ElementsAttr(),
                                       ElementsAttr(), ElementsAttr());
-    // q4_1 has a kernel for f32 activations (the weights' own values, no
-    // activation quantization); the others take int8 activations.
+    // Activations quantized to int8 per block as llama.cpp's: blocks of 32
+    // with f16 scales (its q8_0, and q8_1 for q4_1) for the formats of
+    // 32-input blocks, of 256 with f32 scales (q8_K) for the super-block
+    // ones.
     Value lhs = x;
-    if (wt->gguf != nx::GGUFKind::Q4_1) {
-      auto rowScheme = lb::SchemeAttr::get(
-          ctx, b.getI8Type(), b.getF32Type(), lb::Granularity::PerAxis, 0, {},
-          {}, /*symmetric=*/true, /*fullRange=*/false, /*ternary=*/false,
-          b.getF32Type(), /*tensorScale=*/false, lb::Rounding::NearestEven,
+    {
+      bool superBlocks = nx::ggufBlockSize(wt->gguf) == 256; // iq4_xs too
+      Type scaleType = superBlocks ? Type(b.getF32Type()) : b.getF16Type();
+      auto blockScheme = lb::SchemeAttr::get(
+          ctx, b.getI8Type(), b.getF32Type(), lb::Granularity::PerGroup, 0, {1},
+          {superBlocks ? 256 : 32}, /*symmetric=*/true,
+          /*fullRange=*/false, /*ternary=*/false, scaleType,
+          /*tensorScale=*/false, lb::Rounding::NearestEven,
           /*saturate=*/true, lb::GGUFKind::None);
       lhs = lb::QuantizeOp::create(
-          b, lb::QTensorType::get(ctx, {1, in}, rowScheme), x, Value(), Value(),
-          Value());
+          b, lb::QTensorType::get(ctx, {1, in}, blockScheme), x, Value(),
+          Value(), Value());
     }
     return lb::QMatmulOp::create(b, siteLoc, outType, lhs, wq,
                                  /*transpose_b=*/true);
@@ -566,14 +622,79 @@ Value mlir::lowbit::importer::buildRope(ImplicitLocOpBuilder &b,
 // Attention, MLP, residual
 //===----------------------------------------------------------------------===//
 
+Value mlir::lowbit::importer::buildRoundToF16(ImplicitLocOpBuilder &b,
+                                              Value x) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  auto rank = unsigned(type.getRank());
+  SmallVector<int> dims;
+  for (unsigned i = 0; i < rank; ++i)
+    dims.push_back(int(i));
+  Value init = tensor::EmptyOp::create(b, type.getShape(), b.getF16Type());
+  return generic(
+      b, {x}, init, {mapOf(ctx, rank, dims), mapOf(ctx, rank, dims)},
+      SmallVector<IteratorType>(rank, kPar),
+      [](ImplicitLocOpBuilder &ib, ValueRange a) {
+        return arith::TruncFOp::create(ib, ib.getF16Type(), a[0]).getResult();
+      });
+}
+
+/// x (3-D f32) rounded to f16 and back to f32, elementwise.
+static Value roundThroughF16(ImplicitLocOpBuilder &b, Value x) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  return generic(
+      b, {x}, empty(b, type),
+      {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
+      [](ImplicitLocOpBuilder &ib, ValueRange a) {
+        Value h = arith::TruncFOp::create(ib, ib.getF16Type(), a[0]);
+        return arith::ExtFOp::create(ib, ib.getF32Type(), h).getResult();
+      });
+}
+
+/// x (f16) as f32 (exact): a `linalg.copy`, which elementwise fusion
+/// leaves apart from its consumer, so that the conversion is one
+/// vectorized loop rather than a step of the consumer's reduction.
+static Value copyToF32(ImplicitLocOpBuilder &b, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Value init = empty(b, f32Type(b, type.getShape()));
+  return linalg::CopyOp::create(b, x, init).getResult(0);
+}
+
+/// x (3-D) times the f32 scalar `scale`, elementwise.
+static Value scaleBy(ImplicitLocOpBuilder &b, Value x, Value scale) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  return generic(b, {x}, empty(b, type),
+                 {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1, 2})},
+                 {kPar, kPar, kPar},
+                 [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                   return arith::MulFOp::create(ib, a[0], scale).getResult();
+                 });
+}
+
 Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
                                              const StepValues &v, Value q,
                                              Value keys, Value values,
                                              int64_t heads, int64_t kvHeads,
-                                             int64_t headDim, int64_t window) {
+                                             int64_t headDim, int64_t window,
+                                             bool scaleQueriesFirst) {
   MLIRContext *ctx = b.getContext();
   int64_t group = heads / kvHeads, hd = headDim;
-  int64_t tokens = cast<RankedTensorType>(keys.getType()).getDimSize(0);
+  auto keysType = cast<RankedTensorType>(keys.getType());
+  int64_t tokens = keysType.getDimSize(0);
+  // An f16 cache: the dot products' other operands (q, then the
+  // probabilities) rounded to f16 too, all operands then exact in f32, so
+  // that the products are those of f16 operands and the sums f32.
+  bool half = keysType.getElementType().isF16();
+  bool scaleScores = !(half && scaleQueriesFirst);
+  if (half) {
+    // q rounded before the reshape, which keeps the rounding out of the
+    // scores' loop (elementwise fusion).
+    q = roundThroughF16(b, scaleScores ? q : scaleBy(b, q, v.scale));
+    keys = copyToF32(b, keys);
+    values = copyToF32(b, values);
+  }
   // q as [KV heads, group, hd]: head h = g * group + r uses KV head g.
   Value q2 = collapseShape(b, q, {{0, 1}, {2}});
   Value q3 = expandShape(b, q2, {kvHeads, group, hd}, {{0, 1}, {2}});
@@ -607,7 +728,10 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
       generic(b, {}, s, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
               [&](ImplicitLocOpBuilder &ib, ValueRange a) {
                 Value t = linalg::IndexOp::create(ib, uint64_t(2));
-                Value sc = arith::MulFOp::create(ib, a[0], v.scale);
+                Value sc =
+                    scaleScores
+                        ? arith::MulFOp::create(ib, a[0], v.scale).getResult()
+                        : a[0];
                 return arith::SelectOp::create(ib, masked(ib, t), v.negInf, sc)
                     .getResult();
               });
@@ -633,21 +757,45 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
       {kPar, kPar, kRed}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
         return arith::AddFOp::create(ib, a[1], a[0]).getResult();
       });
+  if (half) {
+    // llama.cpp's softmax: the probabilities times 1 / sum, rounded to f16
+    // for the product with the values.
+    Value one = arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f));
+    pr = generic(
+        b, {pr, sum}, empty(b, sType),
+        {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
+         mapOf(ctx, 3, {0, 1, 2})},
+        {kPar, kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+          Value r = arith::DivFOp::create(ib, one, a[1]);
+          Value p = arith::MulFOp::create(ib, a[0], r);
+          Value h = arith::TruncFOp::create(ib, ib.getF16Type(), p);
+          return arith::ExtFOp::create(ib, ib.getF32Type(), h).getResult();
+        });
+  }
   RankedTensorType oType = f32Type(b, {kvHeads, group, hd});
   Value oEmpty = empty(b, oType);
   Value oInit = fill(b, v.zero, oEmpty);
-  Value o = generic(
-      b, {pr, values}, oInit,
-      {mapOf(ctx, 4, {0, 1, 3}), mapOf(ctx, 4, {3, 0, 2}),
-       mapOf(ctx, 4, {0, 1, 2})},
-      {kPar, kPar, kPar, kRed}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-        // Positions not attended add nothing, whatever the cache holds
-        // there (0 * NaN would not be 0).
-        Value t = linalg::IndexOp::create(ib, uint64_t(3));
-        Value m = arith::MulFOp::create(ib, a[0], a[1]);
-        Value mm = arith::SelectOp::create(ib, masked(ib, t), v.zero, m);
-        return arith::AddFOp::create(ib, a[2], mm).getResult();
-      });
+  // With an f16 cache the positions are the third loop and the head's
+  // elements the innermost, which reads the values contiguously (the same
+  // sums, in the same order).
+  int tDim = half ? 2 : 3, dDim = half ? 3 : 2;
+  Value o =
+      generic(b, {pr, values}, oInit,
+              {mapOf(ctx, 4, {0, 1, tDim}), mapOf(ctx, 4, {tDim, 0, dDim}),
+               mapOf(ctx, 4, {0, 1, dDim})},
+              {kPar, kPar, half ? kRed : kPar, half ? kPar : kRed},
+              [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+                // Positions not attended add nothing, whatever the cache holds
+                // there (0 * NaN would not be 0).
+                Value t = linalg::IndexOp::create(ib, uint64_t(tDim));
+                Value m = arith::MulFOp::create(ib, a[0], a[1]);
+                Value mm =
+                    arith::SelectOp::create(ib, masked(ib, t), v.zero, m);
+                return arith::AddFOp::create(ib, a[2], mm).getResult();
+              });
+  if (half) // normalized before the product
+    return expandShape(b, collapseShape(b, o, {{0, 1, 2}}), {1, heads * hd},
+                       {{0, 1}});
   Value on =
       generic(b, {o, sum}, oEmpty,
               {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),

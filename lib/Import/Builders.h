@@ -160,9 +160,21 @@ Value buildRope(ImplicitLocOpBuilder &b, const StepValues &v, Value x,
 /// `values` [T, KV, hd] at positions 0..pos: softmax(q k^T * scale) v with
 /// the positions after pos masked, and with a `window` > 0 also those at
 /// or before pos - window (sliding-window attention); [1, H * hd].
+///
+/// With f16 `keys` and `values` (an f16 KV cache) it computes what
+/// llama.cpp's attention does over its default f16 cache without flash
+/// attention: both dot products take their other operand rounded to f16
+/// (q, then the normalized probabilities) and accumulate in f32; q is
+/// rounded before the scale, which multiplies the scores, unless
+/// `scaleQueriesFirst` (llama.cpp's Gemma 3 and Phi-3 scale q in f32 and
+/// round q * scale). `scaleQueriesFirst` changes nothing with f32 `keys`.
 Value buildAttention(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
                      Value keys, Value values, int64_t heads, int64_t kvHeads,
-                     int64_t headDim, int64_t window = 0);
+                     int64_t headDim, int64_t window = 0,
+                     bool scaleQueriesFirst = false);
+
+/// x (f32) rounded to f16, to nearest even (`arith.truncf`), elementwise.
+Value buildRoundToF16(ImplicitLocOpBuilder &b, Value x);
 
 /// silu(gate) * up, elementwise on [1, F].
 Value buildSwiGLU(ImplicitLocOpBuilder &b, Value gate, Value up);
@@ -180,12 +192,12 @@ Value buildAdd(ImplicitLocOpBuilder &b, Value a, Value c);
 /// [1, n * d] as [1, n, d].
 Value buildSplitHeads(ImplicitLocOpBuilder &b, Value x, int64_t n, int64_t d);
 
-/// The KV cache of a decode step: f32 keys and values, or a quantized
-/// cache's run-time parts (docs/Import.md), each a function argument that
-/// the step updates and returns.
+/// The KV cache of a decode step: f32 or f16 keys and values, or a
+/// quantized cache's run-time parts (docs/Import.md), each a function
+/// argument that the step updates and returns.
 class KVCache {
 public:
-  /// The parts of a cache in `mode` (f32, int8, fp8, int4, int2) for
+  /// The parts of a cache in `mode` (f32, f16, int8, fp8, int4, int2) for
   /// `layers` layers of `length` tokens.
   KVCache(MLIRContext *ctx, StringRef mode, int64_t layers, int64_t length,
           int64_t kvHeads, int64_t headDim);
@@ -199,7 +211,9 @@ public:
   /// shares (KIVI: the current group, its first position, the slot in it).
   void begin(ImplicitLocOpBuilder &b, const StepValues &v, ValueRange args);
   /// Writes layer `layer`'s new keys (`key`) or values [1, KV, HD] at pos
-  /// and returns the layer's keys or values for attention, [T, KV, HD] f32.
+  /// and returns the layer's keys or values for attention, [T, KV, HD]:
+  /// f16 with an f16 cache (buildAttention then rounds its other operands
+  /// as llama.cpp does), f32 otherwise.
   Value step(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
              Value fresh, int64_t layer);
   /// The parts' current values, in argument order.
@@ -214,8 +228,8 @@ private:
               ArrayRef<OpFoldResult> offsets);
   Value extract(ImplicitLocOpBuilder &b, size_t part,
                 ArrayRef<OpFoldResult> offsets, ArrayRef<int64_t> sizes);
-  Value stepF32(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                Value fresh, int64_t layer);
+  Value stepFloat(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                  Value fresh, int64_t layer);
   Value stepPerToken(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
                      Value fresh, int64_t layer);
   Value stepKivi(ImplicitLocOpBuilder &b, const StepValues &v, bool key,

@@ -7,7 +7,8 @@
 // new keys or values (`lowbit.quantize`), writes their parts into plain
 // cache tensors (`lowbit.unpack`, `tensor.insert_slice`) and reads the
 // layer's cache back (`lowbit.pack`, `lowbit.dequantize`), so the numerics
-// are the dialect's.
+// are the dialect's. An f16 cache stores keys and values rounded to f16
+// (`arith.truncf`, to nearest even) and hands them to attention as f16.
 //
 //===----------------------------------------------------------------------===//
 
@@ -62,9 +63,10 @@ KVCache::KVCache(MLIRContext *ctx, StringRef mode, int64_t layers,
   auto part = [&](ArrayRef<int64_t> shape, Type elem) {
     parts.push_back({RankedTensorType::get(shape, elem), Value()});
   };
-  if (mode == "f32") {
-    part({layers, length, kvHeads, hd}, f32); // keys
-    part({layers, length, kvHeads, hd}, f32); // values
+  if (mode == "f32" || mode == "f16") {
+    Type elem = mode == "f16" ? Type(Float16Type::get(ctx)) : f32;
+    part({layers, length, kvHeads, hd}, elem); // keys
+    part({layers, length, kvHeads, hd}, elem); // values
   } else if (mode == "int8" || mode == "fp8") {
     for (int kv = 0; kv < 2; ++kv) {
       part({layers, length, kvHeads, hd}, i8); // codes
@@ -133,17 +135,20 @@ Value KVCache::extract(ImplicitLocOpBuilder &b, size_t i,
 
 Value KVCache::step(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
                     Value fresh, int64_t layer) {
-  if (mode == "f32")
-    return stepF32(b, v, key, fresh, layer);
+  if (mode == "f32" || mode == "f16")
+    return stepFloat(b, v, key, fresh, layer);
   if (mode == "int8" || mode == "fp8")
     return stepPerToken(b, v, key, fresh, layer);
   return stepKivi(b, v, key, fresh, layer);
 }
 
-Value KVCache::stepF32(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                       Value fresh, int64_t layer) {
+/// f32 / f16: the keys or values as they are, or rounded to f16.
+Value KVCache::stepFloat(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                         Value fresh, int64_t layer) {
   size_t i = key ? 0 : 1;
   OpFoldResult l = b.getIndexAttr(layer);
+  if (parts[i].type.getElementType().isF16())
+    fresh = buildRoundToF16(b, fresh);
   insert(b, i, fresh, indices(b, {l, v.pos}, 2));
   return extract(b, i, indices(b, {l}, 3), {1, length, kvHeads, headDim});
 }

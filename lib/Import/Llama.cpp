@@ -187,7 +187,8 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
   switch (recipe.attention) {
   case AttentionKind::GroupedQuery:
     att = buildAttention(b, v, qr, keys, values, numHeads, numKV, hd,
-                         recipe.windowed ? arch.slidingWindow : 0);
+                         recipe.windowed ? arch.slidingWindow : 0,
+                         recipe.scaleQueriesFirst);
     break;
   }
   Value o = linear(att, "attn_output", dim, numHeads * hd);
@@ -260,9 +261,10 @@ mlir::lowbit::importLlama(MLIRContext *ctx, const std::string &path,
   if (cacheLength <= 0 || cacheLength > (1 << 20))
     return bad("bad KV cache length " + std::to_string(cacheLength));
   const std::string &kv = options.kvCache;
-  if (kv != "f32" && kv != "int8" && kv != "fp8" && kv != "int4" &&
-      kv != "int2")
-    return bad("unknown KV cache '" + kv + "' (f32, int8, fp8, int4, int2)");
+  if (kv != "f32" && kv != "f16" && kv != "int8" && kv != "fp8" &&
+      kv != "int4" && kv != "int2")
+    return bad("unknown KV cache '" + kv +
+               "' (f32, f16, int8, fp8, int4, int2)");
   if ((kv == "int4" && c.headDim % 2) || (kv == "int2" && c.headDim % 4))
     return bad("a " + kv + " KV cache packs whole bytes of a head: head size " +
                std::to_string(c.headDim) + " is not a multiple of " +

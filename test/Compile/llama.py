@@ -23,6 +23,9 @@
 # CHECK: gguf q4_0/q8_0 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q8_0 embedding tied kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: q8_0 table: one copy in the weights blob
+# CHECK: gguf q4_1 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf q5_0 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf q5_1 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q4_1 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: caches: updated in place (llm_decode takes 5 buffers)
 # CHECK: token and position ranges: checked by the C entry point
@@ -99,7 +102,7 @@ def main():
     got, header = compile_and_run(d, path)
     compare("gguf q4_0/q8_0 kept", got,
             r.decode(cfg, r.dequantized(w, types), TOKENS,
-                     int8_inputs=set(types)))
+                     int8_inputs=r.gguf_activation_blocks(types)))
     # A q8_0 embedding table, tied as in SmolLM2's GGUF: rows decoded per
     # step from the stored blocks, and the head reads the same bytes (one
     # copy in the blob) with int8 inputs.
@@ -110,7 +113,7 @@ def main():
     got1, _ = compile_and_run(d, path1)
     compare("gguf q8_0 embedding tied kept", got1,
             r.decode(cfg, r.dequantized(wt1, types1), TOKENS,
-                     int8_inputs={"token_embd.weight"}))
+                     int8_inputs=r.gguf_activation_blocks(types1)))
     blob1 = os.path.getsize(os.path.join(d, "out", "llm.weights"))
     table = cfg.vocab * cfg.dim // 32 * 34
     others = 4 * sum(v.size for k, v in wt1.items()
@@ -118,9 +121,22 @@ def main():
     assert table + others <= blob1 < 1.5 * table + others, (blob1, table,
                                                            others)
     print("q8_0 table: one copy in the weights blob")
-    # q4_1 matrices read as stored with f32 inputs (and a q8_0 embedding,
-    # an f32 head: no int8 rounding of inputs, whose reference would
-    # depend on f32 noise at rounding boundaries).
+    # Embedding tables of the other 32-input formats (Qwen2.5's is q5_0),
+    # decoded per step from their blocks too; an f32 head.
+    T = gguf.GGMLQuantizationType
+    for emb in (T.Q4_1, T.Q5_0, T.Q5_1):
+        we = r.make_weights(cfg, seed=5)
+        te = {"token_embd.weight": emb}
+        pe = os.path.join(d, "emb-%s.gguf" % emb.name.lower())
+        r.write_gguf(pe, cfg, we, te)
+        gote, _ = compile_and_run(d, pe)
+        compare("gguf %s embedding kept" % emb.name.lower(), gote,
+                r.decode(cfg, r.dequantized(we, te), TOKENS))
+        blob = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+        assert blob < 4 * sum(v.size for v in we.values()) - 2 * cfg.vocab \
+            * cfg.dim, (emb.name, blob)
+    # q4_1 matrices read as stored with int8 inputs per block of 32 (as
+    # llama.cpp's q8_1), a q8_0 embedding and an f32 head.
     w41 = r.make_weights(cfg, seed=4)
     types41 = {n: gguf.GGMLQuantizationType.Q4_1 for n in w41
                if n.startswith("blk") and "norm" not in n}
@@ -129,7 +145,8 @@ def main():
     r.write_gguf(path41, cfg, w41, types41)
     got41, _ = compile_and_run(d, path41)
     compare("gguf q4_1 kept", got41,
-            r.decode(cfg, r.dequantized(w41, types41), TOKENS))
+            r.decode(cfg, r.dequantized(w41, types41), TOKENS,
+                     int8_inputs=r.gguf_activation_blocks(types41)))
     assert ("int llm_decode(const int32_t *arg0, const int32_t *arg1, "
             "float *arg2, float *arg3, float *result0);") in header, header
     print("caches: updated in place (llm_decode takes 5 buffers)")

@@ -123,19 +123,20 @@
 # GGUF: %[[TABLE:.*]] = arith.constant dense_resource<token_embd.weight.blocks> : tensor<16x34xi8>
 # GGUF: %[[ROW:.*]] = tensor.extract_slice %[[TABLE]][%{{.*}}, 0] [1, 34] [1, 1]
 # GGUF: %[[BLK:.*]] = tensor.expand_shape %[[ROW]] {{\[\[}}0], [1, 2]] output_shape [1, 1, 34]
-# GGUF: %[[LO:.*]] = tensor.extract_slice %[[BLK]][0, 0, 0] [1, 1, 1]
-# GGUF: %[[HI:.*]] = tensor.extract_slice %[[BLK]][0, 0, 1] [1, 1, 1]
-# GGUF: %[[CODES:.*]] = tensor.extract_slice %[[BLK]][0, 0, 2] [1, 1, 32]
-# GGUF: %[[ROWF:.*]] = linalg.generic {{.*}} ins(%[[CODES]], %[[LO]], %[[HI]] :
+# GGUF: %[[ROWF:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x1x32xf32>)
+# GGUF: tensor.extract %[[BLK]]
 # GGUF: arith.bitcast %{{.*}} : i16 to f16
+# GGUF: arith.sitofp %{{.*}} : i8 to f32
 # GGUF: tensor.collapse_shape %[[ROWF]]
-# q4_0: inputs quantized to int8 per row.
+# q4_0: inputs quantized to int8 per block of 32 with f16 scales (llama.cpp's
+# q8_0 activations).
 # GGUF: %[[WQ:.*]] = lowbit.constant codes(dense_resource<blk.0.attn_q.weight.blocks> : tensor<32x18xi8>) : <32x32xgguf<q4_0>>
-# GGUF-NEXT: %[[XQ:.*]] = lowbit.quantize %{{.*}} : tensor<1x32xf32> -> <1x32xi8, per_axis<0>>
-# GGUF-NEXT: lowbit.qmatmul %[[XQ]], %[[WQ]] {transpose_b} : !lowbit.qtensor<1x32xi8, per_axis<0>>, !lowbit.qtensor<32x32xgguf<q4_0>> -> tensor<1x32xf32>
-# q4_1: f32 inputs.
+# GGUF-NEXT: %[[XQ:.*]] = lowbit.quantize %{{.*}} : tensor<1x32xf32> -> <1x32xi8, per_group<[1 : 32]>, scale = f16>
+# GGUF-NEXT: lowbit.qmatmul %[[XQ]], %[[WQ]] {transpose_b} : !lowbit.qtensor<1x32xi8, per_group<[1 : 32]>, scale = f16>, !lowbit.qtensor<32x32xgguf<q4_0>> -> tensor<1x32xf32>
+# q4_1: int8 inputs per block of 32 too (llama.cpp's q8_1).
 # GGUF: %[[WU:.*]] = lowbit.constant codes(dense_resource<blk.0.ffn_up.weight.blocks> : tensor<32x20xi8>) : <32x32xgguf<q4_1>>
-# GGUF-NEXT: lowbit.qmatmul %{{.*}}, %[[WU]] {transpose_b} : tensor<1x32xf32>, !lowbit.qtensor<32x32xgguf<q4_1>> -> tensor<1x32xf32>
+# GGUF-NEXT: %[[XU:.*]] = lowbit.quantize %{{.*}} : tensor<1x32xf32> -> <1x32xi8, per_group<[1 : 32]>, scale = f16>
+# GGUF-NEXT: lowbit.qmatmul %[[XU]], %[[WU]] {transpose_b} : !lowbit.qtensor<1x32xi8, per_group<[1 : 32]>, scale = f16>, !lowbit.qtensor<32x32xgguf<q4_1>> -> tensor<1x32xf32>
 # The tied head reads the embedding's blocks.
 # GGUF: %[[WH:.*]] = lowbit.constant codes(dense_resource<token_embd.weight.blocks> : tensor<16x34xi8>) : <16x32xgguf<q8_0>>
 # GGUF-NEXT: %[[XH:.*]] = lowbit.quantize

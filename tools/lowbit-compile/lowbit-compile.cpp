@@ -51,9 +51,12 @@ static cl::opt<int64_t>
            cl::init(0), cl::cat(compileCategory));
 static cl::opt<std::string>
     kvCache("kv-cache",
-            cl::desc("Imported models: KV cache storage: f32, int8, fp8 (per "
-                     "token and head), int4, int2 (KIVI: keys per channel, "
-                     "values per token, the current 32-token group in f32)"),
+            cl::desc("Imported models: KV cache storage: f32, f16 (keys and "
+                     "values rounded to f16, attention's dot products on f16 "
+                     "operands with f32 sums, as llama.cpp's default cache), "
+                     "int8, fp8 (per token and head), int4, int2 (KIVI: keys "
+                     "per channel, values per token, the current 32-token "
+                     "group in f32)"),
             cl::init("f32"), cl::cat(compileCategory));
 static cl::opt<bool>
     dequantizeGGUF("dequantize-gguf",

@@ -125,7 +125,8 @@ class Compiled:
     """A library of lowbit-compile through its manifest (OUT.json): the
     decode step, its KV cache buffers, the weights blob mapped."""
 
-    C_TYPES = {"float": np.float32, "int8_t": np.int8, "int32_t": np.int32}
+    C_TYPES = {"float": np.float32, "int8_t": np.int8, "int32_t": np.int32,
+               "uint16_t": np.uint16}  # f16 (a cache), as its bits
 
     def __init__(self, base):
         self.manifest = json.load(open(base + ".json"))

@@ -88,6 +88,10 @@ struct LayerRecipe {
   /// A local layer: RoPE with the local base
   /// (HyperParameters::ropeThetaLocal) and no scaling: Gemma 3.
   bool local = false;
+  /// Q is multiplied by the attention scale before Q K^T rather than the
+  /// scores after it, as llama.cpp's graph for the architecture does (Gemma
+  /// 3, Phi-3): the same in f32, but an f16 KV cache rounds the scaled Q.
+  bool scaleQueriesFirst = false;
 };
 
 /// How RoPE's frequencies are scaled for contexts longer than the model

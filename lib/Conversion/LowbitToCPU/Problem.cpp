@@ -41,12 +41,16 @@ int64_t KernelProblem::rowBytes() const {
     return k / 32 * 34;
   case WeightFormat::GGUFQ4_K:
     return k / 256 * 144;
+  case WeightFormat::GGUFQ5_K:
+    return k / 256 * 176;
   case WeightFormat::GGUFQ6_K:
     return k / 256 * 210;
   case WeightFormat::GGUFTQ2_0:
     return k / 256 * 66;
   case WeightFormat::GGUFIQ4_NL:
     return k / 32 * 18;
+  case WeightFormat::GGUFIQ4_XS:
+    return k / 256 * 136;
   case WeightFormat::F32:
     return k * 4;
   }
@@ -59,13 +63,20 @@ unsigned KernelProblem::weightParts() const {
   return isNVFP4() ? 3 : 2;
 }
 
+static bool isFloat32or16(Type t) {
+  return isa<Float32Type, Float16Type, BFloat16Type>(t);
+}
+
 /// Symmetric int8 activations [M, K] with an f32 scale per row or per
-/// tensor: fills p.m and the activation fields. Without VNNI the dot
+/// tensor, or with `perBlock` also a scale per block of a row
+/// (`per_group<[1 : xg]>`, xg a multiple of 32 dividing K, f32/f16/bf16
+/// scales): fills p.m and the activation fields. Without VNNI the dot
 /// products run on AVX2 (vpmaddubsw), exact while no pair of products
 /// reaches 2^15: `fullU8` (the weights' operand may be 128 in magnitude)
 /// then requires activations of at most 127 in magnitude (not full_range).
 static bool matchInt8Activations(QMatmulOp op, KernelProblem &p,
-                                 const CpuTarget &target, bool fullU8 = false) {
+                                 const CpuTarget &target, bool fullU8 = false,
+                                 bool perBlock = false) {
   auto xq = dyn_cast<QTensorType>(op.getLhs().getType());
   if (!target.hasAvx2() || !xq || xq.getShape().size() != 2 ||
       ShapedType::isDynamicShape(xq.getShape()))
@@ -77,13 +88,20 @@ static bool matchInt8Activations(QMatmulOp op, KernelProblem &p,
   auto xStorage = dyn_cast<IntegerType>(xs.getStorageType());
   if (!xStorage || xStorage.getWidth() != 8 || xStorage.isUnsigned() ||
       !xs.getSymmetric() || xs.getTernary() || !xs.getScaleType() ||
-      !xs.getScaleType().isF32() || xs.getTensorScale() ||
-      !xs.getExpressedType().isF32())
+      xs.getTensorScale() || !xs.getExpressedType().isF32())
     return false;
   SmallVector<int64_t> xBlocks = xq.getBlockSizes();
   int64_t m = xq.getShape()[0];
-  if (xBlocks.size() != 2 || xBlocks[1] != p.k ||
-      (xBlocks[0] != 1 && xBlocks[0] != m))
+  if (xBlocks.size() != 2)
+    return false;
+  // (A block of a whole row with f16/bf16 scales counts as blocks too.)
+  if (perBlock && xBlocks[0] == 1 &&
+      (xBlocks[1] < p.k || !xs.getScaleType().isF32()) &&
+      xBlocks[1] % 32 == 0 && p.k % xBlocks[1] == 0 &&
+      isFloat32or16(xs.getScaleType()))
+    p.xg = xBlocks[1];
+  else if (!xs.getScaleType().isF32() || xBlocks[1] != p.k ||
+           (xBlocks[0] != 1 && xBlocks[0] != m))
     return false;
   p.m = m;
   p.activations = ActivationFormat::Int8;
@@ -91,10 +109,6 @@ static bool matchInt8Activations(QMatmulOp op, KernelProblem &p,
   p.xScaleGranularity = xBlocks[0] == 1 && m > 1 ? ScaleGranularity::PerRow
                                                  : ScaleGranularity::PerTensor;
   return true;
-}
-
-static bool isFloat32or16(Type t) {
-  return isa<Float32Type, Float16Type, BFloat16Type>(t);
 }
 
 /// The weights of a qmatmul the kernels can take: a static [N, K]
@@ -230,8 +244,8 @@ mlir::lowbit::cpu::describeInt8Matmul(QMatmulOp op, const CpuTarget &target) {
 /// (llama.cpp's block_q4_0: an f16 scale d, then 16 bytes whose low nibbles
 /// are the block's first 16 codes and high nibbles the last 16; value
 /// (nibble - 8) * d), q8_0 (d, then 32 int8 codes; value q * d) and q4_K.
-/// Times f32 activations: q4_1 (block_q4_1: f16 d and m, then 16 bytes of
-/// nibbles laid out as in q4_0; value q * d + m, q in 0..15). q5_0
+/// Times f32 or int8 activations: q4_1 (block_q4_1: f16 d and m, then 16
+/// bytes of nibbles laid out as in q4_0; value q * d + m, q in 0..15). q5_0
 /// (block_q5_0: f16 d, a 32-bit qh whose bit j is code j's fifth bit, then
 /// nibbles as in q4_0; value (q - 16) * d) and q6_K (block_q6_K: 256
 /// inputs, low nibbles ql, high 2 bits qh, int8 scales per 16, f16 d;
@@ -247,9 +261,9 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
   Type f16 = Float16Type::get(op.getContext());
   int64_t n = wt.getShape()[0], k = wt.getShape()[1];
   std::optional<GGUFKind> kind = wt.getScheme().getGguf();
-  if (kind == GGUFKind::Q4_1) {
-    auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType());
-    if (!xt || xt.getRank() != 2 || !xt.hasStaticShape() ||
+  auto xt = dyn_cast<RankedTensorType>(op.getLhs().getType());
+  if (kind == GGUFKind::Q4_1 && xt) {
+    if (xt.getRank() != 2 || !xt.hasStaticShape() ||
         !xt.getElementType().isF32() || k % 32 != 0)
       return std::nullopt;
     KernelProblem p = makeProblem(WeightFormat::GGUFQ4_1, n, k, 32, f16);
@@ -259,26 +273,45 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
   WeightFormat format;
   if (kind == GGUFKind::Q4_0)
     format = WeightFormat::GGUFQ4_0;
+  else if (kind == GGUFKind::Q4_1)
+    format = WeightFormat::GGUFQ4_1;
   else if (kind == GGUFKind::Q5_0)
     format = WeightFormat::GGUFQ5_0;
   else if (kind == GGUFKind::Q8_0)
     format = WeightFormat::GGUFQ8_0;
   else if (kind == GGUFKind::Q4_K)
     format = WeightFormat::GGUFQ4_K;
+  else if (kind == GGUFKind::Q5_K)
+    format = WeightFormat::GGUFQ5_K;
   else if (kind == GGUFKind::Q6_K)
     format = WeightFormat::GGUFQ6_K;
   else if (kind == GGUFKind::TQ2_0)
     format = WeightFormat::GGUFTQ2_0;
   else if (kind == GGUFKind::IQ4_NL)
     format = WeightFormat::GGUFIQ4_NL;
+  else if (kind == GGUFKind::IQ4_XS)
+    format = WeightFormat::GGUFIQ4_XS;
   else
     return std::nullopt;
   // One scale per 32 inputs, or per 256 (tq2_0's single d a block).
   bool tq = format == WeightFormat::GGUFTQ2_0;
   KernelProblem p = makeProblem(format, n, k, tq ? 256 : 32, f16);
-  if (p.k % (p.isQ4K() || p.isQ6K() || tq ? 256 : 32) != 0 ||
+  bool superBlocks = p.hasKMins() || p.isQ6K() || tq;
+  if (p.k % (superBlocks || p.isIQ4XS() ? 256 : 32) != 0 ||
       !matchInt8Activations(op, p, target,
-                            /*fullU8=*/p.isQ8_0() || p.isIQ4NL()))
+                            /*fullU8=*/p.isQ8_0() || p.hasIQ4Values(),
+                            /*perBlock=*/true))
+    return std::nullopt;
+  // Activation blocks: a lane of a chunk (W4Int8Kernel.h) must lie in one.
+  // The formats of 32-input blocks lay each block's inputs in the same
+  // lanes of every segment, so any multiple of 32 will do; the others' (and
+  // q4_K's sub-block sums) need blocks of whole chunks (128 inputs, tq2_0
+  // 256).
+  int64_t chunkIn = tq ? 256 : p.isQ8_0() ? 64 : 128;
+  if (p.xPerBlock() && superBlocks && p.xg % chunkIn != 0)
+    return std::nullopt;
+  if (p.xPerBlock() && !superBlocks && p.xg % chunkIn != 0 &&
+      chunkIn % p.xg != 0)
     return std::nullopt;
   return p;
 }

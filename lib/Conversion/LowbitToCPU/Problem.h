@@ -43,9 +43,11 @@ enum class WeightFormat {
   GGUFQ5_0,
   GGUFQ8_0,
   GGUFQ4_K,
+  GGUFQ5_K,
   GGUFQ6_K,
   GGUFTQ2_0,
   GGUFIQ4_NL,
+  GGUFIQ4_XS,
   /// Plain f32 weights (linalg.matmul).
   F32,
 };
@@ -88,6 +90,10 @@ struct KernelProblem {
   /// The activations' scales part and granularity (Int8, FP8E4M3).
   RankedTensorType xScales;
   ScaleGranularity xScaleGranularity = ScaleGranularity::PerTensor;
+  /// Int8 activations with a scale per block of `xg` inputs of a row
+  /// (`per_group<[1 : xg]>`, f32, f16 or bf16 scales: llama.cpp's q8_0 and
+  /// q8_K activations); 0: per row or per tensor (f32 scales).
+  int64_t xg = 0;
   /// The weight scales part and granularity (Int8, FP8E4M3, Ternary).
   RankedTensorType wScales;
   ScaleGranularity wScaleGranularity = ScaleGranularity::PerTensor;
@@ -110,12 +116,19 @@ struct KernelProblem {
   bool isQ5_0() const { return weights == WeightFormat::GGUFQ5_0; }
   bool isQ8_0() const { return weights == WeightFormat::GGUFQ8_0; }
   bool isQ4K() const { return weights == WeightFormat::GGUFQ4_K; }
+  bool isQ5K() const { return weights == WeightFormat::GGUFQ5_K; }
+  /// q4_K and q5_K: 6-bit scales and mins per 32, nibbles laid out alike
+  /// (q5_K adds a fifth bit per code).
+  bool hasKMins() const { return isQ4K() || isQ5K(); }
   bool isQ6K() const { return weights == WeightFormat::GGUFQ6_K; }
   bool isTQ2_0() const { return weights == WeightFormat::GGUFTQ2_0; }
   bool isIQ4NL() const { return weights == WeightFormat::GGUFIQ4_NL; }
+  bool isIQ4XS() const { return weights == WeightFormat::GGUFIQ4_XS; }
+  /// iq4_nl and iq4_xs: nibbles index llama.cpp's kvalues_iq4nl.
+  bool hasIQ4Values() const { return isIQ4NL() || isIQ4XS(); }
   bool isGGUF() const {
-    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K() || isQ6K() ||
-           isTQ2_0() || isIQ4NL();
+    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K() || isQ5K() ||
+           isQ6K() || isTQ2_0() || isIQ4NL() || isIQ4XS();
   }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;
@@ -124,6 +137,7 @@ struct KernelProblem {
     return activations == ActivationFormat::FP8E4M3;
   }
   bool hasPanels() const { return layout == WeightLayout::Int8Panels; }
+  bool xPerBlock() const { return xg != 0; }
   bool xScalePerRow() const {
     return xScaleGranularity == ScaleGranularity::PerRow;
   }

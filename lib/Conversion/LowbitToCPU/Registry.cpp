@@ -63,12 +63,16 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q8_0";
   case WeightFormat::GGUFQ4_K:
     return "q4_k";
+  case WeightFormat::GGUFQ5_K:
+    return "q5_k";
   case WeightFormat::GGUFQ6_K:
     return "q6_k";
   case WeightFormat::GGUFTQ2_0:
     return "tq2_0";
   case WeightFormat::GGUFIQ4_NL:
     return "iq4_nl";
+  case WeightFormat::GGUFIQ4_XS:
+    return "iq4_xs";
   case WeightFormat::F32:
     return "f32";
   }
@@ -77,7 +81,9 @@ static StringRef weightPrefix(const KernelProblem &p) {
 
 /// The kernel's name: weights, activations, shape, group, scale type and
 /// the float path's expressed and result types when not f32 (for example
-/// `__lowbit_w4_i8_1x17x64_g32_f32`, `__lowbit_f32_1x576x576`).
+/// `__lowbit_w4_i8_1x17x64_g32_f32`, `__lowbit_f32_1x576x576`,
+/// `__lowbit_q4_0_i8_1x64x64_xg32f16_g32_f16` with activation scales per
+/// block).
 static std::string kernelName(const KernelProblem &p) {
   std::string shape = std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
                       std::to_string(p.k);
@@ -88,6 +94,8 @@ static std::string kernelName(const KernelProblem &p) {
           : p.hasFP8Activations() ? "f8_"
                                   : typeName(p.xElem) + "_";
   name += shape;
+  if (p.xPerBlock()) // activation scales per block
+    name += "_xg" + std::to_string(p.xg) + typeName(p.xScales.getElementType());
   if (!p.isInt8() && !p.isFP8())
     name += "_g" + std::to_string(p.g);
   name += "_" + typeName(p.scaleType);
@@ -134,9 +142,11 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::GGUFQ5_0:
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
+  case WeightFormat::GGUFQ5_K:
   case WeightFormat::GGUFQ6_K:
   case WeightFormat::GGUFTQ2_0:
   case WeightFormat::GGUFIQ4_NL:
+  case WeightFormat::GGUFIQ4_XS:
     args.push_back(rows(p.rowBytes()));
     break;
   case WeightFormat::NVFP4:

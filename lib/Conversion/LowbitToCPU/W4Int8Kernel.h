@@ -37,7 +37,10 @@ namespace mlir::lowbit::cpu {
 /// lane sums are converted to f32 and multiplied by their group's scale,
 /// accumulated in f32, reduced and multiplied by X's scale at the end. A
 /// K tail (K % 128) is read with masked loads, padded with codes 0 (u = 8)
-/// and inputs 0, which adds nothing.
+/// and inputs 0, which adds nothing. With a scale per block of X's inputs
+/// (GGUF weights times llama.cpp's q8_0 / q8_K activations), the prologue
+/// spreads them over the lanes of each chunk too, and a lane's scale is
+/// its weight scale times its activation scale.
 class W4I8Kernel : public TiledKernel {
 public:
   W4I8Kernel(ImplicitLocOpBuilder &b, const KernelProblem &p, Value xCodes,
@@ -58,17 +61,19 @@ public:
     // u = value + bias, unsigned: int4/q4_0 q + 8, q5_0 q + 16, E2M1 2v +
     // 12, ternary q + 2, q8_0 q + 128 (as the byte 0x80).
     // (q8_0 on AVX2: signed codes directly, no bias.)
-    int64_t bias = p.isFP4()                   ? 12
-                   : p.isQ5_0()                ? 16
-                   : p.isQ6K()                 ? 32
-                   : p.isTernary()             ? 2
-                   : p.isTQ2_0()               ? 1
-                   : p.isQ8_0() || p.isIQ4NL() ? (p.emulatesDot() ? 0 : -128)
-                                               : 8;
+    int64_t bias = p.isFP4()       ? 12
+                   : p.isQ4_1()    ? 0
+                   : p.isQ5_0()    ? 16
+                   : p.isQ6K()     ? 32
+                   : p.isTernary() ? 2
+                   : p.isTQ2_0()   ? 1
+                   : p.isQ8_0() || p.hasIQ4Values()
+                       ? (p.emulatesDot() ? 0 : -128)
+                       : 8;
     bias8 = splat(b, v64i8, b.getI8IntegerAttr(bias));
     three = splat(b, v64i8, b.getI8IntegerAttr(3));
     ones = splat(b, v64i8, b.getI8IntegerAttr(1));
-    if (p.isFP4() || p.isIQ4NL()) {
+    if (p.isFP4() || p.hasIQ4Values()) {
       // u = 2 * e2m1(code) + 12 (0..24) for codes 0..15, in each 16-byte
       // lane of vpshufb's table; iq4_nl: its int8 value (kvalues_iq4nl of
       // llama.cpp), + 128 with VNNI (as q8_0's codes), signed on AVX2.
@@ -106,18 +111,25 @@ public:
     segments.resize(cpb);
     for (int64_t j = 0; j < cpb; ++j)
       for (int64_t i = 0; i < 64; ++i)
-        segments[j].push_back(p.isQ4_0() || p.isQ5_0() || p.isIQ4NL()
+        segments[j].push_back(p.isQ4_0() || p.isQ4_1() || p.isQ5_0() ||
+                                      p.hasIQ4Values()
                                   ? 32 * (i / 16) + 16 * j + i % 16
-                              : p.isQ4K()   ? 64 * (i / 32) + 32 * j + i % 32
-                              : p.isQ6K()   ? 64 * j + i
-                              : p.isTQ2_0() ? 128 * (i / 32) + 32 * j + i % 32
-                                            : cpb * i + j);
+                              : p.hasKMins() ? 64 * (i / 32) + 32 * j + i % 32
+                              : p.isQ6K()    ? 64 * j + i
+                              : p.isTQ2_0()  ? 128 * (i / 32) + 32 * j + i % 32
+                                             : cpb * i + j);
     chunks = (p.k + chunkIn - 1) / chunkIn;
     fullChunks = p.k / chunkIn;
     // Lane l (4 bytes of each segment: 4 cpb consecutive inputs) -> its
-    // group's index among the chunk's scales.
-    for (int64_t l = 0; l < 16; ++l)
+    // group's index among the chunk's scales; with activation blocks
+    // smaller than a chunk, its block's among those of X (the input of
+    // segment 0's byte 4 l: Problem.cpp admits only formats whose segments
+    // agree on it).
+    for (int64_t l = 0; l < 16; ++l) {
       laneGroup.push_back(p.g < chunkIn ? 4 * cpb * l / p.g : 0);
+      xLaneBlock.push_back(p.xg && p.xg < chunkIn ? segments[0][4 * l] / p.xg
+                                                  : 0);
+    }
     scalesPerChunk = p.g < chunkIn ? chunkIn / p.g : 1;
     if (p.emulatesDot()) {
       avx2.emplace(b);
@@ -136,7 +148,7 @@ protected:
   Value dpbusd(ImplicitLocOpBuilder &cb, Value acc, Value u8, Value s8) {
     if (avx2)
       return avx2->dot(cb, acc, u8, s8,
-                       /*signedFirst=*/p.isQ8_0() || p.isIQ4NL());
+                       /*signedFirst=*/p.isQ8_0() || p.hasIQ4Values());
     return func::CallOp::create(cb, dpbusdFn, ValueRange{acc, u8, s8})
         .getResult(0);
   }
@@ -148,14 +160,21 @@ protected:
     Value arranged = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * chunkIn}, i8);
     // Lane sums (i32, 16 per chunk); q4_K: sub-block sums (f32, 4 per
-    // chunk); q6_K: 32 x the lane sums of each segment (i32, 2 x 16 per
-    // chunk: its segments have scales of their own).
-    int64_t sumsPerChunk = p.isQ4K() ? 4 : p.isQ6K() ? 32 : 16;
+    // chunk), q4_1 block sums (f32, 4 per chunk), both times their
+    // activation scales when X has a scale per block; q6_K: 32 x the lane
+    // sums of each segment (i32, 2 x 16 per chunk: its segments have
+    // scales of their own).
+    bool blockSums = p.hasKMins() || p.isQ4_1();
+    int64_t sumsPerChunk = blockSums ? 4 : p.isQ6K() ? 32 : 16;
     Value sums = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk},
-        p.isQ4K() ? Type(b.getF32Type()) : i32);
+        blockSums ? Type(b.getF32Type()) : i32);
+    SmallVector<Value> init{arranged, sums};
+    if (p.xPerBlock()) // activation scales per lane, 16 per chunk
+      init.push_back(tensor::EmptyOp::create(
+          b, ArrayRef<int64_t>{p.m, chunks * 16}, b.getF32Type()));
     auto rows = scf::ForOp::create(
-        b, idx(b, 0), idx(b, p.m), idx(b, 1), ValueRange{arranged, sums},
+        b, idx(b, 0), idx(b, p.m), idx(b, 1), init,
         [&](OpBuilder &ob, Location l, Value m, ValueRange it) {
           ImplicitLocOpBuilder rb(l, ob);
           auto cs = scf::ForOp::create(
@@ -167,6 +186,17 @@ protected:
                     cb, vChunk, xCodes, ValueRange{m, k0}, padI8,
                     ArrayRef<bool>{p.k % chunkIn == 0});
                 Value a = ct[0], sum = zeroI, sm = ct[1];
+                SmallVector<Value> yields;
+                Value sxl;
+                if (p.xPerBlock()) {
+                  sxl = xBlockScales(cb, m, c);
+                  yields.push_back(vector::TransferWriteOp::create(
+                                       cb, sxl, ct[2],
+                                       ValueRange{m, arith::MulIOp::create(
+                                                         cb, c, idx(cb, 16))},
+                                       ArrayRef<bool>{true})
+                                       .getResult());
+                }
                 SmallVector<Value> segSums;
                 Value s0 = arith::MulIOp::create(cb, c, idx(cb, sumsPerChunk));
                 for (int64_t j = 0; j < cpb; ++j) {
@@ -178,7 +208,7 @@ protected:
                           cb, seg, a, ValueRange{m, add(cb, k0, 64 * j)},
                           ArrayRef<bool>{true})
                           .getResult();
-                  if (p.isQ4K()) // sum of x per lane, per segment
+                  if (blockSums) // sum of x per lane, per segment
                     segSums.push_back(dpbusd(cb, zeroI, ones, seg));
                   else if (p.isQ6K()) // 32 x that, written per segment
                     sm = vector::TransferWriteOp::create(
@@ -189,24 +219,36 @@ protected:
                   else
                     sum = dpbusd(cb, sum, bias8, seg);
                 }
-                if (p.isQ4K()) {
-                  // Sums of x per sub-block of 32 (4 per chunk: segment 0
-                  // lanes 0-7 and 8-15 hold sub-blocks 0 and 2, segment 1
-                  // sub-blocks 1 and 3), as f32 [M, K / 32].
+                if (blockSums) {
+                  // Sums of x per block of 32 (4 per chunk), as f32 [M, K /
+                  // 32]. q4_K: segment 0 lanes 0-7 and 8-15 hold
+                  // sub-blocks 0 and 2, segment 1 sub-blocks 1 and 3; q4_1:
+                  // lanes 4b .. 4b + 3 of both segments hold block b.
                   SmallVector<Value> sub;
+                  Value both =
+                      p.isQ4_1()
+                          ? arith::AddIOp::create(cb, segSums[0], segSums[1])
+                                .getResult()
+                          : Value();
                   for (int64_t q = 0; q < 4; ++q) {
                     SmallVector<int64_t> l;
-                    for (int64_t i = 0; i < 8; ++i)
-                      l.push_back(8 * (q / 2) + i);
-                    Value part = vector::ShuffleOp::create(cb, segSums[q % 2],
-                                                           segSums[q % 2], l);
+                    for (int64_t i = 0; i < (p.isQ4_1() ? 4 : 8); ++i)
+                      l.push_back(p.isQ4_1() ? 4 * q + i : 8 * (q / 2) + i);
+                    Value from = p.isQ4_1() ? both : segSums[q % 2];
+                    Value part = vector::ShuffleOp::create(cb, from, from, l);
                     sub.push_back(vector::ReductionOp::create(
                         cb, vector::CombiningKind::ADD, part));
                   }
                   Value v = vector::FromElementsOp::create(
                       cb, VectorType::get({4}, cb.getI32Type()), sub);
-                  v = arith::SIToFPOp::create(
-                      cb, VectorType::get({4}, cb.getF32Type()), v);
+                  auto v4f = VectorType::get({4}, cb.getF32Type());
+                  v = arith::SIToFPOp::create(cb, v4f, v);
+                  if (sxl) // times their activation scales (lanes 4b)
+                    v = arith::MulFOp::create(
+                        cb, v,
+                        vector::ShuffleOp::create(
+                            cb, sxl, sxl, ArrayRef<int64_t>{0, 4, 8, 12})
+                            .getResult());
                   sm = vector::TransferWriteOp::create(
                            cb, v, sm,
                            ValueRange{m,
@@ -218,12 +260,59 @@ protected:
                            cb, sum, sm, ValueRange{m, s0}, ArrayRef<bool>{true})
                            .getResult();
                 }
-                scf::YieldOp::create(cb, ValueRange{a, sm});
+                yields.insert(yields.begin(), {a, sm});
+                scf::YieldOp::create(cb, yields);
               });
           scf::YieldOp::create(rb, cs.getResults());
         });
     xArranged = rows.getResult(0);
     laneSums = rows.getResult(1);
+    if (p.xPerBlock())
+      xLaneScales = rows.getResult(2);
+  }
+
+  /// The activation scales of row `m`'s chunk `c` as f32, spread over the
+  /// chunk's lanes: a vector of the chunk's blocks shuffled, or one block's
+  /// scale broadcast.
+  Value xBlockScales(ImplicitLocOpBuilder &cb, Value m, Value c) {
+    Type f32 = cb.getF32Type();
+    Type st = p.xScales.getElementType();
+    if (p.xg >= chunkIn) {
+      Value blk = arith::DivUIOp::create(
+          cb, arith::MulIOp::create(cb, c, idx(cb, chunkIn)), idx(cb, p.xg));
+      return vector::BroadcastOp::create(
+          cb, v16f,
+          codecs::toF32(
+              cb, tensor::ExtractOp::create(cb, xScales, ValueRange{m, blk})));
+    }
+    int64_t per = chunkIn / p.xg;
+    Value s = vector::TransferReadOp::create(
+        cb, VectorType::get({per}, st), xScales,
+        ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, per))},
+        arith::ConstantOp::create(cb, cb.getFloatAttr(st, 0)),
+        ArrayRef<bool>{p.k % chunkIn == 0});
+    if (!st.isF32())
+      s = arith::ExtFOp::create(cb, VectorType::get({per}, f32), s);
+    return vector::ShuffleOp::create(cb, s, s, xLaneBlock);
+  }
+
+  /// Lane scale `sw` (the weights') times row `m`'s activation scales of
+  /// chunk `c` when X has a scale per block (`sx`, read once per row and
+  /// chunk by xLanes), else `sw`.
+  Value laneScale(ImplicitLocOpBuilder &cb, Value sw, Value sx) {
+    return sx ? arith::MulFOp::create(cb, sw, sx).getResult() : sw;
+  }
+
+  /// Row `m`'s activation scales of chunk `c` spread over the lanes, or
+  /// null when X has a scale per row or per tensor.
+  Value xLanes(ImplicitLocOpBuilder &cb, Value m, Value c) {
+    if (!p.xPerBlock())
+      return Value();
+    Value pad = arith::ConstantOp::create(cb, cb.getF32FloatAttr(0.f));
+    return vector::TransferReadOp::create(
+        cb, v16f, xLaneScales,
+        ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, 16))}, pad,
+        ArrayRef<bool>{true});
   }
 
   /// Chunk `c` of GGUF row `row` (q4_0: 4 blocks of 18 bytes, q5_0: 4 of
@@ -233,26 +322,38 @@ protected:
   /// codes of each segment, as 0 or 16 in its bytes' positions. Blocks
   /// past K (tail) read as zeros.
   void readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c, bool full,
-                Value &bytes, Value &sw, SmallVectorImpl<Value> &high) {
+                Value &bytes, Value &sw, SmallVectorImpl<Value> &high,
+                Value *mins = nullptr) {
     Type f32 = cb.getF32Type(), f16 = cb.getF16Type(), i32 = cb.getI32Type();
-    // (tq2_0: one block of 66 bytes, its 64 bytes of codes first, then d.)
+    if (p.isIQ4XS())
+      return readIQ4XS(cb, row, c, bytes, sw);
+    // (tq2_0: one block of 66 bytes, its 64 bytes of codes first, then d;
+    // q4_1: 20 bytes, d, m, then nibbles as q4_0's.)
     int64_t blocks = p.isQ8_0()    ? 2
                      : p.isTQ2_0() ? 1
                                    : 4,
             blockBytes = p.isQ8_0()    ? 34
                          : p.isQ5_0()  ? 22
                          : p.isTQ2_0() ? 66
+                         : p.isQ4_1()  ? 20
                                        : 18,
             dataBytes = 64 / blocks,
-            dataAt = p.isQ5_0()    ? 6
-                     : p.isTQ2_0() ? 0
-                                   : 2,
+            dataAt = p.isQ5_0() || p.isQ4_1() ? (p.isQ4_1() ? 4 : 6)
+                     : p.isTQ2_0()            ? 0
+                                              : 2,
             dAt = p.isTQ2_0() ? 64 : 0;
     SmallVector<Value> highParts[2];
     Value base = arith::MulIOp::create(cb, c, idx(cb, blocks * blockBytes));
     auto vData = VectorType::get({dataBytes}, cb.getI8Type());
     auto v2i8 = VectorType::get({2}, cb.getI8Type());
-    SmallVector<Value> parts, d;
+    SmallVector<Value> parts, d, mv;
+    auto readF16 = [&](Value at) {
+      Value h = vector::TransferReadOp::create(
+          cb, v2i8, codes, ValueRange{row, at}, padI8, ArrayRef<bool>{full});
+      h = vector::BitCastOp::create(cb, VectorType::get({1}, f16), h);
+      h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
+      return vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}).getResult();
+    };
     for (int64_t j = 0; j < blocks; ++j) {
       Value off = add(cb, base, blockBytes * j);
       parts.push_back(vector::TransferReadOp::create(
@@ -285,13 +386,13 @@ protected:
               cb, VectorType::get({16}, cb.getI8Type()), bits));
         }
       }
-      Value h = vector::TransferReadOp::create(
-          cb, v2i8, codes, ValueRange{row, add(cb, off, dAt)}, padI8,
-          ArrayRef<bool>{full});
-      h = vector::BitCastOp::create(cb, VectorType::get({1}, f16), h);
-      h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
-      d.push_back(vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}));
+      d.push_back(readF16(add(cb, off, dAt)));
+      if (mins)
+        mv.push_back(readF16(add(cb, off, 2)));
     }
+    if (mins)
+      *mins = vector::FromElementsOp::create(cb, VectorType::get({blocks}, f32),
+                                             mv);
     bytes = concat(cb, parts);
     if (p.isQ5_0())
       for (int64_t s = 0; s < 2; ++s)
@@ -299,6 +400,72 @@ protected:
     Value ds =
         vector::FromElementsOp::create(cb, VectorType::get({blocks}, f32), d);
     sw = vector::ShuffleOp::create(cb, ds, ds, laneGroup);
+  }
+
+  /// Chunk `c` of iq4_xs row `row`: half c % 2 of super-block c / 2 (136
+  /// bytes: f16 d, scales_h (u16), scales_l[4], qs[128] whose 16 bytes per
+  /// sub-block of 32 hold its nibbles as iq4_nl's): the half's 64 bytes of
+  /// nibbles and its 4 sub-blocks' scales d (ls - 32), ls the 6-bit scale
+  /// (low 4 bits from scales_l[ib / 2] >> 4 (ib % 2), high 2 from
+  /// scales_h >> 2 ib), spread over their lanes.
+  void readIQ4XS(ImplicitLocOpBuilder &cb, Value row, Value c, Value &bytes,
+                 Value &sw) {
+    Type f32 = cb.getF32Type(), i32 = cb.getI32Type(), i8 = cb.getI8Type();
+    Value sb = arith::DivUIOp::create(cb, c, idx(cb, 2));
+    Value h = arith::RemUIOp::create(cb, c, idx(cb, 2));
+    Value base = arith::MulIOp::create(cb, sb, idx(cb, 136));
+    bytes = vector::TransferReadOp::create(
+        cb, v64i8, codes,
+        ValueRange{row, arith::AddIOp::create(
+                            cb, add(cb, base, 8),
+                            arith::MulIOp::create(cb, h, idx(cb, 64)))},
+        padI8, ArrayRef<bool>{true});
+    Value head = vector::TransferReadOp::create(cb, VectorType::get({4}, i8),
+                                                codes, ValueRange{row, base},
+                                                padI8, ArrayRef<bool>{true});
+    Value dh = vector::BitCastOp::create(
+        cb, VectorType::get({2}, cb.getF16Type()), head);
+    Value d = vector::ExtractOp::create(
+        cb, arith::ExtFOp::create(cb, VectorType::get({2}, f32), dh),
+        ArrayRef<int64_t>{0});
+    Value sh = vector::ExtractOp::create(
+        cb,
+        vector::BitCastOp::create(cb, VectorType::get({2}, cb.getI16Type()),
+                                  head),
+        ArrayRef<int64_t>{1});
+    sh = arith::ExtUIOp::create(cb, i32, sh);
+    // scales_l[2h], scales_l[2h + 1]: sub-blocks 4h .. 4h + 3.
+    Value sl = vector::TransferReadOp::create(
+        cb, VectorType::get({2}, i8), codes,
+        ValueRange{row, arith::AddIOp::create(
+                            cb, add(cb, base, 4),
+                            arith::MulIOp::create(cb, h, idx(cb, 2)))},
+        padI8, ArrayRef<bool>{true});
+    Value h32 = arith::IndexCastOp::create(cb, i32, h);
+    auto cI32 = [&](int32_t v) {
+      return arith::ConstantOp::create(cb, cb.getI32IntegerAttr(v)).getResult();
+    };
+    SmallVector<Value> scales;
+    for (int64_t i = 0; i < 4; ++i) {
+      Value lo = arith::ExtUIOp::create(
+          cb, i32, vector::ExtractOp::create(cb, sl, ArrayRef<int64_t>{i / 2}));
+      if (i % 2)
+        lo = arith::ShRUIOp::create(cb, lo, cI32(4));
+      lo = arith::AndIOp::create(cb, lo, cI32(15));
+      // bits 2 ib of scales_h, ib = 4h + i.
+      Value shift = arith::AddIOp::create(
+          cb, arith::MulIOp::create(cb, h32, cI32(8)), cI32(2 * i));
+      Value hi = arith::AndIOp::create(
+          cb, arith::ShRUIOp::create(cb, sh, shift), cI32(3));
+      Value ls =
+          arith::OrIOp::create(cb, lo, arith::ShLIOp::create(cb, hi, cI32(4)));
+      ls = arith::SubIOp::create(cb, ls, cI32(32));
+      scales.push_back(
+          arith::MulFOp::create(cb, arith::SIToFPOp::create(cb, f32, ls), d));
+    }
+    Value v =
+        vector::FromElementsOp::create(cb, VectorType::get({4}, f32), scales);
+    sw = vector::ShuffleOp::create(cb, v, v, laneGroup);
   }
 
   /// The concatenation of `parts` (a power of two of equal vectors).
@@ -347,7 +514,7 @@ protected:
   /// E2M1: 2 * value + 12, iq4_nl: its value (+ 128 with VNNI), by table
   /// lookup).
   Value biased(ImplicitLocOpBuilder &cb, Value nibbles) {
-    if (!p.isFP4() && !p.isIQ4NL())
+    if (!p.isFP4() && !p.hasIQ4Values())
       return arith::XOrIOp::create(cb, nibbles, bias8);
     if (p.hasZmm())
       return func::CallOp::create(cb, pshufbFn, ValueRange{e2m1Table, nibbles})
@@ -369,14 +536,14 @@ protected:
     Value k0 = arith::MulIOp::create(cb, c, idx(cb, chunkIn));
     Value kb = arith::MulIOp::create(cb, c, idx(cb, 64));
     SmallVector<SmallVector<Value>> u;
-    SmallVector<Value> sw;
+    SmallVector<Value> sw, mins(tn);
     for (int64_t r = 0; r < tn; ++r) {
       Value row = add(cb, n0, r);
-      if (p.isQ4_0() || p.isQ5_0() || p.isQ8_0() || p.isTQ2_0() ||
-          p.isIQ4NL()) {
+      if (p.isGGUF()) {
         Value bytes, s;
         SmallVector<Value> high;
-        readGGUF(cb, row, c, full, bytes, s, high);
+        readGGUF(cb, row, c, full, bytes, s, high,
+                 p.isQ4_1() ? &mins[r] : nullptr);
         u.push_back(decodeSegments(cb, bytes, high));
         sw.push_back(s);
         continue;
@@ -394,19 +561,34 @@ protected:
         xs.push_back(vector::TransferReadOp::create(
             cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
             ArrayRef<bool>{true}));
-      Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
-      Value corr = vector::TransferReadOp::create(
-          cb, v16i32, laneSums,
-          ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, 16))}, cz,
-          ArrayRef<bool>{true});
+      // The lane sums to subtract (none for q4_1's unbiased codes, whose
+      // block sums of x meet the mins m instead).
+      Value corr, xSums;
+      if (p.isQ4_1()) {
+        xSums = vector::TransferReadOp::create(
+            cb, VectorType::get({4}, cb.getF32Type()), laneSums,
+            ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, 4))}, padF,
+            ArrayRef<bool>{true});
+      } else {
+        Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
+        corr = vector::TransferReadOp::create(
+            cb, v16i32, laneSums,
+            ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, 16))}, cz,
+            ArrayRef<bool>{true});
+      }
+      Value sx = xLanes(cb, m, c);
       for (int64_t r = 0; r < tn; ++r) {
         Value d = zeroI;
         for (int64_t j = 0; j < cpb; ++j)
           d = dpbusd(cb, d, u[r][j], xs[j]);
-        Value q = arith::SubIOp::create(cb, d, corr);
+        Value q = corr ? arith::SubIOp::create(cb, d, corr).getResult() : d;
         Value qf = arith::SIToFPOp::create(cb, v16f, q);
         Value &o = out[i * tn + r];
-        o = vector::FMAOp::create(cb, qf, sw[r], o);
+        o = vector::FMAOp::create(cb, qf, laneScale(cb, sw[r], sx), o);
+        if (xSums) { // the min term, into the second half
+          Value &om = out[tm * tn + i * tn + r];
+          om = vector::FMAOp::create(cb, mins[r], xSums, om);
+        }
       }
     }
     return out;
@@ -448,6 +630,9 @@ protected:
   /// tn): two 128-input halves, each 64 bytes whose low nibbles are
   /// sub-blocks 4h and 4h + 2, high nibbles 4h + 1 and 4h + 3. Sums of q x
   /// and of x are exact per lane; the scales and mins apply per segment.
+  /// q5_K (176 bytes: d, dmin, the 12 scale bytes, qh[32], then the
+  /// nibbles as q4_K's): code q = nibble + 16 x its fifth bit, bit 2 g (low
+  /// nibbles) or 2 g + 1 (high) of qh[l] for byte l of 64-input group g.
   SmallVector<Value> superBlock(ImplicitLocOpBuilder &cb, Value sb,
                                 ValueRange acc, Value m0, Value n0, int64_t tm,
                                 int64_t tn);
@@ -467,18 +652,21 @@ protected:
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
              int64_t tn) override {
     SmallVector<Value> acc(tm * tn, zeroF);
-    if (p.isQ4K() || p.isQ6K()) {
-      // q4_K: then the 8-wide min-term accumulators.
-      if (p.isQ4K())
-        acc.append(tm * tn, splat(tb, VectorType::get({8}, tb.getF32Type()),
-                                  tb.getF32FloatAttr(0.f)));
+    // q4_K, q4_1: then the min-term accumulators (8 sub-blocks a
+    // super-block, 4 blocks a chunk).
+    if (p.hasKMins() || p.isQ4_1())
+      acc.append(tm * tn,
+                 splat(tb,
+                       VectorType::get({p.hasKMins() ? 8 : 4}, tb.getF32Type()),
+                       tb.getF32FloatAttr(0.f)));
+    if (p.hasKMins() || p.isQ6K()) {
       auto loop = scf::ForOp::create(
           tb, idx(tb, 0), idx(tb, p.k / 256), idx(tb, 1), acc,
           [&](OpBuilder &ob, Location l, Value sb, ValueRange a) {
             ImplicitLocOpBuilder cb(l, ob);
             scf::YieldOp::create(
-                cb, p.isQ4K() ? superBlock(cb, sb, a, m0, n0, tm, tn)
-                              : superBlockQ6K(cb, sb, a, m0, n0, tm, tn));
+                cb, p.hasKMins() ? superBlock(cb, sb, a, m0, n0, tm, tn)
+                                 : superBlockQ6K(cb, sb, a, m0, n0, tm, tn));
           });
       acc = SmallVector<Value>(loop.getResults());
     } else if (fullChunks) {
@@ -490,22 +678,25 @@ protected:
           });
       acc = SmallVector<Value>(loop.getResults());
     }
-    if (!p.isQ4K() && !p.isQ6K() && chunks > fullChunks)
+    if (!p.hasKMins() && !p.isQ6K() && chunks > fullChunks)
       acc = chunk(tb, idx(tb, fullChunks), acc, m0, n0, tm, tn, false);
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
-      Value sx = extractScale(tb, xScales, p.xScalePerRow(), m);
+      // (Scales per block of X are in the lanes' scales already.)
+      Value sx = p.xPerBlock() ? Value()
+                               : extractScale(tb, xScales, p.xScalePerRow(), m);
       for (int64_t r = 0; r < tn; ++r) {
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 acc[i * tn + r],
                                                 arith::FastMathFlags::reassoc);
-        if (p.isQ4K())
+        if (p.hasKMins() || p.isQ4_1())
           sum = arith::AddFOp::create(
               tb, sum,
               vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                           acc[tm * tn + i * tn + r],
                                           arith::FastMathFlags::reassoc));
-        sum = arith::MulFOp::create(tb, sum, sx);
+        if (sx)
+          sum = arith::MulFOp::create(tb, sum, sx);
         if (p.isFP4()) // u - 12 is twice the E2M1 value
           sum = arith::MulFOp::create(
               tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
@@ -521,7 +712,7 @@ protected:
   VectorType v64i8, vChunk, v16i32, v16f;
   Value zeroF, zeroI, low4, bias8, four, three, ones, padI8, padF;
   SmallVector<SmallVector<int64_t>> segments;
-  SmallVector<int64_t> laneGroup;
+  SmallVector<int64_t> laneGroup, xLaneBlock;
   int64_t cpb, chunkIn, chunks, fullChunks, scalesPerChunk;
   /// NVFP4's tensor scale (a one-element tensor of any rank).
   Value tensorScaleValue(ImplicitLocOpBuilder &tb) {
@@ -531,7 +722,7 @@ protected:
   }
 
   Value tensorScale;
-  Value xArranged, laneSums, e2m1Table;
+  Value xArranged, laneSums, xLaneScales, e2m1Table;
   func::FuncOp dpbusdFn, pshufbFn;
   std::optional<Avx2Dot> avx2;
 };

@@ -3,8 +3,9 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The w4-int8 kernel's loops over GGUF super-blocks of 256 inputs: q4_K
-// (6-bit scales and mins per 32) and q6_K (int8 scales per 16, 2 high bits
-// apart from the nibbles). See W4Int8Kernel.h and docs/CodegenCPU.md.
+// and q5_K (6-bit scales and mins per 32; q5_K's fifth bits apart) and
+// q6_K (int8 scales per 16, 2 high bits apart from the nibbles). See
+// W4Int8Kernel.h and docs/CodegenCPU.md.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,7 +25,10 @@ SmallVector<Value> W4I8Kernel::superBlock(ImplicitLocOpBuilder &cb, Value sb,
                                           ValueRange acc, Value m0, Value n0,
                                           int64_t tm, int64_t tn) {
   Type f32 = cb.getF32Type(), i32 = cb.getI32Type();
-  Value base = arith::MulIOp::create(cb, sb, idx(cb, 144));
+  bool q5 = p.isQ5K();
+  Value base = arith::MulIOp::create(cb, sb, idx(cb, q5 ? 176 : 144));
+  // Where the nibbles start (q5_K: after qh[32]).
+  int64_t qsAt = q5 ? 48 : 16;
   auto vf8 = VectorType::get({8}, f32);
   // Per output channel: the 8 scales d sc and mins dmin m.
   SmallVector<Value> sc8, mn8;
@@ -86,13 +90,35 @@ SmallVector<Value> W4I8Kernel::superBlock(ImplicitLocOpBuilder &cb, Value sb,
     SmallVector<SmallVector<Value>> u;
     SmallVector<std::array<Value, 2>> sw; // d sc on segments 0 and 1
     for (int64_t r = 0; r < tn; ++r) {
+      Value row = add(cb, n0, r);
       Value bytes = vector::TransferReadOp::create(
-          cb, v64i8, codes,
-          ValueRange{add(cb, n0, r), add(cb, base, 16 + 64 * h)}, padI8,
-          ArrayRef<bool>{true});
+          cb, v64i8, codes, ValueRange{row, add(cb, base, qsAt + 64 * h)},
+          padI8, ArrayRef<bool>{true});
       Value l = arith::AndIOp::create(cb, bytes, low4);
       Value hi = arith::AndIOp::create(
           cb, arith::ShRUIOp::create(cb, bytes, four), low4);
+      if (q5) {
+        // Byte i of the half is byte i % 32 of group 2h + i / 32: its
+        // fifth bits are bits 2 (2h + i / 32) (low nibble) and that + 1
+        // (high) of qh[i % 32]. [qh >> 4h, qh >> (4h + 2)] puts them in
+        // bits 0 and 1 of byte i.
+        auto v32i8 = VectorType::get({32}, cb.getI8Type());
+        Value qh = vector::TransferReadOp::create(
+            cb, v32i8, codes, ValueRange{row, add(cb, base, 16)}, padI8,
+            ArrayRef<bool>{true});
+        auto shr = [&](int64_t n) -> Value {
+          if (!n)
+            return qh;
+          return arith::ShRUIOp::create(
+              cb, qh, splat(cb, v32i8, cb.getI8IntegerAttr(n)));
+        };
+        Value qhd = concat(cb, {shr(4 * h), shr(4 * h + 2)});
+        Value b0 = arith::AndIOp::create(cb, qhd, ones);
+        Value b1 = arith::AndIOp::create(
+            cb, arith::ShRUIOp::create(cb, qhd, ones), ones);
+        l = arith::OrIOp::create(cb, l, arith::ShLIOp::create(cb, b0, four));
+        hi = arith::OrIOp::create(cb, hi, arith::ShLIOp::create(cb, b1, four));
+      }
       u.push_back({l, hi});
       sw.push_back({vector::ShuffleOp::create(cb, sc8[r], sc8[r], lanes(0)),
                     vector::ShuffleOp::create(cb, sc8[r], sc8[r], lanes(1))});
@@ -104,12 +130,13 @@ SmallVector<Value> W4I8Kernel::superBlock(ImplicitLocOpBuilder &cb, Value sb,
         xs.push_back(vector::TransferReadOp::create(
             cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
             ArrayRef<bool>{true}));
+      Value sx = xLanes(cb, m, c);
       for (int64_t r = 0; r < tn; ++r) {
         Value &o = out[i * tn + r];
         for (int64_t j = 0; j < 2; ++j) {
           Value q = arith::SIToFPOp::create(cb, v16f,
                                             dpbusd(cb, zeroI, u[r][j], xs[j]));
-          o = vector::FMAOp::create(cb, q, sw[r][j], o);
+          o = vector::FMAOp::create(cb, q, laneScale(cb, sw[r][j], sx), o);
         }
       }
     }
@@ -219,13 +246,14 @@ SmallVector<Value> W4I8Kernel::superBlockQ6K(ImplicitLocOpBuilder &cb, Value sb,
                 m, add(cb, arith::MulIOp::create(cb, c, idx(cb, 32)), 16 * j)},
             cz, ArrayRef<bool>{true});
       }
+      Value sx = xLanes(cb, m, c);
       for (int64_t r = 0; r < tn; ++r) {
         Value &o = out[i * tn + r];
         for (int64_t j = 0; j < 2; ++j) {
           Value q = arith::SubIOp::create(cb, dpbusd(cb, zeroI, u[r][j], xs[j]),
                                           corr[j]);
           o = vector::FMAOp::create(cb, arith::SIToFPOp::create(cb, v16f, q),
-                                    sw[r][j], o);
+                                    laneScale(cb, sw[r][j], sx), o);
         }
       }
     }

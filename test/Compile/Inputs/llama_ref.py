@@ -302,11 +302,27 @@ def kv_view(hist, key, kv):
     return out
 
 
+def gguf_activation_blocks(types):
+    """The activation blocks of the GGUF weights in `types` ({name: GGML
+    type}) that lowbit keeps as stored and multiplies with int8 inputs:
+    (32, "f16") for the formats of 32-input blocks (llama.cpp's q8_0),
+    (256, "f32") for the K-quants (q8_K)."""
+    import gguf
+    T = gguf.GGMLQuantizationType
+    blocks = {T.Q4_0: (32, "f16"), T.Q4_1: (32, "f16"), T.Q8_0: (32, "f16"),
+              T.Q5_0: (32, "f16"),
+              T.IQ4_NL: (32, "f16"), T.Q4_K: (256, "f32"), T.Q5_K: (256, "f32"),
+              T.Q6_K: (256, "f32"), T.TQ2_0: (256, "f32"),
+              T.IQ4_XS: (256, "f32")}
+    return {n: blocks[t] for n, t in types.items() if t in blocks}
+
+
 def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     """Logits [len(tokens), vocab] of feeding `tokens` one at a time.
-    The weights named in `int8_inputs` see their input quantized to int8
-    with one scale per row (lowbit.fake_quant "int8"), as lowbit's kept
-    GGUF weights do."""
+    The weights named in `int8_inputs` see their input quantized to int8:
+    a dict gives each its activation blocks (`gguf_activation_blocks`, as
+    lowbit's kept GGUF weights quantize their inputs: llama.cpp's q8_0 /
+    q8_K), a set means one scale per row (lowbit.fake_quant "int8")."""
     H, K, hd = cfg.heads, cfg.kv_heads, cfg.hd
     G = H // K
     W = {k: v.astype(np.float64) for k, v in w.items()}
@@ -323,8 +339,15 @@ def decode(cfg, w, tokens, interleaved=True, int8_inputs=(), kv="f32"):
     def mv(name, x):
         if name in int8_inputs:
             import lowbit
-            x = lowbit.fake_quant(x.astype(np.float32)[None], "int8")[0]
-            x = x.astype(np.float64)
+            x32 = x.astype(np.float32)[None]
+            blocks = int8_inputs.get(name) if isinstance(
+                int8_inputs, dict) else None
+            if blocks:
+                x = lowbit.quantize_scheme(x32, "i8", (1, blocks[0]),
+                                           scale=blocks[1]).dequantize()[0]
+            else:
+                x = lowbit.fake_quant(x32, "int8")[0]
+            x = np.asarray(x, np.float64)
         return W[name] @ x
 
     def rms(x, g):  # over the last axis

@@ -122,3 +122,27 @@ func.func @static_scale(%x: tensor<2x32xf32>, %s: tensor<2xf32>) -> !lowbit.qten
   %q = lowbit.quantize %x scale(%s : tensor<2xf32>) : tensor<2x32xf32> -> !lowbit.qtensor<2x32xi8, per_axis<0>>
   return %q : !lowbit.qtensor<2x32xi8, per_axis<0>>
 }
+
+// -----
+
+// A scale per block of 32 inputs of a row, stored as f16 (llama.cpp's q8_0
+// activations): per row, a loop over the blocks; each block's amax, its
+// scale rounded to f16 as stored (saturating, never zero), and its codes
+// divided by that stored scale.
+// CHECK-LABEL: func.func @per_block_f16(
+// CHECK-SAME: -> (tensor<2x64xi8>, tensor<2x2xf16>)
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for %[[M:[a-z0-9_]+]] = {{.*}} -> (tensor<2x64xi8>, tensor<2x2xf16>)
+// CHECK: scf.for %[[B:[a-z0-9_]+]] = {{.*}} -> (tensor<2x64xi8>, tensor<2x2xf16>)
+// CHECK: %[[BASE:.*]] = arith.muli %[[B]], %c32
+// CHECK: vector.reduction <maxnumf>
+// CHECK: %[[H:.*]] = arith.truncf %{{.*}} : f32 to f16
+// CHECK: math.copysign
+// CHECK: tensor.insert %[[ST:[a-z0-9_]+]] into %{{.*}}[%[[M]], %[[B]]] : tensor<2x2xf16>
+// CHECK: %[[SF:.*]] = arith.extf %[[ST]] : f16 to f32
+// CHECK: vector.broadcast %[[SF]] : f32 to vector<16xf32>
+// CHECK: math.roundeven
+func.func @per_block_f16(%x: tensor<2x64xf32>) -> !lowbit.qtensor<2x64xi8, per_group<[1 : 32]>, scale = f16> {
+  %q = lowbit.quantize %x : tensor<2x64xf32> -> !lowbit.qtensor<2x64xi8, per_group<[1 : 32]>, scale = f16>
+  return %q : !lowbit.qtensor<2x64xi8, per_group<[1 : 32]>, scale = f16>
+}

@@ -172,6 +172,83 @@ func.func @q4_0(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<
 
 // -----
 
+// GGUF q4_0 times activations with an f16 scale per block of 32 (llama.cpp's
+// q8_0): the prologue spreads each chunk's 4 activation scales over the
+// lanes of their blocks (lane l: block l / 4) next to the arranged codes,
+// and each lane's scale is its weight scale d times its activation scale;
+// no activation scale at the end.
+// CHECK-LABEL: func.func @q4_0_blocks(
+// CHECK: call @__lowbit_q4_0_i8_1x2x256_xg32f16_g32_f16(%{{.*}}) : (tensor<1x256xi8>, tensor<1x8xf16>, tensor<2x144xi8>, tensor<1x2xf32>) -> tensor<1x2xf32>
+// CHECK-LABEL: func.func private @__lowbit_q4_0_i8_1x2x256_xg32f16_g32_f16(
+// CHECK: %[[XS:.*]] = vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<1x8xf16>, vector<4xf16>
+// CHECK: %[[XF:.*]] = arith.extf %[[XS]] : vector<4xf16> to vector<4xf32>
+// CHECK: %[[XL:.*]] = vector.shuffle %[[XF]], %[[XF]] [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+// CHECK: vector.transfer_write %[[XL]], %{{.*}} {in_bounds = [true]} : vector<16xf32>, tensor<1x32xf32>
+// CHECK: %[[SX:.*]] = vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<1x32xf32>, vector<16xf32>
+// CHECK: %[[SW:.*]] = arith.mulf %{{.*}}, %[[SX]] : vector<16xf32>
+// CHECK: vector.fma %{{.*}}, %[[SW]], %{{.*}} : vector<16xf32>
+// CHECK: vector.reduction <add>
+// CHECK-NOT: arith.mulf
+// CHECK: tensor.insert
+func.func @q4_0_blocks(%x: !lowbit.qtensor<1x256xi8, per_group<[1 : 32]>, scale = f16>, %w: !lowbit.qtensor<2x256xgguf<q4_0>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_group<[1 : 32]>, scale = f16>, !lowbit.qtensor<2x256xgguf<q4_0>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF q4_K times activations with an f32 scale per 256 (llama.cpp's
+// q8_K): one scale per chunk, broadcast over its lanes; the sub-block sums
+// of the min term are scaled in the prologue.
+// CHECK-LABEL: func.func private @__lowbit_q4_k_i8_1x2x512_xg256f32_g32_f16(
+// CHECK: %[[S:.*]] = tensor.extract %{{.*}} : tensor<1x2xf32>
+// CHECK: vector.broadcast %[[S]] : f32 to vector<16xf32>
+// CHECK: arith.sitofp %{{.*}} : vector<4xi32> to vector<4xf32>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 4, 8, 12] : vector<16xf32>, vector<16xf32>
+// CHECK: arith.mulf %{{.*}} : vector<4xf32>
+func.func @q4_k_blocks(%x: !lowbit.qtensor<1x512xi8, per_group<[1 : 256]>>, %w: !lowbit.qtensor<2x512xgguf<q4_k>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x512xi8, per_group<[1 : 256]>>, !lowbit.qtensor<2x512xgguf<q4_k>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF q5_K read as stored: 176-byte super-blocks, the q4_K loop with each
+// half's fifth bits from qh[32] (at byte 16): [qh >> 4h, qh >> (4h + 2)],
+// bits 0 and 1 shifted to 16 and or-ed into the low and high nibbles.
+// CHECK-LABEL: func.func private @__lowbit_q5_k_i8_1x2x256_g32_f16(
+// CHECK: arith.muli %{{.*}}, %c176
+// CHECK: %[[QH:.*]] = vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<2x176xi8>, vector<32xi8>
+// CHECK: arith.shrui %[[QH]], %{{.*}} : vector<32xi8>
+// CHECK: vector.shuffle
+// CHECK: arith.ori %{{.*}} : vector<64xi8>
+// CHECK: arith.ori %{{.*}} : vector<64xi8>
+// VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_vpdpbusd_512(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_pmadd_ub_sw(
+func.func @q5_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<q5_k>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<q5_k>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF iq4_xs read as stored: a chunk is half a 136-byte super-block (its
+// 64 bytes of nibbles at 8 + 64 h), looked up in the iq4_nl table; the 4
+// sub-blocks' scales d (ls - 32) from scales_l and scales_h.
+// CHECK-LABEL: func.func private @__lowbit_iq4_xs_i8_1x2x256_g32_f16(
+// CHECK: arith.muli %{{.*}}, %c136
+// CHECK: vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<2x136xi8>, vector<64xi8>
+// CHECK: arith.subi %{{.*}}, %c32_i32 : i32
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+// VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_pshuf_b_512(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_pshuf_b(
+func.func @iq4_xs(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<iq4_xs>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<iq4_xs>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
 // GGUF q5_0 read as stored: 22 bytes a block (f16 d, the 32 fifth bits qh,
 // 16 bytes of nibbles). As q4_0, plus qh read as an i32 per block, its
 // bits 0-15 and 16-31 shifted into place (16 * bit) and or-ed into the low
