@@ -26,7 +26,7 @@
 # CHECK: gguf q4_1 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q5_0 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q5_1 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
-# CHECK: gguf q4_1 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf q4_1/q5_1 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: caches: updated in place (llm_decode takes 5 buffers)
 # CHECK: token and position ranges: checked by the C entry point
 # CHECK: gguf f32 + lowbit-w4a8: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
@@ -135,16 +135,19 @@ def main():
         blob = os.path.getsize(os.path.join(d, "out", "llm.weights"))
         assert blob < 4 * sum(v.size for v in we.values()) - 2 * cfg.vocab \
             * cfg.dim, (emb.name, blob)
-    # q4_1 matrices read as stored with int8 inputs per block of 32 (as
+    # q4_1 and q5_1 matrices read as stored with int8 inputs per block of 32 (as
     # llama.cpp's q8_1), a q8_0 embedding and an f32 head.
     w41 = r.make_weights(cfg, seed=4)
     types41 = {n: gguf.GGMLQuantizationType.Q4_1 for n in w41
                if n.startswith("blk") and "norm" not in n}
     types41["token_embd.weight"] = gguf.GGMLQuantizationType.Q8_0
+    for n in types41:  # the MLP in q5_1
+        if "ffn" in n:
+            types41[n] = gguf.GGMLQuantizationType.Q5_1
     path41 = os.path.join(d, "q41.gguf")
     r.write_gguf(path41, cfg, w41, types41)
     got41, _ = compile_and_run(d, path41)
-    compare("gguf q4_1 kept", got41,
+    compare("gguf q4_1/q5_1 kept", got41,
             r.decode(cfg, r.dequantized(w41, types41), TOKENS,
                      int8_inputs=r.gguf_activation_blocks(types41)))
     assert ("int llm_decode(const int32_t *arg0, const int32_t *arg1, "

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
 # GGUF weights read as stored by lowbit-lower-to-cpu (docs/CodegenCPU.md):
-# q4_0, q5_0, q8_0, q4_K, q5_K, q6_K, tq2_0, iq4_nl and iq4_xs blocks (llama.cpp's bytes, from lowbit's quantizer that
+# q4_0, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K, tq2_0, iq4_nl and iq4_xs blocks (llama.cpp's bytes, from lowbit's quantizer that
 # test/GGUF checks against llama.cpp) times int8 activations quantized per row, or per
 # block as llama.cpp's q8_0 / q8_K activations, by lowbit.quantize, and q4_1 blocks times f32 or int8 activations, on odd shapes (K with and without a tail of the
 # 128-input chunk, N and M tails, a GEMV over parallel units). GGUF has no
@@ -50,7 +50,8 @@
 # IR-DAG: func.func private @__lowbit_q5_k_i8_6x9x768_xg256f32_g32_f16
 # IR-DAG: func.func private @__lowbit_iq4_xs_i8_1x40x512_g32_f16(%{{.*}}: tensor<1x512xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x272xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
 # IR-DAG: func.func private @__lowbit_iq4_xs_i8_6x9x768_xg256f32_g32_f16
-# CHECK: 47 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# IR-DAG: func.func private @__lowbit_q5_1_i8_1x40x320_xg32f16_g32_f16(%{{.*}}: tensor<1x320xi8>, %{{.*}}: tensor<1x10xf16>, %{{.*}}: tensor<40x240xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
+# CHECK: 50 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 
 import os
 import sys
@@ -96,7 +97,10 @@ SHAPES = [(1, 40, 320, "q4_0", None), (5, 9, 256, "q4_0", None),
           # q4_1 times int8 activations (llama.cpp's q8_1 class): the
           # mins meet block sums of x.
           (1, 40, 320, "q4_1", Q8_0), (5, 9, 96, "q4_1", Q8_0),
-          (1, 3, 32, "q4_1", Q8_0), (3, 17, 256, "q4_1", ROW)]
+          (1, 3, 32, "q4_1", Q8_0), (3, 17, 256, "q4_1", ROW),
+          # q5_1: q4_1's mins and q5_0's fifth bits.
+          (1, 40, 320, "q5_1", Q8_0), (5, 9, 96, "q5_1", Q8_0),
+          (3, 17, 256, "q5_1", ROW)]
 
 
 def data():

@@ -37,6 +37,8 @@ int64_t KernelProblem::rowBytes() const {
     return k / 32 * 20;
   case WeightFormat::GGUFQ5_0:
     return k / 32 * 22;
+  case WeightFormat::GGUFQ5_1:
+    return k / 32 * 24;
   case WeightFormat::GGUFQ8_0:
     return k / 32 * 34;
   case WeightFormat::GGUFQ4_K:
@@ -277,6 +279,8 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     format = WeightFormat::GGUFQ4_1;
   else if (kind == GGUFKind::Q5_0)
     format = WeightFormat::GGUFQ5_0;
+  else if (kind == GGUFKind::Q5_1)
+    format = WeightFormat::GGUFQ5_1;
   else if (kind == GGUFKind::Q8_0)
     format = WeightFormat::GGUFQ8_0;
   else if (kind == GGUFKind::Q4_K)

@@ -41,6 +41,7 @@ enum class WeightFormat {
   GGUFQ4_0,
   GGUFQ4_1,
   GGUFQ5_0,
+  GGUFQ5_1,
   GGUFQ8_0,
   GGUFQ4_K,
   GGUFQ5_K,
@@ -114,6 +115,11 @@ struct KernelProblem {
   bool isQ4_0() const { return weights == WeightFormat::GGUFQ4_0; }
   bool isQ4_1() const { return weights == WeightFormat::GGUFQ4_1; }
   bool isQ5_0() const { return weights == WeightFormat::GGUFQ5_0; }
+  bool isQ5_1() const { return weights == WeightFormat::GGUFQ5_1; }
+  /// q4_1 and q5_1: value q d + m, a min m per block of 32.
+  bool hasBlockMins() const { return isQ4_1() || isQ5_1(); }
+  /// q5_0 and q5_1: a 32-bit qh of fifth bits per block of 32.
+  bool hasFifthBits() const { return isQ5_0() || isQ5_1(); }
   bool isQ8_0() const { return weights == WeightFormat::GGUFQ8_0; }
   bool isQ4K() const { return weights == WeightFormat::GGUFQ4_K; }
   bool isQ5K() const { return weights == WeightFormat::GGUFQ5_K; }
@@ -127,8 +133,8 @@ struct KernelProblem {
   /// iq4_nl and iq4_xs: nibbles index llama.cpp's kvalues_iq4nl.
   bool hasIQ4Values() const { return isIQ4NL() || isIQ4XS(); }
   bool isGGUF() const {
-    return isQ4_0() || isQ4_1() || isQ5_0() || isQ8_0() || isQ4K() || isQ5K() ||
-           isQ6K() || isTQ2_0() || isIQ4NL() || isIQ4XS();
+    return isQ4_0() || isQ4_1() || isQ5_0() || isQ5_1() || isQ8_0() ||
+           isQ4K() || isQ5K() || isQ6K() || isTQ2_0() || isIQ4NL() || isIQ4XS();
   }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;

@@ -59,6 +59,8 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q4_1";
   case WeightFormat::GGUFQ5_0:
     return "q5_0";
+  case WeightFormat::GGUFQ5_1:
+    return "q5_1";
   case WeightFormat::GGUFQ8_0:
     return "q8_0";
   case WeightFormat::GGUFQ4_K:
@@ -140,6 +142,7 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::GGUFQ4_0:
   case WeightFormat::GGUFQ4_1:
   case WeightFormat::GGUFQ5_0:
+  case WeightFormat::GGUFQ5_1:
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ4_K:
   case WeightFormat::GGUFQ5_K:

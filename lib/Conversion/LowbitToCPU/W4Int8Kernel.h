@@ -61,12 +61,12 @@ public:
     // u = value + bias, unsigned: int4/q4_0 q + 8, q5_0 q + 16, E2M1 2v +
     // 12, ternary q + 2, q8_0 q + 128 (as the byte 0x80).
     // (q8_0 on AVX2: signed codes directly, no bias.)
-    int64_t bias = p.isFP4()       ? 12
-                   : p.isQ4_1()    ? 0
-                   : p.isQ5_0()    ? 16
-                   : p.isQ6K()     ? 32
-                   : p.isTernary() ? 2
-                   : p.isTQ2_0()   ? 1
+    int64_t bias = p.isFP4()          ? 12
+                   : p.hasBlockMins() ? 0
+                   : p.isQ5_0()       ? 16
+                   : p.isQ6K()        ? 32
+                   : p.isTernary()    ? 2
+                   : p.isTQ2_0()      ? 1
                    : p.isQ8_0() || p.hasIQ4Values()
                        ? (p.emulatesDot() ? 0 : -128)
                        : 8;
@@ -111,7 +111,7 @@ public:
     segments.resize(cpb);
     for (int64_t j = 0; j < cpb; ++j)
       for (int64_t i = 0; i < 64; ++i)
-        segments[j].push_back(p.isQ4_0() || p.isQ4_1() || p.isQ5_0() ||
+        segments[j].push_back(p.isQ4_0() || p.hasBlockMins() || p.isQ5_0() ||
                                       p.hasIQ4Values()
                                   ? 32 * (i / 16) + 16 * j + i % 16
                               : p.hasKMins() ? 64 * (i / 32) + 32 * j + i % 32
@@ -164,7 +164,7 @@ protected:
     // activation scales when X has a scale per block; q6_K: 32 x the lane
     // sums of each segment (i32, 2 x 16 per chunk: its segments have
     // scales of their own).
-    bool blockSums = p.hasKMins() || p.isQ4_1();
+    bool blockSums = p.hasKMins() || p.hasBlockMins();
     int64_t sumsPerChunk = blockSums ? 4 : p.isQ6K() ? 32 : 16;
     Value sums = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk},
@@ -226,15 +226,16 @@ protected:
                   // lanes 4b .. 4b + 3 of both segments hold block b.
                   SmallVector<Value> sub;
                   Value both =
-                      p.isQ4_1()
+                      p.hasBlockMins()
                           ? arith::AddIOp::create(cb, segSums[0], segSums[1])
                                 .getResult()
                           : Value();
                   for (int64_t q = 0; q < 4; ++q) {
                     SmallVector<int64_t> l;
-                    for (int64_t i = 0; i < (p.isQ4_1() ? 4 : 8); ++i)
-                      l.push_back(p.isQ4_1() ? 4 * q + i : 8 * (q / 2) + i);
-                    Value from = p.isQ4_1() ? both : segSums[q % 2];
+                    for (int64_t i = 0; i < (p.hasBlockMins() ? 4 : 8); ++i)
+                      l.push_back(p.hasBlockMins() ? 4 * q + i
+                                                   : 8 * (q / 2) + i);
+                    Value from = p.hasBlockMins() ? both : segSums[q % 2];
                     Value part = vector::ShuffleOp::create(cb, from, from, l);
                     sub.push_back(vector::ReductionOp::create(
                         cb, vector::CombiningKind::ADD, part));
@@ -328,19 +329,23 @@ protected:
     if (p.isIQ4XS())
       return readIQ4XS(cb, row, c, bytes, sw);
     // (tq2_0: one block of 66 bytes, its 64 bytes of codes first, then d;
-    // q4_1: 20 bytes, d, m, then nibbles as q4_0's.)
+    // q4_1: 20 bytes, d, m, then nibbles as q4_0's; q5_1: 24, d, m, qh,
+    // nibbles.)
     int64_t blocks = p.isQ8_0()    ? 2
                      : p.isTQ2_0() ? 1
                                    : 4,
-            blockBytes = p.isQ8_0()    ? 34
-                         : p.isQ5_0()  ? 22
-                         : p.isTQ2_0() ? 66
-                         : p.isQ4_1()  ? 20
-                                       : 18,
+            blockBytes = p.isQ8_0()         ? 34
+                         : p.isQ5_0()       ? 22
+                         : p.isQ5_1()       ? 24
+                         : p.isTQ2_0()      ? 66
+                         : p.hasBlockMins() ? 20
+                                            : 18,
             dataBytes = 64 / blocks,
-            dataAt = p.isQ5_0() || p.isQ4_1() ? (p.isQ4_1() ? 4 : 6)
-                     : p.isTQ2_0()            ? 0
-                                              : 2,
+            dataAt = p.isQ5_1()    ? 8
+                     : p.isQ5_0()  ? 6
+                     : p.isQ4_1()  ? 4
+                     : p.isTQ2_0() ? 0
+                                   : 2,
             dAt = p.isTQ2_0() ? 64 : 0;
     SmallVector<Value> highParts[2];
     Value base = arith::MulIOp::create(cb, c, idx(cb, blocks * blockBytes));
@@ -359,12 +364,14 @@ protected:
       parts.push_back(vector::TransferReadOp::create(
           cb, vData, codes, ValueRange{row, add(cb, off, dataAt)}, padI8,
           ArrayRef<bool>{full}));
-      if (p.isQ5_0()) {
-        // qh (little-endian u32): bit 16 s + i is the fifth bit of the
-        // code in byte i's nibble s; as 16 * bit in byte i of segment s.
+      if (p.hasFifthBits()) {
+        // qh (little-endian u32, after d, and m for q5_1): bit 16 s + i is
+        // the fifth bit of the code in byte i's nibble s; as 16 * bit in
+        // byte i of segment s.
         Value qh = vector::TransferReadOp::create(
             cb, VectorType::get({4}, cb.getI8Type()), codes,
-            ValueRange{row, add(cb, off, 2)}, padI8, ArrayRef<bool>{full});
+            ValueRange{row, add(cb, off, p.isQ5_1() ? 4 : 2)}, padI8,
+            ArrayRef<bool>{full});
         qh = vector::BitCastOp::create(cb, VectorType::get({1}, i32), qh);
         auto v16i32 = VectorType::get({16}, i32);
         Value all = vector::BroadcastOp::create(
@@ -394,7 +401,7 @@ protected:
       *mins = vector::FromElementsOp::create(cb, VectorType::get({blocks}, f32),
                                              mv);
     bytes = concat(cb, parts);
-    if (p.isQ5_0())
+    if (p.hasFifthBits())
       for (int64_t s = 0; s < 2; ++s)
         high.push_back(concat(cb, highParts[s]));
     Value ds =
@@ -504,7 +511,7 @@ protected:
                                     low4);
     if (p.isQ4_0()) // the nibble is already q + 8
       return {l, h};
-    if (p.isQ5_0()) // nibble | 16 * fifth bit is already q + 16
+    if (p.hasFifthBits()) // nibble | 16 * fifth bit: q + 16 (q5_0), q (q5_1)
       return {arith::OrIOp::create(cb, l, high[0]),
               arith::OrIOp::create(cb, h, high[1])};
     return {biased(cb, l), biased(cb, h)};
@@ -543,7 +550,7 @@ protected:
         Value bytes, s;
         SmallVector<Value> high;
         readGGUF(cb, row, c, full, bytes, s, high,
-                 p.isQ4_1() ? &mins[r] : nullptr);
+                 p.hasBlockMins() ? &mins[r] : nullptr);
         u.push_back(decodeSegments(cb, bytes, high));
         sw.push_back(s);
         continue;
@@ -564,7 +571,7 @@ protected:
       // The lane sums to subtract (none for q4_1's unbiased codes, whose
       // block sums of x meet the mins m instead).
       Value corr, xSums;
-      if (p.isQ4_1()) {
+      if (p.hasBlockMins()) {
         xSums = vector::TransferReadOp::create(
             cb, VectorType::get({4}, cb.getF32Type()), laneSums,
             ValueRange{m, arith::MulIOp::create(cb, c, idx(cb, 4))}, padF,
@@ -654,7 +661,7 @@ protected:
     SmallVector<Value> acc(tm * tn, zeroF);
     // q4_K, q4_1: then the min-term accumulators (8 sub-blocks a
     // super-block, 4 blocks a chunk).
-    if (p.hasKMins() || p.isQ4_1())
+    if (p.hasKMins() || p.hasBlockMins())
       acc.append(tm * tn,
                  splat(tb,
                        VectorType::get({p.hasKMins() ? 8 : 4}, tb.getF32Type()),
@@ -689,7 +696,7 @@ protected:
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 acc[i * tn + r],
                                                 arith::FastMathFlags::reassoc);
-        if (p.hasKMins() || p.isQ4_1())
+        if (p.hasKMins() || p.hasBlockMins())
           sum = arith::AddFOp::create(
               tb, sum,
               vector::ReductionOp::create(tb, vector::CombiningKind::ADD,

@@ -310,7 +310,7 @@ def gguf_activation_blocks(types):
     import gguf
     T = gguf.GGMLQuantizationType
     blocks = {T.Q4_0: (32, "f16"), T.Q4_1: (32, "f16"), T.Q8_0: (32, "f16"),
-              T.Q5_0: (32, "f16"),
+              T.Q5_0: (32, "f16"), T.Q5_1: (32, "f16"),
               T.IQ4_NL: (32, "f16"), T.Q4_K: (256, "f32"), T.Q5_K: (256, "f32"),
               T.Q6_K: (256, "f32"), T.TQ2_0: (256, "f32"),
               T.IQ4_XS: (256, "f32")}

@@ -249,6 +249,21 @@ func.func @iq4_xs(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtenso
 
 // -----
 
+// GGUF q5_1 read as stored: 24-byte blocks (d, m, qh at byte 4, nibbles at
+// 8); no lane sums to subtract (u = q), the mins meet the prologue's block
+// sums of x in 4-wide accumulators.
+// CHECK-LABEL: func.func private @__lowbit_q5_1_i8_1x2x128_g32_f16(
+// CHECK: arith.addi %{{.*}}, %c4
+// CHECK: vector.bitcast %{{.*}} : vector<4xi8> to vector<1xi32>
+// CHECK-NOT: arith.subi %{{.*}} : vector<16xi32>
+// CHECK: vector.fma %{{.*}} : vector<4xf32>
+func.func @q5_1(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<2x128xgguf<q5_1>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x128xi8, per_axis<0>>, !lowbit.qtensor<2x128xgguf<q5_1>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
 // GGUF q5_0 read as stored: 22 bytes a block (f16 d, the 32 fifth bits qh,
 // 16 bytes of nibbles). As q4_0, plus qh read as an i32 per block, its
 // bits 0-15 and 16-31 shifted into place (16 * bit) and or-ed into the low
