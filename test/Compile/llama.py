@@ -27,6 +27,7 @@
 # CHECK: gguf q5_0 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q5_1 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q4_1/q5_1 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf k-quants, iq4, tq2_0 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: caches: updated in place (llm_decode takes 5 buffers)
 # CHECK: token and position ranges: checked by the C entry point
 # CHECK: gguf f32 + lowbit-w4a8: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
@@ -150,6 +151,27 @@ def main():
     compare("gguf q4_1/q5_1 kept", got41,
             r.decode(cfg, r.dequantized(w41, types41), TOKENS,
                      int8_inputs=r.gguf_activation_blocks(types41)))
+    # Every other type the importer keeps (super-blocks of 256: a wider
+    # model), each matrix in its own, as stored, with int8 inputs per
+    # block of 32 (f16 scales) or 256 (f32).
+    cfgk = r.Config(dim=256, heads=4, kv_heads=2, ffn=512, layers=1)
+    wk = r.make_weights(cfgk, seed=6)
+    typesk = {"blk.0.attn_q.weight": T.Q4_K, "blk.0.attn_k.weight": T.Q5_K,
+              "blk.0.attn_v.weight": T.Q6_K,
+              "blk.0.attn_output.weight": T.Q2_K,
+              "blk.0.ffn_gate.weight": T.IQ4_XS,
+              "blk.0.ffn_up.weight": T.IQ4_NL,
+              "blk.0.ffn_down.weight": T.TQ2_0, "output.weight": T.Q5_0}
+    pk = os.path.join(d, "kquants.gguf")
+    r.write_gguf(pk, cfgk, wk, typesk)
+    gotk, _ = compile_and_run(d, pk)
+    compare("gguf k-quants, iq4, tq2_0 kept", gotk,
+            r.decode(cfgk, r.dequantized(wk, typesk), TOKENS,
+                     int8_inputs=r.gguf_activation_blocks(typesk)))
+    blob = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+    # (under a byte a quantized weight: none expanded to f32)
+    assert blob < sum((1 if k in typesk else 4) * v.size
+                      for k, v in wk.items()), blob
     assert ("int llm_decode(const int32_t *arg0, const int32_t *arg1, "
             "float *arg2, float *arg3, float *result0);") in header, header
     print("caches: updated in place (llm_decode takes 5 buffers)")

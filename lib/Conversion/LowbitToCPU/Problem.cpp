@@ -41,6 +41,8 @@ int64_t KernelProblem::rowBytes() const {
     return k / 32 * 24;
   case WeightFormat::GGUFQ8_0:
     return k / 32 * 34;
+  case WeightFormat::GGUFQ2_K:
+    return k / 256 * 84;
   case WeightFormat::GGUFQ4_K:
     return k / 256 * 144;
   case WeightFormat::GGUFQ5_K:
@@ -283,6 +285,8 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     format = WeightFormat::GGUFQ5_1;
   else if (kind == GGUFKind::Q8_0)
     format = WeightFormat::GGUFQ8_0;
+  else if (kind == GGUFKind::Q2_K)
+    format = WeightFormat::GGUFQ2_K;
   else if (kind == GGUFKind::Q4_K)
     format = WeightFormat::GGUFQ4_K;
   else if (kind == GGUFKind::Q5_K)
@@ -299,8 +303,10 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     return std::nullopt;
   // One scale per 32 inputs, or per 256 (tq2_0's single d a block).
   bool tq = format == WeightFormat::GGUFTQ2_0;
-  KernelProblem p = makeProblem(format, n, k, tq ? 256 : 32, f16);
-  bool superBlocks = p.hasKMins() || p.isQ6K() || tq;
+  // (q2_K: a scale per 16 inputs.)
+  bool q2 = format == WeightFormat::GGUFQ2_K;
+  KernelProblem p = makeProblem(format, n, k, tq ? 256 : q2 ? 16 : 32, f16);
+  bool superBlocks = p.superBlockLoop() || tq;
   if (p.k % (superBlocks || p.isIQ4XS() ? 256 : 32) != 0 ||
       !matchInt8Activations(op, p, target,
                             /*fullU8=*/p.isQ8_0() || p.hasIQ4Values(),
@@ -311,7 +317,7 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
   // lanes of every segment, so any multiple of 32 will do; the others' (and
   // q4_K's sub-block sums) need blocks of whole chunks (128 inputs, tq2_0
   // 256).
-  int64_t chunkIn = tq ? 256 : p.isQ8_0() ? 64 : 128;
+  int64_t chunkIn = tq || q2 ? 256 : p.isQ8_0() ? 64 : 128;
   if (p.xPerBlock() && superBlocks && p.xg % chunkIn != 0)
     return std::nullopt;
   if (p.xPerBlock() && !superBlocks && p.xg % chunkIn != 0 &&

@@ -49,7 +49,7 @@ public:
         xScales(xScales), codes(codes), scales(scales),
         tensorScale(tensorScale) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-    cpb = p.isTernary() || p.isTQ2_0() ? 4 : p.isQ8_0() ? 1 : 2;
+    cpb = p.isTernary() || p.isTQ2_0() || p.isQ2K() ? 4 : p.isQ8_0() ? 1 : 2;
     chunkIn = 64 * cpb;
     v64i8 = VectorType::get({64}, i8);
     vChunk = VectorType::get({chunkIn}, i8);
@@ -61,12 +61,12 @@ public:
     // u = value + bias, unsigned: int4/q4_0 q + 8, q5_0 q + 16, E2M1 2v +
     // 12, ternary q + 2, q8_0 q + 128 (as the byte 0x80).
     // (q8_0 on AVX2: signed codes directly, no bias.)
-    int64_t bias = p.isFP4()          ? 12
-                   : p.hasBlockMins() ? 0
-                   : p.isQ5_0()       ? 16
-                   : p.isQ6K()        ? 32
-                   : p.isTernary()    ? 2
-                   : p.isTQ2_0()      ? 1
+    int64_t bias = p.isFP4()                       ? 12
+                   : p.hasBlockMins() || p.isQ2K() ? 0
+                   : p.isQ5_0()                    ? 16
+                   : p.isQ6K()                     ? 32
+                   : p.isTernary()                 ? 2
+                   : p.isTQ2_0()                   ? 1
                    : p.isQ8_0() || p.hasIQ4Values()
                        ? (p.emulatesDot() ? 0 : -128)
                        : 8;
@@ -111,13 +111,13 @@ public:
     segments.resize(cpb);
     for (int64_t j = 0; j < cpb; ++j)
       for (int64_t i = 0; i < 64; ++i)
-        segments[j].push_back(p.isQ4_0() || p.hasBlockMins() || p.isQ5_0() ||
-                                      p.hasIQ4Values()
-                                  ? 32 * (i / 16) + 16 * j + i % 16
-                              : p.hasKMins() ? 64 * (i / 32) + 32 * j + i % 32
-                              : p.isQ6K()    ? 64 * j + i
-                              : p.isTQ2_0()  ? 128 * (i / 32) + 32 * j + i % 32
-                                             : cpb * i + j);
+        segments[j].push_back(
+            p.isQ4_0() || p.hasBlockMins() || p.isQ5_0() || p.hasIQ4Values()
+                ? 32 * (i / 16) + 16 * j + i % 16
+            : p.hasKMins()             ? 64 * (i / 32) + 32 * j + i % 32
+            : p.isQ6K()                ? 64 * j + i
+            : p.isTQ2_0() || p.isQ2K() ? 128 * (i / 32) + 32 * j + i % 32
+                                       : cpb * i + j);
     chunks = (p.k + chunkIn - 1) / chunkIn;
     fullChunks = p.k / chunkIn;
     // Lane l (4 bytes of each segment: 4 cpb consecutive inputs) -> its
@@ -159,13 +159,14 @@ protected:
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
     Value arranged = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * chunkIn}, i8);
-    // Lane sums (i32, 16 per chunk); q4_K: sub-block sums (f32, 4 per
-    // chunk), q4_1 block sums (f32, 4 per chunk), both times their
-    // activation scales when X has a scale per block; q6_K: 32 x the lane
-    // sums of each segment (i32, 2 x 16 per chunk: its segments have
-    // scales of their own).
-    bool blockSums = p.hasKMins() || p.hasBlockMins();
-    int64_t sumsPerChunk = blockSums ? 4 : p.isQ6K() ? 32 : 16;
+    // Lane sums (i32, 16 per chunk); q4_K / q5_K: sub-block sums (f32, 4
+    // per chunk), q4_1 / q5_1 block sums (f32, 4 per chunk), q2_K sums per
+    // 16 inputs (f32, 16 per chunk), all times their activation scales
+    // when X has a scale per block; q6_K: 32 x the lane sums of each
+    // segment (i32, 2 x 16 per chunk: its segments have scales of their
+    // own).
+    bool blockSums = p.hasMinTerm();
+    int64_t sumsPerChunk = p.isQ2K() ? 16 : blockSums ? 4 : p.isQ6K() ? 32 : 16;
     Value sums = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk},
         blockSums ? Type(b.getF32Type()) : i32);
@@ -220,41 +221,54 @@ protected:
                     sum = dpbusd(cb, sum, bias8, seg);
                 }
                 if (blockSums) {
-                  // Sums of x per block of 32 (4 per chunk), as f32 [M, K /
-                  // 32]. q4_K: segment 0 lanes 0-7 and 8-15 hold
-                  // sub-blocks 0 and 2, segment 1 sub-blocks 1 and 3; q4_1:
-                  // lanes 4b .. 4b + 3 of both segments hold block b.
-                  SmallVector<Value> sub;
+                  // Sums of x per block of the mins, as f32 [M, K / block]:
+                  // each the sum of `width` lanes from `first` of one
+                  // segment (-1: both). q4_K / q5_K (per 32): segment 0
+                  // lanes 0-7 and 8-15 hold sub-blocks 0 and 2, segment 1
+                  // sub-blocks 1 and 3; q4_1 / q5_1 (per 32): lanes 4b ..
+                  // 4b + 3 of both segments hold block b; q2_K (per 16):
+                  // lanes 8h + 4g .. + 3 of segment j hold 8h + 2j + g.
+                  int64_t width = p.hasKMins() ? 8 : 4;
+                  SmallVector<int64_t> segOf, first;
+                  for (int64_t q = 0; q < sumsPerChunk; ++q) {
+                    if (p.hasBlockMins()) {
+                      segOf.push_back(-1);
+                      first.push_back(4 * q);
+                    } else if (p.hasKMins()) {
+                      segOf.push_back(q % 2);
+                      first.push_back(8 * (q / 2));
+                    } else {
+                      segOf.push_back(q % 8 / 2);
+                      first.push_back(8 * (q / 8) + 4 * (q % 2));
+                    }
+                  }
                   Value both =
                       p.hasBlockMins()
                           ? arith::AddIOp::create(cb, segSums[0], segSums[1])
                                 .getResult()
                           : Value();
-                  for (int64_t q = 0; q < 4; ++q) {
+                  SmallVector<Value> sub;
+                  for (int64_t q = 0; q < sumsPerChunk; ++q) {
                     SmallVector<int64_t> l;
-                    for (int64_t i = 0; i < (p.hasBlockMins() ? 4 : 8); ++i)
-                      l.push_back(p.hasBlockMins() ? 4 * q + i
-                                                   : 8 * (q / 2) + i);
-                    Value from = p.hasBlockMins() ? both : segSums[q % 2];
+                    for (int64_t i = 0; i < width; ++i)
+                      l.push_back(first[q] + i);
+                    Value from = segOf[q] < 0 ? both : segSums[segOf[q]];
                     Value part = vector::ShuffleOp::create(cb, from, from, l);
                     sub.push_back(vector::ReductionOp::create(
                         cb, vector::CombiningKind::ADD, part));
                   }
                   Value v = vector::FromElementsOp::create(
-                      cb, VectorType::get({4}, cb.getI32Type()), sub);
-                  auto v4f = VectorType::get({4}, cb.getF32Type());
-                  v = arith::SIToFPOp::create(cb, v4f, v);
-                  if (sxl) // times their activation scales (lanes 4b)
+                      cb, VectorType::get({sumsPerChunk}, cb.getI32Type()),
+                      sub);
+                  v = arith::SIToFPOp::create(
+                      cb, VectorType::get({sumsPerChunk}, cb.getF32Type()), v);
+                  if (sxl) // times their activation scales
                     v = arith::MulFOp::create(
                         cb, v,
-                        vector::ShuffleOp::create(
-                            cb, sxl, sxl, ArrayRef<int64_t>{0, 4, 8, 12})
+                        vector::ShuffleOp::create(cb, sxl, sxl, first)
                             .getResult());
                   sm = vector::TransferWriteOp::create(
-                           cb, v, sm,
-                           ValueRange{m,
-                                      arith::MulIOp::create(cb, c, idx(cb, 4))},
-                           ArrayRef<bool>{true})
+                           cb, v, sm, ValueRange{m, s0}, ArrayRef<bool>{true})
                            .getResult();
                 } else if (!p.isQ6K()) {
                   sm = vector::TransferWriteOp::create(
@@ -656,23 +670,38 @@ protected:
                                    ValueRange acc, Value m0, Value n0,
                                    int64_t tm, int64_t tn);
 
+  /// q2_K super-block `sb` (256 inputs, 84 bytes: 16 scale bytes (low
+  /// nibble the scale, high the min of a sub-block of 16), qs[64] of 2-bit
+  /// codes, f16 d, f16 dmin; value d sc q - dmin m) for outputs [m0, m0 +
+  /// tm) x [n0, n0 + tn): one chunk of four segments laid out as tq2_0's
+  /// (byte i's field j is input 128 (i / 32) + 32 j + i % 32); lane l of
+  /// segment j lies in sub-block 8 (l / 8) + 2 j + (l % 8) / 4. u = q (at
+  /// most 3); the min term as a 16-wide FMA with the prologue's sums per
+  /// 16 inputs.
+  SmallVector<Value> superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
+                                   ValueRange acc, Value m0, Value n0,
+                                   int64_t tm, int64_t tn);
+
   Value tile(ImplicitLocOpBuilder &tb, Value y, Value m0, Value n0, int64_t tm,
              int64_t tn) override {
     SmallVector<Value> acc(tm * tn, zeroF);
-    // q4_K, q4_1: then the min-term accumulators (8 sub-blocks a
-    // super-block, 4 blocks a chunk).
-    if (p.hasKMins() || p.hasBlockMins())
-      acc.append(tm * tn,
-                 splat(tb,
-                       VectorType::get({p.hasKMins() ? 8 : 4}, tb.getF32Type()),
-                       tb.getF32FloatAttr(0.f)));
-    if (p.hasKMins() || p.isQ6K()) {
+    // With mins: then the min-term accumulators (q4_K / q5_K: 8
+    // sub-blocks a super-block, q2_K 16, q4_1 / q5_1: 4 blocks a chunk).
+    if (p.hasMinTerm())
+      acc.append(tm * tn, splat(tb,
+                                VectorType::get({p.isQ2K()      ? 16
+                                                 : p.hasKMins() ? 8
+                                                                : 4},
+                                                tb.getF32Type()),
+                                tb.getF32FloatAttr(0.f)));
+    if (p.superBlockLoop()) {
       auto loop = scf::ForOp::create(
           tb, idx(tb, 0), idx(tb, p.k / 256), idx(tb, 1), acc,
           [&](OpBuilder &ob, Location l, Value sb, ValueRange a) {
             ImplicitLocOpBuilder cb(l, ob);
             scf::YieldOp::create(
                 cb, p.hasKMins() ? superBlock(cb, sb, a, m0, n0, tm, tn)
+                    : p.isQ2K()  ? superBlockQ2K(cb, sb, a, m0, n0, tm, tn)
                                  : superBlockQ6K(cb, sb, a, m0, n0, tm, tn));
           });
       acc = SmallVector<Value>(loop.getResults());
@@ -685,7 +714,7 @@ protected:
           });
       acc = SmallVector<Value>(loop.getResults());
     }
-    if (!p.hasKMins() && !p.isQ6K() && chunks > fullChunks)
+    if (!p.superBlockLoop() && chunks > fullChunks)
       acc = chunk(tb, idx(tb, fullChunks), acc, m0, n0, tm, tn, false);
     for (int64_t i = 0; i < tm; ++i) {
       Value m = add(tb, m0, i);
@@ -696,7 +725,7 @@ protected:
         Value sum = vector::ReductionOp::create(tb, vector::CombiningKind::ADD,
                                                 acc[i * tn + r],
                                                 arith::FastMathFlags::reassoc);
-        if (p.hasKMins() || p.hasBlockMins())
+        if (p.hasMinTerm())
           sum = arith::AddFOp::create(
               tb, sum,
               vector::ReductionOp::create(tb, vector::CombiningKind::ADD,

@@ -3,8 +3,9 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The w4-int8 kernel's loops over GGUF super-blocks of 256 inputs: q4_K
-// and q5_K (6-bit scales and mins per 32; q5_K's fifth bits apart) and
-// q6_K (int8 scales per 16, 2 high bits apart from the nibbles). See
+// and q5_K (6-bit scales and mins per 32; q5_K's fifth bits apart), q6_K
+// (int8 scales per 16, 2 high bits apart from the nibbles) and q2_K (4-bit
+// scales and mins per 16, 2-bit codes). See
 // W4Int8Kernel.h and docs/CodegenCPU.md.
 //
 //===----------------------------------------------------------------------===//
@@ -256,6 +257,94 @@ SmallVector<Value> W4I8Kernel::superBlockQ6K(ImplicitLocOpBuilder &cb, Value sb,
                                     laneScale(cb, sw[r][j], sx), o);
         }
       }
+    }
+  }
+  return out;
+}
+
+/// q2_K super-block `sb`: see W4Int8Kernel.h.
+SmallVector<Value> W4I8Kernel::superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
+                                             ValueRange acc, Value m0, Value n0,
+                                             int64_t tm, int64_t tn) {
+  Type f32 = cb.getF32Type(), i8 = cb.getI8Type();
+  Value base = arith::MulIOp::create(cb, sb, idx(cb, 84));
+  auto vf16 = VectorType::get({16}, f32);
+  auto v16i8 = VectorType::get({16}, i8);
+  // Lane l of segment j: sub-block 8 (l / 8) + 2 j + (l % 8) / 4.
+  auto lanes = [&](int64_t j) {
+    SmallVector<int64_t> l;
+    for (int64_t i = 0; i < 16; ++i)
+      l.push_back(8 * (i / 8) + 2 * j + i % 8 / 4);
+    return l;
+  };
+  // Per output channel: the codes' 4 segments, the 16 scales d sc per
+  // segment's lanes, and the 16 mins -dmin m.
+  SmallVector<SmallVector<Value>> u, sw;
+  SmallVector<Value> mn16;
+  Value low4b = splat(cb, v16i8, cb.getI8IntegerAttr(0x0F));
+  Value four16 = splat(cb, v16i8, cb.getI8IntegerAttr(4));
+  for (int64_t r = 0; r < tn; ++r) {
+    Value row = add(cb, n0, r);
+    Value sc = vector::TransferReadOp::create(
+        cb, v16i8, codes, ValueRange{row, base}, padI8, ArrayRef<bool>{true});
+    Value hd = vector::TransferReadOp::create(
+        cb, VectorType::get({4}, i8), codes, ValueRange{row, add(cb, base, 80)},
+        padI8, ArrayRef<bool>{true});
+    Value dd = arith::ExtFOp::create(
+        cb, VectorType::get({2}, f32),
+        vector::BitCastOp::create(cb, VectorType::get({2}, cb.getF16Type()), hd)
+            .getResult());
+    Value d = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{0});
+    Value dmin = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{1});
+    Value scl = arith::UIToFPOp::create(
+        cb, vf16, arith::AndIOp::create(cb, sc, low4b).getResult());
+    Value mns = arith::UIToFPOp::create(
+        cb, vf16, arith::ShRUIOp::create(cb, sc, four16).getResult());
+    Value dsc = arith::MulFOp::create(cb, scl,
+                                      vector::BroadcastOp::create(cb, vf16, d));
+    mn16.push_back(
+        arith::MulFOp::create(cb, mns,
+                              vector::BroadcastOp::create(
+                                  cb, vf16, arith::NegFOp::create(cb, dmin))));
+    Value bytes = vector::TransferReadOp::create(
+        cb, v64i8, codes, ValueRange{row, add(cb, base, 16)}, padI8,
+        ArrayRef<bool>{true});
+    SmallVector<Value> ur, swr;
+    for (int64_t j = 0; j < 4; ++j) {
+      Value sh = splat(cb, v64i8, cb.getI8IntegerAttr(2 * j));
+      Value c = j ? arith::ShRUIOp::create(cb, bytes, sh).getResult() : bytes;
+      ur.push_back(arith::AndIOp::create(cb, c, three));
+      swr.push_back(vector::ShuffleOp::create(cb, dsc, dsc, lanes(j)));
+    }
+    u.push_back(ur);
+    sw.push_back(swr);
+  }
+  SmallVector<Value> out(acc);
+  Value k0 = arith::MulIOp::create(cb, sb, idx(cb, 256));
+  Value padF32 = arith::ConstantOp::create(cb, cb.getF32FloatAttr(0.f));
+  int64_t na = tm * tn;
+  for (int64_t i = 0; i < tm; ++i) {
+    Value m = add(cb, m0, i);
+    SmallVector<Value> xs;
+    for (int64_t j = 0; j < 4; ++j)
+      xs.push_back(vector::TransferReadOp::create(
+          cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
+          ArrayRef<bool>{true}));
+    Value sx = xLanes(cb, m, sb);
+    // Sums of x per 16 inputs (times X's block scale when it has one).
+    Value xs16 = vector::TransferReadOp::create(
+        cb, vf16, laneSums,
+        ValueRange{m, arith::MulIOp::create(cb, sb, idx(cb, 16))}, padF32,
+        ArrayRef<bool>{true});
+    for (int64_t r = 0; r < tn; ++r) {
+      Value &o = out[i * tn + r];
+      for (int64_t j = 0; j < 4; ++j) {
+        Value q = arith::SIToFPOp::create(cb, v16f,
+                                          dpbusd(cb, zeroI, u[r][j], xs[j]));
+        o = vector::FMAOp::create(cb, q, laneScale(cb, sw[r][j], sx), o);
+      }
+      Value &om = out[na + i * tn + r];
+      om = vector::FMAOp::create(cb, mn16[r], xs16, om);
     }
   }
   return out;

@@ -168,6 +168,18 @@ def make_weights(cfg, seed=0, tied=False):
     return w
 
 
+def gguf_quantize(a, t):
+    """`a` [rows, K] in GGUF type `t`'s bytes: gguf-py's quantizer, or for
+    the types it does not quantize (K-quants, iq4_*) lowbit's, which
+    test/GGUF checks byte for byte against llama.cpp's."""
+    import gguf
+    try:
+        return gguf.quantize(a, t)
+    except NotImplementedError:
+        import lowbit
+        return np.asarray(lowbit.quantize(a, t.name.lower()).codes, np.uint8)
+
+
 def write_gguf(path, cfg, w, types=None, keys=()):
     """`types`: GGUF name -> gguf.GGMLQuantizationType for quantized ones
     (the weights' float values are quantized by gguf-py); `keys`: more
@@ -194,7 +206,7 @@ def write_gguf(path, cfg, w, types=None, keys=()):
         if t is None:
             wr.add_tensor(name, a)
         else:
-            q = gguf.quantize(a, t)
+            q = gguf_quantize(a, t)
             wr.add_tensor(name, q, raw_shape=q.shape, raw_dtype=t)
     wr.write_header_to_file()
     wr.write_kv_data_to_file()
@@ -207,7 +219,7 @@ def dequantized(w, types):
     import gguf
     out = dict(w)
     for name, t in (types or {}).items():
-        out[name] = gguf.dequantize(gguf.quantize(w[name], t), t).astype(
+        out[name] = gguf.dequantize(gguf_quantize(w[name], t), t).astype(
             np.float32).reshape(w[name].shape)
     return out
 
@@ -313,7 +325,7 @@ def gguf_activation_blocks(types):
               T.Q5_0: (32, "f16"), T.Q5_1: (32, "f16"),
               T.IQ4_NL: (32, "f16"), T.Q4_K: (256, "f32"), T.Q5_K: (256, "f32"),
               T.Q6_K: (256, "f32"), T.TQ2_0: (256, "f32"),
-              T.IQ4_XS: (256, "f32")}
+              T.IQ4_XS: (256, "f32"), T.Q2_K: (256, "f32")}
     return {n: blocks[t] for n, t in types.items() if t in blocks}
 
 

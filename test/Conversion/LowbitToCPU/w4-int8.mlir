@@ -204,7 +204,7 @@ func.func @q4_0_blocks(%x: !lowbit.qtensor<1x256xi8, per_group<[1 : 32]>, scale 
 // CHECK: %[[S:.*]] = tensor.extract %{{.*}} : tensor<1x2xf32>
 // CHECK: vector.broadcast %[[S]] : f32 to vector<16xf32>
 // CHECK: arith.sitofp %{{.*}} : vector<4xi32> to vector<4xf32>
-// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 4, 8, 12] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 0, 8, 8] : vector<16xf32>, vector<16xf32>
 // CHECK: arith.mulf %{{.*}} : vector<4xf32>
 func.func @q4_k_blocks(%x: !lowbit.qtensor<1x512xi8, per_group<[1 : 256]>>, %w: !lowbit.qtensor<2x512xgguf<q4_k>>) -> tensor<1x2xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x512xi8, per_group<[1 : 256]>>, !lowbit.qtensor<2x512xgguf<q4_k>> -> tensor<1x2xf32>
@@ -259,6 +259,22 @@ func.func @iq4_xs(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtenso
 // CHECK: vector.fma %{{.*}} : vector<4xf32>
 func.func @q5_1(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<2x128xgguf<q5_1>>) -> tensor<1x2xf32> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x128xi8, per_axis<0>>, !lowbit.qtensor<2x128xgguf<q5_1>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF q2_K read as stored: one 84-byte super-block a chunk of four 2-bit
+// segments; the 16 scales (low nibbles of bytes 0-15) times d, shuffled
+// per segment; the mins (high nibbles) times -dmin in a 16-wide FMA.
+// CHECK-LABEL: func.func private @__lowbit_q2_k_i8_1x2x256_g16_f16(
+// CHECK: arith.muli %{{.*}}, %c84
+// CHECK: vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<2x84xi8>, vector<16xi8>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 0, 0, 0, 1, 1, 1, 1, 8, 8, 8, 8, 9, 9, 9, 9]
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [2, 2, 2, 2, 3, 3, 3, 3, 10, 10, 10, 10, 11, 11, 11, 11]
+// CHECK: vector.fma %{{.*}} : vector<16xf32>
+func.func @q2_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<q2_k>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<q2_k>> -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
 
