@@ -161,7 +161,8 @@ def main():
               "blk.0.attn_output.weight": T.Q2_K,
               "blk.0.ffn_gate.weight": T.IQ4_XS,
               "blk.0.ffn_up.weight": T.IQ4_NL,
-              "blk.0.ffn_down.weight": T.TQ2_0, "output.weight": T.Q5_0}
+              "blk.0.ffn_down.weight": T.TQ2_0, "output.weight": T.Q3_K,
+              "token_embd.weight": T.Q5_0}
     pk = os.path.join(d, "kquants.gguf")
     r.write_gguf(pk, cfgk, wk, typesk)
     gotk, _ = compile_and_run(d, pk)

@@ -43,6 +43,8 @@ int64_t KernelProblem::rowBytes() const {
     return k / 32 * 34;
   case WeightFormat::GGUFQ2_K:
     return k / 256 * 84;
+  case WeightFormat::GGUFQ3_K:
+    return k / 256 * 110;
   case WeightFormat::GGUFQ4_K:
     return k / 256 * 144;
   case WeightFormat::GGUFQ5_K:
@@ -287,6 +289,8 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     format = WeightFormat::GGUFQ8_0;
   else if (kind == GGUFKind::Q2_K)
     format = WeightFormat::GGUFQ2_K;
+  else if (kind == GGUFKind::Q3_K)
+    format = WeightFormat::GGUFQ3_K;
   else if (kind == GGUFKind::Q4_K)
     format = WeightFormat::GGUFQ4_K;
   else if (kind == GGUFKind::Q5_K)
@@ -303,8 +307,9 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     return std::nullopt;
   // One scale per 32 inputs, or per 256 (tq2_0's single d a block).
   bool tq = format == WeightFormat::GGUFTQ2_0;
-  // (q2_K: a scale per 16 inputs.)
-  bool q2 = format == WeightFormat::GGUFQ2_K;
+  // (q2_K, q3_K: a scale per 16 inputs, four 2-bit segments a chunk.)
+  bool q2 =
+      format == WeightFormat::GGUFQ2_K || format == WeightFormat::GGUFQ3_K;
   KernelProblem p = makeProblem(format, n, k, tq ? 256 : q2 ? 16 : 32, f16);
   bool superBlocks = p.superBlockLoop() || tq;
   if (p.k % (superBlocks || p.isIQ4XS() ? 256 : 32) != 0 ||

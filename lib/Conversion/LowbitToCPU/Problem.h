@@ -44,6 +44,7 @@ enum class WeightFormat {
   GGUFQ5_1,
   GGUFQ8_0,
   GGUFQ2_K,
+  GGUFQ3_K,
   GGUFQ4_K,
   GGUFQ5_K,
   GGUFQ6_K,
@@ -122,11 +123,17 @@ struct KernelProblem {
   /// A min term (mins times sums of x) apart from the codes' products.
   bool hasMinTerm() const { return hasKMins() || hasBlockMins() || isQ2K(); }
   /// The kernel loops over super-blocks of 256 (W4Int8SuperBlocks.cpp).
-  bool superBlockLoop() const { return hasKMins() || isQ6K() || isQ2K(); }
+  bool superBlockLoop() const {
+    return hasKMins() || isQ6K() || isQ2K() || isQ3K();
+  }
+  /// Biased codes whose segments have scales of their own: the lane sums
+  /// to subtract are kept per segment (q6_K, q3_K).
+  bool segmentSums() const { return isQ6K() || isQ3K(); }
   /// q5_0 and q5_1: a 32-bit qh of fifth bits per block of 32.
   bool hasFifthBits() const { return isQ5_0() || isQ5_1(); }
   bool isQ8_0() const { return weights == WeightFormat::GGUFQ8_0; }
   bool isQ2K() const { return weights == WeightFormat::GGUFQ2_K; }
+  bool isQ3K() const { return weights == WeightFormat::GGUFQ3_K; }
   bool isQ4K() const { return weights == WeightFormat::GGUFQ4_K; }
   bool isQ5K() const { return weights == WeightFormat::GGUFQ5_K; }
   /// q4_K and q5_K: 6-bit scales and mins per 32, nibbles laid out alike
@@ -140,8 +147,8 @@ struct KernelProblem {
   bool hasIQ4Values() const { return isIQ4NL() || isIQ4XS(); }
   bool isGGUF() const {
     return isQ4_0() || isQ4_1() || isQ5_0() || isQ5_1() || isQ8_0() ||
-           isQ2K() || isQ4K() || isQ5K() || isQ6K() || isTQ2_0() || isIQ4NL() ||
-           isIQ4XS();
+           isQ2K() || isQ3K() || isQ4K() || isQ5K() || isQ6K() || isTQ2_0() ||
+           isIQ4NL() || isIQ4XS();
   }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;

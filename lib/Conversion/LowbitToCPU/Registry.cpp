@@ -65,6 +65,8 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q8_0";
   case WeightFormat::GGUFQ2_K:
     return "q2_k";
+  case WeightFormat::GGUFQ3_K:
+    return "q3_k";
   case WeightFormat::GGUFQ4_K:
     return "q4_k";
   case WeightFormat::GGUFQ5_K:
@@ -147,6 +149,7 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::GGUFQ5_1:
   case WeightFormat::GGUFQ8_0:
   case WeightFormat::GGUFQ2_K:
+  case WeightFormat::GGUFQ3_K:
   case WeightFormat::GGUFQ4_K:
   case WeightFormat::GGUFQ5_K:
   case WeightFormat::GGUFQ6_K:

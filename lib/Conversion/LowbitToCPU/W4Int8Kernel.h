@@ -49,7 +49,9 @@ public:
         xScales(xScales), codes(codes), scales(scales),
         tensorScale(tensorScale) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-    cpb = p.isTernary() || p.isTQ2_0() || p.isQ2K() ? 4 : p.isQ8_0() ? 1 : 2;
+    cpb = p.isTernary() || p.isTQ2_0() || p.isQ2K() || p.isQ3K() ? 4
+          : p.isQ8_0()                                           ? 1
+                                                                 : 2;
     chunkIn = 64 * cpb;
     v64i8 = VectorType::get({64}, i8);
     vChunk = VectorType::get({chunkIn}, i8);
@@ -65,6 +67,7 @@ public:
                    : p.hasBlockMins() || p.isQ2K() ? 0
                    : p.isQ5_0()                    ? 16
                    : p.isQ6K()                     ? 32
+                   : p.isQ3K()                     ? 4
                    : p.isTernary()                 ? 2
                    : p.isTQ2_0()                   ? 1
                    : p.isQ8_0() || p.hasIQ4Values()
@@ -111,13 +114,14 @@ public:
     segments.resize(cpb);
     for (int64_t j = 0; j < cpb; ++j)
       for (int64_t i = 0; i < 64; ++i)
-        segments[j].push_back(
-            p.isQ4_0() || p.hasBlockMins() || p.isQ5_0() || p.hasIQ4Values()
-                ? 32 * (i / 16) + 16 * j + i % 16
-            : p.hasKMins()             ? 64 * (i / 32) + 32 * j + i % 32
-            : p.isQ6K()                ? 64 * j + i
-            : p.isTQ2_0() || p.isQ2K() ? 128 * (i / 32) + 32 * j + i % 32
-                                       : cpb * i + j);
+        segments[j].push_back(p.isQ4_0() || p.hasBlockMins() || p.isQ5_0() ||
+                                      p.hasIQ4Values()
+                                  ? 32 * (i / 16) + 16 * j + i % 16
+                              : p.hasKMins() ? 64 * (i / 32) + 32 * j + i % 32
+                              : p.isQ6K()    ? 64 * j + i
+                              : p.isTQ2_0() || p.isQ2K() || p.isQ3K()
+                                  ? 128 * (i / 32) + 32 * j + i % 32
+                                  : cpb * i + j);
     chunks = (p.k + chunkIn - 1) / chunkIn;
     fullChunks = p.k / chunkIn;
     // Lane l (4 bytes of each segment: 4 cpb consecutive inputs) -> its
@@ -166,7 +170,10 @@ protected:
     // segment (i32, 2 x 16 per chunk: its segments have scales of their
     // own).
     bool blockSums = p.hasMinTerm();
-    int64_t sumsPerChunk = p.isQ2K() ? 16 : blockSums ? 4 : p.isQ6K() ? 32 : 16;
+    int64_t sumsPerChunk = p.isQ2K()         ? 16
+                           : blockSums       ? 4
+                           : p.segmentSums() ? 16 * cpb
+                                             : 16;
     Value sums = tensor::EmptyOp::create(
         b, ArrayRef<int64_t>{p.m, chunks * sumsPerChunk},
         blockSums ? Type(b.getF32Type()) : i32);
@@ -211,7 +218,7 @@ protected:
                           .getResult();
                   if (blockSums) // sum of x per lane, per segment
                     segSums.push_back(dpbusd(cb, zeroI, ones, seg));
-                  else if (p.isQ6K()) // 32 x that, written per segment
+                  else if (p.segmentSums()) // bias x that, per segment
                     sm = vector::TransferWriteOp::create(
                              cb, dpbusd(cb, zeroI, bias8, seg), sm,
                              ValueRange{m, add(cb, s0, 16 * j)},
@@ -270,7 +277,7 @@ protected:
                   sm = vector::TransferWriteOp::create(
                            cb, v, sm, ValueRange{m, s0}, ArrayRef<bool>{true})
                            .getResult();
-                } else if (!p.isQ6K()) {
+                } else if (!p.segmentSums()) {
                   sm = vector::TransferWriteOp::create(
                            cb, sum, sm, ValueRange{m, s0}, ArrayRef<bool>{true})
                            .getResult();
@@ -677,7 +684,11 @@ protected:
   /// (byte i's field j is input 128 (i / 32) + 32 j + i % 32); lane l of
   /// segment j lies in sub-block 8 (l / 8) + 2 j + (l % 8) / 4. u = q (at
   /// most 3); the min term as a 16-wide FMA with the prologue's sums per
-  /// 16 inputs.
+  /// 16 inputs. q3_K (110 bytes: hmask[32], qs[64] as q2_K's, 12 bytes of
+  /// 6-bit scales for the 16 sub-blocks, f16 d; value d (sc - 32) (q - 4),
+  /// q = the 2 bits + 4 x the high bit, bit 4 (i / 32) + j of hmask[i % 32]
+  /// for byte i of segment j): u = q (at most 7), minus 4 x the lanes' sums
+  /// of x per segment, no min term.
   SmallVector<Value> superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
                                    ValueRange acc, Value m0, Value n0,
                                    int64_t tm, int64_t tn);
@@ -701,8 +712,9 @@ protected:
             ImplicitLocOpBuilder cb(l, ob);
             scf::YieldOp::create(
                 cb, p.hasKMins() ? superBlock(cb, sb, a, m0, n0, tm, tn)
-                    : p.isQ2K()  ? superBlockQ2K(cb, sb, a, m0, n0, tm, tn)
-                                 : superBlockQ6K(cb, sb, a, m0, n0, tm, tn));
+                    : p.isQ2K() || p.isQ3K()
+                        ? superBlockQ2K(cb, sb, a, m0, n0, tm, tn)
+                        : superBlockQ6K(cb, sb, a, m0, n0, tm, tn));
           });
       acc = SmallVector<Value>(loop.getResults());
     } else if (fullChunks) {

@@ -4,8 +4,9 @@
 //
 // The w4-int8 kernel's loops over GGUF super-blocks of 256 inputs: q4_K
 // and q5_K (6-bit scales and mins per 32; q5_K's fifth bits apart), q6_K
-// (int8 scales per 16, 2 high bits apart from the nibbles) and q2_K (4-bit
-// scales and mins per 16, 2-bit codes). See
+// (int8 scales per 16, 2 high bits apart from the nibbles), q2_K (4-bit
+// scales and mins per 16, 2-bit codes) and q3_K (q2_K's codes and a high
+// bit apart, 6-bit scales per 16). See
 // W4Int8Kernel.h and docs/CodegenCPU.md.
 //
 //===----------------------------------------------------------------------===//
@@ -262,14 +263,16 @@ SmallVector<Value> W4I8Kernel::superBlockQ6K(ImplicitLocOpBuilder &cb, Value sb,
   return out;
 }
 
-/// q2_K super-block `sb`: see W4Int8Kernel.h.
+/// q2_K and q3_K super-block `sb`: see W4Int8Kernel.h.
 SmallVector<Value> W4I8Kernel::superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
                                              ValueRange acc, Value m0, Value n0,
                                              int64_t tm, int64_t tn) {
-  Type f32 = cb.getF32Type(), i8 = cb.getI8Type();
-  Value base = arith::MulIOp::create(cb, sb, idx(cb, 84));
+  Type f32 = cb.getF32Type(), i8 = cb.getI8Type(), i32 = cb.getI32Type();
+  bool q3 = p.isQ3K();
+  Value base = arith::MulIOp::create(cb, sb, idx(cb, q3 ? 110 : 84));
   auto vf16 = VectorType::get({16}, f32);
   auto v16i8 = VectorType::get({16}, i8);
+  auto v32i8 = VectorType::get({32}, i8);
   // Lane l of segment j: sub-block 8 (l / 8) + 2 j + (l % 8) / 4.
   auto lanes = [&](int64_t j) {
     SmallVector<int64_t> l;
@@ -277,43 +280,117 @@ SmallVector<Value> W4I8Kernel::superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
       l.push_back(8 * (i / 8) + 2 * j + i % 8 / 4);
     return l;
   };
-  // Per output channel: the codes' 4 segments, the 16 scales d sc per
-  // segment's lanes, and the 16 mins -dmin m.
+  auto f16At = [&](Value row, int64_t at, int64_t n) {
+    Value h = vector::TransferReadOp::create(
+        cb, VectorType::get({2 * n}, i8), codes,
+        ValueRange{row, add(cb, base, at)}, padI8, ArrayRef<bool>{true});
+    return arith::ExtFOp::create(
+               cb, VectorType::get({n}, f32),
+               vector::BitCastOp::create(
+                   cb, VectorType::get({n}, cb.getF16Type()), h)
+                   .getResult())
+        .getResult();
+  };
+  // q3_K's 16 6-bit scales from its 12 bytes (llama.cpp's kmask1/kmask2
+  // shuffle on three little-endian words), as int8.
+  auto q3Scales = [&](Value row) {
+    Value raw = vector::TransferReadOp::create(
+        cb, VectorType::get({12}, i8), codes,
+        ValueRange{row, add(cb, base, 96)}, padI8, ArrayRef<bool>{true});
+    Value w = vector::BitCastOp::create(cb, VectorType::get({3}, i32), raw);
+    auto word = [&](int64_t e) {
+      return vector::ExtractOp::create(cb, w, ArrayRef<int64_t>{e}).getResult();
+    };
+    auto c = [&](uint32_t v) {
+      return arith::ConstantOp::create(cb, cb.getI32IntegerAttr(int32_t(v)))
+          .getResult();
+    };
+    Value a0 = word(0), a1 = word(1), tmp = word(2);
+    auto low = [&](Value a, Value sh) { // (a >> sh) & 0x0f0f0f0f
+      Value v = sh ? arith::ShRUIOp::create(cb, a, sh).getResult() : a;
+      return arith::AndIOp::create(cb, v, c(0x0f0f0f0f)).getResult();
+    };
+    auto high = [&](int64_t sh) { // ((tmp >> sh) & 0x03030303) << 4
+      Value v = sh ? arith::ShRUIOp::create(cb, tmp, c(sh)).getResult() : tmp;
+      v = arith::AndIOp::create(cb, v, c(0x03030303));
+      return arith::ShLIOp::create(cb, v, c(4)).getResult();
+    };
+    SmallVector<Value> out{arith::OrIOp::create(cb, low(a0, Value()), high(0)),
+                           arith::OrIOp::create(cb, low(a1, Value()), high(2)),
+                           arith::OrIOp::create(cb, low(a0, c(4)), high(4)),
+                           arith::OrIOp::create(cb, low(a1, c(4)), high(6))};
+    Value v =
+        vector::FromElementsOp::create(cb, VectorType::get({4}, i32), out);
+    return vector::BitCastOp::create(cb, v16i8, v).getResult();
+  };
+  // Per output channel: the codes' 4 segments as u, the 16 scales d sc
+  // (q3_K: d (sc - 32)) on each segment's lanes, q2_K's 16 mins -dmin m.
   SmallVector<SmallVector<Value>> u, sw;
   SmallVector<Value> mn16;
-  Value low4b = splat(cb, v16i8, cb.getI8IntegerAttr(0x0F));
-  Value four16 = splat(cb, v16i8, cb.getI8IntegerAttr(4));
   for (int64_t r = 0; r < tn; ++r) {
     Value row = add(cb, n0, r);
-    Value sc = vector::TransferReadOp::create(
-        cb, v16i8, codes, ValueRange{row, base}, padI8, ArrayRef<bool>{true});
-    Value hd = vector::TransferReadOp::create(
-        cb, VectorType::get({4}, i8), codes, ValueRange{row, add(cb, base, 80)},
-        padI8, ArrayRef<bool>{true});
-    Value dd = arith::ExtFOp::create(
-        cb, VectorType::get({2}, f32),
-        vector::BitCastOp::create(cb, VectorType::get({2}, cb.getF16Type()), hd)
-            .getResult());
-    Value d = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{0});
-    Value dmin = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{1});
-    Value scl = arith::UIToFPOp::create(
-        cb, vf16, arith::AndIOp::create(cb, sc, low4b).getResult());
-    Value mns = arith::UIToFPOp::create(
-        cb, vf16, arith::ShRUIOp::create(cb, sc, four16).getResult());
-    Value dsc = arith::MulFOp::create(cb, scl,
-                                      vector::BroadcastOp::create(cb, vf16, d));
-    mn16.push_back(
-        arith::MulFOp::create(cb, mns,
-                              vector::BroadcastOp::create(
-                                  cb, vf16, arith::NegFOp::create(cb, dmin))));
+    Value dsc;
+    if (q3) {
+      Value d = vector::ExtractOp::create(cb, f16At(row, 108, 1),
+                                          ArrayRef<int64_t>{0});
+      Value sc = arith::SIToFPOp::create(cb, vf16, q3Scales(row));
+      sc = arith::SubFOp::create(cb, sc,
+                                 splat(cb, vf16, cb.getF32FloatAttr(32.f)));
+      dsc = arith::MulFOp::create(cb, sc,
+                                  vector::BroadcastOp::create(cb, vf16, d));
+    } else {
+      Value sc = vector::TransferReadOp::create(
+          cb, v16i8, codes, ValueRange{row, base}, padI8, ArrayRef<bool>{true});
+      Value dd = f16At(row, 80, 2);
+      Value d = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{0});
+      Value dmin = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{1});
+      Value scl = arith::UIToFPOp::create(
+          cb, vf16,
+          arith::AndIOp::create(cb, sc,
+                                splat(cb, v16i8, cb.getI8IntegerAttr(0x0F)))
+              .getResult());
+      Value mns = arith::UIToFPOp::create(
+          cb, vf16,
+          arith::ShRUIOp::create(cb, sc,
+                                 splat(cb, v16i8, cb.getI8IntegerAttr(4)))
+              .getResult());
+      dsc = arith::MulFOp::create(cb, scl,
+                                  vector::BroadcastOp::create(cb, vf16, d));
+      mn16.push_back(arith::MulFOp::create(
+          cb, mns,
+          vector::BroadcastOp::create(cb, vf16,
+                                      arith::NegFOp::create(cb, dmin))));
+    }
     Value bytes = vector::TransferReadOp::create(
-        cb, v64i8, codes, ValueRange{row, add(cb, base, 16)}, padI8,
+        cb, v64i8, codes, ValueRange{row, add(cb, base, q3 ? 32 : 16)}, padI8,
         ArrayRef<bool>{true});
+    // q3_K: [hmask, hmask >> 4] has segment j's high bits in bit j.
+    Value hmd;
+    if (q3) {
+      Value hm = vector::TransferReadOp::create(
+          cb, v32i8, codes, ValueRange{row, base}, padI8, ArrayRef<bool>{true});
+      hmd =
+          concat(cb, {hm, arith::ShRUIOp::create(
+                              cb, hm, splat(cb, v32i8, cb.getI8IntegerAttr(4)))
+                              .getResult()});
+    }
     SmallVector<Value> ur, swr;
     for (int64_t j = 0; j < 4; ++j) {
-      Value sh = splat(cb, v64i8, cb.getI8IntegerAttr(2 * j));
-      Value c = j ? arith::ShRUIOp::create(cb, bytes, sh).getResult() : bytes;
-      ur.push_back(arith::AndIOp::create(cb, c, three));
+      auto shr = [&](Value v, int64_t n) {
+        return n ? arith::ShRUIOp::create(
+                       cb, v, splat(cb, v64i8, cb.getI8IntegerAttr(n)))
+                       .getResult()
+                 : v;
+      };
+      Value q = arith::AndIOp::create(cb, shr(bytes, 2 * j), three);
+      if (q3) {
+        Value hb = arith::AndIOp::create(cb, shr(hmd, j), ones);
+        q = arith::OrIOp::create(
+            cb, q,
+            arith::ShLIOp::create(cb, hb,
+                                  splat(cb, v64i8, cb.getI8IntegerAttr(2))));
+      }
+      ur.push_back(q);
       swr.push_back(vector::ShuffleOp::create(cb, dsc, dsc, lanes(j)));
     }
     u.push_back(ur);
@@ -322,29 +399,43 @@ SmallVector<Value> W4I8Kernel::superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
   SmallVector<Value> out(acc);
   Value k0 = arith::MulIOp::create(cb, sb, idx(cb, 256));
   Value padF32 = arith::ConstantOp::create(cb, cb.getF32FloatAttr(0.f));
+  Value cz = arith::ConstantOp::create(cb, cb.getI32IntegerAttr(0));
   int64_t na = tm * tn;
   for (int64_t i = 0; i < tm; ++i) {
     Value m = add(cb, m0, i);
-    SmallVector<Value> xs;
-    for (int64_t j = 0; j < 4; ++j)
+    SmallVector<Value> xs, corr;
+    for (int64_t j = 0; j < 4; ++j) {
       xs.push_back(vector::TransferReadOp::create(
           cb, v64i8, xArranged, ValueRange{m, add(cb, k0, 64 * j)}, padI8,
           ArrayRef<bool>{true}));
+      if (q3) // 4 x the lane sums of segment j
+        corr.push_back(vector::TransferReadOp::create(
+            cb, v16i32, laneSums,
+            ValueRange{
+                m, add(cb, arith::MulIOp::create(cb, sb, idx(cb, 64)), 16 * j)},
+            cz, ArrayRef<bool>{true}));
+    }
     Value sx = xLanes(cb, m, sb);
-    // Sums of x per 16 inputs (times X's block scale when it has one).
-    Value xs16 = vector::TransferReadOp::create(
-        cb, vf16, laneSums,
-        ValueRange{m, arith::MulIOp::create(cb, sb, idx(cb, 16))}, padF32,
-        ArrayRef<bool>{true});
+    // q2_K: sums of x per 16 inputs (times X's block scale when it has one).
+    Value xs16;
+    if (!q3)
+      xs16 = vector::TransferReadOp::create(
+          cb, vf16, laneSums,
+          ValueRange{m, arith::MulIOp::create(cb, sb, idx(cb, 16))}, padF32,
+          ArrayRef<bool>{true});
     for (int64_t r = 0; r < tn; ++r) {
       Value &o = out[i * tn + r];
       for (int64_t j = 0; j < 4; ++j) {
-        Value q = arith::SIToFPOp::create(cb, v16f,
-                                          dpbusd(cb, zeroI, u[r][j], xs[j]));
+        Value d = dpbusd(cb, zeroI, u[r][j], xs[j]);
+        if (q3)
+          d = arith::SubIOp::create(cb, d, corr[j]);
+        Value q = arith::SIToFPOp::create(cb, v16f, d);
         o = vector::FMAOp::create(cb, q, laneScale(cb, sw[r][j], sx), o);
       }
-      Value &om = out[na + i * tn + r];
-      om = vector::FMAOp::create(cb, mn16[r], xs16, om);
+      if (!q3) {
+        Value &om = out[na + i * tn + r];
+        om = vector::FMAOp::create(cb, mn16[r], xs16, om);
+      }
     }
   }
   return out;

@@ -280,6 +280,22 @@ func.func @q2_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<
 
 // -----
 
+// GGUF q3_K read as stored: q2_K's segments with the high bits of [hmask,
+// hmask >> 4] (bit j, at 4) or-ed in, 4 x the lane sums of each segment
+// subtracted, the scales d (sc - 32) unpacked from three words.
+// CHECK-LABEL: func.func private @__lowbit_q3_k_i8_1x2x256_g16_f16(
+// CHECK: arith.muli %{{.*}}, %c110
+// CHECK: vector.bitcast %{{.*}} : vector<12xi8> to vector<3xi32>
+// CHECK: arith.andi %{{.*}}, %c252645135_i32 : i32
+// CHECK: vector.bitcast %{{.*}} : vector<4xi32> to vector<16xi8>
+// CHECK: arith.subi %{{.*}} : vector<16xi32>
+func.func @q3_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<q3_k>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<q3_k>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
 // GGUF q5_0 read as stored: 22 bytes a block (f16 d, the 32 fifth bits qh,
 // 16 bytes of nibbles). As q4_0, plus qh read as an i32 per block, its
 // bits 0-15 and 16-31 shifted into place (16 * bit) and or-ed into the low
