@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
 # lowbit.sh: the two entry points of the README.
-#   ./lowbit.sh demo   compile the default model (SmolLM2-135M, a real
-#                      Llama-architecture model from PyPI) ahead of time,
-#                      fp32 and quantized, and print quality, memory and
-#                      decode speed against fp32
+#   ./lowbit.sh demo [--model PATH]
+#                      compile the default model (SmolLM2-135M, a real
+#                      Llama-architecture model from PyPI), or PATH (a GGUF
+#                      file or a safetensors model), ahead of time, fp32
+#                      and quantized, and print quality, memory and decode
+#                      speed against fp32
 #   ./lowbit.sh mlp-demo  the bundled MLP under each scheme (reference
 #                      lowering), accuracy against fp32
 #   ./lowbit.sh test   run the whole test suite (check-lowbit)
@@ -249,9 +251,11 @@ fetch_model() {
   fi
 }
 
-# llama.cpp for the demo's side-by-side comparison: llama-cpp-python from
-# PyPI (built from source by pip, once: several minutes). Failure is not
-# fatal: the demo then says the comparison was skipped.
+# llama.cpp for the demo's side-by-side comparison (and the tokenizer of a
+# GGUF that is not byte-level BPE, such as Gemma's SentencePiece):
+# llama-cpp-python from PyPI (built from source by pip, once: several
+# minutes). Failure is not fatal: the demo then says the comparison was
+# skipped (and names the tokenizer it cannot build).
 ensure_llama_cpp_python() {
   python_ready "$PYTHON" demo && return 0
   log "installing llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION from PyPI (built from source, several minutes, once)"
@@ -260,9 +264,28 @@ ensure_llama_cpp_python() {
     log "could not install llama-cpp-python: the comparison with llama.cpp is skipped"
 }
 
+# The model the demo's arguments name (--model PATH or --model=PATH),
+# printed; nothing when there is none (the default one is then fetched and
+# passed as --default-model).
+demo_model_arg() {
+  while (($#)); do
+    case "$1" in
+      --model) echo "${2:-}"; return ;;
+      --model=*) echo "${1#--model=}"; return ;;
+    esac
+    shift
+  done
+}
+
+# The demo's arguments go to llama_demo.py: --model PATH (a GGUF file, or
+# a safetensors model directory, model.safetensors or
+# model.safetensors.index.json), --quick, --gen N, --max-seq N, --prompt,
+# --no-llama-cpp.
 llama_demo() {
+  local default=()
+  [ -n "${MODEL:-}" ] && default=(--default-model "$MODEL")
   "$PYTHON" "$ROOT/tools/lowbit-demo/llama_demo.py" \
-    --lowbit-compile "$BUILD/bin/lowbit-compile" --model "$MODEL" \
+    --lowbit-compile "$BUILD/bin/lowbit-compile" "${default[@]}" \
     --work "$BUILD/demo" --text "$ROOT/tools/lowbit-demo/story.txt" "$@"
 }
 
@@ -302,9 +325,17 @@ sanitize() {
 case "${1:-}" in
   demo)
     shift
+    # A --model that does not exist stops here, before the build;
+    # llama_demo.py says what else is wrong with one.
+    MODEL=""
+    own_model="$(demo_model_arg "$@")"
+    if [ -n "$own_model" ] && [ ! -e "$own_model" ]; then
+      log "error: --model $own_model does not exist"
+      exit 1
+    fi
     install_deps
     ensure_python
-    fetch_model
+    [ -n "$own_model" ] || fetch_model
     ensure_llama_cpp_python
     build lowbit-compile >&2
     llama_demo "$@"
@@ -324,7 +355,7 @@ case "${1:-}" in
     sanitize
     ;;
   *)
-    echo "usage: $0 demo|test|mlp-demo" >&2
+    echo "usage: $0 demo [--model PATH]|test|mlp-demo" >&2
     exit 2
     ;;
 esac

@@ -173,11 +173,29 @@ StepValues mlir::lowbit::importer::buildStepValues(ImplicitLocOpBuilder &b,
   return v;
 }
 
+/// An f16 / bf16 weight as a constant of its own type (the mapped bytes,
+/// no copy), or null for other kinds.
+static Value halfConstant(ImplicitLocOpBuilder &b, WeightConstants &w,
+                          StringRef name, const Weight &wt) {
+  if (wt.kind != Weight::Kind::F16 && wt.kind != Weight::Kind::BF16)
+    return nullptr;
+  Type elem = wt.kind == Weight::Kind::F16 ? Type(b.getF16Type())
+                                           : Type(b.getBF16Type());
+  int64_t n = 1;
+  for (int64_t d : wt.shape)
+    n *= d;
+  auto type = RankedTensorType::get(wt.shape, elem);
+  return arith::ConstantOp::create(
+      b, w.blob(name.str() + ".half", type,
+                ArrayRef<char>((const char *)wt.data, n * 2), 2,
+                /*copy=*/false));
+}
+
 Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
                                              const StepValues &v,
                                              WeightConstants &w,
                                              const HyperParameters &hp,
-                                             bool keepGGUF) {
+                                             bool keepGGUF, bool keepHalf) {
   int64_t vocab = hp.vocab, dim = hp.dim;
   MLIRContext *ctx = b.getContext();
   const Weight *table = w.lookup("token_embd.weight", {vocab, dim});
@@ -194,6 +212,23 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
                                      nx::GGUFKind::Q4_1, nx::GGUFKind::Q5_0,
                                      nx::GGUFKind::Q5_1},
                                     kind);
+  // An f16 / bf16 table: the token's row widened (one copy, shared with
+  // a tied head).
+  if (Value half = keepHalf ? halfConstant(b, w, "token_embd.weight", *table)
+                            : Value()) {
+    auto halfType = cast<RankedTensorType>(half.getType());
+    Value row = tensor::ExtractSliceOp::create(
+        b, RankedTensorType::get({1, dim}, halfType.getElementType()), half,
+        ArrayRef<OpFoldResult>{v.token, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(dim)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+    AffineMap id = mapOf(ctx, 2, {0, 1});
+    return generic(
+        b, {row}, empty(b, f32Type(b, {1, dim})), {id, id}, {kPar, kPar},
+        [](ImplicitLocOpBuilder &ib, ValueRange a) {
+          return arith::ExtFOp::create(ib, ib.getF32Type(), a[0]).getResult();
+        });
+  }
   if (!decodes) {
     Value emb = w.f32("token_embd.weight", {vocab, dim});
     if (!emb)
@@ -393,9 +428,12 @@ Value mlir::lowbit::importer::buildNorm(ImplicitLocOpBuilder &b,
   llvm_unreachable("unknown norm kind");
 }
 
-Value mlir::lowbit::importer::buildLinear(
-    ImplicitLocOpBuilder &b, const StepValues &v, WeightConstants &w, Value x,
-    StringRef name, int64_t out, int64_t in, StringRef site, bool keepGGUF) {
+Value mlir::lowbit::importer::buildLinear(ImplicitLocOpBuilder &b,
+                                          const StepValues &v,
+                                          WeightConstants &w, Value x,
+                                          StringRef name, int64_t out,
+                                          int64_t in, StringRef site,
+                                          bool keepGGUF, bool keepHalf) {
   MLIRContext *ctx = b.getContext();
   const Weight *wt = w.lookup(name, {out, in});
   if (!wt)
@@ -451,7 +489,11 @@ Value mlir::lowbit::importer::buildLinear(
   }
   if (wt->kind == Weight::Kind::Quantized)
     return buildPrequantizedLinear(b, w, x, name, *wt, siteLoc);
-  Value wf = w.f32(name, {out, in});
+  // f16 / bf16 matrices as stored: a linalg.matmul of f32 x and f16 / bf16
+  // w, which widens w exactly (the CPU kernels read the halves).
+  Value wf = keepHalf ? halfConstant(b, w, name, *wt) : Value();
+  if (!wf)
+    wf = w.f32(name, {out, in});
   if (!wf)
     return nullptr;
   Value init = fill(b, v.zero, empty(b, outType));

@@ -97,7 +97,7 @@ StepValues buildStepValues(ImplicitLocOpBuilder &b, const HyperParameters &hp,
 /// an f32 table. Null on error.
 Value buildEmbedding(ImplicitLocOpBuilder &b, const StepValues &v,
                      WeightConstants &w, const HyperParameters &hp,
-                     bool keepGGUF);
+                     bool keepGGUF, bool keepHalf = false);
 
 /// RMSNorm over the last dimension of x ([1, D], or [1, heads, D]) with
 /// weight `gamma` [D]: x / sqrt(mean(x^2) + eps) * g. Null on error.
@@ -127,13 +127,16 @@ Value buildNorm(ImplicitLocOpBuilder &b, const StepValues &v,
 
 /// x [1, in] times weight `name` [out, in] transposed, at site `site` (the
 /// op's NameLoc, which the quantization passes report): GGUF q4_0, q8_0
-/// and q4_K kept as stored (`keepGGUF`) are `lowbit.qmatmul` with x
-/// quantized to int8 per row, q4_1 with x in f32; pre-quantized safetensors
-/// weights are buildPrequantizedLinear; anything else is a
+/// and the other GGUF types with a CPU kernel, kept as stored
+/// (`keepGGUF`), are `lowbit.qmatmul` with x quantized to int8 per block
+/// as llama.cpp's; pre-quantized safetensors weights are
+/// buildPrequantizedLinear; f16 / bf16 weights with `keepHalf` a
+/// `linalg.matmul` of f32 x and the weights as stored; anything else a
 /// `linalg.matmul` of an f32 constant. Null on error.
 Value buildLinear(ImplicitLocOpBuilder &b, const StepValues &v,
                   WeightConstants &w, Value x, StringRef name, int64_t out,
-                  int64_t in, StringRef site, bool keepGGUF);
+                  int64_t in, StringRef site, bool keepGGUF,
+                  bool keepHalf = false);
 
 /// x [1, in] times the pre-quantized weight `wt` (a Quantized weight
 /// [out, in] named `name`): `lowbit.qmatmul {transpose_b}` of a

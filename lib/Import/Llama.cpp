@@ -98,7 +98,8 @@ bool DecodeStepBuilder::build(std::string &error) {
     local.ropeScaling = RopeScaling();
     localTable = buildRopeTable(b, v, weights, local, "rope_freqs_local");
   }
-  Value x = buildEmbedding(b, v, weights, hp, options.keepGGUF);
+  Value x =
+      buildEmbedding(b, v, weights, hp, options.keepGGUF, options.keepHalf);
   if (!x)
     return fail();
   if (hp.embeddingScale != 1.0)
@@ -114,7 +115,7 @@ bool DecodeStepBuilder::build(std::string &error) {
     return fail();
   Value logits = buildLinear(
       b, v, weights, xn, arch.tiedHead ? "token_embd.weight" : "output.weight",
-      hp.vocab, hp.dim, "output", options.keepGGUF);
+      hp.vocab, hp.dim, "output", options.keepGGUF, options.keepHalf);
   if (!logits)
     return fail();
   SmallVector<Value> returned{logits};
@@ -139,7 +140,8 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
   std::string p = "blk." + std::to_string(l) + ".";
   auto linear = [&](Value in, StringRef name, int64_t out, int64_t inDim) {
     return buildLinear(b, v, weights, in, p + name.str() + ".weight", out,
-                       inDim, p + name.str(), options.keepGGUF);
+                       inDim, p + name.str(), options.keepGGUF,
+                       options.keepHalf);
   };
   // Attention.
   Value h = buildNorm(b, v, weights, recipe.norm, x, p + "attn_norm.weight");

@@ -20,6 +20,7 @@
 # CHECK: gguf f32: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: safetensors f32 tied: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: safetensors f16: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf f16/bf16 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q4_0/q8_0 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q8_0 embedding tied kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: q8_0 table: one copy in the weights blob
@@ -94,6 +95,21 @@ def main():
     got, _ = compile_and_run(d, os.path.join(h16, "model.safetensors"))
     compare("safetensors f16", got,
             r.decode(cfg, w16, TOKENS, interleaved=False))
+    # Kept as f16 (the kernels widen them as they read): half the blob.
+    blob16 = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+    assert blob16 < 0.6 * 4 * sum(v.size for v in w.values()), blob16
+    # GGUF f16 matrices and a bf16 table tied to the head, as stored.
+    wh = r.make_weights(cfg, seed=7, tied=True)
+    th = {n: gguf.GGMLQuantizationType.F16 for n in wh
+          if n.startswith("blk") and "norm" not in n}
+    th["token_embd.weight"] = gguf.GGMLQuantizationType.BF16
+    ph = os.path.join(d, "half.gguf")
+    r.write_gguf(ph, cfg, wh, th)
+    goth, _ = compile_and_run(d, ph)
+    compare("gguf f16/bf16 kept", goth,
+            r.decode(cfg, r.dequantized(wh, th), TOKENS))
+    blobh = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+    assert blobh < 0.6 * 4 * sum(v.size for v in wh.values()), blobh
 
     types = {n: gguf.GGMLQuantizationType.Q4_0 for n in w
              if n.startswith("blk") and "norm" not in n}

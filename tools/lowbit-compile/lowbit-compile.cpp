@@ -60,9 +60,9 @@ static cl::opt<std::string>
             cl::init("f32"), cl::cat(compileCategory));
 static cl::opt<bool>
     dequantizeGGUF("dequantize-gguf",
-                   cl::desc("Imported GGUF models: dequantize every weight to "
-                            "f32 (default: q4_0, q8_0, q4_K and q4_1 stay "
-                            "as stored)"),
+                   cl::desc("Imported models: widen every weight to f32 "
+                            "(default: GGUF blocks with a CPU kernel and "
+                            "f16 / bf16 weights stay as stored)"),
                    cl::init(false), cl::cat(compileCategory));
 static cl::opt<std::string>
     outputBase("o",
@@ -190,6 +190,9 @@ int main(int argc, char **argv) {
     lowbit::LlamaImportOptions io;
     io.maxSeq = maxSeq;
     io.keepGGUF = !dequantizeGGUF;
+    // A pipeline quantizes f32 matmuls: f16 / bf16 weights are widened
+    // for it.
+    io.keepHalf = !dequantizeGGUF && pipeline.empty();
     io.kvCache = kvCache;
     lowbit::LlamaConfig config;
     module = lowbit::importLlama(&ctx, inputFile, io, config, err);

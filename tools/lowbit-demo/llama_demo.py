@@ -1,18 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 
-"""The README's main command (./lowbit.sh demo): a real Llama-architecture
-model compiled ahead of time by lowbit-compile, fp32 and quantized, run
-through the generated C API, and compared.
+"""The README's main command (./lowbit.sh demo): a real LLM compiled
+ahead of time by lowbit-compile, fp32 and quantized, run through the
+generated C API, and compared.
 
-    llama_demo.py --lowbit-compile BIN --model MODEL.gguf --work DIR
-                  [--text FILE] [--max-seq N] [--gen N] [--quick]
+    llama_demo.py --lowbit-compile BIN (--model PATH | --default-model PATH)
+                  --work DIR --text FILE [--max-seq N] [--gen N] [--quick]
+                  [--no-llama-cpp]
 
-For each configuration it compiles MODEL to a shared library, header and
-weights blob, loads them with ctypes, and reports against the fp32 build
-of the same model: perplexity on the bundled text (teacher forced),
+--model is any model lowbit-compile takes: a GGUF file, or a safetensors
+model (its directory, model.safetensors or model.safetensors.index.json,
+with config.json and tokenizer.json beside it); a path that is not one is
+an error. Without it the model is --default-model (lowbit.sh passes
+SmolLM2-135M), or a synthetic model with random weights when that file is
+missing (no network). The text and prompt are tokenized by the model's
+own tokenizer (model_tokenizer.py: Hugging Face `tokenizers`, or
+llama.cpp's for GGUF tokenizers that are not byte-level BPE).
+
+For each configuration it compiles the model to a shared library, header
+and weights blob, loads them with ctypes, and reports against the fp32
+build of the same model: perplexity on the bundled text (teacher forced),
 next-token (top-1) agreement and relative logits error per step, greedy
-tokens from a prompt, weights + KV cache memory, and decode tokens/s.
+tokens from a prompt, weights + KV cache memory, and decode tokens/s;
+then, for a GGUF file, llama.cpp's greedy tokens and speed on the same
+file (llama-cpp-python, when installed).
 """
 
 import argparse
@@ -25,96 +37,98 @@ import subprocess
 import sys
 import time
 
+import model_tokenizer
 import numpy as np
 
 # ---------------------------------------------------------------------------
-# GGUF metadata and a byte-level BPE tokenizer (GPT-2 style, what the
-# model's tokenizer.ggml.model = "gpt2" vocabulary needs).
+# The model: a GGUF file or a safetensors model, what lowbit-compile takes.
 # ---------------------------------------------------------------------------
 
-def read_vocab(path):
-    import gguf
-    r = gguf.GGUFReader(path)
-
-    def strings(key):
-        f = r.fields[key]
-        return [bytes(f.parts[i]).decode("utf-8", "replace") for i in f.data]
-
-    def scalar(key, default=None):
-        if key not in r.fields:
-            return default
-        f = r.fields[key]
-        return f.parts[f.data[0]][0].item()
-
-    arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
-    return {
-        "tokens": strings("tokenizer.ggml.tokens"),
-        "merges": strings("tokenizer.ggml.merges")
-        if "tokenizer.ggml.merges" in r.fields else [],
-        "bos": scalar("tokenizer.ggml.bos_token_id", 1),
-        "layers": scalar(arch + ".block_count"),
-        "heads_kv": scalar(arch + ".attention.head_count_kv",
-                           scalar(arch + ".attention.head_count")),
-        "dim": scalar(arch + ".embedding_length"),
-        "heads": scalar(arch + ".attention.head_count"),
-        "name": bytes(r.fields["general.name"].parts[-1]).decode()
-        if "general.name" in r.fields else os.path.basename(path),
-    }
+class ModelError(Exception):
+    """A --model that is not a model the demo can run (one line)."""
 
 
-def bytes_to_unicode():
-    bs = (list(range(ord("!"), ord("~") + 1)) +
-          list(range(ord("\xa1"), ord("\xac") + 1)) +
-          list(range(ord("\xae"), ord("\xff") + 1)))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
+def safetensors_dtypes(d):
+    """The dtypes of a safetensors model's matrices (all shards), most
+    frequent first."""
+    index = os.path.join(d, "model.safetensors.index.json")
+    if os.path.isfile(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    counts = {}
+    for name in files:
+        with open(os.path.join(d, name), "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(n))
+        for key, t in header.items():
+            if key != "__metadata__" and len(t["shape"]) >= 2:
+                counts[t["dtype"]] = counts.get(t["dtype"], 0) + 1
+    return sorted(counts, key=lambda k: -counts[k])
 
 
-class Tokenizer:
-    # GPT-2's pre-tokenizer with Python's re (letters as [^\W\d_]).
-    PAT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d"""
-                     r"""| ?[^\s\w]+|\s+(?!\S)|\s+""")
-
-    def __init__(self, vocab):
-        self.tokens = vocab["tokens"]
-        self.ids = {t: i for i, t in enumerate(self.tokens)}
-        self.ranks = {tuple(m.split(" ")): i
-                      for i, m in enumerate(vocab["merges"])}
-        self.b2u = bytes_to_unicode()
-        self.u2b = {v: k for k, v in self.b2u.items()}
-
-    def _bpe(self, word):
-        parts = list(word)
-        while len(parts) > 1:
-            best = min(((self.ranks.get((a, b), 1 << 30), i)
-                        for i, (a, b) in enumerate(zip(parts, parts[1:]))))
-            if best[0] == 1 << 30:
-                break
-            i = best[1]
-            parts[i:i + 2] = [parts[i] + parts[i + 1]]
-        return parts
-
-    def encode(self, text):
-        out = []
-        for piece in self.PAT.findall(text):
-            word = "".join(self.b2u[b] for b in piece.encode("utf-8"))
-            for p in self._bpe(word):
-                if p in self.ids:
-                    out.append(self.ids[p])
-                else:
-                    out.extend(self.ids[c] for c in p if c in self.ids)
-        return out
-
-    def decode(self, ids):
-        s = "".join(self.tokens[i] for i in ids)
-        return bytes(self.u2b.get(c, ord("?")) for c in s).decode(
-            "utf-8", "replace")
+def describe(path):
+    """What the demo prints of the model and needs to run it: name, shape,
+    its weights' storage, and its tokenizer."""
+    if model_tokenizer.is_gguf(path):
+        try:
+            meta = model_tokenizer.GGUFMetadata(path)
+        except Exception as e:  # gguf-py's errors
+            raise ModelError("%s: gguf-py cannot read it (%s: %s)"
+                             % (path, type(e).__name__, e)) from None
+        arch = meta["general.architecture"]
+        counts = {}
+        for _, ty, dims in meta.tensors:
+            if dims >= 2:
+                counts[ty] = counts.get(ty, 0) + 1
+        heads = meta.get(arch + ".attention.head_count")
+        info = {
+            "format": "GGUF",
+            "name": meta.get("general.name", os.path.basename(path)),
+            "layers": meta.get(arch + ".block_count"),
+            "dim": meta.get(arch + ".embedding_length"),
+            "heads": heads,
+            "heads_kv": meta.get(arch + ".attention.head_count_kv", heads),
+            "vocab": len(meta.get("tokenizer.ggml.tokens", [])),
+            "stored": sorted(counts, key=lambda k: -counts[k]),
+        }
+    else:
+        d = model_tokenizer.safetensors_dir(path)
+        if d is None:
+            raise ModelError("%s is neither a GGUF file nor a safetensors "
+                             "model (a directory with model.safetensors or "
+                             "model.safetensors.index.json, or one of "
+                             "those files)" % path)
+        meta = None
+        try:
+            with open(os.path.join(d, "config.json")) as f:
+                cfg = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ModelError("%s: cannot read its config.json (%s)"
+                             % (d, e)) from None
+        heads = cfg.get("num_attention_heads")
+        info = {
+            "format": "safetensors",
+            "name": cfg.get("_name_or_path") or
+            (cfg.get("architectures") or ["safetensors model"])[0],
+            "layers": cfg.get("num_hidden_layers"),
+            "dim": cfg.get("hidden_size"),
+            "heads": heads,
+            "heads_kv": cfg.get("num_key_value_heads", heads),
+            "vocab": cfg.get("vocab_size"),
+        }
+        try:
+            info["stored"] = safetensors_dtypes(d)
+        except (OSError, ValueError, KeyError, TypeError,
+                AttributeError) as e:
+            raise ModelError("%s: cannot read its safetensors headers (%s: "
+                             "%s)" % (d, type(e).__name__, e)) from None
+    try:
+        info["tokenizer"] = model_tokenizer.load(path, meta)
+    except model_tokenizer.TokenizerError as e:
+        raise ModelError(str(e)) from None
+    return info
 
 
 # ---------------------------------------------------------------------------
@@ -185,7 +199,7 @@ def evaluate(model, text_ids, prompt_ids, gen):
 
 CONFIGS = [
     ("fp32", ["--dequantize-gguf"]),
-    ("GGUF as stored (Q4_1, q8_0 head)", []),
+    ("as stored", []),  # the label names the model's storage
     ("W8A8 (i8 per channel, i8 per token)",
      ["--pipeline=builtin.module(func.func(lowbit-quantize-matmuls{"
       "weight-scheme='i8, per_axis<out>' "
@@ -224,8 +238,9 @@ def write_synthetic(path):
     w.add_head_count(H)
     w.add_head_count_kv(K)
     w.add_layer_norm_rms_eps(1e-5)
-    b2u = bytes_to_unicode()
+    b2u = model_tokenizer.bytes_to_unicode()
     w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("gpt-2")
     w.add_token_list([b2u[b] for b in range(V)])
     w.add_token_merges([])
 
@@ -253,10 +268,34 @@ def write_synthetic(path):
     w.close()
 
 
+def model_path(args):
+    """The model to run: --model (an error when it is not there), else
+    --default-model (lowbit.sh's SmolLM2; a synthetic model when it could
+    not be fetched)."""
+    if args.model:
+        if not os.path.exists(args.model):
+            raise ModelError("%s does not exist" % args.model)
+        return args.model
+    if args.default_model and os.path.exists(args.default_model):
+        return args.default_model
+    print("(%s is missing: using a synthetic model with random weights "
+          "instead; its quality figures mean nothing)"
+          % (args.default_model or "the default model"))
+    os.makedirs(args.work, exist_ok=True)
+    path = os.path.join(args.work, "synthetic.gguf")
+    write_synthetic(path)
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lowbit-compile", required=True)
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model",
+                    help="a GGUF file or a safetensors model (directory, "
+                    "model.safetensors or model.safetensors.index.json)")
+    ap.add_argument("--default-model",
+                    help="the model without --model; when it is missing, a "
+                    "synthetic one")
     ap.add_argument("--work", required=True)
     ap.add_argument("--text", required=True)
     ap.add_argument("--max-seq", type=int, default=256)
@@ -267,27 +306,37 @@ def main():
     ap.add_argument("--no-llama-cpp", action="store_true",
                     help="skip the comparison with llama.cpp")
     args = ap.parse_args()
-    if not os.path.exists(args.model):
-        print("(%s is missing: using a synthetic model with random weights "
-              "instead; its quality figures mean nothing)" % args.model)
-        os.makedirs(args.work, exist_ok=True)
-        args.model = os.path.join(args.work, "synthetic.gguf")
-        write_synthetic(args.model)
+    given = "--model " if args.model else ""
+    try:
+        args.model = model_path(args)
+        info = describe(args.model)
+    except ModelError as e:
+        sys.exit("llama_demo.py: error: %s%s" % (given, e))
 
-    vocab = read_vocab(args.model)
-    tok = Tokenizer(vocab)
-    text_ids = tok.encode(open(args.text).read())[:args.max_seq]
+    tok = info["tokenizer"]
+    with open(args.text, encoding="utf-8") as f:
+        text_ids = tok.encode(f.read())[:args.max_seq]
     prompt_ids = tok.encode(args.prompt)
+    if len(prompt_ids) + args.gen > args.max_seq:
+        sys.exit("llama_demo.py: error: the prompt (%d tokens) and --gen %d "
+                 "exceed --max-seq %d" % (len(prompt_ids), args.gen,
+                                          args.max_seq))
     print("model: %s (%s), %d layers, dim %d, %d heads over %d KV heads, "
-          "vocabulary %d" % (vocab["name"], os.path.basename(args.model),
-                             vocab["layers"], vocab["dim"], vocab["heads"],
-                             vocab["heads_kv"], len(vocab["tokens"])))
+          "vocabulary %d" % (info["name"], os.path.basename(args.model),
+                             info["layers"], info["dim"], info["heads"],
+                             info["heads_kv"], info["vocab"]))
+    print("tokenizer: %s" % tok.kind)
     print("text: %s, %d tokens (teacher forced); prompt %r, %d greedy "
           "tokens; KV cache %d tokens" % (os.path.basename(args.text),
                                           len(text_ids), args.prompt,
                                           args.gen, args.max_seq))
     print()
-    configs = CONFIGS[:1] + CONFIGS[3:4] if args.quick else CONFIGS
+    stored = "%s as stored (%s)" % (info["format"],
+                                    ", ".join(info["stored"][:3]))
+    configs = [(stored if label == "as stored" else label, flags)
+               for label, flags in CONFIGS]
+    if args.quick:
+        configs = configs[:1] + configs[3:4]
     os.makedirs(args.work, exist_ok=True)
     rows, ref = [], None
     for label, flags in configs:
@@ -301,7 +350,7 @@ def main():
                              capture_output=True, text=True)
         if res.returncode != 0:
             sys.exit("lowbit-compile failed for %s:\n%s" % (label,
-                                                           res.stderr))
+                                                            res.stderr))
         compile_s = time.time() - t0
         m = Compiled(base)
         logits, ppl, gen, tps = evaluate(m, text_ids, prompt_ids, args.gen)
@@ -331,8 +380,13 @@ def main():
     print()
     for row in rows:
         print("%-38s %r" % (row[0], args.prompt + row[9]))
-    if not args.no_llama_cpp:
-        compare_llama_cpp(args, prompt_ids, rows, tok)
+    if args.no_llama_cpp:
+        return
+    if info["format"] != "GGUF":
+        print()
+        print("llama.cpp comparison skipped: llama.cpp runs GGUF files only")
+        return
+    compare_llama_cpp(args, prompt_ids, rows, tok)
 
 
 def compare_llama_cpp(args, prompt_ids, rows, tok):
@@ -368,7 +422,7 @@ def compare_llama_cpp(args, prompt_ids, rows, tok):
         logits = np.array(llm.scores[llm.n_tokens - 1])
     tps = 1.0 / np.median(times)
     print("llama.cpp (llama-cpp-python %s, %d threads, the GGUF's own "
-          "Q4_1 / Q8_0 kernels), same prompt token ids:"
+          "kernels), same prompt token ids:"
           % (getattr(llama_cpp, "__version__", "?"), threads))
     print("%-38s %8s %-14s" % ("", "tok/s", "greedy = llama.cpp's"))
     print("%-38s %8.1f %-14s" % ("llama.cpp", tps, "%d/%d" % (args.gen,

@@ -45,6 +45,12 @@ struct LlamaImportOptions {
   /// format); otherwise, and for other GGUF block types, weights are
   /// dequantized to f32 at import.
   bool keepGGUF = true;
+  /// f16 / bf16 matrices and embedding tables (GGUF or safetensors) stay
+  /// as stored: linalg.matmul of f32 activations and the halves, which the
+  /// CPU kernels widen exactly as they read them (the same results as f32
+  /// constants, half the memory). lowbit-compile sets it unless a
+  /// quantization pipeline, which quantizes f32 matmuls, is given.
+  bool keepHalf = true;
   /// KV cache storage: "f32"; "int8" or "fp8" (E4M3), each token's keys
   /// and values quantized per head (one f32 scale per token and head);
   /// "int4" or "int2", KIVI (Liu et al. 2024): keys quantized per channel

@@ -2,8 +2,9 @@
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
-// The f32 family: f32 weights [N, K] times f32 activations (the importer's
-// unquantized projections), FMA with 4 chains per GEMV channel, K tails
+// The f32 family: f32, f16 or bf16 weights [N, K] times f32 activations
+// (the importer's unquantized projections; f16 / bf16 weights widened
+// exactly as they are read), FMA with 4 chains per GEMV channel, K tails
 // masked (docs/CodegenCPU.md).
 //
 //===----------------------------------------------------------------------===//
@@ -40,6 +41,9 @@ public:
     v16f = VectorType::get({16}, b.getF32Type());
     zero = splat(b, v16f, b.getF32FloatAttr(0.f));
     padF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.f));
+    Type we = p.wElem ? p.wElem : b.getF32Type();
+    v16w = VectorType::get({16}, we);
+    padW = arith::ConstantOp::create(b, b.getFloatAttr(we, 0.0));
   }
 
 protected:
@@ -51,10 +55,14 @@ protected:
                     int64_t chain, bool inBounds) {
       SmallVector<Value> out(acc);
       SmallVector<Value> wv;
-      for (int64_t r = 0; r < tn; ++r)
-        wv.push_back(vector::TransferReadOp::create(
-            cb, v16f, w, ValueRange{add(cb, n0, r), k0}, padF,
-            ArrayRef<bool>{inBounds}));
+      for (int64_t r = 0; r < tn; ++r) {
+        Value wr = vector::TransferReadOp::create(
+            cb, v16w, w, ValueRange{add(cb, n0, r), k0}, padW,
+            ArrayRef<bool>{inBounds});
+        if (v16w != v16f) // f16 / bf16: exact in f32
+          wr = arith::ExtFOp::create(cb, v16f, wr);
+        wv.push_back(wr);
+      }
       for (int64_t i = 0; i < tm; ++i) {
         Value xv = vector::TransferReadOp::create(
             cb, v16f, x, ValueRange{add(cb, m0, i), k0}, padF,
@@ -104,8 +112,8 @@ protected:
   }
 
   Value x, w;
-  VectorType v16f;
-  Value zero, padF;
+  VectorType v16f, v16w;
+  Value zero, padF, padW;
 };
 
 } // namespace

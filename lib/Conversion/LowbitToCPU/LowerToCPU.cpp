@@ -41,7 +41,8 @@ void cpu::lowerF32Matmuls(ModuleOp module) {
     auto yt = dyn_cast<RankedTensorType>(op.getOutputs()[0].getType());
     if (!xt || !wt || !yt || !xt.hasStaticShape() || !wt.hasStaticShape() ||
         !yt.hasStaticShape() || xt.getRank() != 2 || wt.getRank() != 2 ||
-        !xt.getElementType().isF32() || !wt.getElementType().isF32() ||
+        !xt.getElementType().isF32() ||
+        !isa<Float32Type, Float16Type, BFloat16Type>(wt.getElementType()) ||
         !yt.getElementType().isF32())
       continue;
     MLIRContext *ctx = op.getContext();
@@ -54,6 +55,7 @@ void cpu::lowerF32Matmuls(ModuleOp module) {
       continue;
     KernelProblem p;
     p.weights = WeightFormat::F32;
+    p.wElem = wt.getElementType();
     p.m = xt.getDimSize(0);
     p.k = xt.getDimSize(1);
     p.n = wt.getDimSize(0);

@@ -58,7 +58,7 @@ int64_t KernelProblem::rowBytes() const {
   case WeightFormat::GGUFIQ4_XS:
     return k / 256 * 136;
   case WeightFormat::F32:
-    return k * 4;
+    return k * (wElem && !wElem.isF32() ? 2 : 4);
   }
   llvm_unreachable("unknown weight format");
 }

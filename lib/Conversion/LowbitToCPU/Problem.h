@@ -51,7 +51,8 @@ enum class WeightFormat {
   GGUFTQ2_0,
   GGUFIQ4_NL,
   GGUFIQ4_XS,
-  /// Plain f32 weights (linalg.matmul).
+  /// Plain float weights (linalg.matmul): f32, or f16 / bf16 (`wElem`)
+  /// widened exactly to f32 as they are read.
   F32,
 };
 
@@ -106,6 +107,9 @@ struct KernelProblem {
   /// (dequantized weights are rounded to it, as the reference does) and
   /// Y's element type; null means f32.
   Type xElem, expressed, yElem;
+  /// Float weights (WeightFormat::F32): their element type; null means
+  /// f32.
+  Type wElem;
 
   bool isFP4() const {
     return weights == WeightFormat::MXFP4 || weights == WeightFormat::NVFP4;

@@ -94,8 +94,9 @@ static std::string kernelName(const KernelProblem &p) {
   std::string shape = std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
                       std::to_string(p.k);
   std::string name = "__lowbit_" + weightPrefix(p).str() + "_";
-  if (p.weights == WeightFormat::F32)
-    return name + shape;
+  if (p.weights == WeightFormat::F32) // (`_wf16`: f16 weights)
+    return name + shape +
+           (p.wElem && !p.wElem.isF32() ? "_w" + typeName(p.wElem) : "");
   name += p.hasInt8Activations()  ? "i8_"
           : p.hasFP8Activations() ? "f8_"
                                   : typeName(p.xElem) + "_";
@@ -129,7 +130,7 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   };
   switch (p.weights) {
   case WeightFormat::F32:
-    args.push_back(RankedTensorType::get({p.n, p.k}, f32));
+    args.push_back(RankedTensorType::get({p.n, p.k}, p.wElem ? p.wElem : f32));
     break;
   case WeightFormat::Int8:
     if (p.hasPanels())

@@ -89,6 +89,24 @@ func.func @not_transposed(%x: tensor<2x8xf32>, %w: tensor<8x3xf32>, %c: tensor<2
 
 // -----
 
+// f16 and bf16 weights with f32 activations and result (the importer's
+// f16 / bf16 matrices as stored): the same kernel reading 16 halves a step
+// and widening them exactly.
+// CHECK-LABEL: func.func @half_weights(
+// CHECK: call @__lowbit_f32_1x3x40_wf16(
+// CHECK: call @__lowbit_f32_1x3x40_wbf16(
+// CHECK-LABEL: func.func private @__lowbit_f32_1x3x40_wf16(
+// CHECK: %[[W:.*]] = vector.transfer_read %{{.*}} {in_bounds = [true]} : tensor<3x40xf16>, vector<16xf16>
+// CHECK: arith.extf %[[W]] : vector<16xf16> to vector<16xf32>
+// CHECK: vector.fma
+func.func @half_weights(%x: tensor<1x40xf32>, %w: tensor<3x40xf16>, %v: tensor<3x40xbf16>, %c: tensor<1x3xf32>) -> (tensor<1x3xf32>, tensor<1x3xf32>) {
+  %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>] ins(%x, %w : tensor<1x40xf32>, tensor<3x40xf16>) outs(%c : tensor<1x3xf32>) -> tensor<1x3xf32>
+  %z = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>] ins(%x, %v : tensor<1x40xf32>, tensor<3x40xbf16>) outs(%c : tensor<1x3xf32>) -> tensor<1x3xf32>
+  return %y, %z : tensor<1x3xf32>, tensor<1x3xf32>
+}
+
+// -----
+
 // ... f16 operands ...
 // CHECK-LABEL: func.func @f16(
 // CHECK: linalg.matmul

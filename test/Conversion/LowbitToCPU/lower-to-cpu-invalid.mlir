@@ -2,10 +2,10 @@
 
 // A GGUF block format without a CPU kernel has no lowering at all (the
 // reference lowering does not cover GGUF, LB-L1): a clear error on the op.
-func.func @gguf_q5_1(%x: tensor<1x32xf32>, %w: !lowbit.qtensor<4x32xgguf<q5_1>>) -> tensor<1x4xf32> {
-  %xq = lowbit.quantize %x : tensor<1x32xf32> -> !lowbit.qtensor<1x32xi8, per_axis<0>>
-  // expected-error @+1 {{reference lowering of GGUF block format q5_1 is not implemented (docs/Spec.md, LB-L1)}}
-  %y = lowbit.qmatmul %xq, %w {transpose_b} : !lowbit.qtensor<1x32xi8, per_axis<0>>, !lowbit.qtensor<4x32xgguf<q5_1>> -> tensor<1x4xf32>
+func.func @gguf_tq1_0(%x: tensor<1x256xf32>, %w: !lowbit.qtensor<4x256xgguf<tq1_0>>) -> tensor<1x4xf32> {
+  %xq = lowbit.quantize %x : tensor<1x256xf32> -> !lowbit.qtensor<1x256xi8, per_axis<0>>
+  // expected-error @+1 {{reference lowering of GGUF block format tq1_0 is not implemented (docs/Spec.md, LB-L1)}}
+  %y = lowbit.qmatmul %xq, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<4x256xgguf<tq1_0>> -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
 
