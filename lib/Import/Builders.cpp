@@ -441,14 +441,15 @@ Value mlir::lowbit::importer::buildLinear(ImplicitLocOpBuilder &b,
   Location siteLoc = NameLoc::get(b.getStringAttr(site));
   RankedTensorType outType = f32Type(b, {1, out});
   // The GGUF formats with a CPU kernel stay in their blocks.
-  bool keep = keepGGUF && wt->kind == Weight::Kind::GGUFBlocks &&
-              llvm::is_contained(
-                  {nx::GGUFKind::Q4_0, nx::GGUFKind::Q4_1, nx::GGUFKind::Q5_0,
-                   nx::GGUFKind::Q5_1, nx::GGUFKind::Q8_0, nx::GGUFKind::Q2_K,
-                   nx::GGUFKind::Q3_K, nx::GGUFKind::Q4_K, nx::GGUFKind::Q5_K,
-                   nx::GGUFKind::Q6_K, nx::GGUFKind::IQ4_NL,
-                   nx::GGUFKind::IQ4_XS, nx::GGUFKind::TQ2_0},
-                  wt->gguf);
+  bool keep =
+      keepGGUF && wt->kind == Weight::Kind::GGUFBlocks &&
+      llvm::is_contained(
+          {nx::GGUFKind::Q4_0, nx::GGUFKind::Q4_1, nx::GGUFKind::Q5_0,
+           nx::GGUFKind::Q5_1, nx::GGUFKind::Q8_0, nx::GGUFKind::Q2_K,
+           nx::GGUFKind::Q3_K, nx::GGUFKind::Q4_K, nx::GGUFKind::Q5_K,
+           nx::GGUFKind::Q6_K, nx::GGUFKind::IQ4_NL, nx::GGUFKind::IQ4_XS,
+           nx::GGUFKind::TQ1_0, nx::GGUFKind::TQ2_0, nx::GGUFKind::MXFP4},
+          wt->gguf);
   if (keep) {
     int64_t rowBytes =
         in / nx::ggufBlockSize(wt->gguf) * nx::ggufBlockBytes(wt->gguf);

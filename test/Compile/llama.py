@@ -28,7 +28,7 @@
 # CHECK: gguf q5_0 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q5_1 embedding kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf q4_1/q5_1 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
-# CHECK: gguf k-quants, iq4, tq2_0 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf k-quants, iq4, tq1_0, tq2_0, mxfp4 kept: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: caches: updated in place (llm_decode takes 5 buffers)
 # CHECK: token and position ranges: checked by the C entry point
 # CHECK: gguf f32 + lowbit-w4a8: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
@@ -168,9 +168,9 @@ def main():
             r.decode(cfg, r.dequantized(w41, types41), TOKENS,
                      int8_inputs=r.gguf_activation_blocks(types41)))
     # Every other type the importer keeps (super-blocks of 256: a wider
-    # model), each matrix in its own, as stored, with int8 inputs per
-    # block of 32 (f16 scales) or 256 (f32).
-    cfgk = r.Config(dim=256, heads=4, kv_heads=2, ffn=512, layers=1)
+    # model), as stored, with int8 inputs per block of 32 (f16 scales) or
+    # 256 (f32).
+    cfgk = r.Config(dim=256, heads=4, kv_heads=2, ffn=512, layers=2)
     wk = r.make_weights(cfgk, seed=6)
     typesk = {"blk.0.attn_q.weight": T.Q4_K, "blk.0.attn_k.weight": T.Q5_K,
               "blk.0.attn_v.weight": T.Q6_K,
@@ -178,11 +178,17 @@ def main():
               "blk.0.ffn_gate.weight": T.IQ4_XS,
               "blk.0.ffn_up.weight": T.IQ4_NL,
               "blk.0.ffn_down.weight": T.TQ2_0, "output.weight": T.Q3_K,
-              "token_embd.weight": T.Q5_0}
+              "token_embd.weight": T.Q5_0,
+              # the second layer: GGUF's mxfp4 and 32-input formats
+              "blk.1.attn_q.weight": T.MXFP4, "blk.1.attn_k.weight": T.Q5_1,
+              "blk.1.attn_v.weight": T.Q4_0,
+              "blk.1.attn_output.weight": T.Q8_0,
+              "blk.1.ffn_gate.weight": T.Q4_1, "blk.1.ffn_up.weight": T.MXFP4,
+              "blk.1.ffn_down.weight": T.TQ1_0}
     pk = os.path.join(d, "kquants.gguf")
     r.write_gguf(pk, cfgk, wk, typesk)
     gotk, _ = compile_and_run(d, pk)
-    compare("gguf k-quants, iq4, tq2_0 kept", gotk,
+    compare("gguf k-quants, iq4, tq1_0, tq2_0, mxfp4 kept", gotk,
             r.decode(cfgk, r.dequantized(wk, typesk), TOKENS,
                      int8_inputs=r.gguf_activation_blocks(typesk)))
     blob = os.path.getsize(os.path.join(d, "out", "llm.weights"))

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
 # GGUF weights read as stored by lowbit-lower-to-cpu (docs/CodegenCPU.md):
-# q4_0, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, tq2_0, iq4_nl and iq4_xs blocks (llama.cpp's bytes, from lowbit's quantizer that
+# q4_0, q5_0, q5_1, q8_0, mxfp4, q2_K, q3_K, q4_K, q5_K, q6_K, tq1_0, tq2_0, iq4_nl and iq4_xs blocks (llama.cpp's bytes, from lowbit's quantizer that
 # test/GGUF checks against llama.cpp) times int8 activations quantized per row, or per
 # block as llama.cpp's q8_0 / q8_K activations, by lowbit.quantize, and q4_1 blocks times f32 or int8 activations, on odd shapes (K with and without a tail of the
 # 128-input chunk, N and M tails, a GEMV over parallel units). GGUF has no
@@ -55,7 +55,10 @@
 # IR-DAG: func.func private @__lowbit_q2_k_i8_6x9x768_xg256f32_g16_f16
 # IR-DAG: func.func private @__lowbit_q3_k_i8_1x40x512_g16_f16(%{{.*}}: tensor<1x512xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x220xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
 # IR-DAG: func.func private @__lowbit_q3_k_i8_6x9x768_xg256f32_g16_f16
-# CHECK: 58 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
+# IR-DAG: func.func private @__lowbit_gguf_mxfp4_i8_1x40x320_g32_f16(%{{.*}}: tensor<1x320xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x170xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
+# IR-DAG: func.func private @__lowbit_gguf_mxfp4_i8_5x9x96_xg32f16_g32_f16
+# IR-DAG: func.func private @__lowbit_tq1_0_i8_1x40x512_g256_f16(%{{.*}}: tensor<1x512xi8>, %{{.*}}: tensor<1xf32>, %{{.*}}: tensor<40x108xi8>, %{{.*}}: tensor<1x40xf32>) -> tensor<1x40xf32>
+# CHECK: 62 shapes, max relative error {{[0-9.e-]+}} (< 1e-5)
 
 import os
 import sys
@@ -99,6 +102,8 @@ SHAPES = [(1, 40, 320, "q4_0", None), (5, 9, 256, "q4_0", None),
           (1, 40, 512, "q2_k", Q8_K), (6, 9, 768, "q2_k", Q8_K),
           (1, 40, 512, "q3_k", None), (6, 9, 256, "q3_k", None),
           (1, 40, 512, "q3_k", Q8_K), (6, 9, 768, "q3_k", Q8_K),
+          (1, 40, 320, "gguf_mxfp4", None), (5, 9, 96, "gguf_mxfp4", Q8_0),
+          (1, 40, 512, "tq1_0", None), (5, 9, 768, "tq1_0", Q8_K),
           (1, 40, 512, "iq4_xs", None), (5, 9, 256, "iq4_xs", None),
           (1, 40, 512, "iq4_xs", Q8_K), (6, 9, 768, "iq4_xs", Q8_K),
           (1, 40, 512, "tq2_0", Q8_K), (5, 9, 768, "tq2_0", Q8_K),
@@ -128,7 +133,8 @@ def make(d):
     body, funcs = [], []
     for i, (m, n, k, fmt, xb, x, w) in enumerate(data()):
         codes = np.asarray(lowbit.quantize(w, fmt).codes, np.uint8)
-        qt = "!lowbit.qtensor<%dx%dxgguf<%s>>" % (n, k, fmt)
+        qt = "!lowbit.qtensor<%dx%dxgguf<%s>>" % (
+            n, k, fmt.replace("gguf_", ""))
         xt = "!lowbit.qtensor<%dx%dxi8, per_axis<0>>" % (m, k)
         if xb and xb[0]:
             xt = "!lowbit.qtensor<%dx%dxi8, per_group<[1 : %d]>%s>" % (

@@ -51,12 +51,16 @@ int64_t KernelProblem::rowBytes() const {
     return k / 256 * 176;
   case WeightFormat::GGUFQ6_K:
     return k / 256 * 210;
+  case WeightFormat::GGUFTQ1_0:
+    return k / 256 * 54;
   case WeightFormat::GGUFTQ2_0:
     return k / 256 * 66;
   case WeightFormat::GGUFIQ4_NL:
     return k / 32 * 18;
   case WeightFormat::GGUFIQ4_XS:
     return k / 256 * 136;
+  case WeightFormat::GGUFMXFP4:
+    return k / 32 * 17;
   case WeightFormat::F32:
     return k * (wElem && !wElem.isF32() ? 2 : 4);
   }
@@ -299,14 +303,19 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     format = WeightFormat::GGUFQ6_K;
   else if (kind == GGUFKind::TQ2_0)
     format = WeightFormat::GGUFTQ2_0;
+  else if (kind == GGUFKind::TQ1_0)
+    format = WeightFormat::GGUFTQ1_0;
   else if (kind == GGUFKind::IQ4_NL)
     format = WeightFormat::GGUFIQ4_NL;
   else if (kind == GGUFKind::IQ4_XS)
     format = WeightFormat::GGUFIQ4_XS;
+  else if (kind == GGUFKind::MXFP4)
+    format = WeightFormat::GGUFMXFP4;
   else
     return std::nullopt;
   // One scale per 32 inputs, or per 256 (tq2_0's single d a block).
-  bool tq = format == WeightFormat::GGUFTQ2_0;
+  bool tq =
+      format == WeightFormat::GGUFTQ2_0 || format == WeightFormat::GGUFTQ1_0;
   // (q2_K, q3_K: a scale per 16 inputs, four 2-bit segments a chunk.)
   bool q2 =
       format == WeightFormat::GGUFQ2_K || format == WeightFormat::GGUFQ3_K;

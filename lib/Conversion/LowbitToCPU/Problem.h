@@ -48,9 +48,11 @@ enum class WeightFormat {
   GGUFQ4_K,
   GGUFQ5_K,
   GGUFQ6_K,
+  GGUFTQ1_0,
   GGUFTQ2_0,
   GGUFIQ4_NL,
   GGUFIQ4_XS,
+  GGUFMXFP4,
   /// Plain float weights (linalg.matmul): f32, or f16 / bf16 (`wElem`)
   /// widened exactly to f32 as they are read.
   F32,
@@ -144,15 +146,22 @@ struct KernelProblem {
   /// (q5_K adds a fifth bit per code).
   bool hasKMins() const { return isQ4K() || isQ5K(); }
   bool isQ6K() const { return weights == WeightFormat::GGUFQ6_K; }
+  bool isTQ1_0() const { return weights == WeightFormat::GGUFTQ1_0; }
   bool isTQ2_0() const { return weights == WeightFormat::GGUFTQ2_0; }
+  /// tq1_0 and tq2_0: ternary codes q + 1 in 0..2, one f16 d per 256.
+  bool isTernaryGGUF() const { return isTQ1_0() || isTQ2_0(); }
   bool isIQ4NL() const { return weights == WeightFormat::GGUFIQ4_NL; }
   bool isIQ4XS() const { return weights == WeightFormat::GGUFIQ4_XS; }
+  bool isGGUFMXFP4() const { return weights == WeightFormat::GGUFMXFP4; }
+  /// E2M1 codes read as twice their value (OCP MXFP4, NVFP4, GGUF mxfp4):
+  /// the sums are halved at the end.
+  bool twiceE2M1() const { return isFP4() || isGGUFMXFP4(); }
   /// iq4_nl and iq4_xs: nibbles index llama.cpp's kvalues_iq4nl.
   bool hasIQ4Values() const { return isIQ4NL() || isIQ4XS(); }
   bool isGGUF() const {
     return isQ4_0() || isQ4_1() || isQ5_0() || isQ5_1() || isQ8_0() ||
-           isQ2K() || isQ3K() || isQ4K() || isQ5K() || isQ6K() || isTQ2_0() ||
-           isIQ4NL() || isIQ4XS();
+           isQ2K() || isQ3K() || isQ4K() || isQ5K() || isQ6K() || isTQ1_0() ||
+           isTQ2_0() || isIQ4NL() || isIQ4XS() || isGGUFMXFP4();
   }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;

@@ -73,12 +73,16 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return "q5_k";
   case WeightFormat::GGUFQ6_K:
     return "q6_k";
+  case WeightFormat::GGUFTQ1_0:
+    return "tq1_0";
   case WeightFormat::GGUFTQ2_0:
     return "tq2_0";
   case WeightFormat::GGUFIQ4_NL:
     return "iq4_nl";
   case WeightFormat::GGUFIQ4_XS:
     return "iq4_xs";
+  case WeightFormat::GGUFMXFP4:
+    return "gguf_mxfp4";
   case WeightFormat::F32:
     return "f32";
   }
@@ -154,9 +158,11 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::GGUFQ4_K:
   case WeightFormat::GGUFQ5_K:
   case WeightFormat::GGUFQ6_K:
+  case WeightFormat::GGUFTQ1_0:
   case WeightFormat::GGUFTQ2_0:
   case WeightFormat::GGUFIQ4_NL:
   case WeightFormat::GGUFIQ4_XS:
+  case WeightFormat::GGUFMXFP4:
     args.push_back(rows(p.rowBytes()));
     break;
   case WeightFormat::NVFP4:

@@ -3,11 +3,11 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The w4-int8 family: int4, MXFP4, NVFP4 and ternary weights per group,
-// and GGUF q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, tq2_0,
-// iq4_nl and iq4_xs blocks read as stored, times int8 activations: integer dot
-// products with AVX-512 VNNI (vpdpbusd), or emulated exactly with vpmaddubsw +
-// vpmaddwd on AVX2 (docs/CodegenCPU.md). The kernel is W4Int8Kernel.h; its
-// K-quant super-block loops are W4Int8SuperBlocks.cpp.
+// and GGUF q4_0, q4_1, q5_0, q5_1, q8_0, mxfp4, q2_K, q3_K, q4_K, q5_K, q6_K,
+// tq1_0, tq2_0, iq4_nl and iq4_xs blocks read as stored, times int8
+// activations: integer dot products with AVX-512 VNNI (vpdpbusd), or emulated
+// exactly with vpmaddubsw + vpmaddwd on AVX2 (docs/CodegenCPU.md). The kernel
+// is W4Int8Kernel.h; its K-quant super-block loops are W4Int8SuperBlocks.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,9 +33,11 @@ static bool acceptsW4Int8(const KernelProblem &p) {
   case WeightFormat::GGUFQ4_K:
   case WeightFormat::GGUFQ5_K:
   case WeightFormat::GGUFQ6_K:
+  case WeightFormat::GGUFTQ1_0:
   case WeightFormat::GGUFTQ2_0:
   case WeightFormat::GGUFIQ4_NL:
   case WeightFormat::GGUFIQ4_XS:
+  case WeightFormat::GGUFMXFP4:
     return p.hasInt8Activations();
   default:
     return false;

@@ -49,9 +49,9 @@ public:
         xScales(xScales), codes(codes), scales(scales),
         tensorScale(tensorScale) {
     Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-    cpb = p.isTernary() || p.isTQ2_0() || p.isQ2K() || p.isQ3K() ? 4
-          : p.isQ8_0()                                           ? 1
-                                                                 : 2;
+    cpb = p.isTernary() || p.isTernaryGGUF() || p.isQ2K() || p.isQ3K() ? 4
+          : p.isQ8_0()                                                 ? 1
+                                                                       : 2;
     chunkIn = 64 * cpb;
     v64i8 = VectorType::get({64}, i8);
     vChunk = VectorType::get({chunkIn}, i8);
@@ -63,20 +63,20 @@ public:
     // u = value + bias, unsigned: int4/q4_0 q + 8, q5_0 q + 16, E2M1 2v +
     // 12, ternary q + 2, q8_0 q + 128 (as the byte 0x80).
     // (q8_0 on AVX2: signed codes directly, no bias.)
-    int64_t bias = p.isFP4()                       ? 12
+    int64_t bias = p.twiceE2M1()                   ? 12
                    : p.hasBlockMins() || p.isQ2K() ? 0
                    : p.isQ5_0()                    ? 16
                    : p.isQ6K()                     ? 32
                    : p.isQ3K()                     ? 4
                    : p.isTernary()                 ? 2
-                   : p.isTQ2_0()                   ? 1
+                   : p.isTernaryGGUF()             ? 1
                    : p.isQ8_0() || p.hasIQ4Values()
                        ? (p.emulatesDot() ? 0 : -128)
                        : 8;
     bias8 = splat(b, v64i8, b.getI8IntegerAttr(bias));
     three = splat(b, v64i8, b.getI8IntegerAttr(3));
     ones = splat(b, v64i8, b.getI8IntegerAttr(1));
-    if (p.isFP4() || p.hasIQ4Values()) {
+    if (p.twiceE2M1() || p.hasIQ4Values()) {
       // u = 2 * e2m1(code) + 12 (0..24) for codes 0..15, in each 16-byte
       // lane of vpshufb's table; iq4_nl: its int8 value (kvalues_iq4nl of
       // llama.cpp), + 128 with VNNI (as q8_0's codes), signed on AVX2.
@@ -88,9 +88,9 @@ public:
       SmallVector<Attribute> t;
       for (int64_t i = 0; i < 64; ++i)
         t.push_back(b.getI8IntegerAttr(
-            p.isFP4() ? kTwiceE2M1Biased[i % 16]
-                      : int8_t(p.emulatesDot() ? kIQ4NL[i % 16]
-                                               : kIQ4NL[i % 16] ^ 0x80)));
+            p.twiceE2M1() ? kTwiceE2M1Biased[i % 16]
+                          : int8_t(p.emulatesDot() ? kIQ4NL[i % 16]
+                                                   : kIQ4NL[i % 16] ^ 0x80)));
       e2m1Table =
           arith::ConstantOp::create(b, v64i8, DenseElementsAttr::get(v64i8, t));
       if (p.hasZmm()) {
@@ -115,10 +115,10 @@ public:
     for (int64_t j = 0; j < cpb; ++j)
       for (int64_t i = 0; i < 64; ++i)
         segments[j].push_back(p.isQ4_0() || p.hasBlockMins() || p.isQ5_0() ||
-                                      p.hasIQ4Values()
+                                      p.isGGUFMXFP4() || p.hasIQ4Values()
                                   ? 32 * (i / 16) + 16 * j + i % 16
                               : p.hasKMins() ? 64 * (i / 32) + 32 * j + i % 32
-                              : p.isQ6K()    ? 64 * j + i
+                              : p.isQ6K() || p.isTQ1_0() ? 64 * j + i
                               : p.isTQ2_0() || p.isQ2K() || p.isQ3K()
                                   ? 128 * (i / 32) + 32 * j + i % 32
                                   : cpb * i + j);
@@ -356,17 +356,19 @@ protected:
                      : p.isTQ2_0() ? 1
                                    : 4,
             blockBytes = p.isQ8_0()         ? 34
+                         : p.isGGUFMXFP4()  ? 17
                          : p.isQ5_0()       ? 22
                          : p.isQ5_1()       ? 24
                          : p.isTQ2_0()      ? 66
                          : p.hasBlockMins() ? 20
                                             : 18,
             dataBytes = 64 / blocks,
-            dataAt = p.isQ5_1()    ? 8
-                     : p.isQ5_0()  ? 6
-                     : p.isQ4_1()  ? 4
-                     : p.isTQ2_0() ? 0
-                                   : 2,
+            dataAt = p.isQ5_1()        ? 8
+                     : p.isGGUFMXFP4() ? 1
+                     : p.isQ5_0()      ? 6
+                     : p.isQ4_1()      ? 4
+                     : p.isTQ2_0()     ? 0
+                                       : 2,
             dAt = p.isTQ2_0() ? 64 : 0;
     SmallVector<Value> highParts[2];
     Value base = arith::MulIOp::create(cb, c, idx(cb, blocks * blockBytes));
@@ -379,6 +381,24 @@ protected:
       h = vector::BitCastOp::create(cb, VectorType::get({1}, f16), h);
       h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
       return vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}).getResult();
+    };
+    // GGUF mxfp4's scale: the E8M0 byte e as 2^(e - 127) (its f32 bits
+    // e << 23; 2^-127, e = 0, is the subnormal 0x00400000).
+    auto readE8M0 = [&](Value at) {
+      Value e = vector::TransferReadOp::create(
+          cb, VectorType::get({1}, cb.getI8Type()), codes, ValueRange{row, at},
+          padI8, ArrayRef<bool>{full});
+      e = arith::ExtUIOp::create(
+          cb, i32, vector::ExtractOp::create(cb, e, ArrayRef<int64_t>{0}));
+      auto cI = [&](int32_t v) {
+        return arith::ConstantOp::create(cb, cb.getI32IntegerAttr(v))
+            .getResult();
+      };
+      Value bits = arith::ShLIOp::create(cb, e, cI(23));
+      Value zero =
+          arith::CmpIOp::create(cb, arith::CmpIPredicate::eq, e, cI(0));
+      bits = arith::SelectOp::create(cb, zero, cI(0x00400000), bits);
+      return arith::BitcastOp::create(cb, f32, bits).getResult();
     };
     for (int64_t j = 0; j < blocks; ++j) {
       Value off = add(cb, base, blockBytes * j);
@@ -414,7 +434,8 @@ protected:
               cb, VectorType::get({16}, cb.getI8Type()), bits));
         }
       }
-      d.push_back(readF16(add(cb, off, dAt)));
+      d.push_back(p.isGGUFMXFP4() ? readE8M0(add(cb, off, 0))
+                                  : readF16(add(cb, off, dAt)));
       if (mins)
         mv.push_back(readF16(add(cb, off, 2)));
     }
@@ -496,6 +517,64 @@ protected:
     sw = vector::ShuffleOp::create(cb, v, v, laneGroup);
   }
 
+  /// Chunk `c` of tq1_0 row `row`: its super-block (54 bytes: qs[48]
+  /// holding 5 trits a byte, qh[4] 4 trits a byte, f16 d) as 4 segments
+  /// of 64 consecutive inputs (segment j: inputs 64 j .. 64 j + 63), codes
+  /// q + 1 in 0..2, and d on every lane (`sw`). Trit n of byte b is
+  /// ((b 3^n mod 256) 3) >> 8; qs[0..31]'s trits are inputs 32 n + m,
+  /// qs[32..47]'s 160 + 16 n + m, qh's 240 + 4 n + m (llama.cpp's
+  /// dequantize_row_tq1_0).
+  SmallVector<Value> readTQ1_0(ImplicitLocOpBuilder &cb, Value row, Value c,
+                               SmallVectorImpl<Value> &sw) {
+    Type i8 = cb.getI8Type(), i16 = cb.getI16Type(), f32 = cb.getF32Type();
+    Value base = arith::MulIOp::create(cb, c, idx(cb, 54));
+    auto read = [&](int64_t n, int64_t at) {
+      return vector::TransferReadOp::create(cb, VectorType::get({n}, i8), codes,
+                                            ValueRange{row, add(cb, base, at)},
+                                            padI8, ArrayRef<bool>{true})
+          .getResult();
+    };
+    // Trit n of each byte of `v`.
+    auto trit = [&](Value v, int64_t n) {
+      auto vt = cast<VectorType>(v.getType());
+      int64_t len = vt.getNumElements();
+      static const uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+      Value q =
+          n ? arith::MulIOp::create(
+                  cb, v, splat(cb, vt, cb.getI8IntegerAttr(int8_t(kPow3[n]))))
+                  .getResult()
+            : v;
+      auto v16 = VectorType::get({len}, i16);
+      Value w = arith::ExtUIOp::create(cb, v16, q);
+      w = arith::MulIOp::create(cb, w, splat(cb, v16, cb.getI16IntegerAttr(3)));
+      w = arith::ShRUIOp::create(cb, w,
+                                 splat(cb, v16, cb.getI16IntegerAttr(8)));
+      return arith::TruncIOp::create(cb, vt, w).getResult();
+    };
+    Value qs32 = read(32, 0), qs16 = read(16, 32), qh = read(4, 48);
+    SmallVector<Value> a, s16, h;
+    for (int64_t n = 0; n < 5; ++n) {
+      a.push_back(trit(qs32, n));
+      s16.push_back(trit(qs16, n));
+    }
+    for (int64_t n = 0; n < 4; ++n)
+      h.push_back(trit(qh, n));
+    Value hv = concat(cb, {concat(cb, {h[0], h[1]}), concat(cb, {h[2], h[3]})});
+    SmallVector<Value> u{
+        concat(cb, {a[0], a[1]}), concat(cb, {a[2], a[3]}),
+        concat(cb, {a[4], concat(cb, {s16[0], s16[1]})}),
+        concat(cb, {concat(cb, {s16[2], s16[3]}), concat(cb, {s16[4], hv})})};
+    Value hd = vector::TransferReadOp::create(
+        cb, VectorType::get({2}, i8), codes, ValueRange{row, add(cb, base, 52)},
+        padI8, ArrayRef<bool>{true});
+    hd = vector::BitCastOp::create(cb, VectorType::get({1}, cb.getF16Type()),
+                                   hd);
+    hd = arith::ExtFOp::create(cb, VectorType::get({1}, f32), hd);
+    sw.push_back(vector::BroadcastOp::create(
+        cb, v16f, vector::ExtractOp::create(cb, hd, ArrayRef<int64_t>{0})));
+    return u;
+  }
+
   /// The concatenation of `parts` (a power of two of equal vectors).
   static Value concat(ImplicitLocOpBuilder &cb, ArrayRef<Value> parts) {
     if (parts.size() == 1)
@@ -542,7 +621,7 @@ protected:
   /// E2M1: 2 * value + 12, iq4_nl: its value (+ 128 with VNNI), by table
   /// lookup).
   Value biased(ImplicitLocOpBuilder &cb, Value nibbles) {
-    if (!p.isFP4() && !p.hasIQ4Values())
+    if (!p.twiceE2M1() && !p.hasIQ4Values())
       return arith::XOrIOp::create(cb, nibbles, bias8);
     if (p.hasZmm())
       return func::CallOp::create(cb, pshufbFn, ValueRange{e2m1Table, nibbles})
@@ -567,6 +646,10 @@ protected:
     SmallVector<Value> sw, mins(tn);
     for (int64_t r = 0; r < tn; ++r) {
       Value row = add(cb, n0, r);
+      if (p.isTQ1_0()) {
+        u.push_back(readTQ1_0(cb, row, c, sw));
+        continue;
+      }
       if (p.isGGUF()) {
         Value bytes, s;
         SmallVector<Value> high;
@@ -745,7 +828,7 @@ protected:
                                           arith::FastMathFlags::reassoc));
         if (sx)
           sum = arith::MulFOp::create(tb, sum, sx);
-        if (p.isFP4()) // u - 12 is twice the E2M1 value
+        if (p.twiceE2M1()) // u - 12 is twice the E2M1 value
           sum = arith::MulFOp::create(
               tb, sum, arith::ConstantOp::create(tb, tb.getF32FloatAttr(0.5f)));
         if (p.isNVFP4())

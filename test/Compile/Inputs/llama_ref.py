@@ -326,7 +326,8 @@ def gguf_activation_blocks(types):
               T.IQ4_NL: (32, "f16"), T.Q4_K: (256, "f32"), T.Q5_K: (256, "f32"),
               T.Q6_K: (256, "f32"), T.TQ2_0: (256, "f32"),
               T.IQ4_XS: (256, "f32"), T.Q2_K: (256, "f32"),
-              T.Q3_K: (256, "f32")}
+              T.Q3_K: (256, "f32"), T.MXFP4: (32, "f16"),
+              T.TQ1_0: (256, "f32")}
     return {n: blocks[t] for n, t in types.items() if t in blocks}
 
 

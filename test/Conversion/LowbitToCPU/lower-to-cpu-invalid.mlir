@@ -1,11 +1,12 @@
 // RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-cpu -verify-diagnostics
 
-// A GGUF block format without a CPU kernel has no lowering at all (the
+// A GGUF qmatmul that no CPU kernel takes has no lowering at all (the
 // reference lowering does not cover GGUF, LB-L1): a clear error on the op.
-func.func @gguf_tq1_0(%x: tensor<1x256xf32>, %w: !lowbit.qtensor<4x256xgguf<tq1_0>>) -> tensor<1x4xf32> {
-  %xq = lowbit.quantize %x : tensor<1x256xf32> -> !lowbit.qtensor<1x256xi8, per_axis<0>>
+// Every GGUF format has a kernel for int8 activations; with f32 ones only
+// q4_1 has.
+func.func @gguf_tq1_0_f32(%x: tensor<1x256xf32>, %w: !lowbit.qtensor<4x256xgguf<tq1_0>>) -> tensor<1x4xf32> {
   // expected-error @+1 {{reference lowering of GGUF block format tq1_0 is not implemented (docs/Spec.md, LB-L1)}}
-  %y = lowbit.qmatmul %xq, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<4x256xgguf<tq1_0>> -> tensor<1x4xf32>
+  %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x256xf32>, !lowbit.qtensor<4x256xgguf<tq1_0>> -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
 

@@ -296,6 +296,37 @@ func.func @q3_k(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<
 
 // -----
 
+// GGUF mxfp4 read as stored: 17-byte blocks (E8M0 e, then nibbles as q4_0's)
+// looked up in the doubled E2M1 table, the scale 2^(e - 127) built from its
+// bits, the sums halved at the end.
+// CHECK-LABEL: func.func private @__lowbit_gguf_mxfp4_i8_1x2x128_g32_f16(
+// CHECK: arith.shli %{{.*}}, %c23_i32 : i32
+// CHECK: arith.bitcast %{{.*}} : i32 to f32
+// VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_pshuf_b_512(
+// AVX2: func.call @__lowbit_intrinsic_llvm_x86_avx2_pshuf_b(
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+func.func @gguf_mxfp4(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<2x128xgguf<mxfp4>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x128xi8, per_axis<0>>, !lowbit.qtensor<2x128xgguf<mxfp4>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+// GGUF tq1_0 read as stored: the 54-byte super-block's trits by byte
+// multiplies (3^n mod 256, then (q * 3) >> 8 in 16 bits) into four segments,
+// d broadcast, 1 x the lane sums subtracted.
+// CHECK-LABEL: func.func private @__lowbit_tq1_0_i8_1x2x256_g256_f16(
+// CHECK: arith.muli %{{.*}}, %c54
+// CHECK: arith.muli %{{.*}} : vector<32xi8>
+// CHECK: arith.shrui %{{.*}} : vector<32xi16>
+// CHECK: arith.subi %{{.*}} : vector<16xi32>
+func.func @tq1_0(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor<2x256xgguf<tq1_0>>) -> tensor<1x2xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<1x256xi8, per_axis<0>>, !lowbit.qtensor<2x256xgguf<tq1_0>> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
 // GGUF q5_0 read as stored: 22 bytes a block (f16 d, the 32 fifth bits qh,
 // 16 bytes of nibbles). As q4_0, plus qh read as an i32 per block, its
 // bits 0-15 and 16-31 shifted into place (16 * bit) and or-ed into the low
