@@ -68,6 +68,21 @@ def compile_and_run(d, model, extra=()):
 compare = r.compare
 
 
+def gguf_case(d, label, cfg, w, types):
+    """Writes `w` as a GGUF with `types` ({name: GGML type}), compiles it
+    with its weights as stored and compares 12 steps with the float64
+    decoder on the same stored values (inputs of kept matrices quantized
+    as lowbit's kernels take them). Returns the C header and the size of
+    the weights blob."""
+    path = os.path.join(d, "case.gguf")
+    r.write_gguf(path, cfg, w, types)
+    got, header = compile_and_run(d, path)
+    compare(label, got,
+            r.decode(cfg, r.dequantized(w, types), TOKENS,
+                     int8_inputs=r.gguf_activation_blocks(types)))
+    return header, os.path.getsize(os.path.join(d, "out", "llm.weights"))
+
+
 def main():
     global CXX
     d, CXX = sys.argv[1], sys.argv[2]
@@ -103,35 +118,20 @@ def main():
     th = {n: gguf.GGMLQuantizationType.F16 for n in wh
           if n.startswith("blk") and "norm" not in n}
     th["token_embd.weight"] = gguf.GGMLQuantizationType.BF16
-    ph = os.path.join(d, "half.gguf")
-    r.write_gguf(ph, cfg, wh, th)
-    goth, _ = compile_and_run(d, ph)
-    compare("gguf f16/bf16 kept", goth,
-            r.decode(cfg, r.dequantized(wh, th), TOKENS))
-    blobh = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+    _, blobh = gguf_case(d, "gguf f16/bf16 kept", cfg, wh, th)
     assert blobh < 0.6 * 4 * sum(v.size for v in wh.values()), blobh
 
     types = {n: gguf.GGMLQuantizationType.Q4_0 for n in w
              if n.startswith("blk") and "norm" not in n}
     types["output.weight"] = gguf.GGMLQuantizationType.Q8_0
-    path = os.path.join(d, "q.gguf")
-    r.write_gguf(path, cfg, w, types)
-    got, header = compile_and_run(d, path)
-    compare("gguf q4_0/q8_0 kept", got,
-            r.decode(cfg, r.dequantized(w, types), TOKENS,
-                     int8_inputs=r.gguf_activation_blocks(types)))
+    header, _ = gguf_case(d, "gguf q4_0/q8_0 kept", cfg, w, types)
     # A q8_0 embedding table, tied as in SmolLM2's GGUF: rows decoded per
     # step from the stored blocks, and the head reads the same bytes (one
     # copy in the blob) with int8 inputs.
     wt1 = r.make_weights(cfg, seed=3, tied=True)
     types1 = {"token_embd.weight": gguf.GGMLQuantizationType.Q8_0}
-    path1 = os.path.join(d, "q8e.gguf")
-    r.write_gguf(path1, cfg, wt1, types1)
-    got1, _ = compile_and_run(d, path1)
-    compare("gguf q8_0 embedding tied kept", got1,
-            r.decode(cfg, r.dequantized(wt1, types1), TOKENS,
-                     int8_inputs=r.gguf_activation_blocks(types1)))
-    blob1 = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+    _, blob1 = gguf_case(d, "gguf q8_0 embedding tied kept", cfg, wt1,
+                         types1)
     table = cfg.vocab * cfg.dim // 32 * 34
     others = 4 * sum(v.size for k, v in wt1.items()
                      if k != "token_embd.weight")
@@ -144,12 +144,8 @@ def main():
     for emb in (T.Q4_1, T.Q5_0, T.Q5_1):
         we = r.make_weights(cfg, seed=5)
         te = {"token_embd.weight": emb}
-        pe = os.path.join(d, "emb-%s.gguf" % emb.name.lower())
-        r.write_gguf(pe, cfg, we, te)
-        gote, _ = compile_and_run(d, pe)
-        compare("gguf %s embedding kept" % emb.name.lower(), gote,
-                r.decode(cfg, r.dequantized(we, te), TOKENS))
-        blob = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+        _, blob = gguf_case(d, "gguf %s embedding kept" % emb.name.lower(),
+                            cfg, we, te)
         assert blob < 4 * sum(v.size for v in we.values()) - 2 * cfg.vocab \
             * cfg.dim, (emb.name, blob)
     # q4_1 and q5_1 matrices read as stored with int8 inputs per block of 32 (as
@@ -161,12 +157,7 @@ def main():
     for n in types41:  # the MLP in q5_1
         if "ffn" in n:
             types41[n] = gguf.GGMLQuantizationType.Q5_1
-    path41 = os.path.join(d, "q41.gguf")
-    r.write_gguf(path41, cfg, w41, types41)
-    got41, _ = compile_and_run(d, path41)
-    compare("gguf q4_1/q5_1 kept", got41,
-            r.decode(cfg, r.dequantized(w41, types41), TOKENS,
-                     int8_inputs=r.gguf_activation_blocks(types41)))
+    gguf_case(d, "gguf q4_1/q5_1 kept", cfg, w41, types41)
     # Every other type the importer keeps (super-blocks of 256: a wider
     # model), as stored, with int8 inputs per block of 32 (f16 scales) or
     # 256 (f32).
@@ -185,13 +176,8 @@ def main():
               "blk.1.attn_output.weight": T.Q8_0,
               "blk.1.ffn_gate.weight": T.Q4_1, "blk.1.ffn_up.weight": T.MXFP4,
               "blk.1.ffn_down.weight": T.TQ1_0}
-    pk = os.path.join(d, "kquants.gguf")
-    r.write_gguf(pk, cfgk, wk, typesk)
-    gotk, _ = compile_and_run(d, pk)
-    compare("gguf k-quants, iq4, tq1_0, tq2_0, mxfp4 kept", gotk,
-            r.decode(cfgk, r.dequantized(wk, typesk), TOKENS,
-                     int8_inputs=r.gguf_activation_blocks(typesk)))
-    blob = os.path.getsize(os.path.join(d, "out", "llm.weights"))
+    _, blob = gguf_case(d, "gguf k-quants, iq4, tq1_0, tq2_0, mxfp4 kept",
+                        cfgk, wk, typesk)
     # (under a byte a quantized weight: none expanded to f32)
     assert blob < sum((1 if k in typesk else 4) * v.size
                       for k, v in wk.items()), blob
