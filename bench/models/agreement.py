@@ -7,7 +7,7 @@ pipeline).
 
     agreement.py [--models smollm2,gemma3,qwen2.5] [--tokens 128]
                  [--gen 32] [--max-seq 256] [--offline] [--deps DIR]
-                 [--kv-cache f16] [--f32-kv]
+                 [--kv-cache f16] [--f32-kv] [--floor]
 
 Per model: fetch the GGUF when missing (bench/models/fetch.py; --offline
 skips missing models instead), compile it, tokenize the bundled text
@@ -176,12 +176,14 @@ def child_env(threads):
     return env
 
 
-def run_worker(kind, args, extra):
+def run_worker(kind, args, extra, f32_kv=None):
+    """Runs a worker; `f32_kv` (default: --f32-kv) picks llama.cpp's
+    cache."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind,
            "--threads", str(args.threads), "--max-seq", str(args.max_seq),
            "--tokens", str(args.tokens), "--gen", str(args.gen),
            "--prompt-tokens", str(args.prompt_tokens)] + extra
-    if args.f32_kv:
+    if args.f32_kv if f32_kv is None else f32_kv:
         cmd.append("--f32-kv")
     res = subprocess.run(cmd, env=child_env(args.threads),
                          preexec_fn=lambda: os.nice(args.nice),
@@ -245,6 +247,7 @@ def one_model(args, key):
     base = os.path.join(work, "model")
     ref = os.path.join(work, "llama_cpp.json")
     low = os.path.join(work, "lowbit.json")
+    alt = os.path.join(work, "llama_cpp_other_cache.json")
     try:
         print("%s: compiling %s" % (key, path), file=sys.stderr, flush=True)
         row["compile_s"] = compile_model(args, path, base)
@@ -261,11 +264,18 @@ def one_model(args, key):
         b = json.load(open(low))
         top1, kl, kl_max = compare(ref + ".logits", low + ".logits",
                                    r["n_vocab"], args.tokens)
+        if args.floor:  # llama.cpp against itself, the other cache
+            print("%s: llama.cpp, the other cache" % key, file=sys.stderr,
+                  flush=True)
+            run_worker("llama", args, ["--model", path, "--text", args.text,
+                                       "--out", alt], f32_kv=not args.f32_kv)
+            row["floor"] = compare(ref + ".logits", alt + ".logits",
+                                   r["n_vocab"], args.tokens)
     except RuntimeError as e:
         row["error"] = str(e)
         return row
     finally:
-        for f in (ref + ".logits", low + ".logits"):
+        for f in (ref + ".logits", low + ".logits", alt + ".logits"):
             if os.path.exists(f):
                 os.remove(f)
     same = sum(x == y for x, y in zip(r["gen"], b["gen"]))
@@ -339,6 +349,19 @@ def report(args, rows):
           "p_lowbit) <= %g nats. Peak RSS: VmHWM of each process (lowbit's "
           "includes its Python + numpy baseline, in brackets; llama.cpp's "
           "its logits_all buffers)." % (100 * GOAL_TOP1, GOAL_KL))
+    floors = [r for r in rows if "floor" in r]
+    if floors:
+        print()
+        print("The floor (--floor): llama.cpp with its %s cache against "
+              "llama.cpp with its %s cache, same ids:"
+              % (("f32", "f16") if args.f32_kv else ("f16", "f32")))
+        print()
+        print("| model | top-1 | mean KL | max KL |")
+        print("|---|---|---|---|")
+        for r in floors:
+            top1, kl, kl_max = r["floor"]
+            print("| %s | %.2f%% | %.5f | %.4f |"
+                  % (r["name"], 100 * top1, kl, kl_max))
     for r in rows:
         if "text" in r:
             print()
@@ -394,6 +417,10 @@ def main():
                     choices=["f32", "f16", "int8", "fp8", "int4", "int2"],
                     help="lowbit's KV cache (lowbit-compile --kv-cache; "
                     "default: f16 as llama.cpp's, f32 with --f32-kv)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also compare llama.cpp with itself, its cache "
+                    "in the other precision (f16 / f32): how far llama.cpp's "
+                    "own numerics move its logits")
     ap.add_argument("--f32-kv", action="store_true",
                     help="llama.cpp's KV cache in f32 instead of its default "
                     "f16 (and lowbit's, unless --kv-cache is given)")

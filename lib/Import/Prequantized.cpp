@@ -134,6 +134,13 @@ private:
   void emit(const std::string &module, int64_t out, int64_t in,
             std::shared_ptr<QW> q, const std::vector<std::string> &used);
   bool scaleKind(const RawTensor &t, QW &q);
+  /// compressed-tensors: module `m`'s `.weight_scale` (f16, bf16, f32),
+  /// shaped as `strategy`'s blocks of rows x cols of [out, in] need; null
+  /// with the error set otherwise (`why`: the quantization format).
+  const RawTensor *blockScales(const std::string &m,
+                               const std::string &strategy, int64_t rows,
+                               int64_t cols, int64_t out, int64_t in,
+                               const std::string &why);
 
   bool gptq();
   bool awq();
@@ -496,6 +503,21 @@ static bool scaleShapeFits(const RawTensor &t, int64_t rows, int64_t cols,
   return t.shape == std::vector<int64_t>{out / rows, in / cols};
 }
 
+const RawTensor *Reader::blockScales(const std::string &m,
+                                     const std::string &strategy, int64_t rows,
+                                     int64_t cols, int64_t out, int64_t in,
+                                     const std::string &why) {
+  const RawTensor *sc =
+      get(m + ".weight_scale", {DT::F16, DT::BF16, DT::F32}, {}, why);
+  if (sc && !scaleShapeFits(*sc, rows, cols, out, in)) {
+    tensorError(m + ".weight_scale",
+                "has shape " + shapeText(sc->shape) + ", strategy " + strategy +
+                    " expects " + shapeText({out / rows, in / cols}));
+    return nullptr;
+  }
+  return sc;
+}
+
 bool Reader::packedModule(const std::string &m, const llvm::json::Object &wq) {
   int64_t bits, groupSize;
   bool sym;
@@ -551,15 +573,10 @@ bool Reader::packedModule(const std::string &m, const llvm::json::Object &wq) {
                         " inputs in " + m +
                         "): lowbit reads group (dividing the inputs), "
                         "channel and tensor");
-  const RawTensor *sc = get(m + ".weight_scale", {DT::F16, DT::BF16, DT::F32},
-                            {}, "pack-quantized");
+  const RawTensor *sc =
+      blockScales(m, strategy, rows, cols, out, in, "pack-quantized");
   if (!sc)
     return false;
-  if (!scaleShapeFits(*sc, rows, cols, out, in))
-    return tensorError(m + ".weight_scale",
-                       "has shape " + shapeText(sc->shape) + ", strategy " +
-                           strategy + " expects " +
-                           shapeText({out / rows, in / cols}));
   const int64_t nScales = (out / rows) * (in / cols);
   auto q = std::make_shared<QW>();
   q->format = "compressed-tensors pack-quantized";
@@ -618,15 +635,10 @@ bool Reader::fp8Module(const std::string &m, const llvm::json::Object &wq) {
                     "is '" + strategy +
                         "': lowbit reads FP8 weights per "
                         "channel or per tensor");
-  const RawTensor *sc = get(m + ".weight_scale", {DT::F16, DT::BF16, DT::F32},
-                            {}, "float-quantized");
+  const RawTensor *sc =
+      blockScales(m, strategy, rows, cols, out, in, "float-quantized");
   if (!sc)
     return false;
-  if (!scaleShapeFits(*sc, rows, cols, out, in))
-    return tensorError(m + ".weight_scale",
-                       "has shape " + shapeText(sc->shape) + ", strategy " +
-                           strategy + " expects " +
-                           shapeText({out / rows, in / cols}));
   if (tensors.count(m + ".weight_zero_point"))
     return tensorError(m + ".weight_zero_point",
                        "is given: FP8 weights have no zero points");

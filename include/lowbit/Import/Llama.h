@@ -40,10 +40,9 @@ struct LlamaImportOptions {
   /// KV cache length (tokens) of the compiled decode step; 0: the model's
   /// context length, at most 2048.
   int64_t maxSeq = 0;
-  /// GGUF q4_0 / q8_0 / q4_K (int8 activations) and q4_1 (f32
-  /// activations) weights stay as stored (lowbit.constant of the GGUF
-  /// format); otherwise, and for other GGUF block types, weights are
-  /// dequantized to f32 at import.
+  /// GGUF weights stay as stored (lowbit.constant of the GGUF format, a
+  /// lowbit.qmatmul with int8 inputs quantized per block as llama.cpp's);
+  /// otherwise they are dequantized to f32 at import.
   bool keepGGUF = true;
   /// f16 / bf16 matrices and embedding tables (GGUF or safetensors) stay
   /// as stored: linalg.matmul of f32 activations and the halves, which the
@@ -51,7 +50,9 @@ struct LlamaImportOptions {
   /// constants, half the memory). lowbit-compile sets it unless a
   /// quantization pipeline, which quantizes f32 matmuls, is given.
   bool keepHalf = true;
-  /// KV cache storage: "f32"; "int8" or "fp8" (E4M3), each token's keys
+  /// KV cache storage: "f32"; "f16" (llama.cpp's default cache: keys,
+  /// values, and the attention's other operands rounded to f16, f32
+  /// sums); "int8" or "fp8" (E4M3), each token's keys
   /// and values quantized per head (one f32 scale per token and head);
   /// "int4" or "int2", KIVI (Liu et al. 2024): keys quantized per channel
   /// over groups of 32 tokens, values per token, asymmetric, the current

@@ -10,6 +10,8 @@
 
 #include "Problem.h"
 
+#include "lowbit/Numerics/Numerics.h"
+
 using namespace mlir;
 using namespace mlir::lowbit;
 using namespace mlir::lowbit::cpu;
@@ -20,7 +22,48 @@ Type KernelProblem::scalePartType() const {
   return scaleType;
 }
 
+/// The GGUF block formats the kernels read, by the dialect's (and the
+/// numerics library's) GGUFKind.
+static constexpr std::pair<WeightFormat, GGUFKind> kGGUFFormats[] = {
+    {WeightFormat::GGUFQ4_0, GGUFKind::Q4_0},
+    {WeightFormat::GGUFQ4_1, GGUFKind::Q4_1},
+    {WeightFormat::GGUFQ5_0, GGUFKind::Q5_0},
+    {WeightFormat::GGUFQ5_1, GGUFKind::Q5_1},
+    {WeightFormat::GGUFQ8_0, GGUFKind::Q8_0},
+    {WeightFormat::GGUFMXFP4, GGUFKind::MXFP4},
+    {WeightFormat::GGUFQ2_K, GGUFKind::Q2_K},
+    {WeightFormat::GGUFQ3_K, GGUFKind::Q3_K},
+    {WeightFormat::GGUFQ4_K, GGUFKind::Q4_K},
+    {WeightFormat::GGUFQ5_K, GGUFKind::Q5_K},
+    {WeightFormat::GGUFQ6_K, GGUFKind::Q6_K},
+    {WeightFormat::GGUFTQ1_0, GGUFKind::TQ1_0},
+    {WeightFormat::GGUFTQ2_0, GGUFKind::TQ2_0},
+    {WeightFormat::GGUFIQ4_NL, GGUFKind::IQ4_NL},
+    {WeightFormat::GGUFIQ4_XS, GGUFKind::IQ4_XS},
+};
+
+std::optional<GGUFKind> KernelProblem::ggufKind() const {
+  for (auto [format, kind] : kGGUFFormats)
+    if (format == weights)
+      return kind;
+  return std::nullopt;
+}
+
+/// The weight format of GGUF blocks of `kind`, or nullopt.
+static std::optional<WeightFormat> ggufWeightFormat(GGUFKind kind) {
+  for (auto [format, k] : kGGUFFormats)
+    if (k == kind)
+      return format;
+  return std::nullopt;
+}
+
 int64_t KernelProblem::rowBytes() const {
+  if (std::optional<GGUFKind> kind = ggufKind()) {
+    // The numerics library numbers GGUF formats as the dialect does.
+    auto nk = ::lowbit::numerics::GGUFKind(int(*kind));
+    return k / ::lowbit::numerics::ggufBlockSize(nk) *
+           ::lowbit::numerics::ggufBlockBytes(nk);
+  }
   switch (weights) {
   case WeightFormat::Int4:
   case WeightFormat::MXFP4:
@@ -31,40 +74,11 @@ int64_t KernelProblem::rowBytes() const {
   case WeightFormat::Int8:
   case WeightFormat::FP8E4M3:
     return k;
-  case WeightFormat::GGUFQ4_0:
-    return k / 32 * 18;
-  case WeightFormat::GGUFQ4_1:
-    return k / 32 * 20;
-  case WeightFormat::GGUFQ5_0:
-    return k / 32 * 22;
-  case WeightFormat::GGUFQ5_1:
-    return k / 32 * 24;
-  case WeightFormat::GGUFQ8_0:
-    return k / 32 * 34;
-  case WeightFormat::GGUFQ2_K:
-    return k / 256 * 84;
-  case WeightFormat::GGUFQ3_K:
-    return k / 256 * 110;
-  case WeightFormat::GGUFQ4_K:
-    return k / 256 * 144;
-  case WeightFormat::GGUFQ5_K:
-    return k / 256 * 176;
-  case WeightFormat::GGUFQ6_K:
-    return k / 256 * 210;
-  case WeightFormat::GGUFTQ1_0:
-    return k / 256 * 54;
-  case WeightFormat::GGUFTQ2_0:
-    return k / 256 * 66;
-  case WeightFormat::GGUFIQ4_NL:
-    return k / 32 * 18;
-  case WeightFormat::GGUFIQ4_XS:
-    return k / 256 * 136;
-  case WeightFormat::GGUFMXFP4:
-    return k / 32 * 17;
   case WeightFormat::F32:
     return k * (wElem && !wElem.isF32() ? 2 : 4);
+  default:
+    llvm_unreachable("GGUF formats: above");
   }
-  llvm_unreachable("unknown weight format");
 }
 
 unsigned KernelProblem::weightParts() const {
@@ -280,39 +294,11 @@ static std::optional<KernelProblem> matchGGUF(QMatmulOp op,
     p.m = xt.getDimSize(0);
     return p;
   }
-  WeightFormat format;
-  if (kind == GGUFKind::Q4_0)
-    format = WeightFormat::GGUFQ4_0;
-  else if (kind == GGUFKind::Q4_1)
-    format = WeightFormat::GGUFQ4_1;
-  else if (kind == GGUFKind::Q5_0)
-    format = WeightFormat::GGUFQ5_0;
-  else if (kind == GGUFKind::Q5_1)
-    format = WeightFormat::GGUFQ5_1;
-  else if (kind == GGUFKind::Q8_0)
-    format = WeightFormat::GGUFQ8_0;
-  else if (kind == GGUFKind::Q2_K)
-    format = WeightFormat::GGUFQ2_K;
-  else if (kind == GGUFKind::Q3_K)
-    format = WeightFormat::GGUFQ3_K;
-  else if (kind == GGUFKind::Q4_K)
-    format = WeightFormat::GGUFQ4_K;
-  else if (kind == GGUFKind::Q5_K)
-    format = WeightFormat::GGUFQ5_K;
-  else if (kind == GGUFKind::Q6_K)
-    format = WeightFormat::GGUFQ6_K;
-  else if (kind == GGUFKind::TQ2_0)
-    format = WeightFormat::GGUFTQ2_0;
-  else if (kind == GGUFKind::TQ1_0)
-    format = WeightFormat::GGUFTQ1_0;
-  else if (kind == GGUFKind::IQ4_NL)
-    format = WeightFormat::GGUFIQ4_NL;
-  else if (kind == GGUFKind::IQ4_XS)
-    format = WeightFormat::GGUFIQ4_XS;
-  else if (kind == GGUFKind::MXFP4)
-    format = WeightFormat::GGUFMXFP4;
-  else
+  std::optional<WeightFormat> known =
+      kind ? ggufWeightFormat(*kind) : std::optional<WeightFormat>();
+  if (!known)
     return std::nullopt;
+  WeightFormat format = *known;
   // One scale per 32 inputs, or per 256 (tq2_0's single d a block).
   bool tq =
       format == WeightFormat::GGUFTQ2_0 || format == WeightFormat::GGUFTQ1_0;

@@ -158,11 +158,9 @@ struct KernelProblem {
   bool twiceE2M1() const { return isFP4() || isGGUFMXFP4(); }
   /// iq4_nl and iq4_xs: nibbles index llama.cpp's kvalues_iq4nl.
   bool hasIQ4Values() const { return isIQ4NL() || isIQ4XS(); }
-  bool isGGUF() const {
-    return isQ4_0() || isQ4_1() || isQ5_0() || isQ5_1() || isQ8_0() ||
-           isQ2K() || isQ3K() || isQ4K() || isQ5K() || isQ6K() || isTQ1_0() ||
-           isTQ2_0() || isIQ4NL() || isIQ4XS() || isGGUFMXFP4();
-  }
+  /// GGUF blocks read as stored: their GGUFKind (nullopt otherwise).
+  std::optional<GGUFKind> ggufKind() const;
+  bool isGGUF() const { return ggufKind().has_value(); }
   bool hasInt8Activations() const {
     return activations == ActivationFormat::Int8;
   }

@@ -8,6 +8,8 @@
 
 #include "Registry.h"
 
+#include "lowbit/Numerics/Numerics.h"
+
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
@@ -40,6 +42,9 @@ static std::string typeName(Type t) {
 }
 
 static StringRef weightPrefix(const KernelProblem &p) {
+  if (std::optional<GGUFKind> kind = p.ggufKind()) // q4_0, q4_k, ...
+    return ::lowbit::numerics::ggufName(
+        ::lowbit::numerics::GGUFKind(int(*kind)));
   switch (p.weights) {
   case WeightFormat::Int4:
     return "w4";
@@ -53,40 +58,11 @@ static StringRef weightPrefix(const KernelProblem &p) {
     return p.hasPanels() ? "w8p" : "w8";
   case WeightFormat::FP8E4M3:
     return "f8";
-  case WeightFormat::GGUFQ4_0:
-    return "q4_0";
-  case WeightFormat::GGUFQ4_1:
-    return "q4_1";
-  case WeightFormat::GGUFQ5_0:
-    return "q5_0";
-  case WeightFormat::GGUFQ5_1:
-    return "q5_1";
-  case WeightFormat::GGUFQ8_0:
-    return "q8_0";
-  case WeightFormat::GGUFQ2_K:
-    return "q2_k";
-  case WeightFormat::GGUFQ3_K:
-    return "q3_k";
-  case WeightFormat::GGUFQ4_K:
-    return "q4_k";
-  case WeightFormat::GGUFQ5_K:
-    return "q5_k";
-  case WeightFormat::GGUFQ6_K:
-    return "q6_k";
-  case WeightFormat::GGUFTQ1_0:
-    return "tq1_0";
-  case WeightFormat::GGUFTQ2_0:
-    return "tq2_0";
-  case WeightFormat::GGUFIQ4_NL:
-    return "iq4_nl";
-  case WeightFormat::GGUFIQ4_XS:
-    return "iq4_xs";
-  case WeightFormat::GGUFMXFP4:
-    return "gguf_mxfp4";
   case WeightFormat::F32:
     return "f32";
+  default:
+    llvm_unreachable("GGUF formats: above");
   }
-  llvm_unreachable("unknown weight format");
 }
 
 /// The kernel's name: weights, activations, shape, group, scale type and
@@ -148,29 +124,16 @@ static FunctionType kernelType(Builder &b, const KernelProblem &p) {
   case WeightFormat::Ternary:
     args.append({rows(p.rowBytes()), p.wScales});
     break;
-  case WeightFormat::GGUFQ4_0:
-  case WeightFormat::GGUFQ4_1:
-  case WeightFormat::GGUFQ5_0:
-  case WeightFormat::GGUFQ5_1:
-  case WeightFormat::GGUFQ8_0:
-  case WeightFormat::GGUFQ2_K:
-  case WeightFormat::GGUFQ3_K:
-  case WeightFormat::GGUFQ4_K:
-  case WeightFormat::GGUFQ5_K:
-  case WeightFormat::GGUFQ6_K:
-  case WeightFormat::GGUFTQ1_0:
-  case WeightFormat::GGUFTQ2_0:
-  case WeightFormat::GGUFIQ4_NL:
-  case WeightFormat::GGUFIQ4_XS:
-  case WeightFormat::GGUFMXFP4:
-    args.push_back(rows(p.rowBytes()));
-    break;
   case WeightFormat::NVFP4:
     args.append({rows(p.k / 2), groupScales(), p.tensorScaleType});
     break;
   case WeightFormat::Int4:
   case WeightFormat::MXFP4:
     args.append({rows(p.k / 2), groupScales()});
+    break;
+  default: // GGUF blocks: one part, the blocks carry their scales
+    assert(p.isGGUF() && "unknown weight format");
+    args.push_back(rows(p.rowBytes()));
     break;
   }
   args.push_back(yt);

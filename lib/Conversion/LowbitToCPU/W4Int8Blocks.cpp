@@ -19,7 +19,7 @@ using namespace mlir::lowbit::cpu;
 void W4I8Kernel::readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c,
                           bool full, Value &bytes, Value &sw,
                           SmallVectorImpl<Value> &high, Value *mins) {
-  Type f32 = cb.getF32Type(), f16 = cb.getF16Type(), i32 = cb.getI32Type();
+  Type f32 = cb.getF32Type(), i32 = cb.getI32Type();
   if (p.isIQ4XS())
     return readIQ4XS(cb, row, c, bytes, sw);
   // (tq2_0: one block of 66 bytes, its 64 bytes of codes first, then d;
@@ -46,15 +46,7 @@ void W4I8Kernel::readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c,
   SmallVector<Value> highParts[2];
   Value base = arith::MulIOp::create(cb, c, idx(cb, blocks * blockBytes));
   auto vData = VectorType::get({dataBytes}, cb.getI8Type());
-  auto v2i8 = VectorType::get({2}, cb.getI8Type());
   SmallVector<Value> parts, d, mv;
-  auto readF16 = [&](Value at) {
-    Value h = vector::TransferReadOp::create(
-        cb, v2i8, codes, ValueRange{row, at}, padI8, ArrayRef<bool>{full});
-    h = vector::BitCastOp::create(cb, VectorType::get({1}, f16), h);
-    h = arith::ExtFOp::create(cb, VectorType::get({1}, f32), h);
-    return vector::ExtractOp::create(cb, h, ArrayRef<int64_t>{0}).getResult();
-  };
   // GGUF mxfp4's scale: the E8M0 byte e as 2^(e - 127) (its f32 bits
   // e << 23; 2^-127, e = 0, is the subnormal 0x00400000).
   auto readE8M0 = [&](Value at) {
@@ -105,9 +97,9 @@ void W4I8Kernel::readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c,
       }
     }
     d.push_back(p.isGGUFMXFP4() ? readE8M0(add(cb, off, 0))
-                                : readF16(add(cb, off, dAt)));
+                                : half(cb, row, add(cb, off, dAt), full));
     if (mins)
-      mv.push_back(readF16(add(cb, off, 2)));
+      mv.push_back(half(cb, row, add(cb, off, 2), full));
   }
   if (mins)
     *mins =
@@ -185,7 +177,7 @@ void W4I8Kernel::readIQ4XS(ImplicitLocOpBuilder &cb, Value row, Value c,
 /// See W4Int8Kernel.h.
 SmallVector<Value> W4I8Kernel::readTQ1_0(ImplicitLocOpBuilder &cb, Value row,
                                          Value c, SmallVectorImpl<Value> &sw) {
-  Type i8 = cb.getI8Type(), i16 = cb.getI16Type(), f32 = cb.getF32Type();
+  Type i8 = cb.getI8Type(), i16 = cb.getI16Type();
   Value base = arith::MulIOp::create(cb, c, idx(cb, 54));
   auto read = [&](int64_t n, int64_t at) {
     return vector::TransferReadOp::create(cb, VectorType::get({n}, i8), codes,
@@ -222,12 +214,7 @@ SmallVector<Value> W4I8Kernel::readTQ1_0(ImplicitLocOpBuilder &cb, Value row,
       concat(cb, {a[0], a[1]}), concat(cb, {a[2], a[3]}),
       concat(cb, {a[4], concat(cb, {s16[0], s16[1]})}),
       concat(cb, {concat(cb, {s16[2], s16[3]}), concat(cb, {s16[4], hv})})};
-  Value hd = vector::TransferReadOp::create(cb, VectorType::get({2}, i8), codes,
-                                            ValueRange{row, add(cb, base, 52)},
-                                            padI8, ArrayRef<bool>{true});
-  hd = vector::BitCastOp::create(cb, VectorType::get({1}, cb.getF16Type()), hd);
-  hd = arith::ExtFOp::create(cb, VectorType::get({1}, f32), hd);
-  sw.push_back(vector::BroadcastOp::create(
-      cb, v16f, vector::ExtractOp::create(cb, hd, ArrayRef<int64_t>{0})));
+  sw.push_back(
+      vector::BroadcastOp::create(cb, v16f, half(cb, row, add(cb, base, 52))));
   return u;
 }

@@ -18,29 +18,16 @@ using namespace mlir::lowbit;
 using namespace mlir::lowbit::cpu;
 
 static bool acceptsW4Int8(const KernelProblem &p) {
+  if (!p.hasInt8Activations())
+    return false;
   switch (p.weights) {
   case WeightFormat::Int4:
   case WeightFormat::MXFP4:
   case WeightFormat::NVFP4:
   case WeightFormat::Ternary:
-  case WeightFormat::GGUFQ4_0:
-  case WeightFormat::GGUFQ4_1:
-  case WeightFormat::GGUFQ5_0:
-  case WeightFormat::GGUFQ5_1:
-  case WeightFormat::GGUFQ8_0:
-  case WeightFormat::GGUFQ2_K:
-  case WeightFormat::GGUFQ3_K:
-  case WeightFormat::GGUFQ4_K:
-  case WeightFormat::GGUFQ5_K:
-  case WeightFormat::GGUFQ6_K:
-  case WeightFormat::GGUFTQ1_0:
-  case WeightFormat::GGUFTQ2_0:
-  case WeightFormat::GGUFIQ4_NL:
-  case WeightFormat::GGUFIQ4_XS:
-  case WeightFormat::GGUFMXFP4:
-    return p.hasInt8Activations();
-  default:
-    return false;
+    return true;
+  default: // every GGUF format
+    return p.isGGUF();
   }
 }
 

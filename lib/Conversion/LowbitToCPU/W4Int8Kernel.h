@@ -367,6 +367,25 @@ protected:
   SmallVector<Value> readTQ1_0(ImplicitLocOpBuilder &cb, Value row, Value c,
                                SmallVectorImpl<Value> &sw);
 
+  /// The `n` f16 values (GGUF's little-endian ggml_half) at byte `at` of
+  /// weight row `row`, as f32 (masked when not `inBounds`: zeros).
+  Value halves(ImplicitLocOpBuilder &cb, Value row, Value at, int64_t n,
+               bool inBounds = true) {
+    Value h = vector::TransferReadOp::create(
+        cb, VectorType::get({2 * n}, cb.getI8Type()), codes,
+        ValueRange{row, at}, padI8, ArrayRef<bool>{inBounds});
+    h = vector::BitCastOp::create(cb, VectorType::get({n}, cb.getF16Type()), h);
+    return arith::ExtFOp::create(cb, VectorType::get({n}, cb.getF32Type()), h)
+        .getResult();
+  }
+  /// One of them, as an f32 scalar.
+  Value half(ImplicitLocOpBuilder &cb, Value row, Value at,
+             bool inBounds = true) {
+    return vector::ExtractOp::create(cb, halves(cb, row, at, 1, inBounds),
+                                     ArrayRef<int64_t>{0})
+        .getResult();
+  }
+
   /// The concatenation of `parts` (a power of two of equal vectors).
   static Value concat(ImplicitLocOpBuilder &cb, ArrayRef<Value> parts) {
     if (parts.size() == 1)

@@ -36,13 +36,7 @@ SmallVector<Value> W4I8Kernel::superBlock(ImplicitLocOpBuilder &cb, Value sb,
   SmallVector<Value> sc8, mn8;
   for (int64_t r = 0; r < tn; ++r) {
     Value row = add(cb, n0, r);
-    Value hd = vector::TransferReadOp::create(
-        cb, VectorType::get({4}, cb.getI8Type()), codes, ValueRange{row, base},
-        padI8, ArrayRef<bool>{true});
-    Value dd = arith::ExtFOp::create(
-        cb, VectorType::get({2}, f32),
-        vector::BitCastOp::create(cb, VectorType::get({2}, cb.getF16Type()), hd)
-            .getResult());
+    Value dd = halves(cb, row, base, 2);
     Value d = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{0});
     Value dmin = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{1});
     Value raw = vector::TransferReadOp::create(
@@ -184,14 +178,7 @@ SmallVector<Value> W4I8Kernel::superBlockQ6K(ImplicitLocOpBuilder &cb, Value sb,
     Value sc = vector::TransferReadOp::create(
         cb, VectorType::get({16}, i8), codes,
         ValueRange{row, add(cb, base, 192)}, padI8, ArrayRef<bool>{true});
-    Value hd = vector::TransferReadOp::create(
-        cb, VectorType::get({2}, i8), codes,
-        ValueRange{row, add(cb, base, 208)}, padI8, ArrayRef<bool>{true});
-    Value d = arith::ExtFOp::create(
-        cb, VectorType::get({1}, f32),
-        vector::BitCastOp::create(cb, VectorType::get({1}, cb.getF16Type()), hd)
-            .getResult());
-    d = vector::ExtractOp::create(cb, d, ArrayRef<int64_t>{0});
+    Value d = half(cb, row, add(cb, base, 208));
     sc16.push_back(
         arith::MulFOp::create(cb, arith::SIToFPOp::create(cb, vf16, sc),
                               vector::BroadcastOp::create(cb, vf16, d)));
@@ -280,17 +267,6 @@ SmallVector<Value> W4I8Kernel::superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
       l.push_back(8 * (i / 8) + 2 * j + i % 8 / 4);
     return l;
   };
-  auto f16At = [&](Value row, int64_t at, int64_t n) {
-    Value h = vector::TransferReadOp::create(
-        cb, VectorType::get({2 * n}, i8), codes,
-        ValueRange{row, add(cb, base, at)}, padI8, ArrayRef<bool>{true});
-    return arith::ExtFOp::create(
-               cb, VectorType::get({n}, f32),
-               vector::BitCastOp::create(
-                   cb, VectorType::get({n}, cb.getF16Type()), h)
-                   .getResult())
-        .getResult();
-  };
   // q3_K's 16 6-bit scales from its 12 bytes (llama.cpp's kmask1/kmask2
   // shuffle on three little-endian words), as int8.
   auto q3Scales = [&](Value row) {
@@ -331,8 +307,7 @@ SmallVector<Value> W4I8Kernel::superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
     Value row = add(cb, n0, r);
     Value dsc;
     if (q3) {
-      Value d = vector::ExtractOp::create(cb, f16At(row, 108, 1),
-                                          ArrayRef<int64_t>{0});
+      Value d = half(cb, row, add(cb, base, 108));
       Value sc = arith::SIToFPOp::create(cb, vf16, q3Scales(row));
       sc = arith::SubFOp::create(cb, sc,
                                  splat(cb, vf16, cb.getF32FloatAttr(32.f)));
@@ -341,7 +316,7 @@ SmallVector<Value> W4I8Kernel::superBlockQ2K(ImplicitLocOpBuilder &cb, Value sb,
     } else {
       Value sc = vector::TransferReadOp::create(
           cb, v16i8, codes, ValueRange{row, base}, padI8, ArrayRef<bool>{true});
-      Value dd = f16At(row, 80, 2);
+      Value dd = halves(cb, row, add(cb, base, 80), 2);
       Value d = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{0});
       Value dmin = vector::ExtractOp::create(cb, dd, ArrayRef<int64_t>{1});
       Value scl = arith::UIToFPOp::create(
