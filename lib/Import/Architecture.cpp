@@ -380,7 +380,6 @@ struct InertKey {
 } // namespace
 
 static const InertKey kInertGGUFKeys[] = {
-    {"rope.scaling.attn_factor", "a RoPE attention factor", 1, 1},
     {"expert_count", "mixture of experts", 0, 0},
     {"expert_used_count", "mixture of experts", 0, 0},
     {"logit_scale", "scaled logits", 1, 1},

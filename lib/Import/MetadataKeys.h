@@ -163,9 +163,11 @@ public:
 bool readConfigRopeScaling(ConfigKeys &keys, HyperParameters &c);
 
 /// GGUF's RoPE scaling into `c`, as llama.cpp reads it:
-/// `rope.scaling.type` (linear when absent) with `rope.scaling.factor` (or
-/// the older `rope.scale_linear`), and the per-frequency factors of the
-/// tensor `rope_freqs.weight`. Other types are errors naming the key.
+/// `rope.scaling.type` none, linear (also when absent) or yarn, with
+/// `rope.scaling.factor` (or the older `rope.scale_linear`), YaRN's
+/// `rope.scaling.*` keys, and the per-frequency factors of the tensor
+/// `rope_freqs.weight`. Other types, and values of those keys that llama.cpp
+/// would use in a way lowbit does not implement, are errors naming the key.
 bool readGGUFRopeScaling(GGUFKeys &keys, HyperParameters &c);
 
 } // namespace mlir::lowbit::importer

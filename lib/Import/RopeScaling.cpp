@@ -79,10 +79,13 @@ mlir::lowbit::importer::ropeFrequencies(const HyperParameters &hp) {
     }
     low = std::max(low, 0.0);
     high = std::min(high, double(hd - 1));
-    if (low == high)
-      high += 0.001;
+    double width = high - low;
+    if (s.ggmlRamp)
+      width = std::max(width, 0.001);
+    else if (width == 0)
+      width = 0.001;
     for (int64_t i = 0; i < half; ++i) {
-      double ramp = std::clamp((double(i) - low) / (high - low), 0.0, 1.0);
+      double ramp = std::clamp((double(i) - low) / width, 0.0, 1.0);
       double extrapolated = 1 - ramp;
       double &x = f[size_t(i)];
       x = x / s.factor * (1 - extrapolated) + x * extrapolated;
@@ -101,11 +104,11 @@ double mlir::lowbit::importer::ropeAttentionFactor(const HyperParameters &hp) {
   if (s.kind != RopeScaling::Kind::YaRN)
     return 1.0;
   if (s.attentionFactor >= 0)
-    return s.attentionFactor;
+    return s.attentionFactor * s.magnitude;
   if (s.mscale != 0 && s.mscaleAllDim != 0)
     return yarnMscale(s.factor, s.mscale) /
-           yarnMscale(s.factor, s.mscaleAllDim);
-  return yarnMscale(s.factor, 1.0);
+           yarnMscale(s.factor, s.mscaleAllDim) * s.magnitude;
+  return yarnMscale(s.factor, 1.0) * s.magnitude;
 }
 
 //===----------------------------------------------------------------------===//
@@ -205,43 +208,10 @@ bool mlir::lowbit::importer::readConfigRopeScaling(ConfigKeys &keys,
   return true;
 }
 
-/// GGUF's RoPE scaling as llama.cpp reads it: `rope.scaling.type` (linear
-/// when absent) with `rope.scaling.factor` (or the older
-/// `rope.scale_linear`), and the per-frequency factors of the tensor
-/// `rope_freqs.weight`. Other types are errors naming the key.
-bool mlir::lowbit::importer::readGGUFRopeScaling(GGUFKeys &keys,
-                                                 HyperParameters &c) {
+/// The per-frequency factors of the tensor `rope_freqs.weight` (Llama 3
+/// as llama.cpp's converter stores it), when the file has it.
+static bool readRopeFreqs(GGUFKeys &keys, HyperParameters &c) {
   RopeScaling &s = c.ropeScaling;
-  std::string type = "linear";
-  if (const gg::Value *v = keys.find("rope.scaling.type")) {
-    if (v->type != gg::ValueType::String)
-      return keys.fail("rope.scaling.type", "is not a string");
-    type = v->s;
-  }
-  double factor = keys.number("rope.scaling.factor").value_or(0);
-  const char *factorKey = "rope.scaling.factor";
-  if (factor == 0) {
-    factor = keys.number("rope.scale_linear").value_or(0);
-    factorKey = "rope.scale_linear";
-  }
-  if (!std::isfinite(factor) || factor < 0 || factor > 1e9)
-    return keys.fail(factorKey, number(factor) + " is not a scaling factor");
-  const bool scaled = factor != 0 && factor != 1;
-  if (type == "linear") {
-    if (scaled) {
-      s.kind = RopeScaling::Kind::Linear;
-      s.factor = factor;
-    }
-  } else if (type != "none") {
-    return keys.fail("rope.scaling.type",
-                     "'" + type +
-                         "': RoPE scaling of this type is not supported "
-                         "(linear, or Llama 3's rope_freqs.weight)");
-  } else if (scaled) {
-    return keys.fail(factorKey, number(factor) +
-                                    " with rope.scaling.type 'none': a "
-                                    "scaling factor without a type");
-  }
   const Weight *w = keys.src.find("rope_freqs.weight");
   if (!w)
     return true;
@@ -260,4 +230,108 @@ bool mlir::lowbit::importer::readGGUFRopeScaling(GGUFKeys &keys,
     if (!std::isfinite(f) || f <= 0)
       return bad("holds " + number(f) + ": factors must be positive");
   return true;
+}
+
+/// GGUF's RoPE scaling as llama.cpp reads it: `rope.scaling.type` (linear
+/// when absent) with `rope.scaling.factor` (or the older
+/// `rope.scale_linear`); for yarn also `rope.scaling.original_context_length`,
+/// `yarn_beta_fast` / `yarn_beta_slow`, `yarn_log_multiplier` and
+/// `attn_factor`; and the per-frequency factors of the tensor
+/// `rope_freqs.weight`. Other types, and keys that would change the result
+/// in a way not implemented, are errors naming the key.
+bool mlir::lowbit::importer::readGGUFRopeScaling(GGUFKeys &keys,
+                                                 HyperParameters &c) {
+  RopeScaling &s = c.ropeScaling;
+  std::string type = "linear";
+  if (const gg::Value *v = keys.find("rope.scaling.type")) {
+    if (v->type != gg::ValueType::String)
+      return keys.fail("rope.scaling.type", "is not a string");
+    type = v->s;
+  }
+  double factor = keys.number("rope.scaling.factor").value_or(0);
+  const char *factorKey = "rope.scaling.factor";
+  if (factor == 0) {
+    factor = keys.number("rope.scale_linear").value_or(0);
+    factorKey = "rope.scale_linear";
+  }
+  if (!std::isfinite(factor) || factor < 0 || factor > 1e9)
+    return keys.fail(factorKey, number(factor) + " is not a scaling factor");
+  const bool scaled = factor != 0 && factor != 1;
+  // A positive, finite number key (when present) into `out`.
+  auto positive = [&](const char *key, double &out) {
+    std::optional<double> v = keys.number(key);
+    if (!v)
+      return true;
+    if (!std::isfinite(*v) || *v <= 0 || *v > 1e9)
+      return keys.fail(key, number(*v) + " must be a positive number");
+    out = *v;
+    return true;
+  };
+  // llama.cpp's ext_factor: the weight of the extrapolated frequencies in
+  // YaRN's ramp (1 for yarn, 0 otherwise); other weights are not
+  // implemented.
+  const double ext = type == "yarn" ? 1 : 0;
+  if (std::optional<double> v = keys.number("rope.scaling.yarn_ext_factor"))
+    if (*v >= 0 && *v != ext)
+      return keys.fail("rope.scaling.yarn_ext_factor",
+                       number(*v) + ": a YaRN ramp weight other than " +
+                           number(ext) + " (for rope.scaling.type '" + type +
+                           "') is not supported");
+  if (type == "yarn") {
+    s.kind = RopeScaling::Kind::YaRN;
+    s.factor = scaled ? factor : 1;
+    s.ggmlRamp = true;
+    int64_t original = 0;
+    if (!keys.integer("rope.scaling.original_context_length", original, false))
+      return false;
+    if (original < 0)
+      return keys.fail("rope.scaling.original_context_length",
+                       "must not be negative");
+    s.originalContext = original;
+    double logMultiplier = 0, attnFactor = 1;
+    if (!positive("rope.scaling.yarn_beta_fast", s.betaFast) ||
+        !positive("rope.scaling.yarn_beta_slow", s.betaSlow) ||
+        !positive("rope.scaling.attn_factor", attnFactor))
+      return false;
+    if (std::optional<double> v =
+            keys.number("rope.scaling.yarn_log_multiplier")) {
+      if (!std::isfinite(*v) || *v < 0 || *v > 1e9)
+        return keys.fail("rope.scaling.yarn_log_multiplier",
+                         number(*v) + " is not a multiplier");
+      logMultiplier = *v;
+    }
+    // llama.cpp: cos and sin times get_mscale(factor, 1) /
+    // get_mscale(factor, log multiplier) (or get_mscale(factor) without
+    // one), times rope.scaling.attn_factor; rope.scaling.yarn_attn_factor
+    // is replaced by that and changes nothing.
+    s.mscale = logMultiplier != 0 ? 1 : 0;
+    s.mscaleAllDim = logMultiplier;
+    s.attentionFactor = -1;
+    s.magnitude = attnFactor;
+    return readRopeFreqs(keys, c);
+  }
+  if (type == "linear") {
+    if (scaled) {
+      s.kind = RopeScaling::Kind::Linear;
+      s.factor = factor;
+    }
+  } else if (type != "none") {
+    return keys.fail("rope.scaling.type",
+                     "'" + type +
+                         "': RoPE scaling of this type is not supported "
+                         "(linear, yarn, or Llama 3's rope_freqs.weight)");
+  } else if (scaled) {
+    return keys.fail(factorKey, number(factor) +
+                                    " with rope.scaling.type 'none': a "
+                                    "scaling factor without a type");
+  }
+  // Without YaRN these scale cos and sin in llama.cpp; not implemented.
+  for (const char *key :
+       {"rope.scaling.attn_factor", "rope.scaling.yarn_attn_factor"})
+    if (std::optional<double> v = keys.number(key))
+      if (*v != 1)
+        return keys.fail(key, number(*v) +
+                                  ": a RoPE attention factor is supported "
+                                  "with rope.scaling.type 'yarn' only");
+  return readRopeFreqs(keys, c);
 }

@@ -9,18 +9,22 @@
 # the float64 numpy decoder of Inputs/llama_ref.py with Hugging Face's
 # formulas. GGUF: Llama 3 scaling as llama.cpp's converter stores it
 # (per-frequency factors in the tensor rope_freqs.weight), linear scaling
-# (rope.scaling.type/factor). config.json: rope_scaling of rope_type
+# (rope.scaling.type/factor) and YaRN with llama.cpp's keys (whose
+# Hugging Face equivalent is the reference). config.json: rope_scaling of rope_type
 # linear, llama3 and yarn (YaRN also scales cos and sin). Each scaled
 # model is first shown to differ from the unscaled one, so that a
 # compiler ignoring the scaling fails the comparison.
 #
 # CHECK: gguf rope_freqs (llama3): 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: gguf linear x4: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf yarn: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
+# CHECK: gguf yarn, betas, attn_factor, log multiplier: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: hf linear x4: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: hf llama3: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: hf yarn: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 # CHECK: hf yarn, attention_factor given: 12 steps, max rel err {{[0-9.e-]+}}, top-1 12/12: ok
 
+import math
 import os
 import sys
 
@@ -64,6 +68,32 @@ def main():
                  keys=[("add_string", "llama.rope.scaling.type", "linear"),
                        ("add_float32", "llama.rope.scaling.factor", 4.0)])
     check("gguf linear x4", path, r.Config(rope_scaling=linear), True)
+
+    def mscale(factor, m):
+        return 0.1 * m * math.log(factor) + 1.0
+
+    yarn = [("add_string", "llama.rope.scaling.type", "yarn"),
+            ("add_float32", "llama.rope.scaling.factor", 4.0),
+            ("add_uint32", "llama.rope.scaling.original_context_length", 16)]
+    for label, keys, rs in [
+            ("gguf yarn", yarn,
+             {"rope_type": "yarn", "factor": 4.0,
+              "original_max_position_embeddings": 16}),
+            # llama.cpp: cos and sin times get_mscale(4, 1) /
+            # get_mscale(4, log multiplier) times attn_factor.
+            ("gguf yarn, betas, attn_factor, log multiplier",
+             yarn + [("add_float32", "llama.rope.scaling.yarn_beta_fast", 16.0),
+                     ("add_float32", "llama.rope.scaling.yarn_beta_slow", 2.0),
+                     ("add_float32", "llama.rope.scaling.attn_factor", 1.25),
+                     ("add_float32", "llama.rope.scaling.yarn_log_multiplier",
+                      0.5)],
+             {"rope_type": "yarn", "factor": 4.0, "beta_fast": 16,
+              "beta_slow": 2, "original_max_position_embeddings": 16,
+              "attention_factor": 1.25 * mscale(4, 1) / mscale(4, 0.5)})]:
+        path = os.path.join(d, label.replace(" ", "-").replace(",", "") +
+                            ".gguf")
+        r.write_gguf(path, cfg, w, keys=keys)
+        check(label, path, r.Config(rope_scaling=rs), True)
 
     for label, rs in [
             ("hf linear x4", {"type": "linear", "factor": 4.0}),

@@ -5,6 +5,9 @@
 # RUN: not lowbit-compile %t/rope-freqs.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=FREQS
 # RUN: not lowbit-compile %t/rope-type.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=ROPE-TYPE
 # RUN: not lowbit-compile %t/rope-factor.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=ROPE-FACTOR
+# RUN: not lowbit-compile %t/rope-ext.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=ROPE-EXT
+# RUN: not lowbit-compile %t/rope-attn.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=ROPE-ATTN
+# RUN: not lowbit-compile %t/rope-beta.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=ROPE-BETA
 # RUN: not lowbit-compile %t/experts.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=EXPERTS
 # RUN: not lowbit-compile %t/key-length.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=KEY-LENGTH
 # RUN: not lowbit-compile %t/logit-scale.gguf --compile-to=input 2>&1 | FileCheck %s --check-prefix=LOGIT-SCALE
@@ -28,8 +31,11 @@
 # (width 32, 2 heads of 16, one layer, context 8), each with one addition.
 
 # FREQS: error: {{.*}}rope-freqs.gguf: tensor 'rope_freqs.weight' must be f32 of 8 elements (half the head size)
-# ROPE-TYPE: error: {{.*}}rope-type.gguf: llama.rope.scaling.type 'yarn': RoPE scaling of this type is not supported (linear, or Llama 3's rope_freqs.weight)
+# ROPE-TYPE: error: {{.*}}rope-type.gguf: llama.rope.scaling.type 'longrope': RoPE scaling of this type is not supported (linear, yarn, or Llama 3's rope_freqs.weight)
 # ROPE-FACTOR: error: {{.*}}rope-factor.gguf: llama.rope.scaling.factor 4 with rope.scaling.type 'none': a scaling factor without a type
+# ROPE-EXT: error: {{.*}}rope-ext.gguf: llama.rope.scaling.yarn_ext_factor 0.5: a YaRN ramp weight other than 1 (for rope.scaling.type 'yarn') is not supported
+# ROPE-ATTN: error: {{.*}}rope-attn.gguf: llama.rope.scaling.attn_factor 1.25: a RoPE attention factor is supported with rope.scaling.type 'yarn' only
+# ROPE-BETA: error: {{.*}}rope-beta.gguf: llama.rope.scaling.yarn_beta_fast -32 must be a positive number
 # EXPERTS: error: {{.*}}experts.gguf: llama.expert_count 8: mixture of experts is not supported
 # KEY-LENGTH: error: {{.*}}key-length.gguf: llama.attention.value_length 32: a value head size other than the key head size (16) is not supported
 # LOGIT-SCALE: error: {{.*}}logit-scale.gguf: llama.logit_scale 0.5: scaled logits is not supported
@@ -103,10 +109,22 @@ def main():
     freqs["rope_freqs.weight"] = np.ones(CFG.hd, dtype=np.float32)
     write_gguf(os.path.join(d, "rope-freqs.gguf"), freqs)
     write_gguf(os.path.join(d, "rope-type.gguf"), w,
-               [("add_string", "llama.rope.scaling.type", "yarn")])
+               [("add_string", "llama.rope.scaling.type", "longrope")])
     write_gguf(os.path.join(d, "rope-factor.gguf"), w,
                [("add_string", "llama.rope.scaling.type", "none"),
                 ("add_float32", "llama.rope.scaling.factor", 4.0)])
+    yarn = [("add_string", "llama.rope.scaling.type", "yarn"),
+            ("add_float32", "llama.rope.scaling.factor", 4.0)]
+    write_gguf(os.path.join(d, "rope-ext.gguf"), w,
+               yarn + [("add_float32", "llama.rope.scaling.yarn_ext_factor",
+                        0.5)])
+    write_gguf(os.path.join(d, "rope-attn.gguf"), w,
+               [("add_string", "llama.rope.scaling.type", "linear"),
+                ("add_float32", "llama.rope.scaling.factor", 4.0),
+                ("add_float32", "llama.rope.scaling.attn_factor", 1.25)])
+    write_gguf(os.path.join(d, "rope-beta.gguf"), w,
+               yarn + [("add_float32", "llama.rope.scaling.yarn_beta_fast",
+                        -32.0)])
     write_gguf(os.path.join(d, "experts.gguf"), w,
                [("add_uint32", "llama.expert_count", 8)])
     write_gguf(os.path.join(d, "key-length.gguf"), w,

@@ -104,8 +104,9 @@ struct RopeScaling {
     /// Llama 3: low frequencies divided by `factor`, high ones kept, a
     /// smooth blend between (Hugging Face's `rope_type: llama3`).
     Llama3,
-    /// YaRN as Hugging Face computes it: a ramp between interpolated and
-    /// extrapolated frequencies, and cos/sin scaled by an attention factor.
+    /// YaRN as Hugging Face and llama.cpp compute it: a ramp between
+    /// interpolated and extrapolated frequencies, and cos/sin scaled by an
+    /// attention factor.
     YaRN,
   };
   Kind kind = Kind::None;
@@ -121,6 +122,12 @@ struct RopeScaling {
   /// mscale and mscaleAllDim).
   double attentionFactor = -1, mscale = 0, mscaleAllDim = 0;
   bool truncate = true;
+  /// YaRN from GGUF: llama.cpp's ramp, whose width is at least 0.001
+  /// (Hugging Face's adds 0.001 only to an empty one).
+  bool ggmlRamp = false;
+  /// GGUF `rope.scaling.attn_factor` (with YaRN): cos and sin are also
+  /// multiplied by this.
+  double magnitude = 1;
   /// GGUF `rope_freqs.weight` (llama.cpp's converter stores Llama 3's
   /// scaling this way): frequency i is divided by factor i.
   std::vector<float> freqFactors;
