@@ -4,10 +4,11 @@
 # q4_0, q5_0, q5_1, q8_0, mxfp4, q2_K, q3_K, q4_K, q5_K, q6_K, tq1_0, tq2_0, iq4_nl and iq4_xs blocks (llama.cpp's bytes, from lowbit's quantizer that
 # test/GGUF checks against llama.cpp) times int8 activations quantized per row, or per
 # block as llama.cpp's q8_0 / q8_K activations, by lowbit.quantize, and q4_1 blocks times f32 or int8 activations, on odd shapes (K with and without a tail of the
-# 128-input chunk, N and M tails, a GEMV over parallel units). GGUF has no
-# reference lowering, so the reference is numpy: f64 products of the
-# library's dequantized weights and activations (the same codes and scales
-# the IR computes, bit for bit); relative error per output row below 1e-5.
+# 128-input chunk, N and M tails, a GEMV over parallel units). The
+# reference is numpy: f64 products of the library's dequantized weights and
+# activations (the same codes and scales the IR computes, bit for bit;
+# test/E2E/gguf-reference.py checks the reference lowering's dequantize
+# against the same library); relative error per output row below 1e-5.
 #
 # REQUIRES: python-bindings, x86-64-v3
 # RUN: rm -rf %t && mkdir -p %t

@@ -145,8 +145,8 @@ def LowbitLowerToCPU : Pass<"lowbit-lower-to-cpu", "ModuleOp"> {
     - Ternary (BitNet b1.58) weights, 2-bit codes, f32 scales per row, per
       group or per tensor, times int8 activations: four codes per byte, X
       arranged in four segments per 256-input chunk, biased by 2.
-    GGUF has no reference lowering: a GGUF qmatmul without a kernel is an
-    error (LB-L1).
+    A GGUF qmatmul without a kernel takes the reference lowering (the
+    blocks dequantized to f32, LB-L1).
     GEMM (M > MR) runs over blocks of output channels whose weights fill
     half of L2, M tiles inside; the blocks (GEMV: groups of 16 channels)
     are an scf.forall that becomes an OpenMP loop.

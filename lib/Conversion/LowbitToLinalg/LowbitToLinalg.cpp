@@ -16,7 +16,8 @@
 // patterns live in one file per op family: QuantizeLowering.cpp (quantize,
 // dequantize, requantize), QMatmulLowering.cpp, PartsLowering.cpp
 // (constant, pack, unpack), with the sub-byte packing of codes in
-// CodePacking.cpp and what they share in ReferenceLowering.h.
+// CodePacking.cpp, the GGUF block formats' dequantize in GGUFDequantize.cpp
+// and what they share in ReferenceLowering.h.
 //
 //===----------------------------------------------------------------------===//
 
@@ -68,30 +69,28 @@ QTensorTypeConverter::QTensorTypeConverter() {
 // Patterns and pass
 //===----------------------------------------------------------------------===//
 
-/// Reports ops whose types use a scheme the reference lowering does not
-/// cover yet (GGUF blocks); run before the conversion so that each such op
-/// gets exactly one diagnostic.
-/// GGUF blocks have no reference lowering (LB-L1) except as constants and
-/// values passed around (their parts are plain bytes); `handled` exempts
-/// ops that another pattern set (the CPU kernels) lowers.
+/// Reports ops the reference lowering does not cover: quantization into a
+/// GGUF block format (LB-L1; llama.cpp's quantizers of the K-quants and the
+/// iq4 formats are searches, left to the numerics library). Dequantizing
+/// GGUF blocks (dequantize, qmatmul, requantize from GGUF) is lowered
+/// (GGUFDequantize.cpp); GGUF constants and values passed around are plain
+/// bytes. Runs before the conversion so that each such op gets exactly one
+/// diagnostic; `handled` exempts ops that another pattern set (the CPU
+/// kernels) lowers.
 static LogicalResult checkSupported(Operation *root,
                                     function_ref<bool(Operation *)> handled) {
   bool ok = true;
   root->walk([&](Operation *op) {
-    if (!isa<LowbitDialect>(op->getDialect()) ||
-        isa<ConstantOp, UnpackOp, PackOp>(op) || (handled && handled(op)))
+    if (!isa<QuantizeOp, RequantizeOp>(op) || (handled && handled(op)))
       return;
-    for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
-                                              op->getResultTypes())) {
-      auto t = dyn_cast<QTensorType>(type);
-      if (t && t.getScheme().isGGUF()) {
-        op->emitOpError("reference lowering of GGUF block format ")
-            << stringifyGGUFKind(t.getScheme().getGguf())
-            << " is not implemented (docs/Spec.md, LB-L1)";
-        ok = false;
-        return;
-      }
-    }
+    auto t = cast<QTensorType>(op->getResult(0).getType());
+    if (!t.getScheme().isGGUF())
+      return;
+    op->emitOpError("reference lowering of quantization into GGUF block "
+                    "format ")
+        << stringifyGGUFKind(t.getScheme().getGguf())
+        << " is not implemented (docs/Spec.md, LB-L1)";
+    ok = false;
   });
   return success(ok);
 }

@@ -26,10 +26,6 @@ struct QMatmulLowering : OpConversionPattern<QMatmulOp> {
   LogicalResult
   matchAndRewrite(QMatmulOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    for (Type t : op->getOperandTypes())
-      if (auto qt = dyn_cast<QTensorType>(t); qt && qt.getScheme().isGGUF())
-        return rewriter.notifyMatchFailure(op,
-                                           "GGUF has no reference lowering");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     TensorBuilder tb{b};
     auto operand = [&](Value orig, ValueRange conv) -> Value {

@@ -391,6 +391,8 @@ Parts mlir::lowbit::reference::emitQuantize(TensorBuilder &tb, Value x,
 Value mlir::lowbit::reference::emitDequantize(TensorBuilder &tb, Parts p,
                                               QTensorType t) {
   SchemeAttr s = t.getScheme();
+  if (s.isGGUF())
+    return emitGGUFDequantize(tb, p.codes, t);
   int64_t n = t.getRank();
   Type outElem = s.getExpressedType();
   Value codes = unpackCodes(tb, p.codes, t);

@@ -208,8 +208,13 @@ Value unpackCodes(TensorBuilder &tb, Value packed, QTensorType t);
 Parts emitQuantize(TensorBuilder &tb, Value x, QTensorType t, Parts given);
 
 /// dequantize: lowered parts -> tensor of the expressed type
-/// (QuantizeLowering.cpp).
+/// (QuantizeLowering.cpp; GGUF block formats through emitGGUFDequantize).
 Value emitDequantize(TensorBuilder &tb, Parts p, QTensorType t);
+
+/// dequantize of a GGUF block format: its codes (llama.cpp's block
+/// structs, row by row) -> tensor of the expressed type, bit for bit the
+/// numerics library's dequantizer (GGUFDequantize.cpp).
+Value emitGGUFDequantize(TensorBuilder &tb, Value codes, QTensorType t);
 
 //===----------------------------------------------------------------------===//
 // Patterns, per op family

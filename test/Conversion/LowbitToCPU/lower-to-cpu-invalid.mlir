@@ -1,11 +1,20 @@
-// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-cpu -verify-diagnostics
+// RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-cpu -verify-diagnostics | FileCheck %s
 
-// A GGUF qmatmul that no CPU kernel takes has no lowering at all (the
-// reference lowering does not cover GGUF, LB-L1): a clear error on the op.
-// Every GGUF format has a kernel for int8 activations; with f32 ones only
-// q4_1 has.
+// A GGUF qmatmul that no CPU kernel takes falls back to the reference
+// lowering (docs/Spec.md, LB-L1): the weights dequantized in a
+// linalg.generic, then the f32 contraction; no kernel call. Every GGUF
+// format has a kernel for int8 activations; with f32 ones only q4_1 has.
+// CHECK-LABEL: func @gguf_tq1_0_f32
+// CHECK-SAME: (%[[X:.*]]: tensor<1x256xf32>, %[[W:.*]]: tensor<4x54xi8>)
+// CHECK-NOT: call
+// CHECK: tensor.expand_shape %[[W]] {{\[}}[0], [1, 2]] output_shape [4, 1, 54]
+// CHECK: %[[D:.*]] = linalg.generic
+// CHECK: %[[WD:.*]] = tensor.collapse_shape %[[D]] {{.*}} into tensor<4x256xf32>
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[X]], %[[WD]] : tensor<1x256xf32>, tensor<4x256xf32>)
+// CHECK-NOT: call
+// CHECK: return
 func.func @gguf_tq1_0_f32(%x: tensor<1x256xf32>, %w: !lowbit.qtensor<4x256xgguf<tq1_0>>) -> tensor<1x4xf32> {
-  // expected-error @+1 {{reference lowering of GGUF block format tq1_0 is not implemented (docs/Spec.md, LB-L1)}}
   %y = lowbit.qmatmul %x, %w {transpose_b} : tensor<1x256xf32>, !lowbit.qtensor<4x256xgguf<tq1_0>> -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
@@ -13,14 +22,30 @@ func.func @gguf_tq1_0_f32(%x: tensor<1x256xf32>, %w: !lowbit.qtensor<4x256xgguf<
 // -----
 
 // GGUF weights in the other orientation ([K, N], no transpose_b): no
-// kernel, so the same error.
+// kernel, so the same fallback (the int8 activations dequantized too).
+// CHECK-LABEL: func @gguf_not_transposed
+// CHECK-NOT: call
+// CHECK: %[[D:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x1x32xf32>)
+// CHECK: %[[WD:.*]] = tensor.collapse_shape %[[D]] {{.*}} into tensor<32x32xf32>
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%{{.*}}, %[[WD]] : tensor<1x32xf32>, tensor<32x32xf32>)
+// CHECK-NOT: call
+// CHECK: return
 func.func @gguf_not_transposed(%x: tensor<1x32xf32>, %w: !lowbit.qtensor<32x32xgguf<q4_0>>) -> tensor<1x32xf32> {
   %xq = lowbit.quantize %x : tensor<1x32xf32> -> !lowbit.qtensor<1x32xi8, per_axis<0>>
-  // expected-error @+1 {{reference lowering of GGUF block format q4_0 is not implemented (docs/Spec.md, LB-L1)}}
   %y = lowbit.qmatmul %xq, %w : !lowbit.qtensor<1x32xi8, per_axis<0>>, !lowbit.qtensor<32x32xgguf<q4_0>> -> tensor<1x32xf32>
   return %y : tensor<1x32xf32>
 }
 
+// -----
+
+// Quantizing into a GGUF format has neither a kernel nor a reference
+// lowering (LB-L1): a clear error on the op.
+func.func @gguf_quantize(%x: tensor<4x32xf32>) -> !lowbit.qtensor<4x32xgguf<q8_0>> {
+  // expected-error @+1 {{reference lowering of quantization into GGUF block format q8_0 is not implemented (docs/Spec.md, LB-L1)}}
+  %q = lowbit.quantize %x : tensor<4x32xf32> -> !lowbit.qtensor<4x32xgguf<q8_0>>
+  return %q : !lowbit.qtensor<4x32xgguf<q8_0>>
+}
 
 // -----
 

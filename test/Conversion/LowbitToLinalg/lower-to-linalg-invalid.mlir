@@ -1,19 +1,20 @@
 // RUN: lowbit-opt %s -split-input-file --lowbit-lower-to-linalg -verify-diagnostics
 
-// LB-L1: the reference lowering does not implement GGUF block formats yet.
-func.func @gguf_dequantize(%q: !lowbit.qtensor<4x32xgguf<q4_0>>) -> tensor<4x32xf32> {
-  // expected-error @+1 {{reference lowering of GGUF block format q4_0 is not implemented (docs/Spec.md, LB-L1)}}
-  %y = lowbit.dequantize %q : !lowbit.qtensor<4x32xgguf<q4_0>> -> tensor<4x32xf32>
-  return %y : tensor<4x32xf32>
+// LB-L1: the reference lowering dequantizes the GGUF block formats but does
+// not quantize into them (test/Conversion/LowbitToLinalg/gguf-dequantize.mlir).
+func.func @gguf_quantize(%x: tensor<2x256xf32>) -> !lowbit.qtensor<2x256xgguf<q4_k>> {
+  // expected-error @+1 {{reference lowering of quantization into GGUF block format q4_k is not implemented (docs/Spec.md, LB-L1)}}
+  %q = lowbit.quantize %x : tensor<2x256xf32> -> !lowbit.qtensor<2x256xgguf<q4_k>>
+  return %q : !lowbit.qtensor<2x256xgguf<q4_k>>
 }
 
 // -----
 
-// LB-L1 for quantize into a GGUF format.
-func.func @gguf_quantize(%x: tensor<2x256xf32>) -> !lowbit.qtensor<2x256xgguf<q4_k>> {
-  // expected-error @+1 {{reference lowering of GGUF block format q4_k is not implemented (docs/Spec.md, LB-L1)}}
-  %q = lowbit.quantize %x : tensor<2x256xf32> -> !lowbit.qtensor<2x256xgguf<q4_k>>
-  return %q : !lowbit.qtensor<2x256xgguf<q4_k>>
+// LB-L1 for requantize into a GGUF format (from a GGUF one as well).
+func.func @gguf_requantize(%q: !lowbit.qtensor<2x32xgguf<q8_0>>) -> !lowbit.qtensor<2x32xgguf<q4_0>> {
+  // expected-error @+1 {{reference lowering of quantization into GGUF block format q4_0 is not implemented (docs/Spec.md, LB-L1)}}
+  %r = lowbit.requantize %q : !lowbit.qtensor<2x32xgguf<q8_0>> -> !lowbit.qtensor<2x32xgguf<q4_0>>
+  return %r : !lowbit.qtensor<2x32xgguf<q4_0>>
 }
 
 // -----
