@@ -11,11 +11,14 @@
 
 #include "lowbit/Runtime/Runtime.h"
 
+#include "JitLog.h"
+
 #include <dlfcn.h>
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -36,6 +39,9 @@ using CUevent = struct CUevent_st *;
 constexpr CUresult kSuccess = 0;
 constexpr CUresult kNoDevice = 100;
 constexpr CUresult kStubLibrary = 34;
+// CUjit_option: CU_JIT_INFO_LOG_BUFFER, _SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
+// _SIZE_BYTES.
+constexpr int kJitInfoLogBuffer = 3, kJitInfoLogBufferSize = 4;
 constexpr int kJitErrorLogBuffer = 5, kJitErrorLogBufferSize = 6;
 constexpr int kComputeCapabilityMajor = 75, kComputeCapabilityMinor = 76;
 constexpr int kFuncMaxDynamicShared = 8;
@@ -65,6 +71,9 @@ struct Driver {
   CUresult (*memFree)(CUdeviceptr);
   CUresult (*memcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*memcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*memcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+  CUresult (*memcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
+  CUresult (*streamSynchronize)(CUstream);
   CUresult (*eventCreate)(CUevent *, unsigned);
   CUresult (*eventDestroy)(CUevent);
   CUresult (*eventRecord)(CUevent, CUstream);
@@ -97,6 +106,7 @@ struct lbrt_module {
   lbrt_context *ctx;
   CUmodule module;
   std::vector<lbrt_kernel *> kernels;
+  std::string infoLog; // the JIT's
 };
 struct lbrt_kernel {
   lbrt_context *ctx;
@@ -143,6 +153,30 @@ bool resolve(void *lib, F &fn, const char *name, const char *alt = nullptr) {
   } while (0)
 
 } // namespace
+
+std::string lowbit::runtime::findJitAdvisories(const char *log) {
+  std::string found;
+  if (!log)
+    return found;
+  for (const char *line = log; *line;) {
+    const char *end = std::strchr(line, '\n');
+    if (!end)
+      end = line + std::strlen(line);
+    for (const char *c = line; c + 5 <= end; ++c)
+      if (c[0] == 'C' && c[1] == '7' && c[2] == '5' && c[3] >= '0' &&
+          c[3] <= '9' && c[4] >= '0' && c[4] <= '9') {
+        const char *e = end;
+        while (e > line && (e[-1] == '\r' || e[-1] == ' '))
+          --e;
+        if (!found.empty())
+          found += '\n';
+        found.append(line, size_t(e - line));
+        break;
+      }
+    line = *end ? end + 1 : end;
+  }
+  return found;
+}
 
 extern "C" {
 
@@ -202,6 +236,12 @@ lbrt_status lbrt_open(int device, lbrt_context **out) {
       {resolve(lib, d.memFree, "cuMemFree_v2"), "cuMemFree_v2"},
       {resolve(lib, d.memcpyHtoD, "cuMemcpyHtoD_v2"), "cuMemcpyHtoD_v2"},
       {resolve(lib, d.memcpyDtoH, "cuMemcpyDtoH_v2"), "cuMemcpyDtoH_v2"},
+      {resolve(lib, d.memcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"),
+       "cuMemcpyHtoDAsync_v2"},
+      {resolve(lib, d.memcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
+       "cuMemcpyDtoHAsync_v2"},
+      {resolve(lib, d.streamSynchronize, "cuStreamSynchronize"),
+       "cuStreamSynchronize"},
       {resolve(lib, d.eventCreate, "cuEventCreate"), "cuEventCreate"},
       {resolve(lib, d.eventDestroy, "cuEventDestroy_v2", "cuEventDestroy"),
        "cuEventDestroy"},
@@ -242,10 +282,15 @@ lbrt_status lbrt_open(int device, lbrt_context **out) {
     delete c;
     return s;
   }
-  if ((r = d.deviceGet(&c->device, device)) != kSuccess ||
-      (r = d.primaryCtxRetain(&c->ctx, c->device)) != kSuccess) {
-    lbrt_status s =
-        driverError(d, c->ctx ? "cuDevicePrimaryCtxRetain" : "cuDeviceGet", r);
+  // Each call named by itself: a failed retain leaves c->ctx unset, so
+  // the context cannot tell which of the two failed.
+  const char *failed = nullptr;
+  if ((r = d.deviceGet(&c->device, device)) != kSuccess)
+    failed = "cuDeviceGet";
+  else if ((r = d.primaryCtxRetain(&c->ctx, c->device)) != kSuccess)
+    failed = "cuDevicePrimaryCtxRetain";
+  if (failed) {
+    lbrt_status s = driverError(d, failed, r);
     dlclose(lib);
     delete c;
     return s;
@@ -290,20 +335,51 @@ lbrt_status lbrt_load_ptx(lbrt_context *ctx, const char *ptx,
   if (!ctx || !ptx || !out)
     return fail(LBRT_INVALID_ARGUMENT, "lbrt_load_ptx: null argument");
   *out = nullptr;
-  std::vector<char> log(16384, 0);
-  int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize};
-  void *values[] = {log.data(),
-                    reinterpret_cast<void *>(uintptr_t(log.size() - 1))};
+  // Both logs, NUL-terminated (the driver fills at most size - 1 bytes of
+  // the zeroed buffers).
+  std::vector<char> info(65536, 0), log(16384, 0);
+  int options[] = {kJitInfoLogBuffer, kJitInfoLogBufferSize, kJitErrorLogBuffer,
+                   kJitErrorLogBufferSize};
+  void *values[] = {
+      info.data(), reinterpret_cast<void *>(uintptr_t(info.size() - 1)),
+      log.data(), reinterpret_cast<void *>(uintptr_t(log.size() - 1))};
   CUmodule m = nullptr;
-  CUresult r = ctx->d.moduleLoadDataEx(&m, ptx, 2, options, values);
+  CUresult r = ctx->d.moduleLoadDataEx(&m, ptx, 4, options, values);
+  info.back() = log.back() = 0;
   if (r != kSuccess) {
     driverError(ctx->d, "cuModuleLoadDataEx", r);
     if (log[0])
       lastError += std::string("; JIT log: ") + log.data();
+    if (info[0])
+      lastError += std::string("; JIT info log: ") + info.data();
     return LBRT_DRIVER_ERROR;
   }
-  *out = new lbrt_module{ctx, m, {}};
+  // Advisories (ptxas C75xx): lowbit's PTX should need no repair by the
+  // JIT (test/GPU/ptx.test fails on them with CUDA's ptxas); a driver's
+  // JIT may be newer and say more, so they warn unless asked to fail.
+  std::string advisories = lowbit::runtime::findJitAdvisories(info.data());
+  if (!advisories.empty()) {
+    const char *mode = std::getenv("LOWBIT_JIT_ADVISORIES");
+    if (mode && std::strcmp(mode, "error") == 0) {
+      ctx->d.moduleUnload(m);
+      // Not through fail(): its buffer would cut a long list.
+      lastError = "cuModuleLoadDataEx: the JIT reported advisories "
+                  "(LOWBIT_JIT_ADVISORIES=error): " +
+                  advisories;
+      return LBRT_DRIVER_ERROR;
+    }
+    std::fprintf(stderr,
+                 "lowbit runtime: warning: the CUDA JIT reported advisories "
+                 "on lowbit's PTX (please report them; "
+                 "LOWBIT_JIT_ADVISORIES=error makes them errors):\n%s\n",
+                 advisories.c_str());
+  }
+  *out = new lbrt_module{ctx, m, {}, info.data()};
   return LBRT_OK;
+}
+
+const char *lbrt_module_info_log(const lbrt_module *module) {
+  return module ? module->infoLog.c_str() : "";
 }
 
 void lbrt_unload(lbrt_module *module) {
@@ -344,7 +420,7 @@ lbrt_status lbrt_set_max_dynamic_shared(lbrt_kernel *kernel, int bytes) {
 
 lbrt_status lbrt_launch(lbrt_kernel *kernel, const unsigned grid[3],
                         const unsigned block[3], unsigned sharedBytes,
-                        void **params) {
+                        void *stream, void **params) {
   if (!kernel || !grid || !block)
     return fail(LBRT_INVALID_ARGUMENT, "lbrt_launch: null argument");
   for (int i = 0; i < 3; ++i)
@@ -355,7 +431,7 @@ lbrt_status lbrt_launch(lbrt_kernel *kernel, const unsigned grid[3],
                   block[1], block[2]);
   CUresult r = kernel->ctx->d.launchKernel(
       kernel->fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-      sharedBytes, nullptr, params, nullptr);
+      sharedBytes, static_cast<CUstream>(stream), params, nullptr);
   if (r != kSuccess) {
     driverError(kernel->ctx->d, "cuLaunchKernel", r);
     lastError += " (kernel '" + kernel->name + "')";
@@ -422,10 +498,11 @@ void lbrt_event_destroy(lbrt_event *event) {
   delete event;
 }
 
-lbrt_status lbrt_event_record(lbrt_event *event) {
+lbrt_status lbrt_event_record(lbrt_event *event, void *stream) {
   if (!event)
     return fail(LBRT_INVALID_ARGUMENT, "lbrt_event_record: null event");
-  LBRT_CHECK(event->ctx, eventRecord, event->event, nullptr);
+  LBRT_CHECK(event->ctx, eventRecord, event->event,
+             static_cast<CUstream>(stream));
   return LBRT_OK;
 }
 
@@ -468,7 +545,18 @@ std::map<const char *, Model *> &models() {
 }
 
 thread_local Model *current = nullptr;
+thread_local CUstream currentStream = nullptr; // of the current model call
 thread_local bool launchFailed = false;
+
+/// Host to device: synchronous on the legacy default stream, else in the
+/// order of `stream`.
+lbrt_status toDevice(lbrt_context *ctx, CUstream stream, lbrt_devptr dst,
+                     const void *src, size_t bytes) {
+  if (!stream || !bytes)
+    return lbrt_copy_to_device(ctx, dst, src, bytes);
+  LBRT_CHECK(ctx, memcpyHtoDAsync, dst, src, bytes, stream);
+  return LBRT_OK;
+}
 
 Model *modelFor(const char *ptx) {
   std::lock_guard<std::mutex> g(modelsLock);
@@ -532,7 +620,7 @@ lbrt_status runLaunch(Model &m, const char *kernel, const int64_t *desc,
         if (lbrt_status s = lbrt_malloc(m.ctx, size_t(bytes ? bytes : 1), &w))
           return s;
         if (lbrt_status s =
-                lbrt_copy_to_device(m.ctx, w, buffers[i], size_t(bytes))) {
+                toDevice(m.ctx, currentStream, w, buffers[i], size_t(bytes))) {
           lbrt_free(m.ctx, w);
           w = 0;
           return s;
@@ -543,8 +631,8 @@ lbrt_status runLaunch(Model &m, const char *kernel, const int64_t *desc,
     }
     args[size_t(i)] = l->scratch[size_t(i)];
     if (kind == 0)
-      if (lbrt_status s = lbrt_copy_to_device(m.ctx, args[size_t(i)],
-                                              buffers[i], size_t(bytes)))
+      if (lbrt_status s = toDevice(m.ctx, currentStream, args[size_t(i)],
+                                   buffers[i], size_t(bytes)))
         return s;
   }
   std::vector<void *> params;
@@ -554,16 +642,26 @@ lbrt_status runLaunch(Model &m, const char *kernel, const int64_t *desc,
                             unsigned(desc[2])};
   const unsigned block[3] = {unsigned(desc[3]), unsigned(desc[4]),
                              unsigned(desc[5])};
-  if (lbrt_status s =
-          lbrt_launch(l->kernel, grid, block, unsigned(desc[6]), params.data()))
+  if (lbrt_status s = lbrt_launch(l->kernel, grid, block, unsigned(desc[6]),
+                                  currentStream, params.data()))
     return s;
-  // Synchronous copies on the default stream wait for the kernel (and
-  // report its errors).
+  if (!currentStream) {
+    // Synchronous copies on the default stream wait for the kernel (and
+    // report its errors).
+    for (int64_t i = 0; i < n; ++i)
+      if (desc[9 + 2 * i] == 1)
+        if (lbrt_status s = lbrt_copy_to_host(
+                m.ctx, buffers[i], args[size_t(i)], size_t(desc[8 + 2 * i])))
+          return s;
+    return LBRT_OK;
+  }
+  // On the caller's stream: copies after the kernel in stream order, then
+  // the stream's end (the outputs are on the host when the call returns).
   for (int64_t i = 0; i < n; ++i)
-    if (desc[9 + 2 * i] == 1)
-      if (lbrt_status s = lbrt_copy_to_host(m.ctx, buffers[i], args[size_t(i)],
-                                            size_t(desc[8 + 2 * i])))
-        return s;
+    if (desc[9 + 2 * i] == 1 && desc[8 + 2 * i])
+      LBRT_CHECK(m.ctx, memcpyDtoHAsync, buffers[i], args[size_t(i)],
+                 size_t(desc[8 + 2 * i]), currentStream);
+  LBRT_CHECK(m.ctx, streamSynchronize, currentStream);
   return LBRT_OK;
 }
 
@@ -572,6 +670,10 @@ lbrt_status runLaunch(Model &m, const char *kernel, const int64_t *desc,
 extern "C" {
 
 int32_t lbrt_model_begin(const char *ptx) {
+  return lbrt_model_begin_on_stream(ptx, nullptr);
+}
+
+int32_t lbrt_model_begin_on_stream(const char *ptx, void *stream) {
   if (!ptx) {
     fail(LBRT_INVALID_ARGUMENT, "lbrt_model_begin: null PTX");
     return -1;
@@ -611,6 +713,7 @@ int32_t lbrt_model_begin(const char *ptx) {
     return -1;
   }
   current = m;
+  currentStream = static_cast<CUstream>(stream);
   launchFailed = false;
   return 0;
 }
@@ -639,6 +742,7 @@ int32_t lbrt_model_end(const char *ptx) {
     return -1;
   }
   current = nullptr;
+  currentStream = nullptr;
   bool failed = launchFailed;
   launchFailed = false;
   CUcontext popped = nullptr;

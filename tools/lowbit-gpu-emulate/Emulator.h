@@ -157,8 +157,9 @@ struct Emulator {
   bool execMemoryOp(Operation *op, ArrayRef<bool> active);
   bool execWarpOp(Operation *op, ArrayRef<bool> active);
   bool execControlFlowOp(Operation *op, ArrayRef<bool> active);
-  /// mma.sync (nvgpu, or inline PTX named by `kind`) and wgmma.mma_async
-  /// (inline PTX `text`) for whole warps / warpgroups.
+  /// mma.sync (nvgpu, or inline PTX named by `kind`) and a block of
+  /// wgmma.mma_async from wgmma.fence to wait_group 0 (inline PTX `text`)
+  /// for whole warps / warpgroups.
   void mma(Operation *op, ArrayRef<bool> active, StringRef kind);
   void wgmma(Operation *op, ArrayRef<bool> active, StringRef text);
 

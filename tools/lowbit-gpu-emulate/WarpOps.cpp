@@ -201,27 +201,37 @@ void Emulator::mma(Operation *op, ArrayRef<bool> active, StringRef kind) {
   }
 }
 
-/// wgmma.mma_async m64nNk32 .f32.e4m3.e4m3 (sm_90a) for each warpgroup
-/// (128 threads): A (64 x 32) and B (N x 32, K-major) from shared memory
-/// through their descriptors, no swizzle: start address (bits 0-13) << 4;
-/// element (r, k) at start + (r / 8) * SBO + (k / 16) * LBO + (r % 8) *
-/// 16 + k % 16, LBO (bits 16-29) << 4, SBO (bits 32-45) << 4. D = A B^T +
-/// (scale-d ? C : 0), products summed exactly (f64) and rounded to f32
-/// once. Operands: the descriptors, scale-d, then the N / 2 accumulators
-/// tied to the results; fragment of thread 32w + 4g + t: element 4j + r
-/// is row 16w + g + 8 (r / 2), column 8j + 2t + r % 2.
+/// One asm block from wgmma.fence to wgmma.wait_group 0 holding one or
+/// more wgmma.mma_async m64nNk32 .f32.e4m3.e4m3 (sm_90a) on the same
+/// accumulators, for each warpgroup (128 threads): A (64 x 32) and B (N x
+/// 32, K-major) from shared memory through their descriptors, no swizzle:
+/// start address (bits 0-13) << 4; element (r, k) at start + (r / 8) * SBO
+/// + (k / 16) * LBO + (r % 8) * 16 + k % 16, LBO (bits 16-29) << 4, SBO
+/// (bits 32-45) << 4. Each wgmma in order: D = A B^T + (scale-d ? D : 0),
+/// products summed exactly (f64) and rounded to f32 once; D starts
+/// undefined, so the first must have scale-d = 0. Operands: per wgmma its
+/// A and B descriptors and scale-d; the results are the N / 2
+/// accumulators; fragment of thread 32w + 4g + t: element 4j + r is row
+/// 16w + g + 8 (r / 2), column 8j + 2t + r % 2.
 void Emulator::wgmma(Operation *op, ArrayRef<bool> active, StringRef text) {
   size_t shapeAt = text.find(".m64n");
   if (shapeAt == StringRef::npos || !text.contains(".f32.e4m3.e4m3"))
     fatal("unsupported wgmma: " + text);
+  if (!text.contains("wgmma.fence.sync.aligned;") ||
+      !text.contains("wgmma.commit_group.sync.aligned;") ||
+      !text.contains("wgmma.wait_group.sync.aligned 0;"))
+    fatal("wgmma.mma_async outside a fence ... wait_group 0 block: " + text);
+  unsigned count = text.count("wgmma.mma_async");
   unsigned n = 0;
   if (text.drop_front(shapeAt + 5)
           .take_while([](char c) { return c != 'k'; })
           .getAsInteger(10, n) ||
-      !text.contains("k32") || n % 8 || op->getNumOperands() != 3 + n / 2)
+      !text.contains("k32") || n % 8 ||
+      text.count(".m64n" + std::to_string(n) + "k32.") != count ||
+      op->getNumOperands() != 3 * count || op->getNumResults() != 1)
     fatal("unsupported wgmma shape: " + text);
   MLIRContext *ctx = op->getContext();
-  Type e4m3 = Float8E4M3FNType::get(ctx), f32 = Float32Type::get(ctx);
+  Type e4m3 = Float8E4M3FNType::get(ctx);
   for (unsigned w0 = 0; w0 < nThreads; w0 += 128) {
     bool any = false, all = true;
     for (unsigned l = 0; l < 128 && w0 + l < nThreads; ++l) {
@@ -232,13 +242,6 @@ void Emulator::wgmma(Operation *op, ArrayRef<bool> active, StringRef text) {
       continue;
     if (!all || w0 + 128 > nThreads)
       fatal("wgmma without its whole warpgroup");
-    uint64_t da = at(w0, op->getOperand(0)).e[0];
-    uint64_t db = at(w0, op->getOperand(1)).e[0];
-    bool scaleD = at(w0, op->getOperand(2)).e[0] & 0xFFFFFFFF;
-    for (unsigned l = 1; l < 128; ++l)
-      if (at(w0 + l, op->getOperand(0)).e[0] != da ||
-          at(w0 + l, op->getOperand(1)).e[0] != db)
-        fatal("wgmma descriptors differ across the warpgroup");
     auto element = [&](uint64_t desc, unsigned r, unsigned k) {
       if (desc >> 62)
         fatal("wgmma descriptor with swizzling (not emulated)");
@@ -254,31 +257,46 @@ void Emulator::wgmma(Operation *op, ArrayRef<bool> active, StringRef text) {
       v.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
       return v.convertToDouble();
     };
-    std::vector<double> A(64 * 32), B(n * 32);
-    for (unsigned r = 0; r < 64; ++r)
-      for (unsigned k = 0; k < 32; ++k)
-        A[r * 32 + k] = value(element(da, r, k));
-    for (unsigned c = 0; c < n; ++c)
-      for (unsigned k = 0; k < 32; ++k)
-        B[c * 32 + k] = value(element(db, c, k));
     auto where = [](unsigned l, unsigned i, unsigned &row, unsigned &col) {
       unsigned w = l / 32, g = l % 32 / 4, t = l % 4, j = i / 4, r = i % 4;
       row = 16 * w + g + 8 * (r / 2);
       col = 8 * j + 2 * t + r % 2;
     };
+    // D per thread of the warpgroup, as f32 values.
+    std::vector<std::vector<float>> D(128, std::vector<float>(n / 2));
+    for (unsigned q = 0; q < count; ++q) {
+      uint64_t da = at(w0, op->getOperand(3 * q)).e[0];
+      uint64_t db = at(w0, op->getOperand(3 * q + 1)).e[0];
+      bool scaleD = at(w0, op->getOperand(3 * q + 2)).e[0] & 0xFFFFFFFF;
+      if (q == 0 && scaleD)
+        fatal("the block's first wgmma reads D (scale-d != 0): " + text);
+      for (unsigned l = 1; l < 128; ++l)
+        if (at(w0 + l, op->getOperand(3 * q)).e[0] != da ||
+            at(w0 + l, op->getOperand(3 * q + 1)).e[0] != db ||
+            bool(at(w0 + l, op->getOperand(3 * q + 2)).e[0] & 0xFFFFFFFF) !=
+                scaleD)
+          fatal("wgmma operands differ across the warpgroup");
+      std::vector<double> A(64 * 32), B(n * 32);
+      for (unsigned r = 0; r < 64; ++r)
+        for (unsigned k = 0; k < 32; ++k)
+          A[r * 32 + k] = value(element(da, r, k));
+      for (unsigned c = 0; c < n; ++c)
+        for (unsigned k = 0; k < 32; ++k)
+          B[c * 32 + k] = value(element(db, c, k));
+      for (unsigned l = 0; l < 128; ++l)
+        for (unsigned i = 0; i < n / 2; ++i) {
+          unsigned row, col;
+          where(l, i, row, col);
+          double sum = scaleD ? double(D[l][i]) : 0.0;
+          for (unsigned k = 0; k < 32; ++k)
+            sum += A[row * 32 + k] * B[col * 32 + k];
+          D[l][i] = float(sum);
+        }
+    }
     for (unsigned l = 0; l < 128; ++l) {
       Val d;
-      for (unsigned i = 0; i < n / 2; ++i) {
-        unsigned row, col;
-        where(l, i, row, col);
-        double sum = scaleD
-                         ? toFloat(f32, at(w0 + l, op->getOperand(3 + i)).e[0])
-                               .convertToDouble()
-                         : 0.0;
-        for (unsigned k = 0; k < 32; ++k)
-          sum += A[row * 32 + k] * B[col * 32 + k];
-        d.e.push_back(fromFloat(APFloat(float(sum))));
-      }
+      for (unsigned i = 0; i < n / 2; ++i)
+        d.e.push_back(fromFloat(APFloat(D[l][i])));
       env[w0 + l][op->getResult(0)] = d;
     }
   }

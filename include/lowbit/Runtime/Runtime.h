@@ -56,20 +56,30 @@ lbrt_status lbrt_device_info(lbrt_context *ctx, char *name, size_t nameSize,
                              int *major, int *minor);
 
 /* JIT-compiles `ptx` (NUL-terminated) for the device; on failure the
- * message holds the JIT's error log. */
+ * message holds the JIT's error log (and its info log). The JIT's info log
+ * is kept (lbrt_module_info_log). Advisory messages in it (ptxas's
+ * C75xx, e.g. C7519 "warpgroup.arrive is injected": the PTX relies on the
+ * JIT repairing it) are a warning on stderr, or, with
+ * $LOWBIT_JIT_ADVISORIES=error, a failure (LBRT_DRIVER_ERROR, the
+ * messages in lbrt_last_error()). docs/CodegenGPU.md says why. */
 lbrt_status lbrt_load_ptx(lbrt_context *ctx, const char *ptx,
                           lbrt_module **out);
+/* The JIT's info log of a loaded module ("" if none or module is null). */
+const char *lbrt_module_info_log(const lbrt_module *module);
 void lbrt_unload(lbrt_module *module);
 lbrt_status lbrt_get_kernel(lbrt_module *module, const char *name,
                             lbrt_kernel **out);
 /* Allows up to `bytes` of dynamic shared memory (above 48 KiB needs it). */
 lbrt_status lbrt_set_max_dynamic_shared(lbrt_kernel *kernel, int bytes);
 
-/* Launches on the context's default stream. `params[i]` points to the
- * value of the kernel's i-th parameter (a device pointer, an integer). */
+/* Launches on `stream`, a CUstream of the context (one a framework made,
+ * e.g. torch.cuda.current_stream().cuda_stream), so the launch is ordered
+ * with that stream's work; NULL is the legacy default stream. `params[i]`
+ * points to the value of the kernel's i-th parameter (a device pointer,
+ * an integer). */
 lbrt_status lbrt_launch(lbrt_kernel *kernel, const unsigned grid[3],
                         const unsigned block[3], unsigned sharedBytes,
-                        void **params);
+                        void *stream, void **params);
 lbrt_status lbrt_synchronize(lbrt_context *ctx);
 
 lbrt_status lbrt_malloc(lbrt_context *ctx, size_t bytes, lbrt_devptr *out);
@@ -79,10 +89,11 @@ lbrt_status lbrt_copy_to_device(lbrt_context *ctx, lbrt_devptr dst,
 lbrt_status lbrt_copy_to_host(lbrt_context *ctx, void *dst, lbrt_devptr src,
                               size_t bytes);
 
-/* Events on the default stream, for timing. */
+/* Events, for timing: recorded on `stream` (a CUstream; NULL is the legacy
+ * default stream), the one the timed launches use. */
 lbrt_status lbrt_event_create(lbrt_context *ctx, lbrt_event **out);
 void lbrt_event_destroy(lbrt_event *event);
-lbrt_status lbrt_event_record(lbrt_event *event);
+lbrt_status lbrt_event_record(lbrt_event *event, void *stream);
 /* Milliseconds between two recorded events (waits for `end`). */
 lbrt_status lbrt_event_elapsed(lbrt_event *start, lbrt_event *end, float *ms);
 
@@ -99,6 +110,13 @@ lbrt_status lbrt_event_elapsed(lbrt_event *start, lbrt_event *end, float *ms);
  * -1 (lock not held; lbrt_last_error says why). One model call per thread
  * at a time. */
 int32_t lbrt_model_begin(const char *ptx);
+/* lbrt_model_begin, with the call's launches and copies on `stream` (a
+ * CUstream of the model's device's primary context; NULL is
+ * lbrt_model_begin): inputs are copied and kernels launched in stream
+ * order after the stream's earlier work, and each launch's outputs are
+ * copied back and the stream synchronized before lbrt_model_launch
+ * returns. */
+int32_t lbrt_model_begin_on_stream(const char *ptx, void *stream);
 /* One launch between begin and end. desc = {grid x, y, z, block x, y, z,
  * dynamic shared bytes, n, then per buffer: bytes, kind}, kind 0 an input
  * (copied to the device), 1 an output (copied back after the kernel), 2 a

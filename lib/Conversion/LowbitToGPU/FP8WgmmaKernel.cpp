@@ -34,11 +34,12 @@ constexpr int64_t kWgLBO = 128, kWgSBO = 512, kWgTile = 4096;
 /// core-matrix layout above (zero-filled beyond M, N, K), a proxy fence
 /// makes them visible to the tensor cores' async proxy, and two
 /// `wgmma.mma_async m64n64k32.f32.e4m3.e4m3` (shared memory descriptors
-/// for both operands) multiply them; as in the mma.sync kernel each step's
-/// chain starts from zero (scale-d = 0) and is added to f32 accumulators
-/// outside, and the exact-to-f32 sums are scaled by sx[m] sw[n] once. The
-/// accumulator fragment (PTX ISA, wgmma D for m64nN): thread 32w + 4g + t
-/// holds, for n8 block j, rows 16w + g (+ 8) and columns 8j + 2t (+ 1).
+/// for both operands), in one asm block with the wgmma fence, commit and
+/// wait, multiply them; as in the mma.sync kernel each step's chain
+/// starts from zero (scale-d = 0) and is added to f32 accumulators outside, and
+/// the exact-to-f32 sums are scaled by sx[m] sw[n] once. The accumulator
+/// fragment (PTX ISA, wgmma D for m64nN): thread 32w + 4g + t holds, for n8
+/// block j, rows 16w + g (+ 8) and columns 8j + 2t (+ 1).
 static void buildFP8Wgmma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
                           const KernelProblem &p) {
   GemmThread th(b, fn);
@@ -92,41 +93,52 @@ static void buildFP8Wgmma(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn,
         // the async proxy.
         ptxStatement(lb, "fence.proxy.async.shared::cta;");
         gpu::BarrierOp::create(lb);
-        ptxStatement(lb, "wgmma.fence.sync.aligned;");
-        SmallVector<Value> d(
-            32, arith::ConstantOp::create(lb, lb.getF32FloatAttr(0.f)));
+        // One asm block from wgmma.fence to wgmma.wait_group (PTX ISA,
+        // wgmma.fence): the fence must come after every other access of
+        // the accumulator registers and before the first wgmma.mma_async
+        // that uses them, and no instruction may touch them until
+        // wait_group. As separate statements LLVM materializes tied
+        // accumulator inputs (and may schedule reads of the results)
+        // between fence and wgmma, or before wait_group: registers the
+        // async wgmma owns (ptxas 13 then injects warpgroup.arrive,
+        // message C7519; a driver's JIT need not). Here the accumulators
+        // are outputs only: the first wgmma has scale-d = 0 (D = A B, D's
+        // old value unread), the next ones accumulate in the tensor core.
+        // Early-clobber: the wgmmas write D while the block still reads
+        // inputs. Operands: per wgmma its A and B descriptors and scale-d.
+        auto reg = [](int64_t i) { return "$" + std::to_string(i); };
+        std::string regs, cons,
+            text = "{\n.reg .pred p;\nwgmma.fence.sync.aligned;\n";
+        for (int64_t i = 0; i < 32; ++i) {
+          regs += (i ? "," : "") + reg(i);
+          cons += "=&f,";
+        }
+        SmallVector<Value> operands;
         for (int64_t ks = 0; ks < kTileK / 32; ++ks) {
           // k32: two core matrices along K.
-          Value da = descriptor(lb, ks * 2 * kWgLBO);
-          Value db = descriptor(lb, kWgTile + ks * 2 * kWgLBO);
-          Value scaleD =
-              arith::ConstantOp::create(lb, lb.getI32IntegerAttr(ks));
-          std::string regs, cons;
-          for (int64_t i = 0; i < 32; ++i) {
-            regs += (i ? "," : "") + ("$" + std::to_string(i));
-            cons += "=f,";
-          }
-          cons += "l,l,r";
-          for (int64_t i = 0; i < 32; ++i)
-            cons += "," + std::to_string(i);
-          SmallVector<Value> operands{da, db, scaleD};
-          operands.append(d);
-          auto st = LLVM::LLVMStructType::getLiteral(
-              lb.getContext(), SmallVector<Type>(32, f32));
-          auto op = LLVM::InlineAsmOp::create(
-              lb, st, operands,
-              "{\n.reg .pred p;\nsetp.ne.b32 p, $34, 0;\n"
-              "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {" +
-                  regs + "}, $32, $33, p, 1, 1;\n}",
-              cons, /*has_side_effects=*/true, /*is_align_stack=*/false,
-              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-              ArrayAttr());
-          for (int64_t i = 0; i < 32; ++i)
-            d[i] = LLVM::ExtractValueOp::create(lb, op.getResult(0),
-                                                ArrayRef<int64_t>{i});
+          int64_t o = 32 + 3 * ks;
+          operands.push_back(descriptor(lb, ks * 2 * kWgLBO));
+          operands.push_back(descriptor(lb, kWgTile + ks * 2 * kWgLBO));
+          operands.push_back(arith::ConstantOp::create(
+              lb, lb.getI32IntegerAttr(ks == 0 ? 0 : 1)));
+          text += "setp.ne.b32 p, " + reg(o + 2) +
+                  ", 0;\nwgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 "
+                  "{" +
+                  regs + "}, " + reg(o) + ", " + reg(o + 1) + ", p, 1, 1;\n";
+          cons += std::string(ks ? "," : "") + "l,l,r";
         }
-        ptxStatement(lb, "wgmma.commit_group.sync.aligned;");
-        ptxStatement(lb, "wgmma.wait_group.sync.aligned 0;");
+        text += "wgmma.commit_group.sync.aligned;\n"
+                "wgmma.wait_group.sync.aligned 0;\n}";
+        auto st = LLVM::LLVMStructType::getLiteral(lb.getContext(),
+                                                   SmallVector<Type>(32, f32));
+        auto op = LLVM::InlineAsmOp::create(
+            lb, st, operands, text, cons, /*has_side_effects=*/true,
+            /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+            LLVM::AsmDialectAttr(), ArrayAttr());
+        SmallVector<Value> d;
+        for (int64_t i = 0; i < 32; ++i)
+          d.push_back(LLVM::ExtractValueOp::create(lb, op.getResult(0),
+                                                   ArrayRef<int64_t>{i}));
         Value sum = vector::FromElementsOp::create(lb, accType, d);
         Value next = arith::AddFOp::create(lb, acc[0], sum);
         // The next step's copies overwrite the tiles.

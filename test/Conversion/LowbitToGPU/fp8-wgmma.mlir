@@ -27,7 +27,6 @@
 // async one.
 // CHECK: llvm.inline_asm has_side_effects "fence.proxy.async.shared::cta;"
 // CHECK: gpu.barrier
-// CHECK: llvm.inline_asm has_side_effects "wgmma.fence.sync.aligned;"
 // Descriptors: (address & 0x3FFFF) >> 4 | LBO 128 >> 4 << 16 | SBO 512
 // >> 4 << 32; W's tile 4096 bytes on.
 // CHECK: %[[A0:.*]] = arith.addi %[[BASE]], %{{.*}} : i64
@@ -37,13 +36,14 @@
 // CHECK: %[[DA:.*]] = arith.ori %[[A2]], %[[LS]] : i64
 // CHECK: arith.constant 4096 : i64
 // CHECK: %[[DB:.*]] = arith.ori
-// The first k32 slice with scale-d = 0, the second with 1.
 // CHECK: %[[D0:.*]] = arith.constant 0 : i32
-// CHECK: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Asetp.ne.b32 p, $34, 0;\0Awgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {{.*}}, $32, $33, p, 1, 1;\0A}", "{{.*}}l,l,r,0,1,{{.*}}" %[[DA]], %[[DB]], %[[D0]],
 // CHECK: %[[D1:.*]] = arith.constant 1 : i32
-// CHECK: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3{{.*}} %{{.*}}, %{{.*}}, %[[D1]],
-// CHECK: llvm.inline_asm has_side_effects "wgmma.commit_group.sync.aligned;"
-// CHECK: llvm.inline_asm has_side_effects "wgmma.wait_group.sync.aligned 0;"
+// One asm block from wgmma.fence to wait_group 0 (no instruction may touch
+// the accumulators in between): the first k32 slice with scale-d = 0 (the
+// accumulators are outputs only), the second with 1; per wgmma its two
+// descriptors and scale-d.
+// CHECK-NOT: llvm.inline_asm
+// CHECK: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Awgmma.fence.sync.aligned;\0Asetp.ne.b32 p, $34, 0;\0Awgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {$0,{{.*}},$31}, $32, $33, p, 1, 1;\0Asetp.ne.b32 p, $37, 0;\0Awgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {$0,{{.*}},$31}, $35, $36, p, 1, 1;\0Awgmma.commit_group.sync.aligned;\0Awgmma.wait_group.sync.aligned 0;\0A}", "=&f,{{.*}},=&f,l,l,r,l,l,r" %[[DA]], %[[DB]], %[[D0]], %{{.*}}, %{{.*}}, %[[D1]] :
 // CHECK: %[[SUM:.*]] = vector.from_elements {{.*}} : vector<32xf32>
 // CHECK: arith.addf %{{.*}}, %[[SUM]] : vector<32xf32>
 // CHECK: gpu.barrier

@@ -5,7 +5,7 @@
 // buffer in the core-matrix layout (no swizzle); shared memory descriptors
 // (LBO 128 and SBO 512 bytes, encoded >> 4 at bits 16 and 32: 8 << 16 |
 // 32 << 32 = 137439477760); two m64n64k32 per K step of 64, the first with
-// scale-d = 0.
+// scale-d = 0, in one asm block from wgmma.fence to wgmma.wait_group.
 // CHECK-LABEL: func.func @fp8
 // CHECK: lowbit.gpu_kernel = @lowbit_gpu::@fp8_wgmma_gemm_128x256x512_xt_wrow_f16, lowbit.gpu_launch = array<i64: 4, 2, 1, 128, 1, 1, 0>
 // CHECK-LABEL: func.func @w8a8
@@ -16,13 +16,10 @@
 // CHECK: nvgpu.device_async_copy
 // CHECK: llvm.inline_asm has_side_effects "fence.proxy.async.shared::cta;"
 // CHECK: gpu.barrier
-// CHECK: llvm.inline_asm has_side_effects "wgmma.fence.sync.aligned;"
 // CHECK-DAG: arith.constant 262143 : i64
 // CHECK-DAG: arith.constant 137439477760 : i64
-// CHECK: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Asetp.ne.b32 p, $34, 0;\0Awgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {$0,{{.*}},$31}, $32, $33, p, 1, 1;\0A}", "=f,{{.*}},=f,l,l,r,0,{{.*}},31"
-// CHECK: llvm.inline_asm has_side_effects "{\0A.reg .pred p;
-// CHECK: llvm.inline_asm has_side_effects "wgmma.commit_group.sync.aligned;"
-// CHECK: llvm.inline_asm has_side_effects "wgmma.wait_group.sync.aligned 0;"
+// CHECK: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Awgmma.fence.sync.aligned;\0Asetp.ne.b32 p, $34, 0;\0Awgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {$0,{{.*}},$31}, $32, $33, p, 1, 1;\0Asetp.ne.b32 p, $37, 0;\0Awgmma.mma_async{{.*}}wgmma.commit_group.sync.aligned;\0Awgmma.wait_group.sync.aligned 0;\0A}", "=&f,{{.*}},=&f,l,l,r,l,l,r"
+// CHECK-NOT: wgmma
 func.func @fp8(%x: !lowbit.qtensor<128x512xf8E4M3FN, per_tensor>, %w: !lowbit.qtensor<256x512xf8E4M3FN, per_axis<0>>) -> tensor<128x256xf16> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<128x512xf8E4M3FN, per_tensor>, !lowbit.qtensor<256x512xf8E4M3FN, per_axis<0>> -> tensor<128x256xf16>
   return %y : tensor<128x256xf16>

@@ -23,6 +23,13 @@ func.func @w8a8_tails(%x: !lowbit.qtensor<5x48xi8, per_tensor>, %w: !lowbit.qten
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<5x48xi8, per_tensor>, !lowbit.qtensor<70x48xi8, per_axis<0>> -> tensor<5x70xf32>
   return %y : tensor<5x70xf32>
 }
+// FP8 with tails in M, N and K, f32 out, scales per row and channel: on
+// sm_90a the wgmma kernel's shape that bench/gpu checks (67x33x80: two
+// M tiles, one partial N tile, a zero-filled second K step).
+func.func @fp8_tails(%x: !lowbit.qtensor<67x80xf8E4M3FN, per_axis<0>>, %w: !lowbit.qtensor<33x80xf8E4M3FN, per_axis<0>>) -> tensor<67x33xf32> {
+  %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<67x80xf8E4M3FN, per_axis<0>>, !lowbit.qtensor<33x80xf8E4M3FN, per_axis<0>> -> tensor<67x33xf32>
+  return %y : tensor<67x33xf32>
+}
 func.func @fp8(%x: !lowbit.qtensor<128x8192xf8E4M3FN, per_tensor>, %w: !lowbit.qtensor<8192x8192xf8E4M3FN, per_tensor>) -> tensor<128x8192xf16> {
   %y = lowbit.qmatmul %x, %w {transpose_b} : !lowbit.qtensor<128x8192xf8E4M3FN, per_tensor>, !lowbit.qtensor<8192x8192xf8E4M3FN, per_tensor> -> tensor<128x8192xf16>
   return %y : tensor<128x8192xf16>

@@ -17,7 +17,13 @@
 // Anything else fails with CUDA_ERROR_NOT_SUPPORTED. Contexts are current
 // per thread (a stack, as in the driver): without one, memory, copies and
 // launches fail with CUDA_ERROR_INVALID_CONTEXT. With
-// $LOWBIT_FAKE_CUDA_LOG set, each launch and copy appends a line to it.
+// $LOWBIT_FAKE_CUDA_LOG set, each launch, copy, stream synchronization and
+// event record appends a line to it (naming its stream when not NULL).
+// $LOWBIT_FAKE_CUDA_FAIL names one entry point that fails with
+// CUDA_ERROR_INVALID_VALUE; $LOWBIT_FAKE_CUDA_JIT_INFO is the text
+// cuModuleLoadDataEx writes into the JIT info log it is given (as a
+// driver would report, say, ptxas's advisory C7519), and a PTX it rejects
+// gets "ptxas fatal : ..." in the JIT error log.
 //
 //===----------------------------------------------------------------------===//
 
@@ -66,6 +72,37 @@ void log(const char *fmt, ...) {
   va_end(ap);
   std::fputc('\n', f);
   std::fclose(f);
+}
+
+/// Whether $LOWBIT_FAKE_CUDA_FAIL names `call`.
+bool failing(const char *call) {
+  const char *f = std::getenv("LOWBIT_FAKE_CUDA_FAIL");
+  return f && std::strcmp(f, call) == 0;
+}
+
+/// " stream 0x..." for a stream other than NULL (the legacy default).
+std::string streamText(void *stream) {
+  if (!stream)
+    return "";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, " stream %p", stream);
+  return buf;
+}
+
+/// A JIT log buffer of cuModuleLoadDataEx's options (`buffer` with its size
+/// in option `buffer + 1`): filled with at most size - 1 bytes of `text`.
+void fillLog(unsigned n, const int *options, void **values, int buffer,
+             const char *text) {
+  for (unsigned i = 0; i < n; ++i)
+    if (options[i] == buffer)
+      for (unsigned j = 0; j < n; ++j)
+        if (options[j] == buffer + 1) {
+          size_t size = size_t(reinterpret_cast<uintptr_t>(values[j]));
+          if (size) {
+            std::strncpy(static_cast<char *>(values[i]), text, size - 1);
+            static_cast<char *>(values[i])[size - 1] = 0;
+          }
+        }
 }
 
 /// Whether [p, p + n) lies inside one allocation.
@@ -244,7 +281,7 @@ CUresult cuDeviceGetCount(int *n) {
   return initialized ? kOk : kNotInitialized;
 }
 CUresult cuDeviceGet(int *d, int i) {
-  if (i != 0)
+  if (i != 0 || failing("cuDeviceGet"))
     return kInvalidValue;
   *d = 0;
   return kOk;
@@ -258,6 +295,8 @@ CUresult cuDeviceGetAttribute(int *v, int attr, int) {
   return kOk;
 }
 CUresult cuDevicePrimaryCtxRetain(void **ctx, int) {
+  if (failing("cuDevicePrimaryCtxRetain"))
+    return kInvalidValue;
   *ctx = &contextToken;
   return kOk;
 }
@@ -282,11 +321,18 @@ CUresult cuCtxPopCurrent_v2(void **ctx) {
   return kOk;
 }
 CUresult cuCtxSynchronize() { return kOk; }
-CUresult cuModuleLoadDataEx(void **mod, const void *image, unsigned, int *,
-                            void **) {
+// Options: CU_JIT_INFO_LOG_BUFFER 3 (size in 4), CU_JIT_ERROR_LOG_BUFFER 5
+// (size in 6).
+CUresult cuModuleLoadDataEx(void **mod, const void *image, unsigned n,
+                            int *options, void **values) {
   const char *ptx = static_cast<const char *>(image);
-  if (!std::strstr(ptx, ".version") || !std::strstr(ptx, ".entry"))
+  const char *info = std::getenv("LOWBIT_FAKE_CUDA_JIT_INFO");
+  if (info)
+    fillLog(n, options, values, 3, info);
+  if (!std::strstr(ptx, ".version") || !std::strstr(ptx, ".entry")) {
+    fillLog(n, options, values, 5, "ptxas fatal : no .version or .entry");
     return kInvalidValue;
+  }
   *mod = new Module{ptx, {}};
   return kOk;
 }
@@ -309,12 +355,12 @@ CUresult cuModuleGetFunction(void **fn, void *mod, const char *name) {
 CUresult cuFuncSetAttribute(void *, int, int) { return kOk; }
 CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned shared,
-                        void *, void **params, void **) {
+                        void *stream, void **params, void **) {
   if (!haveContext())
     return kInvalidContext;
   const std::string &name = static_cast<Function *>(fn)->name;
-  log("launch %s grid %u,%u,%u block %u,%u,%u shared %u", name.c_str(), gx, gy,
-      gz, bx, by, bz, shared);
+  log("launch %s grid %u,%u,%u block %u,%u,%u shared %u%s", name.c_str(), gx,
+      gy, gz, bx, by, bz, shared, streamText(stream).c_str());
   long m, n, k, g = 0;
   std::string rest;
   if (parseProblem(name, "w4a16_gemv_", m, n, k, g, rest) ||
@@ -378,6 +424,30 @@ CUresult cuMemcpyDtoH_v2(void *dst, uintptr_t src, size_t n) {
   std::memcpy(dst, reinterpret_cast<const void *>(src), n);
   return kOk;
 }
+CUresult cuMemcpyHtoDAsync_v2(uintptr_t dst, const void *src, size_t n,
+                              void *stream) {
+  log("copy to device %zu bytes%s", n, streamText(stream).c_str());
+  if (!haveContext())
+    return kInvalidContext;
+  if (!inDevice(dst, n))
+    return kInvalidValue;
+  std::memcpy(reinterpret_cast<void *>(dst), src, n);
+  return kOk;
+}
+CUresult cuMemcpyDtoHAsync_v2(void *dst, uintptr_t src, size_t n,
+                              void *stream) {
+  log("copy to host %zu bytes%s", n, streamText(stream).c_str());
+  if (!haveContext())
+    return kInvalidContext;
+  if (!inDevice(src, n))
+    return kInvalidValue;
+  std::memcpy(dst, reinterpret_cast<const void *>(src), n);
+  return kOk;
+}
+CUresult cuStreamSynchronize(void *stream) {
+  log("synchronize%s", streamText(stream).c_str());
+  return haveContext() ? kOk : kInvalidContext;
+}
 CUresult cuEventCreate(void **e, unsigned) {
   *e = new int(0);
   return kOk;
@@ -386,7 +456,10 @@ CUresult cuEventDestroy_v2(void *e) {
   delete static_cast<int *>(e);
   return kOk;
 }
-CUresult cuEventRecord(void *, void *) { return kOk; }
+CUresult cuEventRecord(void *, void *stream) {
+  log("event record%s", streamText(stream).c_str());
+  return kOk;
+}
 CUresult cuEventSynchronize(void *) { return kOk; }
 CUresult cuEventElapsedTime(float *ms, void *, void *) {
   *ms = 0;
