@@ -3,8 +3,8 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // See Builders.h (buildAttention) and docs/Import.md: grouped-query
-// attention over the KV cache, sliding windows, and the f16 cache's
-// roundings (llama.cpp's default cache).
+// attention over the filled blocks of the KV cache, sliding windows, and
+// the f16 cache's roundings (llama.cpp's default cache).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +12,7 @@
 #include "IRUtils.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 using namespace mlir::lowbit::importer;
@@ -47,15 +48,6 @@ static Value roundThroughF16(ImplicitLocOpBuilder &b, Value x) {
       });
 }
 
-/// x (f16) as f32 (exact): a `linalg.copy`, which elementwise fusion
-/// leaves apart from its consumer, so that the conversion is one
-/// vectorized loop rather than a step of the consumer's reduction.
-static Value copyToF32(ImplicitLocOpBuilder &b, Value x) {
-  auto type = cast<RankedTensorType>(x.getType());
-  Value init = empty(b, f32Type(b, type.getShape()));
-  return linalg::CopyOp::create(b, x, init).getResult(0);
-}
-
 /// x (3-D) times the f32 scalar `scale`, elementwise.
 static Value scaleBy(ImplicitLocOpBuilder &b, Value x, Value scale) {
   MLIRContext *ctx = b.getContext();
@@ -68,42 +60,33 @@ static Value scaleBy(ImplicitLocOpBuilder &b, Value x, Value scale) {
                  });
 }
 
+/// A tensor of f32 of `sizes`, some of them values.
+static Value emptyF32(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes) {
+  return tensor::EmptyOp::create(b, sizes, b.getF32Type());
+}
+
 Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
                                              const StepValues &v, Value q,
-                                             Value keys, Value values,
+                                             KVCache &cache, int64_t layer,
                                              int64_t heads, int64_t kvHeads,
                                              int64_t headDim, int64_t window,
                                              bool scaleQueriesFirst) {
   MLIRContext *ctx = b.getContext();
-  int64_t group = heads / kvHeads, hd = headDim;
-  auto keysType = cast<RankedTensorType>(keys.getType());
-  int64_t tokens = keysType.getDimSize(0);
+  int64_t group = heads / kvHeads, hd = headDim, bs = cache.blockSize();
   // An f16 cache: the dot products' other operands (q, then the
   // probabilities) rounded to f16 too, all operands then exact in f32, so
   // that the products are those of f16 operands and the sums f32.
-  bool half = keysType.getElementType().isF16();
+  bool half = cache.isHalf();
   bool scaleScores = !(half && scaleQueriesFirst);
   if (half) {
     // q rounded before the reshape, which keeps the rounding out of the
     // scores' loop (elementwise fusion).
     q = roundThroughF16(b, scaleScores ? q : scaleBy(b, q, v.scale));
-    keys = copyToF32(b, keys);
-    values = copyToF32(b, values);
   }
   // q as [KV heads, group, hd]: head h = g * group + r uses KV head g.
   Value q2 = collapseShape(b, q, {{0, 1}, {2}});
   Value q3 = expandShape(b, q2, {kvHeads, group, hd}, {{0, 1}, {2}});
-  RankedTensorType sType = f32Type(b, {kvHeads, group, tokens}),
-                   mType = f32Type(b, {kvHeads, group});
-  auto dotBody = [](ImplicitLocOpBuilder &ib, ValueRange a) {
-    Value m = arith::MulFOp::create(ib, a[0], a[1]);
-    return arith::AddFOp::create(ib, a[2], m).getResult();
-  };
-  Value sInit = fill(b, v.zero, empty(b, sType));
-  Value s = generic(b, {q3, keys}, sInit,
-                    {mapOf(ctx, 4, {0, 1, 3}), mapOf(ctx, 4, {2, 0, 3}),
-                     mapOf(ctx, 4, {0, 1, 2})},
-                    {kPar, kPar, kPar, kRed}, dotBody);
+
   // Position t is attended when t <= pos and, with a window, when
   // t > pos - window (the last `window` positions).
   Value cWindow = window > 0
@@ -118,18 +101,81 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
         arith::CmpIOp::create(ib, arith::CmpIPredicate::ule, reach, v.pos);
     return arith::OrIOp::create(ib, late, early);
   };
-  // Scale, and mask the positions not attended.
-  Value sm =
-      generic(b, {}, s, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
-              [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                Value t = linalg::IndexOp::create(ib, uint64_t(2));
-                Value sc =
-                    scaleScores
-                        ? arith::MulFOp::create(ib, a[0], v.scale).getResult()
-                        : a[0];
-                return arith::SelectOp::create(ib, masked(ib, t), v.negInf, sc)
-                    .getResult();
-              });
+  // The blocks that hold attended positions: [first, end), multiples of
+  // the block size. The positions outside them would add exact zeros to
+  // the sums below and leave the maximum as it is.
+  Value cB = arith::ConstantIndexOp::create(b, bs);
+  Value lowest = v.c0;
+  if (cWindow) {
+    Value n = arith::AddIOp::create(b, v.pos, v.c1);
+    Value over =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, n, cWindow);
+    Value past = arith::SubIOp::create(b, n, cWindow);
+    lowest = arith::SelectOp::create(b, over, past, v.c0);
+  }
+  Value first =
+      cWindow ? arith::MulIOp::create(
+                    b, arith::DivUIOp::create(b, lowest, cB).getResult(), cB)
+              : v.c0;
+  Value end = arith::MulIOp::create(
+      b,
+      arith::AddIOp::create(b, arith::DivUIOp::create(b, v.pos, cB), v.c1)
+          .getResult(),
+      cB);
+  Value count = arith::SubIOp::create(b, end, first);
+  OpFoldResult cKV = b.getIndexAttr(kvHeads), cG = b.getIndexAttr(group),
+               cBs = b.getIndexAttr(bs), zero = b.getIndexAttr(0),
+               one = b.getIndexAttr(1);
+
+  // Scores, a block of keys at a time, scaled and masked, into a buffer of
+  // the attended blocks' positions.
+  RankedTensorType blockType = f32Type(b, {kvHeads, group, bs});
+  auto dotBody = [](ImplicitLocOpBuilder &ib, ValueRange a) {
+    Value m = arith::MulFOp::create(ib, a[0], a[1]);
+    return arith::AddFOp::create(ib, a[2], m).getResult();
+  };
+  Value scoresInit = emptyF32(b, {cKV, cG, count});
+  auto scores = scf::ForOp::create(
+      b, first, end, cB, ValueRange{scoresInit},
+      [&](OpBuilder &ob, Location loc, Value start, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, ob);
+        Value keys = cache.block(ib, /*key=*/true, layer, start);
+        // The block's scores computed in place in the buffer (no copy).
+        Value at = arith::SubIOp::create(ib, start, first);
+        Value slot = tensor::ExtractSliceOp::create(
+            ib, blockType, iter[0], ArrayRef<OpFoldResult>{zero, zero, at},
+            ArrayRef<OpFoldResult>{cKV, cG, cBs},
+            ArrayRef<OpFoldResult>{one, one, one});
+        Value sInit = fill(ib, v.zero, slot);
+        // Loops (KV head, group, head element, position): each score's
+        // sum over the head in order, the block's positions innermost and
+        // contiguous (keys [KV, HD, B]), so that they vectorize.
+        Value s = generic(ib, {q3, keys}, sInit,
+                          {mapOf(ctx, 4, {0, 1, 2}), mapOf(ctx, 4, {0, 2, 3}),
+                           mapOf(ctx, 4, {0, 1, 3})},
+                          {kPar, kPar, kRed, kPar}, dotBody);
+        Value sm = generic(
+            ib, {}, s, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
+            [&](ImplicitLocOpBuilder &gb, ValueRange a) {
+              Value t = arith::AddIOp::create(
+                  gb, start, linalg::IndexOp::create(gb, uint64_t(2)));
+              Value sc =
+                  scaleScores
+                      ? arith::MulFOp::create(gb, a[0], v.scale).getResult()
+                      : a[0];
+              return arith::SelectOp::create(gb, masked(gb, t), v.negInf, sc)
+                  .getResult();
+            });
+        Value filled = tensor::InsertSliceOp::create(
+            ib, sm, iter[0], ArrayRef<OpFoldResult>{zero, zero, at},
+            ArrayRef<OpFoldResult>{cKV, cG, cBs},
+            ArrayRef<OpFoldResult>{one, one, one});
+        scf::YieldOp::create(ib, filled);
+      });
+  Value sm = scores.getResult(0);
+
+  // Softmax over the attended blocks' positions.
+  RankedTensorType mType = f32Type(b, {kvHeads, group});
   Value mEmpty = empty(b, mType);
   Value mInit = fill(b, v.negInf, mEmpty);
   Value mx =
@@ -137,9 +183,8 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
               {kPar, kPar, kRed}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
                 return arith::MaximumFOp::create(ib, a[1], a[0]).getResult();
               });
-  Value pInit = empty(b, sType);
   Value pr =
-      generic(b, {sm, mx}, pInit,
+      generic(b, {sm, mx}, emptyF32(b, {cKV, cG, count}),
               {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
                mapOf(ctx, 3, {0, 1, 2})},
               {kPar, kPar, kPar}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
@@ -155,39 +200,54 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
   if (half) {
     // llama.cpp's softmax: the probabilities times 1 / sum, rounded to f16
     // for the product with the values.
-    Value one = arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f));
+    Value oneF = arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f));
     pr = generic(
-        b, {pr, sum}, empty(b, sType),
+        b, {pr, sum}, emptyF32(b, {cKV, cG, count}),
         {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
          mapOf(ctx, 3, {0, 1, 2})},
         {kPar, kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-          Value r = arith::DivFOp::create(ib, one, a[1]);
+          Value r = arith::DivFOp::create(ib, oneF, a[1]);
           Value p = arith::MulFOp::create(ib, a[0], r);
           Value h = arith::TruncFOp::create(ib, ib.getF16Type(), p);
           return arith::ExtFOp::create(ib, ib.getF32Type(), h).getResult();
         });
   }
+
+  // The values' weighted sum, a block of values at a time, each position's
+  // term added in order: the positions are the third loop and the head's
+  // elements the innermost, which reads the values contiguously and
+  // vectorizes.
   RankedTensorType oType = f32Type(b, {kvHeads, group, hd});
   Value oEmpty = empty(b, oType);
   Value oInit = fill(b, v.zero, oEmpty);
-  // With an f16 cache the positions are the third loop and the head's
-  // elements the innermost, which reads the values contiguously (the same
-  // sums, in the same order).
-  int tDim = half ? 2 : 3, dDim = half ? 3 : 2;
-  Value o =
-      generic(b, {pr, values}, oInit,
-              {mapOf(ctx, 4, {0, 1, tDim}), mapOf(ctx, 4, {tDim, 0, dDim}),
-               mapOf(ctx, 4, {0, 1, dDim})},
-              {kPar, kPar, half ? kRed : kPar, half ? kPar : kRed},
-              [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-                // Positions not attended add nothing, whatever the cache holds
-                // there (0 * NaN would not be 0).
-                Value t = linalg::IndexOp::create(ib, uint64_t(tDim));
-                Value m = arith::MulFOp::create(ib, a[0], a[1]);
-                Value mm =
-                    arith::SelectOp::create(ib, masked(ib, t), v.zero, m);
-                return arith::AddFOp::create(ib, a[2], mm).getResult();
-              });
+  int tDim = 2, dDim = 3;
+  auto weighted = scf::ForOp::create(
+      b, first, end, cB, ValueRange{oInit},
+      [&](OpBuilder &ob, Location loc, Value start, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, ob);
+        Value values = cache.block(ib, /*key=*/false, layer, start);
+        Value at = arith::SubIOp::create(ib, start, first);
+        Value p = tensor::ExtractSliceOp::create(
+            ib, blockType, pr, ArrayRef<OpFoldResult>{zero, zero, at},
+            ArrayRef<OpFoldResult>{cKV, cG, cBs},
+            ArrayRef<OpFoldResult>{one, one, one});
+        Value o = generic(
+            ib, {p, values}, iter[0],
+            {mapOf(ctx, 4, {0, 1, tDim}), mapOf(ctx, 4, {tDim, 0, dDim}),
+             mapOf(ctx, 4, {0, 1, dDim})},
+            {kPar, kPar, kRed, kPar},
+            [&](ImplicitLocOpBuilder &gb, ValueRange a) {
+              // Positions not attended add nothing, whatever the cache
+              // holds there (0 * NaN would not be 0).
+              Value t = arith::AddIOp::create(
+                  gb, start, linalg::IndexOp::create(gb, uint64_t(tDim)));
+              Value m = arith::MulFOp::create(gb, a[0], a[1]);
+              Value mm = arith::SelectOp::create(gb, masked(gb, t), v.zero, m);
+              return arith::AddFOp::create(gb, a[2], mm).getResult();
+            });
+        scf::YieldOp::create(ib, o);
+      });
+  Value o = weighted.getResult(0);
   if (half) // normalized before the product
     return expandShape(b, collapseShape(b, o, {{0, 1, 2}}), {1, heads * hd},
                        {{0, 1}});

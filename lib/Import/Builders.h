@@ -31,6 +31,10 @@
 
 #include <string>
 
+namespace mlir::lowbit {
+class QTensorType;
+} // namespace mlir::lowbit
+
 namespace mlir::lowbit::importer {
 
 /// The weights of a WeightSource as constants of the function being built.
@@ -159,21 +163,27 @@ Value buildRopeTable(ImplicitLocOpBuilder &b, const StepValues &v,
 Value buildRope(ImplicitLocOpBuilder &b, const StepValues &v, Value x,
                 int64_t heads, int64_t headDim, Value table, RopeStyle style);
 
-/// Grouped-query attention of q [1, H, hd] (after RoPE) over `keys` and
-/// `values` [T, KV, hd] at positions 0..pos: softmax(q k^T * scale) v with
+class KVCache;
+
+/// Grouped-query attention of q [1, H, hd] (after RoPE) over layer
+/// `layer` of `cache` at positions 0..pos: softmax(q k^T * scale) v with
 /// the positions after pos masked, and with a `window` > 0 also those at
-/// or before pos - window (sliding-window attention); [1, H * hd].
+/// or before pos - window (sliding-window attention); [1, H * hd]. Only
+/// the cache's blocks that hold attended positions are read (cost in
+/// proportion to pos, or to the window, not to the cache's length), each
+/// as stored (KVCache::block); the scores' softmax and the values' sum
+/// add the same terms in the same order as over the whole cache.
 ///
-/// With f16 `keys` and `values` (an f16 KV cache) it computes what
-/// llama.cpp's attention does over its default f16 cache without flash
-/// attention: both dot products take their other operand rounded to f16
-/// (q, then the normalized probabilities) and accumulate in f32; q is
-/// rounded before the scale, which multiplies the scores, unless
-/// `scaleQueriesFirst` (llama.cpp's Gemma 3 and Phi-3 scale q in f32 and
-/// round q * scale). `scaleQueriesFirst` changes nothing with f32 `keys`.
+/// With an f16 cache it computes what llama.cpp's attention does over its
+/// default f16 cache without flash attention: both dot products take
+/// their other operand rounded to f16 (q, then the normalized
+/// probabilities) and accumulate in f32; q is rounded before the scale,
+/// which multiplies the scores, unless `scaleQueriesFirst` (llama.cpp's
+/// Gemma 3 and Phi-3 scale q in f32 and round q * scale).
+/// `scaleQueriesFirst` changes nothing with other caches.
 Value buildAttention(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
-                     Value keys, Value values, int64_t heads, int64_t kvHeads,
-                     int64_t headDim, int64_t window = 0,
+                     KVCache &cache, int64_t layer, int64_t heads,
+                     int64_t kvHeads, int64_t headDim, int64_t window = 0,
                      bool scaleQueriesFirst = false);
 
 /// x (f32) rounded to f16, to nearest even (`arith.truncf`), elementwise.
@@ -214,11 +224,23 @@ public:
   /// shares (KIVI: the current group, its first position, the slot in it).
   void begin(ImplicitLocOpBuilder &b, const StepValues &v, ValueRange args);
   /// Writes layer `layer`'s new keys (`key`) or values [1, KV, HD] at pos
-  /// and returns the layer's keys or values for attention, [T, KV, HD]:
-  /// f16 with an f16 cache (buildAttention then rounds its other operands
-  /// as llama.cpp does), f32 otherwise.
-  Value step(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-             Value fresh, int64_t layer);
+  /// (rounded to f16 with an f16 cache, quantized with a quantized one).
+  void append(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+              Value fresh, int64_t layer);
+  /// Positions [start, start + blockSize()) of layer `layer`'s keys, as
+  /// f32 [KV, HD, B], or values, as f32 [B, KV, HD]: read as stored and
+  /// widened (f16) or dequantized (int8, fp8, KIVI; KIVI's current group
+  /// is its f32 window) in the block. `start` is a multiple of
+  /// blockSize().
+  Value block(ImplicitLocOpBuilder &b, bool key, int64_t layer, Value start);
+  /// The positions per block: KIVI's group, else the largest power of two
+  /// up to 32 that divides the cache's length.
+  int64_t blockSize() const;
+  /// The cache's length in positions.
+  int64_t size() const { return length; }
+  /// Whether keys and values are stored as f16 (llama.cpp's default cache,
+  /// whose attention rounds its other operands to f16; buildAttention).
+  bool isHalf() const { return mode == "f16"; }
   /// The parts' current values, in argument order.
   SmallVector<Value> results() const;
 
@@ -231,12 +253,20 @@ private:
               ArrayRef<OpFoldResult> offsets);
   Value extract(ImplicitLocOpBuilder &b, size_t part,
                 ArrayRef<OpFoldResult> offsets, ArrayRef<int64_t> sizes);
-  Value stepFloat(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                  Value fresh, int64_t layer);
-  Value stepPerToken(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                     Value fresh, int64_t layer);
-  Value stepKivi(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                 Value fresh, int64_t layer);
+  void appendFloat(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                   Value fresh, int64_t layer);
+  void appendPerToken(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                      Value fresh, int64_t layer);
+  void appendKivi(ImplicitLocOpBuilder &b, bool key, Value fresh,
+                  int64_t layer);
+  Value blockFloat(ImplicitLocOpBuilder &b, bool key, int64_t layer,
+                   Value start);
+  Value blockPerToken(ImplicitLocOpBuilder &b, bool key, int64_t layer,
+                      Value start);
+  Value blockKivi(ImplicitLocOpBuilder &b, bool key, int64_t layer,
+                  Value start);
+  mlir::lowbit::QTensorType perTokenType(int64_t n) const;
+  mlir::lowbit::QTensorType kiviType(bool key, int64_t n) const;
 
   MLIRContext *ctx;
   std::string mode;

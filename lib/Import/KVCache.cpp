@@ -6,9 +6,10 @@
 // A quantized cache is kept as its run-time parts: each step quantizes the
 // new keys or values (`lowbit.quantize`), writes their parts into plain
 // cache tensors (`lowbit.unpack`, `tensor.insert_slice`) and reads the
-// layer's cache back (`lowbit.pack`, `lowbit.dequantize`), so the numerics
-// are the dialect's. An f16 cache stores keys and values rounded to f16
-// (`arith.truncf`, to nearest even) and hands them to attention as f16.
+// layer's cache back one block of positions at a time (`lowbit.pack`,
+// `lowbit.dequantize`), so the numerics are the dialect's. An f16 cache
+// stores keys and values rounded to f16 (`arith.truncf`, to nearest even)
+// and widens each block read to f32 (exactly).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +18,7 @@
 #include "lowbit/Dialect/LowbitDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -133,77 +135,139 @@ Value KVCache::extract(ImplicitLocOpBuilder &b, size_t i,
       staticSizes(b, SmallVector<int64_t>(sizes.size(), 1)));
 }
 
-Value KVCache::step(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                    Value fresh, int64_t layer) {
+int64_t KVCache::blockSize() const {
+  if (mode == "int4" || mode == "int2")
+    return kKiviGroup;
+  int64_t size = 32;
+  while (length % size != 0)
+    size /= 2;
+  return size;
+}
+
+void KVCache::append(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
+                     Value fresh, int64_t layer) {
   if (mode == "f32" || mode == "f16")
-    return stepFloat(b, v, key, fresh, layer);
+    return appendFloat(b, v, key, fresh, layer);
   if (mode == "int8" || mode == "fp8")
-    return stepPerToken(b, v, key, fresh, layer);
-  return stepKivi(b, v, key, fresh, layer);
+    return appendPerToken(b, v, key, fresh, layer);
+  return appendKivi(b, key, fresh, layer);
+}
+
+Value KVCache::block(ImplicitLocOpBuilder &b, bool key, int64_t layer,
+                     Value start) {
+  Value x = mode == "f32" || mode == "f16" ? blockFloat(b, key, layer, start)
+            : mode == "int8" || mode == "fp8"
+                ? blockPerToken(b, key, layer, start)
+                : blockKivi(b, key, layer, start);
+  auto type = cast<RankedTensorType>(x.getType());
+  bool half = type.getElementType().isF16();
+  int64_t n = blockSize();
+  if (key) {
+    // Keys as [KV, HD, B] (widened from f16 on the way): the scores' loop
+    // then runs over a block's positions innermost, contiguously.
+    MLIRContext *ctx = b.getContext();
+    Value init = tensor::EmptyOp::create(
+        b, ArrayRef<int64_t>{kvHeads, headDim, n}, b.getF32Type());
+    auto map = [&](ArrayRef<unsigned> dims) {
+      SmallVector<AffineExpr> exprs;
+      for (unsigned d : dims)
+        exprs.push_back(getAffineDimExpr(d, ctx));
+      return AffineMap::get(3, 0, exprs, ctx);
+    };
+    auto par = utils::IteratorType::parallel;
+    return linalg::GenericOp::create(
+               b, TypeRange{init.getType()}, ValueRange{x}, ValueRange{init},
+               ArrayRef<AffineMap>{map({2, 0, 1}), map({0, 1, 2})},
+               ArrayRef<utils::IteratorType>{par, par, par},
+               [&](OpBuilder &nb, Location loc, ValueRange a) {
+                 Value v = a[0];
+                 if (half)
+                   v = arith::ExtFOp::create(nb, loc, nb.getF32Type(), v);
+                 linalg::YieldOp::create(nb, loc, v);
+               })
+        .getResult(0);
+  }
+  if (!half)
+    return x;
+  // f16 values widened (exactly) by a `linalg.copy`, which elementwise
+  // fusion leaves apart from its consumer, so that the conversion is one
+  // vectorized loop rather than a step of the consumer's reduction.
+  Value init = tensor::EmptyOp::create(
+      b, ArrayRef<int64_t>{n, kvHeads, headDim}, b.getF32Type());
+  return linalg::CopyOp::create(b, x, init).getResult(0);
 }
 
 /// f32 / f16: the keys or values as they are, or rounded to f16.
-Value KVCache::stepFloat(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                         Value fresh, int64_t layer) {
+void KVCache::appendFloat(ImplicitLocOpBuilder &b, const StepValues &v,
+                          bool key, Value fresh, int64_t layer) {
   size_t i = key ? 0 : 1;
-  OpFoldResult l = b.getIndexAttr(layer);
   if (parts[i].type.getElementType().isF16())
     fresh = buildRoundToF16(b, fresh);
-  insert(b, i, fresh, indices(b, {l, v.pos}, 2));
-  return extract(b, i, indices(b, {l}, 3), {1, length, kvHeads, headDim});
+  insert(b, i, fresh, indices(b, {b.getIndexAttr(layer), v.pos}, 2));
+}
+
+/// A block as stored.
+Value KVCache::blockFloat(ImplicitLocOpBuilder &b, bool key, int64_t layer,
+                          Value start) {
+  return extract(b, key ? 0 : 1, indices(b, {b.getIndexAttr(layer), start}, 2),
+                 {1, blockSize(), kvHeads, headDim});
 }
 
 /// int8 / fp8: each token's head quantized on its own (blocks of one
 /// head's HD values, one f32 scale).
-Value KVCache::stepPerToken(ImplicitLocOpBuilder &b, const StepValues &v,
-                            bool key, Value fresh, int64_t layer) {
-  int64_t hd = headDim;
-  Type storage =
-      mode == "int8" ? Type(b.getI8Type()) : Type(Float8E4M3FNType::get(ctx));
-  auto qt = [&](int64_t n) {
-    return groupedType(ctx, {n, kvHeads, hd}, storage, 2, hd,
-                       /*asymmetric=*/false);
-  };
+lb::QTensorType KVCache::perTokenType(int64_t n) const {
+  Type storage = mode == "int8" ? Type(IntegerType::get(ctx, 8))
+                                : Type(Float8E4M3FNType::get(ctx));
+  return groupedType(ctx, {n, kvHeads, headDim}, storage, 2, headDim,
+                     /*asymmetric=*/false);
+}
+
+void KVCache::appendPerToken(ImplicitLocOpBuilder &b, const StepValues &v,
+                             bool key, Value fresh, int64_t layer) {
   size_t ci = key ? 0 : 2, si = ci + 1;
   OpFoldResult l = b.getIndexAttr(layer);
-  lb::QTensorType q1 = qt(1), qT = qt(length);
+  lb::QTensorType q1 = perTokenType(1);
   Value q = lb::QuantizeOp::create(b, q1, fresh, Value(), Value(), Value());
   SmallVector<Type> partTypes;
   q1.getPartTypes(partTypes);
   auto unpacked = lb::UnpackOp::create(b, partTypes, q);
   insert(b, ci, unpacked.getResult(0), indices(b, {l, v.pos}, 2));
   insert(b, si, unpacked.getResult(1), indices(b, {l, v.pos}, 2));
-  Value codes = extract(b, ci, indices(b, {l}, 3), {1, length, kvHeads, hd});
-  Value scales = extract(b, si, indices(b, {l}, 3), {1, length, kvHeads, 1});
-  Value packed = lb::PackOp::create(b, qT, ValueRange{codes, scales});
-  return lb::DequantizeOp::create(b, qT.getExpressedTensorType(), packed);
+}
+
+Value KVCache::blockPerToken(ImplicitLocOpBuilder &b, bool key, int64_t layer,
+                             Value start) {
+  size_t ci = key ? 0 : 2, si = ci + 1;
+  int64_t n = blockSize();
+  OpFoldResult l = b.getIndexAttr(layer);
+  lb::QTensorType qB = perTokenType(n);
+  Value codes =
+      extract(b, ci, indices(b, {l, start}, 2), {1, n, kvHeads, headDim});
+  Value scales = extract(b, si, indices(b, {l, start}, 2), {1, n, kvHeads, 1});
+  Value packed = lb::PackOp::create(b, qB, ValueRange{codes, scales});
+  return lb::DequantizeOp::create(b, qB.getExpressedTensorType(), packed);
+}
+
+/// KIVI: keys per channel over the group's length, values per token.
+lb::QTensorType KVCache::kiviType(bool key, int64_t n) const {
+  Type storage = IntegerType::get(ctx, mode == "int4" ? 4 : 2);
+  return key ? groupedType(ctx, {n, kvHeads, headDim}, storage, 0, kKiviGroup,
+                           true)
+             : groupedType(ctx, {n, kvHeads, headDim}, storage, 2, headDim,
+                           true);
 }
 
 /// KIVI: the window holds the current group in f32; each step the window
-/// is quantized into the group's slot (final once the group is complete)
-/// and attention reads the dequantized cache with the window over the
-/// current group.
-Value KVCache::stepKivi(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
-                        Value fresh, int64_t layer) {
-  int64_t hd = headDim, group = kKiviGroup;
-  int64_t bits = mode == "int4" ? 4 : 2, cb = hd * bits / 8;
-  Type storage = b.getIntegerType(bits);
-  // Keys per channel over the group's length, values per token.
-  auto qt = [&](int64_t n) {
-    return key ? groupedType(ctx, {n, kvHeads, hd}, storage, 0, group, true)
-               : groupedType(ctx, {n, kvHeads, hd}, storage, 2, hd, true);
-  };
-  auto scaleShape = [&](int64_t n) -> SmallVector<int64_t> {
-    if (key)
-      return {1, n / group, kvHeads, hd};
-    return {1, n, kvHeads, 1};
-  };
+/// is quantized into the group's slot (final once the group is complete).
+void KVCache::appendKivi(ImplicitLocOpBuilder &b, bool key, Value fresh,
+                         int64_t layer) {
+  int64_t group = kKiviGroup;
   size_t base = key ? 0 : 4;
   OpFoldResult l = b.getIndexAttr(layer);
   insert(b, base + 3, fresh, indices(b, {l, slot}, 2));
   Value window =
-      extract(b, base + 3, indices(b, {l}, 3), {1, group, kvHeads, hd});
-  lb::QTensorType qG = qt(group), qT = qt(length);
+      extract(b, base + 3, indices(b, {l}, 3), {1, group, kvHeads, headDim});
+  lb::QTensorType qG = kiviType(key, group);
   Value q = lb::QuantizeOp::create(b, qG, window, Value(), Value(), Value());
   SmallVector<Type> partTypes;
   qG.getPartTypes(partTypes);
@@ -212,15 +276,36 @@ Value KVCache::stepKivi(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
   OpFoldResult scaleRow = key ? OpFoldResult(groupIndex) : groupStart;
   insert(b, base + 1, unpacked.getResult(1), indices(b, {l, scaleRow}, 2));
   insert(b, base + 2, unpacked.getResult(2), indices(b, {l, scaleRow}, 2));
-  Value codes = extract(b, base, indices(b, {l}, 3), {1, length, kvHeads, cb});
-  Value scales = extract(b, base + 1, indices(b, {l}, 3), scaleShape(length));
-  Value zeroPoints =
-      extract(b, base + 2, indices(b, {l}, 3), scaleShape(length));
-  Value packed =
-      lb::PackOp::create(b, qT, ValueRange{codes, scales, zeroPoints});
-  Value cache =
-      lb::DequantizeOp::create(b, qT.getExpressedTensorType(), packed);
-  return tensor::InsertSliceOp::create(
-      b, window, cache, indices(b, {groupStart}, 2),
-      staticSizes(b, {group, kvHeads, hd}), staticSizes(b, {1, 1, 1}));
+}
+
+/// KIVI: a block is one group, dequantized, or the window for the
+/// current group.
+Value KVCache::blockKivi(ImplicitLocOpBuilder &b, bool key, int64_t layer,
+                         Value start) {
+  int64_t group = kKiviGroup, hd = headDim;
+  int64_t cb = hd * (mode == "int4" ? 4 : 2) / 8;
+  size_t base = key ? 0 : 4;
+  OpFoldResult l = b.getIndexAttr(layer);
+  Value codes =
+      extract(b, base, indices(b, {l, start}, 2), {1, group, kvHeads, cb});
+  // Keys: the group's row of scales and zero points; values: a row per
+  // position.
+  Value row = key ? arith::DivUIOp::create(
+                        b, start, arith::ConstantIndexOp::create(b, group))
+                        .getResult()
+                  : start;
+  SmallVector<int64_t> rows = key ? SmallVector<int64_t>{1, 1, kvHeads, hd}
+                                  : SmallVector<int64_t>{1, group, kvHeads, 1};
+  SmallVector<Value, 2> sz;
+  for (size_t i : {base + 1, base + 2})
+    sz.push_back(extract(b, i, indices(b, {l, row}, 2), rows));
+  lb::QTensorType qG = kiviType(key, group);
+  Value packed = lb::PackOp::create(b, qG, ValueRange{codes, sz[0], sz[1]});
+  Value stored =
+      lb::DequantizeOp::create(b, qG.getExpressedTensorType(), packed);
+  Value window =
+      extract(b, base + 3, indices(b, {l}, 3), {1, group, kvHeads, hd});
+  Value current =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, start, groupStart);
+  return arith::SelectOp::create(b, current, window, stored);
 }

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Verifier.h"
 
@@ -181,14 +182,14 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
   Value qr = buildRope(b, v, q, numHeads, hd, ropeTable, recipe.rope);
   Value kr = buildRope(b, v, k, numKV, hd, ropeTable, recipe.rope);
   Value v3 = buildSplitHeads(b, val, numKV, hd);
-  // This token's keys and values into the cache at [l, pos]; the layer's
-  // keys and values for attention.
-  Value keys = cache->step(b, v, /*key=*/true, kr, l);
-  Value values = cache->step(b, v, /*key=*/false, v3, l);
+  // This token's keys and values into the cache at [l, pos], then
+  // attention over the layer's cache.
+  cache->append(b, v, /*key=*/true, kr, l);
+  cache->append(b, v, /*key=*/false, v3, l);
   Value att;
   switch (recipe.attention) {
   case AttentionKind::GroupedQuery:
-    att = buildAttention(b, v, qr, keys, values, numHeads, numKV, hd,
+    att = buildAttention(b, v, qr, *cache, l, numHeads, numKV, hd,
                          recipe.windowed ? arch.slidingWindow : 0,
                          recipe.scaleQueriesFirst);
     break;
@@ -291,7 +292,7 @@ mlir::lowbit::importLlama(MLIRContext *ctx, const std::string &path,
   config.tiedEmbeddings = arch.tiedHead;
 
   ctx->loadDialect<arith::ArithDialect, func::FuncDialect,
-                   linalg::LinalgDialect, math::MathDialect,
+                   linalg::LinalgDialect, scf::SCFDialect, math::MathDialect,
                    tensor::TensorDialect, LowbitDialect>();
   OwningOpRef<ModuleOp> module =
       ModuleOp::create(FileLineColLoc::get(ctx, path + " (imported)", 1, 1));

@@ -19,8 +19,10 @@
 # CHECK-DAG: #[[$NK:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
 # CHECK-DAG: #[[$MN:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 # CHECK-DAG: #[[$GRD:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+# CHECK-DAG: #[[$GRT:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+# CHECK-DAG: #[[$KDT:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
 # CHECK-DAG: #[[$TGD:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d2, d0, d3)>
-# CHECK-DAG: #[[$DGT:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d3, d0, d2)>
+# CHECK-DAG: #[[$TKD:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d2, d0, d1)>
 # CHECK-LABEL: func.func @decode(
 # CHECK-SAME: %[[TOKEN:[^:]+]]: tensor<1xi32> {lowbit.range = array<i64: 0, 15>},
 # CHECK-SAME: %[[POS:[^:]+]]: tensor<1xi32> {lowbit.range = array<i64: 0, 7>},
@@ -71,24 +73,39 @@
 # CHECK: %[[KR:.*]] = linalg.generic
 # CHECK: tensor.extract %[[K3]]
 # CHECK: %[[V3:.*]] = tensor.expand_shape %[[V]]
-# The cache: this token written at [layer, pos], the layer read back.
+# The cache: this token's keys and values written at [layer, pos].
 # CHECK: %[[KW:.*]] = tensor.insert_slice %[[KR]] into %[[KC]][0, %[[PI]], 0, 0] [1, 1, 1, 16] [1, 1, 1, 1]
-# CHECK: %[[KEYS:.*]] = tensor.extract_slice %[[KW]][0, 0, 0, 0] [1, 8, 1, 16] [1, 1, 1, 1] : tensor<1x8x1x16xf32> to tensor<8x1x16xf32>
 # CHECK: %[[VW:.*]] = tensor.insert_slice %[[V3]] into %[[VC]][0, %[[PI]], 0, 0]
-# CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VW]]
-# Attention: q as [KV heads, group, head size]; scores, the positions
-# after pos masked, softmax, the values' weighted sum.
+# Attention: q as [KV heads, group, head size]; over the cache's blocks
+# (of 8 positions here) up to pos's, no further: scores with the
+# positions after pos masked, softmax over the blocks read, the values'
+# weighted sum a block at a time.
 # CHECK: %[[QF:.*]] = tensor.collapse_shape %[[QR]]
 # CHECK: %[[QG:.*]] = tensor.expand_shape %[[QF]] {{\[\[}}0, 1], [2]] output_shape [1, 2, 16]
-# CHECK: %[[S:.*]] = linalg.generic {indexing_maps = [#[[$GRD]], #[[$TGD]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[QG]], %[[KEYS]] :
-# CHECK: %[[SM:.*]] = linalg.generic {{.*}} outs(%[[S]] :
+# CHECK: %[[BS:.*]] = arith.constant 8 : index
+# CHECK: %[[BLK:.*]] = arith.divui %[[PI]], %[[BS]] : index
+# CHECK: %[[NB:.*]] = arith.addi %[[BLK]], %{{.*}} : index
+# CHECK: %[[END:.*]] = arith.muli %[[NB]], %[[BS]] : index
+# CHECK: %[[S:.*]] = scf.for %[[T0:.*]] = %{{.*}} to %[[END]] step %[[BS]] iter_args(%{{.*}}) -> (tensor<1x2x?xf32>) {
+# CHECK: %[[KB:.*]] = tensor.extract_slice %[[KW]][0, %[[T0]], 0, 0] [1, 8, 1, 16] [1, 1, 1, 1] : tensor<1x8x1x16xf32> to tensor<8x1x16xf32>
+# The block's keys as [KV heads, head size, position], so that the
+# scores' loop runs over positions innermost, each score's sum over the
+# head in order.
+# CHECK: %[[KEYS:.*]] = linalg.generic {indexing_maps = [#[[$TKD]], #{{.*}}], {{.*}} ins(%[[KB]] : tensor<8x1x16xf32>) outs(%{{.*}} : tensor<1x16x8xf32>)
+# CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$KDT]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[QG]], %[[KEYS]] :
 # CHECK: arith.cmpi ugt, %{{.*}}, %[[PI]]
-# CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[SM]] :
+# CHECK: tensor.insert_slice
+# CHECK: scf.yield
+# CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[S]] :
 # CHECK: arith.maximumf
-# CHECK: %[[E:.*]] = linalg.generic {{.*}} ins(%[[SM]], %[[MAX]] :
+# CHECK: %[[E:.*]] = linalg.generic {{.*}} ins(%[[S]], %[[MAX]] :
 # CHECK: math.exp
 # CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[E]] :
-# CHECK: %[[O:.*]] = linalg.generic {indexing_maps = [#[[$GRD]], #[[$DGT]], #{{.*}}], {{.*}} ins(%[[E]], %[[VALUES]] :
+# CHECK: %[[O:.*]] = scf.for %[[T1:.*]] = %{{.*}} to %[[END]] step %[[BS]]
+# CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VW]][0, %[[T1]], 0, 0] [1, 8, 1, 16]
+# CHECK: %[[P:.*]] = tensor.extract_slice %[[E]]
+# CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$TGD]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[P]], %[[VALUES]] :
+# CHECK: scf.yield
 # CHECK: %[[ON:.*]] = linalg.generic {{.*}} ins(%[[O]], %[[SUM]] :
 # CHECK: arith.divf
 # CHECK: %[[OF:.*]] = tensor.collapse_shape %[[ON]]
@@ -169,14 +186,16 @@
 # INT8-NEXT: %[[PARTS:.*]]:2 = lowbit.unpack %[[Q]] : <1x1x16xi8, per_group<[2 : 16]>> -> tensor<1x1x16xi8>, tensor<1x1x1xf32>
 # INT8-NEXT: %[[KC1:.*]] = tensor.insert_slice %[[PARTS]]#0 into %[[KC]][0, %[[PI]], 0, 0] [1, 1, 1, 16]
 # INT8-NEXT: %[[KS1:.*]] = tensor.insert_slice %[[PARTS]]#1 into %[[KS]][0, %[[PI]], 0, 0] [1, 1, 1, 1]
-# INT8-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, 0, 0, 0] [1, 8, 1, 16]
-# INT8-NEXT: %[[SCALES:.*]] = tensor.extract_slice %[[KS1]][0, 0, 0, 0] [1, 8, 1, 1]
-# INT8-NEXT: %[[PK:.*]] = lowbit.pack %[[CODES]], %[[SCALES]] : tensor<8x1x16xi8>, tensor<8x1x1xf32> -> <8x1x16xi8, per_group<[2 : 16]>>
-# INT8-NEXT: %[[KEYS:.*]] = lowbit.dequantize %[[PK]] : <8x1x16xi8, per_group<[2 : 16]>> -> tensor<8x1x16xf32>
 # INT8: lowbit.unpack
 # INT8-NEXT: %[[VC1:.*]] = tensor.insert_slice %{{.*}}#0 into %[[VC]]
 # INT8-NEXT: %[[VS1:.*]] = tensor.insert_slice %{{.*}}#1 into %[[VS]]
-# INT8: linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]] :
+# Each block of keys read as stored and dequantized in the loop.
+# INT8: scf.for %[[T0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+# INT8-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, %[[T0]], 0, 0] [1, 8, 1, 16]
+# INT8-NEXT: %[[SCALES:.*]] = tensor.extract_slice %[[KS1]][0, %[[T0]], 0, 0] [1, 8, 1, 1]
+# INT8-NEXT: %[[PK:.*]] = lowbit.pack %[[CODES]], %[[SCALES]] : tensor<8x1x16xi8>, tensor<8x1x1xf32> -> <8x1x16xi8, per_group<[2 : 16]>>
+# INT8-NEXT: %[[KEYS:.*]] = lowbit.dequantize %[[PK]] : <8x1x16xi8, per_group<[2 : 16]>> -> tensor<8x1x16xf32>
+# INT8: linalg.generic {{.*}} ins(%[[KEYS]] :
 # INT8: return %{{.*}}, %[[KC1]], %[[KS1]], %[[VC1]], %[[VS1]] :
 
 # KIVI int4 cache: keys per channel over groups of 32 tokens, values per
@@ -197,11 +216,20 @@
 # KIVI-NEXT: %[[KC1:.*]] = tensor.insert_slice %[[PARTS]]#0 into %[[KC]][0, %[[G0]], 0, 0] [1, 32, 1, 8]
 # KIVI-NEXT: %[[KS1:.*]] = tensor.insert_slice %[[PARTS]]#1 into %[[KS]][0, %[[GI]], 0, 0] [1, 1, 1, 16]
 # KIVI-NEXT: %[[KZ1:.*]] = tensor.insert_slice %[[PARTS]]#2 into %[[KZ]][0, %[[GI]], 0, 0] [1, 1, 1, 16]
-# KIVI: %[[PK:.*]] = lowbit.pack %{{.*}}, %{{.*}}, %{{.*}} : tensor<32x1x8xi8>, tensor<1x1x16xf32>, tensor<1x1x16xi32> -> <32x1x16xi4, per_group<[0 : 32]>, asymmetric>
-# KIVI-NEXT: %[[DQ:.*]] = lowbit.dequantize %[[PK]] : {{.*}} -> tensor<32x1x16xf32>
-# KIVI-NEXT: %[[KEYS:.*]] = tensor.insert_slice %[[WIN]] into %[[DQ]][%[[G0]], 0, 0] [32, 1, 16] [1, 1, 1]
 # KIVI: lowbit.quantize %{{.*}} : tensor<32x1x16xf32> -> <32x1x16xi4, per_group<[2 : 16]>, asymmetric>
-# KIVI: linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]] :
+# A block of keys is one group: its codes and its row of scales and zero
+# points dequantized, or the f32 window when it is the current group.
+# KIVI: scf.for %[[T0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+# KIVI-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, %[[T0]], 0, 0] [1, 32, 1, 8]
+# KIVI: %[[ROW:.*]] = arith.divui %[[T0]], %{{.*}} : index
+# KIVI-NEXT: %[[SC:.*]] = tensor.extract_slice %[[KS1]][0, %[[ROW]], 0, 0] [1, 1, 1, 16]
+# KIVI-NEXT: %[[ZP:.*]] = tensor.extract_slice %[[KZ1]][0, %[[ROW]], 0, 0] [1, 1, 1, 16]
+# KIVI-NEXT: %[[PK:.*]] = lowbit.pack %[[CODES]], %[[SC]], %[[ZP]] : tensor<32x1x8xi8>, tensor<1x1x16xf32>, tensor<1x1x16xi32> -> <32x1x16xi4, per_group<[0 : 32]>, asymmetric>
+# KIVI-NEXT: %[[DQ:.*]] = lowbit.dequantize %[[PK]] : {{.*}} -> tensor<32x1x16xf32>
+# KIVI-NEXT: %[[WIN2:.*]] = tensor.extract_slice %[[W1]][0, 0, 0, 0] [1, 32, 1, 16]
+# KIVI-NEXT: %[[CUR:.*]] = arith.cmpi eq, %[[T0]], %[[G0]] : index
+# KIVI-NEXT: %[[KEYS:.*]] = arith.select %[[CUR]], %[[WIN2]], %[[DQ]] : tensor<32x1x16xf32>
+# KIVI: linalg.generic {{.*}} ins(%[[KEYS]] :
 
 import os
 import sys
