@@ -4,10 +4,11 @@
 //
 // The functions the C header declares, built in the LLVM dialect once
 // the module is lowered: <prefix>_set_weights (checks the blob and sets
-// its address), <prefix>_last_error (nvptx), and one <prefix>_<name> per
-// entry point that checks the weights and lowbit.range arguments, then
-// calls the lowered function (on nvptx between the runtime's model begin
-// and end).
+// its address), <prefix>_set_threads and <prefix>_get_threads (the
+// OpenMP thread count of the parallel loops), <prefix>_last_error
+// (nvptx), and one <prefix>_<name> per entry point that checks the
+// weights and lowbit.range arguments, then calls the lowered function
+// (on nvptx between the runtime's model begin and end).
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,7 +28,28 @@ using namespace mlir::lowbit::compiler;
 /// The PTX string of an nvptx model (lowbit-offload-to-gpu).
 static constexpr StringLiteral kPtxSymbol = gpunames::kPtxSymbol;
 
-/// <prefix>_set_weights(ptr, size) -> i32 and, for each entry point,
+/// The thread count <prefix>_set_threads stored (0: never set).
+static constexpr StringLiteral kThreadsSymbol = "__lowbit_threads";
+
+/// Whether the lowered module runs OpenMP parallel regions (the kernels'
+/// scf.forall loops become omp.parallel; the translation to LLVM IR turns
+/// them into libomp calls).
+static bool usesOpenMP(ModuleOp module) {
+  return module
+      .walk([](Operation *op) {
+        if (op->getDialect() && op->getDialect()->getNamespace() == "omp")
+          return WalkResult::interrupt();
+        if (auto f = dyn_cast<LLVM::LLVMFuncOp>(op))
+          if (f.getName().starts_with("omp_") ||
+              f.getName().starts_with("__kmpc_"))
+            return WalkResult::interrupt();
+        return WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
+/// <prefix>_set_weights(ptr, size) -> i32, <prefix>_set_threads(n) -> i32,
+/// <prefix>_get_threads() -> i32 and, for each entry point,
 /// <prefix>_<name>(buffers...) -> i32 calling the lowered function (now
 /// internal): 0 on success, -1 when no weights are set.
 LogicalResult compiler::addCEntryPoints(ModuleOp module,
@@ -43,16 +65,17 @@ LogicalResult compiler::addCEntryPoints(ModuleOp module,
   };
   b.setInsertionPointToEnd(module.getBody());
 
+  auto decl = [&](StringRef name, Type result, ArrayRef<Type> params) {
+    if (auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+      return f;
+    return LLVM::LLVMFuncOp::create(
+        b, loc, name, LLVM::LLVMFunctionType::get(result, params));
+  };
+
   // nvptx: the runtime's model calls, and <prefix>_last_error.
   bool gpu = options.target == "nvptx";
   LLVM::LLVMFuncOp beginFn, endFn, weightsChangedFn;
   if (gpu) {
-    auto decl = [&](StringRef name, Type result, ArrayRef<Type> params) {
-      if (auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
-        return f;
-      return LLVM::LLVMFuncOp::create(
-          b, loc, name, LLVM::LLVMFunctionType::get(result, params));
-    };
     beginFn = decl("lbrt_model_begin", i32, {ptrTy});
     endFn = decl("lbrt_model_end", i32, {ptrTy});
     weightsChangedFn = decl("lbrt_model_weights_changed", i32, {ptrTy});
@@ -121,6 +144,72 @@ LogicalResult compiler::addCEntryPoints(ModuleOp module,
     }
     LLVM::ReturnOp::create(b, loc, cst(i32, 0));
   }
+
+  // Threads. set_threads(n): -2 for n < 1; else keeps n and sets the
+  // calling thread's OpenMP thread count (omp_set_num_threads); each entry
+  // point sets the kept count again on the thread that calls it (an ICV is
+  // per thread: this makes the count the model's, whichever thread runs
+  // it). get_threads: the kept count, else omp_get_max_threads() of the
+  // caller. Without parallel loops: set_threads only checks n, and
+  // get_threads is 1.
+  b.setInsertionPointToEnd(module.getBody());
+  bool openmp = usesOpenMP(module);
+  result.needsOpenMP = openmp; // the header and manifest say so
+  Type voidTy = LLVM::LLVMVoidType::get(ctx);
+  LLVM::LLVMFuncOp ompSet, ompMax;
+  if (openmp) {
+    ompSet = decl("omp_set_num_threads", voidTy, {i32});
+    ompMax = decl("omp_get_max_threads", i32, {});
+    LLVM::GlobalOp::create(b, loc, i32, /*isConstant=*/false,
+                           LLVM::Linkage::Internal, kThreadsSymbol,
+                           b.getI32IntegerAttr(0));
+  }
+  // The count the parallel regions get: the kept one, else the ICV's.
+  auto threadCount = [&]() -> Value {
+    Value at = LLVM::AddressOfOp::create(b, loc, ptrTy, kThreadsSymbol);
+    Value kept = LLVM::LoadOp::create(
+        b, loc, i32, at, /*alignment=*/4, /*isVolatile=*/false,
+        /*isNonTemporal=*/false, /*isInvariant=*/false,
+        /*isInvariantGroup=*/false, LLVM::AtomicOrdering::monotonic);
+    Value max = LLVM::CallOp::create(b, loc, ompMax, ValueRange{}).getResult();
+    Value set = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, kept,
+                                     cst(i32, 0));
+    return LLVM::SelectOp::create(b, loc, set, kept, max);
+  };
+  {
+    auto fn = LLVM::LLVMFuncOp::create(b, loc, options.prefix + "_set_threads",
+                                       LLVM::LLVMFunctionType::get(i32, {i32}));
+    Block *entry = fn.addEntryBlock(b);
+    Value n = entry->getArgument(0);
+    Block *bad = b.createBlock(&fn.getBody());
+    LLVM::ReturnOp::create(b, loc, cst(i32, -2));
+    Block *ok = b.createBlock(&fn.getBody());
+    if (openmp) {
+      Value at = LLVM::AddressOfOp::create(b, loc, ptrTy, kThreadsSymbol);
+      LLVM::StoreOp::create(b, loc, n, at, /*alignment=*/4,
+                            /*isVolatile=*/false, /*isNonTemporal=*/false,
+                            /*isInvariantGroup=*/false,
+                            LLVM::AtomicOrdering::monotonic);
+      LLVM::CallOp::create(b, loc, ompSet, ValueRange{n});
+    }
+    LLVM::ReturnOp::create(b, loc, cst(i32, 0));
+    b.setInsertionPointToEnd(entry);
+    LLVM::CondBrOp::create(
+        b, loc,
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt, n, cst(i32, 1)),
+        bad, ok);
+    b.setInsertionPointToEnd(module.getBody());
+    auto get = LLVM::LLVMFuncOp::create(b, loc, options.prefix + "_get_threads",
+                                        LLVM::LLVMFunctionType::get(i32, {}));
+    b.setInsertionPointToStart(get.addEntryBlock(b));
+    LLVM::ReturnOp::create(b, loc, openmp ? threadCount() : cst(i32, 1));
+    b.setInsertionPointToEnd(module.getBody());
+  }
+  // Before an entry point's lowered function: its caller's thread count.
+  auto applyThreads = [&]() {
+    if (openmp)
+      LLVM::CallOp::create(b, loc, ompSet, ValueRange{threadCount()});
+  };
 
   for (EntryPoint &e : result.entryPoints) {
     auto inner = module.lookupSymbol<LLVM::LLVMFuncOp>(e.name);
@@ -195,6 +284,7 @@ LogicalResult compiler::addCEntryPoints(ModuleOp module,
       LLVM::CondBrOp::create(b, loc, outside, rangeBad, call);
       b.setInsertionPointToStart(call);
     }
+    applyThreads();
     if (!gpu) {
       LLVM::CallOp::create(b, loc, inner, entry->getArguments());
       LLVM::ReturnOp::create(b, loc, cst(i32, 0));

@@ -75,6 +75,19 @@ std::string compiler::makeHeader(const CompileOptions &options,
      << " * by the caller): 0, or -1 null, -2 wrong size, -3 not this "
         "model's\n * blob, -4 misaligned. */\n"
      << "int " << p << "_set_weights(const void *data, size_t size);\n\n";
+  if (result.needsOpenMP)
+    os << "/* Threads of the parallel loops (OpenMP, libomp): n >= 1; 0, or "
+          "-2 for\n * n < 1. The count is the model's: set_threads calls "
+          "omp_set_num_threads\n * and every entry point sets it again on "
+          "the thread that calls it (an\n * OpenMP thread count is per "
+          "thread). Until set: OMP_NUM_THREADS, else one\n * per CPU. "
+          "get_threads: the count the next call runs with. */\n";
+  else
+    os << "/* Threads: this model has no parallel loops and runs on the "
+          "caller's\n * thread; set_threads checks n (0, or -2 for n < 1) "
+          "and does nothing,\n * get_threads returns 1. */\n";
+  os << "int " << p << "_set_threads(int n);\n"
+     << "int " << p << "_get_threads(void);\n\n";
   if (options.target == "nvptx")
     os << "/* The message of the last failure (-3) on this thread. */\n"
        << "const char *" << p << "_last_error(void);\n\n";
@@ -221,6 +234,9 @@ std::string compiler::makeManifest(const CompileOptions &options,
       {"weights_size", int64_t(result.weights.size())},
       {"weights_fingerprint", fp},
       {"set_weights", options.prefix + "_set_weights"},
+      {"set_threads", options.prefix + "_set_threads"},
+      {"get_threads", options.prefix + "_get_threads"},
+      {"parallel", result.needsOpenMP},
       {"entry_points", std::move(entries)}};
   std::string out;
   llvm::raw_string_ostream os(out);

@@ -55,8 +55,10 @@ void externalizeWeights(ModuleOp module, const CompileOptions &options,
 
 /// <prefix>_set_weights(ptr, size) -> i32 and, for each entry point,
 /// <prefix>_<name>(buffers...) -> i32 calling the lowered function (now
-/// internal): 0 on success, -1 when no weights are set. Also fills each
-/// entry point's tied results. Runs after externalizeWeights.
+/// internal): 0 on success, -1 when no weights are set; also
+/// <prefix>_set_threads(n) and <prefix>_get_threads() (OpenMP's thread
+/// count, kept for the model). Fills each entry point's tied results and
+/// result.needsOpenMP. Runs after externalizeWeights.
 LogicalResult addCEntryPoints(ModuleOp module, const CompileOptions &options,
                               CompileResult &result);
 

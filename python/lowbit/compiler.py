@@ -148,6 +148,35 @@ class CompiledModule:
             last_error.restype = ctypes.c_char_p
         self.entry_points = {e["name"]: _EntryPoint(self._lib, e, last_error)
                              for e in self.manifest["entry_points"]}
+        self._set_threads = self._get_threads = None
+        if "set_threads" in self.manifest:  # libraries since the threads API
+            self._set_threads = getattr(self._lib,
+                                        self.manifest["set_threads"])
+            self._set_threads.restype = ctypes.c_int
+            self._set_threads.argtypes = [ctypes.c_int]
+            self._get_threads = getattr(self._lib,
+                                        self.manifest["get_threads"])
+            self._get_threads.restype = ctypes.c_int
+            self._get_threads.argtypes = []
+
+    @property
+    def threads(self):
+        """Threads of the model's parallel loops (OpenMP): the count set
+        here, else OMP_NUM_THREADS or one per CPU; 1 for a module without
+        parallel loops. Setting it (n >= 1) applies to every later call,
+        from any thread (``<prefix>_set_threads``, docs/Compile.md)."""
+        if self._get_threads is None:
+            raise AttributeError("this library predates <prefix>_get_threads:"
+                                 " recompile it")
+        return int(self._get_threads())
+
+    @threads.setter
+    def threads(self, n):
+        if self._set_threads is None:
+            raise AttributeError("this library predates <prefix>_set_threads:"
+                                 " recompile it")
+        if int(n) != n or self._set_threads(int(n)) != 0:
+            raise ValueError("threads must be an integer >= 1, not %r" % (n,))
 
     @property
     def weights_bytes(self):

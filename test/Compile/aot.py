@@ -18,7 +18,7 @@
 # CHECK: fp32 weights: in the blob, not in the library
 # CHECK: mxfp4 shared: weights 6464 bytes, max rel err vs fake-quant reference {{[0-9.e-]+}}: ok
 # CHECK: w4a8 object: weights {{[0-9]+}} bytes, rel L2 err vs fp32 {{[0-9.]+}}: ok
-# CHECK: C symbols: mlp_mlp mlp_set_weights
+# CHECK: C symbols: mlp_get_threads mlp_mlp mlp_set_threads mlp_set_weights
 # CHECK: llvm phase: llvm.func @mlp_mlp(
 # CHECK: other model's blob: driver: {{.*}}not the weights this model was compiled with (-3)
 # CHECK: truncated blob: driver: {{.*}}: 4096 bytes, this model's weights are 49216

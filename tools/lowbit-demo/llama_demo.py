@@ -142,9 +142,16 @@ class Compiled:
     C_TYPES = {"float": np.float32, "int8_t": np.int8, "int32_t": np.int32,
                "uint16_t": np.uint16}  # f16 (a cache), as its bits
 
-    def __init__(self, base):
+    def __init__(self, base, threads=None):
         self.manifest = json.load(open(base + ".json"))
         self.lib = ctypes.CDLL(base + ".so")
+        self._set_threads = self._get_threads = None
+        if "set_threads" in self.manifest:  # <prefix>_set_threads
+            self._set_threads = getattr(self.lib, self.manifest["set_threads"])
+            self._set_threads.argtypes = [ctypes.c_int]
+            self._get_threads = getattr(self.lib, self.manifest["get_threads"])
+        if threads is not None:
+            self.set_threads(threads)
         self.blob = np.memmap(base + ".weights", dtype=np.uint8, mode="r")
         rc = getattr(self.lib, self.manifest["set_weights"])(
             ctypes.c_void_p(self.blob.ctypes.data),
@@ -164,6 +171,22 @@ class Compiled:
                      [self.tok, self.pos] + self.cache + [self.logits]]
         self.weights_bytes = self.blob.size
         self.cache_bytes = sum(a.nbytes for a in self.cache)
+
+    def set_threads(self, n):
+        """Threads of the library's parallel loops from now on (OpenMP;
+        docs/Compile.md)."""
+        if self._set_threads is None:
+            raise RuntimeError("this library has no <prefix>_set_threads: "
+                               "recompile it")
+        if self._set_threads(int(n)) != 0:
+            raise ValueError("threads must be >= 1, not %r" % (n,))
+
+    @property
+    def threads(self):
+        """The thread count the next step runs with."""
+        if self._get_threads is None:
+            return None
+        return int(self._get_threads())
 
     def step(self, token, pos):
         self.tok[0], self.pos[0] = token, pos
