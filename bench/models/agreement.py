@@ -230,17 +230,11 @@ def compare(a, b_path, n_vocab, tokens):
 
 def one_model(args, key):
     m = fetch.BY_KEY[key]
-    path = fetch.model_path(key, args.deps)
-    row = {"key": key, "name": m.name, "file": os.path.basename(path)}
-    if not os.path.exists(path):
-        if args.offline:
-            row["skip"] = "%s is not there (--offline: nothing fetched)" % path
-            return row
-        try:
-            fetch.fetch(key, args.deps)
-        except (RuntimeError, OSError) as e:
-            row["error"] = "fetch failed: %s" % e
-            return row
+    row = {"key": key, "name": m.name,
+           "file": os.path.basename(fetch.model_path(key, args.deps))}
+    path, missing = fetch.locate(key, args.deps, not args.offline)
+    if missing:
+        return dict(row, **missing)
     row["gguf_bytes"] = os.path.getsize(path)
     work = os.path.join(args.work, key)
     os.makedirs(work, exist_ok=True)
@@ -386,10 +380,25 @@ def verdict(args, r):
     return "known miss" if known else "**missed**"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_model_args(ap, work):
+    """The options every bench/models script takes: which models, where
+    they are (fetched unless --offline), where the work goes (build/`work`
+    by default) and which lowbit-compile."""
     ap.add_argument("--models", default=",".join(fetch.BY_KEY),
                     help="comma-separated: " + ", ".join(fetch.BY_KEY))
+    ap.add_argument("--deps", help="where the GGUF files are (default: $%s "
+                    "or build/_deps)" % fetch.DEPS_ENV)
+    ap.add_argument("--offline", action="store_true",
+                    help="fetch nothing: skip the models that are missing")
+    ap.add_argument("--work", default=os.path.join(ROOT, "build", work))
+    ap.add_argument("--lowbit-compile",
+                    default=os.path.join(ROOT, "build", "bin",
+                                         "lowbit-compile"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_model_args(ap, "models-agreement")
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--gen", type=int, default=32)
     ap.add_argument("--prompt-tokens", type=int, default=16)
@@ -398,17 +407,8 @@ def main():
                     "512-token sliding window)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--nice", type=int, default=19)
-    ap.add_argument("--deps", help="where the GGUF files are (default: $%s "
-                    "or build/_deps)" % fetch.DEPS_ENV)
-    ap.add_argument("--offline", action="store_true",
-                    help="fetch nothing: skip the models that are missing")
     ap.add_argument("--known-misses", default="",
                     help="comma-separated models whose miss does not fail")
-    ap.add_argument("--work", default=os.path.join(ROOT, "build",
-                                                   "models-agreement"))
-    ap.add_argument("--lowbit-compile",
-                    default=os.path.join(ROOT, "build", "bin",
-                                         "lowbit-compile"))
     ap.add_argument("--text", default=TEXT)
     ap.add_argument("--compile-flag", action="append", default=[],
                     help="an extra lowbit-compile flag (a diagnostic: the "

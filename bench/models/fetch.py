@@ -187,6 +187,23 @@ def fetch(key, deps=None):
             os.remove(tmp)
 
 
+def locate(key, deps=None, fetch_missing=True, why="--offline"):
+    """Model `key`'s file under `deps`, fetched when missing unless
+    `fetch_missing` is false: (path, None), or (None, {"skip": reason}) /
+    (None, {"error": reason}) for the benchmarks' table rows."""
+    path = model_path(key, deps)
+    if os.path.exists(path):
+        return path, None
+    if not fetch_missing:
+        return None, {"skip": "%s is not there (%s: nothing fetched)"
+                      % (path, why)}
+    try:
+        fetch(key, deps)
+    except (RuntimeError, OSError) as e:
+        return None, {"error": "fetch failed: %s" % e}
+    return path, None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("keys", nargs="*", help="models (default: all): " +

@@ -218,17 +218,10 @@ def tokenize(path, text, tokens):
 def one_model(args, key):
     import numpy as np
     m = fetch.BY_KEY[key]
-    path = fetch.model_path(key, args.deps)
     row = {"key": key, "name": m.name}
-    if not os.path.exists(path):
-        if args.offline:
-            row["skip"] = "%s is not there (--offline: nothing fetched)" % path
-            return row
-        try:
-            fetch.fetch(key, args.deps)
-        except (RuntimeError, OSError) as e:
-            row["error"] = "fetch failed: %s" % e
-            return row
+    path, missing = fetch.locate(key, args.deps, not args.offline)
+    if missing:
+        return dict(row, **missing)
     work = os.path.join(args.work, key)
     os.makedirs(work, exist_ok=True)
     base = os.path.join(work, "model")
@@ -317,23 +310,13 @@ def report(args, rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", default=",".join(fetch.BY_KEY),
-                    help="comma-separated: " + ", ".join(fetch.BY_KEY))
+    agreement.add_model_args(ap, "models-fp32")
     ap.add_argument("--tokens", type=int, default=16)
     ap.add_argument("--max-seq", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--nice", type=int, default=19)
-    ap.add_argument("--deps", help="where the GGUF files are (default: $%s "
-                    "or build/_deps)" % fetch.DEPS_ENV)
-    ap.add_argument("--offline", action="store_true",
-                    help="fetch nothing: skip the models that are missing")
-    ap.add_argument("--work", default=os.path.join(ROOT, "build",
-                                                   "models-fp32"))
     ap.add_argument("--keep", action="store_true",
                     help="keep the compiled .weights and lowbit's logits")
-    ap.add_argument("--lowbit-compile",
-                    default=os.path.join(ROOT, "build", "bin",
-                                         "lowbit-compile"))
     ap.add_argument("--text", default=agreement.TEXT)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for w in ("--out", "--base", "--ids"):

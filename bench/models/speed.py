@@ -145,18 +145,12 @@ def worker_cmd(args, kind, threads, extra):
 
 def one_model(args, key):
     m = fetch.BY_KEY[key]
-    path = fetch.model_path(key, args.deps)
     row = {"key": key, "name": m.name}
-    if not os.path.exists(path):
-        if args.offline or args.dry_run:
-            row["skip"] = "%s is not there (%s: nothing fetched)" % (
-                path, "--offline" if args.offline else "--dry-run")
-            return row
-        try:
-            fetch.fetch(key, args.deps)
-        except (RuntimeError, OSError) as e:
-            row["error"] = "fetch failed: %s" % e
-            return row
+    path, missing = fetch.locate(
+        key, args.deps, not (args.offline or args.dry_run),
+        "--offline" if args.offline else "--dry-run")
+    if missing:
+        return dict(row, **missing)
     work = os.path.join(args.work, key)
     base = os.path.join(work, "model")
     ids = os.path.join(work, "ids.json")
@@ -264,8 +258,7 @@ def report(args, rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", default=",".join(fetch.BY_KEY),
-                    help="comma-separated: " + ", ".join(fetch.BY_KEY))
+    ag.add_model_args(ap, "models-speed")
     ap.add_argument("--threads", default="1,2",
                     help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--pp", type=int, default=512,
@@ -280,15 +273,6 @@ def main():
                     help="llama.cpp's batch")
     ap.add_argument("--nice", type=int, default=0,
                     help="niceness of the children (default 0)")
-    ap.add_argument("--deps", help="where the GGUF files are (default: $%s "
-                    "or build/_deps)" % fetch.DEPS_ENV)
-    ap.add_argument("--offline", action="store_true",
-                    help="fetch nothing: skip the models that are missing")
-    ap.add_argument("--work", default=os.path.join(ROOT, "build",
-                                                   "models-speed"))
-    ap.add_argument("--lowbit-compile",
-                    default=os.path.join(ROOT, "build", "bin",
-                                         "lowbit-compile"))
     ap.add_argument("--dry-run", action="store_true",
                     help="print the commands (compile, workers) and the "
                     "table's header; run and fetch nothing")
