@@ -65,28 +65,14 @@ static Value emptyF32(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes) {
   return tensor::EmptyOp::create(b, sizes, b.getF32Type());
 }
 
-Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
-                                             const StepValues &v, Value q,
-                                             KVCache &cache, int64_t layer,
-                                             int64_t heads, int64_t kvHeads,
-                                             int64_t headDim, int64_t window,
-                                             bool scaleQueriesFirst) {
+/// The attention of KV head `head`'s group of query heads, q [1, G, hd],
+/// over layer `layer` of `cache` (buildAttention): [1, G, hd].
+static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
+                        KVCache &cache, int64_t layer, Value head,
+                        int64_t group, int64_t hd, int64_t window, bool half,
+                        bool scaleScores) {
   MLIRContext *ctx = b.getContext();
-  int64_t group = heads / kvHeads, hd = headDim, bs = cache.blockSize();
-  // An f16 cache: the dot products' other operands (q, then the
-  // probabilities) rounded to f16 too, all operands then exact in f32, so
-  // that the products are those of f16 operands and the sums f32.
-  bool half = cache.isHalf();
-  bool scaleScores = !(half && scaleQueriesFirst);
-  if (half) {
-    // q rounded before the reshape, which keeps the rounding out of the
-    // scores' loop (elementwise fusion).
-    q = roundThroughF16(b, scaleScores ? q : scaleBy(b, q, v.scale));
-  }
-  // q as [KV heads, group, hd]: head h = g * group + r uses KV head g.
-  Value q2 = collapseShape(b, q, {{0, 1}, {2}});
-  Value q3 = expandShape(b, q2, {kvHeads, group, hd}, {{0, 1}, {2}});
-
+  int64_t bs = cache.blockSize();
   // Position t is attended when t <= pos and, with a window, when
   // t > pos - window (the last `window` positions).
   Value cWindow = window > 0
@@ -123,13 +109,13 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
           .getResult(),
       cB);
   Value count = arith::SubIOp::create(b, end, first);
-  OpFoldResult cKV = b.getIndexAttr(kvHeads), cG = b.getIndexAttr(group),
+  OpFoldResult cKV = b.getIndexAttr(1), cG = b.getIndexAttr(group),
                cBs = b.getIndexAttr(bs), zero = b.getIndexAttr(0),
                one = b.getIndexAttr(1);
 
   // Scores, a block of keys at a time, scaled and masked, into a buffer of
   // the attended blocks' positions.
-  RankedTensorType blockType = f32Type(b, {kvHeads, group, bs});
+  RankedTensorType blockType = f32Type(b, {1, group, bs});
   auto dotBody = [](ImplicitLocOpBuilder &ib, ValueRange a) {
     Value m = arith::MulFOp::create(ib, a[0], a[1]);
     return arith::AddFOp::create(ib, a[2], m).getResult();
@@ -139,7 +125,7 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
       b, first, end, cB, ValueRange{scoresInit},
       [&](OpBuilder &ob, Location loc, Value start, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, ob);
-        Value keys = cache.block(ib, /*key=*/true, layer, start);
+        Value keys = cache.block(ib, /*key=*/true, layer, start, head);
         // The block's scores computed in place in the buffer (no copy).
         Value at = arith::SubIOp::create(ib, start, first);
         Value slot = tensor::ExtractSliceOp::create(
@@ -150,7 +136,7 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
         // Loops (KV head, group, head element, position): each score's
         // sum over the head in order, the block's positions innermost and
         // contiguous (keys [KV, HD, B]), so that they vectorize.
-        Value s = generic(ib, {q3, keys}, sInit,
+        Value s = generic(ib, {q, keys}, sInit,
                           {mapOf(ctx, 4, {0, 1, 2}), mapOf(ctx, 4, {0, 2, 3}),
                            mapOf(ctx, 4, {0, 1, 3})},
                           {kPar, kPar, kRed, kPar}, dotBody);
@@ -175,7 +161,7 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
   Value sm = scores.getResult(0);
 
   // Softmax over the attended blocks' positions.
-  RankedTensorType mType = f32Type(b, {kvHeads, group});
+  RankedTensorType mType = f32Type(b, {1, group});
   Value mEmpty = empty(b, mType);
   Value mInit = fill(b, v.negInf, mEmpty);
   Value mx =
@@ -217,7 +203,7 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
   // term added in order: the positions are the third loop and the head's
   // elements the innermost, which reads the values contiguously and
   // vectorizes.
-  RankedTensorType oType = f32Type(b, {kvHeads, group, hd});
+  RankedTensorType oType = f32Type(b, {1, group, hd});
   Value oEmpty = empty(b, oType);
   Value oInit = fill(b, v.zero, oEmpty);
   int tDim = 2, dDim = 3;
@@ -225,7 +211,7 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
       b, first, end, cB, ValueRange{oInit},
       [&](OpBuilder &ob, Location loc, Value start, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, ob);
-        Value values = cache.block(ib, /*key=*/false, layer, start);
+        Value values = cache.block(ib, /*key=*/false, layer, start, head);
         Value at = arith::SubIOp::create(ib, start, first);
         Value p = tensor::ExtractSliceOp::create(
             ib, blockType, pr, ArrayRef<OpFoldResult>{zero, zero, at},
@@ -249,8 +235,7 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
       });
   Value o = weighted.getResult(0);
   if (half) // normalized before the product
-    return expandShape(b, collapseShape(b, o, {{0, 1, 2}}), {1, heads * hd},
-                       {{0, 1}});
+    return o;
   Value on =
       generic(b, {o, sum}, oEmpty,
               {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
@@ -258,6 +243,53 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
               {kPar, kPar, kPar}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
                 return arith::DivFOp::create(ib, a[0], a[1]).getResult();
               });
-  Value flat = collapseShape(b, on, {{0, 1, 2}});
+  return on;
+}
+
+Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
+                                             const StepValues &v, Value q,
+                                             KVCache &cache, int64_t layer,
+                                             int64_t heads, int64_t kvHeads,
+                                             int64_t headDim, int64_t window,
+                                             bool scaleQueriesFirst) {
+  int64_t group = heads / kvHeads, hd = headDim;
+  // An f16 cache: the dot products' other operands (q, then the
+  // probabilities) rounded to f16 too, all operands then exact in f32, so
+  // that the products are those of f16 operands and the sums f32.
+  bool half = cache.isHalf();
+  bool scaleScores = !(half && scaleQueriesFirst);
+  if (half) {
+    // q rounded before the reshape, which keeps the rounding out of the
+    // scores' loop (elementwise fusion).
+    q = roundThroughF16(b, scaleScores ? q : scaleBy(b, q, v.scale));
+  }
+  // q as [KV heads, group, hd]: head h = g * group + r uses KV head g.
+  Value q2 = collapseShape(b, q, {{0, 1}, {2}});
+  Value q3 = expandShape(b, q2, {kvHeads, group, hd}, {{0, 1}, {2}});
+  // The KV heads' attention on threads (scf.forall, then OpenMP): each
+  // reads only its own head's keys and values.
+  RankedTensorType oType = f32Type(b, {kvHeads, group, hd});
+  auto forall = scf::ForallOp::create(
+      b, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(kvHeads)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)}, ValueRange{empty(b, oType)},
+      std::nullopt, [&](OpBuilder &ob, Location loc, ValueRange args) {
+        ImplicitLocOpBuilder fb(loc, ob);
+        Value head = args[0];
+        SmallVector<OpFoldResult> offsets{head, fb.getIndexAttr(0),
+                                          fb.getIndexAttr(0)},
+            sizes{fb.getIndexAttr(1), fb.getIndexAttr(group),
+                  fb.getIndexAttr(hd)},
+            strides(3, fb.getIndexAttr(1));
+        Value qh = tensor::ExtractSliceOp::create(
+            fb, f32Type(fb, {1, group, hd}), q3, offsets, sizes, strides);
+        Value o = attendHead(fb, v, qh, cache, layer, head, group, hd, window,
+                             half, scaleScores);
+        auto par = scf::InParallelOp::create(fb);
+        fb.setInsertionPointToStart(par.getBody());
+        tensor::ParallelInsertSliceOp::create(fb, o, args[1], offsets, sizes,
+                                              strides);
+      });
+  Value flat = collapseShape(b, forall.getResult(0), {{0, 1, 2}});
   return expandShape(b, flat, {1, heads * hd}, {{0, 1}});
 }

@@ -227,12 +227,13 @@ public:
   /// (rounded to f16 with an f16 cache, quantized with a quantized one).
   void append(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
               Value fresh, int64_t layer);
-  /// Positions [start, start + blockSize()) of layer `layer`'s keys, as
-  /// f32 [KV, HD, B], or values, as f32 [B, KV, HD]: read as stored and
-  /// widened (f16) or dequantized (int8, fp8, KIVI; KIVI's current group
-  /// is its f32 window) in the block. `start` is a multiple of
-  /// blockSize().
-  Value block(ImplicitLocOpBuilder &b, bool key, int64_t layer, Value start);
+  /// Positions [start, start + blockSize()) of KV head `head` of layer
+  /// `layer`'s keys, as f32 [1, HD, B], or values, as f32 [B, 1, HD]:
+  /// read as stored and widened (f16) or dequantized (int8, fp8, KIVI;
+  /// KIVI's current group is its f32 window) in the block. `start` is a
+  /// multiple of blockSize().
+  Value block(ImplicitLocOpBuilder &b, bool key, int64_t layer, Value start,
+              Value head);
   /// The positions per block: KIVI's group, else the largest power of two
   /// up to 32 that divides the cache's length.
   int64_t blockSize() const;
@@ -260,13 +261,14 @@ private:
   void appendKivi(ImplicitLocOpBuilder &b, bool key, Value fresh,
                   int64_t layer);
   Value blockFloat(ImplicitLocOpBuilder &b, bool key, int64_t layer,
-                   Value start);
+                   Value start, Value head);
   Value blockPerToken(ImplicitLocOpBuilder &b, bool key, int64_t layer,
-                      Value start);
-  Value blockKivi(ImplicitLocOpBuilder &b, bool key, int64_t layer,
-                  Value start);
-  mlir::lowbit::QTensorType perTokenType(int64_t n) const;
-  mlir::lowbit::QTensorType kiviType(bool key, int64_t n) const;
+                      Value start, Value head);
+  Value blockKivi(ImplicitLocOpBuilder &b, bool key, int64_t layer, Value start,
+                  Value head);
+  /// The cache's qtensor types of `n` positions of `heads` KV heads.
+  mlir::lowbit::QTensorType perTokenType(int64_t n, int64_t heads) const;
+  mlir::lowbit::QTensorType kiviType(bool key, int64_t n, int64_t heads) const;
 
   MLIRContext *ctx;
   std::string mode;

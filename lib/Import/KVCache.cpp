@@ -154,11 +154,12 @@ void KVCache::append(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
 }
 
 Value KVCache::block(ImplicitLocOpBuilder &b, bool key, int64_t layer,
-                     Value start) {
-  Value x = mode == "f32" || mode == "f16" ? blockFloat(b, key, layer, start)
+                     Value start, Value head) {
+  Value x = mode == "f32" || mode == "f16"
+                ? blockFloat(b, key, layer, start, head)
             : mode == "int8" || mode == "fp8"
-                ? blockPerToken(b, key, layer, start)
-                : blockKivi(b, key, layer, start);
+                ? blockPerToken(b, key, layer, start, head)
+                : blockKivi(b, key, layer, start, head);
   auto type = cast<RankedTensorType>(x.getType());
   bool half = type.getElementType().isF16();
   int64_t n = blockSize();
@@ -166,8 +167,8 @@ Value KVCache::block(ImplicitLocOpBuilder &b, bool key, int64_t layer,
     // Keys as [KV, HD, B] (widened from f16 on the way): the scores' loop
     // then runs over a block's positions innermost, contiguously.
     MLIRContext *ctx = b.getContext();
-    Value init = tensor::EmptyOp::create(
-        b, ArrayRef<int64_t>{kvHeads, headDim, n}, b.getF32Type());
+    Value init = tensor::EmptyOp::create(b, ArrayRef<int64_t>{1, headDim, n},
+                                         b.getF32Type());
     auto map = [&](ArrayRef<unsigned> dims) {
       SmallVector<AffineExpr> exprs;
       for (unsigned d : dims)
@@ -192,8 +193,8 @@ Value KVCache::block(ImplicitLocOpBuilder &b, bool key, int64_t layer,
   // f16 values widened (exactly) by a `linalg.copy`, which elementwise
   // fusion leaves apart from its consumer, so that the conversion is one
   // vectorized loop rather than a step of the consumer's reduction.
-  Value init = tensor::EmptyOp::create(
-      b, ArrayRef<int64_t>{n, kvHeads, headDim}, b.getF32Type());
+  Value init = tensor::EmptyOp::create(b, ArrayRef<int64_t>{n, 1, headDim},
+                                       b.getF32Type());
   return linalg::CopyOp::create(b, x, init).getResult(0);
 }
 
@@ -208,17 +209,18 @@ void KVCache::appendFloat(ImplicitLocOpBuilder &b, const StepValues &v,
 
 /// A block as stored.
 Value KVCache::blockFloat(ImplicitLocOpBuilder &b, bool key, int64_t layer,
-                          Value start) {
-  return extract(b, key ? 0 : 1, indices(b, {b.getIndexAttr(layer), start}, 2),
-                 {1, blockSize(), kvHeads, headDim});
+                          Value start, Value head) {
+  return extract(b, key ? 0 : 1,
+                 indices(b, {b.getIndexAttr(layer), start, head}, 1),
+                 {1, blockSize(), 1, headDim});
 }
 
 /// int8 / fp8: each token's head quantized on its own (blocks of one
 /// head's HD values, one f32 scale).
-lb::QTensorType KVCache::perTokenType(int64_t n) const {
+lb::QTensorType KVCache::perTokenType(int64_t n, int64_t heads) const {
   Type storage = mode == "int8" ? Type(IntegerType::get(ctx, 8))
                                 : Type(Float8E4M3FNType::get(ctx));
-  return groupedType(ctx, {n, kvHeads, headDim}, storage, 2, headDim,
+  return groupedType(ctx, {n, heads, headDim}, storage, 2, headDim,
                      /*asymmetric=*/false);
 }
 
@@ -226,7 +228,7 @@ void KVCache::appendPerToken(ImplicitLocOpBuilder &b, const StepValues &v,
                              bool key, Value fresh, int64_t layer) {
   size_t ci = key ? 0 : 2, si = ci + 1;
   OpFoldResult l = b.getIndexAttr(layer);
-  lb::QTensorType q1 = perTokenType(1);
+  lb::QTensorType q1 = perTokenType(1, kvHeads);
   Value q = lb::QuantizeOp::create(b, q1, fresh, Value(), Value(), Value());
   SmallVector<Type> partTypes;
   q1.getPartTypes(partTypes);
@@ -236,25 +238,24 @@ void KVCache::appendPerToken(ImplicitLocOpBuilder &b, const StepValues &v,
 }
 
 Value KVCache::blockPerToken(ImplicitLocOpBuilder &b, bool key, int64_t layer,
-                             Value start) {
+                             Value start, Value head) {
   size_t ci = key ? 0 : 2, si = ci + 1;
   int64_t n = blockSize();
   OpFoldResult l = b.getIndexAttr(layer);
-  lb::QTensorType qB = perTokenType(n);
+  lb::QTensorType qB = perTokenType(n, 1);
   Value codes =
-      extract(b, ci, indices(b, {l, start}, 2), {1, n, kvHeads, headDim});
-  Value scales = extract(b, si, indices(b, {l, start}, 2), {1, n, kvHeads, 1});
+      extract(b, ci, indices(b, {l, start, head}, 1), {1, n, 1, headDim});
+  Value scales = extract(b, si, indices(b, {l, start, head}, 1), {1, n, 1, 1});
   Value packed = lb::PackOp::create(b, qB, ValueRange{codes, scales});
   return lb::DequantizeOp::create(b, qB.getExpressedTensorType(), packed);
 }
 
 /// KIVI: keys per channel over the group's length, values per token.
-lb::QTensorType KVCache::kiviType(bool key, int64_t n) const {
+lb::QTensorType KVCache::kiviType(bool key, int64_t n, int64_t heads) const {
   Type storage = IntegerType::get(ctx, mode == "int4" ? 4 : 2);
-  return key ? groupedType(ctx, {n, kvHeads, headDim}, storage, 0, kKiviGroup,
+  return key ? groupedType(ctx, {n, heads, headDim}, storage, 0, kKiviGroup,
                            true)
-             : groupedType(ctx, {n, kvHeads, headDim}, storage, 2, headDim,
-                           true);
+             : groupedType(ctx, {n, heads, headDim}, storage, 2, headDim, true);
 }
 
 /// KIVI: the window holds the current group in f32; each step the window
@@ -267,7 +268,7 @@ void KVCache::appendKivi(ImplicitLocOpBuilder &b, bool key, Value fresh,
   insert(b, base + 3, fresh, indices(b, {l, slot}, 2));
   Value window =
       extract(b, base + 3, indices(b, {l}, 3), {1, group, kvHeads, headDim});
-  lb::QTensorType qG = kiviType(key, group);
+  lb::QTensorType qG = kiviType(key, group, kvHeads);
   Value q = lb::QuantizeOp::create(b, qG, window, Value(), Value(), Value());
   SmallVector<Type> partTypes;
   qG.getPartTypes(partTypes);
@@ -281,30 +282,31 @@ void KVCache::appendKivi(ImplicitLocOpBuilder &b, bool key, Value fresh,
 /// KIVI: a block is one group, dequantized, or the window for the
 /// current group.
 Value KVCache::blockKivi(ImplicitLocOpBuilder &b, bool key, int64_t layer,
-                         Value start) {
+                         Value start, Value head) {
   int64_t group = kKiviGroup, hd = headDim;
   int64_t cb = hd * (mode == "int4" ? 4 : 2) / 8;
   size_t base = key ? 0 : 4;
   OpFoldResult l = b.getIndexAttr(layer);
   Value codes =
-      extract(b, base, indices(b, {l, start}, 2), {1, group, kvHeads, cb});
+      extract(b, base, indices(b, {l, start, head}, 1), {1, group, 1, cb});
   // Keys: the group's row of scales and zero points; values: a row per
   // position.
   Value row = key ? arith::DivUIOp::create(
                         b, start, arith::ConstantIndexOp::create(b, group))
                         .getResult()
                   : start;
-  SmallVector<int64_t> rows = key ? SmallVector<int64_t>{1, 1, kvHeads, hd}
-                                  : SmallVector<int64_t>{1, group, kvHeads, 1};
+  SmallVector<int64_t> rows = key ? SmallVector<int64_t>{1, 1, 1, hd}
+                                  : SmallVector<int64_t>{1, group, 1, 1};
   SmallVector<Value, 2> sz;
   for (size_t i : {base + 1, base + 2})
-    sz.push_back(extract(b, i, indices(b, {l, row}, 2), rows));
-  lb::QTensorType qG = kiviType(key, group);
+    sz.push_back(extract(b, i, indices(b, {l, row, head}, 1), rows));
+  lb::QTensorType qG = kiviType(key, group, 1);
   Value packed = lb::PackOp::create(b, qG, ValueRange{codes, sz[0], sz[1]});
   Value stored =
       lb::DequantizeOp::create(b, qG.getExpressedTensorType(), packed);
   Value window =
-      extract(b, base + 3, indices(b, {l}, 3), {1, group, kvHeads, hd});
+      extract(b, base + 3, indices(b, {l, b.getIndexAttr(0), head}, 1),
+              {1, group, 1, hd});
   Value current =
       arith::CmpIOp::create(b, arith::CmpIPredicate::eq, start, groupStart);
   return arith::SelectOp::create(b, current, window, stored);

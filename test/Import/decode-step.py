@@ -76,23 +76,24 @@
 # The cache: this token's keys and values written at [layer, pos].
 # CHECK: %[[KW:.*]] = tensor.insert_slice %[[KR]] into %[[KC]][0, %[[PI]], 0, 0] [1, 1, 1, 16] [1, 1, 1, 1]
 # CHECK: %[[VW:.*]] = tensor.insert_slice %[[V3]] into %[[VC]][0, %[[PI]], 0, 0]
-# Attention: q as [KV heads, group, head size]; over the cache's blocks
-# (of 8 positions here) up to pos's, no further: scores with the
-# positions after pos masked, softmax over the blocks read, the values'
-# weighted sum a block at a time.
+# Attention: q as [KV heads, group, head size]; each KV head on a thread
+# (scf.forall), over the cache's blocks (of 8 positions here) up to pos's,
+# no further: scores with the positions after pos masked, softmax over the
+# blocks read, the values' weighted sum a block at a time.
 # CHECK: %[[QF:.*]] = tensor.collapse_shape %[[QR]]
 # CHECK: %[[QG:.*]] = tensor.expand_shape %[[QF]] {{\[\[}}0, 1], [2]] output_shape [1, 2, 16]
+# CHECK: %[[HEADS:.*]] = scf.forall (%[[H:.*]]) in (1) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x2x16xf32>) {
+# CHECK: %[[QH:.*]] = tensor.extract_slice %[[QG]][%[[H]], 0, 0] [1, 2, 16] [1, 1, 1]
 # CHECK: %[[BS:.*]] = arith.constant 8 : index
 # CHECK: %[[BLK:.*]] = arith.divui %[[PI]], %[[BS]] : index
 # CHECK: %[[NB:.*]] = arith.addi %[[BLK]], %{{.*}} : index
 # CHECK: %[[END:.*]] = arith.muli %[[NB]], %[[BS]] : index
 # CHECK: %[[S:.*]] = scf.for %[[T0:.*]] = %{{.*}} to %[[END]] step %[[BS]] iter_args(%{{.*}}) -> (tensor<1x2x?xf32>) {
-# CHECK: %[[KB:.*]] = tensor.extract_slice %[[KW]][0, %[[T0]], 0, 0] [1, 8, 1, 16] [1, 1, 1, 1] : tensor<1x8x1x16xf32> to tensor<8x1x16xf32>
-# The block's keys as [KV heads, head size, position], so that the
-# scores' loop runs over positions innermost, each score's sum over the
-# head in order.
+# CHECK: %[[KB:.*]] = tensor.extract_slice %[[KW]][0, %[[T0]], %[[H]], 0] [1, 8, 1, 16] [1, 1, 1, 1] : tensor<1x8x1x16xf32> to tensor<8x1x16xf32>
+# The block's keys as [1, head size, position], so that the scores' loop
+# runs over positions innermost, each score's sum over the head in order.
 # CHECK: %[[KEYS:.*]] = linalg.generic {indexing_maps = [#[[$TKD]], #{{.*}}], {{.*}} ins(%[[KB]] : tensor<8x1x16xf32>) outs(%{{.*}} : tensor<1x16x8xf32>)
-# CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$KDT]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[QG]], %[[KEYS]] :
+# CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$KDT]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[QH]], %[[KEYS]] :
 # CHECK: arith.cmpi ugt, %{{.*}}, %[[PI]]
 # CHECK: tensor.insert_slice
 # CHECK: scf.yield
@@ -102,13 +103,14 @@
 # CHECK: math.exp
 # CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[E]] :
 # CHECK: %[[O:.*]] = scf.for %[[T1:.*]] = %{{.*}} to %[[END]] step %[[BS]]
-# CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VW]][0, %[[T1]], 0, 0] [1, 8, 1, 16]
+# CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VW]][0, %[[T1]], %[[H]], 0] [1, 8, 1, 16]
 # CHECK: %[[P:.*]] = tensor.extract_slice %[[E]]
 # CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$TGD]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[P]], %[[VALUES]] :
 # CHECK: scf.yield
 # CHECK: %[[ON:.*]] = linalg.generic {{.*}} ins(%[[O]], %[[SUM]] :
 # CHECK: arith.divf
-# CHECK: %[[OF:.*]] = tensor.collapse_shape %[[ON]]
+# CHECK: tensor.parallel_insert_slice %[[ON]] into %[[OUT]][%[[H]], 0, 0] [1, 2, 16] [1, 1, 1]
+# CHECK: %[[OF:.*]] = tensor.collapse_shape %[[HEADS]]
 # CHECK: %[[O2:.*]] = tensor.expand_shape %[[OF]]
 # Output projection, residual.
 # CHECK: %[[WO:.*]] = arith.constant dense_resource<blk.0.attn_output.weight>
@@ -191,8 +193,8 @@
 # INT8-NEXT: %[[VS1:.*]] = tensor.insert_slice %{{.*}}#1 into %[[VS]]
 # Each block of keys read as stored and dequantized in the loop.
 # INT8: scf.for %[[T0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
-# INT8-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, %[[T0]], 0, 0] [1, 8, 1, 16]
-# INT8-NEXT: %[[SCALES:.*]] = tensor.extract_slice %[[KS1]][0, %[[T0]], 0, 0] [1, 8, 1, 1]
+# INT8-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, %[[T0]], %{{.*}}, 0] [1, 8, 1, 16]
+# INT8-NEXT: %[[SCALES:.*]] = tensor.extract_slice %[[KS1]][0, %[[T0]], %{{.*}}, 0] [1, 8, 1, 1]
 # INT8-NEXT: %[[PK:.*]] = lowbit.pack %[[CODES]], %[[SCALES]] : tensor<8x1x16xi8>, tensor<8x1x1xf32> -> <8x1x16xi8, per_group<[2 : 16]>>
 # INT8-NEXT: %[[KEYS:.*]] = lowbit.dequantize %[[PK]] : <8x1x16xi8, per_group<[2 : 16]>> -> tensor<8x1x16xf32>
 # INT8: linalg.generic {{.*}} ins(%[[KEYS]] :
@@ -220,13 +222,13 @@
 # A block of keys is one group: its codes and its row of scales and zero
 # points dequantized, or the f32 window when it is the current group.
 # KIVI: scf.for %[[T0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
-# KIVI-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, %[[T0]], 0, 0] [1, 32, 1, 8]
+# KIVI-NEXT: %[[CODES:.*]] = tensor.extract_slice %[[KC1]][0, %[[T0]], %{{.*}}, 0] [1, 32, 1, 8]
 # KIVI: %[[ROW:.*]] = arith.divui %[[T0]], %{{.*}} : index
-# KIVI-NEXT: %[[SC:.*]] = tensor.extract_slice %[[KS1]][0, %[[ROW]], 0, 0] [1, 1, 1, 16]
-# KIVI-NEXT: %[[ZP:.*]] = tensor.extract_slice %[[KZ1]][0, %[[ROW]], 0, 0] [1, 1, 1, 16]
+# KIVI-NEXT: %[[SC:.*]] = tensor.extract_slice %[[KS1]][0, %[[ROW]], %{{.*}}, 0] [1, 1, 1, 16]
+# KIVI-NEXT: %[[ZP:.*]] = tensor.extract_slice %[[KZ1]][0, %[[ROW]], %{{.*}}, 0] [1, 1, 1, 16]
 # KIVI-NEXT: %[[PK:.*]] = lowbit.pack %[[CODES]], %[[SC]], %[[ZP]] : tensor<32x1x8xi8>, tensor<1x1x16xf32>, tensor<1x1x16xi32> -> <32x1x16xi4, per_group<[0 : 32]>, asymmetric>
 # KIVI-NEXT: %[[DQ:.*]] = lowbit.dequantize %[[PK]] : {{.*}} -> tensor<32x1x16xf32>
-# KIVI-NEXT: %[[WIN2:.*]] = tensor.extract_slice %[[W1]][0, 0, 0, 0] [1, 32, 1, 16]
+# KIVI-NEXT: %[[WIN2:.*]] = tensor.extract_slice %[[W1]][0, 0, %{{.*}}, 0] [1, 32, 1, 16]
 # KIVI-NEXT: %[[CUR:.*]] = arith.cmpi eq, %[[T0]], %[[G0]] : index
 # KIVI-NEXT: %[[KEYS:.*]] = arith.select %[[CUR]], %[[WIN2]], %[[DQ]] : tensor<32x1x16xf32>
 # KIVI: linalg.generic {{.*}} ins(%[[KEYS]] :
