@@ -185,26 +185,28 @@ def run_worker(kind, args, extra, f32_kv=None):
            "--prompt-tokens", str(args.prompt_tokens)] + extra
     if args.f32_kv if f32_kv is None else f32_kv:
         cmd.append("--f32-kv")
+    run_child(args, cmd, "%s run" % kind)
+
+
+def run_child(args, cmd, what):
+    """Runs `cmd` niced by --nice with --threads threads (child_env);
+    RuntimeError naming `what` and the command when it fails. Its wall
+    time in seconds."""
+    t0 = time.time()
     res = subprocess.run(cmd, env=child_env(args.threads),
                          preexec_fn=lambda: os.nice(args.nice),
                          capture_output=True, text=True)
     if res.returncode != 0:
-        raise RuntimeError("%s run failed (%s):\n%s"
-                           % (kind, " ".join(cmd), res.stderr.strip()[-2000:]))
+        raise RuntimeError("%s failed (%s):\n%s"
+                           % (what, " ".join(cmd), res.stderr.strip()[-2000:]))
+    return time.time() - t0
 
 
 def compile_model(args, model, base):
     cmd = [args.lowbit_compile, model, "-o", base, "--prefix=llm", "--shared",
            "--max-seq=%d" % args.max_seq,
            "--kv-cache=%s" % args.kv_cache] + args.compile_flag
-    t0 = time.time()
-    res = subprocess.run(cmd, env=child_env(args.threads),
-                         preexec_fn=lambda: os.nice(args.nice),
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError("lowbit-compile failed (%s):\n%s"
-                           % (" ".join(cmd), res.stderr.strip()[-2000:]))
-    return time.time() - t0
+    return run_child(args, cmd, "lowbit-compile")
 
 
 def compare(a, b_path, n_vocab, tokens):

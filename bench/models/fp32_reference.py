@@ -185,14 +185,7 @@ def compile_model(args, model, base):
     cmd = [args.lowbit_compile, model, "--dequantize-gguf", "--kv-cache=f32",
            "--max-seq=%d" % args.max_seq, "--shared", "--prefix=llm",
            "-o", base]
-    t0 = time.time()
-    res = subprocess.run(cmd, env=agreement.child_env(args.threads),
-                         preexec_fn=lambda: os.nice(args.nice),
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError("lowbit-compile failed (%s):\n%s"
-                           % (" ".join(cmd), res.stderr.strip()[-2000:]))
-    return time.time() - t0
+    return agreement.run_child(args, cmd, "lowbit-compile")
 
 
 def tokenize(path, text, tokens):
@@ -236,12 +229,7 @@ def one_model(args, key):
         print("%s: lowbit" % key, file=sys.stderr, flush=True)
         cmd = [sys.executable, os.path.abspath(__file__), "--worker",
                "--base", base, "--ids", out + ".ids", "--out", out]
-        res = subprocess.run(cmd, env=agreement.child_env(args.threads),
-                             preexec_fn=lambda: os.nice(args.nice),
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError("lowbit run failed (%s):\n%s"
-                               % (" ".join(cmd), res.stderr.strip()[-2000:]))
+        agreement.run_child(args, cmd, "lowbit run")
         got = np.fromfile(out, np.float32).reshape(len(ids), -1)
         print("%s: float64 reference" % key, file=sys.stderr, flush=True)
         t0 = time.time()

@@ -237,8 +237,6 @@ public:
   /// The positions per block: KIVI's group, else the largest power of two
   /// up to 32 that divides the cache's length.
   int64_t blockSize() const;
-  /// The cache's length in positions.
-  int64_t size() const { return length; }
   /// Whether keys and values are stored as f16 (llama.cpp's default cache,
   /// whose attention rounds its other operands to f16; buildAttention).
   bool isHalf() const { return mode == "f16"; }

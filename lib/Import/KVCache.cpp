@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Builders.h"
+#include "IRUtils.h"
 
 #include "lowbit/Dialect/LowbitDialect.h"
 
@@ -164,29 +165,18 @@ Value KVCache::block(ImplicitLocOpBuilder &b, bool key, int64_t layer,
   bool half = type.getElementType().isF16();
   int64_t n = blockSize();
   if (key) {
-    // Keys as [KV, HD, B] (widened from f16 on the way): the scores' loop
+    // Keys as [1, HD, B] (widened from f16 on the way): the scores' loop
     // then runs over a block's positions innermost, contiguously.
     MLIRContext *ctx = b.getContext();
-    Value init = tensor::EmptyOp::create(b, ArrayRef<int64_t>{1, headDim, n},
-                                         b.getF32Type());
-    auto map = [&](ArrayRef<unsigned> dims) {
-      SmallVector<AffineExpr> exprs;
-      for (unsigned d : dims)
-        exprs.push_back(getAffineDimExpr(d, ctx));
-      return AffineMap::get(3, 0, exprs, ctx);
-    };
-    auto par = utils::IteratorType::parallel;
-    return linalg::GenericOp::create(
-               b, TypeRange{init.getType()}, ValueRange{x}, ValueRange{init},
-               ArrayRef<AffineMap>{map({2, 0, 1}), map({0, 1, 2})},
-               ArrayRef<utils::IteratorType>{par, par, par},
-               [&](OpBuilder &nb, Location loc, ValueRange a) {
-                 Value v = a[0];
-                 if (half)
-                   v = arith::ExtFOp::create(nb, loc, nb.getF32Type(), v);
-                 linalg::YieldOp::create(nb, loc, v);
-               })
-        .getResult(0);
+    return ir::generic(
+        b, {x}, ir::empty(b, ir::f32Type(b, {1, headDim, n})),
+        {ir::mapOf(ctx, 3, {2, 0, 1}), ir::mapOf(ctx, 3, {0, 1, 2})},
+        {ir::kPar, ir::kPar, ir::kPar},
+        [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+          return half ? arith::ExtFOp::create(ib, ib.getF32Type(), a[0])
+                            .getResult()
+                      : a[0];
+        });
   }
   if (!half)
     return x;
