@@ -259,29 +259,68 @@ LogicalResult compiler::addCEntryPoints(ModuleOp module,
     LLVM::ReturnOp::create(b, loc, cst(i32, -1));
     Block *run = b.createBlock(&fn.getBody());
     // Arguments with a lowbit.range: every element inside it, else -2.
+    // Up to 16 elements are compared unrolled, longer arguments (a prefill
+    // step's tokens) in a loop.
+    Block *rangeBad = nullptr;
+    auto badRange = [&]() {
+      if (!rangeBad) {
+        OpBuilder::InsertionGuard guard(b);
+        rangeBad = b.createBlock(&fn.getBody());
+        LLVM::ReturnOp::create(b, loc, cst(i32, -2));
+      }
+      return rangeBad;
+    };
+    auto outsideOf = [&](const BufferSignature &arg, Type et, Value v) {
+      Value lo = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt, v,
+                                      cst(et, arg.range->first));
+      Value hi = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, v,
+                                      cst(et, arg.range->second));
+      return LLVM::OrOp::create(b, loc, lo, hi).getResult();
+    };
     Value outside;
     for (auto [i, arg] : llvm::enumerate(e.args)) {
       if (!arg.range)
         continue;
       Type et = arg.cType == "int64_t" ? i64 : i32;
-      for (int64_t k = 0; k < arg.numElements(); ++k) {
-        Value at = LLVM::GEPOp::create(b, loc, ptrTy, et, entry->getArgument(i),
-                                       ArrayRef<LLVM::GEPArg>{int32_t(k)});
-        Value v = LLVM::LoadOp::create(b, loc, et, at);
-        Value lo = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt, v,
-                                        cst(et, arg.range->first));
-        Value hi = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, v,
-                                        cst(et, arg.range->second));
-        Value o = LLVM::OrOp::create(b, loc, lo, hi);
-        outside = outside ? LLVM::OrOp::create(b, loc, outside, o) : o;
+      Value base = entry->getArgument(i);
+      if (arg.numElements() <= 16) {
+        for (int64_t k = 0; k < arg.numElements(); ++k) {
+          Value at = LLVM::GEPOp::create(b, loc, ptrTy, et, base,
+                                         ArrayRef<LLVM::GEPArg>{int32_t(k)});
+          Value v = LLVM::LoadOp::create(b, loc, et, at);
+          Value o = outsideOf(arg, et, v);
+          outside = outside ? LLVM::OrOp::create(b, loc, outside, o) : o;
+        }
+        continue;
       }
+      // for (k = 0; k < n; ++k) if (outside(a[k])) return -2;
+      Block *from = b.getInsertionBlock();
+      Block *head =
+          b.createBlock(&fn.getBody(), fn.getBody().end(), {i64}, {loc});
+      Block *body = b.createBlock(&fn.getBody());
+      Block *done = b.createBlock(&fn.getBody());
+      b.setInsertionPointToEnd(from);
+      LLVM::BrOp::create(b, loc, ValueRange{cst(i64, 0)}, head);
+      b.setInsertionPointToEnd(head);
+      Value k = head->getArgument(0);
+      LLVM::CondBrOp::create(b, loc,
+                             LLVM::ICmpOp::create(b, loc,
+                                                  LLVM::ICmpPredicate::slt, k,
+                                                  cst(i64, arg.numElements())),
+                             body, done);
+      b.setInsertionPointToEnd(body);
+      Value at = LLVM::GEPOp::create(b, loc, ptrTy, et, base, ValueRange{k});
+      Value v = LLVM::LoadOp::create(b, loc, et, at);
+      Value k1 = LLVM::AddOp::create(b, loc, k, cst(i64, 1));
+      LLVM::CondBrOp::create(b, loc, outsideOf(arg, et, v), badRange(),
+                             ValueRange{}, head, ValueRange{k1});
+      b.setInsertionPointToStart(done);
     }
     if (outside) {
-      Block *rangeBad = b.createBlock(&fn.getBody());
-      LLVM::ReturnOp::create(b, loc, cst(i32, -2));
+      Block *from = b.getInsertionBlock();
       Block *call = b.createBlock(&fn.getBody());
-      b.setInsertionPointToEnd(run);
-      LLVM::CondBrOp::create(b, loc, outside, rangeBad, call);
+      b.setInsertionPointToEnd(from);
+      LLVM::CondBrOp::create(b, loc, outside, badRange(), call);
       b.setInsertionPointToStart(call);
     }
     applyThreads();

@@ -29,6 +29,104 @@ static std::string shapeComment(const BufferSignature &s) {
   return out;
 }
 
+/// The prefill chunks of an imported model: its entry points
+/// prefill_<C>(tokens[C], start[1], cache..., logits) that take what
+/// decode(token[1], pos[1], cache..., logits) does after its first two
+/// arguments, as the importer makes them (docs/Prefill.md); largest
+/// first. Empty for other modules.
+static std::vector<std::pair<int64_t, const EntryPoint *>>
+prefillChunks(const CompileResult &result, const EntryPoint *&decode) {
+  std::vector<std::pair<int64_t, const EntryPoint *>> chunks;
+  decode = nullptr;
+  for (const EntryPoint &e : result.entryPoints)
+    if (e.name == "decode")
+      decode = &e;
+  auto isStep = [](const EntryPoint &e) {
+    return e.args.size() >= 2 && e.args[0].cType == "int32_t" &&
+           e.args[0].range && e.args[1].cType == "int32_t" &&
+           e.args[1].numElements() == 1 && e.args[1].range &&
+           !e.results.empty() && e.tied[0] < 0 && e.results[0].cType == "float";
+  };
+  if (!decode || !isStep(*decode) || decode->args[0].numElements() != 1)
+    return chunks;
+  for (const EntryPoint &e : result.entryPoints) {
+    llvm::StringRef name = e.name;
+    int64_t c = 0;
+    if (!name.consume_front("prefill_") || name.getAsInteger(10, c) || c < 2 ||
+        !isStep(e) || e.args[0].numElements() != c ||
+        e.args.size() != decode->args.size() || e.tied != decode->tied ||
+        e.args[0].range != decode->args[0].range ||
+        e.results[0].shape != decode->results[0].shape)
+      continue;
+    bool same = true;
+    for (size_t i = 2; i < e.args.size(); ++i)
+      same = same && e.args[i].cType == decode->args[i].cType &&
+             e.args[i].shape == decode->args[i].shape;
+    if (same)
+      chunks.push_back({c, &e});
+  }
+  llvm::sort(chunks,
+             [](const auto &x, const auto &y) { return x.first > y.first; });
+  return chunks;
+}
+
+/// <prefix>_prefill(tokens, n, start, cache..., logits): a prompt of n
+/// tokens through the prefill chunks, largest first, then decode steps
+/// (docs/Prefill.md).
+static void writePrefillDispatch(llvm::raw_ostream &os, const std::string &p,
+                                 const CompileResult &result) {
+  const EntryPoint *decode;
+  auto chunks = prefillChunks(result, decode);
+  if (chunks.empty())
+    return;
+  int64_t maxSeq = decode->args[1].range->second + 1;
+  auto [lo, hi] = *decode->args[0].range;
+  std::string params, pass;
+  for (size_t i = 2; i < decode->args.size(); ++i) {
+    params += ", " + std::string(decode->isUpdated(i) ? "" : "const ") +
+              decode->args[i].cType + " *arg" + std::to_string(i);
+    pass += ", arg" + std::to_string(i);
+  }
+  for (size_t i = 0; i < decode->results.size(); ++i)
+    if (decode->tied[i] < 0) {
+      params +=
+          ", " + decode->results[i].cType + " *result" + std::to_string(i);
+      pass += ", result" + std::to_string(i);
+    }
+  os << "/* A prompt: tokens[0, n) at positions start, start + 1, ...; the "
+        "cache as\n * n decode steps leave it and result0 the last token's "
+        "next-token logits.\n * Runs the prefill chunks (";
+  for (size_t i = 0; i < chunks.size(); ++i)
+    os << (i ? ", " : "") << chunks[i].first;
+  os << " tokens), largest first, then\n * decode steps for the rest. 0, "
+        "-1 no weights, -2 n < 1, start < 0,\n * start + n > "
+     << maxSeq << " or a token outside [" << lo << ", " << hi
+     << "] (nothing written). */\n"
+     << "static inline int " << p
+     << "_prefill(const int32_t *tokens, int32_t n, int32_t start" << params
+     << ") {\n"
+     << "  int32_t done = 0, i;\n"
+     << "  if (n < 1 || start < 0 || n > " << maxSeq << " - start)\n"
+     << "    return -2;\n"
+     << "  for (i = 0; i < n; ++i)\n"
+     << "    if (tokens[i] < " << lo << " || tokens[i] > " << hi << ")\n"
+     << "      return -2;\n"
+     << "  while (done < n) {\n"
+     << "    int32_t pos = start + done, rest = n - done;\n"
+     << "    int rc;\n    ";
+  for (const auto &[c, e] : chunks)
+    os << "if (rest >= " << c << ") {\n"
+       << "      rc = " << p << "_" << e->name << "(tokens + done, &pos" << pass
+       << ");\n"
+       << "      done += " << c << ";\n"
+       << "    } else ";
+  os << "{\n"
+     << "      rc = " << p << "_decode(tokens + done, &pos" << pass << ");\n"
+     << "      done += 1;\n"
+     << "    }\n"
+     << "    if (rc != 0)\n      return rc;\n  }\n  return 0;\n}\n\n";
+}
+
 std::string compiler::makeHeader(const CompileOptions &options,
                                  const CompileResult &result) {
   std::string p = options.prefix;
@@ -140,6 +238,7 @@ std::string compiler::makeHeader(const CompileOptions &options,
     }
     os << "\n";
   }
+  writePrefillDispatch(os, p, result);
   // The loader: POSIX mmap, header-only so the library needs no runtime.
   os << "#if defined(__unix__) || defined(__APPLE__)\n"
      << "#include <errno.h>\n#include <fcntl.h>\n#include <stdio.h>\n"

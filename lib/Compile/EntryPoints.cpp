@@ -104,11 +104,11 @@ LogicalResult compiler::collectEntryPoints(ModuleOp module,
                     range[1] <= INT32_MAX));
       if (!fits || range[0] > range[1] || it.isUnsigned() ||
           (it.getWidth() != 32 && it.getWidth() != 64) ||
-          e.args[i].numElements() > 16) {
+          e.args[i].numElements() > (1 << 20)) {
         f.emitError() << "entry point @" << e.name << " argument " << i
                       << ": lowbit.range takes [lo, hi] (lo <= hi, within "
                          "the type) on a signless or signed i32 or i64 "
-                         "tensor of at most 16 elements";
+                         "tensor of at most 2^20 elements";
         ok = false;
         continue;
       }

@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::lowbit::importer;
 using namespace mlir::lowbit::importer::ir;
@@ -65,31 +67,35 @@ static Value emptyF32(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes) {
   return tensor::EmptyOp::create(b, sizes, b.getF32Type());
 }
 
-/// The attention of KV head `head`'s group of query heads, q [1, G, hd],
-/// over layer `layer` of `cache` (buildAttention): [1, G, hd].
+/// The attention of KV head `head`'s group of query heads, q [R, G, hd]
+/// for the step's R rows at positions pos + r, over layer `layer` of
+/// `cache` (buildAttention): [R, G, hd].
 static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
                         KVCache &cache, int64_t layer, Value head,
                         int64_t group, int64_t hd, int64_t window, bool half,
                         bool scaleScores) {
   MLIRContext *ctx = b.getContext();
-  int64_t bs = cache.blockSize();
-  // Position t is attended when t <= pos and, with a window, when
-  // t > pos - window (the last `window` positions).
+  int64_t bs = cache.blockSize(), rows = v.rows;
+  // Position t is attended by row r when t <= pos + r and, with a window,
+  // when t > pos + r - window (the last `window` positions).
   Value cWindow = window > 0
                       ? arith::ConstantIndexOp::create(b, window).getResult()
                       : Value();
-  auto masked = [&](ImplicitLocOpBuilder &ib, Value t) -> Value {
-    Value late = arith::CmpIOp::create(ib, arith::CmpIPredicate::ugt, t, v.pos);
+  auto masked = [&](ImplicitLocOpBuilder &ib, Value t, Value r) -> Value {
+    Value at = arith::AddIOp::create(ib, v.pos, r);
+    Value late = arith::CmpIOp::create(ib, arith::CmpIPredicate::ugt, t, at);
     if (!cWindow)
       return late;
     Value reach = arith::AddIOp::create(ib, t, cWindow);
     Value early =
-        arith::CmpIOp::create(ib, arith::CmpIPredicate::ule, reach, v.pos);
+        arith::CmpIOp::create(ib, arith::CmpIPredicate::ule, reach, at);
     return arith::OrIOp::create(ib, late, early);
   };
   // The blocks that hold attended positions: [first, end), multiples of
-  // the block size. The positions outside them would add exact zeros to
-  // the sums below and leave the maximum as it is.
+  // the block size (the first row's first to the last row's last). The
+  // positions outside a row's own would add exact zeros to its sums below
+  // and leave its maximum as it is: every row gets what a decode step at
+  // its position computes.
   Value cB = arith::ConstantIndexOp::create(b, bs);
   Value lowest = v.c0;
   if (cWindow) {
@@ -103,24 +109,28 @@ static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
       cWindow ? arith::MulIOp::create(
                     b, arith::DivUIOp::create(b, lowest, cB).getResult(), cB)
               : v.c0;
+  Value last = v.pos;
+  if (rows > 1)
+    last = arith::AddIOp::create(
+        b, v.pos, arith::ConstantIndexOp::create(b, rows - 1).getResult());
   Value end = arith::MulIOp::create(
       b,
-      arith::AddIOp::create(b, arith::DivUIOp::create(b, v.pos, cB), v.c1)
+      arith::AddIOp::create(b, arith::DivUIOp::create(b, last, cB), v.c1)
           .getResult(),
       cB);
   Value count = arith::SubIOp::create(b, end, first);
-  OpFoldResult cKV = b.getIndexAttr(1), cG = b.getIndexAttr(group),
+  OpFoldResult cR = b.getIndexAttr(rows), cG = b.getIndexAttr(group),
                cBs = b.getIndexAttr(bs), zero = b.getIndexAttr(0),
                one = b.getIndexAttr(1);
 
   // Scores, a block of keys at a time, scaled and masked, into a buffer of
   // the attended blocks' positions.
-  RankedTensorType blockType = f32Type(b, {1, group, bs});
+  RankedTensorType blockType = f32Type(b, {rows, group, bs});
   auto dotBody = [](ImplicitLocOpBuilder &ib, ValueRange a) {
     Value m = arith::MulFOp::create(ib, a[0], a[1]);
     return arith::AddFOp::create(ib, a[2], m).getResult();
   };
-  Value scoresInit = emptyF32(b, {cKV, cG, count});
+  Value scoresInit = emptyF32(b, {cR, cG, count});
   auto scores = scf::ForOp::create(
       b, first, end, cB, ValueRange{scoresInit},
       [&](OpBuilder &ob, Location loc, Value start, ValueRange iter) {
@@ -130,38 +140,40 @@ static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
         Value at = arith::SubIOp::create(ib, start, first);
         Value slot = tensor::ExtractSliceOp::create(
             ib, blockType, iter[0], ArrayRef<OpFoldResult>{zero, zero, at},
-            ArrayRef<OpFoldResult>{cKV, cG, cBs},
+            ArrayRef<OpFoldResult>{cR, cG, cBs},
             ArrayRef<OpFoldResult>{one, one, one});
         Value sInit = fill(ib, v.zero, slot);
-        // Loops (KV head, group, head element, position): each score's
-        // sum over the head in order, the block's positions innermost and
-        // contiguous (keys [KV, HD, B]), so that they vectorize.
+        // Loops (row, group, head element, position): each score's sum
+        // over the head in order, the block's positions innermost and
+        // contiguous (keys [1, HD, B]), so that they vectorize; the rows
+        // share each block of keys.
         Value s = generic(ib, {q, keys}, sInit,
-                          {mapOf(ctx, 4, {0, 1, 2}), mapOf(ctx, 4, {0, 2, 3}),
+                          {mapOf(ctx, 4, {0, 1, 2}), mapOf(ctx, 4, {-1, 2, 3}),
                            mapOf(ctx, 4, {0, 1, 3})},
                           {kPar, kPar, kRed, kPar}, dotBody);
         Value sm = generic(
             ib, {}, s, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
             [&](ImplicitLocOpBuilder &gb, ValueRange a) {
+              Value r = linalg::IndexOp::create(gb, uint64_t(0));
               Value t = arith::AddIOp::create(
                   gb, start, linalg::IndexOp::create(gb, uint64_t(2)));
               Value sc =
                   scaleScores
                       ? arith::MulFOp::create(gb, a[0], v.scale).getResult()
                       : a[0];
-              return arith::SelectOp::create(gb, masked(gb, t), v.negInf, sc)
+              return arith::SelectOp::create(gb, masked(gb, t, r), v.negInf, sc)
                   .getResult();
             });
         Value filled = tensor::InsertSliceOp::create(
             ib, sm, iter[0], ArrayRef<OpFoldResult>{zero, zero, at},
-            ArrayRef<OpFoldResult>{cKV, cG, cBs},
+            ArrayRef<OpFoldResult>{cR, cG, cBs},
             ArrayRef<OpFoldResult>{one, one, one});
         scf::YieldOp::create(ib, filled);
       });
   Value sm = scores.getResult(0);
 
   // Softmax over the attended blocks' positions.
-  RankedTensorType mType = f32Type(b, {1, group});
+  RankedTensorType mType = f32Type(b, {rows, group});
   Value mEmpty = empty(b, mType);
   Value mInit = fill(b, v.negInf, mEmpty);
   Value mx =
@@ -170,7 +182,7 @@ static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
                 return arith::MaximumFOp::create(ib, a[1], a[0]).getResult();
               });
   Value pr =
-      generic(b, {sm, mx}, emptyF32(b, {cKV, cG, count}),
+      generic(b, {sm, mx}, emptyF32(b, {cR, cG, count}),
               {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
                mapOf(ctx, 3, {0, 1, 2})},
               {kPar, kPar, kPar}, [](ImplicitLocOpBuilder &ib, ValueRange a) {
@@ -188,7 +200,7 @@ static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
     // for the product with the values.
     Value oneF = arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f));
     pr = generic(
-        b, {pr, sum}, emptyF32(b, {cKV, cG, count}),
+        b, {pr, sum}, emptyF32(b, {cR, cG, count}),
         {mapOf(ctx, 3, {0, 1, 2}), mapOf(ctx, 3, {0, 1}),
          mapOf(ctx, 3, {0, 1, 2})},
         {kPar, kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange a) {
@@ -203,7 +215,7 @@ static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
   // term added in order: the positions are the third loop and the head's
   // elements the innermost, which reads the values contiguously and
   // vectorizes.
-  RankedTensorType oType = f32Type(b, {1, group, hd});
+  RankedTensorType oType = f32Type(b, {rows, group, hd});
   Value oEmpty = empty(b, oType);
   Value oInit = fill(b, v.zero, oEmpty);
   int tDim = 2, dDim = 3;
@@ -215,20 +227,22 @@ static Value attendHead(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
         Value at = arith::SubIOp::create(ib, start, first);
         Value p = tensor::ExtractSliceOp::create(
             ib, blockType, pr, ArrayRef<OpFoldResult>{zero, zero, at},
-            ArrayRef<OpFoldResult>{cKV, cG, cBs},
+            ArrayRef<OpFoldResult>{cR, cG, cBs},
             ArrayRef<OpFoldResult>{one, one, one});
         Value o = generic(
             ib, {p, values}, iter[0],
-            {mapOf(ctx, 4, {0, 1, tDim}), mapOf(ctx, 4, {tDim, 0, dDim}),
+            {mapOf(ctx, 4, {0, 1, tDim}), mapOf(ctx, 4, {tDim, -1, dDim}),
              mapOf(ctx, 4, {0, 1, dDim})},
             {kPar, kPar, kRed, kPar},
             [&](ImplicitLocOpBuilder &gb, ValueRange a) {
               // Positions not attended add nothing, whatever the cache
               // holds there (0 * NaN would not be 0).
+              Value r = linalg::IndexOp::create(gb, uint64_t(0));
               Value t = arith::AddIOp::create(
                   gb, start, linalg::IndexOp::create(gb, uint64_t(tDim)));
               Value m = arith::MulFOp::create(gb, a[0], a[1]);
-              Value mm = arith::SelectOp::create(gb, masked(gb, t), v.zero, m);
+              Value mm =
+                  arith::SelectOp::create(gb, masked(gb, t, r), v.zero, m);
               return arith::AddFOp::create(gb, a[2], mm).getResult();
             });
         scf::YieldOp::create(ib, o);
@@ -263,33 +277,69 @@ Value mlir::lowbit::importer::buildAttention(ImplicitLocOpBuilder &b,
     // scores' loop (elementwise fusion).
     q = roundThroughF16(b, scaleScores ? q : scaleBy(b, q, v.scale));
   }
-  // q as [KV heads, group, hd]: head h = g * group + r uses KV head g.
-  Value q2 = collapseShape(b, q, {{0, 1}, {2}});
-  Value q3 = expandShape(b, q2, {kvHeads, group, hd}, {{0, 1}, {2}});
-  // The KV heads' attention on threads (scf.forall, then OpenMP): each
-  // reads only its own head's keys and values.
-  RankedTensorType oType = f32Type(b, {kvHeads, group, hd});
+  // q as [rows, KV heads, group, hd]: head h = g * group + r uses KV
+  // head g.
+  int64_t rows = v.rows;
+  Value q4 = expandShape(b, q, {rows, kvHeads, group, hd}, {{0}, {1, 2}, {3}});
+  // The KV heads' attention, and a prefill step's blocks of rows, on
+  // threads (scf.forall, then OpenMP): each task reads only its head's
+  // keys and values. The results go to [KV, row blocks, rows of a block,
+  // group, hd], where each task's part is contiguous.
+  int64_t rowBlock = 1;
+  for (int64_t d = std::min<int64_t>(rows, 16); d >= 1; --d)
+    if (rows % d == 0) {
+      rowBlock = d;
+      break;
+    }
+  int64_t rowBlocks = rows / rowBlock;
+  RankedTensorType oType =
+      f32Type(b, {kvHeads, rowBlocks, rowBlock, group, hd});
   auto forall = scf::ForallOp::create(
-      b, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(kvHeads)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1)}, ValueRange{empty(b, oType)},
-      std::nullopt, [&](OpBuilder &ob, Location loc, ValueRange args) {
+      b, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(kvHeads),
+                             b.getIndexAttr(rowBlocks)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)},
+      ValueRange{empty(b, oType)}, std::nullopt,
+      [&](OpBuilder &ob, Location loc, ValueRange args) {
         ImplicitLocOpBuilder fb(loc, ob);
         Value head = args[0];
-        SmallVector<OpFoldResult> offsets{head, fb.getIndexAttr(0),
-                                          fb.getIndexAttr(0)},
-            sizes{fb.getIndexAttr(1), fb.getIndexAttr(group),
-                  fb.getIndexAttr(hd)},
-            strides(3, fb.getIndexAttr(1));
+        OpFoldResult zero = fb.getIndexAttr(0), one = fb.getIndexAttr(1);
+        // This block's rows: rowBlock rows from row r0, at positions
+        // pos + r0...
+        Value r0 = args[1];
+        StepValues bv = v;
+        bv.rows = rowBlock;
+        if (rowBlocks > 1) {
+          r0 = arith::MulIOp::create(
+              fb, args[1], arith::ConstantIndexOp::create(fb, rowBlock));
+          bv.pos = arith::AddIOp::create(fb, v.pos, r0);
+        }
         Value qh = tensor::ExtractSliceOp::create(
-            fb, f32Type(fb, {1, group, hd}), q3, offsets, sizes, strides);
-        Value o = attendHead(fb, v, qh, cache, layer, head, group, hd, window,
+            fb, f32Type(fb, {rowBlock, group, hd}), q4,
+            ArrayRef<OpFoldResult>{r0, head, zero, zero},
+            ArrayRef<OpFoldResult>{fb.getIndexAttr(rowBlock), one,
+                                   fb.getIndexAttr(group), fb.getIndexAttr(hd)},
+            SmallVector<OpFoldResult>(4, one));
+        Value o = attendHead(fb, bv, qh, cache, layer, head, group, hd, window,
                              half, scaleScores);
         auto par = scf::InParallelOp::create(fb);
         fb.setInsertionPointToStart(par.getBody());
-        tensor::ParallelInsertSliceOp::create(fb, o, args[1], offsets, sizes,
-                                              strides);
+        tensor::ParallelInsertSliceOp::create(
+            fb, o, args[2],
+            ArrayRef<OpFoldResult>{head, args[1], zero, zero, zero},
+            ArrayRef<OpFoldResult>{one, one, fb.getIndexAttr(rowBlock),
+                                   fb.getIndexAttr(group), fb.getIndexAttr(hd)},
+            SmallVector<OpFoldResult>(5, one));
       });
-  Value flat = collapseShape(b, forall.getResult(0), {{0, 1, 2}});
-  return expandShape(b, flat, {1, heads * hd}, {{0, 1}});
+  Value out = forall.getResult(0);
+  if (rows == 1) // [KV, 1, 1, group, hd] is [1, H * hd] already
+    return expandShape(b, collapseShape(b, out, {{0, 1, 2, 3, 4}}),
+                       {1, heads * hd}, {{0, 1}});
+  Value byRow =
+      linalg::TransposeOp::create(
+          b, out,
+          empty(b, f32Type(b, {rowBlocks, rowBlock, kvHeads, group, hd})),
+          ArrayRef<int64_t>{1, 2, 0, 3, 4})
+          .getResult()[0];
+  return collapseShape(b, byRow, {{0, 1}, {2, 3, 4}});
 }

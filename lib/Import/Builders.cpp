@@ -141,7 +141,7 @@ Value WeightConstants::f32(StringRef name, ArrayRef<int64_t> shape) {
 StepValues mlir::lowbit::importer::buildStepValues(ImplicitLocOpBuilder &b,
                                                    const HyperParameters &hp,
                                                    int64_t cacheLength,
-                                                   Value token, Value pos) {
+                                                   Value tokens, Value pos) {
   StepValues v;
   v.c0 = arith::ConstantIndexOp::create(b, 0);
   v.c1 = arith::ConstantIndexOp::create(b, 1);
@@ -157,20 +157,26 @@ StepValues mlir::lowbit::importer::buildStepValues(ImplicitLocOpBuilder &b,
   v.scale =
       f32Scalar(b, hp.attentionScale > 0 ? hp.attentionScale
                                          : 1.0 / std::sqrt(double(hp.headDim)));
-  // Token and position, clamped to the vocabulary and the cache.
-  Value t32 = tensor::ExtractOp::create(b, token, ValueRange{v.c0});
+  v.rows = cast<RankedTensorType>(tokens.getType()).getDimSize(0);
+  v.tokens = tokens;
+  v.lastToken = arith::ConstantIntOp::create(b, hp.vocab - 1, 32);
+  // The first position, clamped so that the step's rows fit the cache.
   Value p32 = tensor::ExtractOp::create(b, pos, ValueRange{v.c0});
   Value i0 = arith::ConstantIntOp::create(b, 0, 32);
-  Value tMax = arith::ConstantIntOp::create(b, hp.vocab - 1, 32);
-  Value pMax = arith::ConstantIntOp::create(b, cacheLength - 1, 32);
-  Value t1 = arith::MaxSIOp::create(b, t32, i0);
-  Value t2 = arith::MinSIOp::create(b, t1, tMax);
+  Value pMax = arith::ConstantIntOp::create(b, cacheLength - v.rows, 32);
   Value p1 = arith::MaxSIOp::create(b, p32, i0);
   Value p2 = arith::MinSIOp::create(b, p1, pMax);
-  v.token = arith::IndexCastOp::create(b, b.getIndexType(), t2);
   v.pos = arith::IndexCastOp::create(b, b.getIndexType(), p2);
-  v.posF = arith::SIToFPOp::create(b, b.getF32Type(), p2);
   return v;
+}
+
+Value mlir::lowbit::importer::tokenAt(ImplicitLocOpBuilder &b,
+                                      const StepValues &v, Value row) {
+  Value t32 = tensor::ExtractOp::create(b, v.tokens, ValueRange{row});
+  Value i0 = arith::ConstantIntOp::create(b, 0, 32);
+  Value t1 = arith::MaxSIOp::create(b, t32, i0);
+  Value t2 = arith::MinSIOp::create(b, t1, v.lastToken);
+  return arith::IndexCastOp::create(b, b.getIndexType(), t2);
 }
 
 /// An f16 / bf16 weight as a constant of its own type (the mapped bytes,
@@ -212,34 +218,28 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
                                      nx::GGUFKind::Q4_1, nx::GGUFKind::Q5_0,
                                      nx::GGUFKind::Q5_1},
                                     kind);
-  // An f16 / bf16 table: the token's row widened (one copy, shared with
-  // a tied head).
-  if (Value half = keepHalf ? halfConstant(b, w, "token_embd.weight", *table)
-                            : Value()) {
-    auto halfType = cast<RankedTensorType>(half.getType());
-    Value row = tensor::ExtractSliceOp::create(
-        b, RankedTensorType::get({1, dim}, halfType.getElementType()), half,
-        ArrayRef<OpFoldResult>{v.token, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(dim)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-    AffineMap id = mapOf(ctx, 2, {0, 1});
+  int64_t rows = v.rows;
+  // An f16 / bf16 table: the tokens' rows widened (the table is one copy,
+  // shared with a tied head); an f32 table: the rows copied.
+  Value half =
+      keepHalf ? halfConstant(b, w, "token_embd.weight", *table) : Value();
+  if (half || !decodes) {
+    Value t = half ? half : w.f32("token_embd.weight", {vocab, dim});
+    if (!t)
+      return nullptr;
     return generic(
-        b, {row}, empty(b, f32Type(b, {1, dim})), {id, id}, {kPar, kPar},
-        [](ImplicitLocOpBuilder &ib, ValueRange a) {
-          return arith::ExtFOp::create(ib, ib.getF32Type(), a[0]).getResult();
+        b, {}, empty(b, f32Type(b, {rows, dim})), {mapOf(ctx, 2, {0, 1})},
+        {kPar, kPar}, [&](ImplicitLocOpBuilder &ib, ValueRange) {
+          Value r = linalg::IndexOp::create(ib, uint64_t(0));
+          Value j = linalg::IndexOp::create(ib, uint64_t(1));
+          Value e = tensor::ExtractOp::create(ib, t,
+                                              ValueRange{tokenAt(ib, v, r), j});
+          if (!half)
+            return e;
+          return arith::ExtFOp::create(ib, ib.getF32Type(), e).getResult();
         });
   }
-  if (!decodes) {
-    Value emb = w.f32("token_embd.weight", {vocab, dim});
-    if (!emb)
-      return nullptr;
-    return tensor::ExtractSliceOp::create(
-        b, f32Type(b, {1, dim}), emb,
-        ArrayRef<OpFoldResult>{v.token, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(dim)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  }
-  // One token's row of blocks, decoded per step from the stored bytes.
+  // The tokens' rows of blocks, decoded per step from the stored bytes.
   int64_t bb = nx::ggufBlockBytes(kind), nb = dim / 32, rb = nb * bb;
   bool q8 = kind == nx::GGUFKind::Q8_0;
   bool hasMin = kind == nx::GGUFKind::Q4_1 || kind == nx::GGUFKind::Q5_1;
@@ -247,28 +247,25 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
   int64_t qhAt = hasMin ? 4 : 2, qsAt = qhAt + (hasHigh ? 4 : 0);
   int64_t offset = hasMin ? 0 : hasHigh ? 16 : 8;
   Type i8 = b.getI8Type();
+  // 2-D as the tied head reads them: one constant, one copy in the blob.
   auto all = RankedTensorType::get({vocab, rb}, i8);
-  Value blocks = arith::ConstantOp::create(
+  Value blk = arith::ConstantOp::create(
       b, w.blob("token_embd.weight.blocks", all,
                 ArrayRef<char>((const char *)table->data, vocab * rb), 1,
                 /*copy=*/false));
-  Value row = tensor::ExtractSliceOp::create(
-      b, RankedTensorType::get({1, rb}, i8), blocks,
-      ArrayRef<OpFoldResult>{v.token, b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(rb)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  Value blk = expandShape(b, row, {1, nb, bb}, {{0}, {1, 2}});
-  Value init = empty(b, f32Type(b, {1, nb, 32}));
-  Value rows = generic(
+  Value init = empty(b, f32Type(b, {rows, nb, 32}));
+  Value decoded = generic(
       b, {}, init, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
       [&](ImplicitLocOpBuilder &ib, ValueRange) {
         Type i32 = ib.getI32Type(), f32 = ib.getF32Type();
+        Value token = tokenAt(ib, v, linalg::IndexOp::create(ib, uint64_t(0)));
         Value bi = linalg::IndexOp::create(ib, uint64_t(1));
         Value j = linalg::IndexOp::create(ib, uint64_t(2));
+        Value first = arith::MulIOp::create(
+            ib, bi, arith::ConstantIndexOp::create(ib, bb).getResult());
         auto byteAt = [&](Value at) {
-          return tensor::ExtractOp::create(
-                     ib, blk,
-                     ValueRange{arith::ConstantIndexOp::create(ib, 0), bi, at})
+          Value col = arith::AddIOp::create(ib, first, at);
+          return tensor::ExtractOp::create(ib, blk, ValueRange{token, col})
               .getResult();
         };
         auto cIdx = [&](int64_t c) {
@@ -324,7 +321,7 @@ Value mlir::lowbit::importer::buildEmbedding(ImplicitLocOpBuilder &b,
             arith::MulFOp::create(ib, arith::SIToFPOp::create(ib, f32, q), d);
         return hasMin ? arith::AddFOp::create(ib, qd, half(2)).getResult() : qd;
       });
-  return collapseShape(b, rows, {{0}, {1, 2}});
+  return collapseShape(b, decoded, {{0}, {1, 2}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -383,7 +380,8 @@ Value mlir::lowbit::importer::buildHeadNorm(ImplicitLocOpBuilder &b,
                                             WeightConstants &w, NormKind kind,
                                             Value x, int64_t heads,
                                             int64_t headDim, StringRef gamma) {
-  Value perHead = expandShape(b, x, {1, heads, headDim}, {{0}, {1, 2}});
+  int64_t rows = cast<RankedTensorType>(x.getType()).getDimSize(0);
+  Value perHead = expandShape(b, x, {rows, heads, headDim}, {{0}, {1, 2}});
   Value normed = buildNorm(b, v, w, kind, perHead, gamma);
   if (!normed)
     return nullptr;
@@ -392,10 +390,11 @@ Value mlir::lowbit::importer::buildHeadNorm(ImplicitLocOpBuilder &b,
 
 Value mlir::lowbit::importer::buildSlice(ImplicitLocOpBuilder &b, Value x,
                                          int64_t offset, int64_t size) {
+  int64_t rows = cast<RankedTensorType>(x.getType()).getDimSize(0);
   return tensor::ExtractSliceOp::create(
-      b, f32Type(b, {1, size}), x,
+      b, f32Type(b, {rows, size}), x,
       ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(size)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(size)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
 }
 
@@ -439,7 +438,8 @@ Value mlir::lowbit::importer::buildLinear(ImplicitLocOpBuilder &b,
   if (!wt)
     return nullptr;
   Location siteLoc = NameLoc::get(b.getStringAttr(site));
-  RankedTensorType outType = f32Type(b, {1, out});
+  int64_t rows = cast<RankedTensorType>(x.getType()).getDimSize(0);
+  RankedTensorType outType = f32Type(b, {rows, out});
   // The GGUF formats with a CPU kernel stay in their blocks.
   bool keep =
       keepGGUF && wt->kind == Weight::Kind::GGUFBlocks &&
@@ -482,7 +482,7 @@ Value mlir::lowbit::importer::buildLinear(ImplicitLocOpBuilder &b,
           /*tensorScale=*/false, lb::Rounding::NearestEven,
           /*saturate=*/true, lb::GGUFKind::None);
       lhs = lb::QuantizeOp::create(
-          b, lb::QTensorType::get(ctx, {1, in}, blockScheme), x, Value(),
+          b, lb::QTensorType::get(ctx, {rows, in}, blockScheme), x, Value(),
           Value(), Value());
     }
     return lb::QMatmulOp::create(b, siteLoc, outType, lhs, wq,
@@ -529,13 +529,18 @@ Value mlir::lowbit::importer::buildRopeTable(ImplicitLocOpBuilder &b,
       b, w.blob(name, f32Type(b, {half}),
                 ArrayRef<char>((const char *)freqs.data(), half * 4), 4,
                 /*copy=*/true));
-  Value init = empty(b, f32Type(b, {2, half}));
-  return generic(b, {}, init, {mapOf(ctx, 2, {0, 1})}, {kPar, kPar},
+  Value init = empty(b, f32Type(b, {v.rows, 2, half}));
+  return generic(b, {}, init, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
                  [&](ImplicitLocOpBuilder &ib, ValueRange) {
-                   Value r = linalg::IndexOp::create(ib, uint64_t(0));
-                   Value i = linalg::IndexOp::create(ib, uint64_t(1));
+                   Value row = linalg::IndexOp::create(ib, uint64_t(0));
+                   Value r = linalg::IndexOp::create(ib, uint64_t(1));
+                   Value i = linalg::IndexOp::create(ib, uint64_t(2));
+                   Value p = arith::IndexCastOp::create(
+                       ib, ib.getI32Type(),
+                       arith::AddIOp::create(ib, v.pos, row).getResult());
+                   Value pf = arith::SIToFPOp::create(ib, ib.getF32Type(), p);
                    Value fi = tensor::ExtractOp::create(ib, f, ValueRange{i});
-                   Value ang = arith::MulFOp::create(ib, v.posF, fi);
+                   Value ang = arith::MulFOp::create(ib, pf, fi);
                    Value c = math::CosOp::create(ib, ang);
                    Value s = math::SinOp::create(ib, ang);
                    if (attentionFactor != 1.0) { // YaRN
@@ -552,7 +557,8 @@ Value mlir::lowbit::importer::buildRopeTable(ImplicitLocOpBuilder &b,
 
 Value mlir::lowbit::importer::buildSplitHeads(ImplicitLocOpBuilder &b, Value x,
                                               int64_t n, int64_t d) {
-  return expandShape(b, x, {1, n, d}, {{0}, {1, 2}});
+  int64_t rows = cast<RankedTensorType>(x.getType()).getDimSize(0);
+  return expandShape(b, x, {rows, n, d}, {{0}, {1, 2}});
 }
 
 Value mlir::lowbit::importer::buildRope(ImplicitLocOpBuilder &b,
@@ -561,10 +567,12 @@ Value mlir::lowbit::importer::buildRope(ImplicitLocOpBuilder &b,
                                         Value table, RopeStyle style) {
   MLIRContext *ctx = b.getContext();
   Value x3 = buildSplitHeads(b, x, heads, headDim);
-  Value init = empty(b, f32Type(b, {1, heads, headDim}));
+  int64_t rows = cast<RankedTensorType>(x.getType()).getDimSize(0);
+  Value init = empty(b, f32Type(b, {rows, heads, headDim}));
   return generic(
       b, {}, init, {mapOf(ctx, 3, {0, 1, 2})}, {kPar, kPar, kPar},
       [&](ImplicitLocOpBuilder &ib, ValueRange) {
+        Value row = linalg::IndexOp::create(ib, uint64_t(0));
         Value h = linalg::IndexOp::create(ib, uint64_t(1));
         Value j = linalg::IndexOp::create(ib, uint64_t(2));
         // Element j's pair: its partner p, the frequency i, and whether j
@@ -589,10 +597,12 @@ Value mlir::lowbit::importer::buildRope(ImplicitLocOpBuilder &b,
           break;
         }
         }
-        Value xa = tensor::ExtractOp::create(ib, x3, ValueRange{v.c0, h, j});
-        Value xb = tensor::ExtractOp::create(ib, x3, ValueRange{v.c0, h, p});
-        Value c = tensor::ExtractOp::create(ib, table, ValueRange{v.c0, i});
-        Value s = tensor::ExtractOp::create(ib, table, ValueRange{v.c1, i});
+        Value xa = tensor::ExtractOp::create(ib, x3, ValueRange{row, h, j});
+        Value xb = tensor::ExtractOp::create(ib, x3, ValueRange{row, h, p});
+        Value c =
+            tensor::ExtractOp::create(ib, table, ValueRange{row, v.c0, i});
+        Value s =
+            tensor::ExtractOp::create(ib, table, ValueRange{row, v.c1, i});
         Value ac = arith::MulFOp::create(ib, xa, c);
         Value bs = arith::MulFOp::create(ib, xb, s);
         Value minus = arith::SubFOp::create(ib, ac, bs);

@@ -75,35 +75,47 @@ private:
   llvm::StringSet<> usedNames;
 };
 
-/// Values the blocks of one decode step share, made once at the top of the
-/// step function (in this order: the index constants 0, 1, 2 and head size
-/// / 2; f32 0 and -inf; the model width and RMSNorm epsilon; the attention
-/// scale 1/sqrt(head size); then the clamped token and position).
+/// Values the blocks of one step share, made once at the top of the step
+/// function (in this order: the index constants 0, 1, 2 and head size / 2;
+/// f32 0 and -inf; the model width and RMSNorm epsilon; the attention
+/// scale 1/sqrt(head size); then the clamped first position). A step runs
+/// `rows` tokens at positions pos, pos + 1, ...: one for a decode step, a
+/// chunk of a prompt for a prefill step (docs/Prefill.md); activations are
+/// [rows, ...].
 struct StepValues {
   Value c0, c1, c2, cHalf;
   Value zero, negInf;
   Value dim, eps, scale;
   /// The model width that `dim` holds.
   int64_t width = 0;
-  /// Token and position (index), clamped to the vocabulary and the cache;
-  /// the position as f32.
-  Value token, pos, posF;
+  /// Tokens of the step.
+  int64_t rows = 1;
+  /// The tokens (tensor<rows x i32>, as given: tokenAt clamps them) and
+  /// the first position (index), clamped so that all rows fit the cache.
+  Value tokens, pos;
+  /// The vocabulary's last token (i32), tokenAt's clamp.
+  Value lastToken;
 };
 
-/// Makes the StepValues of a step over `token` and `pos` (tensor<1xi32>
-/// arguments) for `hp` and a cache of `cacheLength` tokens.
+/// Makes the StepValues of a step over `tokens` (tensor<rows x i32>) at
+/// positions pos.. (`pos` a tensor<1xi32>) for `hp` and a cache of
+/// `cacheLength` tokens.
 StepValues buildStepValues(ImplicitLocOpBuilder &b, const HyperParameters &hp,
-                           int64_t cacheLength, Value token, Value pos);
+                           int64_t cacheLength, Value tokens, Value pos);
 
-/// The embedding row of the token [1, D]: a GGUF q8_0 table kept as stored
-/// (`keepGGUF`) is decoded one row per step from its blocks (q * d, exact
-/// in f32, as llama.cpp's dequantize_row_q8_0), anything else is a row of
-/// an f32 table. Null on error.
+/// Row `row`'s token (index), clamped to the vocabulary.
+Value tokenAt(ImplicitLocOpBuilder &b, const StepValues &v, Value row);
+
+/// The embedding rows of the step's tokens [rows, D]: a GGUF table of
+/// 32-input blocks kept as stored (`keepGGUF`) is decoded row by row from
+/// its blocks (q8_0: q * d, exact in f32, as llama.cpp's
+/// dequantize_row_q8_0), an f16 / bf16 one (`keepHalf`) widened, anything
+/// else read from an f32 table. Null on error.
 Value buildEmbedding(ImplicitLocOpBuilder &b, const StepValues &v,
                      WeightConstants &w, const HyperParameters &hp,
                      bool keepGGUF, bool keepHalf = false);
 
-/// RMSNorm over the last dimension of x ([1, D], or [1, heads, D]) with
+/// RMSNorm over the last dimension of x ([rows, D], or [rows, heads, D]) with
 /// weight `gamma` [D]: x / sqrt(mean(x^2) + eps) * g. Null on error.
 /// With `plusOne`, the weight is (1 + gamma) (Gemma as Hugging Face
 /// stores it).
@@ -111,17 +123,17 @@ Value buildRMSNorm(ImplicitLocOpBuilder &b, const StepValues &v,
                    WeightConstants &w, Value x, StringRef gamma,
                    bool plusOne = false);
 
-/// `kind` norm of each head of x [1, heads * headDim] with the weights
+/// `kind` norm of each head of x [rows, heads * headDim] with the weights
 /// `gamma` [headDim] shared by the heads (Qwen3's Q and K norms).
 Value buildHeadNorm(ImplicitLocOpBuilder &b, const StepValues &v,
                     WeightConstants &w, NormKind kind, Value x, int64_t heads,
                     int64_t headDim, StringRef gamma);
 
-/// Columns [offset, offset + size) of x [1, n].
+/// Columns [offset, offset + size) of x [rows, n].
 Value buildSlice(ImplicitLocOpBuilder &b, Value x, int64_t offset,
                  int64_t size);
 
-/// x [1, n] + the weight `name` [n]; null on error.
+/// x [rows, n] + the weight `name` [n]; null on error.
 Value buildBias(ImplicitLocOpBuilder &b, WeightConstants &w, Value x,
                 StringRef name);
 
@@ -129,7 +141,7 @@ Value buildBias(ImplicitLocOpBuilder &b, WeightConstants &w, Value x,
 Value buildNorm(ImplicitLocOpBuilder &b, const StepValues &v,
                 WeightConstants &w, NormKind kind, Value x, StringRef gamma);
 
-/// x [1, in] times weight `name` [out, in] transposed, at site `site` (the
+/// x [rows, in] times weight `name` [out, in] transposed, at site `site` (the
 /// op's NameLoc, which the quantization passes report): GGUF q4_0, q8_0
 /// and the other GGUF types with a CPU kernel, kept as stored
 /// (`keepGGUF`), are `lowbit.qmatmul` with x quantized to int8 per block
@@ -142,7 +154,7 @@ Value buildLinear(ImplicitLocOpBuilder &b, const StepValues &v,
                   int64_t in, StringRef site, bool keepGGUF,
                   bool keepHalf = false);
 
-/// x [1, in] times the pre-quantized weight `wt` (a Quantized weight
+/// x [rows, in] times the pre-quantized weight `wt` (a Quantized weight
 /// [out, in] named `name`): `lowbit.qmatmul {transpose_b}` of a
 /// `lowbit.constant` holding the checkpoint's codes, scales and zero
 /// points, x permuted first where the weight's columns are (act-order).
@@ -150,29 +162,33 @@ Value buildPrequantizedLinear(ImplicitLocOpBuilder &b, WeightConstants &w,
                               Value x, StringRef name, const Weight &wt,
                               Location site);
 
-/// cos and sin of pos * f_i for the RoPE frequencies f_i of `hp`
-/// (ropeFrequencies: theta^(-2i/hd), scaled), times the attention factor
-/// (YaRN), as [2, hd/2] (row 0 cos, row 1 sin): computed once per step for
-/// every RoPE.
+/// cos and sin of p * f_i for each row's position p and the RoPE
+/// frequencies f_i of `hp` (ropeFrequencies: theta^(-2i/hd), scaled),
+/// times the attention factor (YaRN), as [rows, 2, hd/2] (cos, then sin):
+/// computed once per step for every RoPE.
 /// The frequencies are the constant `name`.
 Value buildRopeTable(ImplicitLocOpBuilder &b, const StepValues &v,
                      WeightConstants &w, const HyperParameters &hp,
                      StringRef name = "rope_freqs");
 
-/// RoPE of x [1, heads * hd] with `table` (buildRopeTable): [1, heads, hd].
+/// RoPE of x [rows, heads * hd] with `table` (buildRopeTable): [rows,
+/// heads, hd].
 Value buildRope(ImplicitLocOpBuilder &b, const StepValues &v, Value x,
                 int64_t heads, int64_t headDim, Value table, RopeStyle style);
 
 class KVCache;
 
-/// Grouped-query attention of q [1, H, hd] (after RoPE) over layer
-/// `layer` of `cache` at positions 0..pos: softmax(q k^T * scale) v with
-/// the positions after pos masked, and with a `window` > 0 also those at
-/// or before pos - window (sliding-window attention); [1, H * hd]. Only
-/// the cache's blocks that hold attended positions are read (cost in
-/// proportion to pos, or to the window, not to the cache's length), each
-/// as stored (KVCache::block); the scores' softmax and the values' sum
-/// add the same terms in the same order as over the whole cache.
+/// Grouped-query attention of q [rows, H, hd] (after RoPE) over layer
+/// `layer` of `cache`, row r at position pos + r over positions
+/// 0..pos + r: softmax(q k^T * scale) v with the later positions masked,
+/// and with a `window` > 0 also those at or before pos + r - window
+/// (sliding-window attention); [rows, H * hd]. The rows' keys and values
+/// must be in the cache already. Only the cache's blocks that hold
+/// attended positions are read (cost in proportion to pos, or to the
+/// window, not to the cache's length), each as stored (KVCache::block)
+/// and once for all rows; each row's softmax and values' sum add the same
+/// terms in the same order as a decode step at its position over the
+/// whole cache.
 ///
 /// With an f16 cache it computes what llama.cpp's attention does over its
 /// default f16 cache without flash attention: both dot products take
@@ -189,20 +205,20 @@ Value buildAttention(ImplicitLocOpBuilder &b, const StepValues &v, Value q,
 /// x (f32) rounded to f16, to nearest even (`arith.truncf`), elementwise.
 Value buildRoundToF16(ImplicitLocOpBuilder &b, Value x);
 
-/// silu(gate) * up, elementwise on [1, F].
+/// silu(gate) * up, elementwise on [rows, F].
 Value buildSwiGLU(ImplicitLocOpBuilder &b, Value gate, Value up);
 
 /// gelu_tanh(gate) * up (Gemma's GeGLU, GELU with the tanh
-/// approximation), elementwise on [1, F].
+/// approximation), elementwise on [rows, F].
 Value buildGeGLU(ImplicitLocOpBuilder &b, Value gate, Value up);
 
-/// x [1, n] * factor.
+/// x [rows, n] * factor.
 Value buildScale(ImplicitLocOpBuilder &b, Value x, double factor);
 
-/// a + c on [1, n].
+/// a + c on [rows, n].
 Value buildAdd(ImplicitLocOpBuilder &b, Value a, Value c);
 
-/// [1, n * d] as [1, n, d].
+/// [rows, n * d] as [rows, n, d].
 Value buildSplitHeads(ImplicitLocOpBuilder &b, Value x, int64_t n, int64_t d);
 
 /// The KV cache of a decode step: f32 or f16 keys and values, or a
@@ -223,6 +239,8 @@ public:
   /// Starts the step: the parts are `args`; makes what every layer's step
   /// shares (KIVI: the current group, its first position, the slot in it).
   void begin(ImplicitLocOpBuilder &b, const StepValues &v, ValueRange args);
+  /// The parts are `args` from here on (a loop's results).
+  void setParts(ValueRange args);
   /// Writes layer `layer`'s new keys (`key`) or values [1, KV, HD] at pos
   /// (rounded to f16 with an f16 cache, quantized with a quantized one).
   void append(ImplicitLocOpBuilder &b, const StepValues &v, bool key,
@@ -240,6 +258,10 @@ public:
   /// Whether keys and values are stored as f16 (llama.cpp's default cache,
   /// whose attention rounds its other operands to f16; buildAttention).
   bool isHalf() const { return mode == "f16"; }
+  /// KIVI (int4, int2): a position reads differently once its group is
+  /// complete (quantized rather than the f32 window), so a prefill step's
+  /// rows attend one at a time, each after its own append.
+  bool isKivi() const { return mode == "int4" || mode == "int2"; }
   /// The parts' current values, in argument order.
   SmallVector<Value> results() const;
 

@@ -105,14 +105,18 @@ SmallVector<Value> KVCache::results() const {
 
 void KVCache::begin(ImplicitLocOpBuilder &b, const StepValues &v,
                     ValueRange args) {
-  for (auto [p, a] : llvm::zip_equal(parts, args))
-    p.current = a;
+  setParts(args);
   if (mode == "int4" || mode == "int2") {
     Value group = arith::ConstantIndexOp::create(b, kKiviGroup);
     groupIndex = arith::DivUIOp::create(b, v.pos, group);
     slot = arith::RemUIOp::create(b, v.pos, group);
     groupStart = arith::MulIOp::create(b, groupIndex, group);
   }
+}
+
+void KVCache::setParts(ValueRange args) {
+  for (auto [p, a] : llvm::zip_equal(parts, args))
+    p.current = a;
 }
 
 void KVCache::insert(ImplicitLocOpBuilder &b, size_t i, Value x,
@@ -165,18 +169,23 @@ Value KVCache::block(ImplicitLocOpBuilder &b, bool key, int64_t layer,
   bool half = type.getElementType().isF16();
   int64_t n = blockSize();
   if (key) {
-    // Keys as [1, HD, B] (widened from f16 on the way): the scores' loop
-    // then runs over a block's positions innermost, contiguously.
+    // Keys as [1, HD, B] (widened from f16 first): the scores' loop then
+    // runs over a block's positions innermost, contiguously. A
+    // linalg.transpose, which elementwise fusion leaves apart from its
+    // consumer: fused, the scores' loop would read the keys strided.
     MLIRContext *ctx = b.getContext();
-    return ir::generic(
-        b, {x}, ir::empty(b, ir::f32Type(b, {1, headDim, n})),
-        {ir::mapOf(ctx, 3, {2, 0, 1}), ir::mapOf(ctx, 3, {0, 1, 2})},
-        {ir::kPar, ir::kPar, ir::kPar},
-        [&](ImplicitLocOpBuilder &ib, ValueRange a) {
-          return half ? arith::ExtFOp::create(ib, ib.getF32Type(), a[0])
-                            .getResult()
-                      : a[0];
-        });
+    if (half)
+      x = ir::generic(
+          b, {x}, ir::empty(b, ir::f32Type(b, type.getShape())),
+          {ir::mapOf(ctx, 3, {0, 1, 2}), ir::mapOf(ctx, 3, {0, 1, 2})},
+          {ir::kPar, ir::kPar, ir::kPar},
+          [&](ImplicitLocOpBuilder &ib, ValueRange a) {
+            return arith::ExtFOp::create(ib, ib.getF32Type(), a[0]).getResult();
+          });
+    return linalg::TransposeOp::create(
+               b, x, ir::empty(b, ir::f32Type(b, {1, headDim, n})),
+               ArrayRef<int64_t>{1, 2, 0})
+        .getResult()[0];
   }
   if (!half)
     return x;
@@ -218,7 +227,8 @@ void KVCache::appendPerToken(ImplicitLocOpBuilder &b, const StepValues &v,
                              bool key, Value fresh, int64_t layer) {
   size_t ci = key ? 0 : 2, si = ci + 1;
   OpFoldResult l = b.getIndexAttr(layer);
-  lb::QTensorType q1 = perTokenType(1, kvHeads);
+  lb::QTensorType q1 = perTokenType(
+      cast<RankedTensorType>(fresh.getType()).getDimSize(0), kvHeads);
   Value q = lb::QuantizeOp::create(b, q1, fresh, Value(), Value(), Value());
   SmallVector<Type> partTypes;
   q1.getPartTypes(partTypes);

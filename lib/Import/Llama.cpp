@@ -13,6 +13,7 @@
 #include "lowbit/Import/Llama.h"
 
 #include "Builders.h"
+#include "IRUtils.h"
 #include "lowbit/Dialect/LowbitDialect.h"
 #include "lowbit/Import/Architecture.h"
 #include "lowbit/Import/WeightSource.h"
@@ -30,26 +31,38 @@
 using namespace mlir;
 using namespace mlir::lowbit;
 using namespace mlir::lowbit::importer;
+using namespace mlir::lowbit::importer::ir;
 
 namespace {
 
-/// Builds the decode step of `arch` into `module`; false with `error` set
-/// (naming a weight, not the file) on failure.
-class DecodeStepBuilder {
+/// Builds the step functions of `arch` into `module`: the decode step and
+/// the prefill steps (docs/Prefill.md). Each build is false with `error`
+/// set (naming a weight, not the file) on failure.
+class StepBuilder {
 public:
-  DecodeStepBuilder(ModuleOp module, const WeightSource &source,
-                    const Architecture &arch, const LlamaImportOptions &options,
-                    int64_t cacheLength)
+  StepBuilder(ModuleOp module, const WeightSource &source,
+              const Architecture &arch, const LlamaImportOptions &options,
+              int64_t cacheLength)
       : b(module.getLoc(), module.getContext()), source(source), arch(arch),
         options(options), cacheLength(cacheLength), weights(b, source) {
     b.setInsertionPointToEnd(module.getBody());
   }
 
-  bool build(std::string &error);
+  /// The function `name` of a step over `rows` tokens: `decode` (one) or
+  /// `prefill_<rows>`.
+  bool build(StringRef name, int64_t rows, std::string &error);
+  /// After the builds: an error for a weight no step read.
+  bool checkAllUsed(std::string &error) const;
 
 private:
-  /// Layer `l` of x [1, D]; null on error.
+  /// Layer `l` of x [rows, D]; null on error.
   Value layer(int64_t l, const LayerRecipe &recipe, Value x, Value ropeTable);
+  /// The layer's attention output [rows, H * hd] for queries `q` and new
+  /// keys `k` and values `val` [rows, heads, hd] (after RoPE): each row's
+  /// keys and values appended to the cache at its position, then its
+  /// query attending over the positions up to its own.
+  Value attention(int64_t l, const LayerRecipe &recipe, Value q, Value k,
+                  Value val);
 
   ImplicitLocOpBuilder b;
   const WeightSource &source;
@@ -63,22 +76,25 @@ private:
 
 } // namespace
 
-bool DecodeStepBuilder::build(std::string &error) {
+bool StepBuilder::build(StringRef name, int64_t rows, std::string &error) {
   const HyperParameters &hp = arch.hp;
   MLIRContext *ctx = b.getContext();
-  auto i32Vector = RankedTensorType::get({1}, b.getI32Type());
+  auto tokensType = RankedTensorType::get({rows}, b.getI32Type());
+  auto posType = RankedTensorType::get({1}, b.getI32Type());
   auto logitsType = RankedTensorType::get({1, hp.vocab}, b.getF32Type());
   cache = std::make_unique<KVCache>(ctx, options.kvCache, hp.layers,
                                     cacheLength, hp.kvHeads, hp.headDim);
-  SmallVector<Type> args{i32Vector, i32Vector}, results{logitsType};
+  SmallVector<Type> args{tokensType, posType}, results{logitsType};
   llvm::append_range(args, cache->types());
   llvm::append_range(results, cache->types());
-  auto fn = func::FuncOp::create(b, "decode", b.getFunctionType(args, results));
-  // Token and position ranges, which the C entry point checks.
+  OpBuilder::InsertionGuard guard(b);
+  auto fn = func::FuncOp::create(b, name, b.getFunctionType(args, results));
+  // Token and first position ranges, which the C entry point checks: all
+  // the step's positions in the cache.
   fn.setArgAttr(0, LowbitDialect::RangeAttrHelper::getNameStr(),
                 b.getDenseI64ArrayAttr({0, hp.vocab - 1}));
   fn.setArgAttr(1, LowbitDialect::RangeAttrHelper::getNameStr(),
-                b.getDenseI64ArrayAttr({0, cacheLength - 1}));
+                b.getDenseI64ArrayAttr({0, cacheLength - rows}));
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
@@ -111,6 +127,13 @@ bool DecodeStepBuilder::build(std::string &error) {
     if (!x)
       return fail();
   }
+  // The next token's logits: the last row's.
+  if (rows > 1)
+    x = tensor::ExtractSliceOp::create(
+        b, RankedTensorType::get({1, hp.dim}, b.getF32Type()), x,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(rows - 1), b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(hp.dim)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   Value xn = buildNorm(b, v, weights, arch.finalNorm, x, "output_norm.weight");
   if (!xn)
     return fail();
@@ -122,7 +145,10 @@ bool DecodeStepBuilder::build(std::string &error) {
   SmallVector<Value> returned{logits};
   llvm::append_range(returned, cache->results());
   func::ReturnOp::create(b, returned);
+  return true;
+}
 
+bool StepBuilder::checkAllUsed(std::string &error) const {
   // A weight the recipe did not read would be silently left out.
   for (const auto &[name, w] : source.weights)
     if (!weights.used(name)) {
@@ -133,8 +159,68 @@ bool DecodeStepBuilder::build(std::string &error) {
   return true;
 }
 
-Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
-                               Value ropeTable) {
+Value StepBuilder::attention(int64_t l, const LayerRecipe &recipe, Value q,
+                             Value k, Value val) {
+  const HyperParameters &hp = arch.hp;
+  int64_t numHeads = hp.heads, numKV = hp.kvHeads, hd = hp.headDim;
+  auto attend = [&](ImplicitLocOpBuilder &ab, const StepValues &sv, Value qi,
+                    Value ki, Value vi) -> Value {
+    // The token's keys and values into the cache at [l, pos], then
+    // attention over the layer's cache.
+    cache->append(ab, sv, /*key=*/true, ki, l);
+    cache->append(ab, sv, /*key=*/false, vi, l);
+    switch (recipe.attention) {
+    case AttentionKind::GroupedQuery:
+      return buildAttention(ab, sv, qi, *cache, l, numHeads, numKV, hd,
+                            recipe.windowed ? arch.slidingWindow : 0,
+                            recipe.scaleQueriesFirst);
+    }
+    llvm_unreachable("unknown attention kind");
+  };
+  // Every row's keys and values appended, then the rows' attention in one
+  // pass over the cache's blocks (a row masks the positions after its
+  // own): what as many decode steps compute.
+  if (v.rows == 1 || !cache->isKivi())
+    return attend(b, v, q, k, val);
+  // KIVI: the rows one after the other, each as a decode step at its
+  // position (a group's keys read from the f32 window until the group is
+  // complete).
+  int64_t rows = v.rows;
+  SmallVector<Value> init = cache->results();
+  init.push_back(empty(b, f32Type(b, {rows, numHeads * hd})));
+  Value cRows = arith::ConstantIndexOp::create(b, rows);
+  auto loop = scf::ForOp::create(
+      b, v.c0, cRows, v.c1, init,
+      [&](OpBuilder &ob, Location loc, Value i, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, ob);
+        StepValues sv = v;
+        sv.rows = 1;
+        sv.pos = arith::AddIOp::create(ib, v.pos, i);
+        cache->begin(ib, sv, iter.drop_back());
+        auto row = [&](Value x, int64_t heads) -> Value {
+          return tensor::ExtractSliceOp::create(
+              ib, f32Type(ib, {1, heads, hd}), x,
+              ArrayRef<OpFoldResult>{i, ib.getIndexAttr(0), ib.getIndexAttr(0)},
+              ArrayRef<OpFoldResult>{ib.getIndexAttr(1), ib.getIndexAttr(heads),
+                                     ib.getIndexAttr(hd)},
+              SmallVector<OpFoldResult>(3, ib.getIndexAttr(1)));
+        };
+        Value a =
+            attend(ib, sv, row(q, numHeads), row(k, numKV), row(val, numKV));
+        SmallVector<Value> yields = cache->results();
+        yields.push_back(tensor::InsertSliceOp::create(
+            ib, a, iter.back(), ArrayRef<OpFoldResult>{i, ib.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{ib.getIndexAttr(1),
+                                   ib.getIndexAttr(numHeads * hd)},
+            SmallVector<OpFoldResult>(2, ib.getIndexAttr(1))));
+        scf::YieldOp::create(ib, yields);
+      });
+  cache->setParts(loop.getResults().drop_back());
+  return loop.getResults().back();
+}
+
+Value StepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
+                         Value ropeTable) {
   const HyperParameters &hp = arch.hp;
   int64_t dim = hp.dim, numHeads = hp.heads, numKV = hp.kvHeads,
           hd = hp.headDim;
@@ -182,18 +268,7 @@ Value DecodeStepBuilder::layer(int64_t l, const LayerRecipe &recipe, Value x,
   Value qr = buildRope(b, v, q, numHeads, hd, ropeTable, recipe.rope);
   Value kr = buildRope(b, v, k, numKV, hd, ropeTable, recipe.rope);
   Value v3 = buildSplitHeads(b, val, numKV, hd);
-  // This token's keys and values into the cache at [l, pos], then
-  // attention over the layer's cache.
-  cache->append(b, v, /*key=*/true, kr, l);
-  cache->append(b, v, /*key=*/false, v3, l);
-  Value att;
-  switch (recipe.attention) {
-  case AttentionKind::GroupedQuery:
-    att = buildAttention(b, v, qr, *cache, l, numHeads, numKV, hd,
-                         recipe.windowed ? arch.slidingWindow : 0,
-                         recipe.scaleQueriesFirst);
-    break;
-  }
+  Value att = attention(l, recipe, qr, kr, v3);
   Value o = linear(att, "attn_output", dim, numHeads * hd);
   if (o && recipe.postNorms)
     o = buildNorm(b, v, weights, recipe.norm, o,
@@ -296,8 +371,19 @@ mlir::lowbit::importLlama(MLIRContext *ctx, const std::string &path,
                    tensor::TensorDialect, LowbitDialect>();
   OwningOpRef<ModuleOp> module =
       ModuleOp::create(FileLineColLoc::get(ctx, path + " (imported)", 1, 1));
-  DecodeStepBuilder builder(*module, source, arch, options, cacheLength);
-  if (!builder.build(error)) {
+  for (int64_t c : options.prefillChunks)
+    if (c < 2 || c > cacheLength)
+      return bad("prefill chunk " + std::to_string(c) +
+                 ": a chunk holds 2 tokens to the cache's length (" +
+                 std::to_string(cacheLength) + ")");
+  StepBuilder builder(*module, source, arch, options, cacheLength);
+  bool built = builder.build("decode", 1, error);
+  std::vector<int64_t> chunks = options.prefillChunks;
+  llvm::sort(chunks);
+  chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+  for (int64_t c : chunks)
+    built = built && builder.build("prefill_" + std::to_string(c), c, error);
+  if (!built || !builder.checkAllUsed(error)) {
     error = path + ": " + error;
     return nullptr;
   }

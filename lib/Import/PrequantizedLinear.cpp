@@ -23,7 +23,7 @@ using namespace mlir;
 using namespace mlir::lowbit::importer;
 namespace lb = mlir::lowbit;
 
-/// A parallel 2-D linalg.generic over [1, n] with `input` read through
+/// A parallel 2-D linalg.generic over [rows, n] with `input` read through
 /// maps[0]; `body` returns the yielded value.
 static Value
 generic(ImplicitLocOpBuilder &b, Value input, Value init,
@@ -97,6 +97,7 @@ Value mlir::lowbit::importer::buildPrequantizedLinear(ImplicitLocOpBuilder &b,
   MLIRContext *ctx = b.getContext();
   const QuantizedWeight &q = *wt.quant;
   int64_t out = wt.shape[0], in = wt.shape[1];
+  int64_t rows = cast<RankedTensorType>(x.getType()).getDimSize(0);
   lb::QTensorType type = prequantizedType(ctx, out, in, q);
   auto part = [&](StringRef suffix, RankedTensorType t, const void *data,
                   size_t bytes, size_t align) -> ElementsAttr {
@@ -131,7 +132,7 @@ Value mlir::lowbit::importer::buildPrequantizedLinear(ImplicitLocOpBuilder &b,
                   /*copy=*/true));
     AffineMap j = AffineMap::get(2, 0, {b.getAffineDimExpr(1)}, ctx);
     Value init =
-        tensor::EmptyOp::create(b, ArrayRef<int64_t>{1, in}, b.getF32Type());
+        tensor::EmptyOp::create(b, ArrayRef<int64_t>{rows, in}, b.getF32Type());
     Value src = x;
     x = generic(b, perm, init, {j, b.getMultiDimIdentityMap(2)},
                 [&](ImplicitLocOpBuilder &ib, ValueRange a) {
@@ -143,6 +144,6 @@ Value mlir::lowbit::importer::buildPrequantizedLinear(ImplicitLocOpBuilder &b,
                 });
   }
   return lb::QMatmulOp::create(
-      b, site, RankedTensorType::get({1, out}, b.getF32Type()), x, wq,
+      b, site, RankedTensorType::get({rows, out}, b.getF32Type()), x, wq,
       /*transpose_b=*/true);
 }

@@ -207,16 +207,50 @@ class CompiledModule:
         """Bytes of the KV cache buffers."""
         return sum(a.nbytes for a in self.new_cache())
 
+    @property
+    def prefill_chunks(self):
+        """The chunk sizes of the model's prefill entry points
+        (``prefill_<C>``, lowbit-compile --prefill), largest first."""
+        sizes = []
+        for name in self.entry_points:
+            if name.startswith("prefill_") and name[8:].isdigit():
+                sizes.append(int(name[8:]))
+        return sorted(sizes, reverse=True)
+
+    def prefill(self, tokens, start, cache):
+        """Runs the prompt `tokens` at positions start, start + 1, ... of
+        `cache` (new_cache's buffers, updated in place): the prefill
+        chunks, largest first, then decode steps for the rest, as the C
+        header's <prefix>_prefill does (docs/Prefill.md). Returns the last
+        token's next-token logits [1, vocab]."""
+        toks = _np.asarray(tokens, dtype=_np.int64).reshape(-1)
+        dec = self.entry_points["decode"]
+        lo, hi = dec.args[0]["range"]
+        max_seq = dec.args[1]["range"][1] + 1
+        n, start = len(toks), int(start)
+        if n < 1 or start < 0 or start + n > max_seq:
+            raise ValueError("prefill: %d tokens at %d do not fit the cache "
+                             "(%d positions)" % (n, start, max_seq))
+        if toks.min() < lo or toks.max() > hi:
+            raise ValueError("prefill: a token outside [%d, %d]" % (lo, hi))
+        toks = toks.astype(_np.int32)
+        chunks = self.prefill_chunks
+        done, logits = 0, None
+        while done < n:
+            c = next((c for c in chunks if c <= n - done), 1)
+            step = self.entry_points["prefill_%d" % c] if c > 1 else dec
+            logits = step(toks[done:done + c],
+                          _np.array([start + done], _np.int32), *cache)[0]
+            done += c
+        return logits
+
     def generate(self, tokens, n, cache=None):
-        """Greedy decoding with an imported model: feeds `tokens`, then
-        returns `n` generated token ids."""
+        """Greedy decoding with an imported model: runs the prompt
+        `tokens` (prefill), then returns `n` generated token ids."""
         if not len(tokens):
             raise ValueError("generate needs at least one prompt token")
         cache = cache if cache is not None else self.new_cache()
-        logits = None
-        for pos, t in enumerate(tokens):
-            logits = self.decode(_np.array([t], _np.int32),
-                                 _np.array([pos], _np.int32), *cache)[0]
+        logits = self.prefill(tokens, 0, cache)
         out = []
         for i in range(n):
             nt = int(logits[0].argmax())

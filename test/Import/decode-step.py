@@ -7,6 +7,9 @@
 # RUN: lowbit-compile %t/hf/model.safetensors --compile-to=input | FileCheck %s --check-prefix=HF
 # RUN: lowbit-compile %t/f32.gguf --compile-to=input --kv-cache=int8 | FileCheck %s --check-prefix=INT8
 # RUN: lowbit-compile %t/f32.gguf --compile-to=input --kv-cache=int4 --max-seq=32 | FileCheck %s --check-prefix=KIVI
+# RUN: lowbit-compile %t/f32.gguf --compile-to=input --prefill=4 | FileCheck %s --check-prefix=PREFILL
+# RUN: lowbit-compile %t/f32.gguf --compile-to=input --kv-cache=int4 --max-seq=32 --prefill=4 | FileCheck %s --check-prefix=KIVIPF
+# RUN: not lowbit-compile %t/f32.gguf --compile-to=input --prefill=9 2>&1 | FileCheck %s --check-prefix=BADCHUNK
 #
 # The importer's decode step (docs/Import.md) for a tiny synthetic Llama
 # (width 32, 2 heads over 1 KV head of size 16, FFN 32, vocabulary 16, one
@@ -20,35 +23,40 @@
 # CHECK-DAG: #[[$MN:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 # CHECK-DAG: #[[$GRD:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 # CHECK-DAG: #[[$GRT:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
-# CHECK-DAG: #[[$KDT:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
-# CHECK-DAG: #[[$TGD:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d2, d0, d3)>
-# CHECK-DAG: #[[$TKD:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d2, d0, d1)>
+# CHECK-DAG: #[[$KDT:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (0, d2, d3)>
+# CHECK-DAG: #[[$TGD:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d2, 0, d3)>
 # CHECK-LABEL: func.func @decode(
 # CHECK-SAME: %[[TOKEN:[^:]+]]: tensor<1xi32> {lowbit.range = array<i64: 0, 15>},
 # CHECK-SAME: %[[POS:[^:]+]]: tensor<1xi32> {lowbit.range = array<i64: 0, 7>},
 # CHECK-SAME: %[[KC:[^:]+]]: tensor<1x8x1x16xf32>, %[[VC:[^:]+]]: tensor<1x8x1x16xf32>)
 # CHECK-SAME: -> (tensor<1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>)
-# Token and position, clamped to their ranges.
-# CHECK: %[[T:.*]] = tensor.extract %[[TOKEN]]
+# The position, clamped to the cache.
+# CHECK: %[[LAST:.*]] = arith.constant 15 : i32
 # CHECK: %[[P:.*]] = tensor.extract %[[POS]]
-# CHECK: %[[T1:.*]] = arith.maxsi %[[T]]
-# CHECK: %[[T2:.*]] = arith.minsi %[[T1]]
 # CHECK: %[[P1:.*]] = arith.maxsi %[[P]]
 # CHECK: %[[P2:.*]] = arith.minsi %[[P1]]
-# CHECK: %[[TI:.*]] = arith.index_cast %[[T2]] : i32 to index
 # CHECK: %[[PI:.*]] = arith.index_cast %[[P2]] : i32 to index
-# CHECK: %[[PF:.*]] = arith.sitofp %[[P2]] : i32 to f32
-# RoPE's cos and sin of pos * theta^(-2i/d), once per step.
+# RoPE's cos and sin of p * theta^(-2i/d) for the step's position p (a
+# row per token), once per step.
 # CHECK: %[[FREQS:.*]] = arith.constant dense_resource<rope_freqs> : tensor<8xf32>
 # CHECK: %[[COSSIN:.*]] = linalg.generic
+# CHECK: %[[ROWP:.*]] = arith.addi %[[PI]]
+# CHECK: %[[ROWP32:.*]] = arith.index_cast %[[ROWP]] : index to i32
+# CHECK: %[[PF:.*]] = arith.sitofp %[[ROWP32]] : i32 to f32
 # CHECK: tensor.extract %[[FREQS]]
 # CHECK: arith.mulf %[[PF]]
 # CHECK: math.cos
 # CHECK: math.sin
-# CHECK: } -> tensor<2x8xf32>
-# The token's embedding row.
+# CHECK: } -> tensor<1x2x8xf32>
+# The token's embedding row, the token clamped to the vocabulary.
 # CHECK: %[[EMB:.*]] = arith.constant dense_resource<token_embd.weight> : tensor<16x32xf32>
-# CHECK: %[[X:.*]] = tensor.extract_slice %[[EMB]][%[[TI]], 0] [1, 32] [1, 1] : tensor<16x32xf32> to tensor<1x32xf32>
+# CHECK: %[[X:.*]] = linalg.generic
+# CHECK: %[[T:.*]] = tensor.extract %[[TOKEN]]
+# CHECK: %[[T1:.*]] = arith.maxsi %[[T]]
+# CHECK: %[[T2:.*]] = arith.minsi %[[T1]], %[[LAST]]
+# CHECK: %[[TI:.*]] = arith.index_cast %[[T2]] : i32 to index
+# CHECK: tensor.extract %[[EMB]][%[[TI]],
+# CHECK: } -> tensor<1x32xf32>
 # RMSNorm.
 # CHECK: %[[G:.*]] = arith.constant dense_resource<blk.0.attn_norm.weight> : tensor<32xf32>
 # CHECK: %[[SS:.*]] = linalg.generic {{.*}}["parallel", "reduction"]} ins(%[[X]] : tensor<1x32xf32>)
@@ -76,25 +84,28 @@
 # The cache: this token's keys and values written at [layer, pos].
 # CHECK: %[[KW:.*]] = tensor.insert_slice %[[KR]] into %[[KC]][0, %[[PI]], 0, 0] [1, 1, 1, 16] [1, 1, 1, 1]
 # CHECK: %[[VW:.*]] = tensor.insert_slice %[[V3]] into %[[VC]][0, %[[PI]], 0, 0]
-# Attention: q as [KV heads, group, head size]; each KV head on a thread
-# (scf.forall), over the cache's blocks (of 8 positions here) up to pos's,
-# no further: scores with the positions after pos masked, softmax over the
-# blocks read, the values' weighted sum a block at a time.
-# CHECK: %[[QF:.*]] = tensor.collapse_shape %[[QR]]
-# CHECK: %[[QG:.*]] = tensor.expand_shape %[[QF]] {{\[\[}}0, 1], [2]] output_shape [1, 2, 16]
-# CHECK: %[[HEADS:.*]] = scf.forall (%[[H:.*]]) in (1) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x2x16xf32>) {
-# CHECK: %[[QH:.*]] = tensor.extract_slice %[[QG]][%[[H]], 0, 0] [1, 2, 16] [1, 1, 1]
+# Attention: q as [rows, KV heads, group, head size]; each KV head (and
+# block of rows) on a thread (scf.forall), over the cache's blocks (of 8
+# positions here) up to pos's, no further: scores with the positions
+# after pos masked, softmax over the blocks read, the values' weighted sum
+# a block at a time.
+# CHECK: %[[QG:.*]] = tensor.expand_shape %[[QR]] {{\[\[}}0], [1, 2], [3]] output_shape [1, 1, 2, 16]
+# CHECK: %[[HEADS:.*]] = scf.forall (%[[H:.*]], %[[RB:.*]]) in (1, 1) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x1x1x2x16xf32>) {
+# CHECK: %[[QH:.*]] = tensor.extract_slice %[[QG]][%[[RB]], %[[H]], 0, 0] [1, 1, 2, 16] [1, 1, 1, 1]
 # CHECK: %[[BS:.*]] = arith.constant 8 : index
 # CHECK: %[[BLK:.*]] = arith.divui %[[PI]], %[[BS]] : index
 # CHECK: %[[NB:.*]] = arith.addi %[[BLK]], %{{.*}} : index
 # CHECK: %[[END:.*]] = arith.muli %[[NB]], %[[BS]] : index
 # CHECK: %[[S:.*]] = scf.for %[[T0:.*]] = %{{.*}} to %[[END]] step %[[BS]] iter_args(%{{.*}}) -> (tensor<1x2x?xf32>) {
 # CHECK: %[[KB:.*]] = tensor.extract_slice %[[KW]][0, %[[T0]], %[[H]], 0] [1, 8, 1, 16] [1, 1, 1, 1] : tensor<1x8x1x16xf32> to tensor<8x1x16xf32>
-# The block's keys as [1, head size, position], so that the scores' loop
-# runs over positions innermost, each score's sum over the head in order.
-# CHECK: %[[KEYS:.*]] = linalg.generic {indexing_maps = [#[[$TKD]], #{{.*}}], {{.*}} ins(%[[KB]] : tensor<8x1x16xf32>) outs(%{{.*}} : tensor<1x16x8xf32>)
+# The block's keys as [1, head size, position] (a linalg.transpose, which
+# fusion leaves apart), so that the scores' loop runs over positions
+# innermost, each score's sum over the head in order.
+# CHECK: %[[KEYS:.*]] = linalg.transpose ins(%[[KB]] : tensor<8x1x16xf32>) outs(%{{.*}} : tensor<1x16x8xf32>) permutation = [1, 2, 0]
 # CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$KDT]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[QH]], %[[KEYS]] :
-# CHECK: arith.cmpi ugt, %{{.*}}, %[[PI]]
+# CHECK: %[[ROW:.*]] = linalg.index 0
+# CHECK: %[[AT:.*]] = arith.addi %[[PI]], %[[ROW]]
+# CHECK: arith.cmpi ugt, %{{.*}}, %[[AT]]
 # CHECK: tensor.insert_slice
 # CHECK: scf.yield
 # CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[S]] :
@@ -104,12 +115,12 @@
 # CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[E]] :
 # CHECK: %[[O:.*]] = scf.for %[[T1:.*]] = %{{.*}} to %[[END]] step %[[BS]]
 # CHECK: %[[VALUES:.*]] = tensor.extract_slice %[[VW]][0, %[[T1]], %[[H]], 0] [1, 8, 1, 16]
-# CHECK: %[[P:.*]] = tensor.extract_slice %[[E]]
-# CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$TGD]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[P]], %[[VALUES]] :
+# CHECK: %[[PB:.*]] = tensor.extract_slice %[[E]]
+# CHECK: linalg.generic {indexing_maps = [#[[$GRT]], #[[$TGD]], #[[$GRD]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[PB]], %[[VALUES]] :
 # CHECK: scf.yield
 # CHECK: %[[ON:.*]] = linalg.generic {{.*}} ins(%[[O]], %[[SUM]] :
 # CHECK: arith.divf
-# CHECK: tensor.parallel_insert_slice %[[ON]] into %[[OUT]][%[[H]], 0, 0] [1, 2, 16] [1, 1, 1]
+# CHECK: tensor.parallel_insert_slice %[[ON]] into %[[OUT]][%[[H]], %[[RB]], 0, 0, 0] [1, 1, 1, 2, 16] [1, 1, 1, 1, 1]
 # CHECK: %[[OF:.*]] = tensor.collapse_shape %[[HEADS]]
 # CHECK: %[[O2:.*]] = tensor.expand_shape %[[OF]]
 # Output projection, residual.
@@ -140,10 +151,8 @@
 # kept as stored.
 # GGUF-LABEL: func.func @decode(
 # GGUF: %[[TABLE:.*]] = arith.constant dense_resource<token_embd.weight.blocks> : tensor<16x34xi8>
-# GGUF: %[[ROW:.*]] = tensor.extract_slice %[[TABLE]][%{{.*}}, 0] [1, 34] [1, 1]
-# GGUF: %[[BLK:.*]] = tensor.expand_shape %[[ROW]] {{\[\[}}0], [1, 2]] output_shape [1, 1, 34]
 # GGUF: %[[ROWF:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x1x32xf32>)
-# GGUF: tensor.extract %[[BLK]]
+# GGUF: tensor.extract %[[TABLE]]
 # GGUF: arith.bitcast %{{.*}} : i16 to f16
 # GGUF: arith.sitofp %{{.*}} : i8 to f32
 # GGUF: tensor.collapse_shape %[[ROWF]]
@@ -182,8 +191,7 @@
 # codes and scales.
 # INT8-LABEL: func.func @decode(
 # INT8-SAME: %[[KC:[^:]+]]: tensor<1x8x1x16xi8>, %[[KS:[^:]+]]: tensor<1x8x1x1xf32>, %[[VC:[^:]+]]: tensor<1x8x1x16xi8>, %[[VS:[^:]+]]: tensor<1x8x1x1xf32>)
-# INT8: arith.index_cast
-# INT8-NEXT: %[[PI:.*]] = arith.index_cast %{{.*}} : i32 to index
+# INT8: %[[PI:.*]] = arith.index_cast %{{.*}} : i32 to index
 # INT8: %[[Q:.*]] = lowbit.quantize %{{.*}} : tensor<1x1x16xf32> -> <1x1x16xi8, per_group<[2 : 16]>>
 # INT8-NEXT: %[[PARTS:.*]]:2 = lowbit.unpack %[[Q]] : <1x1x16xi8, per_group<[2 : 16]>> -> tensor<1x1x16xi8>, tensor<1x1x1xf32>
 # INT8-NEXT: %[[KC1:.*]] = tensor.insert_slice %[[PARTS]]#0 into %[[KC]][0, %[[PI]], 0, 0] [1, 1, 1, 16]
@@ -197,7 +205,7 @@
 # INT8-NEXT: %[[SCALES:.*]] = tensor.extract_slice %[[KS1]][0, %[[T0]], %{{.*}}, 0] [1, 8, 1, 1]
 # INT8-NEXT: %[[PK:.*]] = lowbit.pack %[[CODES]], %[[SCALES]] : tensor<8x1x16xi8>, tensor<8x1x1xf32> -> <8x1x16xi8, per_group<[2 : 16]>>
 # INT8-NEXT: %[[KEYS:.*]] = lowbit.dequantize %[[PK]] : <8x1x16xi8, per_group<[2 : 16]>> -> tensor<8x1x16xf32>
-# INT8: linalg.generic {{.*}} ins(%[[KEYS]] :
+# INT8: linalg.transpose ins(%[[KEYS]] :
 # INT8: return %{{.*}}, %[[KC1]], %[[KS1]], %[[VC1]], %[[VS1]] :
 
 # KIVI int4 cache: keys per channel over groups of 32 tokens, values per
@@ -205,8 +213,7 @@
 # KIVI-LABEL: func.func @decode(
 # KIVI-SAME: %[[KC:[^:]+]]: tensor<1x32x1x8xi8>, %[[KS:[^:]+]]: tensor<1x1x1x16xf32>, %[[KZ:[^:]+]]: tensor<1x1x1x16xi32>, %[[KWIN:[^:]+]]: tensor<1x32x1x16xf32>,
 # KIVI-SAME: tensor<1x32x1x8xi8>, %{{.*}}: tensor<1x32x1x1xf32>, %{{.*}}: tensor<1x32x1x1xi32>, %{{.*}}: tensor<1x32x1x16xf32>)
-# KIVI: arith.index_cast
-# KIVI-NEXT: %[[PI:.*]] = arith.index_cast %{{.*}} : i32 to index
+# KIVI: %[[PI:.*]] = arith.index_cast %{{.*}} : i32 to index
 # KIVI: %[[GRP:.*]] = arith.constant 32 : index
 # KIVI-NEXT: %[[GI:.*]] = arith.divui %[[PI]], %[[GRP]] : index
 # KIVI-NEXT: %[[SLOT:.*]] = arith.remui %[[PI]], %[[GRP]] : index
@@ -231,7 +238,61 @@
 # KIVI-NEXT: %[[WIN2:.*]] = tensor.extract_slice %[[W1]][0, 0, %{{.*}}, 0] [1, 32, 1, 16]
 # KIVI-NEXT: %[[CUR:.*]] = arith.cmpi eq, %[[T0]], %[[G0]] : index
 # KIVI-NEXT: %[[KEYS:.*]] = arith.select %[[CUR]], %[[WIN2]], %[[DQ]] : tensor<32x1x16xf32>
-# KIVI: linalg.generic {{.*}} ins(%[[KEYS]] :
+# KIVI: linalg.transpose ins(%[[KEYS]] :
+
+
+
+# A prefill step of 4 tokens (docs/Prefill.md): the same blocks on rows of
+# 4, the projections one matmul each, the 4 rows' keys and values written
+# at [start, start + 4), then one pass of attention for the 4 rows (row r
+# masks the positions after start + r), and the logits of the last row.
+# PREFILL-LABEL: func.func @decode(
+# PREFILL-LABEL: func.func @prefill_4(
+# PREFILL-SAME: %[[TOKENS:[^:]+]]: tensor<4xi32> {lowbit.range = array<i64: 0, 15>},
+# PREFILL-SAME: %[[START:[^:]+]]: tensor<1xi32> {lowbit.range = array<i64: 0, 4>},
+# PREFILL-SAME: %[[KC:[^:]+]]: tensor<1x8x1x16xf32>, %[[VC:[^:]+]]: tensor<1x8x1x16xf32>)
+# PREFILL-SAME: -> (tensor<1x16xf32>, tensor<1x8x1x16xf32>, tensor<1x8x1x16xf32>)
+# PREFILL: %[[S:.*]] = tensor.extract %[[START]]
+# PREFILL: %[[LASTSTART:.*]] = arith.constant 4 : i32
+# PREFILL: %[[S1:.*]] = arith.maxsi %[[S]]
+# PREFILL: %[[S2:.*]] = arith.minsi %[[S1]], %[[LASTSTART]]
+# PREFILL: %[[SI:.*]] = arith.index_cast %[[S2]] : i32 to index
+# PREFILL: } -> tensor<4x2x8xf32>
+# PREFILL: tensor.extract %[[TOKENS]]
+# PREFILL: } -> tensor<4x32xf32>
+# PREFILL: linalg.matmul {{.*}} : tensor<4x32xf32>, tensor<32x32xf32>) outs(%{{.*}} : tensor<4x32xf32>)
+# PREFILL: %[[KW:.*]] = tensor.insert_slice %{{.*}} into %[[KC]][0, %[[SI]], 0, 0] [1, 4, 1, 16] [1, 1, 1, 1]
+# PREFILL: %[[VW:.*]] = tensor.insert_slice %{{.*}} into %[[VC]][0, %[[SI]], 0, 0] [1, 4, 1, 16] [1, 1, 1, 1]
+# PREFILL: %[[HEADS:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (1, 1) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<1x1x4x2x16xf32>) {
+# PREFILL: %[[THREE:.*]] = arith.constant 3 : index
+# PREFILL: %[[LASTPOS:.*]] = arith.addi %[[SI]], %[[THREE]] : index
+# PREFILL: scf.for {{.*}} -> (tensor<4x2x?xf32>) {
+# PREFILL: tensor.extract_slice %[[KW]]
+# PREFILL: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x2x8xf32>)
+# PREFILL: %[[ROW:.*]] = linalg.index 0
+# PREFILL: %[[AT:.*]] = arith.addi %[[SI]], %[[ROW]]
+# PREFILL: arith.cmpi ugt, %{{.*}}, %[[AT]]
+# PREFILL: tensor.extract_slice %[[VW]]
+# PREFILL: %[[BYROW:.*]] = linalg.transpose ins(%[[HEADS]] : tensor<1x1x4x2x16xf32>) outs(%{{.*}} : tensor<1x4x1x2x16xf32>) permutation = [1, 2, 0, 3, 4]
+# PREFILL: tensor.collapse_shape %[[BYROW]] {{\[\[}}0, 1], [2, 3, 4]] : tensor<1x4x1x2x16xf32> into tensor<4x32xf32>
+# PREFILL: %[[LASTROW:.*]] = tensor.extract_slice %{{.*}}[3, 0] [1, 32] [1, 1] : tensor<4x32xf32> to tensor<1x32xf32>
+# PREFILL: dense_resource<output_norm.weight>
+# PREFILL: linalg.generic {{.*}} ins(%[[LASTROW]],
+# PREFILL: return %{{.*}}, %[[KW]], %[[VW]] :
+
+# With a KIVI cache, a prefill step's rows run one at a time, each
+# appended and attending as a decode step at its position (a group is
+# read from the f32 window until it is complete).
+# KIVIPF-LABEL: func.func @prefill_4(
+# KIVIPF: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args({{.*}}) -> (tensor<1x32x1x8xi8>, {{.*}}, tensor<4x32xf32>) {
+# KIVIPF: %[[POSI:.*]] = arith.addi %{{.*}}, %[[I]] : index
+# KIVIPF: arith.divui %[[POSI]]
+# KIVIPF: tensor.extract_slice %{{.*}}[%[[I]], 0, 0] [1, 1, 16]
+# KIVIPF: lowbit.quantize
+# KIVIPF: scf.forall
+# KIVIPF: tensor.insert_slice %{{.*}} into %{{.*}}[%[[I]], 0] [1, 32] [1, 1] : tensor<1x32xf32> into tensor<4x32xf32>
+
+# BADCHUNK: error: {{.*}}f32.gguf: prefill chunk 9: a chunk holds 2 tokens to the cache's length (8)
 
 import os
 import sys

@@ -58,6 +58,12 @@ static cl::opt<std::string>
                      "per channel, values per token, the current 32-token "
                      "group in f32)"),
             cl::init("f32"), cl::cat(compileCategory));
+static cl::list<int64_t> prefillChunks(
+    "prefill",
+    cl::desc("Imported models: chunk sizes of the prefill entry points "
+             "prefill_<C> (comma-separated; each runs C prompt tokens in one "
+             "call, docs/Prefill.md); 0: none, only decode"),
+    cl::CommaSeparated, cl::cat(compileCategory));
 static cl::opt<bool>
     dequantizeGGUF("dequantize-gguf",
                    cl::desc("Imported models: widen every weight to f32 "
@@ -194,6 +200,9 @@ int main(int argc, char **argv) {
     // for it.
     io.keepHalf = !dequantizeGGUF && pipeline.empty();
     io.kvCache = kvCache;
+    for (int64_t c : prefillChunks)
+      if (c != 0)
+        io.prefillChunks.push_back(c);
     lowbit::LlamaConfig config;
     module = lowbit::importLlama(&ctx, inputFile, io, config, err);
     if (!module)

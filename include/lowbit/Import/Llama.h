@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mlir::lowbit {
 
@@ -58,6 +59,10 @@ struct LlamaImportOptions {
   /// over groups of 32 tokens, values per token, asymmetric, the current
   /// group kept in f32 until it is complete.
   std::string kvCache = "f32";
+  /// Chunk sizes of the prefill steps (docs/Prefill.md): one entry point
+  /// `prefill_<C>` per size C (2 to the cache's length), which runs C
+  /// prompt tokens in one call. Empty: only `decode`.
+  std::vector<int64_t> prefillChunks;
 };
 
 /// The module of `path` (.gguf, or .safetensors with config.json in the
@@ -72,7 +77,14 @@ struct LlamaImportOptions {
 /// the caches (returned, updated in place), attends over positions 0..pos
 /// and returns the next-token logits. A quantized KV cache replaces each
 /// cache by its parts (docs/Import.md). Token and position are clamped to
-/// their ranges. Errors: null result, `error` says why (metadata that
+/// their ranges. With `prefillChunks`, also for each chunk size C
+///
+///   func.func @prefill_C(%tokens: tensor<Cxi32>, %start: tensor<1xi32>,
+///                        caches...) -> (tensor<1xVOCABxf32>, caches...)
+///
+/// which does what C decode steps at positions start.. do (the cache
+/// written alike) and returns the last one's logits: the projections as
+/// GEMMs over the C rows. Errors: null result, `error` says why (metadata that
 /// would change the results and that the importer does not implement
 /// included, naming the key or tensor).
 OwningOpRef<ModuleOp> importLlama(MLIRContext *ctx, const std::string &path,
