@@ -9,17 +9,20 @@ the real GGUF files (llama-bench's measures).
              [--lowbit-compile PATH] [--nice N] [--dry-run]
 
 Per model (fetched as bench/models/agreement.py does; --offline skips the
-missing ones): lowbit-compile with the weights as stored and lowbit's
-default f16 KV cache as llama.cpp's (`--shared --kv-cache=f16
---max-seq=max(pp, tg)`), timed, its peak RSS taken from the kernel
-(wait4's ru_maxrss). Then, per thread count, each side in a child process
-of its own (this script with --worker), on the same pseudo-random token
-ids (seed 0, as llama-bench feeds random tokens):
+missing ones): lowbit-compile with the weights as stored, the f16 KV
+cache as llama.cpp's default and prefill chunks of --chunk tokens
+(`--shared --kv-cache=f16 --max-seq=max(pp, tg) --prefill=CHUNK`),
+timed, its peak RSS taken from the kernel (wait4's ru_maxrss). Then, per
+thread count, each side in a child process of its own (this script with
+--worker), on the same pseudo-random token ids (seed 0, as llama-bench
+feeds random tokens):
 
 - pp: a --pp token prompt from an empty cache, tokens/s. llama.cpp
   evaluates it in one batch (n_batch 512, n_ctx 1024, its default path:
   llama-cpp-python's Llama(...) with only those and the threads set).
-  lowbit has no prefill yet: its pp is --pp decode steps, one token each.
+  lowbit runs it through its prefill entry point (docs/Prefill.md):
+  chunks of --chunk tokens in one call each, then decode steps for the
+  rest (--chunk 0: --pp decode steps, one token each).
 - tg: --tg tokens generated from an empty cache, one token a step,
   tokens/s (no sampling on either side: fixed ids, as llama-bench).
 - peak RSS: VmHWM of the child (its Python + numpy baseline before the
@@ -79,7 +82,8 @@ def worker_llama(a):
 
 
 def worker_lowbit(a):
-    """The compiled model: pp and tg as decode steps from a zeroed cache."""
+    """The compiled model: pp through its prefill chunks, tg as decode
+    steps, each from a zeroed cache."""
     sys.path.insert(0, os.path.join(ROOT, "tools", "lowbit-demo"))
     from llama_demo import Compiled  # the demo's runner of a compiled model
     ids = json.load(open(a.ids))
@@ -89,18 +93,23 @@ def worker_lowbit(a):
         sys.exit("get_threads says %s after set_threads(%d)"
                  % (m.threads, a.threads))
 
-    def steps(n):
+    def steps(n, prefill=False):
         for c in m.cache:
             c[...] = 0
         t0 = time.perf_counter()
-        for i, t in enumerate(ids[:n]):
-            m.step(t, i)
+        if prefill:
+            m.prefill(ids[:n], 0)
+        else:
+            for i, t in enumerate(ids[:n]):
+                m.step(t, i)
         return n / (time.perf_counter() - t0)
 
     m.step(ids[0], 0)  # warm-up
+    if a.chunk:
+        m.prefill(ids[:a.chunk], 0)
     pp, tg = [], []
     for _ in range(a.reps):
-        pp.append(steps(a.pp))
+        pp.append(steps(a.pp, prefill=a.chunk > 0))
         tg.append(steps(a.tg))
     json.dump({"pp": pp, "tg": tg, "peak_rss": ag.vm("VmHWM"),
                "base_rss": base_rss, "threads": m.threads}, open(a.out, "w"))
@@ -133,14 +142,16 @@ def run_measured(cmd, args, threads):
 def compile_cmd(args, model, base):
     return [args.lowbit_compile, model, "-o", base, "--prefix=llm",
             "--shared", "--max-seq=%d" % max(args.pp, args.tg),
-            "--kv-cache=f16"]
+            "--kv-cache=f16"] + (["--prefill=%d" % args.chunk]
+                                 if args.chunk else [])
 
 
 def worker_cmd(args, kind, threads, extra):
     return [sys.executable, os.path.abspath(__file__), "--worker", kind,
             "--threads", str(threads), "--pp", str(args.pp), "--tg",
             str(args.tg), "--reps", str(args.reps), "--n-ctx",
-            str(args.n_ctx), "--n-batch", str(args.n_batch)] + extra
+            str(args.n_ctx), "--n-batch", str(args.n_batch), "--chunk",
+            str(args.chunk)] + extra
 
 
 def one_model(args, key):
@@ -210,10 +221,15 @@ def report(args, rows):
     if ver:
         print("llama.cpp: llama-cpp-python %s, n_batch %d, n_ctx %d, f16 KV "
               "cache, its default path" % (ver, args.n_batch, args.n_ctx))
+    if args.chunk:
+        how = ("--prefill=%d (weights as stored); its pp%d runs chunks of "
+               "%d tokens in one call each, then decode steps for the rest"
+               % (args.chunk, args.pp, args.chunk))
+    else:
+        how = ("(weights as stored); its pp%d is %d decode steps, one token "
+               "each" % (args.pp, args.pp))
     print("lowbit: lowbit-compile MODEL.gguf --shared --kv-cache=f16 "
-          "--max-seq=%d (weights as stored); no prefill yet: its pp%d is "
-          "%d decode steps, one token each"
-          % (max(args.pp, args.tg), args.pp, args.pp))
+          "--max-seq=%d %s" % (max(args.pp, args.tg), how))
     print("pp%d: a %d-token prompt from an empty cache; tg%d: %d tokens "
           "generated one at a time from an empty cache; tokens/s, the mean "
           "of %d runs after a warm-up step; pseudo-random token ids (seed "
@@ -267,6 +283,9 @@ def main():
                     help="generated tokens")
     ap.add_argument("--reps", type=int, default=3,
                     help="runs of each measure, averaged")
+    ap.add_argument("--chunk", type=int, default=128,
+                    help="lowbit's prefill chunk (lowbit-compile --prefill; "
+                    "0: the prompt as decode steps)")
     ap.add_argument("--n-ctx", type=int, default=1024,
                     help="llama.cpp's context")
     ap.add_argument("--n-batch", type=int, default=512,

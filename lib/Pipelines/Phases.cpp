@@ -124,6 +124,9 @@ void lowbit::addBufferizePhase(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
   pm.addPass(createCSEPass());
+  // A prefill step's row-wise ops (norms, RoPE, activations) on threads.
+  if (usesThreads(options))
+    pm.addNestedPass<func::FuncOp>(createLowbitParallelizeRows());
   bufferization::OneShotBufferizePassOptions bufOpts;
   bufOpts.bufferizeFunctionBoundaries = true;
   bufOpts.functionBoundaryTypeConversion =

@@ -137,7 +137,8 @@ def describe(path):
 
 class Compiled:
     """A library of lowbit-compile through its manifest (OUT.json): the
-    decode step, its KV cache buffers, the weights blob mapped."""
+    decode step, the prefill chunks (lowbit-compile --prefill), their KV
+    cache buffers, the weights blob mapped."""
 
     C_TYPES = {"float": np.float32, "int8_t": np.int8, "int32_t": np.int32,
                "uint16_t": np.uint16}  # f16 (a cache), as its bits
@@ -169,6 +170,19 @@ class Compiled:
         P = ctypes.c_void_p
         self.args = [P(a.ctypes.data) for a in
                      [self.tok, self.pos] + self.cache + [self.logits]]
+        # prefill_<C>: C tokens, their start position, then the decode
+        # step's cache and logits buffers; (C, function, tokens buffer,
+        # arguments), largest C first.
+        self.chunks = []
+        for e in self.manifest["entry_points"]:
+            name = e["name"]
+            if name.startswith("prefill_") and name[8:].isdigit():
+                toks = np.zeros(int(name[8:]), np.int32)
+                self.chunks.append((
+                    toks.size, getattr(self.lib, e["symbol"]), toks,
+                    [P(a.ctypes.data) for a in
+                     [toks, self.pos] + self.cache + [self.logits]]))
+        self.chunks.sort(key=lambda c: -c[0])
         self.weights_bytes = self.blob.size
         self.cache_bytes = sum(a.nbytes for a in self.cache)
 
@@ -192,6 +206,29 @@ class Compiled:
         self.tok[0], self.pos[0] = token, pos
         if self.fn(*self.args) != 0:
             raise RuntimeError("decode step failed at position %d" % pos)
+        return self.logits[0]
+
+    def reset(self):
+        """Empties the KV cache (zeroes it)."""
+        for c in self.cache:
+            c.fill(0)
+
+    def prefill(self, tokens, start):
+        """Runs `tokens` at positions start, start + 1, ... into the cache:
+        the largest prefill chunk that fits the tokens left, again and
+        again, then decode steps for the rest (as the lowbit package's
+        CompiledModule.prefill). Returns the last token's logits."""
+        done = 0
+        for c, fn, toks, args in self.chunks:
+            while len(tokens) - done >= c:
+                toks[:] = tokens[done:done + c]
+                self.pos[0] = start + done
+                if fn(*args) != 0:
+                    raise RuntimeError("prefill_%d failed at position %d"
+                                       % (c, start + done))
+                done += c
+        for i in range(done, len(tokens)):
+            self.step(tokens[i], start + i)
         return self.logits[0]
 
 
@@ -218,6 +255,18 @@ def evaluate(model, text_ids, prompt_ids, gen):
         lg = model.step(nt, len(prompt_ids) + i)
         times.append(time.perf_counter() - t0)
     return np.array(logits), ppl, out, 1.0 / np.median(times)
+
+
+def prefill_speed(reset, run, n):
+    """Tokens/s of `run`, one prefill call of n tokens, after `reset`
+    empties the cache: the faster of two runs (the first also warms up)."""
+    times = []
+    for _ in range(2):
+        reset()
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return n / min(times)
 
 
 CONFIGS = [
@@ -361,6 +410,8 @@ def main():
     if args.quick:
         configs = configs[:1] + configs[3:4]
     os.makedirs(args.work, exist_ok=True)
+    # Prefill entry points of 64-token chunks, where the cache holds one.
+    prefill = ["--prefill=64"] if args.max_seq >= 64 else []
     rows, ref = [], None
     for label, flags in configs:
         name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:24]
@@ -369,7 +420,8 @@ def main():
         compiler = shutil.which(args.lowbit_compile) or args.lowbit_compile
         res = subprocess.run([compiler, args.model, "-o", base,
                               "--prefix=llm", "--shared",
-                              "--max-seq=%d" % args.max_seq] + flags,
+                              "--max-seq=%d" % args.max_seq] + prefill +
+                             flags,
                              capture_output=True, text=True)
         if res.returncode != 0:
             sys.exit("lowbit-compile failed for %s:\n%s" % (label,
@@ -377,6 +429,8 @@ def main():
         compile_s = time.time() - t0
         m = Compiled(base)
         logits, ppl, gen, tps = evaluate(m, text_ids, prompt_ids, args.gen)
+        prefill_tps = prefill_speed(m.reset, lambda: m.prefill(text_ids, 0),
+                                    len(text_ids))
         if ref is None:
             ref = (logits, gen)
         agree = float((logits.argmax(1) == ref[0].argmax(1)).mean())
@@ -384,22 +438,27 @@ def main():
                     np.linalg.norm(ref[0]))
         same = sum(a == b for a, b in zip(gen, ref[1]))
         rows.append((label, m.weights_bytes, m.cache_bytes, ppl, agree, rel,
-                     same, tps, compile_s, tok.decode(gen), gen))
+                     same, tps, compile_s, tok.decode(gen), gen,
+                     prefill_tps))
         print("  compiled %-38s in %5.1f s" % (label, compile_s), flush=True)
     print()
-    hdr = ("%-38s %10s %9s %8s %8s %9s %7s %8s" %
+    hdr = ("%-38s %10s %9s %8s %8s %9s %7s %8s %13s" %
            ("configuration", "weights", "KV cache", "ppl", "top-1",
-            "rel err", "greedy", "tok/s"))
+            "rel err", "greedy", "tok/s", "prefill tok/s"))
     print(hdr)
     print("-" * len(hdr))
-    for (label, wb, cb, ppl, agree, rel, same, tps, _, _, _) in rows:
-        print("%-38s %7.1f MB %6.1f MB %8.2f %7.1f%% %9.4f %3d/%-3d %8.1f"
-              % (label, wb / 1e6, cb / 1e6, ppl, 100 * agree, rel, same,
-                 args.gen, tps))
+    for (label, wb, cb, ppl, agree, rel, same, tps, _, _, _,
+         prefill_tps) in rows:
+        print("%-38s %7.1f MB %6.1f MB %8.2f %7.1f%% %9.4f %3d/%-3d %8.1f "
+              "%13.1f" % (label, wb / 1e6, cb / 1e6, ppl, 100 * agree, rel,
+                          same, args.gen, tps, prefill_tps))
     print()
     print("top-1 and rel err: per teacher-forced step against fp32; greedy: "
           "tokens equal to fp32's from the prompt; tok/s: median decode "
-          "step, this machine (%d cores)." % os.cpu_count())
+          "step; prefill tok/s: the text's %d tokens from an empty cache in "
+          "one call (lowbit: prefill_64 chunks where --max-seq >= 64, "
+          "then decode steps); this machine (%d cores)."
+          % (len(text_ids), os.cpu_count()))
     print()
     for row in rows:
         print("%-38s %r" % (row[0], args.prompt + row[9]))
@@ -409,12 +468,13 @@ def main():
         print()
         print("llama.cpp comparison skipped: llama.cpp runs GGUF files only")
         return
-    compare_llama_cpp(args, prompt_ids, rows, tok)
+    compare_llama_cpp(args, text_ids, prompt_ids, rows, tok)
 
 
-def compare_llama_cpp(args, prompt_ids, rows, tok):
+def compare_llama_cpp(args, text_ids, prompt_ids, rows, tok):
     """llama.cpp (llama-cpp-python) on the same GGUF file: greedy tokens
-    from the same prompt ids and decode tok/s, beside lowbit's rows."""
+    from the same prompt ids, decode and prefill tok/s, beside lowbit's
+    rows."""
     print()
     try:
         import llama_cpp
@@ -444,16 +504,26 @@ def compare_llama_cpp(args, prompt_ids, rows, tok):
         times.append(time.perf_counter() - t0)
         logits = np.array(llm.scores[llm.n_tokens - 1])
     tps = 1.0 / np.median(times)
+    # Prefill: the text in one batch (n_batch covers it), only the last
+    # token's logits computed, as lowbit's prefill (logits_all would add
+    # the output matmul of every token).
+    llm_prefill = llama_cpp.Llama(model_path=args.model, n_ctx=args.max_seq,
+                                  n_threads=threads, n_threads_batch=threads,
+                                  n_batch=args.max_seq, verbose=False)
+    prefill_tps = prefill_speed(llm_prefill.reset,
+                                lambda: llm_prefill.eval(text_ids),
+                                len(text_ids))
     print("llama.cpp (llama-cpp-python %s, %d threads, the GGUF's own "
           "kernels), same prompt token ids:"
           % (getattr(llama_cpp, "__version__", "?"), threads))
-    print("%-38s %8s %-14s" % ("", "tok/s", "greedy = llama.cpp's"))
-    print("%-38s %8.1f %-14s" % ("llama.cpp", tps, "%d/%d" % (args.gen,
-                                                             args.gen)))
+    print("%-38s %8s %13s %-14s" % ("", "tok/s", "prefill tok/s",
+                                    "greedy = llama.cpp's"))
+    print("%-38s %8.1f %13.1f %d/%d" % ("llama.cpp", tps, prefill_tps,
+                                        args.gen, args.gen))
     for row in rows:
         same = sum(a == b for a, b in zip(row[10], gen))
-        print("%-38s %8.1f %d/%d" % ("lowbit " + row[0], row[7], same,
-                                     args.gen))
+        print("%-38s %8.1f %13.1f %d/%d" % ("lowbit " + row[0], row[7],
+                                            row[11], same, args.gen))
     print("%-38s %r" % ("llama.cpp", args.prompt + tok.decode(gen)))
 
 

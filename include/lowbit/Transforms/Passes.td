@@ -252,6 +252,47 @@ def LowbitFoldConstantQuantize
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+def LowbitParallelizeRows
+    : Pass<"lowbit-parallelize-rows", "func::FuncOp"> {
+  let summary = "Split the rows of a function's elementwise and row-wise "
+                "linalg ops over threads (scf.forall)";
+  let description = [{
+    A prefill step (docs/Prefill.md) runs its norms, RoPE, activations
+    and residual adds on [rows, width] tensors: serial, they keep all but
+    one thread waiting between the parallel kernels. This pass tiles each
+    linalg op directly in a function body (not in a loop or a kernel)
+    whose first loop is parallel, with at least `min-rows` iterations and
+    `min-work` iterations in all, into an `scf.forall` over blocks of
+    rows (`tasks` blocks; OpenMP threads after lowering). Every output
+    element is computed as before (a row's reductions stay within its
+    task), so the results do not change. Ops of one row (a decode step)
+    are left as they are. Part of lowbit-compile's bufferize phase for the
+    CPU backends.
+
+    ```mlir
+    %y = linalg.generic {..., iterator_types = ["parallel", "parallel"]}
+        ins(%x : tensor<64x576xf32>) outs(%e : tensor<64x576xf32>) {...}
+    ```
+    becomes
+    ```mlir
+    %y = scf.forall (%i) = (0) to (64) step (4)
+        shared_outs(%o = %e) -> (tensor<64x576xf32>) {
+      ... linalg.generic on tensor<4x576xf32> slices ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"minRows", "min-rows", "int64_t", "8",
+           "Fewest iterations of the first loop to split">,
+    Option<"minWork", "min-work", "int64_t", "16384",
+           "Fewest iterations of all loops to split">,
+    Option<"tasks", "tasks", "int64_t", "16",
+           "Blocks of rows per op (at most one row each)">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def LowbitTieInplaceResults
     : Pass<"lowbit-tie-inplace-results", "ModuleOp"> {
   let summary = "Drop buffer results that are arguments written in place";

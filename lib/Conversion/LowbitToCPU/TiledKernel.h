@@ -40,11 +40,17 @@ public:
   Value build(Value y, int64_t rowBytes) {
     bool gemm = p.m > mr;
     // The unit of parallel work: GEMM, a block of output channels whose
-    // weights fill half of a 1 MiB L2; GEMV, 16 N tiles.
-    int64_t unit =
-        gemm ? std::max<int64_t>(
-                   nr, (512 * 1024 / std::max<int64_t>(rowBytes, 1)) / nr * nr)
-             : 16 * nr;
+    // weights fill half of a 1 MiB L2, and at most a sixteenth of N where
+    // that is a tile or more, so that a small model's matrices (which fit
+    // L2 whole) still spread over threads; GEMV, 16 N tiles. Each output's
+    // sum is the same for any split.
+    int64_t unit = 16 * nr;
+    if (gemm) {
+      int64_t l2 = std::max<int64_t>(
+          nr, (512 * 1024 / std::max<int64_t>(rowBytes, 1)) / nr * nr);
+      int64_t sixteenth = p.n / 16 / nr * nr;
+      unit = sixteenth >= nr ? std::min(l2, sixteenth) : l2;
+    }
     int64_t units = p.n / unit;
     if (units >= 1) {
       // scf.forall over the units (threads: scf.parallel -> OpenMP), each
