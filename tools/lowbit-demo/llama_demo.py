@@ -516,13 +516,13 @@ def compare_llama_cpp(args, text_ids, prompt_ids, rows, tok):
     print("llama.cpp (llama-cpp-python %s, %d threads, the GGUF's own "
           "kernels), same prompt token ids:"
           % (getattr(llama_cpp, "__version__", "?"), threads))
-    print("%-38s %8s %13s %-14s" % ("", "tok/s", "prefill tok/s",
+    print("%-45s %8s %13s %-14s" % ("", "tok/s", "prefill tok/s",
                                     "greedy = llama.cpp's"))
-    print("%-38s %8.1f %13.1f %d/%d" % ("llama.cpp", tps, prefill_tps,
+    print("%-45s %8.1f %13.1f %d/%d" % ("llama.cpp", tps, prefill_tps,
                                         args.gen, args.gen))
     for row in rows:
         same = sum(a == b for a, b in zip(row[10], gen))
-        print("%-38s %8.1f %13.1f %d/%d" % ("lowbit " + row[0], row[7],
+        print("%-45s %8.1f %13.1f %d/%d" % ("lowbit " + row[0], row[7],
                                             row[11], same, args.gen))
     print("%-38s %r" % ("llama.cpp", args.prompt + tok.decode(gen)))
 

@@ -76,25 +76,18 @@ void W4I8Kernel::readGGUF(ImplicitLocOpBuilder &cb, Value row, Value c,
           cb, VectorType::get({4}, cb.getI8Type()), codes,
           ValueRange{row, add(cb, off, p.isQ5_1() ? 4 : 2)}, padI8,
           ArrayRef<bool>{full});
-      qh = vector::BitCastOp::create(cb, VectorType::get({1}, i32), qh);
-      auto v16i32 = VectorType::get({16}, i32);
-      Value all = vector::BroadcastOp::create(
-          cb, v16i32, vector::ExtractOp::create(cb, qh, ArrayRef<int64_t>{0}));
-      for (int64_t s = 0; s < 2; ++s) {
-        SmallVector<Attribute> shifts;
-        for (int64_t i = 0; i < 16; ++i)
-          shifts.push_back(cb.getI32IntegerAttr(16 * s + i));
-        Value bits = arith::ShRUIOp::create(
-            cb, all,
-            arith::ConstantOp::create(cb, v16i32,
-                                      DenseElementsAttr::get(v16i32, shifts)));
-        bits = arith::AndIOp::create(
-            cb, bits, splat(cb, v16i32, cb.getI32IntegerAttr(1)));
-        bits = arith::ShLIOp::create(
-            cb, bits, splat(cb, v16i32, cb.getI32IntegerAttr(4)));
-        highParts[s].push_back(arith::TruncIOp::create(
-            cb, VectorType::get({16}, cb.getI8Type()), bits));
-      }
+      // The 32 bits as a lane mask (bit j: lane j), selecting 16 or 0 per
+      // byte: lanes 0-15 segment 0, 16-31 segment 1 (AVX-512: vpmovm2b).
+      auto v32i8 = VectorType::get({32}, cb.getI8Type());
+      Value mask = vector::BitCastOp::create(
+          cb, VectorType::get({32}, cb.getI1Type()), qh);
+      Value bits = arith::SelectOp::create(
+          cb, mask, splat(cb, v32i8, cb.getI8IntegerAttr(16)),
+          splat(cb, v32i8, cb.getI8IntegerAttr(0)));
+      for (int64_t s = 0; s < 2; ++s)
+        highParts[s].push_back(vector::ExtractStridedSliceOp::create(
+            cb, bits, ArrayRef<int64_t>{16 * s}, ArrayRef<int64_t>{16},
+            ArrayRef<int64_t>{1}));
     }
     d.push_back(p.isGGUFMXFP4() ? readE8M0(add(cb, off, 0))
                                 : half(cb, row, add(cb, off, dAt), full));

@@ -254,7 +254,7 @@ func.func @iq4_xs(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtenso
 // sums of x in 4-wide accumulators.
 // CHECK-LABEL: func.func private @__lowbit_q5_1_i8_1x2x128_g32_f16(
 // CHECK: arith.addi %{{.*}}, %c4
-// CHECK: vector.bitcast %{{.*}} : vector<4xi8> to vector<1xi32>
+// CHECK: vector.bitcast %{{.*}} : vector<4xi8> to vector<32xi1>
 // CHECK-NOT: arith.subi %{{.*}} : vector<16xi32>
 // CHECK: vector.fma %{{.*}} : vector<4xf32>
 func.func @q5_1(%x: !lowbit.qtensor<1x128xi8, per_axis<0>>, %w: !lowbit.qtensor<2x128xgguf<q5_1>>) -> tensor<1x2xf32> {
@@ -328,17 +328,18 @@ func.func @tq1_0(%x: !lowbit.qtensor<1x256xi8, per_axis<0>>, %w: !lowbit.qtensor
 // -----
 
 // GGUF q5_0 read as stored: 22 bytes a block (f16 d, the 32 fifth bits qh,
-// 16 bytes of nibbles). As q4_0, plus qh read as an i32 per block, its
-// bits 0-15 and 16-31 shifted into place (16 * bit) and or-ed into the low
-// and high nibbles: u = q + 16.
+// 16 bytes of nibbles). As q4_0, plus qh read as a 32-lane mask per
+// block selecting 16 or 0 per byte (AVX-512: vpmovm2b), lanes 0-15 and
+// 16-31 or-ed into the low and high nibbles: u = q + 16.
 // CHECK-LABEL: func.func @q5_0(
 // CHECK: call @__lowbit_q5_0_i8_1x2x128_g32_f16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x128xi8>, tensor<1xf32>, tensor<2x88xi8>, tensor<1x2xf32>) -> tensor<1x2xf32>
 // CHECK-LABEL: func.func private @__lowbit_q5_0_i8_1x2x128_g32_f16(
 // CHECK: vector.transfer_read %{{.*}} : tensor<2x88xi8>, vector<16xi8>
 // CHECK: %[[QH:.*]] = vector.transfer_read %{{.*}} : tensor<2x88xi8>, vector<4xi8>
-// CHECK: vector.bitcast %[[QH]] : vector<4xi8> to vector<1xi32>
-// CHECK: arith.shrui %{{.*}}, %{{.*}} : vector<16xi32>
-// CHECK: arith.trunci %{{.*}} : vector<16xi32> to vector<16xi8>
+// CHECK: %[[MASK:.*]] = vector.bitcast %[[QH]] : vector<4xi8> to vector<32xi1>
+// CHECK: %[[SIXTEENS:.*]] = arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<32xi1>, vector<32xi8>
+// CHECK: vector.extract_strided_slice %[[SIXTEENS]] {offsets = [0], sizes = [16], strides = [1]}
+// CHECK: vector.extract_strided_slice %[[SIXTEENS]] {offsets = [16], sizes = [16], strides = [1]}
 // CHECK: arith.ori %{{.*}}, %{{.*}} : vector<64xi8>
 // CHECK: arith.ori %{{.*}}, %{{.*}} : vector<64xi8>
 // VNNI: func.call @__lowbit_intrinsic_llvm_x86_avx512_vpdpbusd_512(
