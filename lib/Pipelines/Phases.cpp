@@ -151,6 +151,9 @@ void lowbit::addBufferizePhase(OpPassManager &pm,
   if (openMP) // the kernels' scf.forall over output channels
     pm.addPass(createForallToParallelLoopPass());
   bufferization::buildBufferDeallocationPipeline(pm, deallocOpts);
+  // Temporaries freed after their last use rather than at the end of the
+  // function (a prefill step's peak memory).
+  pm.addNestedPass<func::FuncOp>(createLowbitFreeAfterLastUse());
   if (openMP) {
     pm.addPass(createConvertSCFToOpenMPPass());
     // Inlines the memref.alloca_scope it wraps loop bodies in (they hold no
@@ -166,6 +169,10 @@ void lowbit::addLLVMPhase(OpPassManager &pm, const CodegenOptions &options) {
   // deallocation, which does not know llvm.call).
   pm.addPass(createLowbitLowerLaunches());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // exp as arithmetic that vectorizes, not a libm call per element (the
+  // reference lowering keeps math.exp).
+  if (options.backend != Backend::Reference)
+    pm.addPass(createLowbitApproximateExp());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createSCFToControlFlowPass());
