@@ -64,6 +64,15 @@ def vm(field):
     return 0
 
 
+def add_worker_args(ap):
+    """The hidden options of a script's child processes (--worker llama |
+    lowbit and the paths they read and write)."""
+    ap.add_argument("--worker", choices=["llama", "lowbit"],
+                    help=argparse.SUPPRESS)
+    for w in ("--model", "--out", "--base", "--ids"):
+        ap.add_argument(w, help=argparse.SUPPRESS)
+
+
 def host():
     name, flags = "unknown CPU", set()
     try:
@@ -426,11 +435,7 @@ def main():
     ap.add_argument("--f32-kv", action="store_true",
                     help="llama.cpp's KV cache in f32 instead of its default "
                     "f16 (and lowbit's, unless --kv-cache is given)")
-    # Workers.
-    ap.add_argument("--worker", choices=["llama", "lowbit"],
-                    help=argparse.SUPPRESS)
-    for w in ("--model", "--out", "--base", "--ids"):
-        ap.add_argument(w, help=argparse.SUPPRESS)
+    add_worker_args(ap)
     args = ap.parse_args()
     if args.worker == "llama":
         return worker_llama(args)

@@ -278,7 +278,8 @@ def main():
     ap.add_argument("--threads", default="1,2",
                     help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--pp", type=int, default=512,
-                    help="prompt tokens (lowbit: decode steps)")
+                    help="prompt tokens (lowbit: through its prefill "
+                    "chunks, see --chunk)")
     ap.add_argument("--tg", type=int, default=128,
                     help="generated tokens")
     ap.add_argument("--reps", type=int, default=3,
@@ -295,11 +296,7 @@ def main():
     ap.add_argument("--dry-run", action="store_true",
                     help="print the commands (compile, workers) and the "
                     "table's header; run and fetch nothing")
-    # Workers.
-    ap.add_argument("--worker", choices=["llama", "lowbit"],
-                    help=argparse.SUPPRESS)
-    for w in ("--model", "--out", "--base", "--ids"):
-        ap.add_argument(w, help=argparse.SUPPRESS)
+    ag.add_worker_args(ap)
     args = ap.parse_args()
     if args.worker:
         args.threads = int(args.threads)

@@ -79,8 +79,8 @@ void compiler::externalizeWeights(ModuleOp module,
   std::vector<char> &blob = result.weights;
   blob.assign(kWeightsAlign, 0);
   llvm::StringMap<uint64_t> offsets;
-  llvm::DenseMap<uint64_t, SmallVector<uint64_t>> byContent;
-  llvm::DenseMap<uint64_t, size_t> sizes; // of the constant at an offset
+  // Per content hash: the (offset, size) of each constant placed.
+  llvm::DenseMap<uint64_t, SmallVector<std::pair<uint64_t, size_t>>> byContent;
   uint64_t count = 0;
   for (auto g : llvm::make_early_inc_range(module.getOps<LLVM::GlobalOp>())) {
     // GPU launch descriptors stay in the binary: the runtime keys its
@@ -93,20 +93,21 @@ void compiler::externalizeWeights(ModuleOp module,
       continue;
     // Constants of the same bytes share their place (the same weights
     // quantized in a decode and a prefill function, docs/Prefill.md).
-    SmallVector<uint64_t> &same = byContent[llvm::xxh3_64bits(
-        ArrayRef<uint8_t>((const uint8_t *)data->data(), data->size()))];
-    auto it = llvm::find_if(same, [&](uint64_t at) {
-      return sizes[at] == data->size() &&
-             std::memcmp(blob.data() + at, data->data(), data->size()) == 0;
+    SmallVector<std::pair<uint64_t, size_t>> &same =
+        byContent[llvm::xxh3_64bits(
+            ArrayRef<uint8_t>((const uint8_t *)data->data(), data->size()))];
+    auto it = llvm::find_if(same, [&](const auto &placed) {
+      return placed.second == data->size() &&
+             std::memcmp(blob.data() + placed.first, data->data(),
+                         data->size()) == 0;
     });
     if (it != same.end()) {
-      offsets[g.getSymName()] = *it;
+      offsets[g.getSymName()] = it->first;
       continue;
     }
     uint64_t at = blob.size();
     offsets[g.getSymName()] = at;
-    same.push_back(at);
-    sizes[at] = data->size();
+    same.push_back({at, data->size()});
     blob.insert(blob.end(), data->begin(), data->end());
     blob.resize(llvm::alignTo(blob.size(), kWeightsAlign), 0);
     ++count;

@@ -15,8 +15,10 @@
 # largest element), and the same as the float64 numpy decoder (reading
 # the cache as the mode stores it) within 1e-5 too. Where the GEMM
 # kernels add a dot product's terms in the GEMV's order the results are
-# the same bits; the test says which. Also: the C header's
-# <prefix>_prefill (the same dispatch) from a C program, and its errors.
+# the same bits; the test says which. Also: a W4A8 pipeline's weights blob
+# no bigger with prefill (equal constants stored once), and the C
+# header's <prefix>_prefill (the same dispatch) from a C program, and its
+# errors.
 #
 # CHECK: llama q4_0/q8_0 f32 cache: prefill = decode (bit-identical), reference {{[0-9.e-]+}}
 # CHECK: llama q4_0/q8_0 f16 cache: prefill = decode (bit-identical)
@@ -30,6 +32,7 @@
 # CHECK: phi3 f32 cache: prefill = decode (within 1e-5), reference {{[0-9.e-]+}}
 # CHECK: gemma3 window 3 f32 cache: prefill = decode (within 1e-5), reference {{[0-9.e-]+}}
 # CHECK: mistral window 4 f32 cache: prefill = decode (within 1e-5), reference {{[0-9.e-]+}}
+# CHECK: w4a8 with prefill: weights {{[0-9]+}} bytes, as without
 # CHECK: C prefill: the same logits and cache (bit-identical)
 # CHECK: C prefill errors: -2 -2 -2 -2
 # CHECK: python prefill errors: ValueError ValueError
@@ -205,6 +208,17 @@ def main():
     p = os.path.join(d, "mistral.gguf")
     r.write_gguf(p, c, wm)
     check("mistral window 4", p, "f32", lambda: r.decode(c, wm, everything))
+
+    # A quantization pipeline quantizes each step function's copy of a
+    # weight: the blob keeps one copy of equal bytes (docs/Compile.md).
+    sizes = []
+    for extra in ([], [CHUNKS]):
+        q = lowbit.compile(llama, max_seq=MAX_SEQ,
+                           pipeline="lowbit-w4a8{group=32}",
+                           extra_args=extra)
+        sizes.append(q.weights_bytes)
+    assert sizes[0] == sizes[1], sizes
+    print("w4a8 with prefill: weights %d bytes, as without" % sizes[1])
 
     c_prefill(d, cxx, f32, llama)
     errors = []

@@ -300,8 +300,8 @@ def LowbitFreeAfterLastUse
   let description = [{
     MLIR's ownership-based buffer deallocation frees a block's buffers at
     the end of the block: in a function that is one block (a compiled
-    model's step) every temporary lives until the function returns, so a
-    prefill step of 30 layers and 128 rows held about 72 MB at its peak
+    model's step) every temporary lives until the function returns, and
+    a prefill step of 30 layers and 128 rows holds all of its layers'
     (docs/Prefill.md). This pass moves each `memref.dealloc` up to just
     after the last op of its block that uses the buffer or any view of it
     (`BufferViewFlowAnalysis`: subviews, reshapes, casts, loop arguments;
@@ -329,7 +329,8 @@ def LowbitApproximateExp
   let description = [{
     `math.exp` becomes a libm call per element (`expf`), which the loop
     vectorizer cannot widen: a compiled model's softmax and SiLU / GELU
-    spent 13% of a prefill step in it (docs/Prefill.md). This pass
+    spent 13% of a prefill step in it (`perf record` of
+    bench/models/prefill_speed.py, docs/Performance.md). This pass
     rewrites f32 `math.exp`, scalar or vector, as arithmetic in f64:
     k = roundeven(x log2 e), r = x - k ln 2 (two-part ln 2), the Taylor
     polynomial of e^r to degree 10 (Horner, FMA), times 2^k built from
